@@ -1,0 +1,46 @@
+"""The `ita` command. Each sub-module registers its commands; all of them call engine functions,
+the same ones the app and the daemon call."""
+
+from __future__ import annotations
+
+import typer
+
+from engine.errors import ItaError
+
+app = typer.Typer(
+    name="ita",
+    help="ITA: find trading setups on candles, backtest them honestly, watch the market.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Imported here so that `import engine.cli` stays cheap for tests that only need `app`.
+    from engine.cli import backtest, data, jobs, setup
+
+    for module in (data, setup, backtest, jobs):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point: an `ItaError` is one red line and exit code 1, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except ItaError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise SystemExit(1) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except Exception as error:  # click's usage errors carry their own exit code
+        import click
+
+        if isinstance(error, click.exceptions.ClickException):
+            error.show()
+            raise SystemExit(error.exit_code) from None
+        if isinstance(error, click.exceptions.Exit):
+            raise SystemExit(error.exit_code) from None
+        raise

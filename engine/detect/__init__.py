@@ -1,0 +1,31 @@
+"""Deterministic, look-ahead-free detectors, one module per concept.
+
+The detection contract (DESIGN.md): every event detector is a function
+
+    detect_<concept>(candles, *, <keyword-only parameters>) -> pd.DataFrame
+
+taking candles that satisfy `engine.candles.validate_candles` and returning one row per
+detection, sorted by (`known_i`, `at_i`), with at least these columns:
+
+| column    | dtype           | meaning                                                          |
+| --------- | --------------- | ---------------------------------------------------------------- |
+| at        | datetime64[UTC] | the bar the pattern is anchored to (e.g. a swing's pivot bar)    |
+| known_at  | datetime64[UTC] | the first bar at whose close the pattern could have been known  |
+| at_i      | int64           | position of `at` in the input candles                           |
+| known_i   | int64           | position of `known_at` in the input candles (known_i >= at_i)   |
+| kind      | str             | what was found, e.g. "fvg", "swing_high", "bos", "sweep"         |
+| direction | int8            | +1 bullish / high side, -1 bearish / low side (per module doc)   |
+| top       | float64         | upper price of the zone; for a single level top == bottom       |
+| bottom    | float64         | lower price of the zone                                          |
+
+plus columns of its own, documented in its module. Information that arrives later than
+`known_at` (an FVG's fill, an order block's mitigation) lives in its own columns with its own
+time (`filled_at`, `filled_i`, ...), NaT/-1 while it has not happened.
+
+No look-ahead is a tested property: for any bar t, the rows with `known_i <= t` computed on
+`candles.iloc[:t+1]` equal the same rows computed on the full data, once later-arriving columns
+are masked to what was known by t. Signals, backtests and live alerts use only `known_at`.
+
+Dense per-bar series (indicators, session membership) return arrays/Series aligned with the
+candles; their value at bar t uses bars <= t only.
+"""

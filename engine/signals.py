@@ -1,0 +1,70 @@
+"""The signal contract: what a compiled setup returns and what the backtester and the live
+monitor consume. One row per trade idea.
+
+Times are bar labels (bar *open* times, UTC) like the candle index. `known_at` is the bar at
+whose close the signal became known; a market entry fills at the open of the next bar.
+
+| column          | dtype            | meaning                                                        |
+| --------------- | ---------------- | -------------------------------------------------------------- |
+| known_at        | datetime64[UTC]  | bar whose close made the signal known                          |
+| symbol          | str              | market symbol, e.g. "BTC/USDT"                                 |
+| direction       | int8             | +1 long, -1 short                                              |
+| entry_type      | str              | "market" (next bar open) or "limit" (at `entry`)               |
+| entry           | float64          | reference entry: limit price, or the signal bar's close       |
+| stop            | float64          | stop-loss price                                                |
+| target          | float64          | take-profit price (NaN: no target, exit by time/stop)          |
+| r_planned       | float64          | planned reward:risk = abs(target - entry) / abs(entry - stop)  |
+| expiry_bars     | int32            | limit orders: bars the order stays working (0 = market)        |
+| time_exit_bars  | int32            | close the trade after this many bars (0 = never)              |
+| breakeven_r     | float64          | move stop to entry once price reaches this R (NaN = off)      |
+| partial_r       | float64          | take a partial exit at this R (NaN = off)                     |
+| partial_fraction| float64          | fraction of the position closed at `partial_r` (0..1)         |
+| setup_id        | str              | setup id                                                       |
+| setup_version   | int32            | setup version number                                           |
+| reasons         | str              | JSON list of the detections that caused it (for charts/alerts) |
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SIGNAL_COLUMNS: dict[str, str] = {
+    "known_at": "datetime64[ns, UTC]",
+    "symbol": "object",
+    "direction": "int8",
+    "entry_type": "object",
+    "entry": "float64",
+    "stop": "float64",
+    "target": "float64",
+    "r_planned": "float64",
+    "expiry_bars": "int32",
+    "time_exit_bars": "int32",
+    "breakeven_r": "float64",
+    "partial_r": "float64",
+    "partial_fraction": "float64",
+    "setup_id": "object",
+    "setup_version": "int32",
+    "reasons": "object",
+}
+
+LONG, SHORT = 1, -1
+MARKET, LIMIT = "market", "limit"
+
+
+def empty_signals() -> pd.DataFrame:
+    """A zero-row frame with the signal columns and dtypes."""
+    return pd.DataFrame(
+        {name: pd.Series(np.array([], dtype="int64") if "datetime" in dtype else [], dtype=dtype)
+         for name, dtype in SIGNAL_COLUMNS.items()}
+    )
+
+
+def conform_signals(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return `frame` with exactly the signal columns, in order, with their dtypes, sorted by
+    `known_at` (stable), index reset."""
+    missing = [c for c in SIGNAL_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"signals frame lacks column(s): {', '.join(missing)}")
+    out = frame.loc[:, list(SIGNAL_COLUMNS)].astype(SIGNAL_COLUMNS)
+    return out.sort_values("known_at", kind="stable").reset_index(drop=True)

@@ -1,0 +1,38 @@
+"""Shared fixtures: the real demo candles and an isolated ITA home per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("SMC_CREDIT", "0")  # smartmoneyconcepts prints a banner otherwise
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_DIR = ROOT / "demo"
+BTCUSDT_CSV = DEMO_DIR / "binanceus_BTCUSDT_1m_2023-03-01_2023-03-21.csv"
+BTCUSD_CSV = DEMO_DIR / "binanceus_BTCUSD_1m_2023-03-01_2023-03-21.csv"
+
+
+def read_demo_candles(path: Path = BTCUSDT_CSV) -> pd.DataFrame:
+    """The real Binance.US 1m candles as a contract frame, read without the importers so that
+    engine tests do not depend on them."""
+    frame = pd.read_csv(path)
+    index = pd.DatetimeIndex(pd.to_datetime(frame["open_time"], utc=True), name="time")
+    columns = ["open", "high", "low", "close", "volume"]
+    return pd.DataFrame(frame[columns].to_numpy("float64"), index=index, columns=columns)
+
+
+@pytest.fixture(scope="session")
+def demo_candles() -> pd.DataFrame:
+    """30,240 real BTC/USDT 1m candles, March 1-21 2023 (read-only: copy before changing)."""
+    return read_demo_candles()
+
+
+@pytest.fixture()
+def ita_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ITA home folder; `engine.settings.get_settings()` points at it."""
+    monkeypatch.setenv("ITA_HOME", str(tmp_path))
+    return tmp_path
