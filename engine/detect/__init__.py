@@ -29,3 +29,18 @@ are masked to what was known by t. Signals, backtests and live alerts use only `
 Dense per-bar series (indicators, session membership) return arrays/Series aligned with the
 candles; their value at bar t uses bars <= t only.
 """
+
+from engine.detect.fvg import detect_fvg
+from engine.detect.indicators import atr, ema, rsi, sma
+from engine.detect.levels import detect_equal_levels, detect_previous_levels
+from engine.detect.orderblocks import detect_order_blocks
+from engine.detect.sessions import SESSIONS, Session, detect_sessions, session_mask
+from engine.detect.structure import detect_structure
+from engine.detect.sweeps import detect_sweeps
+from engine.detect.swings import detect_swings
+
+__all__ = [
+    "SESSIONS", "Session", "atr", "detect_equal_levels", "detect_fvg", "detect_order_blocks",
+    "detect_previous_levels", "detect_sessions", "detect_structure", "detect_sweeps",
+    "detect_swings", "ema", "rsi", "session_mask", "sma",
+]

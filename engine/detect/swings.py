@@ -1,0 +1,78 @@
+"""Swing highs and lows (fractals) of length k, marked at confirmation.
+
+A swing high at pivot bar i: ``high[i] > max(high[i-k:i])`` (strictly above the k bars before)
+and ``high[i] >= max(high[i+1:i+k+1])`` (not exceeded by the k bars after). A swing low mirrors
+it with lows. The pivot (``at``) is bar i, but the pattern is only known once the k bars after
+it have closed: ``known_at`` is bar i+k. A bar can be both a swing high and a swing low (an
+outside bar); it gives two rows. ``direction`` is +1 for a swing high, -1 for a swing low;
+``top == bottom`` is the swing price.
+
+smartmoneyconcepts' ``swing_highs_lows`` uses a centred window (ties allowed on both sides),
+then deletes one of two consecutive highs (lows): a deletion that depends on later pivots, so
+its swings can change as data arrives. ITA keeps every confirmed pivot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from engine.candles import HIGH, LOW
+from engine.detect._frame import detection_frame, prepare
+
+
+@njit(cache=True)
+def _pivots_nb(high: np.ndarray, low: np.ndarray, k: int):
+    n = high.shape[0]
+    is_high = np.zeros(n, dtype=np.bool_)
+    is_low = np.zeros(n, dtype=np.bool_)
+    for i in range(k, n - k):
+        h = high[i]
+        lw = low[i]
+        up = True
+        down = True
+        for j in range(i - k, i):
+            if high[j] >= h:
+                up = False
+            if low[j] <= lw:
+                down = False
+        for j in range(i + 1, i + k + 1):
+            if high[j] > h:
+                up = False
+            if low[j] < lw:
+                down = False
+        is_high[i] = up
+        is_low[i] = down
+    return is_high, is_low
+
+
+def swing_points(candles: pd.DataFrame, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean arrays marking pivot bars of swing highs and swing lows (known `length` later)."""
+    if length < 1:
+        raise ValueError("swing length must be at least 1")
+    return _pivots_nb(candles[HIGH].to_numpy(np.float64), candles[LOW].to_numpy(np.float64),
+                      int(length))
+
+
+def detect_swings(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
+    """Confirmed swing highs (+1) and lows (-1); see the module docstring.
+
+    >>> import numpy as np, pandas as pd
+    >>> idx = pd.date_range("2024-01-01", periods=5, freq="1min", tz="UTC")
+    >>> h = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
+    >>> c = pd.DataFrame({"open": h, "high": h, "low": h - 0.5, "close": h,
+    ...                   "volume": h}, index=idx)
+    >>> detect_swings(c, length=2)[["at_i", "known_i", "kind", "top"]].values.tolist()
+    [[2, 4, 'swing_high', 3.0]]
+    """
+    prepare(candles)
+    is_high, is_low = swing_points(candles, length)
+    hi = np.flatnonzero(is_high)
+    lo = np.flatnonzero(is_low)
+    at_i = np.concatenate([hi, lo])
+    price = np.concatenate([candles[HIGH].to_numpy()[hi], candles[LOW].to_numpy()[lo]])
+    kind = np.array(["swing_high"] * len(hi) + ["swing_low"] * len(lo), dtype=object)
+    direction = np.concatenate([np.ones(len(hi)), -np.ones(len(lo))]).astype(np.int8)
+    return detection_frame(candles.index, at_i=at_i, known_i=at_i + length, kind=kind,
+                           direction=direction, top=price, bottom=price)
