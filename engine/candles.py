@@ -83,3 +83,67 @@ def validate_candles(candles: pd.DataFrame, *, name: str = "candles") -> pd.Data
 def ohlcv_arrays(candles: pd.DataFrame) -> tuple[np.ndarray, ...]:
     """The five columns as contiguous float64 arrays, for numba kernels."""
     return tuple(np.ascontiguousarray(candles[c].to_numpy(dtype="float64")) for c in COLUMNS)
+
+
+# --- resampling -------------------------------------------------------------------------------
+
+_DAY_MIN = 1440
+
+
+def _minute_of(text: str) -> int:
+    try:
+        hours, minutes = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise DataError(f"day boundary {text!r} is not HH:MM") from None
+    return hours * 60 + minutes
+
+
+def _period_ids(index: pd.DatetimeIndex, minutes: int, *, day_boundary: str,
+                day_tz: str) -> tuple[np.ndarray, int, str]:
+    """Period number of every bar, the period length in minutes and the zone periods live in.
+    Intraday periods align to UTC midnight; days and weeks to `day_boundary` in `day_tz` (with
+    an afternoon boundary, e.g. 17:00 New York for FX, a day is named after the day it ends
+    in and a week starts on Sunday at the boundary); weeks otherwise start Monday."""
+    if minutes < _DAY_MIN:
+        utc = index.as_unit("s").asi8 // 60
+        return utc // minutes, 0, "UTC"
+    local = index.tz_convert(day_tz).tz_localize(None).as_unit("s").asi8 // 60
+    boundary = _minute_of(day_boundary)
+    offset = boundary - (_DAY_MIN if boundary >= 720 else 0)
+    if minutes % (7 * _DAY_MIN) == 0:
+        offset += 4 * _DAY_MIN  # 1970-01-05 was a Monday
+    return (local - offset) // minutes, offset, day_tz
+
+
+def resample(candles: pd.DataFrame, timeframe: str, *, day_boundary: str = "00:00",
+             day_tz: str = "UTC") -> pd.DataFrame:
+    """Aggregate candles to a higher timeframe: open first, high max, low min, close last,
+    volume sum. Bars are labelled by their open time; a period with no source bar is absent.
+
+    >>> idx = pd.date_range("2024-01-01", periods=4, freq="1min", tz="UTC", name="time")
+    >>> c = pd.DataFrame({"open": [1., 2, 3, 4], "high": [2., 3, 4, 5], "low": [0., 1, 2, 3],
+    ...                   "close": [2., 3, 4, 5], "volume": [1., 1, 1, 1]}, index=idx)
+    >>> resample(c, "2m")[["open", "high", "low", "close", "volume"]].values.tolist()
+    [[1.0, 3.0, 0.0, 3.0, 2.0], [3.0, 5.0, 2.0, 5.0, 2.0]]
+    """
+    validate_candles(candles)
+    minutes = int(timeframe_delta(timeframe).total_seconds() // 60)
+    if len(candles) == 0:
+        return empty_candles()
+    ids, offset, zone = _period_ids(candles.index, minutes, day_boundary=day_boundary,
+                                    day_tz=day_tz)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)] - 1
+    o, h, lo, c, v = ohlcv_arrays(candles)
+    period_start = ids[starts] * minutes + offset
+    if zone == "UTC":
+        labels = pd.DatetimeIndex(period_start * 60_000_000_000, tz="UTC")
+    else:
+        local = pd.DatetimeIndex(period_start * 60_000_000_000)
+        labels = local.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+        labels = labels.tz_convert("UTC")
+    return pd.DataFrame(
+        {OPEN: o[starts], HIGH: np.maximum.reduceat(h, starts),
+         LOW: np.minimum.reduceat(lo, starts), CLOSE: c[ends], VOLUME: np.add.reduceat(v, starts)},
+        index=labels.as_unit("ns").rename("time"),
+    )

@@ -1,7 +1,116 @@
-"""CLI commands (being written)."""
+"""`ita data ...` and `ita demo`: the candle store from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+data_app = typer.Typer(help="Import, download and inspect candles.", no_args_is_help=True)
+
+
+def _store():
+    from engine.adapters.store import CandleStore
+
+    return CandleStore.from_settings()
+
+
+def _progress_bar(label: str):
+    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.description}"),
+                   TimeElapsedColumn(), console=console, transient=True)
+    task = bar.add_task("", total=1.0)
+
+    def update(fraction: float, message: str) -> None:
+        bar.update(task, completed=fraction, description=message)
+
+    return bar, update
+
+
+@data_app.command("import")
+def import_command(
+    file: Path = typer.Argument(..., help="CSV file: Binance klines, MT5 'Export bars', or any "
+                                          "CSV with a time column"),
+    symbol: str = typer.Option(..., help="Symbol to store it as, e.g. BTC/USDT or EURUSD"),
+    timeframe: str = typer.Option(..., help="Bar length: 1m, 5m, 15m, 1h, 4h, 1d, ..."),
+    tz: str = typer.Option(None, help="Time zone of the file's times (required for MT5: the "
+                                      "broker server zone, e.g. Europe/Athens or +02:00)"),
+    format: str = typer.Option("auto", help="auto | binance | mt5 | csv"),
+    source: str = typer.Option(None, help="Name of the source (default: csv or mt5)"),
+) -> None:
+    """Import a candle file into the store (idempotent; atomic)."""
+    from engine.adapters.importers import import_file
+
+    bar, update = _progress_bar(f"importing {file.name}")
+    with bar:
+        report = import_file(file, symbol=symbol, timeframe=timeframe, store=_store(),
+                             source=source, tz=tz, format=format, progress=update)
+    console.print(f"[green]{report.rows:,} bars[/] {report.symbol} {report.timeframe} from "
+                  f"{report.first} to {report.last}: {report.added:,} added, "
+                  f"{report.replaced:,} corrected, {report.unchanged:,} unchanged "
+                  f"(source {report.source})")
+
+
+@data_app.command("fetch")
+def fetch_command(
+    exchange: str = typer.Option("binance", help="ccxt exchange id"),
+    symbol: str = typer.Option(..., help="Market symbol, e.g. BTC/USDT"),
+    timeframe: str = typer.Option("1m", help="Bar length"),
+    since: str = typer.Option(..., help="First bar to download (UTC date or time)"),
+    until: str = typer.Option(None, help="Stop before this time (default: now)"),
+) -> None:
+    """Download history from an exchange through ccxt, resuming from the last stored bar."""
+    from engine.adapters.ccxt_source import download_history
+
+    bar, update = _progress_bar(f"{exchange} {symbol} {timeframe}")
+    with bar:
+        report = download_history(exchange, symbol, timeframe, since=since, until=until,
+                                  store=_store(), progress=update)
+    console.print(f"[green]{report.bars:,} bars[/] downloaded in {report.requests} requests; "
+                  f"{report.added:,} new, {report.replaced:,} corrected")
+
+
+@data_app.command("list")
+def list_command() -> None:
+    """What is in the store: one line per series."""
+    table = Table("source", "symbol", "tf", "first", "last", "bars", "missing")
+    for s in _store().series():
+        table.add_row(s.source, s.symbol, s.timeframe, str(s.first), str(s.last),
+                      f"{s.bars:,}", f"{s.missing_bars:,}")
+    console.print(table)
+
+
+@data_app.command("gaps")
+def gaps_command(symbol: str = typer.Option(None, help="Only this symbol"),
+                 timeframe: str = typer.Option(None, help="Only this timeframe")) -> None:
+    """Missing bars per series."""
+    store = _store()
+    for s in store.series():
+        if (symbol and s.symbol != symbol) or (timeframe and s.timeframe != timeframe):
+            continue
+        gaps = store.gaps(s.symbol, s.timeframe, source=s.source)
+        console.print(f"{s.source} {s.symbol} {s.timeframe}: {len(gaps)} gap(s), "
+                      f"{int(gaps['missing_bars'].sum()) if len(gaps) else 0} missing bars")
+        for row in gaps.head(20).itertuples():
+            console.print(f"  {row.start} .. {row.end}  ({row.missing_bars} bars)")
+
+
+def demo_command() -> None:
+    """Import the bundled demo candles and example setups (only what is missing)."""
+    from engine.demo import run_demo
+
+    done = run_demo()
+    for report in done["candles"]:
+        console.print(f"imported {report.rows:,} demo bars of {report.symbol}")
+    for version in done["setups"]:
+        console.print(f"added example setup {version.id} v{version.version}")
+    if not done["candles"] and not done["setups"]:
+        console.print("demo data already in place")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    app.add_typer(data_app, name="data")
+    app.command("demo")(demo_command)

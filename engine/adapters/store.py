@@ -1,0 +1,216 @@
+"""The candle store: one Parquet file per series, read with DuckDB.
+
+Layout: ``<root>/<source>/<symbol, URL-quoted>/<timeframe>.parquet`` (``root`` is
+``data/candles``). A series is (source, symbol, timeframe). Every write replaces the file
+atomically (temp file + rename), so a reader — or a ``kill -9`` mid-import — sees the old
+series or the new one, never half of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine._io import atomic_path
+from engine.candles import (
+    COLUMNS,
+    TIMEFRAMES,
+    empty_candles,
+    resample,
+    timeframe_delta,
+    validate_candles,
+)
+from engine.errors import DataError
+
+ROW_GROUP = 44_640  # one month of 1m bars: reading a month touches one or two row groups
+
+
+@dataclasses.dataclass(frozen=True)
+class UpsertReport:
+    """What an upsert changed: new bars, corrected bars, bars that were already identical."""
+
+    added: int
+    replaced: int
+    unchanged: int
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesInfo:
+    source: str
+    symbol: str
+    timeframe: str
+    first: pd.Timestamp
+    last: pd.Timestamp
+    bars: int
+    missing_bars: int
+    path: Path
+
+
+def _to_time(value) -> pd.Timestamp | None:
+    if value is None or value == "":
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+class CandleStore:
+    """Parquet + DuckDB candle cache.
+
+    >>> store = CandleStore(Path("data/candles"))  # doctest: +SKIP
+    >>> store.read("BTC/USDT", "1h", start="2023-03-01", end="2023-03-08")  # doctest: +SKIP
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def from_settings(cls, settings=None) -> CandleStore:
+        from engine.settings import get_settings
+
+        return cls((settings or get_settings()).candles_dir)
+
+    # --- paths ----------------------------------------------------------------------------
+    def path(self, source: str, symbol: str, timeframe: str) -> Path:
+        timeframe_delta(timeframe)
+        if not source or "/" in source or source.startswith("."):
+            raise DataError(f"source name {source!r} is not valid (letters, digits, - _)")
+        return self.root / source / urllib.parse.quote(symbol, safe="") / f"{timeframe}.parquet"
+
+    def _sources_of(self, symbol: str) -> list[str]:
+        quoted = urllib.parse.quote(symbol, safe="")
+        return sorted(p.parent.name for p in self.root.glob(f"*/{quoted}") if p.is_dir()) \
+            if self.root.exists() else []
+
+    # --- write ----------------------------------------------------------------------------
+    def upsert(self, candles: pd.DataFrame, *, source: str, symbol: str,
+               timeframe: str) -> UpsertReport:
+        """Merge `candles` into the series: new bars are added, bars with other values replace
+        the stored ones (counted as replaced), identical bars change nothing. Idempotent."""
+        validate_candles(candles, name=f"{symbol} {timeframe}")
+        path = self.path(source, symbol, timeframe)
+        old = self._read_file(path) if path.exists() else empty_candles()
+        new = candles.loc[:, list(COLUMNS)]
+        new.index = new.index.as_unit("ns").rename("time")
+        common = old.index.intersection(new.index)
+        same = (old.loc[common].to_numpy() == new.loc[common].to_numpy()).all(axis=1)
+        added = len(new.index.difference(old.index))
+        replaced = int((~same).sum())
+        report = UpsertReport(added, replaced, int(same.sum()),
+                              new.index[0] if len(new) else None,
+                              new.index[-1] if len(new) else None)
+        if added == 0 and replaced == 0:
+            return report
+        merged = pd.concat([old[~old.index.isin(new.index)], new]).sort_index()
+        self._write_file(path, merged)
+        return report
+
+    def delete(self, *, source: str, symbol: str, timeframe: str) -> None:
+        self.path(source, symbol, timeframe).unlink(missing_ok=True)
+
+    @staticmethod
+    def _write_file(path: Path, candles: pd.DataFrame) -> None:
+        # microsecond timestamps: DuckDB compares them with query parameters without casts
+        candles = candles.set_axis(candles.index.as_unit("us").rename("time"))
+        table = pa.Table.from_pandas(candles, preserve_index=True)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
+
+    # --- read -----------------------------------------------------------------------------
+    @staticmethod
+    def _read_file(path: Path, start=None, end=None) -> pd.DataFrame:
+        where, params = [], [str(path)]
+        if start is not None:
+            where.append("time >= ?")
+            params.append(start)
+        if end is not None:
+            where.append("time < ?")
+            params.append(end)
+        sql = "SELECT time, open, high, low, close, volume FROM read_parquet(?)"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            table = con.sql(sql + " ORDER BY time", params=params).to_arrow_table()
+        index = pd.DatetimeIndex(table.column("time").to_pandas(), name="time")
+        index = (index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC"))
+        data = {c: table.column(c).to_numpy().astype(np.float64) for c in COLUMNS}
+        return pd.DataFrame(data, index=index.as_unit("ns"))
+
+    def resolve_source(self, symbol: str, source: str | None) -> str:
+        if source:
+            return source
+        sources = self._sources_of(symbol)
+        if not sources:
+            raise DataError(f"no candles stored for {symbol!r}; import or fetch them first "
+                            "(ita data import / ita data fetch)")
+        if len(sources) > 1:
+            raise DataError(f"{symbol!r} is stored from several sources ({', '.join(sources)});"
+                            " choose one with --source")
+        return sources[0]
+
+    def read(self, symbol: str, timeframe: str, *, source: str | None = None, start=None,
+             end=None) -> pd.DataFrame:
+        """Candles of one series, `start` inclusive, `end` exclusive (naive times are UTC).
+
+        When `timeframe` is not stored but a lower one is, the highest stored timeframe
+        that divides it is read and resampled."""
+        source = self.resolve_source(symbol, source)
+        start, end = _to_time(start), _to_time(end)
+        path = self.path(source, symbol, timeframe)
+        if path.exists():
+            return self._read_file(path, start, end)
+        base = self._base_timeframe(source, symbol, timeframe)
+        candles = self._read_file(self.path(source, symbol, base), start, end)
+        return resample(candles, timeframe)
+
+    def _base_timeframe(self, source: str, symbol: str, timeframe: str) -> str:
+        want = timeframe_delta(timeframe)
+        stored = [tf for tf in TIMEFRAMES if self.path(source, symbol, tf).exists()]
+        usable = [tf for tf in stored if want % timeframe_delta(tf) == pd.Timedelta(0)
+                  and timeframe_delta(tf) < want]
+        if not usable:
+            have = ", ".join(stored) or "none"
+            raise DataError(f"{symbol!r} {timeframe} is not stored and cannot be built from the"
+                            f" stored timeframes ({have})")
+        return max(usable, key=timeframe_delta)
+
+    # --- coverage -------------------------------------------------------------------------
+    def series(self) -> list[SeriesInfo]:
+        """Every stored series with its first/last bar, bar count and missing bars."""
+        out = []
+        for path in sorted(self.root.glob("*/*/*.parquet")) if self.root.exists() else []:
+            source, symbol = path.parent.parent.name, urllib.parse.unquote(path.parent.name)
+            timeframe = path.stem
+            if timeframe not in TIMEFRAMES:
+                continue
+            meta = pq.read_metadata(path)
+            index = self._read_file(path).index if meta.num_rows else pd.DatetimeIndex([])
+            if not len(index):
+                continue
+            expected = (index[-1] - index[0]) // timeframe_delta(timeframe) + 1
+            out.append(SeriesInfo(source, symbol, timeframe, index[0], index[-1], len(index),
+                                  int(expected - len(index)), path))
+        return out
+
+    def gaps(self, symbol: str, timeframe: str, *, source: str | None = None) -> pd.DataFrame:
+        """Runs of missing bars: ``start`` (first missing bar), ``end`` (last), ``missing_bars``."""
+        index = self.read(symbol, timeframe, source=source).index
+        step = timeframe_delta(timeframe)
+        if len(index) < 2:
+            return pd.DataFrame({"start": [], "end": [], "missing_bars": []})
+        delta = index[1:] - index[:-1]
+        at = np.flatnonzero(delta > step)
+        return pd.DataFrame({
+            "start": index[at] + step,
+            "end": index[at + 1] - step,
+            "missing_bars": (delta[at] // step - 1).astype(np.int64),
+        })
