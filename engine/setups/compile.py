@@ -1,0 +1,390 @@
+"""Compile a setup into a pure function: candles -> signals (engine.signals contract).
+
+The same compiled function serves the backtester, the live monitor and the charts, so a
+signal seen live is exactly the signal the backtest traded. Everything is evaluated per bar on
+what is *known* at that bar's close:
+
+- an **event** condition (fvg, swing, sweep, structure, order block, equal levels, ma cross) is
+  true on the bar where its detection becomes known (for ``event: touched/retest``, the bar of
+  the first touch), and its price attributes (top, bottom, mid, level, extreme) stay available
+  to the plan until the next event of the same condition;
+- a **state** condition (ma trend, rsi, atr, session) is true on every bar where it holds;
+- ``all``/``any``/``not`` combine bars; ``sequence: [A, B]`` is true on a bar where B is true
+  and A was true on the same or an earlier bar, at most ``within_bars`` bars before (steps in
+  order, for any number of steps).
+
+Direction: ``long``/``short`` keep the signals whose triggering condition is not against it;
+``both`` takes the direction of the triggering condition (the last step of a sequence, the
+first directional item of ``all``). Entry: market = the signal bar's close as reference (the
+backtester fills at the next open); limit = the referenced level. Stops and targets are
+computed on the signal bar; signals whose stop or target is on the wrong side of the entry are
+dropped and counted in ``CompiledSetup.dropped``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+
+from engine import detect
+from engine.candles import CLOSE, resample, timeframe_delta, validate_candles
+from engine.detect.sessions import local_minutes
+from engine.setups import schema
+from engine.signals import conform_signals, empty_signals
+
+ATR_PERIOD = 14
+
+
+@dataclasses.dataclass
+class Evaluated:
+    """One condition on one candle frame: per-bar truth, direction and last-event levels."""
+
+    active: np.ndarray
+    direction: np.ndarray
+    levels: dict[str, np.ndarray]
+    last_event: np.ndarray  # row of `frame` behind the last event at or before each bar
+    frame: pd.DataFrame | None = None
+
+
+def _event_condition(n: int, frame: pd.DataFrame, positions: np.ndarray) -> Evaluated:
+    keep = positions >= 0
+    frame, positions = frame[keep].reset_index(drop=True), positions[keep]
+    order = np.argsort(positions, kind="stable")
+    frame, positions = frame.iloc[order].reset_index(drop=True), positions[order]
+    active = np.zeros(n, dtype=bool)
+    active[positions] = True
+    row_at_bar = np.full(n, -1, dtype=np.int64)
+    row_at_bar[positions] = np.arange(len(positions))  # last row wins on a shared bar
+    last = np.maximum.accumulate(row_at_bar) if n else row_at_bar
+    direction = np.zeros(n, dtype=np.int8)
+    direction[positions] = frame["direction"].to_numpy(np.int8)
+    top, bottom = frame["top"].to_numpy(float), frame["bottom"].to_numpy(float)
+    dirs = frame["direction"].to_numpy()
+    extreme = frame["extreme"].to_numpy(float) if "extreme" in frame else np.where(
+        dirs >= 0, bottom, top)
+    values = {"top": top, "bottom": bottom, "mid": (top + bottom) / 2,
+              "level": np.where(top == bottom, top, (top + bottom) / 2), "extreme": extreme}
+    levels = {k: np.where(last >= 0, v[np.clip(last, 0, None)] if len(v) else np.nan, np.nan)
+              for k, v in values.items()}
+    return Evaluated(active, direction, levels, last, frame)
+
+
+def _state(active: np.ndarray, direction: int = 0) -> Evaluated:
+    n = len(active)
+    return Evaluated(active.astype(bool), np.full(n, direction, np.int8) * active, {},
+                     np.full(n, -1, np.int64))
+
+
+def _want(direction: str) -> int:
+    return {"bullish": 1, "bearish": -1}.get(direction, 0)
+
+
+def _rows(frame: pd.DataFrame, direction: int) -> pd.DataFrame:
+    return frame if direction == 0 else frame[frame["direction"] == direction]
+
+
+def _side(side: str) -> int:
+    """Swept/pivot side: "high" rows have direction +1 as levels."""
+    return {"high": 1, "low": -1}.get(side, 0)
+
+
+class _Evaluator:
+    def __init__(self, candles: pd.DataFrame, timeframe: str, context: pd.DataFrame | None,
+                 context_timeframe: str | None) -> None:
+        self.candles = candles
+        self.n = len(candles)
+        self.timeframe = timeframe
+        self.context = context
+        self.context_timeframe = context_timeframe
+        self._atr: np.ndarray | None = None
+
+    @property
+    def atr(self) -> np.ndarray:
+        if self._atr is None:
+            self._atr = detect.atr(self.candles, ATR_PERIOD)
+        return self._atr
+
+    def condition(self, block) -> Evaluated:
+        return getattr(self, f"_{block.detector}")(block)
+
+    # events -------------------------------------------------------------------------------
+    def _fvg(self, b: schema.FvgBlock) -> Evaluated:
+        frame = detect.detect_fvg(self.candles, min_size_atr=b.min_size_atr,
+                                  min_size_pct=b.min_size_pct)
+        if b.displacement_candle:
+            frame = frame[frame["middle_direction"] == frame["direction"]]
+        frame = _rows(frame, _want(b.direction))
+        column = "known_i" if b.event == "formed" else "touched_i"
+        return _event_condition(self.n, frame, frame[column].to_numpy(np.int64))
+
+    def _swing(self, b: schema.SwingBlock) -> Evaluated:
+        frame = _rows(detect.detect_swings(self.candles, length=b.length), _side(b.side))
+        return _event_condition(self.n, frame, frame["known_i"].to_numpy(np.int64))
+
+    def _sweep(self, b: schema.SweepBlock) -> Evaluated:
+        c = self.candles
+        levels = {
+            "swing": lambda: detect.detect_swings(c, length=b.length),
+            "session": lambda: detect.detect_sessions(c, sessions=[b.session]),
+            "previous_day": lambda: detect.detect_previous_levels(
+                c, period="day", boundary=b.day_boundary, tz=b.day_tz),
+            "previous_week": lambda: detect.detect_previous_levels(
+                c, period="week", boundary=b.day_boundary, tz=b.day_tz),
+            "equal_levels": lambda: detect.detect_equal_levels(
+                c, length=b.length, tolerance_pct=b.tolerance_pct),
+        }[b.of]()
+        frame = detect.detect_sweeps(c, levels, reclaim_bars=b.reclaim_bars)
+        frame = _rows(frame, -_side(b.side))  # a swept high is a bearish (-1) sweep
+        return _event_condition(self.n, frame, frame["known_i"].to_numpy(np.int64))
+
+    def _structure(self, b: schema.StructureBlock) -> Evaluated:
+        frame = _rows(detect.detect_structure(self.candles, length=b.length), _want(b.direction))
+        if b.kind != "any":
+            frame = frame[frame["kind"] == b.kind]
+        return _event_condition(self.n, frame, frame["known_i"].to_numpy(np.int64))
+
+    def _order_block(self, b: schema.OrderBlockBlock) -> Evaluated:
+        frame = _rows(detect.detect_order_blocks(self.candles, length=b.length),
+                      _want(b.direction))
+        column = "known_i" if b.event == "formed" else "mitigated_i"
+        return _event_condition(self.n, frame, frame[column].to_numpy(np.int64))
+
+    def _equal_levels(self, b: schema.EqualLevelsBlock) -> Evaluated:
+        frame = _rows(detect.detect_equal_levels(self.candles, length=b.length,
+                                                 tolerance_pct=b.tolerance_pct), _side(b.side))
+        return _event_condition(self.n, frame, frame["known_i"].to_numpy(np.int64))
+
+    def _ma_cross(self, b: schema.MaCrossBlock) -> Evaluated:
+        ma = detect.ema if b.kind == "ema" else detect.sma
+        spread = ma(self.candles, b.fast) - ma(self.candles, b.slow)
+        above = spread > 0
+        valid = ~np.isnan(spread)
+        prev_above = np.r_[False, above[:-1]]
+        prev_valid = np.r_[False, valid[:-1]]
+        up = above & ~prev_above & valid & prev_valid
+        down = ~above & prev_above & valid & prev_valid
+        want = _want(b.direction)
+        active = (up if want == 1 else down if want == -1 else up | down)
+        close = self.candles[CLOSE].to_numpy()
+        positions = np.flatnonzero(active)
+        frame = pd.DataFrame({
+            "at": self.candles.index[positions], "known_at": self.candles.index[positions],
+            "at_i": positions, "known_i": positions, "kind": "ma_cross",
+            "direction": np.where(up[positions], 1, -1).astype(np.int8),
+            "top": close[positions], "bottom": close[positions]})
+        return _event_condition(self.n, frame, positions.astype(np.int64))
+
+    # states -------------------------------------------------------------------------------
+    def _ma_trend(self, b: schema.MaTrendBlock) -> Evaluated:
+        ma = detect.ema if b.kind == "ema" else detect.sma
+        want = _want(b.direction)
+        if b.timeframe == "base":
+            close = self.candles[CLOSE].to_numpy()
+            return _state(np.nan_to_num(want * (close - ma(self.candles, b.period))) > 0, want)
+        context = self._context_candles()
+        holds = np.nan_to_num(want * (context[CLOSE].to_numpy() - ma(context, b.period))) > 0
+        return _state(self._on_base_bars(context, holds), want)
+
+    def _rsi(self, b: schema.RsiBlock) -> Evaluated:
+        value = detect.rsi(self.candles, b.period)
+        active = ~np.isnan(value)
+        if b.above is not None:
+            active &= np.nan_to_num(value) > b.above
+        if b.below is not None:
+            active &= np.nan_to_num(value) < b.below
+        return _state(active)
+
+    def _atr(self, b: schema.AtrBlock) -> Evaluated:
+        pct = detect.atr(self.candles, b.period) / self.candles[CLOSE].to_numpy() * 100
+        active = ~np.isnan(pct)
+        if b.min_pct is not None:
+            active &= np.nan_to_num(pct) >= b.min_pct
+        if b.max_pct is not None:
+            active &= np.nan_to_num(pct) <= b.max_pct
+        return _state(active)
+
+    def _session(self, b: schema.SessionBlock) -> Evaluated:
+        return _state(detect.session_mask(self.candles.index, b.session))
+
+    # context ------------------------------------------------------------------------------
+    def _context_candles(self) -> pd.DataFrame:
+        if self.context is None:
+            self.context = resample(self.candles, self.context_timeframe)
+        return self.context
+
+    def _on_base_bars(self, context: pd.DataFrame, values: np.ndarray) -> np.ndarray:
+        """Value of the last context bar that has closed by each base bar's close."""
+        ctx_close = (context.index + timeframe_delta(self.context_timeframe)).asi8
+        base_close = (self.candles.index + timeframe_delta(self.timeframe)).asi8
+        which = np.searchsorted(ctx_close, base_close, side="right") - 1
+        return np.where(which >= 0, values[np.clip(which, 0, None)], False) if len(values) \
+            else np.zeros(self.n, bool)
+
+
+def _combine(node, evaluated: dict[str, Evaluated], n: int) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(node, str):
+        e = evaluated[node]
+        return e.active, e.direction
+    if isinstance(node, schema.NotOf):
+        active, _ = _combine(node.not_, evaluated, n)
+        return ~active, np.zeros(n, np.int8)
+    if isinstance(node, schema.Sequence):
+        return _sequence(node, evaluated, n)
+    parts = [_combine(child, evaluated, n) for child in (
+        node.all_ if isinstance(node, schema.AllOf) else node.any_)]
+    stack = np.array([p[0] for p in parts])
+    active = stack.all(axis=0) if isinstance(node, schema.AllOf) else stack.any(axis=0)
+    direction = np.zeros(n, np.int8)
+    for part_active, part_dir in reversed(parts):  # the first directional item wins
+        direction = np.where(part_active & (part_dir != 0), part_dir, direction)
+    return active, direction.astype(np.int8)
+
+
+def _sequence(node: schema.Sequence, evaluated, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Latest possible start of a chain of the steps ending at each bar; a chain counts when
+    it started at most `within_bars` bars ago."""
+    bars = np.arange(n)
+    start = None
+    direction = np.zeros(n, np.int8)
+    for step in node.sequence:
+        active, direction = _combine(step, evaluated, n)
+        if start is None:
+            start = np.where(active, bars, -1)
+        else:
+            best_before = np.maximum.accumulate(start)
+            start = np.where(active, best_before, -1)
+    ok = (start >= 0) & (bars - start <= node.within_bars)
+    return ok, direction
+
+
+def _filters(f: schema.Filters, candles: pd.DataFrame, atr: np.ndarray) -> np.ndarray:
+    index = candles.index
+    allowed = np.ones(len(candles), dtype=bool)
+    if f.sessions:
+        allowed &= np.any([detect.session_mask(index, s) for s in f.sessions], axis=0)
+    if f.weekdays:
+        days = [schema.WEEKDAYS.index(d) for d in f.weekdays]
+        allowed &= np.isin(index.dayofweek, days)
+    if f.hours:
+        minute = local_minutes(index, f.hours.tz) % 1440
+        start, end = (int(x[:2]) * 60 + int(x[3:5]) for x in (f.hours.start, f.hours.end))
+        allowed &= ((minute - start) % 1440) < ((end - start) % 1440 or 1440)
+    if f.min_atr_pct is not None or f.max_atr_pct is not None:
+        pct = np.nan_to_num(atr / candles[CLOSE].to_numpy() * 100, nan=-1)
+        if f.min_atr_pct is not None:
+            allowed &= pct >= f.min_atr_pct
+        if f.max_atr_pct is not None:
+            allowed &= (pct >= 0) & (pct <= f.max_atr_pct)
+    return allowed
+
+
+def _level(ref: str | None, evaluated: dict[str, Evaluated], n: int) -> np.ndarray:
+    if ref is None:
+        return np.full(n, np.nan)
+    name, _, attribute = ref.partition(".")
+    return evaluated[name].levels.get(attribute, np.full(n, np.nan))
+
+
+class CompiledSetup:
+    """A setup ready to run: ``compiled(candles, symbol=...)`` returns its signals."""
+
+    def __init__(self, setup: schema.Setup, *, version: int = 0) -> None:
+        self.setup = setup
+        self.version = version
+        self.dropped = 0
+
+    def evaluate(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None
+                 ) -> dict[str, Evaluated]:
+        validate_candles(candles)
+        ev = _Evaluator(candles, self.setup.market.timeframe, context,
+                        self.setup.market.context_timeframe)
+        return {name: ev.condition(block) for name, block in self.setup.conditions.items()}
+
+    def detections(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None
+                   ) -> dict[str, pd.DataFrame]:
+        """Per event condition, the detections that can fire it (for charts)."""
+        return {name: e.frame for name, e in self.evaluate(candles, context=context).items()
+                if e.frame is not None}
+
+    def __call__(self, candles: pd.DataFrame, *, symbol: str,
+                 context: pd.DataFrame | None = None) -> pd.DataFrame:
+        if len(candles) == 0:
+            return empty_signals()
+        evaluated = self.evaluate(candles, context=context)
+        n = len(candles)
+        active, direction = _combine(self.setup.signal, evaluated, n)
+        atr = detect.atr(candles, ATR_PERIOD)
+        active &= _filters(self.setup.filters, candles, atr)
+        wanted = {"long": 1, "short": -1, "both": 0}[self.setup.direction]
+        if wanted:
+            active &= direction != -wanted
+            direction = np.full(n, wanted, np.int8)
+        else:
+            active &= direction != 0
+        return self._signals(candles, evaluated, np.flatnonzero(active), direction, atr,
+                             symbol)
+
+    def _signals(self, candles, evaluated, bars, direction, atr, symbol) -> pd.DataFrame:
+        plan, n = self.setup.plan, len(candles)
+        d = direction[bars].astype(float)
+        close = candles[CLOSE].to_numpy()
+        entry = close[bars] if plan.entry.type == "market" else _level(
+            plan.entry.level, evaluated, n)[bars]
+        buffer = np.nan_to_num(atr[bars]) * plan.stop.buffer_atr + \
+            entry * plan.stop.buffer_pct / 100
+        if plan.stop.level:
+            stop = _level(plan.stop.level, evaluated, n)[bars] - d * buffer
+        else:
+            stop = entry * (1 - d * plan.stop.percent / 100) - d * buffer
+        risk = d * (entry - stop)
+        if plan.target.r_multiple is not None:
+            target = entry + d * plan.target.r_multiple * risk
+        elif plan.target.level:
+            target = _level(plan.target.level, evaluated, n)[bars]
+        else:
+            target = entry * (1 + d * plan.target.percent / 100)
+        ok = np.isfinite(entry) & np.isfinite(stop) & (risk > 0) & np.isfinite(target) & (
+            d * (target - entry) > 0)
+        self.dropped = int((~ok).sum())
+        bars, d, entry, stop, target, risk = (x[ok] for x in (bars, d, entry, stop, target,
+                                                               risk))
+        frame = pd.DataFrame({
+            "known_at": candles.index[bars], "symbol": symbol, "direction": d.astype(np.int8),
+            "entry_type": plan.entry.type, "entry": entry, "stop": stop, "target": target,
+            "r_planned": np.abs(target - entry) / risk,
+            "expiry_bars": plan.entry.expiry_bars if plan.entry.type == "limit" else 0,
+            "time_exit_bars": plan.time_exit_bars or 0,
+            "breakeven_r": plan.breakeven_at_r if plan.breakeven_at_r else np.nan,
+            "partial_r": plan.partial.at_r if plan.partial else np.nan,
+            "partial_fraction": plan.partial.fraction if plan.partial else 0.0,
+            "setup_id": self.setup.id, "setup_version": self.version,
+            "reasons": self._reasons(evaluated, bars),
+        })
+        return conform_signals(frame)
+
+    def _reasons(self, evaluated: dict[str, Evaluated], bars: np.ndarray) -> list[str]:
+        """JSON per signal: the last detection of each event condition known at the bar."""
+        per_condition = []
+        for name, e in evaluated.items():
+            if e.frame is None or e.frame.empty:
+                continue
+            f, rows = e.frame, e.last_event[bars]
+            cells = {}
+            for r in np.unique(rows[rows >= 0]):
+                row = f.iloc[r]
+                cells[r] = json.dumps({
+                    "condition": name, "kind": row["kind"], "direction": int(row["direction"]),
+                    "at": str(row["at"]), "known_at": str(row["known_at"]),
+                    "top": float(row["top"]), "bottom": float(row["bottom"])},
+                    separators=(",", ":"))
+            per_condition.append([cells.get(r, "") for r in rows])
+        return ["[" + ",".join(c for c in parts if c) + "]"
+                for parts in zip(*per_condition)] if per_condition else ["[]"] * len(bars)
+
+
+def compile_setup(setup: schema.Setup, *, version: int = 0) -> CompiledSetup:
+    """Compile a validated setup (pure; no I/O)."""
+    return CompiledSetup(setup, version=version)
