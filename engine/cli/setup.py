@@ -1,7 +1,110 @@
-"""CLI commands (being written)."""
+"""`ita setup ...` and `ita detect`: setups from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+console = Console()
+setup_app = typer.Typer(help="Validate, version, compare and activate setups.",
+                        no_args_is_help=True)
+
+
+def _store():
+    from engine.setups.store import SetupStore
+
+    return SetupStore.from_settings()
+
+
+@setup_app.command("validate")
+def validate(file: Path = typer.Argument(..., help="A setup YAML file")) -> None:
+    """Check a setup file; print the first problem with its line, or OK."""
+    from engine.errors import SetupError
+    from engine.setups.parse import parse_setup
+
+    if not file.exists():
+        raise SetupError(f"{file}: file not found")
+    setup = parse_setup(file.read_text(encoding="utf-8"), source=str(file))
+    console.print(f"[green]OK[/] {file}: {setup.id} — {setup.name} "
+                  f"({len(setup.conditions)} conditions, {setup.market.timeframe})")
+
+
+@setup_app.command("save")
+def save(file: Path = typer.Argument(..., help="A setup YAML file"),
+         activate: bool = typer.Option(True, help="Make it the active version")) -> None:
+    """Store a setup file as a new version (identical text creates none)."""
+    version = _store().save(file.read_text(encoding="utf-8"), activate=activate,
+                            source=str(file))
+    console.print(f"{version.id} is at version {version.version} (hash {version.hash})")
+
+
+@setup_app.command("list")
+def list_setups() -> None:
+    """Every setup with its versions and the active one."""
+    table = Table("id", "name", "tf", "versions", "active", "tags")
+    for info in _store().list():
+        table.add_row(info.id, info.name, info.timeframe, str(info.versions),
+                      f"v{info.active}", ", ".join(info.tags))
+    console.print(table)
+
+
+@setup_app.command("show")
+def show(setup_id: str, version: int = typer.Option(None, help="Version (default: active)")):
+    """Print a version's YAML."""
+    v = _store().load(setup_id, version)
+    console.print(f"# {v.id} v{v.version}  hash {v.hash}  rule {v.rule_hash}")
+    console.print(Syntax(v.text, "yaml"))
+
+
+@setup_app.command("diff")
+def diff(setup_id: str, old: int, new: int) -> None:
+    """Unified diff of two versions."""
+    text = _store().diff(setup_id, old, new)
+    console.print(Syntax(text, "diff") if text else "(identical)")
+
+
+@setup_app.command("activate")
+def activate(setup_id: str, version: int) -> None:
+    """Make a version active (roll back = activate an older one)."""
+    _store().activate(setup_id, version)
+    console.print(f"{setup_id}: version {version} is active")
+
+
+def detect_command(
+    setup: str = typer.Argument(..., help="Setup id, or id@version"),
+    symbol: str = typer.Option(None, help="Symbol (default: the setup's first)"),
+    start: str = typer.Option(None, "--from", help="First bar (UTC date/time)"),
+    end: str = typer.Option(None, "--to", help="Stop before (UTC date/time)"),
+    out: Path = typer.Option(None, help="Write the signals to .parquet or .csv"),
+) -> None:
+    """Find a setup's signals on stored candles."""
+    from engine._io import atomic_path
+    from engine.pipeline import detect_setup
+
+    result = detect_setup(setup, symbol=symbol, start=start, end=end)
+    signals = result.signals
+    table = Table("known at", "dir", "entry", "stop", "target", "R", title=(
+        f"{result.version.id} v{result.version.version} on {result.symbol} "
+        f"{result.version.setup.market.timeframe}: {len(signals)} signals "
+        f"({len(result.candles):,} bars; {result.dropped} dropped for an invalid stop)"))
+    for row in signals.tail(30).itertuples():
+        table.add_row(str(row.known_at), "long" if row.direction > 0 else "short",
+                      f"{row.entry:,.2f}", f"{row.stop:,.2f}", f"{row.target:,.2f}",
+                      f"{row.r_planned:.2f}")
+    console.print(table)
+    if out:
+        with atomic_path(out) as tmp:
+            if out.suffix == ".csv":
+                signals.to_csv(tmp, index=False)
+            else:
+                signals.to_parquet(tmp, index=False)
+        console.print(f"wrote {out}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    app.add_typer(setup_app, name="setup")
+    app.command("detect")(detect_command)

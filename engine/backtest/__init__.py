@@ -1,0 +1,1 @@
+"""Backtesting: simulation (numba), metrics and breakdowns, run folders, reports."""

@@ -1,0 +1,128 @@
+"""Performance metrics and breakdowns of a simulated run (pure).
+
+Undefined values (a profit factor without losses, a Sharpe ratio of a flat curve) are
+``None``, never NaN or infinity, so no page or report shows "nan" as a number.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from engine.candles import CLOSE, timeframe_delta
+
+YEAR = pd.Timedelta(days=365)
+
+
+def _num(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _streak(wins: np.ndarray, target: bool) -> int:
+    best = current = 0
+    for w in wins:
+        current = current + 1 if w == target else 0
+        best = max(best, current)
+    return best
+
+
+def _drawdown_duration(equity: pd.Series) -> pd.Timedelta:
+    peak = equity.cummax()
+    under = equity < peak
+    if not under.any():
+        return pd.Timedelta(0)
+    groups = (~under).cumsum()
+    spans = equity.index.to_series()[under].groupby(groups[under]).agg(["first", "last"])
+    return (spans["last"] - spans["first"]).max()
+
+
+def _ratios(equity: pd.Series, timeframe: str) -> tuple[float | None, float | None]:
+    """Sharpe and Sortino of per-bar returns, annualised for the bar length (365 days)."""
+    returns = equity.pct_change().dropna().to_numpy()
+    if len(returns) < 2 or np.std(returns) == 0:
+        return None, None
+    per_year = YEAR / timeframe_delta(timeframe)
+    sharpe = np.mean(returns) / np.std(returns, ddof=1) * math.sqrt(per_year)
+    downside = returns[returns < 0]
+    sortino = None
+    if len(downside) > 1:
+        down = math.sqrt(np.mean(np.square(np.minimum(returns, 0))))
+        sortino = np.mean(returns) / down * math.sqrt(per_year) if down > 0 else None
+    return _num(sharpe), _num(sortino)
+
+
+def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: str,
+                    candles: pd.DataFrame, initial_equity: float) -> dict:
+    """Every headline metric of the run; see the module docstring on undefined values."""
+    curve = equity["equity"]
+    count = len(trades)
+    pnl = trades["pnl"].to_numpy() if count else np.empty(0)
+    r = trades["r_multiple"].to_numpy() if count else np.empty(0)
+    wins = pnl > 0
+    gross_win, gross_loss = pnl[wins].sum(), -pnl[~wins].sum()
+    final = float(curve.iloc[-1]) if len(curve) else initial_equity
+    sharpe, sortino = _ratios(curve, timeframe)
+    held = trades["bars_held"].sum() if count else 0
+    first, last = candles[CLOSE].iloc[0], candles[CLOSE].iloc[-1]
+    return {
+        "trades": count,
+        "wins": int(wins.sum()),
+        "losses": int(count - wins.sum()),
+        "win_rate": _num(wins.mean()) if count else None,
+        "total_profit": _num(final - initial_equity),
+        "total_return_pct": _num((final / initial_equity - 1) * 100),
+        "avg_planned_rr": _num(trades["r_planned"].mean()) if count else None,
+        "avg_r": _num(r.mean()) if count else None,
+        "expectancy_r": _num(r.mean()) if count else None,
+        "expectancy_money": _num(pnl.mean()) if count else None,
+        "profit_factor": _num(gross_win / gross_loss) if gross_loss > 0 else None,
+        "max_drawdown": _num(-equity["drawdown"].min()) if len(curve) else 0.0,
+        "max_drawdown_pct": _num(-equity["drawdown_pct"].min()) if len(curve) else 0.0,
+        "max_drawdown_duration": str(_drawdown_duration(curve)),
+        "sharpe": sharpe,
+        "sortino": sortino,
+        "sqn": _num(math.sqrt(count) * r.mean() / r.std(ddof=1)) if count > 1 and r.std(
+            ddof=1) > 0 else None,
+        "longest_win_streak": _streak(wins, True),
+        "longest_loss_streak": _streak(wins, False),
+        "exposure_pct": _num(held / len(candles) * 100) if len(candles) else 0.0,
+        "fees": _num(trades["fees"].sum()) if count else 0.0,
+        "buy_and_hold_pct": _num((last / first - 1) * 100),
+        "start": str(candles.index[0]), "end": str(candles.index[-1]), "bars": len(candles),
+    }
+
+
+BREAKDOWNS = ("week", "month", "session", "weekday", "hour", "direction", "setup_version",
+              "exit_reason")
+
+
+def breakdown(trades: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Trades, win rate, total and average R, PnL and profit factor per group."""
+    if by not in BREAKDOWNS:
+        raise ValueError(f"breakdown by {by!r}: use one of {', '.join(BREAKDOWNS)}")
+    if trades.empty:
+        return pd.DataFrame(columns=["trades", "win_rate", "total_r", "avg_r", "pnl",
+                                     "profit_factor"])
+    key = {
+        "week": trades["entry_time"].dt.strftime("%G-W%V"),
+        "month": trades["entry_time"].dt.strftime("%Y-%m"),
+        "direction": trades["direction"].map({1: "long", -1: "short"}),
+    }.get(by, trades.get(by))
+    grouped = trades.assign(_key=key.to_numpy(), _win=trades["pnl"] > 0).groupby("_key")
+    table = pd.DataFrame({
+        "trades": grouped.size(),
+        "win_rate": grouped["_win"].mean(),
+        "total_r": grouped["r_multiple"].sum(),
+        "avg_r": grouped["r_multiple"].mean(),
+        "pnl": grouped["pnl"].sum(),
+    })
+    gains = grouped["pnl"].apply(lambda p: p[p > 0].sum())
+    losses = grouped["pnl"].apply(lambda p: -p[p <= 0].sum())
+    table["profit_factor"] = (gains / losses.where(losses > 0)).astype(float)
+    table.index.name = by
+    return table

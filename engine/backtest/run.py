@@ -1,0 +1,96 @@
+"""`run_backtest`: the one implementation the CLI, the pages and the daemon call.
+
+Setup version + stored candles -> signals -> simulation -> metrics -> an atomic run folder
+whose summary records everything needed to reproduce it: setup id, version, text hash and rule
+hash, the data range and a hash of the candles, ITA's version, costs, sizing and counters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+
+import pandas as pd
+
+import engine
+from engine.adapters.runs import RunStore
+from engine.adapters.store import CandleStore
+from engine.backtest.metrics import compute_metrics
+from engine.backtest.simulate import Costs, SimulationResult, Sizing, simulate
+from engine.candles import timeframe_delta
+from engine.pipeline import detect_setup
+from engine.setups.store import SetupStore
+
+Progress = Callable[[float, str], None]
+
+
+@dataclasses.dataclass
+class RunResult:
+    run_id: str
+    path: object
+    summary: dict
+    result: SimulationResult
+
+
+def data_hash(candles: pd.DataFrame) -> str:
+    digest = hashlib.sha256(pd.util.hash_pandas_object(candles, index=True).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _lower_candles(store: CandleStore, symbol: str, timeframe: str, start, end):
+    """1m candles under a higher timeframe, to resolve bars that touch stop and target."""
+    if timeframe_delta(timeframe) <= pd.Timedelta(minutes=1):
+        return None
+    try:
+        return store.read(symbol, "1m", start=start, end=end)
+    except engine.errors.DataError:
+        return None
+
+
+def run_backtest(ref: str, *, symbol: str | None = None, start=None, end=None,
+                 costs: Costs | None = None, sizing: Sizing | None = None,
+                 initial_equity: float = 10_000.0, candle_store: CandleStore | None = None,
+                 setup_store: SetupStore | None = None, run_store: RunStore | None = None,
+                 progress: Progress | None = None) -> RunResult:
+    """Backtest a setup version (``"id"`` = active, ``"id@3"``) on stored candles."""
+    report = progress or (lambda fraction, message: None)
+    candle_store = candle_store or CandleStore.from_settings()
+    run_store = run_store or RunStore.from_settings()
+    report(0.05, "detecting signals")
+    found = detect_setup(ref, symbol=symbol, start=start, end=end, candle_store=candle_store,
+                         setup_store=setup_store)
+    setup = found.version.setup
+    costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
+    sizing = sizing or Sizing("risk_percent", setup.risk.percent)
+    report(0.4, f"simulating {len(found.signals)} signals")
+    lower = _lower_candles(candle_store, found.symbol, setup.market.timeframe,
+                           found.candles.index[0], found.candles.index[-1]
+                           + timeframe_delta(setup.market.timeframe))
+    result = simulate(found.candles, found.signals, costs=costs, sizing=sizing,
+                      initial_equity=initial_equity, lower_candles=lower)
+    report(0.8, "computing metrics")
+    metrics = compute_metrics(result.trades, result.equity, timeframe=setup.market.timeframe,
+                              candles=found.candles, initial_equity=initial_equity)
+    now = dt.datetime.now(dt.UTC)
+    run_id = (f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{setup.id}-"
+              f"v{found.version.version}")
+    summary = {
+        "run_id": run_id, "created_at": now.isoformat(), "ita_version": engine.__version__,
+        "setup_id": setup.id, "setup_version": found.version.version,
+        "setup_hash": found.version.hash, "rule_hash": found.version.rule_hash,
+        "symbol": found.symbol, "timeframe": setup.market.timeframe,
+        "data_start": str(found.candles.index[0]), "data_end": str(found.candles.index[-1]),
+        "data_bars": len(found.candles), "data_hash": data_hash(found.candles),
+        "requested_start": str(start) if start else None,
+        "requested_end": str(end) if end else None,
+        "costs": dataclasses.asdict(costs), "sizing": dataclasses.asdict(sizing),
+        "initial_equity": initial_equity, "signals": len(found.signals),
+        "signals_dropped_invalid_stop": found.dropped, "counters": result.counters,
+        "lower_timeframe_resolution": lower is not None, "metrics": metrics,
+    }
+    path = run_store.write(run_id, frames={"trades": result.trades, "equity": result.equity,
+                                           "signals": found.signals}, summary=summary)
+    report(1.0, f"done: {metrics['trades']} trades")
+    return RunResult(run_id, path, summary, result)

@@ -1,0 +1,54 @@
+"""Operations shared by the CLI, the app and the daemon: each exists once, here.
+
+They wire the stores (adapters) to the pure core: load a setup version, read its candles at
+its timeframe, compile, detect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from engine.adapters.store import CandleStore
+from engine.errors import DataError
+from engine.setups.compile import compile_setup
+from engine.setups.store import SetupStore, SetupVersion
+
+
+@dataclasses.dataclass
+class Detection:
+    version: SetupVersion
+    symbol: str
+    candles: pd.DataFrame
+    signals: pd.DataFrame
+    detections: dict[str, pd.DataFrame]
+    dropped: int
+
+
+def load_candles(store: CandleStore, symbol: str, timeframe: str, *, start=None,
+                 end=None) -> pd.DataFrame:
+    candles = store.read(symbol, timeframe, start=start, end=end)
+    if candles.empty:
+        raise DataError(f"no {symbol} candles between {start or 'the start'} and "
+                        f"{end or 'the end'}; see `ita data list` for what is stored")
+    if candles.isna().any().any():
+        raise DataError(f"{symbol} {timeframe}: the stored candles contain NaN values")
+    return candles
+
+
+def detect_setup(ref: str, *, symbol: str | None = None, start=None, end=None,
+                 candle_store: CandleStore | None = None,
+                 setup_store: SetupStore | None = None,
+                 with_detections: bool = False) -> Detection:
+    """Signals (and optionally every detection) of a setup version on stored candles."""
+    setup_store = setup_store or SetupStore.from_settings()
+    candle_store = candle_store or CandleStore.from_settings()
+    version = setup_store.load(ref)
+    setup = version.setup
+    symbol = symbol or setup.market.symbols[0]
+    candles = load_candles(candle_store, symbol, setup.market.timeframe, start=start, end=end)
+    compiled = compile_setup(setup, version=version.version)
+    signals = compiled(candles, symbol=symbol)
+    detections = compiled.detections(candles) if with_detections else {}
+    return Detection(version, symbol, candles, signals, detections, compiled.dropped)
