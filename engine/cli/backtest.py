@@ -1,7 +1,104 @@
-"""CLI commands (being written)."""
+"""`ita backtest`, `ita report`, `ita runs ...`: backtests from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+console = Console()
+runs_app = typer.Typer(help="List and query backtest runs.", no_args_is_help=True)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.4g}" if isinstance(value, float) else str(value)
+
+
+def backtest_command(
+    setup: str = typer.Argument(..., help="Setup id, or id@version"),
+    symbol: str = typer.Option(None, help="Symbol (default: the setup's first)"),
+    start: str = typer.Option(None, "--from", help="First bar (UTC)"),
+    end: str = typer.Option(None, "--to", help="Stop before (UTC)"),
+    fee_bps: float = typer.Option(None, help="Override the setup's fee (bps per side)"),
+    slippage_bps: float = typer.Option(None, help="Override the setup's slippage (bps)"),
+    sizing: str = typer.Option("risk_percent", help="risk_percent | fixed_size | fixed_cash"),
+    size: float = typer.Option(None, help="Risk %, units or cash (default: the setup's risk)"),
+    equity: float = typer.Option(10_000.0, help="Initial equity"),
+) -> None:
+    """Backtest a setup version on stored candles; writes runs/<run-id>/."""
+    from engine.backtest.run import run_backtest
+    from engine.backtest.simulate import Costs, Sizing
+    from engine.setups.store import SetupStore
+
+    version = SetupStore.from_settings().load(setup)
+    costs = Costs(fee_bps if fee_bps is not None else version.setup.costs.fee_bps,
+                  slippage_bps if slippage_bps is not None else version.setup.costs.slippage_bps)
+    chosen = Sizing(sizing, size if size is not None else version.setup.risk.percent)
+    with Progress(TextColumn("{task.description}"), BarColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("backtest", total=1.0)
+        result = run_backtest(setup, symbol=symbol, start=start, end=end, costs=costs,
+                              sizing=chosen, initial_equity=equity,
+                              progress=lambda f, m: bar.update(task, completed=f, description=m))
+    table = Table("metric", "value", title=f"run {result.run_id}")
+    for key, value in result.summary["metrics"].items():
+        table.add_row(key, _fmt(value))
+    for key, value in result.summary["counters"].items():
+        table.add_row(key, str(value))
+    console.print(table)
+    console.print(f"run folder: {result.path}")
+
+
+def report_command(run_id: str, html: bool = typer.Option(True, "--html/--no-html"),
+                   csv: bool = typer.Option(False, "--csv"),
+                   out: Path = typer.Option(None, help="Output file (HTML) or folder (CSV)")):
+    """Write a run's HTML report and/or CSV files."""
+    from engine.adapters.runs import RunStore
+    from engine.adapters.store import CandleStore
+    from engine.backtest.report import write_csv_report, write_html_report
+
+    runs = RunStore.from_settings()
+    summary = runs.summary(run_id)
+    if html:
+        candles = CandleStore.from_settings().read(summary["symbol"], summary["timeframe"],
+                                                   start=summary["data_start"])
+        console.print(f"wrote {write_html_report(runs, run_id, candles, out)}")
+    if csv:
+        for path in write_csv_report(runs, run_id, out):
+            console.print(f"wrote {path}")
+
+
+@runs_app.command("list")
+def runs_list() -> None:
+    """Every run with its headline numbers."""
+    from engine.adapters.runs import RunStore
+
+    frame = RunStore.from_settings().list()
+    table = Table("run", "setup", "v", "symbol", "trades", "win %", "exp R", "PF", "ret %",
+                  "max DD %")
+    for r in frame.itertuples():
+        table.add_row(r.run_id, r.setup_id, str(r.setup_version), r.symbol, str(r.trades),
+                      _fmt(r.win_rate * 100 if r.win_rate is not None else None),
+                      _fmt(r.expectancy_r), _fmt(r.profit_factor), _fmt(r.total_return_pct),
+                      _fmt(r.max_drawdown_pct))
+    console.print(table)
+
+
+@runs_app.command("query")
+def runs_query(sql: str = typer.Argument(..., help="SQL over the views trades, equity, "
+                                                   "signals (each with run_id)")) -> None:
+    """Query every run at once with DuckDB."""
+    from engine.adapters.runs import RunStore
+
+    console.print(RunStore.from_settings().query(sql).to_string(max_rows=200))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    app.command("backtest")(backtest_command)
+    app.command("report")(report_command)
+    app.add_typer(runs_app, name="runs")

@@ -1,0 +1,157 @@
+"""Reports of a run: CSV files and a self-contained HTML page (plotly.js inlined once, no
+network), including the random-sample check: N random trades with their chart windows and the
+exact entry and exit bars marked, so a person can confirm them by eye."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from engine._io import write_text_atomic
+from engine.adapters.runs import RunStore
+from engine.backtest.metrics import breakdown
+
+WINDOW = 60  # bars before entry / after exit in trade charts
+
+
+def write_csv_report(run_store: RunStore, run_id: str, out_dir: Path | None = None
+                     ) -> list[Path]:
+    out_dir = Path(out_dir or run_store.root / run_id)
+    trades = run_store.frame(run_id, "trades")
+    summary = run_store.summary(run_id)
+    paths = [out_dir / f"{run_id}-trades.csv", out_dir / f"{run_id}-summary.csv"]
+    write_text_atomic(paths[0], trades.to_csv(index=False))
+    flat = {**{k: v for k, v in summary.items() if not isinstance(v, dict)},
+            **summary.get("metrics", {})}
+    write_text_atomic(paths[1], pd.Series(flat).to_csv(header=["value"]))
+    return paths
+
+
+def _equity_figure(equity: pd.DataFrame) -> go.Figure:
+    step = max(1, len(equity) // 5000)
+    e = equity.iloc[::step]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3],
+                        vertical_spacing=0.04)
+    fig.add_scatter(x=e.index, y=e["equity"], name="equity", row=1, col=1)
+    fig.add_scatter(x=e.index, y=e["drawdown_pct"], name="drawdown %", fill="tozeroy",
+                    line={"color": "#c0392b"}, row=2, col=1)
+    fig.update_layout(height=420, margin={"l": 40, "r": 10, "t": 30, "b": 30},
+                      title="Equity and drawdown")
+    return fig
+
+
+def _r_histogram(trades: pd.DataFrame) -> go.Figure:
+    fig = go.Figure(go.Histogram(x=trades["r_multiple"], nbinsx=40))
+    fig.update_layout(height=300, title="R-multiple distribution", xaxis_title="R",
+                      margin={"l": 40, "r": 10, "t": 40, "b": 30})
+    return fig
+
+
+def _monthly_heatmap(trades: pd.DataFrame) -> go.Figure:
+    if trades.empty:
+        return go.Figure()
+    t = trades.assign(year=trades["exit_time"].dt.year, month=trades["exit_time"].dt.month)
+    table = t.pivot_table(index="year", columns="month", values="r_multiple", aggfunc="sum")
+    fig = go.Figure(go.Heatmap(z=table.to_numpy(), x=[str(m) for m in table.columns],
+                               y=[str(y) for y in table.index], colorscale="RdYlGn",
+                               zmid=0, colorbar={"title": "R"}))
+    fig.update_layout(height=240, title="Monthly result (sum of R)",
+                      margin={"l": 40, "r": 10, "t": 40, "b": 30})
+    return fig
+
+
+def trade_figure(candles: pd.DataFrame, trade: pd.Series, *, window: int = WINDOW) -> go.Figure:
+    """Candles around one trade with entry, exit, stop and target marked."""
+    start = candles.index.searchsorted(trade["entry_time"]) - window
+    end = candles.index.searchsorted(trade["exit_time"]) + window
+    c = candles.iloc[max(0, start):end]
+    fig = go.Figure(go.Candlestick(x=c.index, open=c["open"], high=c["high"], low=c["low"],
+                                   close=c["close"], name="price"))
+    color = "#27ae60" if trade["direction"] > 0 else "#c0392b"
+    fig.add_scatter(x=[trade["entry_time"]], y=[trade["entry_price"]], mode="markers",
+                    marker={"symbol": "triangle-up" if trade["direction"] > 0 else
+                            "triangle-down", "size": 14, "color": color}, name="entry")
+    fig.add_scatter(x=[trade["exit_time"]], y=[trade["exit_price"]], mode="markers",
+                    marker={"symbol": "x", "size": 12, "color": "#2c3e50"},
+                    name=f"exit ({trade['exit_reason']})")
+    for level, name, dash in ((trade["stop_price"], "stop", "dot"),
+                              (trade["target_price"], "target", "dash")):
+        fig.add_shape(type="line", x0=trade["entry_time"], x1=trade["exit_time"], y0=level,
+                      y1=level, line={"dash": dash, "color": "#7f8c8d"})
+        fig.add_annotation(x=trade["entry_time"], y=level, text=name, showarrow=False,
+                           yshift=8)
+    fig.update_layout(height=360, xaxis_rangeslider_visible=False,
+                      margin={"l": 40, "r": 10, "t": 30, "b": 30},
+                      title=(f"{trade['entry_time']:%Y-%m-%d %H:%M} "
+                             f"{'long' if trade['direction'] > 0 else 'short'} "
+                             f"{trade['r_multiple']:+.2f}R"))
+    return fig
+
+
+def sample_trades(trades: pd.DataFrame, n: int = 5, *, seed: int = 0) -> pd.DataFrame:
+    """N randomly drawn trades (seeded: the same run gives the same sample)."""
+    if trades.empty:
+        return trades
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(trades), size=min(n, len(trades)), replace=False))
+    return trades.iloc[rows]
+
+
+def _metrics_table(metrics: dict) -> str:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>"
+                   for k, v in metrics.items())
+    return f"<table class='m'>{rows}</table>"
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return html.escape(str(value))
+
+
+def write_html_report(run_store: RunStore, run_id: str, candles: pd.DataFrame,
+                      out: Path | None = None, *, samples: int = 5) -> Path:
+    """A single HTML file with every section; opens offline."""
+    summary = run_store.summary(run_id)
+    trades = run_store.frame(run_id, "trades")
+    equity = run_store.frame(run_id, "equity")
+    parts = [_equity_figure(equity).to_html(full_html=False, include_plotlyjs=True)]
+    if not trades.empty:
+        parts += [_r_histogram(trades).to_html(full_html=False, include_plotlyjs=False),
+                  _monthly_heatmap(trades).to_html(full_html=False, include_plotlyjs=False)]
+    tables = "".join(
+        f"<h3>By {by}</h3>" + breakdown(trades, by).to_html(float_format=lambda v: f"{v:,.3f}",
+                                                            na_rep="—")
+        for by in ("month", "session", "weekday", "hour", "direction", "exit_reason"))
+    sample = sample_trades(trades, samples)
+    charts = "".join(trade_figure(candles, row).to_html(full_html=False,
+                                                         include_plotlyjs=False)
+                     for _, row in sample.iterrows())
+    body = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>ITA run {html.escape(run_id)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:24px;color:#222}}
+table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ddd;padding:4px 8px;
+text-align:right}}table.m th{{text-align:left}}</style></head><body>
+<h1>{html.escape(summary['setup_id'])} v{summary['setup_version']} on
+{html.escape(summary['symbol'])} {html.escape(summary['timeframe'])}</h1>
+<p>Run {html.escape(run_id)} · data {summary['data_start']} → {summary['data_end']}
+({summary['data_bars']:,} bars, hash {summary['data_hash']}) · setup hash
+{summary['setup_hash']} · ITA {summary['ita_version']}</p>
+<h2>Metrics</h2>{_metrics_table(summary['metrics'])}
+<h2>Counters</h2>{_metrics_table(summary['counters'])}
+<h2>Charts</h2>{''.join(parts)}
+<h2>Breakdowns</h2>{tables}
+<h2>Random-sample check ({len(sample)} trades)</h2>
+<p>Each chart marks the exact entry and exit bars; confirm them by eye.</p>{charts}
+<h2>Trades</h2>{trades.drop(columns=['reasons']).to_html(index=False, na_rep='—')}
+</body></html>"""
+    out = Path(out or run_store.root / run_id / "report.html")
+    write_text_atomic(out, body)
+    return out

@@ -1,0 +1,215 @@
+"""The engine daemon (`ita engine`): runs long jobs from the file bus and follows setups.
+
+- Watches ``exchange/requests/`` and ``setups/`` with watchdog (plus a rescan every few
+  seconds as a safety net) and runs queued jobs one at a time, each in a child process, so a
+  crashing job cannot take the daemon down.
+- A job's engine function reports ``progress(fraction, message)``; the child writes it to the
+  job's status file (throttled), which the app polls.
+- On start, jobs left ``running`` by a killed daemon are marked ``interrupted`` and their
+  requests dropped; ``queued`` ones run.
+- Keeps the active version of every setup and notices new or changed ones without a restart
+  (``on_setup_change`` hooks: the live monitor subscribes there).
+- Writes a heartbeat ``exchange/engine.json`` (pid, started_at, last_seen, jobs, setups).
+- One daemon per ITA home (``exchange/engine.lock`` with its pid; a stale lock is taken over).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import logging.handlers
+import multiprocessing
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+from engine._io import write_json_atomic
+from engine.errors import ItaError, JobError
+from engine.jobs.bus import JobBus
+from engine.settings import Settings, get_settings
+
+HEARTBEAT_SECONDS = 2.0
+RESCAN_SECONDS = 5.0
+log = logging.getLogger("ita.engine")
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_job(home: str, job_id: str, kind: str, params: dict) -> None:
+    """Child process: run one job, keep its status file current."""
+    os.environ["ITA_HOME"] = home
+    from engine.jobs.kinds import KINDS
+
+    bus = JobBus.from_settings()
+    last = [0.0]
+
+    def progress(fraction: float, message: str) -> None:
+        if time.monotonic() - last[0] > 0.2 or fraction >= 1.0:
+            last[0] = time.monotonic()
+            bus.update(job_id, progress=round(float(fraction), 4), message=message)
+
+    bus.update(job_id, state="running", pid=os.getpid(), started_at=_now(), progress=0.0,
+               message="started")
+    try:
+        spec = KINDS[kind]
+        result = spec.run(spec.validate(params), progress)
+        bus.update(job_id, state="done", progress=1.0, message="done", result=result,
+                   finished_at=_now())
+    except ItaError as error:
+        bus.update(job_id, state="failed", error=str(error), finished_at=_now())
+    except Exception as error:  # a bug: keep the daemon alive, keep the traceback in the log
+        bus.logs.mkdir(parents=True, exist_ok=True)
+        (bus.logs / f"{job_id}.log").write_text(traceback.format_exc())
+        bus.update(job_id, state="failed", finished_at=_now(),
+                   error=f"internal error: {type(error).__name__}: {error} "
+                         f"(details in exchange/logs/{job_id}.log)")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class EngineDaemon:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.bus = JobBus(self.settings.exchange_dir)
+        self.started_at = _now()
+        self.setups: dict[str, dict] = {}
+        self.on_setup_change: list[Callable[[str, dict], None]] = []
+        self.wake = threading.Event()
+        self.done_jobs = 0
+        self.current: str | None = None
+        self.lock_path = self.settings.exchange_dir / "engine.lock"
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def acquire_lock(self) -> None:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.lock_path.exists():
+            text = self.lock_path.read_text().strip()
+            pid = int(text) if text.isdigit() else None
+            if pid and pid != os.getpid() and _alive(pid):
+                raise JobError(f"an engine daemon already runs for this ITA home (pid {pid})")
+        self.lock_path.write_text(str(os.getpid()))
+
+    def recover(self) -> None:
+        """Mark jobs a killed daemon left running as interrupted."""
+        for status in self.bus.list(limit=10_000):
+            if status.get("state") == "running" and not _alive(status.get("pid")):
+                self.bus.update(status["job_id"], state="interrupted",
+                                error="the engine stopped while this job ran; submit it again")
+                self.bus.finish_request(status["job_id"])
+                log.info("job %s marked interrupted", status["job_id"])
+
+    def refresh_setups(self) -> None:
+        from engine.setups.store import SetupStore
+
+        store = SetupStore(self.settings.setups_dir)
+        for setup_id in store.ids():
+            try:
+                version = store.load(setup_id)
+            except ItaError as error:
+                log.warning("setup %s: %s", setup_id, error)
+                continue
+            state = {"version": version.version, "hash": version.hash}
+            if self.setups.get(setup_id) != state:
+                self.setups[setup_id] = state
+                log.info("setup %s active version %s", setup_id, version.version)
+                for hook in self.on_setup_change:
+                    hook(setup_id, state)
+
+    def heartbeat(self) -> None:
+        write_json_atomic(self.settings.exchange_dir / "engine.json", {
+            "pid": os.getpid(), "started_at": self.started_at, "last_seen": _now(),
+            "current_job": self.current, "jobs_done": self.done_jobs,
+            "queued": len(self.bus.pending()), "setups": self.setups})
+
+    def run_pending(self) -> int:
+        ran = 0
+        for request in self.bus.pending():
+            job_id = request["job_id"]
+            status = self.bus.status(job_id) if (self.bus.jobs / f"{job_id}.json").exists() \
+                else {"state": "queued"}
+            if status.get("state") not in ("queued",):
+                self.bus.finish_request(job_id)
+                continue
+            self.current = job_id
+            self.heartbeat()
+            log.info("running job %s (%s)", job_id, request["kind"])
+            process = multiprocessing.get_context("spawn").Process(
+                target=_run_job, args=(str(self.settings.home), job_id, request["kind"],
+                                       request.get("params", {})), daemon=True)
+            process.start()
+            while process.is_alive():
+                process.join(HEARTBEAT_SECONDS)
+                self.heartbeat()
+            if self.bus.status(job_id).get("state") in ("queued", "running"):
+                self.bus.update(job_id, state="failed",
+                                error=f"the job process exited with code {process.exitcode}")
+            self.bus.finish_request(job_id)
+            self.current = None
+            self.done_jobs += 1
+            ran += 1
+        return ran
+
+    def _watch(self):
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        daemon = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event) -> None:
+                daemon.wake.set()
+
+        observer = Observer()
+        for folder in (self.bus.requests, self.settings.setups_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            observer.schedule(Handler(), str(folder), recursive=True)
+        observer.start()
+        return observer
+
+    def serve(self, *, once: bool = False, stop: threading.Event | None = None) -> None:
+        self.acquire_lock()
+        try:
+            self.recover()
+            self.refresh_setups()
+            self.heartbeat()
+            if once:
+                self.run_pending()
+                return
+            observer = self._watch()
+            try:
+                while not (stop and stop.is_set()):
+                    self.run_pending()
+                    self.refresh_setups()
+                    self.heartbeat()
+                    self.wake.wait(RESCAN_SECONDS)
+                    self.wake.clear()
+            finally:
+                observer.stop()
+                observer.join(5)
+        finally:
+            self.lock_path.unlink(missing_ok=True)
+
+
+def setup_logging(settings: Settings) -> None:
+    folder = settings.exchange_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(folder / "engine.log", maxBytes=2_000_000,
+                                                   backupCount=3)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.addHandler(logging.StreamHandler())
+    log.setLevel(logging.INFO)
