@@ -1,0 +1,368 @@
+"""Setup <-> node graph for the visual editor (no Streamlit here; the page draws it).
+
+Nodes: one per condition block (``cond:<name>``), one per combinator (``op:<n>``: all, any,
+not, sequence), the ``signal`` node, and the plan elements ``entry``, ``stop``, ``target``.
+Edges point from a child to its parent: condition -> combinator -> ... -> signal -> entry ->
+stop -> target. A sequence's steps are ordered by their edge label (1, 2, ...). Plan levels
+that reference a condition (``stop: sweep.extreme``) are drawn as dashed edges from that
+condition. Node parameters live in ``Node.data``; the rule is rebuilt from nodes and edges, so
+an edge drawn by hand changes the rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from engine._io import write_text_atomic
+from engine.setups import schema
+
+PLAN_NODES = ("signal", "entry", "stop", "target")
+COMBINATORS = ("all", "any", "not", "sequence")
+
+
+@dataclasses.dataclass
+class Node:
+    id: str
+    kind: str  # condition | combinator | signal | entry | stop | target
+    data: dict
+    position: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "condition":
+            details = ", ".join(f"{k}={v}" for k, v in self.data["block"].items()
+                                if k != "detector")
+            return f"**{self.data['name']}** · {self.data['block']['detector']}\n\n{details}"
+        if self.kind == "combinator":
+            op = self.data["op"]
+            return f"**{op.upper()}**" + (f" within {self.data['within_bars']} bars"
+                                          if op == "sequence" else "")
+        if self.kind == "signal":
+            return f"**SIGNAL** · {self.data.get('direction', 'both')}"
+        return f"**{self.kind.upper()}** · " + ", ".join(
+            f"{k}={v}" for k, v in self.data.items() if v is not None)
+
+
+@dataclasses.dataclass
+class Edge:
+    source: str
+    target: str
+    label: str = ""
+    reference: bool = False  # a plan level reference (drawn dashed, not part of the tree)
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}->{self.target}"
+
+
+@dataclasses.dataclass
+class Graph:
+    nodes: list[Node]
+    edges: list[Edge]
+
+    def node(self, node_id: str) -> Node:
+        return next(n for n in self.nodes if n.id == node_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    node_id: str | None
+    message: str
+
+
+# --- setup -> graph -----------------------------------------------------------------------
+
+def setup_to_graph(setup: schema.Setup, *, layout: dict | None = None) -> Graph:
+    nodes, edges = [], []
+    for name, block in setup.conditions.items():
+        nodes.append(Node(f"cond:{name}", "condition",
+                          {"name": name, "block": block.model_dump(mode="json",
+                                                                   exclude_defaults=False)}))
+    counter = [0]
+
+    def add(node) -> str:
+        if isinstance(node, str):
+            return f"cond:{node}"
+        counter[0] += 1
+        node_id = f"op:{counter[0]}"
+        if isinstance(node, schema.Sequence):
+            nodes.append(Node(node_id, "combinator", {"op": "sequence",
+                                                      "within_bars": node.within_bars}))
+            for step, child in enumerate(node.sequence, start=1):
+                edges.append(Edge(add(child), node_id, label=str(step)))
+            return node_id
+        op, children = ("all", node.all_) if isinstance(node, schema.AllOf) else (
+            ("any", node.any_) if isinstance(node, schema.AnyOf) else ("not", [node.not_]))
+        nodes.append(Node(node_id, "combinator", {"op": op}))
+        for child in children:
+            edges.append(Edge(add(child), node_id))
+        return node_id
+
+    edges.append(Edge(add(setup.signal), "signal"))
+    plan = setup.plan
+    nodes += [
+        Node("signal", "signal", {"direction": setup.direction}),
+        Node("entry", "entry", plan.entry.model_dump(mode="json")),
+        Node("stop", "stop", plan.stop.model_dump(mode="json")),
+        Node("target", "target", plan.target.model_dump(mode="json")),
+    ]
+    edges += [Edge("signal", "entry"), Edge("entry", "stop"), Edge("stop", "target")]
+    for element in ("entry", "stop", "target"):
+        ref = getattr(plan, element).level
+        if ref:
+            edges.append(Edge(f"cond:{ref.split('.')[0]}", element, label=ref.split(".")[1],
+                              reference=True))
+    graph = Graph(nodes, edges)
+    _place(graph, layout or {})
+    return graph
+
+
+def _place(graph: Graph, layout: dict) -> None:
+    """Saved positions where known, else a deterministic layered layout (left to right)."""
+    depth: dict[str, int] = {}
+    parents = {e.source: e.target for e in graph.edges if not e.reference}
+
+    def level(node_id: str, seen=()) -> int:
+        if node_id in depth:
+            return depth[node_id]
+        parent = parents.get(node_id)
+        value = 0 if parent is None or parent in seen else level(parent, seen + (node_id,)) + 1
+        depth[node_id] = value
+        return value
+
+    order = {"signal": 0, "entry": 1, "stop": 2, "target": 3}
+    columns: dict[int, int] = {}
+    tree_nodes = [n for n in graph.nodes if n.kind not in order]
+    max_depth = max((level(n.id) for n in tree_nodes), default=0)
+    for node in tree_nodes:
+        column = max_depth - level(node.id)
+        row = columns.get(column, 0)
+        columns[column] = row + 1
+        node.position = tuple(layout.get(node.id, (column * 260.0, row * 130.0)))
+    for node in graph.nodes:
+        if node.kind in order:
+            node.position = tuple(layout.get(node.id, ((max_depth + 1 + order[node.kind])
+                                                       * 260.0, 0.0)))
+
+
+# --- graph -> setup -----------------------------------------------------------------------
+
+def validate_graph(graph: Graph) -> list[Problem]:
+    problems = []
+    ids = {n.id for n in graph.nodes}
+    tree = [e for e in graph.edges if not e.reference]
+    for kind in PLAN_NODES:
+        if kind not in ids:
+            problems.append(Problem(None, f"the graph has no {kind} node"))
+    for edge in graph.edges:
+        if edge.source not in ids or edge.target not in ids:
+            problems.append(Problem(None, f"edge {edge.id} points at a missing node"))
+    outgoing: dict[str, list[str]] = {}
+    for e in tree:
+        outgoing.setdefault(e.source, []).append(e.target)
+    for node in graph.nodes:
+        if node.kind in ("condition", "combinator") and node.id not in outgoing:
+            problems.append(Problem(node.id, f"{node.id} is not connected to anything: "
+                                             "connect it or delete it"))
+        if len(outgoing.get(node.id, [])) > 1 and node.kind in ("condition", "combinator"):
+            problems.append(Problem(node.id, f"{node.id} feeds more than one node"))
+    for node in graph.nodes:
+        if node.kind != "combinator":
+            continue
+        inputs = [e for e in tree if e.target == node.id]
+        op = node.data["op"]
+        if op == "not" and len(inputs) != 1:
+            problems.append(Problem(node.id, "NOT takes exactly one input"))
+        elif op == "sequence" and len(inputs) < 2:
+            problems.append(Problem(node.id, "a sequence needs at least two steps"))
+        elif op in ("all", "any") and not inputs:
+            problems.append(Problem(node.id, f"{op.upper()} has no inputs"))
+    if not [e for e in tree if e.target == "signal"]:
+        problems.append(Problem("signal", "nothing feeds the signal"))
+    if _has_cycle(tree):
+        problems.append(Problem(None, "the graph has a cycle"))
+    return problems
+
+
+def _has_cycle(edges: list[Edge]) -> bool:
+    parent = {}
+    for e in edges:
+        parent.setdefault(e.source, []).append(e.target)
+    state: dict[str, int] = {}
+
+    def visit(node: str) -> bool:
+        if state.get(node) == 1:
+            return True
+        if state.get(node) == 2:
+            return False
+        state[node] = 1
+        if any(visit(n) for n in parent.get(node, [])):
+            return True
+        state[node] = 2
+        return False
+
+    return any(visit(n) for n in list(parent))
+
+
+def graph_to_setup(graph: Graph, *, base: schema.Setup) -> schema.Setup:
+    """Rebuild the rule; raises ValueError listing the graph's problems."""
+    problems = validate_graph(graph)
+    if problems:
+        raise ValueError("; ".join(p.message for p in problems))
+    tree = [e for e in graph.edges if not e.reference]
+
+    def build(node_id: str):
+        node = graph.node(node_id)
+        if node.kind == "condition":
+            return node.data["name"]
+        inputs = [e for e in tree if e.target == node_id]
+        op = node.data["op"]
+        if op == "sequence":
+            inputs.sort(key=lambda e: (int(e.label) if e.label.isdigit() else 10**6, e.source))
+            return {"sequence": [build(e.source) for e in inputs],
+                    "within_bars": node.data["within_bars"]}
+        children = [build(e.source) for e in inputs]
+        return {"not": children[0]} if op == "not" else {op: children}
+
+    root = next(e.source for e in tree if e.target == "signal")
+    data = base.model_dump(mode="json", by_alias=True)
+    data["conditions"] = {n.data["name"]: n.data["block"] for n in graph.nodes
+                          if n.kind == "condition"}
+    data["signal"] = build(root)
+    data["direction"] = graph.node("signal").data.get("direction", base.direction)
+    for element in ("entry", "stop", "target"):
+        data["plan"][element] = graph.node(element).data
+    return schema.Setup.model_validate(data)
+
+
+# --- editing ------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str  # number | integer | bool | choice | text
+    description: str
+    default: object
+    choices: tuple = ()
+    ge: float | None = None
+    le: float | None = None
+
+
+def node_form_fields(node: Node) -> list[FieldSpec]:
+    """Form fields for the side panel, from the schema's descriptions and limits."""
+    if node.kind == "condition":
+        model = schema.DETECTOR_BLOCKS[node.data["block"]["detector"]]
+        values = node.data["block"]
+    elif node.kind in ("entry", "stop", "target"):
+        model = {"entry": schema.Entry, "stop": schema.Stop, "target": schema.Target}[node.kind]
+        values = node.data
+    elif node.kind == "combinator" and node.data["op"] == "sequence":
+        return [FieldSpec("within_bars", "integer", "Bars from the first to the last step",
+                          node.data["within_bars"], ge=1, le=10_000)]
+    elif node.kind == "signal":
+        return [FieldSpec("direction", "choice", "long, short or both", node.data["direction"],
+                          choices=("long", "short", "both"))]
+    else:
+        return []
+    return [_spec(name, field, values.get(name)) for name, field in model.model_fields.items()
+            if name != "detector"]
+
+
+def _spec(name: str, field, value) -> FieldSpec:
+    annotation = field.annotation
+    args = getattr(annotation, "__args__", ())
+    limits = {type(m).__name__: m for m in field.metadata}
+    ge = _first(getattr(limits.get("Ge"), "ge", None), getattr(limits.get("Gt"), "gt", None))
+    le = _first(getattr(limits.get("Le"), "le", None), getattr(limits.get("Lt"), "lt", None))
+    literal = [a for a in (annotation, *args) if getattr(a, "__origin__", None) is not None
+               and str(a).startswith("typing.Literal")]
+    if str(annotation).startswith("typing.Literal"):
+        kind, choices = "choice", annotation.__args__
+    elif literal:
+        kind, choices = "choice", literal[0].__args__
+    elif annotation is bool:
+        kind, choices = "bool", ()
+    elif annotation is int or int in args:
+        kind, choices = "integer", ()
+    elif annotation is float or float in args:
+        kind, choices = "number", ()
+    else:
+        kind, choices = "text", ()
+    return FieldSpec(name, kind, field.description or "", value, tuple(choices), ge, le)
+
+
+def _first(*values):
+    return next((v for v in values if v is not None), None)
+
+
+def update_node(graph: Graph, node_id: str, values: dict) -> Graph:
+    """Set parameters of one node, validated like the YAML; ValueError with one line."""
+    node = graph.node(node_id)
+    if node.kind == "condition":
+        block = {**node.data["block"], **values}
+        model = schema.DETECTOR_BLOCKS[block["detector"]]
+        node.data["block"] = _checked(model, block).model_dump(mode="json")
+    elif node.kind in ("entry", "stop", "target"):
+        model = {"entry": schema.Entry, "stop": schema.Stop, "target": schema.Target}[node.kind]
+        node.data = _checked(model, {**node.data, **values}).model_dump(mode="json")
+    else:
+        node.data.update(values)
+    return graph
+
+
+def _checked(model, data):
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or model.__name__
+        raise ValueError(f"{field}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+def add_condition(graph: Graph, detector: str, *, name: str | None = None) -> Graph:
+    """Add a condition block with its default parameters (connect it by hand)."""
+    model = schema.DETECTOR_BLOCKS[detector]
+    taken = {n.data.get("name") for n in graph.nodes if n.kind == "condition"}
+    name = name or next(f"{detector}_{i}" for i in range(1, 1000) if f"{detector}_{i}"
+                        not in taken)
+    block = model.model_validate({"detector": detector, **_required_defaults(detector)})
+    graph.nodes.append(Node(f"cond:{name}", "condition",
+                            {"name": name, "block": block.model_dump(mode="json")},
+                            (0.0, 130.0 * len(graph.nodes))))
+    return graph
+
+
+def _required_defaults(detector: str) -> dict:
+    return {"session": {"session": "london"}}.get(detector, {})
+
+
+def add_combinator(graph: Graph, op: str) -> Graph:
+    numbers = [int(n.id.split(":")[1]) for n in graph.nodes if n.id.startswith("op:")]
+    data = {"op": op, **({"within_bars": 10} if op == "sequence" else {})}
+    graph.nodes.append(Node(f"op:{max(numbers, default=0) + 1}", "combinator", data,
+                            (0.0, 130.0 * len(graph.nodes))))
+    return graph
+
+
+def remove_node(graph: Graph, node_id: str) -> Graph:
+    if node_id in PLAN_NODES:
+        raise ValueError(f"the {node_id} node cannot be removed")
+    graph.nodes = [n for n in graph.nodes if n.id != node_id]
+    graph.edges = [e for e in graph.edges if node_id not in (e.source, e.target)]
+    return graph
+
+
+def layout_of(graph: Graph) -> dict:
+    return {n.id: list(n.position) for n in graph.nodes}
+
+
+def save_layout(path: Path, graph: Graph) -> None:
+    write_text_atomic(path, json.dumps(layout_of(graph), indent=1))
+
+
+def load_layout(path: Path) -> dict:
+    return json.loads(Path(path).read_text()) if Path(path).exists() else {}

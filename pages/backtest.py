@@ -1,0 +1,109 @@
+"""Backtest: pick a setup version, symbol, range, costs and sizing; run it through the engine
+daemon (or in the app when no daemon runs); read the result."""
+
+import streamlit as st
+
+from app import state
+from app.charts import add_trades, candle_figure
+from app.jobs_ui import follow
+from app.ui import fmt, sidebar, user_errors
+from engine.backtest.metrics import BREAKDOWNS, breakdown
+from engine.backtest.report import trade_figure, write_html_report
+from engine.backtest.run import run_backtest
+from engine.backtest.simulate import Costs, Sizing
+
+choice = sidebar(state.series())
+st.title("Backtest")
+store = state.setup_store()
+infos = store.list()
+if not infos:
+    st.info("No setups yet.")
+    st.stop()
+
+with st.form("backtest_form"):
+    c1, c2 = st.columns(2)
+    setup_id = c1.selectbox("Setup", [s.id for s in infos], key="backtest_setup")
+    numbers = [v.version for v in store.versions(setup_id)]
+    version = c2.selectbox("Version", numbers, index=len(numbers) - 1, key="backtest_version")
+    setup = store.load(setup_id, version).setup
+    c3, c4, c5 = st.columns(3)
+    fee = c3.number_input("Fee (bps per side)", 0.0, 1000.0, float(setup.costs.fee_bps),
+                          key="backtest_fee")
+    slip = c4.number_input("Slippage (bps)", 0.0, 1000.0, float(setup.costs.slippage_bps),
+                           key="backtest_slip")
+    equity = c5.number_input("Initial equity", 100.0, 1e9, 10_000.0, key="backtest_equity")
+    c6, c7 = st.columns(2)
+    sizing = c6.selectbox("Sizing", ["risk_percent", "fixed_size", "fixed_cash"],
+                          key="backtest_sizing")
+    size = c7.number_input("Risk % / units / cash", 0.0001, 1e9, float(setup.risk.percent),
+                           key="backtest_size")
+    submitted = st.form_submit_button("Run backtest", type="primary")
+
+params = {"setup": f"{setup_id}@{version}", "symbol": choice["symbol"],
+          "start": choice["start"], "end": choice["end"], "fee_bps": fee,
+          "slippage_bps": slip, "sizing": sizing, "size": size, "initial_equity": equity}
+if submitted:
+    with user_errors():
+        engine = state.engine_state()
+        if engine and engine["alive"]:
+            st.session_state["backtest_job"] = state.job_bus().submit("backtest", params)
+        else:
+            bar = st.progress(0.0, text="running in the app (no engine daemon)")
+            result = run_backtest(params["setup"], symbol=params["symbol"], start=params["start"],
+                                  end=params["end"], costs=Costs(fee, slip),
+                                  sizing=Sizing(sizing, size), initial_equity=equity,
+                                  candle_store=state.candle_store(), setup_store=store,
+                                  run_store=state.run_store(),
+                                  progress=lambda f, m: bar.progress(f, text=m))
+            st.session_state["backtest_run"] = result.run_id
+
+status = follow("backtest_job")
+if status:
+    if status["state"] == "done":
+        st.session_state["backtest_run"] = status["result"]["run_id"]
+    else:
+        st.error(status.get("error", status["state"]))
+    st.session_state.pop("backtest_job", None)
+
+run_id = st.session_state.get("backtest_run")
+if not run_id:
+    st.info("Run a backtest to see its result here (or open one on the Runs page).")
+    st.stop()
+
+with user_errors():
+    runs = state.run_store()
+    summary = runs.summary(run_id)
+    trades = runs.frame(run_id, "trades")
+    equity_curve = runs.frame(run_id, "equity")
+    m = summary["metrics"]
+    st.subheader(f"{summary['setup_id']} v{summary['setup_version']} on {summary['symbol']} "
+                 f"{summary['timeframe']} — run {run_id}")
+    row1 = st.columns(6)
+    row1[0].metric("Trades", m["trades"])
+    row1[1].metric("Win rate", fmt(m["win_rate"], "ratio"))
+    row1[2].metric("Expectancy", fmt(m["expectancy_r"], "r"))
+    row1[3].metric("Profit factor", fmt(m["profit_factor"]))
+    row1[4].metric("Return", fmt(m["total_return_pct"], "pct"))
+    row1[5].metric("Max drawdown", fmt(m["max_drawdown_pct"], "pct"))
+    with st.expander("All metrics and counters"):
+        st.json({"metrics": m, "counters": summary["counters"]})
+    st.line_chart(equity_curve["equity"].iloc[:: max(1, len(equity_curve) // 3000)])
+    st.dataframe(trades.drop(columns=["reasons"]), hide_index=True, width="stretch")
+    if len(trades):
+        pick = st.selectbox("Trade chart", range(len(trades)), key="backtest_trade",
+                            format_func=lambda i: f"#{i + 1} {trades.iloc[i]['entry_time']} "
+                                                  f"{trades.iloc[i]['r_multiple']:+.2f}R")
+        candles = state.candles(summary["symbol"], summary["timeframe"],
+                                summary["data_start"], None)
+        st.plotly_chart(trade_figure(candles, trades.iloc[pick]), key="backtest_trade_chart")
+    by = st.selectbox("Breakdown by", BREAKDOWNS, key="backtest_by")
+    st.dataframe(breakdown(trades, by), width="stretch")
+    d1, d2 = st.columns(2)
+    d1.download_button("Trades CSV", trades.to_csv(index=False), f"{run_id}-trades.csv",
+                       key="backtest_csv")
+    if d2.button("Build HTML report", key="backtest_html"):
+        candles = state.candles(summary["symbol"], summary["timeframe"], summary["data_start"],
+                                None)
+        path = write_html_report(runs, run_id, candles)
+        st.download_button("Download HTML report", path.read_bytes(), path.name,
+                           key="backtest_html_dl")

@@ -1,0 +1,157 @@
+"""Editor: a setup as a node graph. Click a node (or pick it in the list) to edit its
+parameters in the side panel; add blocks from the palette; draw edges on the canvas; save a new
+version. The canvas shows structure; parameters are edited beside it (the component's nodes
+hold no widgets)."""
+
+import streamlit as st
+from streamlit_flow import streamlit_flow
+from streamlit_flow.elements import StreamlitFlowEdge, StreamlitFlowNode
+from streamlit_flow.state import StreamlitFlowState
+
+from app import flow_graph as fg
+from app import state
+from app.charts import add_signals, candle_figure
+from app.ui import sidebar, user_errors
+from engine.pipeline import detect_setup
+from engine.setups.parse import dump_setup
+from engine.setups.schema import DETECTOR_BLOCKS
+
+choice = sidebar(state.series())
+st.title("Visual editor")
+store = state.setup_store()
+ids = store.ids()
+if not ids:
+    st.info("No setups yet.")
+    st.stop()
+setup_id = st.selectbox("Setup", ids, key="editor_setup")
+version = store.load(setup_id)
+key = f"editor_graph_{setup_id}_{version.version}"
+if key not in st.session_state:
+    layout = fg.load_layout(store.layout_path(setup_id, version.version))
+    st.session_state[key] = fg.setup_to_graph(version.setup, layout=layout)
+    st.session_state["editor_rev"] = 0
+graph: fg.Graph = st.session_state[key]
+
+
+def to_flow(graph: fg.Graph) -> StreamlitFlowState:
+    nodes = [StreamlitFlowNode(n.id, n.position, {"content": n.label},
+                               node_type="output" if n.id == "target" else "default",
+                               source_position="right", target_position="left",
+                               connectable=True, selectable=True) for n in graph.nodes]
+    edges = [StreamlitFlowEdge(e.id, e.source, e.target, label=e.label, animated=e.reference,
+                               style={"strokeDasharray": "5 5"} if e.reference else {})
+             for e in graph.edges]
+    return StreamlitFlowState(nodes, edges)
+
+
+canvas, panel = st.columns([3, 2])
+with canvas:
+    flow = streamlit_flow(f"editor_flow_{setup_id}_{st.session_state['editor_rev']}",
+                          to_flow(graph), height=560, fit_view=True, allow_new_edges=True,
+                          get_node_on_click=True, show_minimap=False)
+    if flow is not None:
+        known = {e.id for e in graph.edges}
+        for edge in flow.edges:  # edges drawn by hand join the rule
+            if edge.id not in known and edge.source != edge.target:
+                graph.edges.append(fg.Edge(edge.source, edge.target))
+        for node in flow.nodes:
+            if node.id in {n.id for n in graph.nodes}:
+                graph.node(node.id).position = (node.position["x"], node.position["y"])
+        if flow.selected_id:
+            st.session_state["editor_selected"] = flow.selected_id
+    problems = fg.validate_graph(graph)
+    for problem in problems:
+        st.warning(problem.message)
+
+with panel:
+    node_ids = [n.id for n in graph.nodes]
+    selected = st.session_state.get("editor_selected")
+    node_id = st.selectbox("Node", node_ids, key="editor_node",
+                           index=node_ids.index(selected) if selected in node_ids else 0)
+    node = graph.node(node_id)
+    values = {}
+    for spec in fg.node_form_fields(node):
+        wkey = f"editor_field_{node_id}_{spec.name}_{st.session_state['editor_rev']}"
+        if spec.type == "choice":
+            options = list(spec.choices)
+            values[spec.name] = st.selectbox(spec.name, options, help=spec.description, key=wkey,
+                                             index=options.index(spec.default)
+                                             if spec.default in options else 0)
+        elif spec.type == "bool":
+            values[spec.name] = st.checkbox(spec.name, bool(spec.default), help=spec.description,
+                                            key=wkey)
+        elif spec.type in ("number", "integer"):
+            is_int = spec.type == "integer"
+            if spec.default is None:
+                raw = st.text_input(spec.name, "", help=spec.description + " (empty = off)",
+                                    key=wkey)
+                values[spec.name] = (int(raw) if is_int else float(raw)) if raw.strip() \
+                    else None
+            else:
+                values[spec.name] = st.number_input(
+                    spec.name, value=int(spec.default) if is_int else float(spec.default),
+                    step=1 if is_int else 0.05, help=spec.description, key=wkey,
+                    format=None if is_int else "%.4f")
+        else:
+            raw = st.text_input(spec.name, "" if spec.default is None else str(spec.default),
+                                help=spec.description, key=wkey)
+            values[spec.name] = raw or None
+    if st.button("Apply", key="editor_apply"):
+        try:
+            fg.update_node(graph, node_id, values)
+            st.session_state["editor_rev"] += 1
+            st.rerun()
+        except ValueError as error:
+            st.error(str(error))
+
+    st.markdown("**Palette**")
+    kind = st.selectbox("Add a block", list(DETECTOR_BLOCKS) + [f"combinator:{c}" for c in
+                                                                fg.COMBINATORS],
+                        key="editor_palette")
+    c1, c2 = st.columns(2)
+    if c1.button("Add", key="editor_add"):
+        if kind.startswith("combinator:"):
+            fg.add_combinator(graph, kind.split(":")[1])
+        else:
+            fg.add_condition(graph, kind)
+        st.session_state["editor_rev"] += 1
+        st.rerun()
+    if c2.button("Delete node", key="editor_delete"):
+        try:
+            fg.remove_node(graph, node_id)
+            st.session_state["editor_rev"] += 1
+            st.rerun()
+        except ValueError as error:
+            st.error(str(error))
+    with st.expander("Edges (remove one drawn by mistake)"):
+        edge_ids = [e.id for e in graph.edges]
+        gone = st.selectbox("Edge", edge_ids, key="editor_edge") if edge_ids else None
+        if gone and st.button("Remove edge", key="editor_edge_remove"):
+            graph.edges = [e for e in graph.edges if e.id != gone]
+            st.session_state["editor_rev"] += 1
+            st.rerun()
+
+    if st.button("Save as new version", type="primary", key="editor_save",
+                 disabled=bool(problems)):
+        with user_errors():
+            try:
+                rule = fg.graph_to_setup(graph, base=version.setup)
+            except ValueError as error:
+                st.error(str(error))
+            else:
+                saved = store.save(dump_setup(rule), source=f"{setup_id} (editor)")
+                fg.save_layout(store.layout_path(setup_id, saved.version), graph)
+                st.session_state.pop(key, None)
+                st.success(f"Saved {saved.id} v{saved.version}.")
+                st.session_state["editor_preview"] = True
+
+st.subheader("Preview")
+with user_errors():
+    current = store.load(setup_id)
+    found = detect_setup(current.ref, symbol=choice["symbol"], start=choice["start"],
+                         end=choice["end"], candle_store=state.candle_store(), setup_store=store)
+    tf = current.setup.market.timeframe
+    fig = candle_figure(found.candles, tf, title=f"{current.ref}: {len(found.signals)} signals",
+                        height=420)
+    add_signals(fig, found.signals)
+    st.plotly_chart(fig, key="editor_preview_chart")

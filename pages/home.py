@@ -1,0 +1,54 @@
+"""Home: what is in the store, the engine's state, setups, latest runs, what to do next."""
+
+import streamlit as st
+
+from app import state
+from app.ui import fmt, sidebar, user_errors
+
+series = state.series()
+sidebar(series)
+st.title("ITA — trading setups, found and tested honestly")
+
+with user_errors():
+    setups = state.setup_store().list()
+    runs = state.runs()
+    engine = state.engine_state()
+    a, b, c, d = st.columns(4)
+    a.metric("Candle series", len(series))
+    b.metric("Bars stored", f"{int(series['bars'].sum()):,}" if len(series) else "0")
+    c.metric("Setups", len(setups))
+    d.metric("Backtest runs", len(runs))
+    if engine and engine["alive"]:
+        st.success(f"Engine daemon running (pid {engine['pid']}, since {engine['started_at']}; "
+                   f"{engine['jobs_done']} jobs done, {engine['queued']} queued).")
+    else:
+        st.warning("The engine daemon is not running: backtests from the Backtest page run "
+                   "in the app instead. `make run` starts it; or run `.venv/bin/ita engine`.")
+
+    st.subheader("Candles in the store")
+    if len(series):
+        st.dataframe(series, hide_index=True, width="stretch")
+    else:
+        st.info("No candles yet. Import a file on the Data page, or run `ita demo`.")
+
+    st.subheader("Active setups")
+    st.dataframe([{"setup": s.id, "name": s.name, "timeframe": s.timeframe,
+                   "active version": s.active, "versions": s.versions} for s in setups],
+                 hide_index=True, width="stretch")
+
+    st.subheader("Latest runs")
+    if len(runs):
+        latest = runs.head(5)
+        st.dataframe(latest.assign(win_rate=latest["win_rate"].map(lambda v: fmt(v, "ratio")),
+                                   expectancy_r=latest["expectancy_r"].map(lambda v: fmt(v, "r"))),
+                     hide_index=True, width="stretch")
+    else:
+        st.info("No backtests yet.")
+
+    st.subheader("Next steps")
+    st.markdown(
+        "1. **Data** — import your own candles (Binance CSV, MetaTrader 5 export, any CSV).\n"
+        "2. **Setups** — read the examples, see their detections on the chart, edit the YAML.\n"
+        "3. **Editor** — change a setup as a node graph; saving makes a new version.\n"
+        "4. **Backtest** — run a setup version; read metrics, trades and breakdowns.\n"
+        "5. **Runs / Journal** — compare versions and learn which ideas work.")

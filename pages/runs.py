@@ -1,0 +1,33 @@
+"""Runs: every backtest, side by side; equity overlay; SQL over all runs."""
+
+import pandas as pd
+import streamlit as st
+
+from app import state
+from app.ui import sidebar, user_errors
+
+sidebar(state.series())
+st.title("Runs")
+runs = state.runs()
+if not len(runs):
+    st.info("No runs yet: run a backtest first.")
+    st.stop()
+st.dataframe(runs, hide_index=True, width="stretch")
+chosen = st.multiselect("Compare runs", runs["run_id"].tolist(),
+                        default=runs["run_id"].tolist()[:2], key="runs_compare")
+if chosen:
+    store = state.run_store()
+    metrics = pd.DataFrame({r: store.summary(r)["metrics"] for r in chosen})
+    st.dataframe(metrics, width="stretch")
+    curves = pd.DataFrame({r: store.frame(r, "equity")["equity"].reset_index(drop=True)
+                           for r in chosen})
+    st.line_chart(curves.iloc[:: max(1, len(curves) // 3000)])
+
+st.subheader("Query all runs (DuckDB)")
+sql = st.text_area("SQL over views trades, equity, signals (each has run_id)",
+                   "SELECT run_id, setup_id, setup_version, count(*) AS trades,\n"
+                   "       avg(r_multiple) AS avg_r\nFROM trades GROUP BY ALL ORDER BY avg_r DESC",
+                   key="runs_sql")
+if st.button("Run query", key="runs_query"):
+    with user_errors():
+        st.dataframe(state.run_store().query(sql), hide_index=True, width="stretch")

@@ -1,0 +1,79 @@
+"""Setups: list and versions, YAML editing with validation, diff, activate, and the setup's
+detections and signals on a chart."""
+
+import streamlit as st
+
+from app import state
+from app.charts import add_detections, add_signals, candle_figure, shade_sessions
+from app.ui import sidebar, user_errors
+from engine.errors import ItaError
+from engine.pipeline import detect_setup
+from engine.setups.parse import parse_setup
+
+choice = sidebar(state.series())
+st.title("Setups")
+store = state.setup_store()
+infos = store.list()
+if not infos:
+    st.info("No setups yet: run `ita demo` to add the examples.")
+    st.stop()
+
+st.dataframe([{"id": s.id, "name": s.name, "tf": s.timeframe, "versions": s.versions,
+               "active": s.active, "tags": ", ".join(s.tags)} for s in infos],
+             hide_index=True, width="stretch")
+setup_id = st.selectbox("Setup", [s.id for s in infos], key="setups_id")
+numbers = [v.version for v in store.versions(setup_id)]
+active = store.active(setup_id)
+version = st.selectbox("Version", numbers, index=numbers.index(active), key="setups_version",
+                       format_func=lambda n: f"v{n}" + (" (active)" if n == active else ""))
+current = store.load(setup_id, version)
+
+edit, compare, chart = st.tabs(["YAML", "Diff & activate", "Chart"])
+with edit:
+    text = st.text_area("YAML", value=current.text, height=480,
+                        key=f"setups_yaml_{setup_id}_{version}")
+    col1, col2 = st.columns(2)
+    if col1.button("Validate", key="setups_validate"):
+        try:
+            parsed = parse_setup(text, source=f"{setup_id}.yaml")
+            st.success(f"Valid: {parsed.name}")
+        except ItaError as error:
+            st.error(str(error))
+    if col2.button("Save as new version", key="setups_save", type="primary"):
+        with user_errors():
+            saved = store.save(text, source=f"{setup_id}.yaml")
+            if saved.version == version:
+                st.info("Nothing changed: identical text is the same version.")
+            else:
+                st.success(f"Saved {saved.id} v{saved.version} and made it active.")
+
+with compare:
+    if len(numbers) > 1:
+        a, b = st.columns(2)
+        old = a.selectbox("Old", numbers, index=len(numbers) - 2, key="setups_old")
+        new = b.selectbox("New", numbers, index=len(numbers) - 1, key="setups_new")
+        st.code(store.diff(setup_id, old, new) or "(identical)", language="diff")
+    else:
+        st.caption("Only one version so far.")
+    if st.button(f"Activate v{version}", key="setups_activate", disabled=version == active):
+        store.activate(setup_id, version)
+        st.success(f"v{version} is active.")
+
+with chart:
+    with user_errors():
+        found = detect_setup(f"{setup_id}@{version}", symbol=choice["symbol"],
+                             start=choice["start"], end=choice["end"],
+                             candle_store=state.candle_store(), setup_store=store,
+                             with_detections=True)
+        tf = found.version.setup.market.timeframe
+        fig = candle_figure(found.candles, tf, title=f"{setup_id} v{version} on "
+                                                     f"{found.symbol} {tf}")
+        shade_sessions(fig, found.candles)
+        end = found.candles.index[-1]
+        for name, frame in found.detections.items():
+            add_detections(fig, name, frame, end)
+        add_signals(fig, found.signals)
+        st.plotly_chart(fig, key="setups_chart")
+        st.caption(f"{len(found.signals)} signals; {found.dropped} dropped for a stop on the "
+                   "wrong side of the entry.")
+        st.dataframe(found.signals.drop(columns=["reasons"]), hide_index=True, width="stretch")
