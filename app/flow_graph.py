@@ -142,11 +142,11 @@ def _place(graph: Graph, layout: dict) -> None:
         column = max_depth - level(node.id)
         row = columns.get(column, 0)
         columns[column] = row + 1
-        node.position = tuple(layout.get(node.id, (column * 260.0, row * 130.0)))
-    for node in graph.nodes:
+        node.position = tuple(layout.get(node.id, (column * 230.0, row * 110.0)))
+    for node in graph.nodes:  # the plan reads top to bottom to the right of the rule
         if node.kind in order:
-            node.position = tuple(layout.get(node.id, ((max_depth + 1 + order[node.kind])
-                                                       * 260.0, 0.0)))
+            node.position = tuple(layout.get(node.id, ((max_depth + 1) * 230.0,
+                                                       order[node.kind] * 110.0)))
 
 
 # --- graph -> setup -----------------------------------------------------------------------

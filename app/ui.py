@@ -44,7 +44,8 @@ def sidebar(series) -> dict:
     st.sidebar.markdown("### ITA")
     st.sidebar.caption(f"analyst: **{settings().analyst}**")
     symbols = sorted(series["symbol"].unique()) if len(series) else ["BTC/USDT"]
-    symbol = st.sidebar.selectbox("Symbol", symbols, key="global_symbol")
+    default = symbols.index("BTC/USDT") if "BTC/USDT" in symbols else 0
+    symbol = st.sidebar.selectbox("Symbol", symbols, index=default, key="global_symbol")
     timeframes = list(TIMEFRAMES)
     timeframe = st.sidebar.selectbox("Timeframe", timeframes, index=timeframes.index("15m"),
                                      key="global_timeframe")
