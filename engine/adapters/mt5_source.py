@@ -77,13 +77,23 @@ class MT5Source:
         frame.index = _server_to_utc(local, self.server_tz).as_unit("ns").rename("time")
         return frame
 
+    def _to_server(self, value) -> object:
+        """A UTC time as the naive server wall-clock time MT5 expects."""
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        offset = self.server_tz.upper().removeprefix("UTC")
+        if offset[:1] in "+-":
+            hours, _, minutes = offset[1:].partition(":")
+            delta = pd.Timedelta(hours=int(hours), minutes=int(minutes or 0))
+            return (stamp + (delta if offset[0] == "+" else -delta)).tz_localize(None)
+        return stamp.tz_convert(self.server_tz or "UTC").tz_localize(None).to_pydatetime()
+
     def history(self, symbol: str, timeframe: str, *, start, end) -> pd.DataFrame:
         """Bars between two UTC times (copy_rates_range)."""
         self._check_symbol(symbol)
-        to_server = lambda t: pd.Timestamp(t, tz="UTC").tz_convert(  # noqa: E731
-            self.server_tz if self.server_tz[:1] not in "+-U" else "UTC").to_pydatetime()
         return self._frame(self.mt5.copy_rates_range(symbol, self._timeframe(timeframe),
-                                                     to_server(start), to_server(end)))
+                                                     self._to_server(start),
+                                                     self._to_server(end)))
 
     def latest(self, symbol: str, timeframe: str, *, count: int = 1000) -> pd.DataFrame:
         """The last `count` closed bars (copy_rates_from_pos, skipping the forming bar)."""
