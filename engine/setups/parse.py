@@ -100,6 +100,8 @@ def _message(error: dict, lines: dict, source: str) -> str:
         hint = f" — did you mean {near[0]!r}?" if near else ""
         return f"{where}: {path}: unknown field {name!r}{hint}"
     if kind == "union_tag_invalid":
+        line = lines.get(loc + ("detector",), line)
+        where = f"{source}:{line}" if line else source
         bad = error.get("input", {}).get("detector") if isinstance(error.get("input"),
                                                                         dict) else None
         near = difflib.get_close_matches(str(bad), schema.DETECTOR_BLOCKS, n=1)
