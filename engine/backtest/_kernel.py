@@ -33,7 +33,7 @@ def _resolve_lower(lo_start, lo_end, lower_high, lower_low, direction, stop, tar
 def simulate_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry, sig_stop,
                 sig_target, sig_expiry, sig_time_exit, sig_be_r, sig_partial_r,
                 sig_partial_frac, fee, slip, sizing, size_value, max_leverage, equity0, lower_start,
-                lower_end, lower_high, lower_low, target_on_entry_bar):
+                lower_end, lower_high, lower_low, target_on_entry_bar, end_at_open):
     n = close.shape[0]
     m = sig_bar.shape[0]
     cap = max(m, 1)
@@ -113,7 +113,7 @@ def simulate_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry,
         mae = 0.0
         reason = END
         resolved = NOT_AMBIGUOUS
-        exit_price = close[n - 1]
+        exit_price = open_[n - 1] if end_at_open else close[n - 1]
         exit_i = n - 1
         be_done = False
         partial_done = False
@@ -124,7 +124,7 @@ def simulate_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry,
             adverse = (fill - low[i]) if d > 0 else (high[i] - fill)
             hit_stop = low[i] <= stop if d > 0 else high[i] >= stop
             hit_target = (high[i] >= target if d > 0 else low[i] <= target) and (
-                i > fill_i or target_on_entry_bar or not sig_limit[k])
+                i > fill_i or (target_on_entry_bar and not sig_limit[k]))
             if hit_stop and hit_target:
                 outcome = 0
                 if lower_start.shape[0] > 0:

@@ -88,11 +88,14 @@ def _session_of(index: pd.DatetimeIndex) -> np.ndarray:
 def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Costs(),
              sizing: Sizing = Sizing(), initial_equity: float = 10_000.0,
              lower_candles: pd.DataFrame | None = None,
-             target_on_entry_bar: bool = True) -> SimulationResult:
+             target_on_entry_bar: bool = True,
+             end_exit: Literal["close", "open"] = "close") -> SimulationResult:
     """Simulate `signals` on `candles`; see the module docstring for every convention.
 
     ``target_on_entry_bar`` (default True) lets a market order's fill bar hit its target;
-    limit fills never take the target on their fill bar.
+    limit fills never take the target on their fill bar. ``end_exit`` prices a trade still
+    open at the end of the data at the last bar's close (default) or its open (the convention
+    of backtesting.py's ``finalize_trades``).
     """
     validate_candles(candles)
     if candles[[OPEN, HIGH, LOW, CLOSE]].isna().any().any():
@@ -117,7 +120,8 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
         signals["partial_fraction"].to_numpy(float), costs.fee_bps / 1e4,
         costs.slippage_bps / 1e4, sizing_kind, float(sizing.value), float(sizing.max_leverage),
         float(initial_equity),
-        *_lower_bounds(candles, lower_candles), target_on_entry_bar)
+        *_lower_bounds(candles, lower_candles), target_on_entry_bar,
+        end_exit == "open")
     return _wrap(candles, signals.reset_index(drop=True), out, initial_equity)
 
 
