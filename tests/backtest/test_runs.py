@@ -1,0 +1,72 @@
+"""Run folders end to end: run_backtest on the demo store, DuckDB over runs, reports, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from engine.adapters.runs import RunStore
+from engine.backtest.report import write_csv_report, write_html_report
+from engine.backtest.run import run_backtest
+from engine.cli import app
+from engine.demo import run_demo
+from engine.errors import DataError
+
+
+@pytest.fixture()
+def home(ita_home):
+    run_demo()
+    return ita_home
+
+
+def test_run_folder_is_complete_and_reproducible(home) -> None:
+    result = run_backtest("london-asia-sweep-fvg", start="2023-03-01", end="2023-03-22")
+    folder = result.path
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "equity.parquet", "signals.parquet", "summary.json", "trades.parquet"]
+    summary = json.loads((folder / "summary.json").read_text())
+    for key in ("setup_id", "setup_version", "setup_hash", "rule_hash", "data_hash",
+                "data_start", "data_end", "ita_version", "costs", "sizing", "metrics"):
+        assert summary[key] is not None, key
+    assert summary["lower_timeframe_resolution"] is True  # 1m under 5m
+    again = run_backtest("london-asia-sweep-fvg", start="2023-03-01", end="2023-03-22")
+    assert again.summary["metrics"] == summary["metrics"]
+    assert again.summary["data_hash"] == summary["data_hash"]
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_duckdb_over_all_runs_and_reports(home, tmp_path) -> None:
+    a = run_backtest("sma-cross")
+    run_backtest("bos-order-block-retest")
+    runs = RunStore.from_settings()
+    table = runs.query("SELECT run_id, count(*) AS n FROM trades GROUP BY run_id ORDER BY n")
+    assert len(table) == 2 and table["n"].sum() > 50
+    with pytest.raises(DataError, match="query failed"):
+        runs.query("SELECT nope FROM trades")
+    from engine.adapters.store import CandleStore
+
+    candles = CandleStore.from_settings().read("BTC/USDT", "1m")
+    html = write_html_report(runs, a.run_id, candles).read_text()
+    for section in ("Metrics", "Equity and drawdown", "R-multiple distribution",
+                    "Monthly result", "Breakdowns", "Random-sample check", "Trades"):
+        assert section in html, section
+    assert 'src="http' not in html  # plotly.js is inlined: the report opens offline
+    paths = write_csv_report(runs, a.run_id, tmp_path)
+    assert all(p.exists() for p in paths)
+
+
+def test_no_data_in_range_is_a_clear_message(home) -> None:
+    with pytest.raises(DataError, match="no BTC/USDT candles between 2030-01-01"):
+        run_backtest("sma-cross", start="2030-01-01", end="2030-02-01")
+
+
+def test_backtest_and_runs_cli(home) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["backtest", "pdh-sweep-reversal", "--from", "2023-03-01"])
+    assert result.exit_code == 0, result.output
+    assert "win_rate" in result.output
+    assert "pdh-sweep" in runner.invoke(app, ["runs", "list"]).output
+    query = runner.invoke(app, ["runs", "query", "SELECT count(*) AS n FROM trades"])
+    assert query.exit_code == 0 and "n" in query.output
