@@ -40,7 +40,7 @@ class JobBus:
         if kind not in KINDS:
             raise JobError(f"unknown job kind {kind!r}; use one of {', '.join(KINDS)}")
         KINDS[kind].validate(params)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")  # sorts in submit order
         job_id = f"{stamp}-{kind}-{secrets.token_hex(3)}"
         self.write_status(job_id, {"job_id": job_id, "kind": kind, "params": params,
                                    "state": "queued", "progress": 0.0, "message": "queued",

@@ -20,6 +20,7 @@ import logging
 import logging.handlers
 import multiprocessing
 import os
+import sys
 import threading
 import time
 import traceback
@@ -44,11 +45,16 @@ def _alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
+    stat = f"/proc/{pid}/stat"
+    if os.path.exists(stat):  # a zombie (dead, not yet reaped) is not running
+        with open(stat) as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
     return True
 
 
 def _run_job(home: str, job_id: str, kind: str, params: dict) -> None:
     """Child process: run one job, keep its status file current."""
+    _die_with_parent()
     os.environ["ITA_HOME"] = home
     from engine.jobs.kinds import KINDS
 
@@ -75,6 +81,16 @@ def _run_job(home: str, job_id: str, kind: str, params: dict) -> None:
         bus.update(job_id, state="failed", finished_at=_now(),
                    error=f"internal error: {type(error).__name__}: {error} "
                          f"(details in exchange/logs/{job_id}.log)")
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this job if the daemon dies (even by SIGKILL), so a
+    restarted daemon can honestly mark the job interrupted."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _now() -> str:
