@@ -53,10 +53,11 @@ class Edge:
     target: str
     label: str = ""
     reference: bool = False  # a plan level reference (drawn dashed, not part of the tree)
+    order: int = 0  # position among the target's inputs (all/any/sequence keep their order)
 
     @property
     def id(self) -> str:
-        return f"{self.source}->{self.target}"
+        return f"{self.source}->{self.target}:{self.order}"
 
 
 @dataclasses.dataclass
@@ -93,13 +94,13 @@ def setup_to_graph(setup: schema.Setup, *, layout: dict | None = None) -> Graph:
             nodes.append(Node(node_id, "combinator", {"op": "sequence",
                                                       "within_bars": node.within_bars}))
             for step, child in enumerate(node.sequence, start=1):
-                edges.append(Edge(add(child), node_id, label=str(step)))
+                edges.append(Edge(add(child), node_id, label=str(step), order=step))
             return node_id
         op, children = ("all", node.all_) if isinstance(node, schema.AllOf) else (
             ("any", node.any_) if isinstance(node, schema.AnyOf) else ("not", [node.not_]))
         nodes.append(Node(node_id, "combinator", {"op": op}))
-        for child in children:
-            edges.append(Edge(add(child), node_id))
+        for position, child in enumerate(children, start=1):
+            edges.append(Edge(add(child), node_id, order=position))
         return node_id
 
     edges.append(Edge(add(setup.signal), "signal"))
@@ -124,7 +125,7 @@ def setup_to_graph(setup: schema.Setup, *, layout: dict | None = None) -> Graph:
 def _place(graph: Graph, layout: dict) -> None:
     """Saved positions where known, else a deterministic layered layout (left to right)."""
     depth: dict[str, int] = {}
-    parents = {e.source: e.target for e in graph.edges if not e.reference}
+    parents = {e.source: e.target for e in graph.edges if not e.reference}  # first parent
 
     def level(node_id: str, seen=()) -> int:
         if node_id in depth:
@@ -164,11 +165,13 @@ def validate_graph(graph: Graph) -> list[Problem]:
     outgoing: dict[str, list[str]] = {}
     for e in tree:
         outgoing.setdefault(e.source, []).append(e.target)
+    referenced = {e.source for e in graph.edges if e.reference}
     for node in graph.nodes:
-        if node.kind in ("condition", "combinator") and node.id not in outgoing:
+        if node.kind in ("condition", "combinator") and node.id not in outgoing \
+                and node.id not in referenced:
             problems.append(Problem(node.id, f"{node.id} is not connected to anything: "
                                              "connect it or delete it"))
-        if len(outgoing.get(node.id, [])) > 1 and node.kind in ("condition", "combinator"):
+        if len(outgoing.get(node.id, [])) > 1 and node.kind == "combinator":
             problems.append(Problem(node.id, f"{node.id} feeds more than one node"))
     for node in graph.nodes:
         if node.kind != "combinator":
@@ -221,8 +224,8 @@ def graph_to_setup(graph: Graph, *, base: schema.Setup) -> schema.Setup:
             return node.data["name"]
         inputs = [e for e in tree if e.target == node_id]
         op = node.data["op"]
+        inputs.sort(key=lambda e: e.order)
         if op == "sequence":
-            inputs.sort(key=lambda e: (int(e.label) if e.label.isdigit() else 10**6, e.source))
             return {"sequence": [build(e.source) for e in inputs],
                     "within_bars": node.data["within_bars"]}
         children = [build(e.source) for e in inputs]

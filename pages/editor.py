@@ -51,9 +51,13 @@ with canvas:
                           get_node_on_click=True, show_minimap=False)
     if flow is not None:
         known = {e.id for e in graph.edges}
-        for edge in flow.edges:  # edges drawn by hand join the rule
+        for edge in flow.edges:  # edges drawn by hand join the rule, after existing inputs
             if edge.id not in known and edge.source != edge.target:
-                graph.edges.append(fg.Edge(edge.source, edge.target))
+                order = 1 + max((e.order for e in graph.edges if e.target == edge.target),
+                                default=0)
+                graph.edges.append(fg.Edge(edge.source, edge.target, order=order,
+                                           label=str(order) if graph.node(edge.target).data
+                                           .get("op") == "sequence" else ""))
         for node in flow.nodes:
             if node.id in {n.id for n in graph.nodes}:
                 graph.node(node.id).position = (node.position["x"], node.position["y"])

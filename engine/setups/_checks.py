@@ -18,6 +18,13 @@ def check_references(setup: schema.Setup) -> None:
         if used not in names:
             raise ValueError(f"signal uses unknown condition {used!r}{_nearest(used, names)}")
     plan = setup.plan
+    referenced = {ref.split(".")[0] for ref in (plan.entry.level, plan.stop.level,
+                                                plan.target.level) if ref}
+    unused = [n for n in names if n not in schema.signal_names(setup.signal)
+              and n not in referenced]
+    if unused:
+        raise ValueError(f"signal: condition {unused[0]!r} is used neither by the signal nor by"
+                         " the plan; use it or delete it")
     refs = [("plan.entry.level", plan.entry.level), ("plan.stop.level", plan.stop.level),
             ("plan.target.level", plan.target.level)]
     for where, ref in refs:

@@ -267,7 +267,7 @@ def _filters(f: schema.Filters, candles: pd.DataFrame, atr: np.ndarray) -> np.nd
         allowed &= np.any([detect.session_mask(index, s) for s in f.sessions], axis=0)
     if f.weekdays:
         days = [schema.WEEKDAYS.index(d) for d in f.weekdays]
-        allowed &= np.isin(index.dayofweek, days)
+        allowed &= np.isin(index.day_of_week, days)
     if f.hours:
         minute = local_minutes(index, f.hours.tz) % 1440
         start, end = (int(x[:2]) * 60 + int(x[3:5]) for x in (f.hours.start, f.hours.end))
