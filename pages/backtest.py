@@ -67,8 +67,12 @@ if status:
 
 run_id = st.session_state.get("backtest_run")
 if not run_id:
-    st.info("Run a backtest to see its result here (or open one on the Runs page).")
-    st.stop()
+    latest = state.runs()
+    if not len(latest):
+        st.info("Run a backtest to see its result here.")
+        st.stop()
+    run_id = latest["run_id"].iloc[0]
+    st.caption("Showing the latest run; run a backtest to replace it.")
 
 with user_errors():
     runs = state.run_store()
