@@ -98,7 +98,76 @@ def runs_query(sql: str = typer.Argument(..., help="SQL over the views trades, e
     console.print(RunStore.from_settings().query(sql).to_string(max_rows=200))
 
 
+
+
+def optimise_command(
+    setup: str = typer.Argument(..., help="Setup id or id@version"),
+    symbol: str = typer.Option(None, help="Symbol (default: the setup's first)"),
+    start: str = typer.Option(None, "--from"), end: str = typer.Option(None, "--to"),
+    objective: str = typer.Option("expectancy_r", help="expectancy_r | profit_factor | "
+                                                       "sharpe | sqn | total_return_pct"),
+    trials: int = typer.Option(100, help="Number of Optuna trials"),
+    min_trades: int = typer.Option(10, help="Fewer trades than this scores -inf"),
+    jobs: int = typer.Option(2, help="Parallel trials (cores)"),
+    save: bool = typer.Option(False, help="Save the best parameters as a new setup version"),
+) -> None:
+    """Optimise the setup's `optimise:` ranges with Optuna (resumable study under runs/)."""
+    from engine.backtest.optimise import optimise, save_best_as_version
+    from engine.pipeline import load_candles
+    from engine.adapters.store import CandleStore
+    from engine.settings import get_settings
+    from engine.setups.store import SetupStore
+
+    store = SetupStore.from_settings()
+    version = store.load(setup)
+    symbol = symbol or version.setup.market.symbols[0]
+    candles = load_candles(CandleStore.from_settings(), symbol, version.setup.market.timeframe,
+                           start=start, end=end)
+    with Progress(TextColumn("{task.description}"), BarColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("optimising", total=1.0)
+        result = optimise(version.setup, candles, symbol=symbol, objective=objective,
+                          n_trials=trials, min_trades=min_trades, n_jobs=jobs,
+                          storage_dir=get_settings().runs_dir / "optuna",
+                          study_name=f"{version.id}-v{version.version}-{objective}",
+                          progress=lambda f, m: bar.update(task, completed=f, description=m))
+    console.print(f"best {objective}: {result.best_value:.4g} with {result.best_params}")
+    if save:
+        saved = save_best_as_version(store, version.setup, result.best_params)
+        console.print(f"saved as {saved.id} v{saved.version}")
+
+
+def walkforward_command(
+    setup: str = typer.Argument(..., help="Setup id or id@version"),
+    symbol: str = typer.Option(None), start: str = typer.Option(None, "--from"),
+    end: str = typer.Option(None, "--to"),
+    train: int = typer.Option(2000, help="Bars per train window"),
+    test: int = typer.Option(500, help="Bars per test window"),
+    anchored: bool = typer.Option(False, help="Anchored (growing) train windows"),
+    objective: str = typer.Option("expectancy_r"), trials: int = typer.Option(30),
+    min_trades: int = typer.Option(5),
+) -> None:
+    """Walk-forward: optimise on each train window, trade the next test window."""
+    from engine.adapters.store import CandleStore
+    from engine.backtest.optimise import walkforward
+    from engine.pipeline import load_candles
+    from engine.setups.store import SetupStore
+
+    version = SetupStore.from_settings().load(setup)
+    symbol = symbol or version.setup.market.symbols[0]
+    candles = load_candles(CandleStore.from_settings(), symbol, version.setup.market.timeframe,
+                           start=start, end=end)
+    result = walkforward(version.setup, candles, symbol=symbol, train_bars=train,
+                         test_bars=test, anchored=anchored, objective=objective,
+                         n_trials=trials, min_trades=min_trades)
+    console.print(result.windows.to_string(index=False))
+    console.print(f"in-sample mean {objective}: {_fmt(result.in_sample_mean)}; "
+                  f"out-of-sample (stitched): {result.out_of_sample}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_command)
     app.command("report")(report_command)
     app.add_typer(runs_app, name="runs")
+    app.command("optimise")(optimise_command)
+    app.command("walkforward")(walkforward_command)

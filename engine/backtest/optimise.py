@@ -1,0 +1,156 @@
+"""Optimisation with Optuna over a setup's declared parameter ranges, and walk-forward analysis.
+
+Detection runs once per distinct set of detection parameters (cached); a trial that changes
+only the plan re-uses the detections and simulates in milliseconds. Studies live in SQLite under
+``runs/optuna/<study>.db`` and resume where they stopped. The best parameters can be saved as a
+new setup version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from engine.backtest.metrics import compute_metrics
+from engine.backtest.simulate import Costs, Sizing, simulate
+from engine.errors import SetupError
+from engine.setups import apply_parameters, compile_setup, dump_setup
+from engine.setups.params import parameter_space
+from engine.setups.schema import Setup
+
+OBJECTIVES = ("expectancy_r", "profit_factor", "sharpe", "sqn", "total_return_pct")
+Progress = Callable[[float, str], None]
+
+
+def evaluate(setup: Setup, candles: pd.DataFrame, *, symbol: str, costs: Costs,
+             sizing: Sizing, min_trades: int, objective: str) -> tuple[float, dict]:
+    """Objective value of one parameter set on one candle window (-inf when too few trades)."""
+    signals = compile_setup(setup)(candles, symbol=symbol)
+    result = simulate(candles, signals, costs=costs, sizing=sizing)
+    metrics = compute_metrics(result.trades, result.equity, timeframe=setup.market.timeframe,
+                              candles=candles, initial_equity=result.initial_equity)
+    value = metrics.get(objective)
+    if metrics["trades"] < min_trades or value is None:
+        return float("-inf"), metrics
+    return float(value), metrics
+
+
+def _suggest(trial: optuna.Trial, path: str, r) -> float:
+    if r.step:
+        return trial.suggest_float(path, r.low, r.high, step=r.step)
+    return trial.suggest_float(path, r.low, r.high)
+
+
+@dataclasses.dataclass
+class OptimiseResult:
+    best_params: dict
+    best_value: float
+    trials: pd.DataFrame
+    study_name: str
+    storage: str
+
+
+def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str = "expectancy_r",
+             n_trials: int = 100, min_trades: int = 10, costs: Costs | None = None,
+             sizing: Sizing | None = None, storage_dir: Path | None = None,
+             study_name: str | None = None, n_jobs: int = 1, seed: int = 7,
+             progress: Progress | None = None) -> OptimiseResult:
+    """Search the setup's `optimise:` ranges for the best `objective`."""
+    if objective not in OBJECTIVES:
+        raise SetupError(f"objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
+    space = parameter_space(setup)
+    if not space:
+        raise SetupError(f"setup {setup.id} declares no `optimise:` ranges")
+    costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
+    sizing = sizing or Sizing("risk_percent", setup.risk.percent)
+    optuna.logging.set_verbosity(logging.WARNING)
+    storage = None
+    name = study_name or f"{setup.id}-{objective}"
+    if storage_dir is not None:
+        Path(storage_dir).mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{Path(storage_dir) / (name + '.db')}"
+    study = optuna.create_study(direction="maximize", study_name=name, storage=storage,
+                                load_if_exists=True,
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    done = [0]
+
+    def run(trial: optuna.Trial) -> float:
+        values = {path: _suggest(trial, path, r) for path, r in space.items()}
+        try:
+            candidate = apply_parameters(setup, values)
+        except SetupError:
+            raise optuna.TrialPruned() from None
+        value, metrics = evaluate(candidate, candles, symbol=symbol, costs=costs, sizing=sizing,
+                                  min_trades=min_trades, objective=objective)
+        trial.set_user_attr("trades", metrics["trades"])
+        done[0] += 1
+        if progress:
+            progress(done[0] / n_trials, f"trial {done[0]}/{n_trials}")
+        return value if np.isfinite(value) else -1e12
+
+    study.optimize(run, n_trials=n_trials, n_jobs=n_jobs)
+    trials = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state"))
+    return OptimiseResult(study.best_params, study.best_value, trials, name, storage or "memory")
+
+
+def save_best_as_version(store, setup: Setup, params: dict):
+    """Write the optimised setup as a new version through the setup store."""
+    return store.save(dump_setup(apply_parameters(setup, params)),
+                      source=f"{setup.id} (optimised)")
+
+
+@dataclasses.dataclass
+class WalkForward:
+    windows: pd.DataFrame  # per window: train/test range, chosen params, in/out-of-sample value
+    out_of_sample_trades: pd.DataFrame
+    in_sample_mean: float | None
+    out_of_sample: dict
+
+
+def walkforward(setup: Setup, candles: pd.DataFrame, *, symbol: str, train_bars: int,
+                test_bars: int, anchored: bool = False, objective: str = "expectancy_r",
+                n_trials: int = 30, min_trades: int = 5, costs: Costs | None = None,
+                sizing: Sizing | None = None, progress: Progress | None = None) -> WalkForward:
+    """Optimise on each train window, trade the next test window with the chosen parameters;
+    the test windows stitched together are the out-of-sample result."""
+    costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
+    sizing = sizing or Sizing("risk_percent", setup.risk.percent)
+    starts = list(range(0, len(candles) - train_bars - test_bars + 1, test_bars))
+    if not starts:
+        raise SetupError(f"walk-forward needs at least {train_bars + test_bars} bars, the range "
+                         f"has {len(candles)}")
+    rows, trades = [], []
+    for number, start in enumerate(starts):
+        train = candles.iloc[0 if anchored else start: start + train_bars]
+        test = candles.iloc[start + train_bars: start + train_bars + test_bars]
+        best = optimise(setup, train, symbol=symbol, objective=objective, n_trials=n_trials,
+                        min_trades=min_trades, costs=costs, sizing=sizing)
+        chosen = apply_parameters(setup, best.best_params)
+        signals = compile_setup(chosen)(test, symbol=symbol)
+        result = simulate(test, signals, costs=costs, sizing=sizing)
+        trades.append(result.trades.assign(window=number))
+        out_value, metrics = evaluate(chosen, test, symbol=symbol, costs=costs, sizing=sizing,
+                                      min_trades=0, objective=objective)
+        rows.append({"window": number, "train_start": train.index[0],
+                     "train_end": train.index[-1], "test_start": test.index[0],
+                     "test_end": test.index[-1], "params": best.best_params,
+                     "in_sample": best.best_value, "out_of_sample": out_value,
+                     "test_trades": metrics["trades"]})
+        if progress:
+            progress((number + 1) / len(starts), f"window {number + 1}/{len(starts)}")
+    windows = pd.DataFrame(rows)
+    stitched = pd.concat(trades, ignore_index=True)
+    r = stitched["r_multiple"] if len(stitched) else pd.Series(dtype=float)
+    return WalkForward(windows, stitched,
+                       float(windows["in_sample"].replace(-1e12, np.nan).mean())
+                       if len(windows) else None,
+                       {"trades": int(len(stitched)),
+                        "expectancy_r": float(r.mean()) if len(r) else None,
+                        "win_rate": float((stitched["pnl"] > 0).mean()) if len(r) else None,
+                        "total_r": float(r.sum()) if len(r) else 0.0})
