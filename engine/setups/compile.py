@@ -371,16 +371,20 @@ class CompiledSetup:
         for name, e in evaluated.items():
             if e.frame is None or e.frame.empty:
                 continue
-            f, rows = e.frame, e.last_event[bars]
-            cells = {}
-            for r in np.unique(rows[rows >= 0]):
-                row = f.iloc[r]
-                cells[r] = json.dumps({
-                    "condition": name, "kind": row["kind"], "direction": int(row["direction"]),
-                    "at": str(row["at"]), "known_at": str(row["known_at"]),
-                    "top": float(row["top"]), "bottom": float(row["bottom"])},
-                    separators=(",", ":"))
-            per_condition.append([cells.get(r, "") for r in rows])
+            rows = e.last_event[bars]
+            used = np.unique(rows[rows >= 0])
+            f = e.frame
+            at, known = (np.datetime_as_string(pd.DatetimeIndex(f[c]).as_unit("s").asi8[used]
+                                               .astype("datetime64[s]")) for c in ("at",
+                                                                                   "known_at"))
+            kinds, dirs = f["kind"].to_numpy()[used], f["direction"].to_numpy()[used]
+            tops, bottoms = f["top"].to_numpy()[used], f["bottom"].to_numpy()[used]
+            cells = {int(r): (f'{{"condition":{json.dumps(name)},"kind":"{k}",'
+                              f'"direction":{int(d)},"at":"{a}Z","known_at":"{kn}Z",'
+                              f'"top":{float(t)!r},"bottom":{float(b)!r}}}')
+                     for r, k, d, a, kn, t, b in zip(used, kinds, dirs, at, known, tops,
+                                                     bottoms)}
+            per_condition.append([cells.get(int(r), "") for r in rows])
         return ["[" + ",".join(c for c in parts if c) + "]"
                 for parts in zip(*per_condition)] if per_condition else ["[]"] * len(bars)
 
