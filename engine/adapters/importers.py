@@ -118,7 +118,9 @@ def read_candles_file(path: str | Path, *, format: str = "auto", tz: str | None 
 
 def _chunks(path: Path, **kwargs):
     try:
-        reader = pd.read_csv(path, chunksize=CHUNK_ROWS, dtype=str, keep_default_na=False,
+        # no forced dtype: clean numeric columns parse as floats in C (fast); a column with
+        # anything else stays text and is checked cell by cell below, naming the row
+        reader = pd.read_csv(path, chunksize=CHUNK_ROWS, keep_default_na=False,
                              encoding_errors="strict", **kwargs)
         with reader:
             for chunk in reader:
@@ -146,7 +148,7 @@ def _mt5_chunks(path: Path):
         vol = chunk.get("vol")
         tick = chunk.get("tickvol")
         use_tick = vol is None or (pd.to_numeric(vol, errors="coerce").fillna(0) == 0).all()
-        chunk = chunk.assign(time_raw=chunk["date"] + " " + chunk["time"],
+        chunk = chunk.assign(time_raw=chunk["date"].astype(str) + " " + chunk["time"].astype(str),
                              volume=(tick if use_tick and tick is not None else vol))
         yield chunk[["time_raw", *COLUMNS]], pos
 
@@ -160,7 +162,8 @@ def _generic_chunks(path: Path):
     for chunk, pos in _chunks(path, sep=delimiter):
         chunk.columns = [str(c).strip().strip("<>").lower() for c in chunk.columns]
         if "date" in chunk.columns and "time" in chunk.columns:
-            chunk = chunk.assign(time_raw=chunk["date"] + " " + chunk["time"])
+            chunk = chunk.assign(time_raw=chunk["date"].astype(str) + " "
+                                 + chunk["time"].astype(str))
             yield _pick(path, chunk, "time_raw"), pos
             continue
         time_col = next((c for c in TIME_NAMES if c in chunk.columns), None)
@@ -185,8 +188,12 @@ def _pick(path: Path, chunk: pd.DataFrame, time_col: str) -> pd.DataFrame:
 
 def _parse_times(path: Path, raw: pd.Series, *, tz: str | None, first_line: int,
                  kind: str) -> pd.DatetimeIndex:
-    text = raw.str.strip()
-    numeric = pd.to_numeric(text, errors="coerce")
+    if pd.api.types.is_numeric_dtype(raw):
+        numeric = raw
+        text = raw.astype(str)
+    else:
+        text = raw.astype(str).str.strip()
+        numeric = pd.to_numeric(text, errors="coerce")
     if numeric.notna().all() and len(numeric):
         magnitude = numeric.abs().max()
         unit = "s" if magnitude < 1e11 else "ms" if magnitude < 1e14 else "us" \
@@ -229,7 +236,12 @@ def _to_contract(path: Path, raw: pd.DataFrame, *, tz, first_line: int,
     index = _parse_times(path, raw["time_raw"], tz=tz, first_line=first_line, kind=kind)
     values = {}
     for column in COLUMNS:
-        numbers = pd.to_numeric(raw[column].str.strip(), errors="coerce").to_numpy(np.float64)
+        cells = raw[column]
+        if pd.api.types.is_numeric_dtype(cells):
+            numbers = cells.to_numpy(np.float64)
+        else:
+            numbers = pd.to_numeric(cells.astype(str).str.strip(),
+                                    errors="coerce").to_numpy(np.float64)
         bad = ~np.isfinite(numbers)
         if bad.any():
             row = int(np.argmax(bad))
