@@ -85,6 +85,26 @@ def ohlcv_arrays(candles: pd.DataFrame) -> tuple[np.ndarray, ...]:
     return tuple(np.ascontiguousarray(candles[c].to_numpy(dtype="float64")) for c in COLUMNS)
 
 
+# --- local time ----------------------------------------------------------------------------
+
+def local_minutes(index: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    """Local wall-clock minutes since 1970-01-01 of each time in zone `tz` (DST-correct).
+
+    Converting every bar with pandas is slow for a DST zone; UTC offsets only change at
+    transitions, so the offset is looked up once per quarter hour present and broadcast.
+    """
+    utc = index.as_unit("s").asi8 // 60
+    if tz == "UTC" or len(utc) == 0:
+        return utc
+    quarter = utc // 15
+    starts = np.flatnonzero(np.r_[True, quarter[1:] != quarter[:-1]])
+    sample = pd.DatetimeIndex(quarter[starts] * 15 * 60_000_000_000, tz="UTC").tz_convert(tz)
+    offset = (sample.tz_localize(None).asi8 - sample.tz_convert("UTC").tz_localize(None).asi8
+              ) // 60_000_000_000
+    lengths = np.diff(np.r_[starts, len(utc)])
+    return utc + np.repeat(offset, lengths)
+
+
 # --- resampling -------------------------------------------------------------------------------
 
 _DAY_MIN = 1440
@@ -107,7 +127,7 @@ def _period_ids(index: pd.DatetimeIndex, minutes: int, *, day_boundary: str,
     if minutes < _DAY_MIN:
         utc = index.as_unit("s").asi8 // 60
         return utc // minutes, 0, "UTC"
-    local = index.tz_convert(day_tz).tz_localize(None).as_unit("s").asi8 // 60
+    local = local_minutes(index, day_tz)
     boundary = _minute_of(day_boundary)
     offset = boundary - (_DAY_MIN if boundary >= 720 else 0)
     if minutes % (7 * _DAY_MIN) == 0:

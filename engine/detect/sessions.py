@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from engine.candles import HIGH, LOW
+from engine.candles import HIGH, LOW, local_minutes
 from engine.detect._frame import detection_frame, prepare
 from engine.detect._kernels import period_ranges_nb, starts_inside
 from engine.errors import SetupError
@@ -81,12 +81,6 @@ def get_session(session: Session | str) -> Session:
         hint = f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(SESSIONS)}"
         raise SetupError(f"unknown session {session!r}{hint}")
     return SESSIONS[session]
-
-
-def local_minutes(index: pd.DatetimeIndex, tz: str) -> np.ndarray:
-    """Local wall-clock minutes since 1970-01-01 of each bar's open time in zone `tz`."""
-    local = index.tz_convert(tz).tz_localize(None)
-    return local.as_unit("s").asi8 // 60
 
 
 def bar_minutes(index: pd.DatetimeIndex) -> int:
