@@ -33,6 +33,7 @@ from engine.settings import Settings, get_settings
 
 HEARTBEAT_SECONDS = 2.0
 RESCAN_SECONDS = 5.0
+CHANGE_EVENTS = frozenset({"created", "modified", "moved", "deleted", "closed"})
 log = logging.getLogger("ita.engine")
 
 
@@ -187,7 +188,10 @@ class EngineDaemon:
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event) -> None:
-                daemon.wake.set()
+                # inotify also reports opens and reads; waking on those would make the
+                # daemon's own rescans wake it again, forever
+                if event.event_type in CHANGE_EVENTS:
+                    daemon.wake.set()
 
         observer = Observer()
         for folder in (self.bus.requests, self.settings.setups_dir):

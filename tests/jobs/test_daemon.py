@@ -96,3 +96,23 @@ def test_new_active_setup_version_is_picked_up_without_restart(ita_home) -> None
         daemon.wake.set()
         thread.join(20)
     assert not thread.is_alive()
+
+
+def test_an_idle_daemon_sleeps(ita_home, monkeypatch) -> None:
+    """Reading setups must not wake the daemon (inotify reports opens and closes too): an idle
+    daemon loops once per rescan, not continuously."""
+    run_demo()
+    daemon = EngineDaemon(get_settings())
+    loops = []
+    refresh = daemon.refresh_setups
+    monkeypatch.setattr(daemon, "refresh_setups", lambda: (loops.append(1), refresh())[1])
+    stop = threading.Event()
+    thread = threading.Thread(target=daemon.serve, kwargs={"stop": stop}, daemon=True)
+    thread.start()
+    try:
+        time.sleep(3.0)
+    finally:
+        stop.set()
+        daemon.wake.set()
+        thread.join(20)
+    assert len(loops) <= 3, f"the idle daemon looped {len(loops)} times in 3 s"
