@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.candles import validate_candles
 
 BASE_COLUMNS = ("at", "known_at", "at_i", "known_i", "kind", "direction", "top", "bottom")
+
+_NAT = np.iinfo(np.int64).min
+_STR = pd.StringDtype(na_value=np.nan)  # pandas' default string dtype
 
 
 def detection_frame(index: pd.DatetimeIndex, *, at_i, known_i, kind, direction, top, bottom,
@@ -17,34 +21,55 @@ def detection_frame(index: pd.DatetimeIndex, *, at_i, known_i, kind, direction, 
     at_i = np.asarray(at_i, dtype=np.int64)
     known_i = np.asarray(known_i, dtype=np.int64)
     count = len(at_i)
+    order = None
+    if count > 1 and not _sorted(known_i, at_i):
+        order = np.lexsort((at_i, known_i))
+    stamps = index.as_unit("ns").asi8
+
+    def take(values):
+        values = np.asarray(values)
+        return values if order is None else values[order]
+
     data: dict[str, object] = {
-        "at": _times(index, at_i),
-        "known_at": _times(index, known_i),
-        "at_i": at_i,
-        "known_i": known_i,
-        "kind": np.broadcast_to(np.asarray(kind, dtype=object), (count,)).copy(),
-        "direction": np.broadcast_to(np.asarray(direction, dtype=np.int8), (count,)).copy(),
-        "top": np.asarray(top, dtype=np.float64),
-        "bottom": np.asarray(bottom, dtype=np.float64),
+        "at": _times(stamps, take(at_i)),
+        "known_at": _times(stamps, take(known_i)),
+        "at_i": take(at_i),
+        "known_i": take(known_i),
+        "kind": _kinds(kind, count, take),
+        "direction": take(np.broadcast_to(np.asarray(direction, dtype=np.int8), (count,))),
+        "top": take(np.asarray(top, dtype=np.float64)),
+        "bottom": take(np.asarray(bottom, dtype=np.float64)),
     }
     for name, values in extra.items():
         if name.endswith("_i"):
-            positions = np.asarray(values, dtype=np.int64)
-            data[name[:-2] + "_at"] = _times(index, positions)
+            positions = take(np.asarray(values, dtype=np.int64))
+            data[name[:-2] + "_at"] = _times(stamps, positions)
             data[name] = positions
         else:
-            data[name] = values
-    frame = pd.DataFrame(data)
-    order = np.lexsort((at_i, known_i))
-    return frame.iloc[order].reset_index(drop=True)
+            data[name] = take(values)
+    return pd.DataFrame(data)
 
 
-def _times(index: pd.DatetimeIndex, positions: np.ndarray) -> pd.Series:
-    if len(index) == 0:
-        return pd.Series(pd.DatetimeIndex([], tz="UTC").repeat(0), dtype="datetime64[ns, UTC]")
-    safe = np.clip(positions, 0, len(index) - 1)
-    values = pd.Series(index[safe].astype("datetime64[ns, UTC]"))
-    return values.where(positions >= 0)
+def _kinds(kind, count: int, take) -> pd.api.extensions.ExtensionArray:
+    """One kind for every row (a string) or one per row (an array), as pandas strings."""
+    if isinstance(kind, str):
+        return pd.array(pa.repeat(pa.scalar(kind), count), dtype=_STR)
+    return pd.array(take(np.asarray(kind, dtype=object)), dtype=_STR)
+
+
+def _sorted(known_i: np.ndarray, at_i: np.ndarray) -> bool:
+    step = np.diff(known_i)
+    return bool((step >= 0).all() and (np.diff(at_i)[step == 0] >= 0).all())
+
+
+def _times(stamps: np.ndarray, positions: np.ndarray) -> pd.arrays.DatetimeArray:
+    """UTC times of bar `positions` (NaT where the position is -1)."""
+    if len(stamps) == 0:
+        values = np.full(len(positions), _NAT, dtype=np.int64)
+    else:
+        values = stamps[np.clip(positions, 0, len(stamps) - 1)]
+        values[positions < 0] = _NAT
+    return pd.DatetimeIndex(values.view("M8[ns]")).tz_localize("UTC").array
 
 
 def prepare(candles: pd.DataFrame) -> pd.DataFrame:

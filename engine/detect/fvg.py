@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from engine.candles import CLOSE, HIGH, LOW, OPEN
 from engine.detect._frame import detection_frame, prepare
-from engine.detect._kernels import Searcher, first_reach
+from engine.detect._kernels import BIG, SMALL, block_extrema_nb, first_reach_nb
 from engine.detect.indicators import atr
 
 
@@ -36,44 +37,81 @@ def detect_fvg(candles: pd.DataFrame, *, min_size: float = 0.0, min_size_pct: fl
     >>> detect_fvg(demo_candles).head()  # doctest: +SKIP
     """
     prepare(candles)
-    high = candles[HIGH].to_numpy(np.float64)
-    low = candles[LOW].to_numpy(np.float64)
+    high = np.ascontiguousarray(candles[HIGH].to_numpy(np.float64))
+    low = np.ascontiguousarray(candles[LOW].to_numpy(np.float64))
     close = candles[CLOSE].to_numpy(np.float64)
-    n = len(candles)
-    if n < 3:
-        return _frame(candles, *(np.empty(0, np.int64),) * 2, *(np.empty(0),) * 2, high, low)
-    middle = np.arange(1, n - 1)
-    bull = low[2:] > high[:-2]
-    bear = high[2:] < low[:-2]
-    top = np.where(bull, low[2:], low[:-2])
-    bottom = np.where(bull, high[:-2], high[2:])
-    size = top - bottom
-    keep = (bull | bear) & (size >= min_size) & (size / close[1:-1] * 100.0 >= min_size_pct)
+    min_atr = np.zeros(0)
     if min_size_atr > 0:
-        atr_known = atr(candles, atr_period)[2:]
-        keep &= size >= min_size_atr * np.nan_to_num(atr_known, nan=np.inf)
-    at_i = middle[keep]
-    direction = np.where(bull[keep], 1, -1).astype(np.int8)
-    return _frame(candles, at_i, direction, top[keep], bottom[keep], high, low)
-
-
-def _frame(candles, at_i, direction, top, bottom, high, low) -> pd.DataFrame:
-    known_i = at_i + 1
-    start = known_i + 1
-    mid = (top + bottom) / 2.0
-    is_bull = direction == 1
-    touched, half, filled = (np.full(len(at_i), -1, np.int64) for _ in range(3))
-    if len(at_i):
-        down = Searcher(low, above=False)
-        up = Searcher(high, above=True)
-        for out, bull_level, bear_level in ((touched, top, bottom), (half, mid, mid),
-                                            (filled, bottom, top)):
-            out[is_bull] = first_reach(down, start[is_bull], bull_level[is_bull], inclusive=True)
-            out[~is_bull] = first_reach(up, start[~is_bull], bear_level[~is_bull],
-                                        inclusive=True)
-    middle_dir = np.sign(candles[CLOSE].to_numpy()[at_i] - candles[OPEN].to_numpy()[at_i])
+        min_atr = min_size_atr * np.nan_to_num(atr(candles, atr_period), nan=np.inf)
+    at_i, bull, top, bottom = _gaps_nb(high, low, close, float(min_size), float(min_size_pct),
+                                       min_atr)
+    touched, half, filled = _fills_nb(high, low, at_i + 2, top, bottom, bull)
+    middle_dir = np.sign(close[at_i] - candles[OPEN].to_numpy(np.float64)[at_i])
     return detection_frame(
-        candles.index, at_i=at_i, known_i=known_i, kind="fvg", direction=direction,
-        top=top, bottom=bottom, size=top - bottom, middle_direction=middle_dir.astype(np.int8),
+        candles.index, at_i=at_i, known_i=at_i + 1, kind="fvg",
+        direction=np.where(bull, 1, -1).astype(np.int8), top=top, bottom=bottom,
+        size=top - bottom, middle_direction=middle_dir.astype(np.int8),
         touched_i=touched, half_filled_i=half, filled_i=filled,
     )
+
+
+@njit(cache=True)
+def _gaps_nb(high, low, close, min_size, min_pct, min_atr):
+    """Middle bar, side and zone of every gap that passes the minimum sizes. `min_atr` is
+    empty, or the minimum size per bar (checked at the bar that completes the gap)."""
+    n = high.shape[0]
+    count = max(n - 2, 0)
+    at_i = np.empty(count, dtype=np.int64)
+    bull = np.empty(count, dtype=np.bool_)
+    top = np.empty(count)
+    bottom = np.empty(count)
+    found = 0
+    for i in range(1, n - 1):
+        if low[i + 1] > high[i - 1]:
+            up, hi, lo = True, low[i + 1], high[i - 1]
+        elif high[i + 1] < low[i - 1]:
+            up, hi, lo = False, low[i - 1], high[i + 1]
+        else:
+            continue
+        size = hi - lo
+        if size < min_size or size / close[i] * 100.0 < min_pct:
+            continue
+        if min_atr.shape[0] and size < min_atr[i + 1]:
+            continue
+        at_i[found] = i
+        bull[found] = up
+        top[found] = hi
+        bottom[found] = lo
+        found += 1
+    return at_i[:found], bull[:found], top[:found], bottom[:found]
+
+
+@njit(cache=True)
+def _fills_nb(high, low, start, top, bottom, bull):
+    """First touch, half fill and full fill of each gap from bar `start` on (-1 = not yet).
+    Each search goes on from the previous one: a zone is touched before it is half filled."""
+    low_small = block_extrema_nb(low, SMALL, False)
+    low_big = block_extrema_nb(low, BIG, False)
+    high_small = block_extrema_nb(high, SMALL, True)
+    high_big = block_extrema_nb(high, BIG, True)
+    count = start.shape[0]
+    touched = np.full(count, -1, dtype=np.int64)
+    half = np.full(count, -1, dtype=np.int64)
+    filled = np.full(count, -1, dtype=np.int64)
+    for j in range(count):
+        mid = (top[j] + bottom[j]) / 2.0
+        if bull[j]:
+            values, small, big, near, far = low, low_small, low_big, top[j], bottom[j]
+        else:
+            values, small, big, near, far = high, high_small, high_big, bottom[j], top[j]
+        above = not bull[j]
+        k = first_reach_nb(values, small, big, start[j], near, above, True)
+        touched[j] = k
+        if k < 0:
+            continue
+        k = first_reach_nb(values, small, big, k, mid, above, True)
+        half[j] = k
+        if k < 0:
+            continue
+        filled[j] = first_reach_nb(values, small, big, k, far, above, True)
+    return touched, half, filled
