@@ -87,22 +87,33 @@ def ohlcv_arrays(candles: pd.DataFrame) -> tuple[np.ndarray, ...]:
 
 # --- local time ----------------------------------------------------------------------------
 
+def epoch_minutes(index: pd.DatetimeIndex) -> np.ndarray:
+    """Whole minutes since 1970-01-01 UTC of each time (any datetime unit)."""
+    return index.asi8 // _PER_MINUTE[index.unit]
+
+
 def local_minutes(index: pd.DatetimeIndex, tz: str) -> np.ndarray:
     """Local wall-clock minutes since 1970-01-01 of each time in zone `tz` (DST-correct).
 
-    Converting every bar with pandas is slow for a DST zone; UTC offsets only change at
-    transitions, so the offset is looked up once per quarter hour present and broadcast.
+    Converting every bar with pandas is slow for a DST zone; UTC offsets only change on
+    quarter-hour boundaries, so the offset is looked up once per quarter hour and broadcast.
     """
-    utc = index.as_unit("s").asi8 // 60
+    utc = epoch_minutes(index)
     if tz == "UTC" or len(utc) == 0:
         return utc
     quarter = utc // 15
-    starts = np.flatnonzero(np.r_[True, quarter[1:] != quarter[:-1]])
-    sample = pd.DatetimeIndex(quarter[starts] * 15 * 60_000_000_000, tz="UTC").tz_convert(tz)
-    offset = (sample.tz_localize(None).asi8 - sample.tz_convert("UTC").tz_localize(None).asi8
-              ) // 60_000_000_000
-    lengths = np.diff(np.r_[starts, len(utc)])
-    return utc + np.repeat(offset, lengths)
+    first, last = int(quarter.min()), int(quarter.max())
+    if last - first < 4 * len(quarter):  # dense: every quarter hour of the range
+        wanted, lookup = np.arange(first, last + 1), quarter - first
+    else:  # sparse (daily bars over decades): only the quarters present
+        wanted, lookup = np.unique(quarter, return_inverse=True)
+    utc_ns = wanted * (15 * _PER_MINUTE["ns"])
+    wall_ns = pd.DatetimeIndex(utc_ns, tz="UTC").tz_convert(tz).tz_localize(None).asi8
+    offset = (wall_ns - utc_ns) // _PER_MINUTE["ns"]
+    return utc + offset[lookup]
+
+
+_PER_MINUTE = {"s": 60, "ms": 60_000, "us": 60_000_000, "ns": 60_000_000_000}
 
 
 # --- resampling -------------------------------------------------------------------------------
@@ -125,8 +136,7 @@ def _period_ids(index: pd.DatetimeIndex, minutes: int, *, day_boundary: str,
     an afternoon boundary, e.g. 17:00 New York for FX, a day is named after the day it ends
     in and a week starts on Sunday at the boundary); weeks otherwise start Monday."""
     if minutes < _DAY_MIN:
-        utc = index.as_unit("s").asi8 // 60
-        return utc // minutes, 0, "UTC"
+        return epoch_minutes(index) // minutes, 0, "UTC"
     local = local_minutes(index, day_tz)
     boundary = _minute_of(day_boundary)
     offset = boundary - (_DAY_MIN if boundary >= 720 else 0)

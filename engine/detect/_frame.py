@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -27,7 +29,8 @@ def detection_frame(index: pd.DatetimeIndex, *, at_i, known_i, kind, direction, 
     stamps = index.as_unit("ns").asi8
 
     def take(values):
-        values = np.asarray(values)
+        if not isinstance(values, pd.api.extensions.ExtensionArray):
+            values = np.asarray(values)
         return values if order is None else values[order]
 
     data: dict[str, object] = {
@@ -35,7 +38,7 @@ def detection_frame(index: pd.DatetimeIndex, *, at_i, known_i, kind, direction, 
         "known_at": _times(stamps, take(known_i)),
         "at_i": take(at_i),
         "known_i": take(known_i),
-        "kind": _kinds(kind, count, take),
+        "kind": _kinds(kind, count, take, direction),
         "direction": take(np.broadcast_to(np.asarray(direction, dtype=np.int8), (count,))),
         "top": take(np.asarray(top, dtype=np.float64)),
         "bottom": take(np.asarray(bottom, dtype=np.float64)),
@@ -50,10 +53,18 @@ def detection_frame(index: pd.DatetimeIndex, *, at_i, known_i, kind, direction, 
     return pd.DataFrame(data)
 
 
-def _kinds(kind, count: int, take) -> pd.api.extensions.ExtensionArray:
-    """One kind for every row (a string) or one per row (an array), as pandas strings."""
+def _kinds(kind, count: int, take, direction) -> pd.api.extensions.ExtensionArray:
+    """The kind column, as pandas strings: one kind for every row (a string), one per
+    direction (a mapping such as ``{1: "swing_high", -1: "swing_low"}``) or one per row."""
     if isinstance(kind, str):
         return pd.array(pa.repeat(pa.scalar(kind), count), dtype=_STR)
+    if isinstance(kind, Mapping):
+        codes = pd.Index(list(kind)).get_indexer(np.broadcast_to(direction, (count,)))
+        if (codes < 0).any():
+            raise ValueError(f"no kind named for a direction among {sorted(kind)}")
+        names = pa.DictionaryArray.from_arrays(pa.array(take(codes), pa.int32()),
+                                               pa.array(list(kind.values())))
+        return pd.array(names.cast(pa.string()), dtype=_STR)
     return pd.array(take(np.asarray(kind, dtype=object)), dtype=_STR)
 
 

@@ -110,7 +110,9 @@ def detect_sessions(candles: pd.DataFrame, *, sessions: Iterable[Session | str] 
     cache: dict[str, np.ndarray] = {}
     for item in sessions:
         spec = get_session(item)
-        minutes = cache.setdefault(spec.tz, local_minutes(candles.index, spec.tz))
+        if spec.tz not in cache:
+            cache[spec.tz] = local_minutes(candles.index, spec.tz)
+        minutes = cache[spec.tz]
         first, _, known, hi, hi_i, lo, lo_i = period_ranges_nb(
             minutes, high, low, spec.start_minute, DAY, spec.length, step)
         keep = starts_inside(minutes, first, spec.start_minute, DAY)

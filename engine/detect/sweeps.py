@@ -78,10 +78,10 @@ def detect_sweeps(candles: pd.DataFrame, levels: pd.DataFrame, *,
                                   inclusive=False)
     reclaim, extreme = _reclaim_nb(high, low, close, breaks, level, side, int(reclaim_bars))
     hit = reclaim >= 0
-    extra = {"extreme": extreme[hit], "level_kind": table["kind"].to_numpy(object)[hit],
+    extra = {"extreme": extreme[hit], "level_kind": table["kind"].array[hit],
              "level_i": table["at_i"].to_numpy(np.int64)[hit]}
     if "session" in table:
-        extra["session"] = table["session"].to_numpy(object)[hit]
+        extra["session"] = table["session"].array[hit]
     return detection_frame(candles.index, at_i=breaks[hit], known_i=reclaim[hit], kind="sweep",
                            direction=(-side[hit]).astype(np.int8), top=level[hit],
                            bottom=level[hit], **extra)
