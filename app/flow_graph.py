@@ -22,6 +22,7 @@ from engine.setups import schema
 
 PLAN_NODES = ("signal", "entry", "stop", "target")
 COMBINATORS = ("all", "any", "not", "sequence")
+COLUMN_GAP, ROW_GAP = 300.0, 150.0  # automatic layout, in canvas pixels (nodes are 240 wide)
 
 
 @dataclasses.dataclass
@@ -33,18 +34,23 @@ class Node:
 
     @property
     def label(self) -> str:
+        """Markdown for the node box: a bold title, then one parameter per line."""
         if self.kind == "condition":
-            details = ", ".join(f"{k}={v}" for k, v in self.data["block"].items()
-                                if k != "detector")
-            return f"**{self.data['name']}** · {self.data['block']['detector']}\n\n{details}"
+            block = self.data["block"]
+            return _lines(f"**{self.data['name']}** · *{block['detector']}*",
+                          {k: v for k, v in block.items() if k != "detector"})
         if self.kind == "combinator":
             op = self.data["op"]
             return f"**{op.upper()}**" + (f" within {self.data['within_bars']} bars"
                                           if op == "sequence" else "")
         if self.kind == "signal":
             return f"**SIGNAL** · {self.data.get('direction', 'both')}"
-        return f"**{self.kind.upper()}** · " + ", ".join(
-            f"{k}={v}" for k, v in self.data.items() if v is not None)
+        return _lines(f"**{self.kind.upper()}**", self.data)
+
+
+def _lines(title: str, params: dict) -> str:
+    shown = [f"{k} = {v}" for k, v in params.items() if v is not None]
+    return "  \n".join([title, *shown])
 
 
 @dataclasses.dataclass
@@ -143,11 +149,11 @@ def _place(graph: Graph, layout: dict) -> None:
         column = max_depth - level(node.id)
         row = columns.get(column, 0)
         columns[column] = row + 1
-        node.position = tuple(layout.get(node.id, (column * 230.0, row * 110.0)))
+        node.position = tuple(layout.get(node.id, (column * COLUMN_GAP, row * ROW_GAP)))
     for node in graph.nodes:  # the plan reads top to bottom to the right of the rule
         if node.kind in order:
-            node.position = tuple(layout.get(node.id, ((max_depth + 1) * 230.0,
-                                                       order[node.kind] * 110.0)))
+            node.position = tuple(layout.get(node.id, ((max_depth + 1) * COLUMN_GAP,
+                                                       order[node.kind] * ROW_GAP)))
 
 
 # --- graph -> setup -----------------------------------------------------------------------

@@ -4,11 +4,17 @@ daemon (or in the app when no daemon runs); read the result."""
 import streamlit as st
 
 from app import state
-from app.charts import add_trades, candle_figure
 from app.jobs_ui import follow
 from app.ui import fmt, sidebar, user_errors
 from engine.backtest.metrics import BREAKDOWNS, breakdown
-from engine.backtest.report import trade_figure, write_html_report
+from engine.backtest.report import (
+    equity_figure,
+    mfe_mae_figure,
+    monthly_heatmap,
+    r_histogram,
+    trade_figure,
+    write_html_report,
+)
 from engine.backtest.run import run_backtest
 from engine.backtest.simulate import Costs, Sizing
 
@@ -91,7 +97,15 @@ with user_errors():
     row1[5].metric("Max drawdown", fmt(m["max_drawdown_pct"], "pct"))
     with st.expander("All metrics and counters"):
         st.json({"metrics": m, "counters": summary["counters"]})
-    st.line_chart(equity_curve["equity"].iloc[:: max(1, len(equity_curve) // 3000)])
+    tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "By month"])
+    tabs[0].plotly_chart(equity_figure(equity_curve), key="backtest_chart_equity")
+    if len(trades):
+        tabs[1].plotly_chart(r_histogram(trades), key="backtest_chart_r")
+        tabs[2].plotly_chart(mfe_mae_figure(trades), key="backtest_chart_mfe")
+        tabs[3].plotly_chart(monthly_heatmap(trades), key="backtest_chart_monthly")
+    else:
+        for tab in tabs[1:]:
+            tab.info("No trades in this run.")
     st.dataframe(trades.drop(columns=["reasons"]), hide_index=True, width="stretch")
     if len(trades):
         pick = st.selectbox("Trade chart", range(len(trades)), key="backtest_trade",

@@ -33,12 +33,23 @@ if key not in st.session_state:
 graph: fg.Graph = st.session_state[key]
 
 
+ACCENT = {"condition": "#2563eb", "combinator": "#7c3aed", "signal": "#0f766e",
+          "entry": "#0f766e", "stop": "#dc2626", "target": "#16a34a"}
+
+
+def node_style(kind: str) -> dict:
+    return {"width": 240, "fontSize": 12, "textAlign": "left", "padding": "6px 10px",
+            "borderRadius": 6, "border": f"2px solid {ACCENT[kind]}"}
+
+
 def to_flow(graph: fg.Graph) -> StreamlitFlowState:
     nodes = [StreamlitFlowNode(n.id, n.position, {"content": n.label},
                                node_type="output" if n.id == "target" else "default",
                                source_position="right", target_position="left",
-                               connectable=True, selectable=True) for n in graph.nodes]
+                               connectable=True, selectable=True, style=node_style(n.kind))
+             for n in graph.nodes]
     edges = [StreamlitFlowEdge(e.id, e.source, e.target, label=e.label, animated=e.reference,
+                               marker_end={"type": "arrowclosed"},
                                style={"strokeDasharray": "5 5"} if e.reference else {})
              for e in graph.edges]
     return StreamlitFlowState(nodes, edges)

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from engine._io import write_text_atomic
 from engine.adapters.runs import RunStore
-from engine.backtest.metrics import breakdown
+from engine.backtest.metrics import BREAKDOWNS, breakdown
 
 WINDOW = 60  # bars before entry / after exit in trade charts
 
@@ -32,7 +32,7 @@ def write_csv_report(run_store: RunStore, run_id: str, out_dir: Path | None = No
     return paths
 
 
-def _equity_figure(equity: pd.DataFrame) -> go.Figure:
+def equity_figure(equity: pd.DataFrame) -> go.Figure:
     step = max(1, len(equity) // 5000)
     e = equity.iloc[::step]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3],
@@ -45,14 +45,14 @@ def _equity_figure(equity: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def _r_histogram(trades: pd.DataFrame) -> go.Figure:
+def r_histogram(trades: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Histogram(x=trades["r_multiple"], nbinsx=40))
     fig.update_layout(height=300, title="R-multiple distribution", xaxis_title="R",
                       margin={"l": 40, "r": 10, "t": 40, "b": 30})
     return fig
 
 
-def _monthly_heatmap(trades: pd.DataFrame) -> go.Figure:
+def monthly_heatmap(trades: pd.DataFrame) -> go.Figure:
     if trades.empty:
         return go.Figure()
     t = trades.assign(year=trades["exit_time"].dt.year, month=trades["exit_time"].dt.month)
@@ -62,6 +62,22 @@ def _monthly_heatmap(trades: pd.DataFrame) -> go.Figure:
                                zmid=0, colorbar={"title": "R"}))
     fig.update_layout(height=240, title="Monthly result (sum of R)",
                       margin={"l": 40, "r": 10, "t": 40, "b": 30})
+    return fig
+
+
+def mfe_mae_figure(trades: pd.DataFrame) -> go.Figure:
+    """Each trade's best (MFE) and worst (MAE) excursion in R, coloured by its result: where
+    winners went against you before working, and how much losers offered first."""
+    fig = go.Figure()
+    for name, rows, colour in (("winners", trades[trades["pnl"] > 0], "#16a34a"),
+                               ("losers", trades[trades["pnl"] <= 0], "#dc2626")):
+        fig.add_scatter(x=rows["mae_r"], y=rows["mfe_r"], mode="markers", name=name,
+                        marker={"color": colour, "size": 6, "opacity": 0.7},
+                        customdata=rows["r_multiple"],
+                        hovertemplate="MAE %{x:.2f} R<br>MFE %{y:.2f} R<br>result "
+                                      "%{customdata:+.2f} R<extra></extra>")
+    fig.update_layout(height=320, title="MFE against MAE (R)", xaxis_title="MAE (R)",
+                      yaxis_title="MFE (R)", margin={"l": 40, "r": 10, "t": 40, "b": 30})
     return fig
 
 
@@ -122,14 +138,15 @@ def write_html_report(run_store: RunStore, run_id: str, candles: pd.DataFrame,
     summary = run_store.summary(run_id)
     trades = run_store.frame(run_id, "trades")
     equity = run_store.frame(run_id, "equity")
-    parts = [_equity_figure(equity).to_html(full_html=False, include_plotlyjs=True)]
+    parts = [equity_figure(equity).to_html(full_html=False, include_plotlyjs=True)]
     if not trades.empty:
-        parts += [_r_histogram(trades).to_html(full_html=False, include_plotlyjs=False),
-                  _monthly_heatmap(trades).to_html(full_html=False, include_plotlyjs=False)]
+        parts += [r_histogram(trades).to_html(full_html=False, include_plotlyjs=False),
+                  mfe_mae_figure(trades).to_html(full_html=False, include_plotlyjs=False),
+                  monthly_heatmap(trades).to_html(full_html=False, include_plotlyjs=False)]
     tables = "".join(
         f"<h3>By {by}</h3>" + breakdown(trades, by).to_html(float_format=lambda v: f"{v:,.3f}",
                                                             na_rep="—")
-        for by in ("month", "session", "weekday", "hour", "direction", "exit_reason"))
+        for by in BREAKDOWNS)
     sample = sample_trades(trades, samples)
     charts = "".join(trade_figure(candles, row).to_html(full_html=False,
                                                          include_plotlyjs=False)

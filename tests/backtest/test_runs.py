@@ -50,7 +50,8 @@ def test_duckdb_over_all_runs_and_reports(home, tmp_path) -> None:
     candles = CandleStore.from_settings().read("BTC/USDT", "1m")
     html = write_html_report(runs, a.run_id, candles).read_text()
     for section in ("Metrics", "Equity and drawdown", "R-multiple distribution",
-                    "Monthly result", "Breakdowns", "Random-sample check", "Trades"):
+                    "MFE against MAE", "Monthly result", "Breakdowns", "By setup_version",
+                    "Random-sample check", "Trades"):
         assert section in html, section
     assert 'src="http' not in html  # plotly.js is inlined: the report opens offline
     paths = write_csv_report(runs, a.run_id, tmp_path)
