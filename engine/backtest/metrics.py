@@ -32,18 +32,22 @@ def _streak(wins: np.ndarray, target: bool) -> int:
 
 
 def _drawdown_duration(equity: pd.Series) -> pd.Timedelta:
-    peak = equity.cummax()
-    under = equity < peak
+    """Longest time from the first to the last bar of one unbroken stretch below the peak."""
+    values = equity.to_numpy(float)
+    under = values < np.maximum.accumulate(values)
     if not under.any():
         return pd.Timedelta(0)
-    groups = (~under).cumsum()
-    spans = equity.index.to_series()[under].groupby(groups[under]).agg(["first", "last"])
-    return (spans["last"] - spans["first"]).max()
+    edges = np.diff(np.r_[0, under.astype(np.int8), 0])
+    first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    times = equity.index.as_unit("ns").asi8
+    return pd.Timedelta(int((times[last] - times[first]).max()), unit="ns")
 
 
 def _ratios(equity: pd.Series, timeframe: str) -> tuple[float | None, float | None]:
     """Sharpe and Sortino of per-bar returns, annualised for the bar length (365 days)."""
-    returns = equity.pct_change().dropna().to_numpy()
+    values = equity.to_numpy(float)
+    returns = np.diff(values) / values[:-1] if len(values) > 1 else np.empty(0)
+    returns = returns[np.isfinite(returns)]
     if len(returns) < 2 or np.std(returns) == 0:
         return None, None
     per_year = YEAR / timeframe_delta(timeframe)

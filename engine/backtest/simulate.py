@@ -141,8 +141,8 @@ def _wrap(candles, signals, out, initial_equity) -> SimulationResult:
         "risk": risk * size, "pnl": pnl, "fees": fees, "r_multiple": pnl / (risk * size),
         "r_planned": signals["r_planned"].to_numpy()[rows],
         "mfe_r": mfe, "mae_r": mae, "bars_held": exit_i - entry_i + 1,
-        "exit_reason": [EXIT_REASONS[int(r)] for r in reason],
-        "ambiguous": [RESOLUTION[int(r)] for r in resolved], "partial_price": partial,
+        "exit_reason": _names(EXIT_REASONS, reason),
+        "ambiguous": _names(RESOLUTION, resolved), "partial_price": partial,
         "session": _session_of(entry_time), "weekday": entry_time.day_name().to_numpy(),
         "hour": entry_time.hour.to_numpy(),
         "setup_id": signals["setup_id"].to_numpy()[rows],
@@ -156,6 +156,13 @@ def _wrap(candles, signals, out, initial_equity) -> SimulationResult:
     names = ("skipped_in_position", "unfilled_or_invalid", "ambiguous_lower_tf",
              "ambiguous_stop_first")
     return SimulationResult(trades, curve, dict(zip(names, map(int, counters))), initial_equity)
+
+
+def _names(names: dict[int, str], codes: np.ndarray) -> np.ndarray:
+    table = np.empty(max(names) + 1, dtype=object)
+    for code, name in names.items():
+        table[code] = name
+    return table[codes.astype(np.int64)]
 
 
 def bar_positions(index: pd.DatetimeIndex, times) -> np.ndarray:

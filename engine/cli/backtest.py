@@ -137,6 +137,35 @@ def optimise_command(
         console.print(f"saved as {saved.id} v{saved.version}")
 
 
+def sweep_command(
+    setup: str = typer.Argument(..., help="Setup id or id@version"),
+    symbol: str = typer.Option(None, help="Symbol (default: the setup's first)"),
+    start: str = typer.Option(None, "--from"), end: str = typer.Option(None, "--to"),
+    objective: str = typer.Option("expectancy_r", help="Rank variants by this metric"),
+    min_trades: int = typer.Option(10, help="Fewer trades than this scores nothing"),
+    workers: int = typer.Option(0, help="Processes (0 = every core)"),
+    top: int = typer.Option(20, help="Rows to print"),
+) -> None:
+    """Backtest every combination of the setup's stepped `optimise:` ranges, best first."""
+    from engine.adapters.store import CandleStore
+    from engine.backtest.optimise import sweep
+    from engine.pipeline import load_candles
+    from engine.setups.store import SetupStore
+
+    version = SetupStore.from_settings().load(setup)
+    symbol = symbol or version.setup.market.symbols[0]
+    candles = load_candles(CandleStore.from_settings(), symbol, version.setup.market.timeframe,
+                           start=start, end=end)
+    with Progress(TextColumn("{task.description}"), BarColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("sweeping", total=1.0)
+        table = sweep(version.setup, candles, symbol=symbol, objective=objective,
+                      min_trades=min_trades, workers=workers or None,
+                      progress=lambda f, m: bar.update(task, completed=f, description=m))
+    console.print(table.drop(columns=["error"]).head(top).to_string(index=False))
+    console.print(f"{len(table)} variants on {len(candles):,} bars of {symbol}")
+
+
 def walkforward_command(
     setup: str = typer.Argument(..., help="Setup id or id@version"),
     symbol: str = typer.Option(None), start: str = typer.Option(None, "--from"),
@@ -170,4 +199,5 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report_command)
     app.add_typer(runs_app, name="runs")
     app.command("optimise")(optimise_command)
+    app.command("sweep")(sweep_command)
     app.command("walkforward")(walkforward_command)

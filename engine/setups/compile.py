@@ -44,9 +44,17 @@ class Evaluated:
 
     active: np.ndarray
     direction: np.ndarray
-    levels: dict[str, np.ndarray]
+    row_levels: dict[str, np.ndarray]  # per row of `frame`: top, bottom, mid, level, extreme
     last_event: np.ndarray  # row of `frame` behind the last event at or before each bar
     frame: pd.DataFrame | None = None
+
+    def level(self, name: str) -> np.ndarray:
+        """Per bar, the level `name` of the last event known at that bar (NaN before any);
+        built only when a plan asks for it."""
+        values = self.row_levels.get(name)
+        if values is None or not len(values):
+            return np.full(len(self.active), np.nan)
+        return np.where(self.last_event >= 0, values[np.clip(self.last_event, 0, None)], np.nan)
 
 
 def _event_condition(n: int, frame: pd.DataFrame, positions: np.ndarray) -> Evaluated:
@@ -67,9 +75,7 @@ def _event_condition(n: int, frame: pd.DataFrame, positions: np.ndarray) -> Eval
         dirs >= 0, bottom, top)
     values = {"top": top, "bottom": bottom, "mid": (top + bottom) / 2,
               "level": np.where(top == bottom, top, (top + bottom) / 2), "extreme": extreme}
-    levels = {k: np.where(last >= 0, v[np.clip(last, 0, None)] if len(v) else np.nan, np.nan)
-              for k, v in values.items()}
-    return Evaluated(active, direction, levels, last, frame)
+    return Evaluated(active, direction, values, last, frame)
 
 
 def _state(active: np.ndarray, direction: int = 0) -> Evaluated:
@@ -285,7 +291,7 @@ def _level(ref: str | None, evaluated: dict[str, Evaluated], n: int) -> np.ndarr
     if ref is None:
         return np.full(n, np.nan)
     name, _, attribute = ref.partition(".")
-    return evaluated[name].levels.get(attribute, np.full(n, np.nan))
+    return evaluated[name].level(attribute)
 
 
 class CompiledSetup:
@@ -296,12 +302,23 @@ class CompiledSetup:
         self.version = version
         self.dropped = 0
 
-    def evaluate(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None
-                 ) -> dict[str, Evaluated]:
+    def evaluate(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None,
+                 cache: dict | None = None) -> dict[str, Evaluated]:
+        """Every condition on `candles`. `cache` (a dict the caller keeps for one candle frame,
+        e.g. across optimiser trials) re-uses a condition whose block is unchanged."""
         validate_candles(candles)
-        ev = _Evaluator(candles, self.setup.market.timeframe, context,
-                        self.setup.market.context_timeframe)
-        return {name: ev.condition(block) for name, block in self.setup.conditions.items()}
+        market = self.setup.market
+        ev = _Evaluator(candles, market.timeframe, context, market.context_timeframe)
+        out = {}
+        for name, block in self.setup.conditions.items():
+            key = (market.timeframe, market.context_timeframe, block.model_dump_json())
+            if cache is None:
+                out[name] = ev.condition(block)
+            else:
+                if key not in cache:
+                    cache[key] = ev.condition(block)
+                out[name] = cache[key]
+        return out
 
     def detections(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None
                    ) -> dict[str, pd.DataFrame]:
@@ -310,14 +327,19 @@ class CompiledSetup:
                 if e.frame is not None}
 
     def __call__(self, candles: pd.DataFrame, *, symbol: str,
-                 context: pd.DataFrame | None = None) -> pd.DataFrame:
+                 context: pd.DataFrame | None = None, explain: bool = True,
+                 cache: dict | None = None) -> pd.DataFrame:
+        """Signals on `candles`. ``explain=False`` leaves every ``reasons`` cell ``[]``: the
+        same signals, several times cheaper, for optimisers that only need their results;
+        `cache` as in `evaluate`."""
         if len(candles) == 0:
             return empty_signals()
-        evaluated = self.evaluate(candles, context=context)
+        evaluated = self.evaluate(candles, context=context, cache=cache)
         n = len(candles)
         active, direction = _combine(self.setup.signal, evaluated, n)
         atr = detect.atr(candles, ATR_PERIOD)
-        active &= _filters(self.setup.filters, candles, atr)
+        # a new array: never write into a condition's own, which may be cached
+        active = active & _filters(self.setup.filters, candles, atr)
         wanted = {"long": 1, "short": -1, "both": 0}[self.setup.direction]
         if wanted:
             active &= direction != -wanted
@@ -325,9 +347,10 @@ class CompiledSetup:
         else:
             active &= direction != 0
         return self._signals(candles, evaluated, np.flatnonzero(active), direction, atr,
-                             symbol)
+                             symbol, explain)
 
-    def _signals(self, candles, evaluated, bars, direction, atr, symbol) -> pd.DataFrame:
+    def _signals(self, candles, evaluated, bars, direction, atr, symbol, explain
+                 ) -> pd.DataFrame:
         plan, n = self.setup.plan, len(candles)
         d = direction[bars].astype(float)
         close = candles[CLOSE].to_numpy()
@@ -361,7 +384,7 @@ class CompiledSetup:
             "partial_r": plan.partial.at_r if plan.partial else np.nan,
             "partial_fraction": plan.partial.fraction if plan.partial else 0.0,
             "setup_id": self.setup.id, "setup_version": self.version,
-            "reasons": self._reasons(evaluated, bars),
+            "reasons": self._reasons(evaluated, bars) if explain else "[]",
         })
         return conform_signals(frame)
 

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.backtest.optimise import optimise, save_best_as_version, walkforward
+from engine.backtest.optimise import (
+    evaluate,
+    optimise,
+    save_best_as_version,
+    sweep,
+    walkforward,
+)
+from engine.backtest.simulate import Costs, Sizing
+from engine.setups import apply_parameters, compile_setup
 from engine.errors import SetupError
 from engine.setups import parse_setup
 from engine.setups.store import SetupStore
@@ -51,3 +59,35 @@ def test_walkforward_stitches_out_of_sample_windows(demo_candles) -> None:
     assert set(result.out_of_sample_trades["window"]) <= set(range(4))
     with pytest.raises(SetupError, match="needs at least"):
         walkforward(setup, demo_candles.iloc[:100], symbol="X", train_bars=4000, test_bars=10)
+
+
+def test_sweep_ranks_every_variant_the_same_on_two_processes(demo_candles) -> None:
+    setup = parse_setup(EXAMPLE.read_text())
+    candles = demo_candles.iloc[:6000]
+    values = {"conditions.cross.fast": [5, 10], "conditions.cross.slow": [30, 50],
+              "plan.target.percent": [1.0, 2.0]}
+    serial = sweep(setup, candles, symbol="X", values=values, min_trades=3, workers=1)
+    forked = sweep(setup, candles, symbol="X", values=values, min_trades=3, workers=2)
+    assert len(serial) == 8
+    assert serial.equals(forked)
+    assert serial["value"].is_monotonic_decreasing
+    best = serial.iloc[0]
+    params = {path: best[path] for path in values}
+    value, metrics = evaluate(apply_parameters(setup, params), candles, symbol="X",
+                              costs=Costs(setup.costs.fee_bps, setup.costs.slippage_bps),
+                              sizing=Sizing("risk_percent", setup.risk.percent), min_trades=3,
+                              objective="expectancy_r")
+    assert best["value"] == value and best["trades"] == metrics["trades"]
+
+
+def test_cached_detections_give_the_same_signals(demo_candles) -> None:
+    """Variants sharing a condition re-use its detection; the signals must not change."""
+    setup = parse_setup(EXAMPLE.read_text())
+    candles = demo_candles.iloc[:6000]
+    cache: dict = {}
+    for target in (1.0, 2.0, 3.0, 1.0):
+        variant = apply_parameters(setup, {"plan.target.percent": target})
+        cached = compile_setup(variant)(candles, symbol="X", cache=cache)
+        fresh = compile_setup(variant)(candles, symbol="X")
+        assert cached.equals(fresh)
+    assert len(cache) == len(setup.conditions)
