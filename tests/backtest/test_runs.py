@@ -71,3 +71,24 @@ def test_backtest_and_runs_cli(home) -> None:
     assert runner.invoke(app, ["runs", "list"]).exit_code == 0
     query = runner.invoke(app, ["runs", "query", "SELECT DISTINCT setup_id FROM trades"])
     assert query.exit_code == 0 and "pdh-sweep-reversal" in query.output
+
+
+@pytest.mark.parametrize("setup_id", ["bos-order-block-retest", "london-asia-sweep-fvg",
+                                      "ny-fvg-continuation", "pdh-sweep-reversal", "sma-cross"])
+def test_every_example_setup_backtests_from_the_cli(home, setup_id) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["backtest", setup_id, "--symbol", "BTC/USD"])
+    assert result.exit_code == 0, result.output
+    run = RunStore.from_settings().list().iloc[0]
+    summary = RunStore.from_settings().summary(run["run_id"])
+    assert summary["setup_id"] == setup_id and summary["symbol"] == "BTC/USD"
+    assert summary["metrics"]["trades"] > 0
+    html = runner.invoke(app, ["report", run["run_id"], "--html"])
+    assert html.exit_code == 0, html.output
+
+
+def test_sweep_cli_ranks_variants(home) -> None:
+    result = CliRunner().invoke(app, ["sweep", "sma-cross", "--to", "2023-03-05",
+                                      "--workers", "1", "--min-trades", "1", "--top", "3"])
+    assert result.exit_code == 0, result.output
+    assert "20 variants" in result.output  # 4 fast x 5 slow values
