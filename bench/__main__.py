@@ -50,17 +50,42 @@ def _table(results: list[Result]) -> list[str]:
     for r in results:
         met = "" if r.met is None else ("yes" if r.met else "**no**")
         ratio = "" if r.ratio is None else f"{r.ratio:,.1f}×"
-        lines.append(f"| {r.name} | {_fmt(r.seconds)} | {_fmt(r.target)} | {met} | "
+        target = " and ".join(filter(None, [_fmt(r.target), r.min_ratio and
+                                            f"≥ {r.min_ratio:g}× peer"]))
+        lines.append(f"| {r.name} | {_fmt(r.seconds)} | {target} | {met} | "
                      f"{r.peer or ''} | {_fmt(r.peer_seconds)} | {ratio} | {r.note} |")
     return lines
 
 
+def _kept_sections(replaced: set[str]) -> dict[str, list[str]]:
+    """Sections of the current BENCHMARKS.md not being re-measured, by title."""
+    kept: dict[str, list[str]] = {}
+    if not OUT.exists():
+        return kept
+    title = None
+    for line in OUT.read_text().splitlines():
+        if line.startswith("## "):
+            title = line[3:]
+        if title and title not in replaced:
+            kept.setdefault(title, []).append(line)
+    return kept
+
+
 def main(argv: list[str]) -> int:
     names = argv or SECTIONS
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        print(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+        return 2
+    titles = {name: importlib.import_module(f"bench.{name}").TITLE for name in SECTIONS}
+    kept = _kept_sections({titles[name] for name in names})
     body: list[str] = []
     failed = 0
-    for name in names:
+    for name in SECTIONS:
         module = importlib.import_module(f"bench.{name}")
+        if name not in names:  # keep the last measurement of a section not run now
+            body += kept.get(module.TITLE, [])
+            continue
         print(f"== {name}", flush=True)
         results = module.run()
         for r in results:

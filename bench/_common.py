@@ -24,10 +24,16 @@ class Result:
     peer: str | None = None
     peer_seconds: float | None = None
     note: str = ""
+    min_ratio: float | None = None  # ITA must be at least this many times faster than the peer
 
     @property
     def met(self) -> bool | None:
-        return None if self.target is None else self.seconds <= self.target
+        checks = []
+        if self.target is not None:
+            checks.append(self.seconds <= self.target)
+        if self.min_ratio is not None and self.ratio is not None:
+            checks.append(self.ratio >= self.min_ratio)
+        return all(checks) if checks else None
 
     @property
     def ratio(self) -> float | None:

@@ -12,6 +12,8 @@ from engine import detect
 
 TITLE = "Detectors (issue 3)"
 LENGTH = 5
+MIN_RATIO = {"fvg": 100, "sessions": 100, "ob": 100, "bos_choch": 100, "liquidity": 1,
+             "swing_highs_lows": 1}
 
 
 def _ita_suite(candles):
@@ -76,7 +78,7 @@ def run() -> list[Result]:
     ]
     for name, peer, fn, ours in peers:
         results.append(Result("detect", f"vs peer: {name}, 1y 1m", ours, peer=peer,
-                              peer_seconds=_once(fn),
+                              peer_seconds=_once(fn), min_ratio=MIN_RATIO.get(name),
                               note="ITA: one of three sessions" if name == "sessions" else ""))
     results.append(Result("detect", "all detectors together, 1y 1m", total, target=0.100))
     five = synthetic_candles(5 * len(year), seed=11)

@@ -66,5 +66,16 @@ def conform_signals(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in SIGNAL_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"signals frame lacks column(s): {', '.join(missing)}")
+    if _conforms(frame):
+        return frame
     out = frame.loc[:, list(SIGNAL_COLUMNS)].astype(SIGNAL_COLUMNS)
     return out.sort_values("known_at", kind="stable").reset_index(drop=True)
+
+
+def _conforms(frame: pd.DataFrame) -> bool:
+    """Already in contract form (columns, dtypes, order, default index)?"""
+    return (list(frame.columns) == list(SIGNAL_COLUMNS)
+            and all(str(dtype) == SIGNAL_COLUMNS[name] for name, dtype in frame.dtypes.items())
+            and frame["known_at"].is_monotonic_increasing
+            and isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0
+            and frame.index.step == 1)
