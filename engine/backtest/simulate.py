@@ -98,17 +98,18 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     of backtesting.py's ``finalize_trades``).
     """
     validate_candles(candles)
-    if candles[[OPEN, HIGH, LOW, CLOSE]].isna().any().any():
+    o, h, lo, c = (np.ascontiguousarray(candles[x].to_numpy(float)) for x in (OPEN, HIGH, LOW,
+                                                                              CLOSE))
+    if any(np.isnan(prices).any() for prices in (o, h, lo, c)):
         raise DataError("candles contain NaN prices; drop or repair those bars first")
     if initial_equity <= 0:
         raise DataError(f"initial equity must be positive, got {initial_equity}")
     signals = conform_signals(signals) if len(signals) else signals.reindex(
         columns=list(SIGNAL_COLUMNS))
     bars = bar_positions(candles.index, signals["known_at"])
-    inside = (bars < len(candles))
-    signals, bars = signals[inside], bars[inside]
-    o, h, lo, c = (np.ascontiguousarray(candles[x].to_numpy(float)) for x in (OPEN, HIGH, LOW,
-                                                                              CLOSE))
+    inside = bars < len(candles)
+    if not inside.all():
+        signals, bars = signals[inside].reset_index(drop=True), bars[inside]
     sizing_kind = {"risk_percent": k.RISK_PERCENT, "fixed_size": k.FIXED_SIZE,
                    "fixed_cash": k.FIXED_CASH}[sizing.kind]
     out = k.simulate_nb(
@@ -122,14 +123,15 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
         float(initial_equity),
         *_lower_bounds(candles, lower_candles), target_on_entry_bar,
         end_exit == "open")
-    return _wrap(candles, signals.reset_index(drop=True), out, initial_equity)
+    return _wrap(candles, signals, bars, out, initial_equity)
 
 
-def _wrap(candles, signals, out, initial_equity) -> SimulationResult:
+def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
+    """Trades and equity frames from the kernel's arrays; `bars` is each signal's bar."""
     (sig, entry_i, exit_i, entry, exit_, size, pnl, fees, reason, mfe, mae, risk, resolved,
      partial, equity, counters) = out
     index = candles.index
-    rows = np.searchsorted(bar_positions(index, signals["known_at"]), sig)
+    rows = np.searchsorted(bars, sig)
     direction = signals["direction"].to_numpy()[rows] if len(sig) else np.empty(0, np.int8)
     entry_time = index[entry_i]
     trades = pd.DataFrame({

@@ -28,6 +28,8 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine import detect
 from engine.candles import CLOSE, resample, timeframe_delta, validate_candles
@@ -388,28 +390,48 @@ class CompiledSetup:
         })
         return conform_signals(frame)
 
-    def _reasons(self, evaluated: dict[str, Evaluated], bars: np.ndarray) -> list[str]:
-        """JSON per signal: the last detection of each event condition known at the bar."""
+    def _reasons(self, evaluated: dict[str, Evaluated], bars: np.ndarray) -> np.ndarray:
+        """JSON per signal: the last detection of each event condition known at the bar.
+        Built column-wise with Arrow string kernels: no Python object per signal."""
         per_condition = []
         for name, e in evaluated.items():
             if e.frame is None or e.frame.empty:
                 continue
             rows = e.last_event[bars]
-            used = np.unique(rows[rows >= 0])
-            f = e.frame
-            at, known = (np.datetime_as_string(pd.DatetimeIndex(f[c]).as_unit("s").asi8[used]
-                                               .astype("datetime64[s]")) for c in ("at",
-                                                                                   "known_at"))
-            kinds, dirs = f["kind"].to_numpy()[used], f["direction"].to_numpy()[used]
-            tops, bottoms = f["top"].to_numpy()[used], f["bottom"].to_numpy()[used]
-            cells = {int(r): (f'{{"condition":{json.dumps(name)},"kind":"{k}",'
-                              f'"direction":{int(d)},"at":"{a}Z","known_at":"{kn}Z",'
-                              f'"top":{float(t)!r},"bottom":{float(b)!r}}}')
-                     for r, k, d, a, kn, t, b in zip(used, kinds, dirs, at, known, tops,
-                                                     bottoms)}
-            per_condition.append([cells.get(int(r), "") for r in rows])
-        return ["[" + ",".join(c for c in parts if c) + "]"
-                for parts in zip(*per_condition)] if per_condition else ["[]"] * len(bars)
+            used, slot = np.unique(rows, return_inverse=True)
+            cells = _detection_json(name, e.frame, np.clip(used, 0, None))
+            cells = pc.if_else(pa.array(used >= 0), cells, pa.nulls(len(used), pa.string()))
+            per_condition.append(cells.take(pa.array(slot.reshape(-1))))
+        if not per_condition:
+            return np.full(len(bars), "[]", dtype=object)
+        joined = pc.binary_join_element_wise(*per_condition, ",", null_handling="skip")
+        wrapped = pc.binary_join_element_wise("[", joined, "]", "")
+        return wrapped.to_numpy(zero_copy_only=False)
+
+
+def _detection_json(condition: str, frame: pd.DataFrame, rows: np.ndarray) -> pa.Array:
+    """``{"condition", "kind", "direction", "at", "known_at", "top", "bottom"}`` of each row."""
+    def text(values) -> pa.Array:
+        return pc.cast(pa.array(values), pa.string())
+
+    def number(values: np.ndarray) -> pa.Array:  # shortest round-trip form; NaN is null
+        finite = np.isfinite(values)
+        return pc.if_else(pa.array(finite), text(np.where(finite, values, 0.0)), "null")
+
+    def stamp(column: str) -> pa.Array:
+        seconds = pd.DatetimeIndex(frame[column]).as_unit("s").asi8[rows]
+        times = pa.array(seconds, type=pa.timestamp("s"))
+        # "2023-03-01 09:45:00" -> "2023-03-01T09:45:00"; Arrow's strftime is 30x slower
+        return pc.replace_substring(pc.cast(times, pa.string()), " ", "T", max_replacements=1)
+
+    parts = [
+        f'{{"condition":{json.dumps(condition)},"kind":"', text(pa.Array.from_pandas(frame["kind"]).take(rows)),
+        '","direction":', text(frame["direction"].to_numpy(np.int64)[rows]),
+        ',"at":"', stamp("at"), 'Z","known_at":"', stamp("known_at"),
+        'Z","top":', number(frame["top"].to_numpy(float)[rows]),
+        ',"bottom":', number(frame["bottom"].to_numpy(float)[rows]), "}",
+    ]
+    return pc.binary_join_element_wise(*parts, "")
 
 
 def compile_setup(setup: schema.Setup, *, version: int = 0) -> CompiledSetup:

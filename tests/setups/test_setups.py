@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,13 @@ def test_every_example_yields_signals_on_the_demo_candles(path, demo_candles) ->
     d = signals["direction"]
     assert ((signals["stop"] - signals["entry"]) * d < 0).all()
     assert ((signals["target"] - signals["entry"]) * d > 0).all()
-    assert signals["reasons"].str.startswith("[{").all()
+    for known_at, text in zip(signals["known_at"], signals["reasons"]):
+        reasons = json.loads(text)
+        assert reasons, "every signal names the detections behind it"
+        for reason in reasons:  # an explanation never cites what was not yet known
+            assert reason["condition"] in setup.conditions
+            assert pd.Timestamp(reason["at"]) <= pd.Timestamp(reason["known_at"]) <= known_at
+            assert reason["bottom"] <= reason["top"]
 
 
 def test_sequence_window_edges() -> None:
