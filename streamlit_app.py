@@ -1,5 +1,9 @@
 """ITA's app: routes the pages and draws the shared sidebar. Pages are thin: they call engine
-functions through app/ helpers."""
+functions through app/ helpers.
+
+The pages live in `views/`, not `pages/`: Streamlit treats a `pages/` folder beside the entry
+script as a legacy multipage app until `st.navigation` first runs, so opening a bookmarked page
+(e.g. /backtest) on a fresh server ran that file alone, without this navigation or layout."""
 
 import streamlit as st
 
@@ -7,17 +11,17 @@ st.set_page_config(page_title="ITA", page_icon=":material/candlestick_chart:", l
 
 pages = {
     "Workbench": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/data.py", title="Data", icon=":material/database:"),
-        st.Page("pages/setups.py", title="Setups", icon=":material/extension:"),
-        st.Page("pages/editor.py", title="Editor", icon=":material/account_tree:"),
+        st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("views/data.py", title="Data", icon=":material/database:"),
+        st.Page("views/setups.py", title="Setups", icon=":material/extension:"),
+        st.Page("views/editor.py", title="Editor", icon=":material/account_tree:"),
     ],
     "Research": [
-        st.Page("pages/backtest.py", title="Backtest", icon=":material/science:"),
-        st.Page("pages/runs.py", title="Runs", icon=":material/leaderboard:"),
-        st.Page("pages/journal.py", title="Journal", icon=":material/menu_book:"),
+        st.Page("views/backtest.py", title="Backtest", icon=":material/science:"),
+        st.Page("views/runs.py", title="Runs", icon=":material/leaderboard:"),
+        st.Page("views/journal.py", title="Journal", icon=":material/menu_book:"),
     ],
     # Live and Knowledge pages join this section in later releases.
-    "System": [st.Page("pages/settings.py", title="Settings", icon=":material/settings:")],
+    "System": [st.Page("views/settings.py", title="Settings", icon=":material/settings:")],
 }
 st.navigation(pages).run()

@@ -22,7 +22,7 @@ from engine.setups import schema
 
 PLAN_NODES = ("signal", "entry", "stop", "target")
 COMBINATORS = ("all", "any", "not", "sequence")
-COLUMN_GAP, ROW_GAP = 300.0, 150.0  # automatic layout, in canvas pixels (nodes are 240 wide)
+COLUMN_GAP, ROW_GAP = 300.0, 40.0  # automatic layout, canvas pixels (nodes are 240 wide)
 
 
 @dataclasses.dataclass
@@ -131,7 +131,9 @@ def setup_to_graph(setup: schema.Setup, *, layout: dict | None = None) -> Graph:
 def _place(graph: Graph, layout: dict) -> None:
     """Saved positions where known, else a deterministic layered layout (left to right)."""
     depth: dict[str, int] = {}
-    parents = {e.source: e.target for e in graph.edges if not e.reference}  # first parent
+    plan = {n.id for n in graph.nodes if n.kind in PLAN_NODES}
+    parents = {e.source: e.target for e in graph.edges  # first parent inside the rule tree
+               if not e.reference and e.target not in plan}
 
     def level(node_id: str, seen=()) -> int:
         if node_id in depth:
@@ -141,19 +143,24 @@ def _place(graph: Graph, layout: dict) -> None:
         depth[node_id] = value
         return value
 
-    order = {"signal": 0, "entry": 1, "stop": 2, "target": 3}
-    columns: dict[int, int] = {}
-    tree_nodes = [n for n in graph.nodes if n.kind not in order]
+    tree_nodes = [n for n in graph.nodes if n.kind not in PLAN_NODES]
     max_depth = max((level(n.id) for n in tree_nodes), default=0)
-    for node in tree_nodes:
-        column = max_depth - level(node.id)
-        row = columns.get(column, 0)
-        columns[column] = row + 1
-        node.position = tuple(layout.get(node.id, (column * COLUMN_GAP, row * ROW_GAP)))
-    for node in graph.nodes:  # the plan reads top to bottom to the right of the rule
-        if node.kind in order:
-            node.position = tuple(layout.get(node.id, ((max_depth + 1) * COLUMN_GAP,
-                                                       order[node.kind] * ROW_GAP)))
+    column_of = {n.id: max_depth - level(n.id) for n in tree_nodes}
+    # the plan reads top to bottom to the right of the rule
+    plan_nodes = sorted((n for n in graph.nodes if n.kind in PLAN_NODES),
+                        key=lambda n: PLAN_NODES.index(n.kind))
+    column_of.update({n.id: max_depth + 1 for n in plan_nodes})
+    next_y: dict[int, float] = {}
+    for node in tree_nodes + plan_nodes:  # stacked by their height, so tall nodes never overlap
+        column = column_of[node.id]
+        y = next_y.get(column, 0.0)
+        next_y[column] = y + _height(node) + ROW_GAP
+        node.position = tuple(layout.get(node.id, (column * COLUMN_GAP, y)))
+
+
+def _height(node: Node) -> float:
+    """Rough rendered height of a node box in canvas pixels (one line per parameter)."""
+    return 26.0 + 17.0 * (node.label.count("\n") + 1)
 
 
 # --- graph -> setup -----------------------------------------------------------------------

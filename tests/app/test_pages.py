@@ -11,7 +11,7 @@ PAGES = ["home", "data", "setups", "editor", "backtest", "runs", "journal", "set
 
 
 def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "views" / f"{name}.py"), default_timeout=120)
     at.run()
     return at
 

@@ -91,8 +91,11 @@ def test_edit_save_backtest_and_screenshots(served) -> None:
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         page.set_default_timeout(60_000)
 
-        page.goto(url)  # first load compiles the app; give it time once
-        expect(page.get_by_text("Candle series")).to_be_visible(timeout=120_000)
+        # a bookmarked page opened first on a fresh server still gets the app's navigation
+        page.goto(f"{url}/runs")  # the first load compiles the app; give it time once
+        expect(page.get_by_text("Research", exact=True)).to_be_visible(timeout=120_000)
+        page.goto(url)
+        expect(page.get_by_text("Candle series")).to_be_visible()
         page.goto(f"{url}/editor")
         expect(page.get_by_text("Visual editor")).to_be_visible()
         _pick(page, "Setup", "bos-order-block-retest")

@@ -48,7 +48,8 @@ def to_flow(graph: fg.Graph) -> StreamlitFlowState:
                                source_position="right", target_position="left",
                                connectable=True, selectable=True, style=node_style(n.kind))
              for n in graph.nodes]
-    edges = [StreamlitFlowEdge(e.id, e.source, e.target, label=e.label, animated=e.reference,
+    edges = [StreamlitFlowEdge(e.id, e.source, e.target, edge_type="smoothstep", label=e.label,
+                               animated=e.reference,
                                marker_end={"type": "arrowclosed"},
                                style={"strokeDasharray": "5 5"} if e.reference else {})
              for e in graph.edges]
@@ -58,7 +59,8 @@ def to_flow(graph: fg.Graph) -> StreamlitFlowState:
 canvas, panel = st.columns([3, 2])
 with canvas:
     flow = streamlit_flow(f"editor_flow_{setup_id}_{st.session_state['editor_rev']}",
-                          to_flow(graph), height=560, fit_view=True, allow_new_edges=True,
+                          to_flow(graph), height=560, fit_view=True, min_zoom=0.2,
+                          allow_new_edges=True,
                           get_node_on_click=True, show_minimap=False)
     if flow is not None:
         known = {e.id for e in graph.edges}
