@@ -154,7 +154,7 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
     peak = np.maximum.accumulate(equity) if len(equity) else equity
     curve = pd.DataFrame({"equity": equity, "drawdown": equity - peak,
                           "drawdown_pct": np.where(peak > 0, (equity / peak - 1) * 100, 0.0)},
-                         index=index)
+                         index=index, copy=False)  # fresh arrays: no need to copy 3 x n floats
     names = ("skipped_in_position", "unfilled_or_invalid", "ambiguous_lower_tf",
              "ambiguous_stop_first")
     return SimulationResult(trades, curve, dict(zip(names, map(int, counters))), initial_equity)

@@ -376,17 +376,26 @@ class CompiledSetup:
         self.dropped = int((~ok).sum())
         bars, d, entry, stop, target, risk = (x[ok] for x in (bars, d, entry, stop, target,
                                                                risk))
+        count = len(bars)
+
+        def column(value, dtype) -> np.ndarray:  # each column in its contract dtype already
+            return np.full(count, value, dtype=dtype)
+
         frame = pd.DataFrame({
-            "known_at": candles.index[bars], "symbol": symbol, "direction": d.astype(np.int8),
-            "entry_type": plan.entry.type, "entry": entry, "stop": stop, "target": target,
-            "r_planned": np.abs(target - entry) / risk,
-            "expiry_bars": plan.entry.expiry_bars if plan.entry.type == "limit" else 0,
-            "time_exit_bars": plan.time_exit_bars or 0,
-            "breakeven_r": plan.breakeven_at_r if plan.breakeven_at_r else np.nan,
-            "partial_r": plan.partial.at_r if plan.partial else np.nan,
-            "partial_fraction": plan.partial.fraction if plan.partial else 0.0,
-            "setup_id": self.setup.id, "setup_version": self.version,
-            "reasons": self._reasons(evaluated, bars) if explain else "[]",
+            "known_at": candles.index[bars].as_unit("ns"),
+            "symbol": column(symbol, object), "direction": d.astype(np.int8),
+            "entry_type": column(plan.entry.type, object), "entry": entry, "stop": stop,
+            "target": target, "r_planned": np.abs(target - entry) / risk,
+            "expiry_bars": column(plan.entry.expiry_bars if plan.entry.type == "limit" else 0,
+                                  np.int32),
+            "time_exit_bars": column(plan.time_exit_bars or 0, np.int32),
+            "breakeven_r": column(plan.breakeven_at_r or np.nan, np.float64),
+            "partial_r": column(plan.partial.at_r if plan.partial else np.nan, np.float64),
+            "partial_fraction": column(plan.partial.fraction if plan.partial else 0.0,
+                                       np.float64),
+            "setup_id": column(self.setup.id, object),
+            "setup_version": column(self.version, np.int32),
+            "reasons": self._reasons(evaluated, bars) if explain else column("[]", object),
         })
         return conform_signals(frame)
 
