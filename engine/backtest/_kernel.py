@@ -52,7 +52,8 @@ def simulate_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry,
     t_resolved = np.empty(cap, np.int8)
     t_partial = np.empty(cap)
     equity = np.empty(n)
-    counters = np.zeros(4, np.int64)  # skipped in position, unfilled limits, lower tf, stop first
+    # skipped in position, unfilled limits, lower tf, stop first, size capped by leverage
+    counters = np.zeros(5, np.int64)
     cash = equity0
     count = 0
     k = 0  # next signal
@@ -100,6 +101,7 @@ def simulate_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry,
             size = size_value / fill
         if sizing != FIXED_SIZE and size * fill > cash * max_leverage:
             size = cash * max_leverage / fill  # never more notional than equity x leverage
+            counters[4] += 1
         if size <= 0 or cash <= 0:
             counters[1] += 1
             k += 1

@@ -23,7 +23,9 @@ Conventions (each one is what a careful trader would assume; all are tested):
 - **Sizing.** ``risk_percent``: the size that loses that % of current equity at the stop;
   ``fixed_size``: units; ``fixed_cash``: cash notional at entry. Notional never exceeds
   equity × ``max_leverage`` (1 by default: spot), so a very tight stop cannot size a trade
-  beyond the account.
+  beyond the account; such a trade risks less than planned and is counted
+  (``size_capped_by_leverage``). Its R multiple is still its result over its own risk, so fees
+  weigh heavily on it.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
                           "drawdown_pct": np.where(peak > 0, (equity / peak - 1) * 100, 0.0)},
                          index=index, copy=False)  # fresh arrays: no need to copy 3 x n floats
     names = ("skipped_in_position", "unfilled_or_invalid", "ambiguous_lower_tf",
-             "ambiguous_stop_first")
+             "ambiguous_stop_first", "size_capped_by_leverage")
     return SimulationResult(trades, curve, dict(zip(names, map(int, counters))), initial_equity)
 
 

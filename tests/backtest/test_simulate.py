@@ -123,3 +123,16 @@ def test_nan_candles_are_refused() -> None:
     c.iloc[1, 0] = np.nan
     with pytest.raises(Exception, match="NaN"):
         simulate(c, signal(c, 0, stop=98, target=105))
+
+
+def test_a_tight_stop_cannot_size_beyond_the_account_and_is_counted() -> None:
+    c = bars([(100, 101, 99, 100), (100, 101, 99.5, 100), (100, 106, 99.95, 105)])
+    result = simulate(c, signal(c, 0, stop=99.9, target=102), costs=NO_COSTS,
+                      sizing=Sizing("risk_percent", 1.0), initial_equity=10_000)
+    t = result.trades.iloc[0]
+    # 1 % of 10,000 over a 0.1 stop would be 1,000 units (100,000 notional): capped at 1x
+    assert t["size"] == pytest.approx(10_000 / 100)
+    assert result.counters["size_capped_by_leverage"] == 1
+    loose = simulate(c, signal(c, 0, stop=95, target=102), costs=NO_COSTS,
+                     sizing=Sizing("risk_percent", 1.0), initial_equity=10_000)
+    assert loose.counters["size_capped_by_leverage"] == 0
