@@ -95,6 +95,11 @@ with user_errors():
     row1[3].metric("Profit factor", fmt(m["profit_factor"]))
     row1[4].metric("Return", fmt(m["total_return_pct"], "pct"))
     row1[5].metric("Max drawdown", fmt(m["max_drawdown_pct"], "pct"))
+    capped = summary["counters"].get("size_capped_by_leverage", 0)
+    if capped:
+        st.warning(f"{capped} of {m['trades']} trades were sized down by the leverage cap: their "
+                   "stop was too tight for the risk % on this account, so they risked less than "
+                   "planned and fees weigh heavily on their R.")
     with st.expander("All metrics and counters"):
         st.json({"metrics": m, "counters": summary["counters"]})
     tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "By month"])
