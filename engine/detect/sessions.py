@@ -116,14 +116,13 @@ def detect_sessions(candles: pd.DataFrame, *, sessions: Iterable[Session | str] 
         first, _, known, hi, hi_i, lo, lo_i = period_ranges_nb(
             minutes, high, low, spec.start_minute, DAY, spec.length, step)
         keep = starts_inside(minutes, first, spec.start_minute, DAY)
-        first, known, hi, hi_i, lo, lo_i = (a[keep] for a in (first, known, hi, hi_i, lo, lo_i))
-        parts.append(detection_frame(
-            candles.index, at_i=first, known_i=known, kind="session", direction=0, top=hi,
-            bottom=lo, session=np.full(len(first), spec.name, dtype=object), high_i=hi_i,
-            low_i=lo_i))
+        parts.append((first[keep], known[keep], hi[keep], hi_i[keep], lo[keep], lo_i[keep],
+                      np.full(int(keep.sum()), spec.name, dtype=object)))
     if not parts:
-        return detection_frame(candles.index, at_i=[], known_i=[], kind="session",
-                               direction=0, top=[], bottom=[])
-    frame = pd.concat(parts, ignore_index=True)
-    order = np.lexsort((frame["at_i"].to_numpy(), frame["known_i"].to_numpy()))
-    return frame.iloc[order].reset_index(drop=True)
+        none_i, none_f = np.empty(0, np.int64), np.empty(0)
+        parts.append((none_i, none_i, none_f, none_i, none_f, none_i, np.empty(0, object)))
+    # one frame for every session, sorted by known bar then first bar
+    first, known, hi, hi_i, lo, lo_i, names = (np.concatenate(column) for column in zip(*parts))
+    return detection_frame(candles.index, at_i=first, known_i=known, kind="session",
+                           direction=0, top=hi, bottom=lo, session=names, high_i=hi_i,
+                           low_i=lo_i)
