@@ -24,11 +24,10 @@ def _num(value) -> float | None:
 
 
 def _streak(wins: np.ndarray, target: bool) -> int:
-    best = current = 0
-    for w in wins:
-        current = current + 1 if w == target else 0
-        best = max(best, current)
-    return best
+    """Longest run of consecutive trades whose win flag equals `target`."""
+    hits = (np.asarray(wins) == target).astype(np.int8)
+    edges = np.diff(np.r_[0, hits, 0])
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max(initial=0))
 
 
 def _drawdown_duration(equity: pd.Series) -> pd.Timedelta:

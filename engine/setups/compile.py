@@ -61,9 +61,13 @@ class Evaluated:
 
 def _event_condition(n: int, frame: pd.DataFrame, positions: np.ndarray) -> Evaluated:
     keep = positions >= 0
-    frame, positions = frame[keep].reset_index(drop=True), positions[keep]
-    order = np.argsort(positions, kind="stable")
-    frame, positions = frame.iloc[order].reset_index(drop=True), positions[order]
+    if not keep.all():
+        frame, positions = frame[keep].reset_index(drop=True), positions[keep]
+    if len(positions) > 1 and (np.diff(positions) < 0).any():  # copy only when out of order
+        order = np.argsort(positions, kind="stable")
+        frame, positions = frame.iloc[order].reset_index(drop=True), positions[order]
+    elif not isinstance(frame.index, pd.RangeIndex) or (len(frame) and frame.index[0] != 0):
+        frame = frame.reset_index(drop=True)
     active = np.zeros(n, dtype=bool)
     active[positions] = True
     row_at_bar = np.full(n, -1, dtype=np.int64)
@@ -180,7 +184,8 @@ class _Evaluator:
         positions = np.flatnonzero(active)
         frame = pd.DataFrame({
             "at": self.candles.index[positions], "known_at": self.candles.index[positions],
-            "at_i": positions, "known_i": positions, "kind": "ma_cross",
+            "at_i": positions, "known_i": positions,
+            "kind": np.full(len(positions), "ma_cross", dtype=object),
             "direction": np.where(up[positions], 1, -1).astype(np.int8),
             "top": close[positions], "bottom": close[positions]})
         return _event_condition(self.n, frame, positions.astype(np.int64))
