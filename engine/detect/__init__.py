@@ -30,6 +30,7 @@ Dense per-bar series (indicators, session membership) return arrays/Series align
 candles; their value at bar t uses bars <= t only.
 """
 
+from engine.detect._frame import detection_frame
 from engine.detect.fvg import detect_fvg
 from engine.detect.indicators import atr, ema, rsi, sma
 from engine.detect.levels import detect_equal_levels, detect_previous_levels
@@ -40,7 +41,7 @@ from engine.detect.sweeps import detect_sweeps
 from engine.detect.swings import detect_swings
 
 __all__ = [
-    "SESSIONS", "Session", "atr", "detect_equal_levels", "detect_fvg", "detect_order_blocks",
+    "SESSIONS", "Session", "atr", "detection_frame", "detect_equal_levels", "detect_fvg", "detect_order_blocks",
     "detect_previous_levels", "detect_sessions", "detect_structure", "detect_sweeps",
     "detect_swings", "ema", "rsi", "session_mask", "sma",
 ]

@@ -182,12 +182,10 @@ class _Evaluator:
         active = (up if want == 1 else down if want == -1 else up | down)
         close = self.candles[CLOSE].to_numpy()
         positions = np.flatnonzero(active)
-        frame = pd.DataFrame({
-            "at": self.candles.index[positions], "known_at": self.candles.index[positions],
-            "at_i": positions, "known_i": positions,
-            "kind": np.full(len(positions), "ma_cross", dtype=object),
-            "direction": np.where(up[positions], 1, -1).astype(np.int8),
-            "top": close[positions], "bottom": close[positions]})
+        frame = detect.detection_frame(self.candles.index, at_i=positions, known_i=positions,
+                                       kind="ma_cross",
+                                       direction=np.where(up[positions], 1, -1),
+                                       top=close[positions], bottom=close[positions])
         return _event_condition(self.n, frame, positions.astype(np.int64))
 
     # states -------------------------------------------------------------------------------
@@ -383,8 +381,9 @@ class CompiledSetup:
                                                                risk))
         count = len(bars)
 
-        def column(value, dtype) -> np.ndarray:  # each column in its contract dtype already
-            return np.full(count, value, dtype=dtype)
+        def column(value, dtype) -> pd.Series:  # each column in its contract dtype already
+            # (an explicit object Series: pandas 3 would turn a bare array of text into str)
+            return pd.Series(np.full(count, value, dtype=dtype), dtype=dtype)
 
         frame = pd.DataFrame({
             "known_at": candles.index[bars].as_unit("ns"),
@@ -400,7 +399,8 @@ class CompiledSetup:
                                        np.float64),
             "setup_id": column(self.setup.id, object),
             "setup_version": column(self.version, np.int32),
-            "reasons": self._reasons(evaluated, bars) if explain else column("[]", object),
+            "reasons": pd.Series(self._reasons(evaluated, bars), dtype=object) if explain
+            else column("[]", object),
         })
         return conform_signals(frame)
 
