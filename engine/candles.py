@@ -8,6 +8,7 @@ source converts to this; every detector, compiler and backtester accepts only th
 from __future__ import annotations
 
 import re
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -93,11 +94,30 @@ def epoch_minutes(index: pd.DatetimeIndex) -> np.ndarray:
 
 
 def local_minutes(index: pd.DatetimeIndex, tz: str) -> np.ndarray:
-    """Local wall-clock minutes since 1970-01-01 of each time in zone `tz` (DST-correct).
+    """Local wall-clock minutes since 1970-01-01 of each time in zone `tz` (DST-correct),
+    read-only. Kept per (index, zone) while the index lives: an index is immutable, and
+    sessions, day boundaries and filters all ask for the same one.
 
     Converting every bar with pandas is slow for a DST zone; UTC offsets only change on
     quarter-hour boundaries, so the offset is looked up once per quarter hour and broadcast.
     """
+    key = id(index)
+    entry = _LOCAL_MINUTES.get(key)
+    if entry is None or entry[0]() is not index:  # (an index is unhashable: keyed by id)
+        entry = (weakref.ref(index, lambda _, key=key: _LOCAL_MINUTES.pop(key, None)), {})
+        _LOCAL_MINUTES[key] = entry
+    per_zone = entry[1]
+    if tz not in per_zone:
+        minutes = _local_minutes(index, tz)
+        minutes.flags.writeable = False
+        per_zone[tz] = minutes
+    return per_zone[tz]
+
+
+_LOCAL_MINUTES: dict[int, tuple[weakref.ref, dict[str, np.ndarray]]] = {}
+
+
+def _local_minutes(index: pd.DatetimeIndex, tz: str) -> np.ndarray:
     utc = epoch_minutes(index)
     if tz == "UTC" or len(utc) == 0:
         return utc

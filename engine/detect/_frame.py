@@ -13,7 +13,8 @@ from engine.candles import validate_candles
 BASE_COLUMNS = ("at", "known_at", "at_i", "known_i", "kind", "direction", "top", "bottom")
 
 _NAT = np.iinfo(np.int64).min
-_STR = pd.StringDtype(na_value=np.nan)  # pandas' default string dtype
+_STR = pd.StringDtype(na_value=np.nan)
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")  # pandas' default string dtype
 
 
 def detection_frame(index: pd.DatetimeIndex, *, at_i, known_i, kind, direction, top, bottom,
@@ -80,7 +81,7 @@ def _times(stamps: np.ndarray, positions: np.ndarray) -> pd.arrays.DatetimeArray
     else:
         values = stamps[np.clip(positions, 0, len(stamps) - 1)]
         values[positions < 0] = _NAT
-    return pd.DatetimeIndex(values.view("M8[ns]")).tz_localize("UTC").array
+    return pd.DatetimeIndex(values, dtype=_UTC_NS).array  # int64 ns since the epoch, UTC
 
 
 def prepare(candles: pd.DataFrame) -> pd.DataFrame:

@@ -44,19 +44,22 @@ def _reaches(value: float, level: float, above: bool, inclusive: bool) -> bool:
 @njit(cache=True)
 def first_reach_nb(values, small, big, start, level, above, inclusive):
     """First k >= start with values[k] beyond `level` (>= / > when `above`, else <= / <);
-    -1 if none. `small`/`big` are block maxima (above) or minima (below) of `values`."""
+    -1 if none. `small`/`big` are block maxima (above) or minima (below) of `values`: a block
+    whose extreme does not reach the level is skipped whole, wherever k is inside it."""
     n = values.shape[0]
     k = start
     while k < n:
-        if k % BIG == 0 and not _reaches(big[k // BIG], level, above, inclusive):
-            k += BIG
+        if not _reaches(big[k // BIG], level, above, inclusive):
+            k = (k // BIG + 1) * BIG
             continue
-        if k % SMALL == 0 and not _reaches(small[k // SMALL], level, above, inclusive):
-            k += SMALL
+        block_end = (k // SMALL + 1) * SMALL
+        if not _reaches(small[k // SMALL], level, above, inclusive):
+            k = block_end
             continue
-        if _reaches(values[k], level, above, inclusive):
-            return k
-        k += 1
+        for i in range(k, min(block_end, n)):  # the block reaches: find the bar
+            if _reaches(values[i], level, above, inclusive):
+                return i
+        k = block_end
     return -1
 
 
