@@ -56,8 +56,8 @@ def _smc_suite(ohlc):
 def run() -> list[Result]:
     year = synthetic_candles()
     suite = _ita_suite(year)
-    ita = {name: best_of(fn, repeat=3) for name, fn in suite.items()}
-    total = best_of(lambda: _all(year), repeat=3)
+    ita = {name: best_of(fn, repeat=7) for name, fn in suite.items()}
+    total = best_of(lambda: _all(year), repeat=10)
     results = [Result("detect", f"{name}, 1y 1m", seconds) for name, seconds in ita.items()]
 
     ohlc = year.reset_index(drop=True).set_axis(year.index.tz_localize(None))
@@ -84,5 +84,5 @@ def run() -> list[Result]:
     five = synthetic_candles(5 * len(year), seed=11)
     _all(five)
     results.append(Result("detect", "all detectors together, 5y 1m", best_of(
-        lambda: _all(five), repeat=2), note=f"linear if ~5x the 1y time ({5 * total:.3f} s)"))
+        lambda: _all(five), repeat=4), note=f"linear if ~5x the 1y time ({5 * total:.3f} s)"))
     return results

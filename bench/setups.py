@@ -21,7 +21,7 @@ def run() -> list[Result]:
         candles = year if setup.market.timeframe == "1m" else resample(
             year, setup.market.timeframe)
         compiled = compile_setup(setup)
-        seconds = best_of(lambda: compiled(candles, symbol="SYN/USD"), repeat=3)
+        seconds = best_of(lambda: compiled(candles, symbol="SYN/USD"), repeat=7)
         signals = len(compiled(candles, symbol="SYN/USD"))
         results.append(Result("setups", f"{setup.id} ({setup.market.timeframe}, "
                                         f"{len(candles):,} bars)", seconds, target=0.200,

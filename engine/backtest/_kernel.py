@@ -212,3 +212,18 @@ def simulate_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry,
             t_exit[:count], t_size[:count], t_pnl[:count], t_fees[:count], t_reason[:count],
             t_mfe[:count], t_mae[:count], t_risk[:count], t_resolved[:count],
             t_partial[:count], equity, counters)
+
+
+@njit(cache=True)
+def drawdowns_nb(equity):
+    """Drawdown below the running peak, in money and in % of the peak (0 while the peak is not
+    positive), in one pass."""
+    n = equity.shape[0]
+    money = np.empty(n)
+    pct = np.empty(n)
+    peak = -np.inf
+    for i in range(n):
+        peak = max(peak, equity[i])
+        money[i] = equity[i] - peak
+        pct[i] = (equity[i] / peak - 1.0) * 100.0 if peak > 0 else 0.0
+    return money, pct

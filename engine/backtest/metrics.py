@@ -30,15 +30,14 @@ def _streak(wins: np.ndarray, target: bool) -> int:
     return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max(initial=0))
 
 
-def _drawdown_duration(equity: pd.Series) -> pd.Timedelta:
+def _drawdown_duration(drawdown: pd.Series) -> pd.Timedelta:
     """Longest time from the first to the last bar of one unbroken stretch below the peak."""
-    values = equity.to_numpy(float)
-    under = values < np.maximum.accumulate(values)
+    under = drawdown.to_numpy(float) < 0
     if not under.any():
         return pd.Timedelta(0)
     edges = np.diff(np.r_[0, under.astype(np.int8), 0])
     first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
-    times = equity.index.as_unit("ns").asi8
+    times = drawdown.index.as_unit("ns").asi8
     return pd.Timedelta(int((times[last] - times[first]).max()), unit="ns")
 
 
@@ -86,7 +85,7 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: st
         "profit_factor": _num(gross_win / gross_loss) if gross_loss > 0 else None,
         "max_drawdown": _num(-equity["drawdown"].min()) if len(curve) else 0.0,
         "max_drawdown_pct": _num(-equity["drawdown_pct"].min()) if len(curve) else 0.0,
-        "max_drawdown_duration": str(_drawdown_duration(curve)),
+        "max_drawdown_duration": str(_drawdown_duration(equity["drawdown"])),
         "sharpe": sharpe,
         "sortino": sortino,
         "sqn": _num(math.sqrt(count) * r.mean() / r.std(ddof=1)) if count > 1 and r.std(

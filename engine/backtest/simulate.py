@@ -153,9 +153,8 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
         "setup_version": signals["setup_version"].to_numpy()[rows],
         "reasons": signals["reasons"].to_numpy()[rows],
     })
-    peak = np.maximum.accumulate(equity) if len(equity) else equity
-    curve = pd.DataFrame({"equity": equity, "drawdown": equity - peak,
-                          "drawdown_pct": np.where(peak > 0, (equity / peak - 1) * 100, 0.0)},
+    drawdown, drawdown_pct = k.drawdowns_nb(equity)
+    curve = pd.DataFrame({"equity": equity, "drawdown": drawdown, "drawdown_pct": drawdown_pct},
                          index=index, copy=False)  # fresh arrays: no need to copy 3 x n floats
     names = ("skipped_in_position", "unfilled_or_invalid", "ambiguous_lower_tf",
              "ambiguous_stop_first", "size_capped_by_leverage")
