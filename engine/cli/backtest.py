@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -17,6 +18,29 @@ def _fmt(value) -> str:
     if value is None:
         return "—"
     return f"{value:,.4g}" if isinstance(value, float) else str(value)
+
+
+def _search_inputs(setup: str, symbol: str | None, start: str | None, end: str | None):
+    """The setup version, its symbol and its candles, for optimise / sweep / walk-forward."""
+    from engine.adapters.store import CandleStore
+    from engine.pipeline import load_candles
+    from engine.setups.store import SetupStore
+
+    version = SetupStore.from_settings().load(setup)
+    symbol = symbol or version.setup.market.symbols[0]
+    candles = load_candles(CandleStore.from_settings(), symbol, version.setup.market.timeframe,
+                           start=start, end=end)
+    return version, symbol, candles
+
+
+@contextlib.contextmanager
+def _progress(description: str):
+    """A transient rich bar; yields the `progress(fraction, message)` callback engines take."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task(description, total=1.0)
+        yield lambda fraction, message: bar.update(task, completed=fraction,
+                                                   description=message)
 
 
 def backtest_command(
@@ -113,27 +137,20 @@ def optimise_command(
 ) -> None:
     """Optimise the setup's `optimise:` ranges with Optuna (resumable study under runs/)."""
     from engine.backtest.optimise import optimise, save_best_as_version
-    from engine.pipeline import load_candles
-    from engine.adapters.store import CandleStore
     from engine.settings import get_settings
     from engine.setups.store import SetupStore
 
-    store = SetupStore.from_settings()
-    version = store.load(setup)
-    symbol = symbol or version.setup.market.symbols[0]
-    candles = load_candles(CandleStore.from_settings(), symbol, version.setup.market.timeframe,
-                           start=start, end=end)
-    with Progress(TextColumn("{task.description}"), BarColumn(), console=console,
-                  transient=True) as bar:
-        task = bar.add_task("optimising", total=1.0)
+    version, symbol, candles = _search_inputs(setup, symbol, start, end)
+    with _progress("optimising") as progress:
         result = optimise(version.setup, candles, symbol=symbol, objective=objective,
                           n_trials=trials, min_trades=min_trades, n_jobs=jobs,
                           storage_dir=get_settings().runs_dir / "optuna",
                           study_name=f"{version.id}-v{version.version}-{objective}",
-                          progress=lambda f, m: bar.update(task, completed=f, description=m))
+                          progress=progress)
     console.print(f"best {objective}: {result.best_value:.4g} with {result.best_params}")
     if save:
-        saved = save_best_as_version(store, version.setup, result.best_params)
+        saved = save_best_as_version(SetupStore.from_settings(), version.setup,
+                                     result.best_params)
         console.print(f"saved as {saved.id} v{saved.version}")
 
 
@@ -147,21 +164,12 @@ def sweep_command(
     top: int = typer.Option(20, help="Rows to print"),
 ) -> None:
     """Backtest every combination of the setup's stepped `optimise:` ranges, best first."""
-    from engine.adapters.store import CandleStore
     from engine.backtest.optimise import sweep
-    from engine.pipeline import load_candles
-    from engine.setups.store import SetupStore
 
-    version = SetupStore.from_settings().load(setup)
-    symbol = symbol or version.setup.market.symbols[0]
-    candles = load_candles(CandleStore.from_settings(), symbol, version.setup.market.timeframe,
-                           start=start, end=end)
-    with Progress(TextColumn("{task.description}"), BarColumn(), console=console,
-                  transient=True) as bar:
-        task = bar.add_task("sweeping", total=1.0)
+    version, symbol, candles = _search_inputs(setup, symbol, start, end)
+    with _progress("sweeping") as progress:
         table = sweep(version.setup, candles, symbol=symbol, objective=objective,
-                      min_trades=min_trades, workers=workers or None,
-                      progress=lambda f, m: bar.update(task, completed=f, description=m))
+                      min_trades=min_trades, workers=workers or None, progress=progress)
     console.print(table.drop(columns=["error"]).head(top).to_string(index=False))
     console.print(f"{len(table)} variants on {len(candles):,} bars of {symbol}")
 
@@ -177,18 +185,13 @@ def walkforward_command(
     min_trades: int = typer.Option(5),
 ) -> None:
     """Walk-forward: optimise on each train window, trade the next test window."""
-    from engine.adapters.store import CandleStore
     from engine.backtest.optimise import walkforward
-    from engine.pipeline import load_candles
-    from engine.setups.store import SetupStore
 
-    version = SetupStore.from_settings().load(setup)
-    symbol = symbol or version.setup.market.symbols[0]
-    candles = load_candles(CandleStore.from_settings(), symbol, version.setup.market.timeframe,
-                           start=start, end=end)
-    result = walkforward(version.setup, candles, symbol=symbol, train_bars=train,
-                         test_bars=test, anchored=anchored, objective=objective,
-                         n_trials=trials, min_trades=min_trades)
+    version, symbol, candles = _search_inputs(setup, symbol, start, end)
+    with _progress("walking forward") as progress:
+        result = walkforward(version.setup, candles, symbol=symbol, train_bars=train,
+                             test_bars=test, anchored=anchored, objective=objective,
+                             n_trials=trials, min_trades=min_trades, progress=progress)
     console.print(result.windows.to_string(index=False))
     console.print(f"in-sample mean {objective}: {_fmt(result.in_sample_mean)}; "
                   f"out-of-sample (stitched): {result.out_of_sample}")

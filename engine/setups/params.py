@@ -23,9 +23,11 @@ def grid(space: dict[str, ParamRange]) -> dict[str, list[float]]:
     for path, r in space.items():
         if r.step:
             count = int(np.floor((r.high - r.low) / r.step + 1e-9)) + 1
-            out[path] = [round(r.low + i * r.step, 10) for i in range(count)]
+            values = [round(r.low + i * r.step, 10) for i in range(count)]
         else:
-            out[path] = [r.low, r.high]
+            values = [r.low, r.high]
+        whole = all(float(v).is_integer() for v in (r.low, r.high, r.step or 1))
+        out[path] = [int(v) for v in values] if whole else values  # 10, not 10.0, for periods
     return out
 
 
