@@ -168,4 +168,21 @@ def dump_setup(setup: schema.Setup) -> str:
     """YAML text for a setup (used by the visual editor and optimisation); defaults omitted."""
     data = setup.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     data = {"schema_version": schema.SCHEMA_VERSION, **data}
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML, with text of several lines (a description) written as a readable block."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value.rstrip("\n"):
+        style = "|"  # keep its lines
+    elif value.endswith("\n") or len(value) > 80:
+        style = ">"  # one paragraph, folded at the width
+    else:
+        style = None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
