@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
 from engine.candles import TIMEFRAMES
@@ -25,7 +26,47 @@ def fmt(value, kind: str = "number") -> str:
         return f"{value:,.2f}"
     if isinstance(value, float):
         return f"{value:,.3g}"
+    if isinstance(value, int) and kind == "number":
+        return f"{value:,}"
     return str(value)
+
+
+METRIC_LABELS = {  # metric -> (label, format kind), in reading order
+    "trades": ("Trades", "number"), "wins": ("Wins", "number"), "losses": ("Losses", "number"),
+    "win_rate": ("Win rate", "ratio"), "total_profit": ("Total profit", "money"),
+    "total_return_pct": ("Return", "pct"), "buy_and_hold_pct": ("Buy and hold", "pct"),
+    "avg_planned_rr": ("Average planned R:R", "number"), "avg_r": ("Average R", "r"),
+    "expectancy_r": ("Expectancy (R)", "r"), "expectancy_money": ("Expectancy (money)", "money"),
+    "profit_factor": ("Profit factor", "number"), "max_drawdown": ("Max drawdown", "money"),
+    "max_drawdown_pct": ("Max drawdown %", "pct"),
+    "max_drawdown_duration": ("Longest drawdown", "text"), "sharpe": ("Sharpe", "number"),
+    "sortino": ("Sortino", "number"), "sqn": ("SQN", "number"),
+    "longest_win_streak": ("Longest win streak", "number"),
+    "longest_loss_streak": ("Longest loss streak", "number"),
+    "exposure_pct": ("Exposure", "pct"), "fees": ("Fees", "money"),
+    "start": ("From", "text"), "end": ("To", "text"), "bars": ("Bars", "number"),
+}
+
+
+def breakdown_columns() -> dict:
+    """Column formats for a breakdown table (`engine.backtest.metrics.breakdown`)."""
+    number = st.column_config.NumberColumn
+    return {"trades": number("trades", format="%d"),
+            "win_rate": number("win rate", format="percent"),
+            "total_r": number("total R", format="%+.2f R"),
+            "avg_r": number("average R", format="%+.2f R"),
+            "pnl": number("PnL", format="%.2f"),
+            "profit_factor": number("profit factor", format="%.2f")}
+
+
+def metrics_table(metrics_by_column: dict[str, dict]) -> pd.DataFrame:
+    """Formatted metrics, one column per run (or version), one labelled row per metric."""
+    names = list(METRIC_LABELS) + sorted({k for m in metrics_by_column.values() for k in m}
+                                         - set(METRIC_LABELS))
+    rows = {METRIC_LABELS.get(name, (name, "number"))[0]: {
+        column: fmt(metrics.get(name), METRIC_LABELS.get(name, (name, "number"))[1])
+        for column, metrics in metrics_by_column.items()} for name in names}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 @contextlib.contextmanager

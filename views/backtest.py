@@ -1,11 +1,12 @@
 """Backtest: pick a setup version, symbol, range, costs and sizing; run it through the engine
 daemon (or in the app when no daemon runs); read the result."""
 
+import pandas as pd
 import streamlit as st
 
 from app import state
 from app.jobs_ui import follow
-from app.ui import fmt, sidebar, user_errors
+from app.ui import breakdown_columns, fmt, metrics_table, sidebar, user_errors
 from engine.backtest.metrics import BREAKDOWNS, breakdown
 from engine.backtest.report import (
     equity_figure,
@@ -101,7 +102,9 @@ with user_errors():
                    "stop was too tight for the risk % on this account, so they risked less than "
                    "planned and fees weigh heavily on their R.")
     with st.expander("All metrics and counters"):
-        st.json({"metrics": m, "counters": summary["counters"]})
+        left, right = st.columns([3, 2])
+        left.dataframe(metrics_table({"this run": m}), width="stretch")
+        right.dataframe(pd.Series(summary["counters"], name="count"), width="stretch")
     tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "By month"])
     tabs[0].plotly_chart(equity_figure(equity_curve), key="backtest_chart_equity")
     if len(trades):
@@ -120,7 +123,8 @@ with user_errors():
                                 summary["data_start"], None)
         st.plotly_chart(trade_figure(candles, trades.iloc[pick]), key="backtest_trade_chart")
     by = st.selectbox("Breakdown by", BREAKDOWNS, key="backtest_by")
-    st.dataframe(breakdown(trades, by), width="stretch")
+    st.dataframe(breakdown(trades, by), width="stretch",
+                 column_config=breakdown_columns())
     d1, d2 = st.columns(2)
     d1.download_button("Trades CSV", trades.to_csv(index=False), f"{run_id}-trades.csv",
                        key="backtest_csv")

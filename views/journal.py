@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from app import state
-from app.ui import sidebar, user_errors
+from app.ui import breakdown_columns, sidebar, user_errors
 from engine.backtest.metrics import breakdown
 
 sidebar(state.series())
@@ -27,4 +27,5 @@ with user_errors():
                                   title="MFE vs MAE (R)"), key="journal_scatter")
     for by in ("session", "weekday", "hour", "week", "month", "direction"):
         st.markdown(f"**By {by}**")
-        st.dataframe(breakdown(trades, by), width="stretch")
+        st.dataframe(breakdown(trades, by), width="stretch",
+                     column_config=breakdown_columns())

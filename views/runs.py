@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
-from app.ui import sidebar, user_errors
+from app.ui import metrics_table, sidebar, user_errors
 
 sidebar(state.series())
 st.title("Runs")
@@ -17,8 +17,8 @@ chosen = st.multiselect("Compare runs", runs["run_id"].tolist(),
                         default=runs["run_id"].tolist()[:2], key="runs_compare")
 if chosen:
     store = state.run_store()
-    metrics = pd.DataFrame({r: store.summary(r)["metrics"] for r in chosen})
-    st.dataframe(metrics, width="stretch")
+    st.dataframe(metrics_table({r: store.summary(r)["metrics"] for r in chosen}),
+                 width="stretch")
     curves = pd.DataFrame({r: store.frame(r, "equity")["equity"].reset_index(drop=True)
                            for r in chosen})
     st.line_chart(curves.iloc[:: max(1, len(curves) // 3000)])
