@@ -58,10 +58,17 @@ def to_flow(graph: fg.Graph) -> StreamlitFlowState:
 
 canvas, panel = st.columns([3, 2])
 with canvas:
-    flow = streamlit_flow(f"editor_flow_{setup_id}_{st.session_state['editor_rev']}",
-                          to_flow(graph), height=560, fit_view=True, min_zoom=0.2,
-                          allow_new_edges=True,
-                          get_node_on_click=True, show_minimap=False)
+    # The canvas state is built once per graph revision and then handed back as the component
+    # returns it: a state built anew on every run carries a new timestamp, which makes the
+    # component report back, which reruns the page — forever.
+    flow_key = f"editor_flow_{setup_id}_{version.version}_{st.session_state['editor_rev']}"
+    if st.session_state.get("editor_flow_key") != flow_key:
+        st.session_state["editor_flow_key"] = flow_key
+        st.session_state["editor_flow"] = to_flow(graph)
+    flow = streamlit_flow(flow_key, st.session_state["editor_flow"], height=560, fit_view=True,
+                          min_zoom=0.2, allow_new_edges=True, get_node_on_click=True,
+                          show_minimap=False)
+    st.session_state["editor_flow"] = flow
     if flow is not None:
         known = {e.id for e in graph.edges}
         for edge in flow.edges:  # edges drawn by hand join the rule, after existing inputs

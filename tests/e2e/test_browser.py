@@ -73,10 +73,19 @@ def served(tmp_path):
                 process.kill()
 
 
+def _settled(page) -> None:
+    """Wait until Streamlit has finished the rerun a widget action started (on a loaded
+    2-core machine a rerun can take seconds; fixed sleeps made this test flaky)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=60_000)
+
+
 def _pick(page, label: str, option: str) -> None:
     page.get_by_label(label, exact=True).first.click()
     page.get_by_role("option", name=option, exact=True).click()
-    page.wait_for_timeout(1200)
+    _settled(page)
 
 
 def test_edit_save_backtest_and_screenshots(served) -> None:
@@ -103,11 +112,13 @@ def test_edit_save_backtest_and_screenshots(served) -> None:
         field = page.get_by_label("r_multiple", exact=True)
         field.fill("3.5")
         field.press("Enter")
-        page.wait_for_timeout(800)
+        _settled(page)
         page.get_by_role("button", name="Apply").click()
-        page.wait_for_timeout(1500)
+        _settled(page)
         page.get_by_role("button", name="Save as new version").click()
-        expect(page.get_by_text("Saved bos-order-block-retest v2")).to_be_visible()
+        _settled(page)
+        expect(page.get_by_text("Saved bos-order-block-retest v2")).to_be_visible(
+            timeout=30_000)
         saved = home / "setups" / "bos-order-block-retest" / "v0002.yaml"
         assert saved.exists() and "r_multiple: 3.5" in saved.read_text()
         assert (home / "setups" / "bos-order-block-retest" / "v0002.layout.json").exists()
