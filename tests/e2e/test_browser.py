@@ -134,9 +134,11 @@ def test_edit_save_backtest_and_screenshots(served) -> None:
         jobs = list((home / "exchange" / "jobs").glob("*.json"))
         assert jobs and '"state": "done"' in jobs[0].read_text()
 
-        for name in PAGES:
+        for name in PAGES:  # every page settles: none reruns itself in a loop
             page.goto(f"{url}/{name}")
-            page.wait_for_timeout(4000)
+            page.wait_for_timeout(2000)
+            _settled(page)
+            page.wait_for_timeout(1500)  # let charts draw
             assert not page.get_by_text("Traceback").count()
             page.screenshot(path=str(SHOTS / f"{name or 'home'}.png"), full_page=True)
         browser.close()
