@@ -227,3 +227,12 @@ def drawdowns_nb(equity):
         money[i] = equity[i] - peak
         pct[i] = (equity[i] / peak - 1.0) * 100.0 if peak > 0 else 0.0
     return money, pct
+
+
+@njit(cache=True)
+def any_nan_nb(a, b, c, d):
+    """True when any of the four equally long price arrays holds a NaN (one pass, no copies)."""
+    for i in range(a.shape[0]):
+        if np.isnan(a[i]) or np.isnan(b[i]) or np.isnan(c[i]) or np.isnan(d[i]):
+            return True
+    return False

@@ -102,7 +102,7 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     validate_candles(candles)
     o, h, lo, c = (np.ascontiguousarray(candles[x].to_numpy(float)) for x in (OPEN, HIGH, LOW,
                                                                               CLOSE))
-    if any(np.isnan(prices).any() for prices in (o, h, lo, c)):
+    if k.any_nan_nb(o, h, lo, c):
         raise DataError("candles contain NaN prices; drop or repair those bars first")
     if initial_equity <= 0:
         raise DataError(f"initial equity must be positive, got {initial_equity}")
@@ -147,8 +147,8 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
         "mfe_r": mfe, "mae_r": mae, "bars_held": exit_i - entry_i + 1,
         "exit_reason": _names(EXIT_REASONS, reason),
         "ambiguous": _names(RESOLUTION, resolved), "partial_price": partial,
-        "session": _session_of(entry_time), "weekday": entry_time.day_name().to_numpy(),
-        "hour": entry_time.hour.to_numpy(),
+        "session": _session_of(entry_time), "weekday": _weekday_names(entry_time),
+        "hour": (entry_time.as_unit("s").asi8 // 3600 % 24).astype(np.int32),
         "setup_id": signals["setup_id"].to_numpy()[rows],
         "setup_version": signals["setup_version"].to_numpy()[rows],
         "reasons": signals["reasons"].to_numpy()[rows],
@@ -159,6 +159,15 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
     names = ("skipped_in_position", "unfilled_or_invalid", "ambiguous_lower_tf",
              "ambiguous_stop_first", "size_capped_by_leverage")
     return SimulationResult(trades, curve, dict(zip(names, map(int, counters))), initial_equity)
+
+
+_WEEKDAYS = np.array(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                      "Sunday"], dtype=object)
+
+
+def _weekday_names(times: pd.DatetimeIndex) -> np.ndarray:
+    """English weekday names of UTC times (1970-01-01 was a Thursday), locale-independent."""
+    return _WEEKDAYS[(times.as_unit("s").asi8 // 86_400 + 3) % 7]
 
 
 def _names(names: dict[int, str], codes: np.ndarray) -> np.ndarray:
