@@ -155,6 +155,10 @@ with panel:
             st.session_state["editor_rev"] += 1
             st.rerun()
 
+    # the last save's outcome stays on screen until the graph changes again
+    notice = st.session_state.get("editor_notice")
+    if notice and notice[:2] == (key, st.session_state["editor_rev"]):
+        st.success(notice[2])
     if st.button("Save as new version", type="primary", key="editor_save",
                  disabled=bool(problems)):
         with user_errors():
@@ -166,8 +170,11 @@ with panel:
                 saved = store.save(dump_setup(rule), source=f"{setup_id} (editor)")
                 fg.save_layout(store.layout_path(setup_id, saved.version), graph)
                 st.session_state.pop(key, None)
-                st.success(f"Saved {saved.id} v{saved.version}.")
-                st.session_state["editor_preview"] = True
+                text = (f"Saved {saved.id} v{saved.version}." if saved.version > version.version
+                        else f"No change: v{saved.version} already holds this rule.")
+                st.session_state["editor_notice"] = (
+                    f"editor_graph_{setup_id}_{saved.version}", 0, text)
+                st.rerun()
 
 st.subheader("Preview")
 with user_errors():

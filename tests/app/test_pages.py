@@ -79,3 +79,10 @@ def test_editor_page_changes_a_parameter_and_saves(app_home) -> None:
     versions = SetupStore.from_settings().versions("bos-order-block-retest")
     assert len(versions) == before + 1
     assert versions[-1].setup.plan.target.r_multiple == 3.0
+    saved = f"Saved bos-order-block-retest v{len(versions)}."
+    assert any(saved in s.value for s in at.success)
+    at.run()  # the confirmation outlives the reruns that follow (e.g. the canvas reporting)
+    assert any(saved in s.value for s in at.success)
+    at.button(key="editor_save").click().run()  # the same rule again: no new version
+    assert len(SetupStore.from_settings().versions("bos-order-block-retest")) == len(versions)
+    assert any("No change" in s.value for s in at.success)
