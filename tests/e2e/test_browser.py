@@ -127,7 +127,8 @@ def test_edit_save_backtest_and_screenshots(served) -> None:
         expect(page.get_by_text("Run backtest")).to_be_visible()
         _pick(page, "Setup", "bos-order-block-retest")
         page.get_by_role("button", name="Run backtest").click()
-        expect(page.get_by_text("Win rate")).to_be_visible(timeout=120_000)
+        expect(page.get_by_test_id("stMetricLabel").filter(has_text="Win rate")).to_be_visible(
+            timeout=120_000)
         expect(page.get_by_text("bos-order-block-retest v2 on BTC/USDT")).to_be_visible()
         runs = list((home / "runs").glob("*bos-order-block-retest-v2"))
         assert len(runs) == 1  # written by the daemon through the job bus
