@@ -41,7 +41,7 @@ from engine.detect.sweeps import detect_sweeps
 from engine.detect.swings import detect_swings
 
 __all__ = [
-    "SESSIONS", "Session", "atr", "detection_frame", "detect_equal_levels", "detect_fvg", "detect_order_blocks",
+    "SESSIONS", "Session", "atr", "detect_equal_levels", "detect_fvg", "detect_order_blocks",
     "detect_previous_levels", "detect_sessions", "detect_structure", "detect_sweeps",
-    "detect_swings", "ema", "rsi", "session_mask", "sma",
+    "detect_swings", "detection_frame", "ema", "rsi", "session_mask", "sma",
 ]

@@ -13,8 +13,8 @@ from engine.candles import validate_candles
 BASE_COLUMNS = ("at", "known_at", "at_i", "known_i", "kind", "direction", "top", "bottom")
 
 _NAT = np.iinfo(np.int64).min
-_STR = pd.StringDtype(na_value=np.nan)
-_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")  # pandas' default string dtype
+_STR = pd.StringDtype(na_value=np.nan)  # pandas' default string dtype
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
 
 def detection_frame(index: pd.DatetimeIndex, *, at_i, known_i, kind, direction, top, bottom,

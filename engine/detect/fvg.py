@@ -26,7 +26,7 @@ from numba import njit
 
 from engine.candles import CLOSE, HIGH, LOW, OPEN
 from engine.detect._frame import detection_frame, prepare
-from engine.detect._kernels import BIG, SMALL, block_extrema_nb, first_reach_nb
+from engine.detect._kernels import Searcher, first_reach_nb
 from engine.detect.indicators import atr
 
 
@@ -45,7 +45,9 @@ def detect_fvg(candles: pd.DataFrame, *, min_size: float = 0.0, min_size_pct: fl
         min_atr = min_size_atr * np.nan_to_num(atr(candles, atr_period), nan=np.inf)
     at_i, bull, top, bottom = _gaps_nb(high, low, close, float(min_size), float(min_size_pct),
                                        min_atr)
-    touched, half, filled = _fills_nb(high, low, at_i + 2, top, bottom, bull)
+    down, up = Searcher(low, above=False), Searcher(high, above=True)
+    touched, half, filled = _fills_nb(down.values, down.small, down.big, up.values, up.small,
+                                      up.big, at_i + 2, top, bottom, bull)
     middle_dir = np.sign(close[at_i] - candles[OPEN].to_numpy(np.float64)[at_i])
     return detection_frame(
         candles.index, at_i=at_i, known_i=at_i + 1, kind="fvg",
@@ -87,13 +89,10 @@ def _gaps_nb(high, low, close, min_size, min_pct, min_atr):
 
 
 @njit(cache=True)
-def _fills_nb(high, low, start, top, bottom, bull):
-    """First touch, half fill and full fill of each gap from bar `start` on (-1 = not yet).
+def _fills_nb(low, low_small, low_big, high, high_small, high_big, start, top, bottom, bull):
+    """First touch, half fill and full fill of each gap from bar `start` on (-1 = not yet),
+    searching lows (bullish gaps) or highs (bearish) with their block extrema (`Searcher`).
     Each search goes on from the previous one: a zone is touched before it is half filled."""
-    low_small = block_extrema_nb(low, SMALL, False)
-    low_big = block_extrema_nb(low, BIG, False)
-    high_small = block_extrema_nb(high, SMALL, True)
-    high_big = block_extrema_nb(high, BIG, True)
     count = start.shape[0]
     touched = np.full(count, -1, dtype=np.int64)
     half = np.full(count, -1, dtype=np.int64)

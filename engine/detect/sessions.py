@@ -107,12 +107,9 @@ def detect_sessions(candles: pd.DataFrame, *, sessions: Iterable[Session | str] 
     high = candles[HIGH].to_numpy(np.float64)
     low = candles[LOW].to_numpy(np.float64)
     parts = []
-    cache: dict[str, np.ndarray] = {}
     for item in sessions:
         spec = get_session(item)
-        if spec.tz not in cache:
-            cache[spec.tz] = local_minutes(candles.index, spec.tz)
-        minutes = cache[spec.tz]
+        minutes = local_minutes(candles.index, spec.tz)  # kept per zone by local_minutes
         first, _, known, hi, hi_i, lo, lo_i = period_ranges_nb(
             minutes, high, low, spec.start_minute, DAY, spec.length, step)
         keep = starts_inside(minutes, first, spec.start_minute, DAY)

@@ -438,8 +438,9 @@ def _detection_json(condition: str, frame: pd.DataFrame, rows: np.ndarray) -> pa
         # "2023-03-01 09:45:00" -> "2023-03-01T09:45:00"; Arrow's strftime is 30x slower
         return pc.replace_substring(pc.cast(times, pa.string()), " ", "T", max_replacements=1)
 
+    kinds = pa.Array.from_pandas(frame["kind"]).take(rows)
     parts = [
-        f'{{"condition":{json.dumps(condition)},"kind":"', text(pa.Array.from_pandas(frame["kind"]).take(rows)),
+        f'{{"condition":{json.dumps(condition)},"kind":"', text(kinds),
         '","direction":', text(frame["direction"].to_numpy(np.int64)[rows]),
         ',"at":"', stamp("at"), 'Z","known_at":"', stamp("known_at"),
         'Z","top":', number(frame["top"].to_numpy(float)[rows]),
