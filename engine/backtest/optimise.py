@@ -15,7 +15,6 @@ import itertools
 import logging
 import multiprocessing
 import os
-import typing
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,17 +138,15 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
 
 
 def _map(job: _SweepJob, variants: list[dict], workers: int):
-    """`job(variant)` for every variant, in order, on `workers` forked processes."""
+    """`job(variant)` for every variant, in order, on `workers` forked processes (a forked
+    worker inherits the job, candles included, without pickling it)."""
     if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
         yield from map(job, variants)
         return
-    _SweepJob.current = job  # the forked workers inherit it
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(_run_current, variants,
-                                 chunksize=max(1, len(variants) // (8 * workers)))
-    finally:
-        _SweepJob.current = None
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_install,
+                                                  initargs=(job,)) as pool:
+        yield from pool.imap(_run_installed, variants,
+                             chunksize=max(1, len(variants) // (8 * workers)))
 
 
 @dataclasses.dataclass
@@ -162,7 +159,6 @@ class _SweepJob:
     costs: Costs
     sizing: Sizing
     cache: dict = dataclasses.field(default_factory=dict)
-    current: typing.ClassVar[_SweepJob | None] = None
 
     def __call__(self, params: dict) -> dict:
         try:
@@ -180,8 +176,16 @@ SWEEP_METRICS = ("trades", "win_rate", "expectancy_r", "profit_factor", "total_r
                  "max_drawdown_pct")
 
 
-def _run_current(params: dict) -> dict:
-    return _SweepJob.current(params)
+_installed: _SweepJob | None = None  # set in each sweep worker process
+
+
+def _install(job: _SweepJob) -> None:
+    global _installed
+    _installed = job
+
+
+def _run_installed(params: dict) -> dict:
+    return _installed(params)
 
 
 def save_best_as_version(store, setup: Setup, params: dict):

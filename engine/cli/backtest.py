@@ -63,12 +63,9 @@ def backtest_command(
     costs = Costs(fee_bps if fee_bps is not None else version.setup.costs.fee_bps,
                   slippage_bps if slippage_bps is not None else version.setup.costs.slippage_bps)
     chosen = Sizing(sizing, size if size is not None else version.setup.risk.percent)
-    with Progress(TextColumn("{task.description}"), BarColumn(), console=console,
-                  transient=True) as bar:
-        task = bar.add_task("backtest", total=1.0)
+    with _progress("backtest") as progress:
         result = run_backtest(setup, symbol=symbol, start=start, end=end, costs=costs,
-                              sizing=chosen, initial_equity=equity,
-                              progress=lambda f, m: bar.update(task, completed=f, description=m))
+                              sizing=chosen, initial_equity=equity, progress=progress)
     table = Table("metric", "value", title=f"run {result.run_id}")
     for key, value in result.summary["metrics"].items():
         table.add_row(key, _fmt(value))
