@@ -69,6 +69,13 @@ def metrics_table(metrics_by_column: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def stop_if_empty(items, message: str) -> None:
+    """End the page with `message` when there is nothing to show yet (no setups, no runs)."""
+    if not len(items):
+        st.info(message)
+        st.stop()
+
+
 @contextlib.contextmanager
 def user_errors():
     """Show an ItaError as a message on the page; anything else is a bug and propagates."""

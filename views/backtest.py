@@ -6,7 +6,14 @@ import streamlit as st
 
 from app import state
 from app.jobs_ui import follow
-from app.ui import breakdown_columns, fmt, metrics_table, sidebar, user_errors
+from app.ui import (
+    breakdown_columns,
+    fmt,
+    metrics_table,
+    sidebar,
+    stop_if_empty,
+    user_errors,
+)
 from engine.backtest.metrics import BREAKDOWNS, breakdown
 from engine.backtest.report import (
     equity_figure,
@@ -23,9 +30,7 @@ choice = sidebar(state.series())
 st.title("Backtest")
 store = state.setup_store()
 infos = store.list()
-if not infos:
-    st.info("No setups yet.")
-    st.stop()
+stop_if_empty(infos, "No setups yet: run `ita demo` to add the examples.")
 
 with st.form("backtest_form"):
     c1, c2 = st.columns(2)

@@ -11,7 +11,7 @@ from streamlit_flow.state import StreamlitFlowState
 from app import flow_graph as fg
 from app import state
 from app.charts import add_signals, candle_figure
-from app.ui import sidebar, user_errors
+from app.ui import sidebar, stop_if_empty, user_errors
 from engine.pipeline import detect_setup
 from engine.setups.parse import dump_setup
 from engine.setups.schema import DETECTOR_BLOCKS
@@ -20,9 +20,7 @@ choice = sidebar(state.series())
 st.title("Visual editor")
 store = state.setup_store()
 ids = store.ids()
-if not ids:
-    st.info("No setups yet.")
-    st.stop()
+stop_if_empty(ids, "No setups yet: run `ita demo` to add the examples.")
 setup_id = st.selectbox("Setup", ids, key="editor_setup")
 version = store.load(setup_id)
 key = f"editor_graph_{setup_id}_{version.version}"

@@ -4,14 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from app import state
-from app.ui import metrics_table, sidebar, user_errors
+from app.ui import metrics_table, sidebar, stop_if_empty, user_errors
 
 sidebar(state.series())
 st.title("Runs")
 runs = state.runs()
-if not len(runs):
-    st.info("No runs yet: run a backtest first.")
-    st.stop()
+stop_if_empty(runs, "No runs yet: run a backtest first.")
 st.dataframe(runs, hide_index=True, width="stretch")
 chosen = st.multiselect("Compare runs", runs["run_id"].tolist(),
                         default=runs["run_id"].tolist()[:2], key="runs_compare")

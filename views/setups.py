@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import state
 from app.charts import add_detections, add_signals, candle_figure, shade_sessions
-from app.ui import sidebar, user_errors
+from app.ui import sidebar, stop_if_empty, user_errors
 from engine.errors import ItaError
 from engine.pipeline import detect_setup
 from engine.setups.parse import parse_setup
@@ -14,9 +14,7 @@ choice = sidebar(state.series())
 st.title("Setups")
 store = state.setup_store()
 infos = store.list()
-if not infos:
-    st.info("No setups yet: run `ita demo` to add the examples.")
-    st.stop()
+stop_if_empty(infos, "No setups yet: run `ita demo` to add the examples.")
 
 st.dataframe([{"id": s.id, "name": s.name, "tf": s.timeframe, "versions": s.versions,
                "active": s.active, "tags": ", ".join(s.tags)} for s in infos],
