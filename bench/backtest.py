@@ -89,11 +89,12 @@ def run() -> list[Result]:
     signals = compile_setup(SMA)(year, symbol="SYN/USD")
     sim = best_of(lambda: simulate(year, signals, costs=NO_COSTS, sizing=UNIT,
                                    initial_equity=1e6), repeat=10)
-    trades = len(_ita(year).trades)
+    reference = _ita(year).trades  # the trades both peers are compared with
+    trades = len(reference)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bt_seconds, bt_trades = _backtesting_py(year)
-        vbt_seconds, vbt_trades, vbt_same = _vectorbt(year, _ita(year).trades)
+        vbt_seconds, vbt_trades, vbt_same = _vectorbt(year, reference)
     swept = best_of(lambda: _sweep(year), repeat=1)
     from tests.conftest import read_demo_candles
 
