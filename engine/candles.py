@@ -1,4 +1,4 @@
-"""The candle contract (DESIGN.md) and the names everything else uses.
+"""The candle contract (docs/ARCHITECTURE.md) and the names everything else uses.
 
 Candles are a pandas DataFrame indexed by a UTC `DatetimeIndex` of bar *open* times, with the
 float64 columns `open high low close volume`, sorted ascending, unique. Every importer and

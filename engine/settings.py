@@ -1,6 +1,6 @@
 """Settings from the environment or `.env` (pydantic-settings). Secrets are `SecretStr`.
 
-`ITA_HOME` is the folder that holds ITA's runtime folders (DESIGN.md layout); by default the
+`ITA_HOME` holds ITA's runtime folders (layout in docs/ARCHITECTURE.md); by default the
 current working directory, which `make run` sets to the project folder.
 """
 

@@ -1,5 +1,5 @@
 """The pure core stays pure: no streamlit anywhere in engine/, and the pure packages import no
-I/O libraries (DESIGN.md)."""
+I/O libraries (docs/ARCHITECTURE.md, "The purity rule")."""
 
 from __future__ import annotations
 

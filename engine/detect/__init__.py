@@ -1,6 +1,6 @@
 """Deterministic, look-ahead-free detectors, one module per concept.
 
-The detection contract (DESIGN.md): every event detector is a function
+The detection contract (docs/ARCHITECTURE.md): every event detector is a function
 
     detect_<concept>(candles, *, <keyword-only parameters>) -> pd.DataFrame
 
