@@ -1,5 +1,5 @@
-"""Parameter search over a setup's declared ranges: Optuna studies, exhaustive grid sweeps, and
-walk-forward analysis.
+"""Parameter search over a setup's declared ranges: Optuna studies and exhaustive grid sweeps
+(walk-forward analysis is in `engine.backtest.walkforward`).
 
 Each condition is detected once per distinct block (a cache kept for one search over one candle
 frame): a trial that changes only the plan or one condition re-uses the other detections.
@@ -123,7 +123,8 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     if not values:
         raise SetupError(f"setup {setup.id} declares no `optimise:` ranges")
     paths = list(values)
-    variants = [dict(zip(paths, combo)) for combo in itertools.product(*values.values())]
+    variants = [dict(zip(paths, combo, strict=True))
+                for combo in itertools.product(*values.values())]
     job = _SweepJob(setup, candles, symbol, objective, min_trades,
                     costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps),
                     sizing or Sizing("risk_percent", setup.risk.percent))
@@ -192,54 +193,3 @@ def save_best_as_version(store, setup: Setup, params: dict):
     """Write the optimised setup as a new version through the setup store."""
     return store.save(dump_setup(apply_parameters(setup, params)),
                       source=f"{setup.id} (optimised)")
-
-
-@dataclasses.dataclass
-class WalkForward:
-    windows: pd.DataFrame  # per window: train/test range, chosen params, in/out-of-sample value
-    out_of_sample_trades: pd.DataFrame
-    in_sample_mean: float | None
-    out_of_sample: dict
-
-
-def walkforward(setup: Setup, candles: pd.DataFrame, *, symbol: str, train_bars: int,
-                test_bars: int, anchored: bool = False, objective: str = "expectancy_r",
-                n_trials: int = 30, min_trades: int = 5, costs: Costs | None = None,
-                sizing: Sizing | None = None, progress: Progress | None = None) -> WalkForward:
-    """Optimise on each train window, trade the next test window with the chosen parameters;
-    the test windows stitched together are the out-of-sample result."""
-    costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
-    sizing = sizing or Sizing("risk_percent", setup.risk.percent)
-    starts = list(range(0, len(candles) - train_bars - test_bars + 1, test_bars))
-    if not starts:
-        raise SetupError(f"walk-forward needs at least {train_bars + test_bars} bars, the range "
-                         f"has {len(candles)}")
-    rows, trades = [], []
-    for number, start in enumerate(starts):
-        train = candles.iloc[0 if anchored else start: start + train_bars]
-        test = candles.iloc[start + train_bars: start + train_bars + test_bars]
-        best = optimise(setup, train, symbol=symbol, objective=objective, n_trials=n_trials,
-                        min_trades=min_trades, costs=costs, sizing=sizing)
-        chosen = apply_parameters(setup, best.best_params)
-        signals = compile_setup(chosen)(test, symbol=symbol)
-        result = simulate(test, signals, costs=costs, sizing=sizing)
-        trades.append(result.trades.assign(window=number))
-        out_value, metrics = evaluate(chosen, test, symbol=symbol, costs=costs, sizing=sizing,
-                                      min_trades=0, objective=objective)
-        rows.append({"window": number, "train_start": train.index[0],
-                     "train_end": train.index[-1], "test_start": test.index[0],
-                     "test_end": test.index[-1], "params": best.best_params,
-                     "in_sample": best.best_value, "out_of_sample": out_value,
-                     "test_trades": metrics["trades"]})
-        if progress:
-            progress((number + 1) / len(starts), f"window {number + 1}/{len(starts)}")
-    windows = pd.DataFrame(rows)
-    stitched = pd.concat(trades, ignore_index=True)
-    r = stitched["r_multiple"] if len(stitched) else pd.Series(dtype=float)
-    return WalkForward(windows, stitched,
-                       float(windows["in_sample"].replace(-1e12, np.nan).mean())
-                       if len(windows) else None,
-                       {"trades": int(len(stitched)),
-                        "expectancy_r": float(r.mean()) if len(r) else None,
-                        "win_rate": float((stitched["pnl"] > 0).mean()) if len(r) else None,
-                        "total_r": float(r.sum()) if len(r) else 0.0})

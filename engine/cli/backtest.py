@@ -182,7 +182,7 @@ def walkforward_command(
     min_trades: int = typer.Option(5),
 ) -> None:
     """Walk-forward: optimise on each train window, trade the next test window."""
-    from engine.backtest.optimise import walkforward
+    from engine.backtest.walkforward import walkforward
 
     version, symbol, candles = _search_inputs(setup, symbol, start, end)
     with _progress("walking forward") as progress:

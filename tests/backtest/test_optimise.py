@@ -11,12 +11,10 @@ from engine.backtest.optimise import (
     optimise,
     save_best_as_version,
     sweep,
-    walkforward,
 )
 from engine.backtest.simulate import Costs, Sizing
-from engine.setups import apply_parameters, compile_setup
 from engine.errors import SetupError
-from engine.setups import parse_setup
+from engine.setups import apply_parameters, compile_setup, parse_setup
 from engine.setups.store import SetupStore
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "setups" / "sma-cross.yaml"
@@ -47,18 +45,6 @@ def test_optimise_needs_ranges_and_a_known_objective(demo_candles) -> None:
     bare = setup.model_copy(update={"optimise": {}})
     with pytest.raises(SetupError, match="declares no `optimise:` ranges"):
         optimise(bare, demo_candles.iloc[:500], symbol="X")
-
-
-def test_walkforward_stitches_out_of_sample_windows(demo_candles) -> None:
-    setup = parse_setup(EXAMPLE.read_text())
-    result = walkforward(setup, demo_candles.iloc[:12000], symbol="X", train_bars=4000,
-                         test_bars=2000, n_trials=4, min_trades=2)
-    assert len(result.windows) == 4
-    assert (result.windows["test_start"] > result.windows["train_end"]).all()
-    assert result.out_of_sample["trades"] == len(result.out_of_sample_trades)
-    assert set(result.out_of_sample_trades["window"]) <= set(range(4))
-    with pytest.raises(SetupError, match="needs at least"):
-        walkforward(setup, demo_candles.iloc[:100], symbol="X", train_bars=4000, test_bars=10)
 
 
 def test_sweep_ranks_every_variant_the_same_on_two_processes(demo_candles) -> None:
