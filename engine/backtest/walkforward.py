@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from engine.backtest.metrics import compute_metrics
-from engine.backtest.optimise import Progress, optimise
+from engine.backtest.optimise import NO_SCORE, Progress, optimise
 from engine.backtest.simulate import Costs, SimulationResult, Sizing, simulate
 from engine.errors import SetupError
 from engine.setups import apply_parameters, compile_setup
@@ -88,7 +88,7 @@ def walkforward(setup: Setup, candles: pd.DataFrame, *, symbol: str, train_bars:
     windows = pd.DataFrame(rows)
     _score_windows(windows, trades, result, span, first, test_bars,
                    timeframe=setup.market.timeframe, objective=objective)
-    in_sample = windows["in_sample"].replace(-1e12, np.nan)
+    in_sample = windows["in_sample"].replace(NO_SCORE, np.nan)
     return WalkForward(windows, trades, signals, result.equity,
                        float(in_sample.mean()) if in_sample.notna().any() else None,
                        _summary(trades, result))
