@@ -16,8 +16,9 @@ Conventions (each one tested in ``tests/backtest/test_walkforward.py``):
   the last bar of the data closes there as ``end``. A trade belongs to the window of its
   signal. The out-of-sample win rate counts closed trades only; ``open_at_end`` counts the
   others.
-- **Per-window value.** A window's ``out_of_sample`` is the objective over its trades and the
-  account's equity on its bars (``None`` where the metric is undefined).
+- **Per-window value.** A window's ``in_sample`` is the best objective on its train window
+  (``None`` when no trial reached ``min_trades``); its ``out_of_sample`` is the objective over
+  its trades and the account's equity on its bars (``None`` where the metric is undefined).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def walkforward(setup: Setup, candles: pd.DataFrame, *, symbol: str, train_bars:
         rows.append({"window": number, "train_start": train.index[0],
                      "train_end": train.index[-1], "test_start": candles.index[test_lo],
                      "test_end": candles.index[test_hi - 1], "params": best.best_params,
-                     "in_sample": best.best_value})
+                     "in_sample": best.best_value if best.best_value > NO_SCORE else None})
         if progress:
             progress((number + 1) / len(starts), f"window {number + 1}/{len(starts)}")
     first = starts[0] + train_bars
@@ -88,9 +89,9 @@ def walkforward(setup: Setup, candles: pd.DataFrame, *, symbol: str, train_bars:
     windows = pd.DataFrame(rows)
     _score_windows(windows, trades, result, span, first, test_bars,
                    timeframe=setup.market.timeframe, objective=objective)
-    in_sample = windows["in_sample"].replace(NO_SCORE, np.nan)
+    in_sample = windows["in_sample"].dropna()
     return WalkForward(windows, trades, signals, result.equity,
-                       float(in_sample.mean()) if in_sample.notna().any() else None,
+                       float(in_sample.mean()) if len(in_sample) else None,
                        _summary(trades, result))
 
 

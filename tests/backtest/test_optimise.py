@@ -173,3 +173,12 @@ def test_cached_detections_give_the_same_signals(demo_candles) -> None:
         assert len(fresh) > 0
         assert cached.equals(fresh)
     assert len(cache) == 2  # one detection per distinct `cross` block
+
+
+def test_a_study_and_a_run_hash_the_same_candles_alike(demo_candles) -> None:
+    """A study's `data_hash` can be compared with a run summary's."""
+    from engine.backtest.run import data_hash as run_data_hash
+
+    candles = demo_candles.iloc[:500]
+    assert optimise_module.data_hash(candles) == run_data_hash(candles)
+    assert optimise_module.data_hash(candles) != optimise_module.data_hash(candles.iloc[1:])

@@ -95,3 +95,16 @@ def test_walkforward_windows_follow_each_other(demo_candles) -> None:
     assert (anchored.windows["train_start"] == index[0]).all()
     with pytest.raises(SetupError, match="needs at least 4010 bars, the range has 100"):
         walkforward(setup, demo_candles.iloc[:100], symbol="X", train_bars=4000, test_bars=10)
+
+
+def test_windows_without_a_scored_trial_say_so(demo_candles) -> None:
+    """Flat prices never cross: no train window reaches `min_trades`, so no in-sample value
+    is reported (not the optimiser's internal -1e12) and nothing is traded."""
+    candles = demo_candles.iloc[:3000].copy()
+    candles[["open", "high", "low", "close"]] = 100.0
+    result = walkforward(_setup(), candles, symbol="X", train_bars=1000, test_bars=500,
+                         n_trials=2, min_trades=1)
+    assert list(result.windows["in_sample"]) == [None] * 4
+    assert list(result.windows["out_of_sample"]) == [None] * 4
+    assert result.in_sample_mean is None
+    assert result.out_of_sample["trades"] == 0 and result.out_of_sample["win_rate"] is None
