@@ -1,5 +1,5 @@
-"""Parameter search over a setup's declared ranges: Optuna studies, exhaustive grid sweeps, and
-walk-forward analysis.
+"""Parameter search over a setup's declared ranges: Optuna studies and exhaustive grid sweeps
+(walk-forward analysis is in `engine.backtest.walkforward`).
 
 Each condition is detected once per distinct block (a cache kept for one search over one candle
 frame): a trial that changes only the plan or one condition re-uses the other detections.
@@ -11,7 +11,9 @@ parameters can be saved as a new setup version.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
+import json
 import logging
 import multiprocessing
 import os
@@ -21,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pandas as pd
+from optuna.trial import TrialState
 
 from engine.backtest.metrics import compute_metrics
 from engine.backtest.simulate import Costs, Sizing, simulate
-from engine.errors import SetupError
-from engine.setups import apply_parameters, compile_setup, dump_setup
+from engine.errors import ConfigurationError, DataError, SetupError
+from engine.ids import checked_id
+from engine.setups import apply_parameters, compile_setup, dump_setup, rule_hash
 from engine.setups.params import grid, parameter_space
 from engine.setups.schema import Setup
 
@@ -54,6 +58,79 @@ def _suggest(trial: optuna.Trial, path: str, r) -> float:
     return trial.suggest_float(path, r.low, r.high)
 
 
+def data_hash(candles: pd.DataFrame) -> str:
+    """A digest of the candles, index included (the same as a run summary's ``data_hash``)."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(candles, index=True).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def study_identity(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str,
+                   min_trades: int, costs: Costs, sizing: Sizing) -> dict[str, str]:
+    """Everything a study's trial values depend on. A stored study resumes only when all of it
+    is unchanged, so its best parameters are always the best on *these* inputs.
+
+    >>> identity = study_identity(setup, candles, symbol="BTC/USDT", objective="sharpe",
+    ...     min_trades=10, costs=Costs(), sizing=Sizing())  # doctest: +SKIP
+    >>> identity["data_hash"]  # doctest: +SKIP
+    '3f9c0a1d2e4b5c6d'
+    """
+    space = {path: r.model_dump(mode="json") for path, r in parameter_space(setup).items()}
+    return {
+        "setup": setup.id, "rule_hash": rule_hash(setup),
+        "parameter_space": json.dumps(space, sort_keys=True),
+        "symbol": symbol, "timeframe": setup.market.timeframe,
+        "data_start": str(candles.index[0]), "data_end": str(candles.index[-1]),
+        "data_bars": str(len(candles)), "data_hash": data_hash(candles),
+        "costs": f"fee {costs.fee_bps:g} bps, slippage {costs.slippage_bps:g} bps",
+        "sizing": f"{sizing.kind} {sizing.value:g}, max leverage {sizing.max_leverage:g}",
+        "objective": objective, "min_trades": str(min_trades),
+    }
+
+
+def identity_digest(identity: dict[str, str]) -> str:
+    """A short digest of a study identity: the CLI puts it in study names, so changed inputs
+    start a new study instead of resuming one scored on other data."""
+    text = json.dumps(identity, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _check_identity(study: optuna.Study, identity: dict[str, str], where: str) -> None:
+    """Record `identity` on a new study; refuse to resume one scored on other inputs."""
+    recorded = study.user_attrs.get("identity")
+    if recorded is None:
+        if study.trials:
+            raise ConfigurationError(
+                f"study {study.study_name!r} in {where} does not record the data and costs its "
+                f"{len(study.trials)} trials were scored on: delete it or use another study name")
+        study.set_user_attr("identity", identity)
+        return
+    changed = [key for key in sorted(set(recorded) | set(identity), key=_field_order)
+               if recorded.get(key) != identity.get(key)]
+    if changed:
+        key, more = changed[0], len(changed) - 1
+        also = f" (and {more} more: {', '.join(changed[1:])})" if more else ""
+        raise ConfigurationError(
+            f"study {study.study_name!r} in {where} was scored on {key} "
+            f"{recorded.get(key)!r}, not {identity.get(key)!r}{also}: resume it with the same "
+            "inputs, or use another study name")
+
+
+_FIELDS = ("symbol", "timeframe", "data_start", "data_end", "data_bars", "data_hash", "costs",
+           "sizing", "objective", "min_trades", "setup", "parameter_space", "rule_hash")
+
+
+def _field_order(key: str) -> int:
+    return _FIELDS.index(key) if key in _FIELDS else len(_FIELDS)
+
+
+def _repeat(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
+    """A finished trial of the same study with exactly these parameters, if any."""
+    for previous in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if previous.params == trial.params:
+            return previous
+    return None
+
+
 @dataclasses.dataclass
 class OptimiseResult:
     best_params: dict
@@ -61,6 +138,7 @@ class OptimiseResult:
     trials: pd.DataFrame
     study_name: str
     storage: str
+    resumed_trials: int = 0  # finished trials the study already held
 
 
 def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str = "expectancy_r",
@@ -68,23 +146,31 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
              sizing: Sizing | None = None, storage_dir: Path | None = None,
              study_name: str | None = None, n_jobs: int = 1, seed: int = 7,
              progress: Progress | None = None) -> OptimiseResult:
-    """Search the setup's `optimise:` ranges for the best `objective`."""
+    """Search the setup's `optimise:` ranges for the best `objective`.
+
+    With `storage_dir` the study is kept in ``<storage_dir>/<study_name>.db`` and a later call
+    with the same name resumes it: trial numbers continue, finished trials are not run again
+    (a trial drawing parameters already scored re-uses that score), and the sampler is seeded
+    past the trials already held so it does not replay them. A stored study records its
+    `study_identity`; resuming it on any other input (symbol, data range or content, costs,
+    sizing, objective, minimum trades, rule or ranges) raises `ConfigurationError`.
+    """
     if objective not in OBJECTIVES:
         raise SetupError(f"objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
     space = parameter_space(setup)
     if not space:
         raise SetupError(f"setup {setup.id} declares no `optimise:` ranges")
+    if len(candles) == 0:
+        raise DataError(f"no candles to optimise setup {setup.id} on")
     costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
     sizing = sizing or Sizing("risk_percent", setup.risk.percent)
     optuna.logging.set_verbosity(logging.WARNING)
-    storage = None
-    name = study_name or f"{setup.id}-{objective}"
-    if storage_dir is not None:
-        Path(storage_dir).mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{Path(storage_dir) / (name + '.db')}"
-    study = optuna.create_study(direction="maximize", study_name=name, storage=storage,
-                                load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+    study, storage = _open_study(study_name or f"{setup.id}-{objective}", storage_dir,
+                                 study_identity(setup, candles, symbol=symbol,
+                                                objective=objective, min_trades=min_trades,
+                                                costs=costs, sizing=sizing))
+    resumed = len(study.trials)
+    study.sampler = optuna.samplers.TPESampler(seed=seed + resumed)
     done = [0]
     cache: dict = {}
 
@@ -94,17 +180,45 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
             candidate = apply_parameters(setup, values)
         except SetupError:
             raise optuna.TrialPruned() from None
-        value, metrics = evaluate(candidate, candles, symbol=symbol, costs=costs, sizing=sizing,
-                                  min_trades=min_trades, objective=objective, cache=cache)
-        trial.set_user_attr("trades", metrics["trades"])
+        previous = _repeat(trial)
+        if previous is not None:
+            trial.set_user_attr("trades", previous.user_attrs.get("trades"))
+            trial.set_user_attr("repeat_of", previous.number)
+            value = previous.value
+        else:
+            value, metrics = evaluate(candidate, candles, symbol=symbol, costs=costs,
+                                      sizing=sizing, min_trades=min_trades, objective=objective,
+                                      cache=cache)
+            trial.set_user_attr("trades", metrics["trades"])
+            value = value if np.isfinite(value) else NO_SCORE
         done[0] += 1
         if progress:
             progress(done[0] / n_trials, f"trial {done[0]}/{n_trials}")
-        return value if np.isfinite(value) else -1e12
+        return value
 
     study.optimize(run, n_trials=n_trials, n_jobs=n_jobs)
     trials = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state"))
-    return OptimiseResult(study.best_params, study.best_value, trials, name, storage or "memory")
+    return OptimiseResult(study.best_params, study.best_value, trials, study.study_name,
+                          storage, resumed)
+
+
+NO_SCORE = -1e12  # the value of a trial with too few trades (Optuna stores no infinities)
+
+
+def _open_study(name: str, storage_dir: Path | None, identity: dict[str, str]
+                ) -> tuple[optuna.Study, str]:
+    """A new in-memory study, or the stored study `name` (created, or resumed when `identity`
+    matches the one it recorded), with its storage URL ("memory" for none)."""
+    if storage_dir is None:
+        return optuna.create_study(direction="maximize", study_name=name), "memory"
+    checked_id(name, what="study name", error=ConfigurationError)
+    Path(storage_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(storage_dir) / f"{name}.db"
+    storage = f"sqlite:///{path}"
+    study = optuna.create_study(direction="maximize", study_name=name, storage=storage,
+                                load_if_exists=True)
+    _check_identity(study, identity, str(path))
+    return study, storage
 
 
 def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
@@ -123,7 +237,8 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     if not values:
         raise SetupError(f"setup {setup.id} declares no `optimise:` ranges")
     paths = list(values)
-    variants = [dict(zip(paths, combo)) for combo in itertools.product(*values.values())]
+    variants = [dict(zip(paths, combo, strict=True))
+                for combo in itertools.product(*values.values())]
     job = _SweepJob(setup, candles, symbol, objective, min_trades,
                     costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps),
                     sizing or Sizing("risk_percent", setup.risk.percent))
@@ -192,54 +307,3 @@ def save_best_as_version(store, setup: Setup, params: dict):
     """Write the optimised setup as a new version through the setup store."""
     return store.save(dump_setup(apply_parameters(setup, params)),
                       source=f"{setup.id} (optimised)")
-
-
-@dataclasses.dataclass
-class WalkForward:
-    windows: pd.DataFrame  # per window: train/test range, chosen params, in/out-of-sample value
-    out_of_sample_trades: pd.DataFrame
-    in_sample_mean: float | None
-    out_of_sample: dict
-
-
-def walkforward(setup: Setup, candles: pd.DataFrame, *, symbol: str, train_bars: int,
-                test_bars: int, anchored: bool = False, objective: str = "expectancy_r",
-                n_trials: int = 30, min_trades: int = 5, costs: Costs | None = None,
-                sizing: Sizing | None = None, progress: Progress | None = None) -> WalkForward:
-    """Optimise on each train window, trade the next test window with the chosen parameters;
-    the test windows stitched together are the out-of-sample result."""
-    costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
-    sizing = sizing or Sizing("risk_percent", setup.risk.percent)
-    starts = list(range(0, len(candles) - train_bars - test_bars + 1, test_bars))
-    if not starts:
-        raise SetupError(f"walk-forward needs at least {train_bars + test_bars} bars, the range "
-                         f"has {len(candles)}")
-    rows, trades = [], []
-    for number, start in enumerate(starts):
-        train = candles.iloc[0 if anchored else start: start + train_bars]
-        test = candles.iloc[start + train_bars: start + train_bars + test_bars]
-        best = optimise(setup, train, symbol=symbol, objective=objective, n_trials=n_trials,
-                        min_trades=min_trades, costs=costs, sizing=sizing)
-        chosen = apply_parameters(setup, best.best_params)
-        signals = compile_setup(chosen)(test, symbol=symbol)
-        result = simulate(test, signals, costs=costs, sizing=sizing)
-        trades.append(result.trades.assign(window=number))
-        out_value, metrics = evaluate(chosen, test, symbol=symbol, costs=costs, sizing=sizing,
-                                      min_trades=0, objective=objective)
-        rows.append({"window": number, "train_start": train.index[0],
-                     "train_end": train.index[-1], "test_start": test.index[0],
-                     "test_end": test.index[-1], "params": best.best_params,
-                     "in_sample": best.best_value, "out_of_sample": out_value,
-                     "test_trades": metrics["trades"]})
-        if progress:
-            progress((number + 1) / len(starts), f"window {number + 1}/{len(starts)}")
-    windows = pd.DataFrame(rows)
-    stitched = pd.concat(trades, ignore_index=True)
-    r = stitched["r_multiple"] if len(stitched) else pd.Series(dtype=float)
-    return WalkForward(windows, stitched,
-                       float(windows["in_sample"].replace(-1e12, np.nan).mean())
-                       if len(windows) else None,
-                       {"trades": int(len(stitched)),
-                        "expectancy_r": float(r.mean()) if len(r) else None,
-                        "win_rate": float((stitched["pnl"] > 0).mean()) if len(r) else None,
-                        "total_r": float(r.sum()) if len(r) else 0.0})

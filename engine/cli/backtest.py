@@ -130,24 +130,51 @@ def optimise_command(
     trials: int = typer.Option(100, help="Number of Optuna trials"),
     min_trades: int = typer.Option(10, help="Fewer trades than this scores -inf"),
     jobs: int = typer.Option(2, help="Parallel trials (cores)"),
+    study: str = typer.Option(None, help="Study name (default: one per setup version, "
+                                         "objective and inputs); refused if it was run on "
+                                         "other inputs"),
     save: bool = typer.Option(False, help="Save the best parameters as a new setup version"),
 ) -> None:
-    """Optimise the setup's `optimise:` ranges with Optuna (resumable study under runs/)."""
-    from engine.backtest.optimise import optimise, save_best_as_version
+    """Optimise the setup's `optimise:` ranges with Optuna.
+
+    The study is kept under runs/optuna/ and resumes only on the same inputs: its default name
+    carries a digest of the symbol, data range and content, costs, sizing, objective, minimum
+    trades and rule, so changing any of them starts a new study.
+    """
+    from engine.backtest.optimise import (
+        NO_SCORE,
+        identity_digest,
+        optimise,
+        save_best_as_version,
+        study_identity,
+    )
+    from engine.backtest.simulate import Costs, Sizing
+    from engine.errors import DataError
     from engine.settings import get_settings
     from engine.setups.store import SetupStore
 
     version, symbol, candles = _search_inputs(setup, symbol, start, end)
+    rule = version.setup
+    costs = Costs(rule.costs.fee_bps, rule.costs.slippage_bps)
+    sizing = Sizing("risk_percent", rule.risk.percent)
+    if not study and len(candles):
+        identity = study_identity(rule, candles, symbol=symbol, objective=objective,
+                                  min_trades=min_trades, costs=costs, sizing=sizing)
+        study = f"{version.id}-v{version.version}-{objective}-{identity_digest(identity)}"
     with _progress("optimising") as progress:
-        result = optimise(version.setup, candles, symbol=symbol, objective=objective,
-                          n_trials=trials, min_trades=min_trades, n_jobs=jobs,
-                          storage_dir=get_settings().runs_dir / "optuna",
-                          study_name=f"{version.id}-v{version.version}-{objective}",
+        result = optimise(rule, candles, symbol=symbol, objective=objective,
+                          n_trials=trials, min_trades=min_trades, costs=costs, sizing=sizing,
+                          n_jobs=jobs,
+                          storage_dir=get_settings().runs_dir / "optuna", study_name=study,
                           progress=progress)
+    resumed = f", resumed after {result.resumed_trials} trials" if result.resumed_trials else ""
+    console.print(f"study {result.study_name}{resumed}")
+    if result.best_value <= NO_SCORE:
+        raise DataError(f"no trial reached {min_trades} trades on {len(candles):,} bars of "
+                        f"{symbol}: lower --min-trades or widen --from/--to; nothing saved")
     console.print(f"best {objective}: {result.best_value:.4g} with {result.best_params}")
     if save:
-        saved = save_best_as_version(SetupStore.from_settings(), version.setup,
-                                     result.best_params)
+        saved = save_best_as_version(SetupStore.from_settings(), rule, result.best_params)
         console.print(f"saved as {saved.id} v{saved.version}")
 
 
@@ -182,7 +209,7 @@ def walkforward_command(
     min_trades: int = typer.Option(5),
 ) -> None:
     """Walk-forward: optimise on each train window, trade the next test window."""
-    from engine.backtest.optimise import walkforward
+    from engine.backtest.walkforward import walkforward
 
     version, symbol, candles = _search_inputs(setup, symbol, start, end)
     with _progress("walking forward") as progress:
