@@ -190,3 +190,13 @@ def test_validate_command_prints_every_problem_and_fails(tmp_path) -> None:
     assert lines[-1] == f"{bad}: 6 problems"
     assert all(line.startswith(f"{bad}:") for line in lines)
     assert f"{bad}:10: filters.hours.tz: unknown time zone 'Europe/Londn'" in result.output
+
+
+def test_a_backtest_job_with_an_unknown_sizing_kind_is_refused_when_submitted() -> None:
+    """Not later, as a KeyError inside the daemon's job."""
+    from engine.errors import JobError
+    from engine.jobs.kinds import KINDS
+
+    with pytest.raises(JobError, match="job parameter sizing: Input should be 'risk_percent'"):
+        KINDS["backtest"].validate({"setup": "sma-cross", "sizing": "kelly"})
+    assert KINDS["backtest"].validate({"setup": "sma-cross", "sizing": "fixed_cash"})
