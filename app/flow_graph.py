@@ -311,6 +311,34 @@ def _spec(name: str, field, value) -> FieldSpec:
     return FieldSpec(name, kind, field.description or "", value, tuple(choices), ge, le)
 
 
+def parse_number(raw: str, spec: FieldSpec) -> float | int | None:
+    """A number typed into an optional number field: empty = off (None); anything that is not
+    a number is a `ValueError` naming the field.
+
+    >>> parse_number("2", FieldSpec("period", "integer", "", None))
+    2
+    >>> parse_number("abc", FieldSpec("min_pct", "number", "", None))
+    Traceback (most recent call last):
+    ...
+    ValueError: min_pct: 'abc' is not a number (leave it empty to switch it off)
+    """
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{spec.name}: {raw!r} is not a number (leave it empty to switch it "
+                         "off)") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{spec.name}: {raw!r} is not a finite number")
+    if spec.type == "integer":
+        if not value.is_integer():
+            raise ValueError(f"{spec.name}: {raw!r} is not a whole number")
+        return int(value)
+    return value
+
+
 def _first(*values):
     return next((v for v in values if v is not None), None)
 

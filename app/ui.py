@@ -76,13 +76,19 @@ def stop_if_empty(items, message: str) -> None:
         st.stop()
 
 
+def show_error(error: ItaError) -> None:
+    """An ItaError as a red box; a message of several lines (every problem of a setup) keeps
+    one problem per line."""
+    st.error("  \n".join(str(error).splitlines()))
+
+
 @contextlib.contextmanager
 def user_errors():
     """Show an ItaError as a message on the page; anything else is a bug and propagates."""
     try:
         yield
     except ItaError as error:
-        st.error(str(error))
+        show_error(error)
 
 
 def sidebar(series) -> dict:

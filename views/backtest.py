@@ -32,23 +32,30 @@ store = state.setup_store()
 infos = store.list()
 stop_if_empty(infos, "No setups yet: run `ita demo` to add the examples.")
 
+# Setup and version sit outside the form so that the version list and the defaults below
+# follow a new choice at once; each version has its own widgets, so its costs and risk show.
+c1, c2 = st.columns(2)
+setup_id = c1.selectbox("Setup", [s.id for s in infos], key="backtest_setup")
+numbers = [v.version for v in store.versions(setup_id)]
+active = store.active(setup_id)
+version = c2.selectbox("Version", numbers, index=numbers.index(active),
+                       key=f"backtest_version_{setup_id}",
+                       format_func=lambda n: f"v{n}" + (" (active)" if n == active else ""))
+setup = store.load(setup_id, version).setup
+defaults = f"{setup_id}_{version}"
+
 with st.form("backtest_form"):
-    c1, c2 = st.columns(2)
-    setup_id = c1.selectbox("Setup", [s.id for s in infos], key="backtest_setup")
-    numbers = [v.version for v in store.versions(setup_id)]
-    version = c2.selectbox("Version", numbers, index=len(numbers) - 1, key="backtest_version")
-    setup = store.load(setup_id, version).setup
     c3, c4, c5 = st.columns(3)
     fee = c3.number_input("Fee (bps per side)", 0.0, 1000.0, float(setup.costs.fee_bps),
-                          key="backtest_fee")
+                          key=f"backtest_fee_{defaults}")
     slip = c4.number_input("Slippage (bps)", 0.0, 1000.0, float(setup.costs.slippage_bps),
-                           key="backtest_slip")
+                           key=f"backtest_slip_{defaults}")
     equity = c5.number_input("Initial equity", 100.0, 1e9, 10_000.0, key="backtest_equity")
     c6, c7 = st.columns(2)
     sizing = c6.selectbox("Sizing", ["risk_percent", "fixed_size", "fixed_cash"],
                           key="backtest_sizing")
     size = c7.number_input("Risk % / units / cash", 0.0001, 1e9, float(setup.risk.percent),
-                           key="backtest_size")
+                           key=f"backtest_size_{defaults}")
     submitted = st.form_submit_button("Run backtest", type="primary")
 
 params = {"setup": f"{setup_id}@{version}", "symbol": choice["symbol"],

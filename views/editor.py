@@ -91,7 +91,7 @@ with panel:
     node_id = st.selectbox("Node", node_ids, key="editor_node",
                            index=node_ids.index(selected) if selected in node_ids else 0)
     node = graph.node(node_id)
-    values = {}
+    values, typos = {}, []
     for spec in fg.node_form_fields(node):
         wkey = f"editor_field_{node_id}_{spec.name}_{st.session_state['editor_rev']}"
         if spec.type == "choice":
@@ -107,8 +107,10 @@ with panel:
             if spec.default is None:
                 raw = st.text_input(spec.name, "", help=spec.description + " (empty = off)",
                                     key=wkey)
-                values[spec.name] = (int(raw) if is_int else float(raw)) if raw.strip() \
-                    else None
+                try:
+                    values[spec.name] = fg.parse_number(raw, spec)
+                except ValueError as error:
+                    typos.append(str(error))
             else:
                 values[spec.name] = st.number_input(
                     spec.name, value=int(spec.default) if is_int else float(spec.default),
@@ -118,7 +120,9 @@ with panel:
             raw = st.text_input(spec.name, "" if spec.default is None else str(spec.default),
                                 help=spec.description, key=wkey)
             values[spec.name] = raw or None
-    if st.button("Apply", key="editor_apply"):
+    for typo in typos:
+        st.error(typo)
+    if st.button("Apply", key="editor_apply", disabled=bool(typos)):
         try:
             fg.update_node(graph, node_id, values)
             st.session_state["editor_rev"] += 1

@@ -5,10 +5,13 @@ import streamlit as st
 
 from app import state
 from app.charts import add_detections, add_signals, candle_figure, shade_sessions
-from app.ui import sidebar, stop_if_empty, user_errors
+from app.ui import show_error, sidebar, stop_if_empty, user_errors
 from engine.errors import ItaError
 from engine.pipeline import detect_setup
 from engine.setups.parse import parse_setup
+
+RENAMED = ("To keep it, change it back; to start a new setup from this text, use “Save as new "
+           "setup”.")
 
 choice = sidebar(state.series())
 st.title("Setups")
@@ -19,6 +22,10 @@ stop_if_empty(infos, "No setups yet: run `ita demo` to add the examples.")
 st.dataframe([{"id": s.id, "name": s.name, "tf": s.timeframe, "versions": s.versions,
                "active": s.active, "tags": ", ".join(s.tags)} for s in infos],
              hide_index=True, width="stretch")
+if "setups_pending" in st.session_state:  # a version just saved: show it, and say so
+    st.session_state["setups_id"], st.session_state["setups_version"], notice = (
+        st.session_state.pop("setups_pending"))
+    st.success(notice)
 setup_id = st.selectbox("Setup", [s.id for s in infos], key="setups_id")
 numbers = [v.version for v in store.versions(setup_id)]
 active = store.active(setup_id)
@@ -30,20 +37,46 @@ edit, compare, chart = st.tabs(["YAML", "Diff & activate", "Chart"])
 with edit:
     text = st.text_area("YAML", value=current.text, height=480,
                         key=f"setups_yaml_{setup_id}_{version}")
-    col1, col2 = st.columns(2)
+    try:
+        parsed, problem = parse_setup(text, source=f"{setup_id}.yaml"), None
+    except ItaError as error:
+        parsed, problem = None, error
+    renamed = parsed is not None and parsed.id != setup_id
+    col1, col2, col3 = st.columns(3)
     if col1.button("Validate", key="setups_validate"):
-        try:
-            parsed = parse_setup(text, source=f"{setup_id}.yaml")
+        if problem:
+            show_error(problem)
+        elif renamed:
+            st.warning(f"Valid, but the id is now {parsed.id!r}: {RENAMED}")
+        else:
             st.success(f"Valid: {parsed.name}")
-        except ItaError as error:
-            st.error(str(error))
     if col2.button("Save as new version", key="setups_save", type="primary"):
-        with user_errors():
-            saved = store.save(text, source=f"{setup_id}.yaml")
-            if saved.version == version:
-                st.info("Nothing changed: identical text is the same version.")
-            else:
-                st.success(f"Saved {saved.id} v{saved.version} and made it active.")
+        if problem:
+            show_error(problem)
+        elif renamed:
+            st.error(f"The id cannot be changed here: this is setup {setup_id!r}, the text says "
+                     f"{parsed.id!r}. {RENAMED}")
+        else:
+            with user_errors():
+                saved = store.save(text, source=f"{setup_id}.yaml")
+                if saved.version == version:
+                    st.info(f"Nothing changed: this text is v{version} already.")
+                else:
+                    notice = (f"This text is v{saved.version} already; v{saved.version} is "
+                              "now active." if saved.version in numbers else
+                              f"Saved {saved.id} v{saved.version} and made it active.")
+                    st.session_state["setups_pending"] = (saved.id, saved.version, notice)
+                    st.rerun()
+    if renamed and col3.button(f"Save as new setup {parsed.id}", key="setups_save_new"):
+        if parsed.id in store.ids():
+            st.error(f"A setup {parsed.id!r} exists already; choose another id for the new "
+                     "setup.")
+        else:
+            with user_errors():
+                saved = store.save(text, source=f"{parsed.id}.yaml")
+                st.session_state["setups_pending"] = (saved.id, saved.version,
+                                                      f"Created setup {saved.id} v1.")
+                st.rerun()
 
 with compare:
     if len(numbers) > 1:

@@ -22,13 +22,21 @@ def _store():
 
 @setup_app.command("validate")
 def validate(file: Path = typer.Argument(..., help="A setup YAML file")) -> None:
-    """Check a setup file; print the first problem with its line, or OK."""
+    """Check a setup file; print every problem with its line (exit code 1), or OK."""
     from engine.errors import SetupError
     from engine.setups.parse import parse_setup
 
     if not file.exists():
         raise SetupError(f"{file}: file not found")
-    setup = parse_setup(file.read_text(encoding="utf-8"), source=str(file))
+    try:
+        setup = parse_setup(file.read_text(encoding="utf-8"), source=str(file))
+    except SetupError as error:
+        problems = str(error).splitlines()
+        for problem in problems:
+            typer.secho(problem, fg=typer.colors.RED, err=True)
+        count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
+        typer.secho(f"{file}: {count}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
     console.print(f"[green]OK[/] {file}: {setup.id} — {setup.name} "
                   f"({len(setup.conditions)} conditions, {setup.market.timeframe})")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,7 +23,8 @@ class BacktestParams(_Params):
     end: str | None = None
     fee_bps: float | None = Field(None, ge=0)
     slippage_bps: float | None = Field(None, ge=0)
-    sizing: str = "risk_percent"
+    sizing: Literal["risk_percent", "fixed_size", "fixed_cash"] = Field(
+        "risk_percent", description="risk_percent | fixed_size | fixed_cash")
     size: float | None = Field(None, gt=0)
     initial_equity: float = Field(10_000.0, gt=0)
 

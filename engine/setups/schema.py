@@ -14,18 +14,22 @@ editor's side panel and the docs read them.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.candles import TIMEFRAMES
+from engine.candles import TIMEFRAMES, timeframe_delta
+from engine.setups import _fields
 
 SCHEMA_VERSION = 1
 Direction = Literal["bullish", "bearish", "any"]
 Side = Literal["high", "low", "any"]
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: ``HH:MM`` on a 24-hour clock (00:00-23:59).
+ClockTime = Annotated[str, AfterValidator(_fields.clock_time)]
+#: An IANA time-zone name, checked against the time-zone database (tzdata).
+TimeZone = Annotated[str, AfterValidator(_fields.time_zone)]
+Symbol = Annotated[str, AfterValidator(_fields.symbol)]
 
 
 class Strict(BaseModel):
@@ -69,8 +73,10 @@ class SweepBlock(Strict):
     length: int = Field(5, ge=1, le=100, description="Swing length for swing/equal levels")
     tolerance_pct: float = Field(0.05, gt=0, le=5,
                                  description="Equal-levels tolerance in % of price")
-    day_boundary: str = Field("00:00", description="Start of the day for previous day/week")
-    day_tz: str = Field("UTC", description="Time zone of the day boundary")
+    day_boundary: ClockTime = Field("00:00", description="Start of the day for previous "
+                                                          "day/week, HH:MM")
+    day_tz: TimeZone = Field("UTC", description="Time zone of the day boundary (IANA name, "
+                                                "e.g. Europe/London)")
 
     @model_validator(mode="after")
     def _session_given(self) -> SweepBlock:
@@ -147,6 +153,13 @@ class RsiBlock(Strict):
     above: float | None = Field(None, ge=0, le=100, description="True when RSI is above this")
     below: float | None = Field(None, ge=0, le=100, description="True when RSI is below this")
 
+    @model_validator(mode="after")
+    def _band(self) -> RsiBlock:
+        if self.above is not None and self.below is not None and self.above >= self.below:
+            raise ValueError(f"above ({self.above:g}) must be lower than below ({self.below:g}):"
+                             " RSI is never above and below such a band at once")
+        return self
+
 
 class AtrBlock(Strict):
     """Volatility filter on ATR in % of price."""
@@ -155,6 +168,16 @@ class AtrBlock(Strict):
     period: int = Field(14, ge=2, le=500, description="ATR period")
     min_pct: float | None = Field(None, ge=0, description="True when ATR% is at least this")
     max_pct: float | None = Field(None, ge=0, description="True when ATR% is at most this")
+
+    @model_validator(mode="after")
+    def _band(self) -> AtrBlock:
+        _min_below_max(self.min_pct, self.max_pct, "min_pct", "max_pct")
+        return self
+
+
+def _min_below_max(low: float | None, high: float | None, low_name: str, high_name: str) -> None:
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"{low_name} ({low:g}) is above {high_name} ({high:g}): nothing passes")
 
 
 class SessionBlock(Strict):
@@ -209,9 +232,18 @@ for _model in (AllOf, AnyOf, NotOf, Sequence):
 # --- filters, plan, risk, costs -----------------------------------------------------------
 
 class Hours(Strict):
-    start: str = Field(description="HH:MM, inclusive")
-    end: str = Field(description="HH:MM, exclusive")
-    tz: str = Field("UTC", description="Time zone of the hours")
+    start: ClockTime = Field(description="HH:MM, inclusive (24-hour clock, 00:00-23:59)")
+    end: ClockTime = Field(description="HH:MM, exclusive; earlier than start means the window "
+                                       "runs past midnight")
+    tz: TimeZone = Field("UTC", description="Time zone of the hours (IANA name, e.g. "
+                                            "America/New_York)")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Hours:
+        if self.start == self.end:
+            raise ValueError(f"start and end are both {self.start}: give a window, e.g. "
+                             "start 08:00, end 12:00")
+        return self
 
 
 class Filters(Strict):
@@ -222,9 +254,14 @@ class Filters(Strict):
     min_atr_pct: float | None = Field(None, ge=0, description="Minimum ATR(14) in % of price")
     max_atr_pct: float | None = Field(None, ge=0, description="Maximum ATR(14) in % of price")
 
+    @model_validator(mode="after")
+    def _band(self) -> Filters:
+        _min_below_max(self.min_atr_pct, self.max_atr_pct, "min_atr_pct", "max_atr_pct")
+        return self
+
 
 class Market(Strict):
-    symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT"], min_length=1,
+    symbols: list[Symbol] = Field(default_factory=lambda: ["BTC/USDT"], min_length=1,
                                description="Symbols the setup trades, e.g. BTC/USDT, EURUSD")
     timeframe: str = Field(description="Bar length the setup is evaluated on")
     context_timeframe: str | None = Field(None, description="Higher timeframe for bias filters")
@@ -235,6 +272,14 @@ class Market(Strict):
         if value is not None and value not in TIMEFRAMES:
             raise ValueError(f"must be one of {', '.join(TIMEFRAMES)}")
         return value
+
+    @model_validator(mode="after")
+    def _context_is_higher(self) -> Market:
+        context = self.context_timeframe
+        if context and timeframe_delta(context) <= timeframe_delta(self.timeframe):
+            raise ValueError(f"context_timeframe: {context} must be longer than timeframe "
+                             f"({self.timeframe})")
+        return self
 
 
 LevelRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+\.(top|bottom|mid|level|extreme)$",
@@ -320,7 +365,9 @@ class ParamRange(Strict):
 
 class Setup(Strict):
     schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this format")
-    id: str = Field(description="Short unique name: lower-case letters, digits, dashes")
+    id: Annotated[str, AfterValidator(_fields.setup_id)] = Field(
+        description="Short unique name (it names the setup's folder): letters, digits, '-', "
+                    "'_' and '.', e.g. london-sweep-fvg")
     name: str = Field(min_length=1, max_length=200, description="Human name")
     description: str = Field("", max_length=5000, description="What the idea is and why")
     tags: list[str] = Field(default_factory=list, description="Free labels")
@@ -336,14 +383,6 @@ class Setup(Strict):
     optimise: dict[str, ParamRange] = Field(default_factory=dict,
                                             description="Parameter ranges (paths into this "
                                                         "setup) for optimisation")
-
-    @field_validator("id")
-    @classmethod
-    def _slug(cls, value: str) -> str:
-        if not ID_PATTERN.match(value):
-            raise ValueError("use 2-64 lower-case letters, digits and dashes, e.g. "
-                             "london-sweep-fvg")
-        return value
 
     @model_validator(mode="after")
     def _references(self) -> Setup:

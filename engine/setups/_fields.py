@@ -1,0 +1,71 @@
+"""Checks of single setup fields that a type alone cannot express: clock times, time zones,
+ids and symbols. Each raises `ValueError` with a message that says how to fix the value; the
+parser adds the file, line and field.
+
+>>> clock_time("09:30")
+'09:30'
+>>> time_zone("Europe/Londn")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ValueError: unknown time zone 'Europe/Londn' — did you mean 'Europe/London'? (use an IANA ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import zoneinfo
+
+from engine.errors import ItaError
+from engine.ids import checked_id, symbol_file_name
+
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+_OFFSET = re.compile(r"(UTC|GMT)?\s*[+-]\d{1,2}(:?\d{2})?", re.IGNORECASE)
+_IANA_HINT = "use an IANA name such as Europe/London, America/New_York or UTC"
+
+
+def clock_time(value: str) -> str:
+    """`HH:MM` on a 24-hour clock, 00:00 to 23:59."""
+    if not _CLOCK.fullmatch(value):
+        raise ValueError("use HH:MM on a 24-hour clock, from 00:00 to 23:59, e.g. 09:30")
+    return value
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    """Lower-cased IANA name -> its spelling, from the system database or the tzdata package."""
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def time_zone(value: str) -> str:
+    """An IANA time-zone name (checked against the time-zone database), e.g. Europe/London."""
+    zones = _zones()
+    if value in zones.values():
+        return value
+    if _OFFSET.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is a fixed UTC offset, not a time zone: it ignores summer "
+                         f"time; {_IANA_HINT}")
+    spelled = zones.get(value.strip().lower())
+    if spelled is None:
+        near = difflib.get_close_matches(value.lower(), list(zones), n=1, cutoff=0.75)
+        spelled = zones[near[0]] if near else None
+    hint = f" — did you mean {spelled!r}?" if spelled else ""
+    raise ValueError(f"unknown time zone {value!r}{hint} ({_IANA_HINT})")
+
+
+def setup_id(value: str) -> str:
+    """A setup id is a folder name in the setup store: `engine.ids.checked_id` decides."""
+    try:
+        return checked_id(value, what="setup id")
+    except ItaError as error:
+        raise ValueError(str(error).removeprefix("setup id ")) from None
+
+
+def symbol(value: str) -> str:
+    """A symbol must map to a safe file name (`engine.ids.symbol_file_name`)."""
+    try:
+        symbol_file_name(value)
+    except ItaError as error:
+        raise ValueError(str(error)) from None
+    return value
