@@ -69,10 +69,9 @@ def _sweeps(given) -> None:
 
 
 def _all(candles) -> None:
-    swings, sessions = ITA["swings"](candles), ITA["sessions"](candles)
-    for fn in ITA.values():
-        fn(candles)
-    _sweeps((candles, swings, sessions))
+    """Every detector once; the sweeps take the swings and sessions just detected."""
+    found = {name: fn(candles) for name, fn in ITA.items()}
+    _sweeps((candles, found["swings"], found["sessions"]))
 
 
 def _ita_rows(year: pd.DataFrame) -> list[Result]:
