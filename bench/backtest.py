@@ -30,7 +30,7 @@ TIMING = (f"every comparison, both sides: {WARMUP} warm-up call, then the best o
           f"(with backtesting.py) or {SIM_REPEAT} (with vectorbt); the sweep: one call after "
           f"{WARMUP} warm-up; the Optuna study: one call, no warm-up. vectorbt gets a tz-naive "
           "frame with its entries and exits computed outside the timer; backtesting.py gets "
-          "ITA's frame and renames its columns inside the timer (a few ms of its seconds).")
+          "ITA's frame and renames its columns inside the timer (about 1 ms of its seconds).")
 
 
 def _ita(candles, *, explain: bool = True):
