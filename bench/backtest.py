@@ -6,14 +6,13 @@ weeks < 30 s."""
 
 from __future__ import annotations
 
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench._common import Result, best_of, synthetic_candles
+from bench._common import Result, fresh, fresh_copy, measure, synthetic_candles
 from engine.backtest.metrics import compute_metrics
 from engine.backtest.optimise import optimise, sweep
 from engine.backtest.simulate import Costs, Sizing, simulate
@@ -24,6 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SMA = parse_setup((ROOT / "examples" / "setups" / "sma-cross.yaml").read_text())
 NO_COSTS = Costs(0.0, 0.0)
 UNIT = Sizing("fixed_size", 1.0)
+WARMUP = 1
+BT_REPEAT = 5  # ITA's whole backtests and backtesting.py (~4 s a call)
+SIM_REPEAT = 10  # ITA's simulation and vectorbt's
+TIMING = (f"every comparison, both sides: {WARMUP} warm-up call, then the best of {BT_REPEAT} "
+          f"(with backtesting.py) or {SIM_REPEAT} (with vectorbt); the sweep: one call after "
+          f"{WARMUP} warm-up; the Optuna study: one call, no warm-up. vectorbt gets a tz-naive "
+          "frame with its entries and exits computed outside the timer; backtesting.py gets "
+          "ITA's frame and renames its columns inside the timer (about 1 ms of its seconds).")
 
 
 def _ita(candles, *, explain: bool = True):
@@ -34,28 +41,44 @@ def _ita(candles, *, explain: bool = True):
     return result
 
 
-def _vectorbt(candles, ours: pd.DataFrame) -> tuple[float, int, bool]:
-    """vectorbt with ITA's conventions: the order goes to the next bar's open, signals during
-    a trade are ignored, stops are set from the fill price. Returns its time, its trade count
-    and whether every trade equals ITA's (times exactly, prices to 1e-6)."""
-    import vectorbt as vbt
+def _with_signals(make_candles):
+    """`make_input` for the simulation alone: fresh candles and the setup's signals on them."""
+    def make():
+        candles = make_candles()
+        return candles, compile_setup(SMA)(candles, symbol="SYN/USD")
+    return make
 
-    naive = candles.set_axis(candles.index.tz_localize(None))
+
+def _simulate(given):
+    candles, signals = given
+    return simulate(candles, signals, costs=NO_COSTS, sizing=UNIT, initial_equity=1e6)
+
+
+def _vectorbt_input(candles: pd.DataFrame) -> dict:
+    """vectorbt's arguments with ITA's conventions: the order goes to the next bar's open,
+    signals during a trade are ignored, stops are set from the fill price."""
+    naive = fresh_copy(candles.set_axis(candles.index.tz_localize(None)))
     close = naive["close"]
     fast, slow = close.rolling(10).mean(), close.rolling(30).mean()
     longs = ((fast > slow) & (fast.shift() <= slow.shift())).shift(1, fill_value=False)
     shorts = ((fast < slow) & (fast.shift() >= slow.shift())).shift(1, fill_value=False)
+    return dict(close=close, entries=longs, short_entries=shorts, price=naive["open"],
+                open=naive["open"], high=naive["high"], low=naive["low"])
 
-    def run():
+
+def _vectorbt(candles, ours: pd.DataFrame) -> tuple[float, int, bool]:
+    """vectorbt's time, its trade count and whether every trade equals ITA's (times exactly,
+    prices to 1e-6)."""
+    import vectorbt as vbt  # imported before the timer starts
+
+    def run(given):
         return vbt.Portfolio.from_signals(
-            close, entries=longs, short_entries=shorts, price=naive["open"],
-            open=naive["open"], high=naive["high"], low=naive["low"], sl_stop=0.01,
-            tp_stop=0.02, stop_entry_price="fillprice", upon_opposite_entry="ignore",
-            size=1.0, init_cash=1e6, freq="1min")
+            **given, sl_stop=0.01, tp_stop=0.02, stop_entry_price="fillprice",
+            upon_opposite_entry="ignore", size=1.0, init_cash=1e6, freq="1min")
 
-    seconds = best_of(run, repeat=10)  # the same best-of-N as ITA's rows
-    portfolio = run()
-    theirs = portfolio.trades.records_readable
+    seconds = measure(run, make_input=lambda: _vectorbt_input(candles), warmup=WARMUP,
+                      repeat=SIM_REPEAT)
+    theirs = run(_vectorbt_input(candles)).trades.records_readable
     same = len(theirs) == len(ours) and all(
         (theirs[a].to_numpy() == ours[b].dt.tz_localize(None).to_numpy()).all()
         for a, b in (("Entry Timestamp", "entry_time"), ("Exit Timestamp", "exit_time"))
@@ -65,11 +88,15 @@ def _vectorbt(candles, ours: pd.DataFrame) -> tuple[float, int, bool]:
 
 
 def _backtesting_py(candles) -> tuple[float, int]:
+    """backtesting.py's time and its trade count."""
+    import backtesting  # noqa: F401  (imported before the timer starts)
+
     from tests.backtest._peer import run_backtesting_py
 
-    start = time.perf_counter()
-    trades, _ = run_backtesting_py(candles)
-    return time.perf_counter() - start, len(trades)
+    seconds = measure(run_backtesting_py, make_input=fresh(candles), warmup=WARMUP,
+                      repeat=BT_REPEAT)
+    trades, _ = run_backtesting_py(fresh_copy(candles))
+    return seconds, len(trades)
 
 
 SWEEP = {"conditions.cross.fast": list(range(5, 25, 2)),
@@ -82,26 +109,27 @@ def _sweep(candles) -> None:
     assert len(table) == 100
 
 
+def _study(candles) -> None:
+    optimise(SMA, candles, symbol="BTC/USDT", n_trials=200, min_trades=5, n_jobs=2)
+
+
 def run() -> list[Result]:
     year = synthetic_candles()
-    ours = best_of(lambda: _ita(year), repeat=7)
-    lean = best_of(lambda: _ita(year, explain=False), repeat=7)
-    signals = compile_setup(SMA)(year, symbol="SYN/USD")
-    sim = best_of(lambda: simulate(year, signals, costs=NO_COSTS, sizing=UNIT,
-                                   initial_equity=1e6), repeat=10)
+    ours = measure(_ita, make_input=fresh(year), warmup=WARMUP, repeat=BT_REPEAT)
+    lean = measure(lambda candles: _ita(candles, explain=False), make_input=fresh(year),
+                   warmup=WARMUP, repeat=BT_REPEAT)
+    sim = measure(_simulate, make_input=_with_signals(fresh(year)), warmup=WARMUP,
+                  repeat=SIM_REPEAT)
     reference = _ita(year).trades  # the trades both peers are compared with
     trades = len(reference)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bt_seconds, bt_trades = _backtesting_py(year)
         vbt_seconds, vbt_trades, vbt_same = _vectorbt(year, reference)
-    swept = best_of(lambda: _sweep(year), repeat=1)
+    swept = measure(_sweep, make_input=fresh(year), warmup=WARMUP, repeat=1)
     from tests.conftest import read_demo_candles
 
-    demo = read_demo_candles()
-    start = time.perf_counter()
-    optimise(SMA, demo, symbol="BTC/USDT", n_trials=200, min_trades=5, n_jobs=2)
-    study = time.perf_counter() - start
+    study = measure(_study, make_input=fresh(read_demo_candles()), warmup=0, repeat=1)
     return [
         Result("backtest", "SMA 10/30, 1 %/2 %: signals with explanations + simulation + "
                "metrics, 1y 1m", ours, target=0.200, peer="backtesting.py",

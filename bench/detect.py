@@ -5,84 +5,116 @@ and bos_choch, faster on liquidity and swing_highs_lows. Linearity: the same on 
 from __future__ import annotations
 
 import os
-import time
 
-from bench._common import Result, best_of, synthetic_candles
+import pandas as pd
+
+from bench._common import Result, fresh, fresh_copy, measure, synthetic_candles
 from engine import detect
 
 TITLE = "Detectors (issue 3)"
 LENGTH = 5
 MIN_RATIO = {"fvg": 100, "sessions": 100, "ob": 100, "bos_choch": 100, "liquidity": 1,
              "swing_highs_lows": 1}
+WARMUP, REPEAT = 1, 7  # ITA's own rows
+ALL_REPEAT, FIVE_YEARS_REPEAT = 10, 4  # all detectors together on 1 year, on 5 years
+PEER_REPEAT = 3  # both sides of every comparison with smc (one smc call takes up to ~2 min)
+TIMING = (f"{WARMUP} warm-up call, then the best of {REPEAT} (all detectors together: "
+          f"{ALL_REPEAT}, on 5 years: {FIVE_YEARS_REPEAT}); every comparison with smc, both "
+          f"sides: the best of {PEER_REPEAT} after {WARMUP} warm-up call. smc gets a tz-naive "
+          "frame and, where it needs them, its swings, built outside the timer.")
+
+# each detector, called on a candle frame
+ITA = {
+    "fvg": lambda candles: detect.detect_fvg(candles),
+    "swings": lambda candles: detect.detect_swings(candles, length=LENGTH),
+    "sessions": lambda candles: detect.detect_sessions(candles),
+    "previous day": lambda candles: detect.detect_previous_levels(candles, period="day"),
+    "equal levels": lambda candles: detect.detect_equal_levels(candles, length=LENGTH),
+    "structure (bos/choch)": lambda candles: detect.detect_structure(candles, length=LENGTH),
+    "order blocks": lambda candles: detect.detect_order_blocks(candles, length=LENGTH),
+    "indicators (ema, rsi, atr)": lambda candles: (detect.ema(candles, 50), detect.rsi(candles),
+                                                   detect.atr(candles)),
+}
+SWEEPS = "sweeps (swings + sessions)"
+
+# name, peer, the smc call on (smc, ohlc, its swings), the ITA detector it is compared with
+PEERS = [
+    ("fvg", "smc.fvg", lambda smc, ohlc, swings: smc.fvg(ohlc), "fvg"),
+    ("sessions", "smc.sessions (London)",
+     lambda smc, ohlc, swings: smc.sessions(ohlc, "London"), "sessions"),
+    ("ob", "smc.ob", lambda smc, ohlc, swings: smc.ob(ohlc, swings), "order blocks"),
+    ("bos_choch", "smc.bos_choch", lambda smc, ohlc, swings: smc.bos_choch(ohlc, swings),
+     "structure (bos/choch)"),
+    ("liquidity", "smc.liquidity", lambda smc, ohlc, swings: smc.liquidity(ohlc, swings),
+     "equal levels"),
+    ("swing_highs_lows", "smc.swing_highs_lows",
+     lambda smc, ohlc, swings: smc.swing_highs_lows(ohlc, swing_length=LENGTH), "swings"),
+    ("previous_high_low", "smc.previous_high_low",
+     lambda smc, ohlc, swings: smc.previous_high_low(ohlc, time_frame="1D"), "previous day"),
+]
 
 
-def _ita_suite(candles):
-    swings = detect.detect_swings(candles, length=LENGTH)
-    sessions = detect.detect_sessions(candles)
-    return {
-        "fvg": lambda: detect.detect_fvg(candles),
-        "swings": lambda: detect.detect_swings(candles, length=LENGTH),
-        "sessions": lambda: detect.detect_sessions(candles),
-        "previous day": lambda: detect.detect_previous_levels(candles, period="day"),
-        "equal levels": lambda: detect.detect_equal_levels(candles, length=LENGTH),
-        "sweeps (swings + sessions)": lambda: (detect.detect_sweeps(candles, swings),
-                                               detect.detect_sweeps(candles, sessions)),
-        "structure (bos/choch)": lambda: detect.detect_structure(candles, length=LENGTH),
-        "order blocks": lambda: detect.detect_order_blocks(candles, length=LENGTH),
-        "indicators (ema, rsi, atr)": lambda: (detect.ema(candles, 50), detect.rsi(candles),
-                                               detect.atr(candles)),
-    }
+def _with_levels(make_candles):
+    """`make_input` for the sweeps: fresh candles with their swings and sessions."""
+    def make():
+        candles = make_candles()
+        return candles, ITA["swings"](candles), ITA["sessions"](candles)
+    return make
+
+
+def _sweeps(given) -> None:
+    candles, swings, sessions = given
+    detect.detect_sweeps(candles, swings)
+    detect.detect_sweeps(candles, sessions)
 
 
 def _all(candles) -> None:
-    for fn in _ita_suite(candles).values():
-        fn()
+    """Every detector once; the sweeps take the swings and sessions just detected."""
+    found = {name: fn(candles) for name, fn in ITA.items()}
+    _sweeps((candles, found["swings"], found["sessions"]))
 
 
-def _once(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def _ita_rows(year: pd.DataFrame) -> list[Result]:
+    seconds = {name: measure(fn, make_input=fresh(year), warmup=WARMUP, repeat=REPEAT)
+               for name, fn in ITA.items()}
+    seconds[SWEEPS] = measure(_sweeps, make_input=_with_levels(fresh(year)), warmup=WARMUP,
+                              repeat=REPEAT)
+    order = [*list(ITA)[:5], SWEEPS, *list(ITA)[5:]]
+    return [Result("detect", f"{name}, 1y 1m", seconds[name]) for name in order]
 
 
-def _smc_suite(ohlc):
-    os.environ.setdefault("SMC_CREDIT", "0")
-    from smartmoneyconcepts import smc
+def _peer_rows(year: pd.DataFrame) -> list[Result]:
+    os.environ.setdefault("SMC_CREDIT", "0")  # smc prints a banner on import otherwise
+    from smartmoneyconcepts import smc  # imported before any timer starts
 
-    swings = smc.swing_highs_lows(ohlc, swing_length=LENGTH)
-    return smc, swings
+    naive = year.reset_index(drop=True).set_axis(year.index.tz_localize(None))
+
+    def smc_input():
+        ohlc = fresh_copy(naive)
+        return ohlc, smc.swing_highs_lows(ohlc, swing_length=LENGTH)
+
+    results = []
+    for name, peer, call, ours in PEERS:
+        theirs = measure(lambda given, call=call: call(smc, *given), make_input=smc_input,
+                         warmup=WARMUP, repeat=PEER_REPEAT)
+        seconds = measure(ITA[ours], make_input=fresh(year), warmup=WARMUP, repeat=PEER_REPEAT)
+        if name == "sessions":
+            seconds /= 3  # ITA detects three sessions, smc one
+        results.append(Result("detect", f"vs peer: {name}, 1y 1m", seconds, peer=peer,
+                              peer_seconds=theirs, min_ratio=MIN_RATIO.get(name),
+                              note="ITA: one of three sessions" if name == "sessions" else ""))
+    return results
 
 
 def run() -> list[Result]:
     year = synthetic_candles()
-    suite = _ita_suite(year)
-    ita = {name: best_of(fn, repeat=7) for name, fn in suite.items()}
-    total = best_of(lambda: _all(year), repeat=10)
-    results = [Result("detect", f"{name}, 1y 1m", seconds) for name, seconds in ita.items()]
-
-    ohlc = year.reset_index(drop=True).set_axis(year.index.tz_localize(None))
-    smc, swings = _smc_suite(ohlc)
-    peers = [
-        ("fvg", "smc.fvg", lambda: smc.fvg(ohlc), ita["fvg"]),
-        ("sessions", "smc.sessions (London)",
-         lambda: smc.sessions(ohlc, "London"), ita["sessions"] / 3),
-        ("ob", "smc.ob", lambda: smc.ob(ohlc, swings), ita["order blocks"]),
-        ("bos_choch", "smc.bos_choch", lambda: smc.bos_choch(ohlc, swings),
-         ita["structure (bos/choch)"]),
-        ("liquidity", "smc.liquidity", lambda: smc.liquidity(ohlc, swings),
-         ita["equal levels"]),
-        ("swing_highs_lows", "smc.swing_highs_lows",
-         lambda: smc.swing_highs_lows(ohlc, swing_length=LENGTH), ita["swings"]),
-        ("previous_high_low", "smc.previous_high_low",
-         lambda: smc.previous_high_low(ohlc, time_frame="1D"), ita["previous day"]),
-    ]
-    for name, peer, fn, ours in peers:
-        results.append(Result("detect", f"vs peer: {name}, 1y 1m", ours, peer=peer,
-                              peer_seconds=_once(fn), min_ratio=MIN_RATIO.get(name),
-                              note="ITA: one of three sessions" if name == "sessions" else ""))
+    results = _ita_rows(year) + _peer_rows(year)
+    total = measure(_all, make_input=fresh(year), warmup=WARMUP,
+                    repeat=ALL_REPEAT)
     results.append(Result("detect", "all detectors together, 1y 1m", total, target=0.100))
     five = synthetic_candles(5 * len(year), seed=11)
-    _all(five)
-    results.append(Result("detect", "all detectors together, 5y 1m", best_of(
-        lambda: _all(five), repeat=4), note=f"linear if ~5x the 1y time ({5 * total:.3f} s)"))
+    five_total = measure(_all, make_input=fresh(five), warmup=WARMUP,
+                         repeat=FIVE_YEARS_REPEAT)
+    results.append(Result("detect", "all detectors together, 5y 1m", five_total,
+                          note=f"linear if ~5x the 1y time ({5 * total:.3f} s)"))
     return results

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench._common import Result, best_of, synthetic_candles
+from bench._common import Result, fresh, measure, synthetic_candles
 from engine.candles import resample
 from engine.setups import compile_setup, parse_setup
 
 TITLE = "Setups compiled end to end (issue 3)"
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples" / "setups").glob("*.yaml"))
+WARMUP, REPEAT = 1, 7
+TIMING = f"{WARMUP} warm-up call, then the best of {REPEAT}."
 
 
 def run() -> list[Result]:
@@ -21,8 +23,12 @@ def run() -> list[Result]:
         candles = year if setup.market.timeframe == "1m" else resample(
             year, setup.market.timeframe)
         compiled = compile_setup(setup)
-        seconds = best_of(lambda: compiled(candles, symbol="SYN/USD"), repeat=7)
-        signals = len(compiled(candles, symbol="SYN/USD"))
+
+        def signals_of(given, compiled=compiled):
+            return compiled(given, symbol="SYN/USD")
+
+        seconds = measure(signals_of, make_input=fresh(candles), warmup=WARMUP, repeat=REPEAT)
+        signals = len(signals_of(candles))
         results.append(Result("setups", f"{setup.id} ({setup.market.timeframe}, "
                                         f"{len(candles):,} bars)", seconds, target=0.200,
                               note=f"{signals:,} signals"))
