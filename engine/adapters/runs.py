@@ -12,7 +12,12 @@ import duckdb
 import pandas as pd
 
 from engine._io import atomic_dir
-from engine.adapters.sql_sandbox import read_only_query, sandboxed_connection, sql_literal
+from engine.adapters.sql_sandbox import (
+    first_line,
+    read_only_query,
+    sandboxed_connection,
+    sql_literal,
+)
 from engine.errors import DataError
 
 FILES = ("trades", "equity", "signals")
@@ -89,9 +94,13 @@ class RunStore:
                     continue
                 pattern = sql_literal(str(self.root.resolve() / "*" / file_name))
                 run_id = sql_literal(f"([^/\\\\]+)[/\\\\]{re.escape(file_name)}$")
-                con.execute(f"CREATE VIEW {view} AS SELECT *, "
-                            f"regexp_extract(filename, {run_id}, 1) AS run_id "
-                            f"FROM {reader}({pattern}, filename=true, union_by_name=true)")
+                try:
+                    con.execute(f"CREATE VIEW {view} AS SELECT *, "
+                                f"regexp_extract(filename, {run_id}, 1) AS run_id "
+                                f"FROM {reader}({pattern}, filename=true, union_by_name=true)")
+                except duckdb.Error as error:
+                    raise DataError(f"cannot read the runs' {file_name} files: "
+                                    f"{first_line(error)}") from None
 
         with sandboxed_connection(self.root, prepare=create_views) as con:
             return read_only_query(con, sql)

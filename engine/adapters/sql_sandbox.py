@@ -61,7 +61,7 @@ def read_only_query(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as error:
-        raise DataError(f"query failed: {_first_line(error)}") from None
+        raise DataError(f"query failed: {first_line(error)}") from None
     if len(statements) != 1:
         raise DataError(f"query failed: give exactly one SELECT statement, not "
                         f"{len(statements)}")
@@ -72,10 +72,11 @@ def read_only_query(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     try:
         table = con.sql(sql).to_arrow_table()
     except duckdb.Error as error:
-        raise DataError(f"query failed: {_first_line(error)}") from None
+        raise DataError(f"query failed: {first_line(error)}") from None
     return table.to_pandas()
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """The first non-empty line of an error's message."""
     lines = [line for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__

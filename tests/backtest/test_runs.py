@@ -215,3 +215,11 @@ def test_runs_page_sql_box_shows_a_refusal(sandbox, monkeypatch) -> None:
     at.button(key="runs_query").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert [e.value for e in at.error] and "root:" not in str([d.value for d in at.dataframe])
+
+
+def test_a_broken_run_file_is_a_one_line_error(sandbox) -> None:
+    store, _ = sandbox
+    (store.root / "run-b" / "summary.json").write_text("{not json")
+    with pytest.raises(DataError, match="cannot read the runs' summary.json files") as broken:
+        store.query("SELECT count(*) FROM trades")
+    assert "\n" not in str(broken.value)
