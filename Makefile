@@ -6,15 +6,16 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test bench setup setup-dev system demo engine app clean
+.PHONY: run test bench setup setup-dev system system-test demo engine app clean
 
 ## run: set everything up, import the demo candles, start the engine daemon and the app
 run: setup
 	$(BIN)/ita demo
 	HOST=$(HOST) PORT=$(PORT) scripts/start.sh
 
-## test: the same set-up plus test-only packages, then the whole suite
-test: setup-dev
+## test: the same set-up plus test-only packages, then the linter and the whole suite
+test: setup-dev system-test
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 ## bench: performance targets of every issue, peers in the same run -> BENCHMARKS.md
@@ -24,9 +25,13 @@ bench: setup-dev
 setup: system $(VENV)/.run-installed
 setup-dev: setup $(VENV)/.dev-installed
 
-## system: Debian packages ITA uses (installed only when missing)
+## system: Debian packages running ITA needs (installed only when missing, no prompt)
 system:
-	@scripts/install_system.sh
+	@scripts/install_system.sh run
+
+## system-test: Debian packages only the tests need (headless Chromium)
+system-test:
+	@scripts/install_system.sh test
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -7,7 +7,10 @@ script as a legacy multipage app until `st.navigation` first runs, so opening a 
 
 import streamlit as st
 
+from app.auth import require_password
+
 st.set_page_config(page_title="ITA", page_icon=":material/candlestick_chart:", layout="wide")
+require_password()  # stops here unless this visitor may see the pages (ITA_APP_PASSWORD)
 
 pages = {
     "Workbench": [

@@ -22,7 +22,8 @@ if chosen:
     st.line_chart(curves.iloc[:: max(1, len(curves) // 3000)])
 
 st.subheader("Query all runs (DuckDB)")
-sql = st.text_area("SQL over views trades, equity, signals (each has run_id)",
+sql = st.text_area("One read-only SELECT over the views trades, equity, signals and summaries "
+                   "(each has run_id)",
                    "SELECT run_id, setup_id, setup_version, count(*) AS trades,\n"
                    "       avg(r_multiple) AS avg_r\nFROM trades GROUP BY ALL ORDER BY avg_r DESC",
                    key="runs_sql")

@@ -5,12 +5,19 @@ never looks finished). DuckDB queries every run at once."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from engine._io import atomic_dir
+from engine.adapters.sql_sandbox import (
+    first_line,
+    read_only_query,
+    sandboxed_connection,
+    sql_literal,
+)
 from engine.errors import DataError
 
 FILES = ("trades", "equity", "signals")
@@ -74,19 +81,26 @@ class RunStore:
         return pd.DataFrame(rows)
 
     def query(self, sql: str) -> pd.DataFrame:
-        """Run SQL over every run: the views ``trades``, ``equity`` and ``signals`` hold all
-        runs' rows with a ``run_id`` column."""
-        with duckdb.connect() as con:
-            con.execute("SET TimeZone = 'UTC'")
-            for name in FILES:
-                pattern = str(self.root / "*" / f"{name}.parquet")
-                if list(self.root.glob(f"*/{name}.parquet")):
-                    con.execute(
-                        f"CREATE VIEW {name} AS SELECT *, regexp_extract(filename, "
-                        f"'([^/]+)/{name}\\.parquet$', 1) AS run_id FROM read_parquet("
-                        f"'{pattern}', filename=true, union_by_name=true)")
-            try:
-                table = con.sql(sql).to_arrow_table()
-            except duckdb.Error as error:
-                raise DataError(f"query failed: {str(error).splitlines()[0]}") from None
-        return table.to_pandas()
+        """Run one read-only SELECT over every run: the views ``trades``, ``equity`` and
+        ``signals`` hold all runs' rows, ``summaries`` one row per run (summary.json), each with
+        a ``run_id`` column. The SQL sees the runs folder only and cannot write, load extensions
+        or change settings (`engine.adapters.sql_sandbox`)."""
+
+        def create_views(con: duckdb.DuckDBPyConnection) -> None:
+            files = {name: ("read_parquet", f"{name}.parquet") for name in FILES}
+            files["summaries"] = ("read_json", "summary.json")
+            for view, (reader, file_name) in files.items():
+                if not list(self.root.glob(f"*/{file_name}")):
+                    continue
+                pattern = sql_literal(str(self.root.resolve() / "*" / file_name))
+                run_id = sql_literal(f"([^/\\\\]+)[/\\\\]{re.escape(file_name)}$")
+                try:
+                    con.execute(f"CREATE VIEW {view} AS SELECT *, "
+                                f"regexp_extract(filename, {run_id}, 1) AS run_id "
+                                f"FROM {reader}({pattern}, filename=true, union_by_name=true)")
+                except duckdb.Error as error:
+                    raise DataError(f"cannot read the runs' {file_name} files: "
+                                    f"{first_line(error)}") from None
+
+        with sandboxed_connection(self.root, prepare=create_views) as con:
+            return read_only_query(con, sql)

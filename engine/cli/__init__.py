@@ -35,12 +35,8 @@ def main() -> None:
         raise SystemExit(1) from None
     except typer.Abort:
         raise SystemExit(130) from None
-    except Exception as error:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            raise SystemExit(error.exit_code) from None
-        if isinstance(error, click.exceptions.Exit):
-            raise SystemExit(error.exit_code) from None
-        raise
+    except typer.TyperException as error:  # usage errors (typer's own vendored click, not `click`)
+        show = getattr(error, "show", None)
+        if show is not None:
+            show()
+        raise SystemExit(getattr(error, "exit_code", 1)) from None

@@ -111,9 +111,9 @@ def runs_list() -> None:
 
 
 @runs_app.command("query")
-def runs_query(sql: str = typer.Argument(..., help="SQL over the views trades, equity, "
-                                                   "signals (each with run_id)")) -> None:
-    """Query every run at once with DuckDB."""
+def runs_query(sql: str = typer.Argument(..., help="One SELECT over the views trades, equity, "
+                                                   "signals, summaries (each has run_id)")) -> None:
+    """Query every run at once with DuckDB, read-only: the SQL sees the runs folder only."""
     from engine.adapters.runs import RunStore
 
     console.print(RunStore.from_settings().query(sql).to_string(max_rows=200))
