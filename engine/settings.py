@@ -1,6 +1,6 @@
 """Settings from the environment or `.env` (pydantic-settings). Secrets are `SecretStr`.
 
-`ITA_HOME` is the folder that holds ITA's runtime folders (layout in docs/ARCHITECTURE.md). By default it is
+`ITA_HOME` holds ITA's runtime folders (layout in docs/ARCHITECTURE.md). By default it is
 the project folder (the one holding `engine/`), whatever the current directory; an `ITA_HOME`
 environment variable (or line in `.env`) wins. `.env` is read from the project folder too, so
 `ita` run from any directory sees the same settings and secrets. Real environment variables win
