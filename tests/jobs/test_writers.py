@@ -235,3 +235,10 @@ def test_two_processes_submitting_at_once_lose_no_job(ita_home) -> None:
     assert {s["state"] for s in listed.values()} == {"queued"}
     assert sorted(s["params"]["seconds"] for s in listed.values()) == sorted(
         [i / 1000 for i in range(count)] * 2)
+
+
+def test_a_backtest_job_naming_an_unsafe_setup_is_refused_at_submit(ita_home) -> None:
+    bus = JobBus.from_settings()
+    with pytest.raises(JobError, match="^job parameter setup: setup id '../x' is not allowed"):
+        bus.submit("backtest", {"setup": "../x@2"})
+    assert bus.list() == []
