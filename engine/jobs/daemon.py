@@ -38,7 +38,7 @@ from collections.abc import Callable
 import filelock
 
 from engine._io import remove_stale_temporaries, write_json_atomic
-from engine.errors import ItaError, JobError
+from engine.errors import ConfigurationError, ItaError, JobError
 from engine.jobs.bus import JobBus
 from engine.settings import Settings, get_settings
 
@@ -154,6 +154,9 @@ class EngineDaemon:
             holder = _lock_holder(self.lock_path)
             raise JobError("an engine daemon already runs for this ITA home"
                            + (f" (pid {holder})" if holder else "")) from None
+        except OSError as error:  # e.g. a network file system without flock
+            raise ConfigurationError(f"cannot lock {self.lock_path}: {error.strerror or error}; "
+                                     "keep ITA's home folder on a local disk") from None
         self._lock = lock
 
     def release_lock(self) -> None:

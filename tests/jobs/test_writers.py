@@ -4,6 +4,7 @@ the bus's folders, and two processes submitting at once lose nothing."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -13,12 +14,13 @@ import textwrap
 import time
 from pathlib import Path
 
+import filelock
 import pytest
 from typer.testing import CliRunner
 
 from engine._io import write_json_atomic
 from engine.cli import app
-from engine.errors import JobError
+from engine.errors import ConfigurationError, JobError
 from engine.jobs.bus import JobBus
 from engine.jobs.daemon import EngineDaemon
 from engine.settings import get_settings
@@ -86,6 +88,16 @@ def test_a_second_daemon_in_the_same_process_is_refused_until_the_first_stops(it
         first.release_lock()
     second.acquire_lock()
     second.release_lock()
+
+
+def test_a_folder_without_file_locks_is_a_configuration_error(ita_home, monkeypatch) -> None:
+    def no_locks(self, *args, **kwargs):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", no_locks)
+    with pytest.raises(ConfigurationError, match="cannot lock .*engine.lock: Function not "
+                                                 "implemented; keep ITA's home folder on a"):
+        EngineDaemon(get_settings()).acquire_lock()
 
 
 def test_a_leftover_lock_file_naming_a_live_process_does_not_block(ita_home) -> None:
