@@ -80,13 +80,13 @@ class JobBus:
         """The job's status file, or ``queued`` for a request the daemon has not taken yet."""
         path = self.status_path(job_id)
         if path.exists():
-            return json.loads(path.read_text())
+            return {**json.loads(path.read_text()), "job_id": job_id}
         request = self.request_path(job_id)
         try:
             return _queued(json.loads(request.read_text()), job_id)
         except FileNotFoundError:
             if path.exists():  # the daemon took the job meanwhile
-                return json.loads(path.read_text())
+                return {**json.loads(path.read_text()), "job_id": job_id}
             raise JobError(f"no job {job_id!r} (ita jobs list shows them)") from None
         except json.JSONDecodeError:
             raise JobError(f"job {job_id!r}: request {request.name} is not valid JSON") from None

@@ -123,6 +123,15 @@ def test_a_running_job_whose_pid_was_reused_is_marked_interrupted(ita_home) -> N
     assert bus.status(job_id)["state"] == "interrupted"
 
 
+def test_a_status_file_without_its_id_is_still_recovered(ita_home) -> None:
+    bus = JobBus.from_settings()
+    job_id = "20240101T000000000000-selftest-abcdef"
+    bus.write_status(job_id, {"state": "running", "pid": os.getpid()})  # edited by hand
+    EngineDaemon(get_settings()).recover()
+    assert bus.status(job_id)["state"] == "interrupted"
+    assert json.loads(bus.status_path(job_id).read_text())["job_id"] == job_id
+
+
 # --- a submit killed halfway ----------------------------------------------------------------
 def test_submit_is_one_atomic_write_of_the_request(ita_home) -> None:
     bus = JobBus.from_settings()
