@@ -1,6 +1,7 @@
 """Run folders: ``runs/<run-id>/`` with trades.parquet, equity.parquet, signals.parquet and
 summary.json, written to a hidden temporary folder and renamed when complete (a crashed run
-never looks finished). DuckDB queries every run at once."""
+never looks finished). DuckDB queries every run at once. Run ids become folder names and go
+through `checked_id`: one that could escape ``runs/`` is refused."""
 
 from __future__ import annotations
 
@@ -18,9 +19,18 @@ from engine.adapters.sql_sandbox import (
     sandboxed_connection,
     sql_literal,
 )
-from engine.errors import DataError
+from engine.errors import DataError, ItaError
+from engine.ids import checked_id
 
 FILES = ("trades", "equity", "signals")
+
+
+def _safe(run_id: str) -> bool:
+    try:
+        checked_id(run_id, what="run id")
+    except ItaError:
+        return False
+    return True
 
 
 class RunStore:
@@ -34,7 +44,7 @@ class RunStore:
         return cls((settings or get_settings()).runs_dir)
 
     def write(self, run_id: str, *, frames: dict[str, pd.DataFrame], summary: dict) -> Path:
-        target = self.root / run_id
+        target = self._folder(run_id)
         if target.exists():
             raise DataError(f"run {run_id} exists already")
         with atomic_dir(target) as tmp:
@@ -44,21 +54,25 @@ class RunStore:
                 json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
         return target
 
+    def _folder(self, run_id: str) -> Path:
+        return self.root / checked_id(run_id, what="run id", error=DataError)
+
     def ids(self) -> list[str]:
         if not self.root.exists():
             return []
         return sorted((p.name for p in self.root.iterdir()
-                       if p.is_dir() and not p.name.startswith(".")
+                       if p.is_dir() and not p.name.startswith(".") and _safe(p.name)
                        and (p / "summary.json").exists()), reverse=True)
 
     def summary(self, run_id: str) -> dict:
-        path = self.root / run_id / "summary.json"
+        path = self._folder(run_id) / "summary.json"
         if not path.exists():
             raise DataError(f"no run {run_id!r} (ita runs list shows them)")
         return json.loads(path.read_text())
 
     def frame(self, run_id: str, name: str) -> pd.DataFrame:
-        path = self.root / run_id / f"{name}.parquet"
+        name = checked_id(name, what="run table", error=DataError)
+        path = self._folder(run_id) / f"{name}.parquet"
         if not path.exists():
             raise DataError(f"run {run_id!r} has no {name}")
         return pd.read_parquet(path)

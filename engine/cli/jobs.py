@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -24,13 +26,14 @@ def engine_command(once: bool = typer.Option(False, help="Run queued jobs, then 
 
 
 @jobs_app.command("submit")
-def submit(kind: str, param: list[str] = typer.Option([], help="key=value, repeatable")):
+def submit(kind: str,
+           param: Annotated[list[str] | None, typer.Option(help="key=value, repeatable")] = None):
     """Queue a job for the daemon, e.g. `ita jobs submit backtest --param setup=sma-cross`."""
     from engine.errors import JobError
     from engine.jobs.bus import JobBus
 
     params = {}
-    for item in param:
+    for item in param or []:
         key, sep, value = item.partition("=")
         if not sep:
             raise JobError(f"--param {item!r}: use key=value")

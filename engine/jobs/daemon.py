@@ -6,11 +6,20 @@
 - A job's engine function reports ``progress(fraction, message)``; the child writes it to the
   job's status file (throttled), which the app polls.
 - On start, jobs left ``running`` by a killed daemon are marked ``interrupted`` and their
-  requests dropped; ``queued`` ones run.
+  requests dropped; ``queued`` ones run. A ``queued`` status without its request (left by a
+  submit killed halfway in older versions) is marked ``failed``, so nothing waits forever.
+- On start, hidden temporaries of writes that were killed (``.<name>.<random>.tmp`` files and
+  folders from `engine._io`) are deleted under the exchange, setups, runs and data folders
+  once nothing has touched them for 15 minutes (`engine._io.STALE_AFTER_SECONDS`); younger
+  ones may belong to a live writer (the app, the CLI) and stay.
 - Keeps the active version of every setup and notices new or changed ones without a restart
   (``on_setup_change`` hooks: the live monitor subscribes there).
 - Writes a heartbeat ``exchange/engine.json`` (pid, started_at, last_seen, jobs, setups).
-- One daemon per ITA home (``exchange/engine.lock`` with its pid; a stale lock is taken over).
+- One daemon per ITA home: ``exchange/engine.lock`` is locked by the operating system
+  (``flock``; ``LockFileEx`` on Windows) for the daemon's whole life, so a second daemon
+  refuses to start, and the lock vanishes with the process however it ends (``kill -9``
+  included). The file only carries the holder's pid for messages; a leftover file, whatever
+  pid it names, never blocks. The app learns whether a daemon runs from the heartbeat.
 """
 
 from __future__ import annotations
@@ -26,8 +35,10 @@ import time
 import traceback
 from collections.abc import Callable
 
-from engine._io import write_json_atomic
-from engine.errors import ItaError, JobError
+import filelock
+
+from engine._io import remove_stale_temporaries, write_json_atomic
+from engine.errors import ConfigurationError, ItaError, JobError
 from engine.jobs.bus import JobBus
 from engine.settings import Settings, get_settings
 
@@ -51,6 +62,26 @@ def _alive(pid: int | None) -> bool:
         with open(stat) as handle:
             return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
     return True
+
+
+_JOBS_DIE_WITH_DAEMON = sys.platform.startswith("linux")  # see _die_with_parent
+
+
+def _write_pid(fd: int) -> None:
+    """Record the lock holder's pid in the (locked) lock file, for messages only."""
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    except (OSError, AttributeError):  # Windows: no pwrite; the pid is only informative
+        pass
+
+
+def _lock_holder(path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def _run_job(home: str, job_id: str, kind: str, params: dict) -> None:
@@ -109,25 +140,54 @@ class EngineDaemon:
         self.done_jobs = 0
         self.current: str | None = None
         self.lock_path = self.settings.exchange_dir / "engine.lock"
+        self._lock: filelock.BaseFileLock | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
     def acquire_lock(self) -> None:
+        """Hold the daemon lock until `release_lock` or the end of the process."""
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        if self.lock_path.exists():
-            text = self.lock_path.read_text().strip()
-            pid = int(text) if text.isdigit() else None
-            if pid and pid != os.getpid() and _alive(pid):
-                raise JobError(f"an engine daemon already runs for this ITA home (pid {pid})")
-        self.lock_path.write_text(str(os.getpid()))
+        lock = filelock.FileLock(self.lock_path, timeout=0, thread_local=False,
+                                 fallback_to_soft=False, on_acquired=_write_pid)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            holder = _lock_holder(self.lock_path)
+            raise JobError("an engine daemon already runs for this ITA home"
+                           + (f" (pid {holder})" if holder else "")) from None
+        except OSError as error:  # e.g. a network file system without flock
+            raise ConfigurationError(f"cannot lock {self.lock_path}: {error.strerror or error}; "
+                                     "keep ITA's home folder on a local disk") from None
+        self._lock = lock
+
+    def release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def clean_temporaries(self) -> None:
+        """Delete temporaries that killed writers left (see the module docstring)."""
+        s = self.settings
+        for folder in (s.exchange_dir, s.setups_dir, s.runs_dir, s.data_dir):
+            for path in remove_stale_temporaries(folder):
+                log.info("removed the leftover temporary %s", path)
 
     def recover(self) -> None:
-        """Mark jobs a killed daemon left running as interrupted."""
-        for status in self.bus.list(limit=10_000):
-            if status.get("state") == "running" and not _alive(status.get("pid")):
-                self.bus.update(status["job_id"], state="interrupted",
+        """Mark jobs a killed daemon left running as interrupted, and queued statuses whose
+        request is gone as failed. Runs under the daemon lock, so no other daemon runs jobs; on
+        Linux a job process dies with its daemon, so a ``running`` job is never really running
+        (its pid may belong to another process by now)."""
+        for status in self.bus.list(limit=1_000_000):
+            job_id, state = status["job_id"], status.get("state")
+            if state == "running" and (_JOBS_DIE_WITH_DAEMON or not _alive(status.get("pid"))):
+                self.bus.update(job_id, state="interrupted",
                                 error="the engine stopped while this job ran; submit it again")
-                self.bus.finish_request(status["job_id"])
-                log.info("job %s marked interrupted", status["job_id"])
+                self.bus.finish_request(job_id)
+                log.info("job %s marked interrupted", job_id)
+            elif state == "queued" and not self.bus.request_path(job_id).exists():
+                self.bus.update(job_id, state="failed", finished_at=_now(),
+                                error="the job's request was lost (ITA stopped while it was "
+                                      "submitted); submit it again")
+                log.info("job %s without a request marked failed", job_id)
 
     def refresh_setups(self) -> None:
         from engine.setups.store import SetupStore
@@ -156,9 +216,7 @@ class EngineDaemon:
         ran = 0
         for request in self.bus.pending():
             job_id = request["job_id"]
-            status = self.bus.status(job_id) if (self.bus.jobs / f"{job_id}.json").exists() \
-                else {"state": "queued"}
-            if status.get("state") not in ("queued",):
+            if self.bus.status(job_id).get("state") != "queued":
                 self.bus.finish_request(job_id)
                 continue
             self.current = job_id
@@ -203,6 +261,7 @@ class EngineDaemon:
     def serve(self, *, once: bool = False, stop: threading.Event | None = None) -> None:
         self.acquire_lock()
         try:
+            self.clean_temporaries()
             self.recover()
             self.refresh_setups()
             self.heartbeat()
@@ -221,7 +280,7 @@ class EngineDaemon:
                 observer.stop()
                 observer.join(5)
         finally:
-            self.lock_path.unlink(missing_ok=True)
+            self.release_lock()  # the file stays: unlinking a lock file races a new daemon
 
 
 def setup_logging(settings: Settings) -> None:

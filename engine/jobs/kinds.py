@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from engine.errors import JobError
+from engine.errors import JobError, SetupError
 
 
 class _Params(BaseModel):
@@ -27,6 +27,17 @@ class BacktestParams(_Params):
         "risk_percent", description="risk_percent | fixed_size | fixed_cash")
     size: float | None = Field(None, gt=0)
     initial_equity: float = Field(10_000.0, gt=0)
+
+    @field_validator("setup")
+    @classmethod
+    def _safe_setup_ref(cls, value: str) -> str:
+        from engine.setups.store import split_ref
+
+        try:
+            split_ref(value)
+        except SetupError as error:
+            raise ValueError(str(error)) from None
+        return value
 
 
 class SelftestParams(_Params):
@@ -69,7 +80,8 @@ class Kind:
         except ValidationError as error:
             first = error.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            raise JobError(f"job parameter {field}: {first['msg']}") from None
+            message = first["msg"].removeprefix("Value error, ")
+            raise JobError(f"job parameter {field}: {message}") from None
 
 
 KINDS = {"backtest": Kind(BacktestParams, _backtest),
