@@ -166,19 +166,33 @@ def _height(node: Node) -> float:
 # --- graph -> setup -----------------------------------------------------------------------
 
 def validate_graph(graph: Graph) -> list[Problem]:
-    problems = []
-    ids = {n.id for n in graph.nodes}
+    """Every problem that stops the graph from becoming a setup, each naming its node."""
     tree = [e for e in graph.edges if not e.reference]
-    for kind in PLAN_NODES:
-        if kind not in ids:
-            problems.append(Problem(None, f"the graph has no {kind} node"))
-    for edge in graph.edges:
-        if edge.source not in ids or edge.target not in ids:
-            problems.append(Problem(None, f"edge {edge.id} points at a missing node"))
+    problems = _shape_problems(graph) + _connection_problems(graph, tree)
+    problems += [p for node in graph.nodes if node.kind == "combinator"
+                 for p in _combinator_problems(node, tree)]
+    if not [e for e in tree if e.target == "signal"]:
+        problems.append(Problem("signal", "nothing feeds the signal"))
+    if _has_cycle(tree):
+        problems.append(Problem(None, "the graph has a cycle"))
+    return problems
+
+
+def _shape_problems(graph: Graph) -> list[Problem]:
+    ids = {n.id for n in graph.nodes}
+    problems = [Problem(None, f"the graph has no {kind} node")
+                for kind in PLAN_NODES if kind not in ids]
+    problems += [Problem(None, f"edge {edge.id} points at a missing node")
+                 for edge in graph.edges if edge.source not in ids or edge.target not in ids]
+    return problems
+
+
+def _connection_problems(graph: Graph, tree: list[Edge]) -> list[Problem]:
     outgoing: dict[str, list[str]] = {}
     for e in tree:
         outgoing.setdefault(e.source, []).append(e.target)
     referenced = {e.source for e in graph.edges if e.reference}
+    problems = []
     for node in graph.nodes:
         if node.kind in ("condition", "combinator") and node.id not in outgoing \
                 and node.id not in referenced:
@@ -186,22 +200,19 @@ def validate_graph(graph: Graph) -> list[Problem]:
                                              "connect it or delete it"))
         if len(outgoing.get(node.id, [])) > 1 and node.kind == "combinator":
             problems.append(Problem(node.id, f"{node.id} feeds more than one node"))
-    for node in graph.nodes:
-        if node.kind != "combinator":
-            continue
-        inputs = [e for e in tree if e.target == node.id]
-        op = node.data["op"]
-        if op == "not" and len(inputs) != 1:
-            problems.append(Problem(node.id, "NOT takes exactly one input"))
-        elif op == "sequence" and len(inputs) < 2:
-            problems.append(Problem(node.id, "a sequence needs at least two steps"))
-        elif op in ("all", "any") and not inputs:
-            problems.append(Problem(node.id, f"{op.upper()} has no inputs"))
-    if not [e for e in tree if e.target == "signal"]:
-        problems.append(Problem("signal", "nothing feeds the signal"))
-    if _has_cycle(tree):
-        problems.append(Problem(None, "the graph has a cycle"))
     return problems
+
+
+def _combinator_problems(node: Node, tree: list[Edge]) -> list[Problem]:
+    inputs = [e for e in tree if e.target == node.id]
+    op = node.data["op"]
+    if op == "not" and len(inputs) != 1:
+        return [Problem(node.id, "NOT takes exactly one input")]
+    if op == "sequence" and len(inputs) < 2:
+        return [Problem(node.id, "a sequence needs at least two steps")]
+    if op in ("all", "any") and not inputs:
+        return [Problem(node.id, f"{op.upper()} has no inputs")]
+    return []
 
 
 def _has_cycle(edges: list[Edge]) -> bool:

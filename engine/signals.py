@@ -4,24 +4,24 @@ monitor consume. One row per trade idea.
 Times are bar labels (bar *open* times, UTC) like the candle index. `known_at` is the bar at
 whose close the signal became known; a market entry fills at the open of the next bar.
 
-| column          | dtype            | meaning                                                        |
-| --------------- | ---------------- | -------------------------------------------------------------- |
-| known_at        | datetime64[UTC]  | bar whose close made the signal known                          |
-| symbol          | str              | market symbol, e.g. "BTC/USDT"                                 |
-| direction       | int8             | +1 long, -1 short                                              |
-| entry_type      | str              | "market" (next bar open) or "limit" (at `entry`)               |
-| entry           | float64          | reference entry: limit price, or the signal bar's close       |
-| stop            | float64          | stop-loss price                                                |
-| target          | float64          | take-profit price (NaN: no target, exit by time/stop)          |
-| r_planned       | float64          | planned reward:risk = abs(target - entry) / abs(entry - stop)  |
-| expiry_bars     | int32            | limit orders: bars the order stays working (0 = market)        |
-| time_exit_bars  | int32            | close the trade after this many bars (0 = never)              |
-| breakeven_r     | float64          | move stop to entry once price reaches this R (NaN = off)      |
-| partial_r       | float64          | take a partial exit at this R (NaN = off)                     |
-| partial_fraction| float64          | fraction of the position closed at `partial_r` (0..1)         |
-| setup_id        | str              | setup id                                                       |
-| setup_version   | int32            | setup version number                                           |
-| reasons         | str              | JSON list of the detections that caused it (for charts/alerts) |
+| column           | dtype           | meaning                                                  |
+| ---------------- | --------------- | -------------------------------------------------------- |
+| known_at         | datetime64[UTC] | bar whose close made the signal known                    |
+| symbol           | str             | market symbol, e.g. "BTC/USDT"                           |
+| direction        | int8            | +1 long, -1 short                                        |
+| entry_type       | str             | "market" (next bar open) or "limit" (at `entry`)         |
+| entry            | float64         | planned entry: limit price, or the signal bar's close    |
+| stop             | float64         | stop-loss price                                          |
+| target           | float64         | take-profit price (NaN: none; exit by time or stop)      |
+| r_planned        | float64         | reward:risk planned: (target - entry) / (entry - stop)   |
+| expiry_bars      | int32           | limit orders: bars the order stays working (0: market)   |
+| time_exit_bars   | int32           | close the trade after this many bars (0 = never)         |
+| breakeven_r      | float64         | stop moves to entry once price reaches this R (NaN: off) |
+| partial_r        | float64         | take a partial exit at this R (NaN = off)                |
+| partial_fraction | float64         | fraction of the position closed at `partial_r` (0..1)    |
+| setup_id         | str             | setup id                                                 |
+| setup_version    | int32           | setup version number                                     |
+| reasons          | str             | JSON list of the detections behind it (charts, alerts)   |
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from engine.candles import HIGH, LOW
 from engine.detect._frame import detection_frame, prepare
 from engine.detect._kernels import period_ranges_nb, starts_inside
 from engine.detect.indicators import atr
-from engine.detect.sessions import DAY, bar_minutes, local_minutes, _minute
+from engine.detect.sessions import DAY, _minute, bar_minutes, local_minutes
 from engine.detect.swings import swing_points
 from engine.errors import SetupError
 

@@ -14,7 +14,7 @@ editor's side panel and the docs read them.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -188,8 +188,8 @@ class SessionBlock(Strict):
 
 
 Condition = Annotated[
-    Union[FvgBlock, SwingBlock, SweepBlock, StructureBlock, OrderBlockBlock, EqualLevelsBlock,
-          MaTrendBlock, MaCrossBlock, RsiBlock, AtrBlock, SessionBlock],
+    FvgBlock | SwingBlock | SweepBlock | StructureBlock | OrderBlockBlock | EqualLevelsBlock
+    | MaTrendBlock | MaCrossBlock | RsiBlock | AtrBlock | SessionBlock,
     Field(discriminator="detector"),
 ]
 DETECTOR_BLOCKS = {b.model_fields["detector"].annotation.__args__[0]: b for b in (
@@ -224,7 +224,7 @@ class Sequence(Strict):
                                          "the first")
 
 
-SignalNode = Union[str, AllOf, AnyOf, NotOf, Sequence]
+SignalNode = str | AllOf | AnyOf | NotOf | Sequence
 for _model in (AllOf, AnyOf, NotOf, Sequence):
     _model.model_rebuild()
 
