@@ -125,8 +125,7 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     bar opens beyond the stop: ``"fill"`` (default) trades it and stops out at that open,
     ``"skip"`` does not trade it; both count it in ``gapped_past_stop``.
     """
-    if gap_entry not in GAP_ENTRIES:
-        raise ConfigurationError(f"gap_entry {gap_entry!r}: use one of {', '.join(GAP_ENTRIES)}")
+    check_gap_entry(gap_entry)
     validate_candles(candles)
     o, h, lo, c = (np.ascontiguousarray(candles[x].to_numpy(float)) for x in (OPEN, HIGH, LOW,
                                                                               CLOSE))
@@ -157,6 +156,12 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     result = _wrap(candles, signals, bars, out, initial_equity)
     result.counters["known_after_data"] = known_after_data
     return result
+
+
+def check_gap_entry(gap_entry: str) -> None:
+    """Refuse an unknown ``gap_entry`` before any work is done."""
+    if gap_entry not in GAP_ENTRIES:
+        raise ConfigurationError(f"gap_entry {gap_entry!r}: use one of {', '.join(GAP_ENTRIES)}")
 
 
 def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
