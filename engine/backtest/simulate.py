@@ -14,9 +14,12 @@ Conventions (each one is what a careful trader would assume; all are tested):
   begun by bar t are the same whatever the data holds after t.
 - **Signals that cannot be traded** are counted, never dropped silently: a signal on the last
   bar has no next bar to fill on (``no_bar_to_fill``); a signal known after the last candle is
-  ``known_after_data``; a limit order that expires unfilled (or a signal whose stop is on the
-  wrong side of its planned entry) is ``unfilled_or_invalid``. Every signal is a trade or is in
-  exactly one of these counters (or ``gapped_past_stop`` with ``gap_entry="skip"``).
+  ``known_after_data``; a limit order that expires unfilled, a signal whose stop is on the
+  wrong side of its planned entry, or one that finds the account empty is
+  ``unfilled_or_invalid``. Every signal is a trade or is counted once in
+  ``skipped_in_position``, ``skipped_order_working``, ``unfilled_or_invalid``,
+  ``no_bar_to_fill`` or ``known_after_data`` (or ``gapped_past_stop`` with
+  ``gap_entry="skip"``).
 - **Entry beyond the stop.** When the fill bar opens at or beyond the stop (a gap, or a limit
   filled at a better open that is past the stop), by default (``gap_entry="fill"``) the order
   fills at the open as a real order would and the stop fires at once: the trade exits at that
