@@ -116,7 +116,7 @@ def _hold_nb(open_, high, low, close, equity, fill_i, fill, d, stop, target, ris
         mae = max(mae, adverse)
         if hit_target:
             gap = open_[i] > target if d > 0 else open_[i] < target
-            exit_price = open_[i] if gap and i > fill_i else target
+            exit_price = open_[i] if gap else target  # a take-profit fills at a better open
             exit_i, reason = i, TARGET
             break
         if partial_px != partial_px and partial_r == partial_r:

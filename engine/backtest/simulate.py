@@ -29,7 +29,8 @@ Conventions (each one is what a careful trader would assume; all are tested):
   ``gap_entry="skip"`` such signals are not traded. Either way they are counted
   (``gapped_past_stop``).
 - **Exits.** Stop: at the stop price, or at the open when the bar gaps through it, worsened by
-  slippage. Target: at the target, or at the open when it gaps beyond it. Time exit: at the
+  slippage. Target: at the target, or at the open when it gaps beyond it (on a market
+  order's fill bar too: the take-profit fills at once at that better open). Time exit: at the
   close of the N-th bar held, with slippage. Breakeven: once price has moved
   ``breakeven_r`` × risk in favour, the stop moves to the entry from the next bar. Partial:
   ``partial_fraction`` of the position is closed at ``partial_r`` × risk. Trades still open at

@@ -135,3 +135,12 @@ def test_fixed_cash_sizing_buys_that_notional_at_the_fill() -> None:
     assert t["size"] == pytest.approx(1_000 / 100.5)
     assert t.exit_reason == "end" and t.pnl == pytest.approx(1_000 / 100.5 * -0.5)
     assert np.isclose(t.r_multiple, -0.5 / 2.5)
+
+
+def test_a_market_entry_that_opens_beyond_its_target_takes_profit_at_that_open() -> None:
+    # long, target 105: bar 1 opens at 106; the take-profit (a limit) fills at 106, not at 105
+    c = bars([FLAT, (106, 107, 105.5, 106.5), FLAT])
+    t = simulate(c, signal(c, 0, stop=98, target=105), costs=Costs(0, 10),
+                 sizing=UNIT).trades.iloc[0]
+    assert (t.exit_time, t.exit_reason, t.exit_price) == (c.index[1], "target", 106)
+    assert t.pnl == pytest.approx(106 - 106 * 1.001)
