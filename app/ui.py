@@ -33,6 +33,8 @@ def fmt(value, kind: str = "number") -> str:
 
 METRIC_LABELS = {  # metric -> (label, format kind), in reading order
     "trades": ("Trades", "number"), "wins": ("Wins", "number"), "losses": ("Losses", "number"),
+    "closed_at_data_end": ("Closed by the end of the data", "number"),
+    "closed_at_window_end": ("Closed by a test window's end", "number"),
     "win_rate": ("Win rate", "ratio"), "total_profit": ("Total profit", "money"),
     "total_return_pct": ("Return", "pct"), "buy_and_hold_pct": ("Buy and hold", "pct"),
     "avg_planned_rr": ("Average planned R:R", "number"), "avg_r": ("Average R", "r"),

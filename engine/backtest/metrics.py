@@ -2,6 +2,16 @@
 
 Undefined values (a profit factor without losses, a Sharpe ratio of a flat curve) are
 ``None``, never NaN or infinity, so no page or report shows "nan" as a number.
+
+Trades the rules did not close are reported apart: a trade still open at the end of the data
+(exit reason ``end``) or at the end of a walk-forward test window (``window_end``) was closed by
+the backtest, not by its stop, target or time exit, so its result says nothing about the setup.
+The results over trades (``wins``, ``losses``, ``win_rate``, ``avg_r``, ``expectancy_r``,
+``expectancy_money``, ``profit_factor``, ``sqn`` and the streaks) count only the trades the rules
+closed; ``closed_at_data_end`` and ``closed_at_window_end`` count the others, so ``trades`` =
+``wins`` + ``losses`` + those two. Net results (``total_profit``, ``total_return_pct``, the
+drawdowns, Sharpe, Sortino) come from the equity curve and so include their P&L, as do
+``fees`` and ``exposure_pct``.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from numba import njit
 from engine.candles import CLOSE, timeframe_delta
 
 YEAR = pd.Timedelta(days=365)
+NOT_BY_RULES = ("end", "window_end")  # exit reasons of trades the backtest itself closed
 
 
 def _num(value) -> float | None:
@@ -79,25 +90,31 @@ def _return_moments_nb(values: np.ndarray):
 
 def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: str,
                     candles: pd.DataFrame, initial_equity: float) -> dict:
-    """Every headline metric of the run; see the module docstring on undefined values."""
+    """Every headline metric of the run; see the module docstring on undefined values and on
+    trades closed by the end of the data or of a walk-forward window."""
     curve = equity["equity"]
-    count = len(trades)
-    pnl = trades["pnl"].to_numpy() if count else np.empty(0)
-    r = trades["r_multiple"].to_numpy() if count else np.empty(0)
+    total = len(trades)
+    reasons = trades["exit_reason"].to_numpy() if total else np.empty(0, dtype=object)
+    by_rules = ~np.isin(reasons, NOT_BY_RULES)
+    count = int(by_rules.sum())
+    pnl = trades["pnl"].to_numpy()[by_rules] if count else np.empty(0)
+    r = trades["r_multiple"].to_numpy()[by_rules] if count else np.empty(0)
     wins = pnl > 0
     gross_win, gross_loss = pnl[wins].sum(), -pnl[~wins].sum()
     final = float(curve.iloc[-1]) if len(curve) else initial_equity
     sharpe, sortino = _ratios(curve, timeframe)
-    held = trades["bars_held"].sum() if count else 0
+    held = trades["bars_held"].sum() if total else 0
     first, last = candles[CLOSE].iloc[0], candles[CLOSE].iloc[-1]
     return {
-        "trades": count,
+        "trades": total,
         "wins": int(wins.sum()),
         "losses": int(count - wins.sum()),
+        "closed_at_data_end": int((reasons == "end").sum()),
+        "closed_at_window_end": int((reasons == "window_end").sum()),
         "win_rate": _num(wins.mean()) if count else None,
         "total_profit": _num(final - initial_equity),
         "total_return_pct": _num((final / initial_equity - 1) * 100),
-        "avg_planned_rr": _num(trades["r_planned"].mean()) if count else None,
+        "avg_planned_rr": _num(trades["r_planned"].mean()) if total else None,
         "avg_r": _num(r.mean()) if count else None,
         "expectancy_r": _num(r.mean()) if count else None,
         "expectancy_money": _num(pnl.mean()) if count else None,
@@ -112,7 +129,7 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: st
         "longest_win_streak": _streak(wins, True),
         "longest_loss_streak": _streak(wins, False),
         "exposure_pct": _num(held / len(candles) * 100) if len(candles) else 0.0,
-        "fees": _num(trades["fees"].sum()) if count else 0.0,
+        "fees": _num(trades["fees"].sum()) if total else 0.0,
         "buy_and_hold_pct": _num((last / first - 1) * 100),
         "start": str(candles.index[0]), "end": str(candles.index[-1]), "bars": len(candles),
     }
@@ -123,7 +140,11 @@ BREAKDOWNS = ("week", "month", "session", "weekday", "hour", "direction", "setup
 
 
 def breakdown(trades: pd.DataFrame, by: str) -> pd.DataFrame:
-    """Trades, win rate, total and average R, PnL and profit factor per group."""
+    """Trades, win rate, total and average R, PnL and profit factor per group.
+
+    ``trades``, ``total_r`` and ``pnl`` count every trade; ``win_rate``, ``avg_r`` and
+    ``profit_factor`` only those closed by the rules (see the module docstring), except in the
+    breakdown by exit reason, whose groups already keep them apart."""
     if by not in BREAKDOWNS:
         raise ValueError(f"breakdown by {by!r}: use one of {', '.join(BREAKDOWNS)}")
     if trades.empty:
@@ -134,16 +155,19 @@ def breakdown(trades: pd.DataFrame, by: str) -> pd.DataFrame:
         "month": trades["entry_time"].dt.strftime("%Y-%m"),
         "direction": trades["direction"].map({1: "long", -1: "short"}),
     }.get(by, trades.get(by))
-    grouped = trades.assign(_key=key.to_numpy(), _win=trades["pnl"] > 0).groupby("_key")
+    counted = (by == "exit_reason") | ~trades["exit_reason"].isin(NOT_BY_RULES)
+    ruled = trades["pnl"].where(counted)  # NaN: left out of the means and sums below
+    grouped = trades.assign(_key=key.to_numpy(), _win=np.where(counted, ruled > 0, np.nan),
+                            _r=trades["r_multiple"].where(counted), _pnl=ruled).groupby("_key")
     table = pd.DataFrame({
         "trades": grouped.size(),
         "win_rate": grouped["_win"].mean(),
         "total_r": grouped["r_multiple"].sum(),
-        "avg_r": grouped["r_multiple"].mean(),
+        "avg_r": grouped["_r"].mean(),
         "pnl": grouped["pnl"].sum(),
     })
-    gains = grouped["pnl"].apply(lambda p: p[p > 0].sum())
-    losses = grouped["pnl"].apply(lambda p: -p[p <= 0].sum())
+    gains = grouped["_pnl"].apply(lambda p: p[p > 0].sum())
+    losses = grouped["_pnl"].apply(lambda p: -p[p <= 0].sum())
     table["profit_factor"] = (gains / losses.where(losses > 0)).astype(float)
     table.index.name = by
     return table

@@ -124,6 +124,25 @@ def _metrics_table(metrics: dict) -> str:
     return f"<table class='m'>{rows}</table>"
 
 
+def _notes(summary: dict) -> str:
+    """What a reader of the metrics must know: trades the rules did not close, and entries
+    that opened beyond their stop."""
+    metrics, counters = summary["metrics"], summary["counters"]
+    ends = metrics.get("closed_at_data_end") or 0
+    windows = metrics.get("closed_at_window_end") or 0
+    notes = []
+    if ends or windows:
+        notes.append(f"{ends} trade(s) closed by the end of the data and {windows} by a test "
+                     "window's end are left out of the wins, losses, win rate, average R, "
+                     "expectancy and profit factor; their P&L is in the total profit and return.")
+    gapped = counters.get("gapped_past_stop") or 0
+    if gapped:
+        done = ("were skipped" if summary.get("gap_entry") == "skip" else
+                "were filled at the open and stopped out at once (R on the planned risk)")
+        notes.append(f"{gapped} entries opened beyond their stop and {done}.")
+    return "".join(f"<p class='note'>{html.escape(note)}</p>" for note in notes)
+
+
 def _fmt(value) -> str:
     if value is None:
         return "—"
@@ -161,7 +180,7 @@ text-align:right}}table.m th{{text-align:left}}</style></head><body>
 <p>Run {html.escape(run_id)} · data {summary['data_start']} → {summary['data_end']}
 ({summary['data_bars']:,} bars, hash {summary['data_hash']}) · setup hash
 {summary['setup_hash']} · ITA {summary['ita_version']}</p>
-<h2>Metrics</h2>{_metrics_table(summary['metrics'])}
+<h2>Metrics</h2>{_notes(summary)}{_metrics_table(summary['metrics'])}
 <h2>Counters</h2>{_metrics_table(summary['counters'])}
 <h2>Charts</h2>{''.join(parts)}
 <h2>Breakdowns</h2>{tables}

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable
+from typing import Literal
 
 import pandas as pd
 
@@ -18,7 +19,7 @@ import engine
 from engine.adapters.runs import RunStore
 from engine.adapters.store import CandleStore
 from engine.backtest.metrics import compute_metrics
-from engine.backtest.simulate import Costs, SimulationResult, Sizing, simulate
+from engine.backtest.simulate import Costs, SimulationResult, Sizing, check_gap_entry, simulate
 from engine.candles import timeframe_delta
 from engine.pipeline import detect_setup
 from engine.setups.store import SetupStore
@@ -53,8 +54,12 @@ def run_backtest(ref: str, *, symbol: str | None = None, start=None, end=None,
                  costs: Costs | None = None, sizing: Sizing | None = None,
                  initial_equity: float = 10_000.0, candle_store: CandleStore | None = None,
                  setup_store: SetupStore | None = None, run_store: RunStore | None = None,
-                 progress: Progress | None = None) -> RunResult:
-    """Backtest a setup version (``"id"`` = active, ``"id@3"``) on stored candles."""
+                 progress: Progress | None = None,
+                 gap_entry: Literal["fill", "skip"] = "fill") -> RunResult:
+    """Backtest a setup version (``"id"`` = active, ``"id@3"``) on stored candles.
+
+    ``gap_entry`` is `simulate`'s: what to do with an entry whose bar opens beyond the stop."""
+    check_gap_entry(gap_entry)
     report = progress or (lambda fraction, message: None)
     candle_store = candle_store or CandleStore.from_settings()
     run_store = run_store or RunStore.from_settings()
@@ -69,7 +74,7 @@ def run_backtest(ref: str, *, symbol: str | None = None, start=None, end=None,
                            found.candles.index[0], found.candles.index[-1]
                            + timeframe_delta(setup.market.timeframe))
     result = simulate(found.candles, found.signals, costs=costs, sizing=sizing,
-                      initial_equity=initial_equity, lower_candles=lower)
+                      initial_equity=initial_equity, lower_candles=lower, gap_entry=gap_entry)
     report(0.8, "computing metrics")
     metrics = compute_metrics(result.trades, result.equity, timeframe=setup.market.timeframe,
                               candles=found.candles, initial_equity=initial_equity)
@@ -86,7 +91,8 @@ def run_backtest(ref: str, *, symbol: str | None = None, start=None, end=None,
         "requested_start": str(start) if start else None,
         "requested_end": str(end) if end else None,
         "costs": dataclasses.asdict(costs), "sizing": dataclasses.asdict(sizing),
-        "initial_equity": initial_equity, "signals": len(found.signals),
+        "initial_equity": initial_equity, "gap_entry": gap_entry,
+        "signals": len(found.signals),
         "signals_dropped_invalid_stop": found.dropped, "counters": result.counters,
         "lower_timeframe_resolution": lower is not None, "metrics": metrics,
     }

@@ -6,14 +6,36 @@ Conventions (each one is what a careful trader would assume; all are tested):
   order fills at the open of s+1, worsened by ``slippage_bps``. A limit order works from s+1
   for ``expiry_bars`` bars and fills at its price (or at the open when the bar opens beyond
   it, which is better); no slippage on limits.
-- **One position per symbol.** Signals that arrive while a trade is open (or a limit order is
-  working) are skipped and counted (``skipped_in_position``).
+- **One position per symbol.** Signals that arrive while a trade is open are skipped and
+  counted (``skipped_in_position``); so are signals that arrive while a limit order is still
+  working, from the bar after its signal up to its fill or its expiry (``skipped_order_working``;
+  a signal on the order's last working bar places its own order for the next bar and trades).
+  Whether an order fills later never decides whether an earlier signal trades: the trades
+  begun by bar t are the same whatever the data holds after t.
+- **Signals that cannot be traded** are counted, never dropped silently: a signal on the last
+  bar has no next bar to fill on (``no_bar_to_fill``); a signal known after the last candle is
+  ``known_after_data``; a limit order that expires unfilled, a signal whose stop is on the
+  wrong side of its planned entry, or one that finds the account empty is
+  ``unfilled_or_invalid``. Every signal is a trade or is counted once in
+  ``skipped_in_position``, ``skipped_order_working``, ``unfilled_or_invalid``,
+  ``no_bar_to_fill`` or ``known_after_data`` (or ``gapped_past_stop`` with
+  ``gap_entry="skip"``).
+- **Entry beyond the stop.** When the fill bar opens at or beyond the stop (a gap, or a limit
+  filled at a better open that is past the stop), by default (``gap_entry="fill"``) the order
+  fills at the open as a real order would and the stop fires at once: the trade exits at that
+  open, worsened by slippage, with reason ``stop``. Its size and R use the *planned* risk, the
+  distance from the signal's planned entry (``entry``: the limit price, or the signal bar's close
+  for a market order) to the stop, because the fill leaves no risk to measure. With
+  ``gap_entry="skip"`` such signals are not traded. Either way they are counted
+  (``gapped_past_stop``).
 - **Exits.** Stop: at the stop price, or at the open when the bar gaps through it, worsened by
-  slippage. Target: at the target, or at the open when it gaps beyond it. Time exit: at the
+  slippage. Target: at the target, or at the open when it gaps beyond it (on a market
+  order's fill bar too: the take-profit fills at once at that better open). Time exit: at the
   close of the N-th bar held, with slippage. Breakeven: once price has moved
   ``breakeven_r`` × risk in favour, the stop moves to the entry from the next bar. Partial:
   ``partial_fraction`` of the position is closed at ``partial_r`` × risk. Trades still open at
-  the end of the data close at the last close (``end``).
+  the end of the data close at the last close (``end``); the metrics report them apart from
+  the trades the rules closed.
 - **Both stop and target inside one bar.** Resolved with the lower-timeframe candles inside
   that bar when given (``lower_candles``: e.g. 1m inside 15m); if they cannot tell, or none are
   given, the stop comes first (conservative). Counted: ``ambiguous_lower_tf`` and
@@ -39,12 +61,17 @@ import pandas as pd
 from engine.backtest import _kernel as k
 from engine.candles import CLOSE, HIGH, LOW, OPEN, validate_candles
 from engine.detect.sessions import session_mask
-from engine.errors import DataError
+from engine.errors import ConfigurationError, DataError
 from engine.signals import SIGNAL_COLUMNS, conform_signals
 
 EXIT_REASONS = {k.STOP: "stop", k.TARGET: "target", k.TIME: "time", k.END: "end",
                 k.BREAKEVEN: "breakeven"}
 RESOLUTION = {k.NOT_AMBIGUOUS: "", k.LOWER_TF: "lower_tf", k.STOP_FIRST: "stop_first"}
+# the kernel's counters by position (see _kernel.py), then the one counted here
+COUNTERS = ("skipped_in_position", "unfilled_or_invalid", "ambiguous_lower_tf",
+            "ambiguous_stop_first", "size_capped_by_leverage", "skipped_order_working",
+            "gapped_past_stop", "no_bar_to_fill")
+GAP_ENTRIES = ("fill", "skip")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,14 +118,18 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
              sizing: Sizing = Sizing(), initial_equity: float = 10_000.0,
              lower_candles: pd.DataFrame | None = None,
              target_on_entry_bar: bool = True,
-             end_exit: Literal["close", "open"] = "close") -> SimulationResult:
+             end_exit: Literal["close", "open"] = "close",
+             gap_entry: Literal["fill", "skip"] = "fill") -> SimulationResult:
     """Simulate `signals` on `candles`; see the module docstring for every convention.
 
     ``target_on_entry_bar`` (default True) lets a market order's fill bar hit its target;
     limit fills never take the target on their fill bar. ``end_exit`` prices a trade still
     open at the end of the data at the last bar's close (default) or its open (the convention
-    of backtesting.py's ``finalize_trades``).
+    of backtesting.py's ``finalize_trades``). ``gap_entry`` decides what happens when the fill
+    bar opens beyond the stop: ``"fill"`` (default) trades it and stops out at that open,
+    ``"skip"`` does not trade it; both count it in ``gapped_past_stop``.
     """
+    check_gap_entry(gap_entry)
     validate_candles(candles)
     o, h, lo, c = (np.ascontiguousarray(candles[x].to_numpy(float)) for x in (OPEN, HIGH, LOW,
                                                                               CLOSE))
@@ -110,7 +141,8 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
         columns=list(SIGNAL_COLUMNS))
     bars = bar_positions(candles.index, signals["known_at"])
     inside = bars < len(candles)
-    if not inside.all():
+    known_after_data = int((~inside).sum())
+    if known_after_data:
         signals, bars = signals[inside].reset_index(drop=True), bars[inside]
     sizing_kind = {"risk_percent": k.RISK_PERCENT, "fixed_size": k.FIXED_SIZE,
                    "fixed_cash": k.FIXED_CASH}[sizing.kind]
@@ -124,8 +156,16 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
         costs.slippage_bps / 1e4, sizing_kind, float(sizing.value), float(sizing.max_leverage),
         float(initial_equity),
         *_lower_bounds(candles, lower_candles), target_on_entry_bar,
-        end_exit == "open")
-    return _wrap(candles, signals, bars, out, initial_equity)
+        end_exit == "open", gap_entry == "skip")
+    result = _wrap(candles, signals, bars, out, initial_equity)
+    result.counters["known_after_data"] = known_after_data
+    return result
+
+
+def check_gap_entry(gap_entry: str) -> None:
+    """Refuse an unknown ``gap_entry`` before any work is done."""
+    if gap_entry not in GAP_ENTRIES:
+        raise ConfigurationError(f"gap_entry {gap_entry!r}: use one of {', '.join(GAP_ENTRIES)}")
 
 
 def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
@@ -156,9 +196,8 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
     drawdown, drawdown_pct = k.drawdowns_nb(equity)
     curve = pd.DataFrame({"equity": equity, "drawdown": drawdown, "drawdown_pct": drawdown_pct},
                          index=index, copy=False)  # fresh arrays: no need to copy 3 x n floats
-    names = ("skipped_in_position", "unfilled_or_invalid", "ambiguous_lower_tf",
-             "ambiguous_stop_first", "size_capped_by_leverage")
-    return SimulationResult(trades, curve, dict(zip(names, map(int, counters))), initial_equity)
+    counted = dict(zip(COUNTERS, map(int, counters), strict=True))
+    return SimulationResult(trades, curve, counted, initial_equity)
 
 
 _WEEKDAYS = np.array(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",

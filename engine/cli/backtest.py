@@ -53,6 +53,8 @@ def backtest_command(
     sizing: str = typer.Option("risk_percent", help="risk_percent | fixed_size | fixed_cash"),
     size: float = typer.Option(None, help="Risk %, units or cash (default: the setup's risk)"),
     equity: float = typer.Option(10_000.0, help="Initial equity"),
+    gap_entry: str = typer.Option("fill", help="An entry bar opening beyond the stop: fill "
+                                               "(stopped out at that open) | skip"),
 ) -> None:
     """Backtest a setup version on stored candles; writes runs/<run-id>/."""
     from engine.backtest.run import run_backtest
@@ -65,7 +67,8 @@ def backtest_command(
     chosen = Sizing(sizing, size if size is not None else version.setup.risk.percent)
     with _progress("backtest") as progress:
         result = run_backtest(setup, symbol=symbol, start=start, end=end, costs=costs,
-                              sizing=chosen, initial_equity=equity, progress=progress)
+                              sizing=chosen, initial_equity=equity, progress=progress,
+                              gap_entry=gap_entry)
     table = Table("metric", "value", title=f"run {result.run_id}")
     for key, value in result.summary["metrics"].items():
         table.add_row(key, _fmt(value))

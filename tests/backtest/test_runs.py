@@ -12,7 +12,7 @@ from engine.backtest.report import write_csv_report, write_html_report
 from engine.backtest.run import run_backtest
 from engine.cli import app
 from engine.demo import run_demo
-from engine.errors import DataError, ItaError
+from engine.errors import ConfigurationError, DataError, ItaError
 
 
 @pytest.fixture()
@@ -53,6 +53,8 @@ def test_duckdb_over_all_runs_and_reports(home, tmp_path) -> None:
                     "MFE against MAE", "Monthly result", "Breakdowns", "By setup_version",
                     "Random-sample check", "Trades"):
         assert section in html, section
+    assert a.summary["metrics"]["closed_at_data_end"] == 1  # the demo ends inside a trade
+    assert "1 trade(s) closed by the end of the data and 0 by a test window" in html
     assert 'src="http' not in html  # plotly.js is inlined: the report opens offline
     paths = write_csv_report(runs, a.run_id, tmp_path)
     assert all(p.exists() for p in paths)
@@ -67,7 +69,14 @@ def test_backtest_and_runs_cli(home) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["backtest", "pdh-sweep-reversal", "--from", "2023-03-01"])
     assert result.exit_code == 0, result.output
-    assert "win_rate" in result.output
+    assert "win_rate" in result.output and "gapped_past_stop" in result.output
+    skip = runner.invoke(app, ["backtest", "pdh-sweep-reversal", "--gap-entry", "skip"])
+    assert skip.exit_code == 0, skip.output
+    newest = RunStore.from_settings().list().iloc[0]["run_id"]
+    assert RunStore.from_settings().summary(newest)["gap_entry"] == "skip"
+    bad = runner.invoke(app, ["backtest", "pdh-sweep-reversal", "--gap-entry", "maybe"])
+    assert isinstance(bad.exception, ConfigurationError)  # main() prints it as one line
+    assert "gap_entry 'maybe': use one of fill, skip" in str(bad.exception)
     assert runner.invoke(app, ["runs", "list"]).exit_code == 0
     query = runner.invoke(app, ["runs", "query", "SELECT DISTINCT setup_id FROM trades"])
     assert query.exit_code == 0 and "pdh-sweep-reversal" in query.output

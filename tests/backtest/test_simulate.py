@@ -14,7 +14,7 @@ NO_COSTS = Costs(0.0, 0.0)
 
 
 def bars(rows, start="2024-01-01 10:00", freq="15min") -> pd.DataFrame:
-    o, h, lo, c = (np.array(x, dtype=float) for x in zip(*rows))
+    o, h, lo, c = (np.array(x, dtype=float) for x in zip(*rows, strict=True))
     index = pd.date_range(start, periods=len(rows), freq=freq, tz="UTC", name="time")
     return pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": 1.0},
                         index=index)
@@ -136,3 +136,40 @@ def test_a_tight_stop_cannot_size_beyond_the_account_and_is_counted() -> None:
     loose = simulate(c, signal(c, 0, stop=95, target=102), costs=NO_COSTS,
                      sizing=Sizing("risk_percent", 1.0), initial_equity=10_000)
     assert loose.counters["size_capped_by_leverage"] == 0
+
+
+def _three_trades():
+    """A target (+2.5 R), a stop (-1 R), then a winner still open at the end (+0.6 R)."""
+    flat = (100, 101, 99, 100)
+    c = bars([flat, flat, (100, 106, 99.5, 105), flat, flat, (99, 99.5, 97, 97.5), flat,
+              (100, 103, 99.5, 102), (102, 104, 101, 103)])
+    sigs = pd.concat([signal(c, 0, stop=98, target=105), signal(c, 3, stop=98, target=110),
+                      signal(c, 6, stop=95, target=120)])
+    return c, simulate(c, sigs, costs=NO_COSTS, sizing=Sizing("fixed_size", 1))
+
+
+def test_trades_closed_by_the_end_of_the_data_are_reported_apart() -> None:
+    c, result = _three_trades()
+    assert result.trades["exit_reason"].tolist() == ["target", "stop", "end"]
+    m = compute_metrics(result.trades, result.equity, timeframe="15m", candles=c,
+                        initial_equity=10_000)
+    assert (m["trades"], m["wins"], m["losses"], m["closed_at_data_end"]) == (3, 1, 1, 1)
+    assert m["closed_at_window_end"] == 0
+    assert m["win_rate"] == 0.5 and m["profit_factor"] == pytest.approx(5 / 2)
+    assert m["avg_r"] == pytest.approx((2.5 - 1) / 2) == m["expectancy_r"]
+    assert m["expectancy_money"] == pytest.approx(1.5)
+    assert m["total_profit"] == pytest.approx(5 - 2 + 3)  # the open trade's P&L counts here
+    table = breakdown(result.trades, "direction")
+    assert table.loc["long", "trades"] == 3 and table.loc["long", "win_rate"] == 0.5
+    assert table.loc["long", "pnl"] == pytest.approx(6)
+    assert table.loc["long", "avg_r"] == pytest.approx(0.75)
+    by_reason = breakdown(result.trades, "exit_reason")
+    assert by_reason.loc["end", "win_rate"] == 1.0
+
+
+def test_trades_closed_by_a_walk_forward_window_end_are_reported_apart() -> None:
+    c, result = _three_trades()
+    trades = result.trades.assign(exit_reason=["target", "stop", "window_end"])
+    m = compute_metrics(trades, result.equity, timeframe="15m", candles=c,
+                        initial_equity=10_000)
+    assert (m["closed_at_window_end"], m["closed_at_data_end"], m["win_rate"]) == (1, 0, 0.5)
