@@ -86,6 +86,14 @@ class Sizing:
     value: float = 0.5
     max_leverage: float = 1.0  # cap on notional / equity for risk_percent and fixed_cash
 
+    def __post_init__(self) -> None:
+        kinds = ("risk_percent", "fixed_size", "fixed_cash")
+        if self.kind not in kinds:
+            raise ConfigurationError(f"sizing {self.kind!r}: use one of {', '.join(kinds)}")
+        if not self.value > 0 or not self.max_leverage > 0:
+            raise ConfigurationError(f"sizing {self.kind}: the size ({self.value}) and the "
+                                     f"leverage cap ({self.max_leverage}) must be positive")
+
 
 @dataclasses.dataclass
 class SimulationResult:

@@ -119,7 +119,8 @@ def detect_sessions(candles: pd.DataFrame, *, sessions: Iterable[Session | str] 
         none_i, none_f = np.empty(0, np.int64), np.empty(0)
         parts.append((none_i, none_i, none_f, none_i, none_f, none_i, np.empty(0, object)))
     # one frame for every session, sorted by known bar then first bar
-    first, known, hi, hi_i, lo, lo_i, names = (np.concatenate(column) for column in zip(*parts, strict=False))
+    columns = zip(*parts, strict=True)
+    first, known, hi, hi_i, lo, lo_i, names = (np.concatenate(column) for column in columns)
     return detection_frame(candles.index, at_i=first, known_i=known, kind="session",
                            direction=0, top=hi, bottom=lo, session=names, high_i=hi_i,
                            low_i=lo_i)

@@ -59,7 +59,7 @@ def setups(draw):
     assume(set(names) <= set(_leaves(signal)))  # the schema refuses unused conditions
     return Setup.model_validate({
         "id": "generated", "name": "Generated", "market": {"timeframe": "5m"},
-        "conditions": dict(zip(names, blocks, strict=False)), "signal": signal,
+        "conditions": dict(zip(names, blocks, strict=True)), "signal": signal,
         "direction": draw(st.sampled_from(["long", "short", "both"])),
         "plan": {"stop": {"percent": draw(st.floats(0.1, 5))},
                  "target": {"r_multiple": draw(st.floats(0.5, 5))}}})

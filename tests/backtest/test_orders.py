@@ -144,3 +144,10 @@ def test_a_market_entry_that_opens_beyond_its_target_takes_profit_at_that_open()
                  sizing=UNIT).trades.iloc[0]
     assert (t.exit_time, t.exit_reason, t.exit_price) == (c.index[1], "target", 106)
     assert t.pnl == pytest.approx(106 - 106 * 1.001)
+
+
+@pytest.mark.parametrize("kind, value", [("kelly", 1.0), ("risk_percent", 0.0),
+                                         ("fixed_size", -1.0)])
+def test_an_unknown_or_non_positive_sizing_is_refused_up_front(kind, value) -> None:
+    with pytest.raises(ConfigurationError, match="sizing"):
+        Sizing(kind, value)

@@ -97,8 +97,9 @@ def test_structure_breaks_same_candle_but_smc_marks_the_swing(candles, ohlc,
     # smc writes each break on the row of the broken swing, before the break happened
     assert (theirs.index < theirs["BrokenIndex"]).all()
     ours = detect.detect_structure(candles, length=LENGTH)
-    breaks = set(zip(ours["at_i"], ours["direction"], strict=False))
-    same = [(int(b), int(d)) in breaks for b, d in zip(theirs["BrokenIndex"], direction, strict=False)]
+    breaks = set(zip(ours["at_i"], ours["direction"], strict=True))
+    same = [(int(b), int(d)) in breaks
+            for b, d in zip(theirs["BrokenIndex"], direction, strict=True)]
     # the breaking candle agrees for most; the rest come from smc's different swing set
     assert np.mean(same) > 0.85
     assert (ours["at_i"] == ours["known_i"]).all()

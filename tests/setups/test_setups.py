@@ -97,7 +97,7 @@ def test_every_example_yields_signals_on_the_demo_candles(path, demo_candles) ->
     d = signals["direction"]
     assert ((signals["stop"] - signals["entry"]) * d < 0).all()
     assert ((signals["target"] - signals["entry"]) * d > 0).all()
-    for known_at, text in zip(signals["known_at"], signals["reasons"], strict=False):
+    for known_at, text in zip(signals["known_at"], signals["reasons"], strict=True):
         reasons = json.loads(text)
         assert reasons, "every signal names the detections behind it"
         for reason in reasons:  # an explanation never cites what was not yet known
