@@ -36,3 +36,11 @@ def ita_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty ITA home folder; `engine.settings.get_settings()` points at it."""
     monkeypatch.setenv("ITA_HOME", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _served_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest runs pages without a server, and Streamlit's global config (where the app reads
+    its listening address) is reset by whichever AppTest ran before; pages under test are
+    served on 127.0.0.1 unless a test says otherwise (tests/test_access.py does)."""
+    monkeypatch.setattr("app.auth.served_address", lambda: "127.0.0.1")
