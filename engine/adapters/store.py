@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from engine._io import atomic_path
 from engine.candles import (
     COLUMNS,
+    PARTIAL,
     TIMEFRAMES,
     empty_candles,
     resample,
@@ -213,19 +214,24 @@ class CandleStore:
         return sources[0]
 
     def read(self, symbol: str, timeframe: str, *, source: str | None = None, start=None,
-             end=None) -> pd.DataFrame:
+             end=None, partial: bool = False) -> pd.DataFrame:
         """Candles of one series, `start` inclusive, `end` exclusive (naive times are UTC).
 
         When `timeframe` is not stored but a lower one is, the highest stored timeframe
-        that divides it is read and resampled."""
+        that divides it is read and resampled; a period the stored bars (within
+        `start`/`end`) do not cover completely — the hour still forming, an hour cut by
+        `start` — is left out, or with ``partial=True`` kept and flagged in a boolean
+        ``partial`` column (see `engine.candles.resample`). Stored bars are complete: with
+        ``partial=True`` their ``partial`` column is all False."""
         source = self.resolve_source(symbol, source)
         start, end = _to_time(start), _to_time(end)
         path = self.path(source, symbol, timeframe)
         if path.exists():
-            return self._read_file(path, start, end)
+            candles = self._read_file(path, start, end)
+            return candles.assign(**{PARTIAL: False}) if partial else candles
         base = self._base_timeframe(source, symbol, timeframe)
         candles = self._read_file(self.path(source, symbol, base), start, end)
-        return resample(candles, timeframe)
+        return resample(candles, timeframe, source_timeframe=base, partial=partial)
 
     def _base_timeframe(self, source: str, symbol: str, timeframe: str) -> str:
         want = timeframe_delta(timeframe)
