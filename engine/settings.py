@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, description="LLM API key (optional)")
     exchange_api_key: SecretStr | None = Field(default=None, description="Exchange API key")
     exchange_secret: SecretStr | None = Field(default=None, description="Exchange API secret")
+    mt5_server_tz: str | None = Field(
+        default=None, description="MetaTrader 5 broker server time zone, used by `ita data "
+                                  "fetch --source mt5` without --tz (Europe/Athens, +02:00, ...)")
 
     @cached_property
     def data_dir(self) -> Path:
