@@ -17,6 +17,9 @@ from engine.errors import DataError
 
 OPEN, HIGH, LOW, CLOSE, VOLUME = "open", "high", "low", "close", "volume"
 COLUMNS: tuple[str, ...] = (OPEN, HIGH, LOW, CLOSE, VOLUME)
+#: Boolean column added by ``resample(..., partial=True)`` / ``CandleStore.read(...,
+#: partial=True)``: True for a higher-timeframe bar built from only part of its period.
+PARTIAL = "partial"
 
 #: Timeframes ITA understands, shortest first, with their length.
 TIMEFRAMES: dict[str, pd.Timedelta] = {
@@ -166,34 +169,83 @@ def _period_ids(index: pd.DatetimeIndex, minutes: int, *, day_boundary: str,
 
 
 def resample(candles: pd.DataFrame, timeframe: str, *, day_boundary: str = "00:00",
-             day_tz: str = "UTC") -> pd.DataFrame:
+             day_tz: str = "UTC", source_timeframe: str | None = None,
+             partial: bool = False) -> pd.DataFrame:
     """Aggregate candles to a higher timeframe: open first, high max, low min, close last,
     volume sum. Bars are labelled by their open time; a period with no source bar is absent.
 
-    >>> idx = pd.date_range("2024-01-01", periods=4, freq="1min", tz="UTC", name="time")
-    >>> c = pd.DataFrame({"open": [1., 2, 3, 4], "high": [2., 3, 4, 5], "low": [0., 1, 2, 3],
-    ...                   "close": [2., 3, 4, 5], "volume": [1., 1, 1, 1]}, index=idx)
-    >>> resample(c, "2m")[["open", "high", "low", "close", "volume"]].values.tolist()
+    Only **complete** periods are returned: the source must cover the whole period, i.e. its
+    first bar opens at or before the period's start and its last bar closes at or after the
+    period's end. So the first period (data starting at 10:30 for a 10:00 hour) and the last
+    one (data ending at 10:07, the hour still forming) are dropped when they are cut; a live
+    monitor never acts on a 1h bar before the hour has closed. Missing bars *inside* a period
+    (an exchange outage, the FX weekend inside a week) do not make it incomplete: once the
+    source has passed the period's end the bar is as complete as it will ever be. A period
+    ending in a gap at the end of the data (FX Friday evening for a UTC-midnight day, or a
+    week) stays incomplete until the first bar after the gap arrives.
+
+    ``partial=True`` keeps the cut periods and adds a boolean ``partial`` column (True for
+    them). `source_timeframe` is the length of one source bar; when omitted it is the
+    smallest step between two source bars (pass it when the source may have gaps).
+
+    >>> idx = pd.date_range("2024-01-01", periods=5, freq="1min", tz="UTC", name="time")
+    >>> c = pd.DataFrame({"open": [1., 2, 3, 4, 5], "high": [2., 3, 4, 5, 6],
+    ...                   "low": [0., 1, 2, 3, 4], "close": [2., 3, 4, 5, 6],
+    ...                   "volume": [1., 1, 1, 1, 1]}, index=idx)
+    >>> resample(c, "2m").values.tolist()  # the fifth minute alone is not a 2m bar
     [[1.0, 3.0, 0.0, 3.0, 2.0], [3.0, 5.0, 2.0, 5.0, 2.0]]
+    >>> resample(c, "2m", partial=True)[PARTIAL].tolist()
+    [False, False, True]
     """
     validate_candles(candles)
-    minutes = int(timeframe_delta(timeframe).total_seconds() // 60)
+    target = timeframe_delta(timeframe)
+    minutes = int(target.total_seconds() // 60)
     if len(candles) == 0:
-        return empty_candles()
+        return _with_partial(empty_candles(), np.zeros(0, bool), partial)
+    bar = _source_bar(candles.index, source_timeframe, target)
     ids, offset, zone = _period_ids(candles.index, minutes, day_boundary=day_boundary,
                                     day_tz=day_tz)
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     ends = np.r_[starts[1:], len(ids)] - 1
     o, h, lo, c, v = ohlcv_arrays(candles)
-    period_start = ids[starts] * minutes + offset
-    if zone == "UTC":
-        labels = pd.DatetimeIndex(period_start * 60_000_000_000, tz="UTC")
-    else:
-        local = pd.DatetimeIndex(period_start * 60_000_000_000)
-        labels = local.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
-        labels = labels.tz_convert("UTC")
-    return pd.DataFrame(
+    labels = _period_times(ids[starts] * minutes + offset, zone)
+    period_end = _period_times((ids[starts] + 1) * minutes + offset, zone)
+    cut = (labels < candles.index[0]) | (period_end > candles.index[-1] + bar)
+    frame = pd.DataFrame(
         {OPEN: o[starts], HIGH: np.maximum.reduceat(h, starts),
          LOW: np.minimum.reduceat(lo, starts), CLOSE: c[ends], VOLUME: np.add.reduceat(v, starts)},
-        index=labels.as_unit("ns").rename("time"),
+        index=labels,
     )
+    return _with_partial(frame, cut, partial)
+
+
+def _period_times(local_minutes_: np.ndarray, zone: str) -> pd.DatetimeIndex:
+    """UTC times of period boundaries given as wall-clock minutes in `zone`."""
+    if zone == "UTC":
+        times = pd.DatetimeIndex(local_minutes_ * 60_000_000_000, tz="UTC")
+    else:
+        local = pd.DatetimeIndex(local_minutes_ * 60_000_000_000)
+        times = local.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+        times = times.tz_convert("UTC")
+    return times.as_unit("ns").rename("time")
+
+
+def _source_bar(index: pd.DatetimeIndex, source_timeframe: str | None,
+                target: pd.Timedelta) -> pd.Timedelta:
+    """Length of one source bar: given, or the smallest step between two bars (a lone bar
+    of unknown length counts as a moment, so its period is partial)."""
+    if source_timeframe is not None:
+        bar = timeframe_delta(source_timeframe)
+    elif len(index) > 1:
+        bar = pd.Timedelta((index[1:] - index[:-1]).min())
+    else:
+        bar = pd.Timedelta(0)
+    if bar > target:
+        raise DataError(f"cannot resample {bar} bars to the shorter timeframe {target}")
+    return bar
+
+
+def _with_partial(frame: pd.DataFrame, cut: np.ndarray, partial: bool) -> pd.DataFrame:
+    if partial:
+        return frame.assign(**{PARTIAL: np.asarray(cut, dtype=bool)})
+    return frame[~np.asarray(cut, dtype=bool)] if cut.any() else frame

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     allow_remote: bool = Field(
         default=False, description="Let the app listen on an address other than 127.0.0.1 "
         "(needs app_password too)")
+    mt5_server_tz: str | None = Field(
+        default=None, description="MetaTrader 5 broker server time zone, used by `ita data "
+                                  "fetch --source mt5` without --tz (Europe/Athens, +02:00, ...)")
 
     @field_validator("app_password", mode="after")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.candles import CLOSE, COLUMNS, HIGH, LOW, OPEN, VOLUME
+from engine.candles import COLUMNS, VOLUME
 from engine.errors import DataError
+from engine.timezones import parse_timezone
 
 CHUNK_ROWS = 1_000_000
 FORMATS = ("auto", "binance", "mt5", "csv")
@@ -91,10 +93,14 @@ def _is_number(text: str) -> bool:
 
 def read_candles_file(path: str | Path, *, format: str = "auto", tz: str | None = None,
                       progress: Progress | None = None) -> pd.DataFrame:
-    """Parse and validate a candle file into a contract frame (unsorted rows are sorted)."""
+    """Parse and validate a candle file into a contract frame (unsorted rows are sorted).
+
+    `tz` is the zone of times written without one, in any spelling `parse_timezone` reads
+    (``UTC``, ``Europe/Athens``, ``Etc/GMT-2``, ``+02:00``, ``UTC+2``); default UTC."""
     path = Path(path)
     if format not in FORMATS:
         raise DataError(f"format {format!r} is not one of {', '.join(FORMATS)}")
+    zone = parse_timezone(tz, field=f"{path.name}: --tz") if tz else None
     kind = detect_format(path) if format == "auto" else format
     _sniff(path)
     if kind == "mt5" and not tz:
@@ -104,7 +110,7 @@ def read_candles_file(path: str | Path, *, format: str = "auto", tz: str | None 
     parts, line = [], 2
     size = max(path.stat().st_size, 1)
     for raw, consumed in reader(path):
-        frame = _to_contract(path, raw, tz=tz, first_line=line, kind=kind)
+        frame = _to_contract(path, raw, tz=zone, first_line=line, kind=kind)
         parts.append(frame)
         line += len(raw)
         if progress:
@@ -144,7 +150,8 @@ def _mt5_chunks(path: Path):
         missing = [c for c in ("date", "time", "open", "high", "low", "close") if
                    c not in chunk.columns]
         if missing:
-            raise _fail(path, 1, f"missing MT5 column(s) {', '.join('<' + m.upper() + '>' for m in missing)}")
+            names = ", ".join(f"<{m.upper()}>" for m in missing)
+            raise _fail(path, 1, f"missing MT5 column(s) {names}")
         vol = chunk.get("vol")
         tick = chunk.get("tickvol")
         use_tick = vol is None or (pd.to_numeric(vol, errors="coerce").fillna(0) == 0).all()
@@ -186,7 +193,7 @@ def _pick(path: Path, chunk: pd.DataFrame, time_col: str) -> pd.DataFrame:
 
 # --- conversion and validation ------------------------------------------------------------
 
-def _parse_times(path: Path, raw: pd.Series, *, tz: str | None, first_line: int,
+def _parse_times(path: Path, raw: pd.Series, *, tz: dt.tzinfo | None, first_line: int,
                  kind: str) -> pd.DatetimeIndex:
     if pd.api.types.is_numeric_dtype(raw):
         numeric = raw
@@ -210,24 +217,15 @@ def _parse_times(path: Path, raw: pd.Series, *, tz: str | None, first_line: int,
     index = pd.DatetimeIndex(parsed)
     if index.tz is not None:
         return index.tz_convert("UTC")
-    return _localize(path, index, tz or "UTC", first_line)
+    return _localize(path, index, tz or dt.UTC, first_line)
 
 
-def _localize(path: Path, index: pd.DatetimeIndex, tz: str, first_line: int):
-    offset = tz.upper().removeprefix("UTC").removeprefix("GMT")
-    if offset[:1] in "+-" and offset[1:2].isdigit():
-        hours, _, minutes = offset[1:].partition(":")
-        delta = pd.Timedelta(hours=int(hours), minutes=int(minutes or 0))
-        return (index - (delta if offset[0] == "+" else -delta)).tz_localize("UTC")
+def _localize(path: Path, index: pd.DatetimeIndex, zone: dt.tzinfo, first_line: int):
     try:
-        local = index.tz_localize(tz, ambiguous="infer", nonexistent="raise")
-    except Exception as error:  # pytz/zoneinfo raise several types; name the row
-        name = type(error).__name__
-        if "UnknownTimeZone" in name or "ZoneInfoNotFound" in name or "unknown time" in str(error).lower():
-            raise _fail(path, None, f"unknown time zone {tz!r}") from None
-        stamp = str(error).split("Cannot")[-1].strip()
-        raise _fail(path, None, f"time {stamp or ''} does not exist or is ambiguous in {tz}"
-                                f" (daylight saving change): {error}") from None
+        local = index.tz_localize(zone, ambiguous="infer", nonexistent="raise")
+    except (ValueError, OverflowError) as error:  # pandas' NonExistent/AmbiguousTimeError
+        raise _fail(path, None, f"a time does not exist or is ambiguous in {zone} (daylight "
+                                f"saving change): {str(error).splitlines()[0]}") from None
     return local.tz_convert("UTC")
 
 

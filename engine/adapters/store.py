@@ -1,9 +1,14 @@
 """The candle store: one Parquet file per series, read with DuckDB.
 
 Layout: ``<root>/<source>/<symbol, URL-quoted>/<timeframe>.parquet`` (``root`` is
-``data/candles``). A series is (source, symbol, timeframe). Every write replaces the file
-atomically (temp file + rename), so a reader — or a ``kill -9`` mid-import — sees the old
-series or the new one, never half of it.
+``data/candles``). A series is (source, symbol, timeframe). Source names are plain ids and
+symbols are percent-encoded (`engine.ids`), so neither can leave its folder: ``..``, ``/`` in a
+source, NUL and Windows device names are refused with a `DataError`.
+
+Every write replaces the file atomically (temp file + rename), so a reader — or a ``kill -9``
+mid-import — sees the old series or the new one, never half of it. An upsert holds a lock file
+beside the series (``<timeframe>.parquet.lock``) from reading the old bars to renaming the new
+file, so two processes upserting the same series never lose each other's bars.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import urllib.parse
 from pathlib import Path
 
 import duckdb
+import filelock
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,14 +27,18 @@ import pyarrow.parquet as pq
 from engine._io import atomic_path
 from engine.candles import (
     COLUMNS,
+    PARTIAL,
     TIMEFRAMES,
     empty_candles,
     resample,
     timeframe_delta,
     validate_candles,
 )
-from engine.errors import DataError
+from engine.errors import DataError, TemporaryError
+from engine.ids import checked_id, symbol_file_name
 
+LOCK_TIMEOUT = 120.0  # seconds an upsert waits for another writer of the same series
+LOCK_FREE_READS = 2
 ROW_GROUP = 44_640  # one month of 1m bars: reading a month touches one or two row groups
 
 
@@ -53,6 +63,11 @@ class SeriesInfo:
     bars: int
     missing_bars: int
     path: Path
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _to_time(value) -> pd.Timestamp | None:
@@ -80,13 +95,18 @@ class CandleStore:
 
     # --- paths ----------------------------------------------------------------------------
     def path(self, source: str, symbol: str, timeframe: str) -> Path:
-        timeframe_delta(timeframe)
-        if not source or "/" in source or source.startswith("."):
-            raise DataError(f"source name {source!r} is not valid (letters, digits, - _)")
-        return self.root / source / urllib.parse.quote(symbol, safe="") / f"{timeframe}.parquet"
+        """The series file; refuses names that would leave the store folder.
+
+        >>> CandleStore(Path("c")).path("binance", "BTC/USDT", "1m").as_posix()
+        'c/binance/BTC%2FUSDT/1m.parquet'
+        """
+        timeframe_delta(timeframe)  # digits + m/h/d/w only
+        source = checked_id(source, what="source name", error=DataError)
+        return self.root / source / symbol_file_name(symbol, error=DataError) / \
+            f"{timeframe}.parquet"
 
     def _sources_of(self, symbol: str) -> list[str]:
-        quoted = urllib.parse.quote(symbol, safe="")
+        quoted = symbol_file_name(symbol, error=DataError)
         return sorted(p.parent.name for p in self.root.glob(f"*/{quoted}") if p.is_dir()) \
             if self.root.exists() else []
 
@@ -97,7 +117,17 @@ class CandleStore:
         the stored ones (counted as replaced), identical bars change nothing. Idempotent."""
         validate_candles(candles, name=f"{symbol} {timeframe}")
         path = self.path(source, symbol, timeframe)
-        old = self._read_file(path) if path.exists() else empty_candles()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with filelock.FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT):
+                return self._merge(path, candles)
+        except filelock.Timeout:
+            raise TemporaryError(f"{path}: another process has been writing this series for "
+                                 f"{LOCK_TIMEOUT:.0f} s; try again later") from None
+
+    def _merge(self, path: Path, candles: pd.DataFrame) -> UpsertReport:
+        """Read-merge-write of one series; the caller holds its lock."""
+        old = self._query_file(path, None, None) if path.exists() else empty_candles()
         new = candles.loc[:, list(COLUMNS)]
         new.index = new.index.as_unit("ns").rename("time")
         common = old.index.intersection(new.index)
@@ -114,7 +144,10 @@ class CandleStore:
         return report
 
     def delete(self, *, source: str, symbol: str, timeframe: str) -> None:
-        self.path(source, symbol, timeframe).unlink(missing_ok=True)
+        path = self.path(source, symbol, timeframe)
+        if path.exists():
+            with filelock.FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT):
+                path.unlink(missing_ok=True)
 
     @staticmethod
     def _write_file(path: Path, candles: pd.DataFrame) -> None:
@@ -127,6 +160,29 @@ class CandleStore:
     # --- read -----------------------------------------------------------------------------
     @staticmethod
     def _read_file(path: Path, start=None, end=None) -> pd.DataFrame:
+        """Read without a lock while nobody writes. DuckDB opens the file more than once, so
+        a writer's rename during the read can mix two files (or fail): such a read is
+        repeated, and after `LOCK_FREE_READS` disturbed attempts done under the series lock
+        (writers hold it for the whole write)."""
+        for _ in range(LOCK_FREE_READS):
+            before = _identity(path)
+            try:
+                frame = CandleStore._query_file(path, start, end)
+            except duckdb.Error:
+                if _identity(path) == before:
+                    raise
+                continue
+            if _identity(path) == before:
+                return frame
+        try:
+            with filelock.FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT):
+                return CandleStore._query_file(path, start, end)
+        except filelock.Timeout:
+            raise TemporaryError(f"{path}: another process has been writing this series for "
+                                 f"{LOCK_TIMEOUT:.0f} s; try again later") from None
+
+    @staticmethod
+    def _query_file(path: Path, start, end) -> pd.DataFrame:
         where, params = [], [str(path)]
         if start is not None:
             where.append("time >= ?")
@@ -158,19 +214,24 @@ class CandleStore:
         return sources[0]
 
     def read(self, symbol: str, timeframe: str, *, source: str | None = None, start=None,
-             end=None) -> pd.DataFrame:
+             end=None, partial: bool = False) -> pd.DataFrame:
         """Candles of one series, `start` inclusive, `end` exclusive (naive times are UTC).
 
         When `timeframe` is not stored but a lower one is, the highest stored timeframe
-        that divides it is read and resampled."""
+        that divides it is read and resampled; a period the stored bars (within
+        `start`/`end`) do not cover completely — the hour still forming, an hour cut by
+        `start` — is left out, or with ``partial=True`` kept and flagged in a boolean
+        ``partial`` column (see `engine.candles.resample`). Stored bars are complete: with
+        ``partial=True`` their ``partial`` column is all False."""
         source = self.resolve_source(symbol, source)
         start, end = _to_time(start), _to_time(end)
         path = self.path(source, symbol, timeframe)
         if path.exists():
-            return self._read_file(path, start, end)
+            candles = self._read_file(path, start, end)
+            return candles.assign(**{PARTIAL: False}) if partial else candles
         base = self._base_timeframe(source, symbol, timeframe)
         candles = self._read_file(self.path(source, symbol, base), start, end)
-        return resample(candles, timeframe)
+        return resample(candles, timeframe, source_timeframe=base, partial=partial)
 
     def _base_timeframe(self, source: str, symbol: str, timeframe: str) -> str:
         want = timeframe_delta(timeframe)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -32,8 +33,8 @@ def _progress_bar(label: str):
 
 @data_app.command("import")
 def import_command(
-    file: Path = typer.Argument(..., help="CSV file: Binance klines, MT5 'Export bars', or any "
-                                          "CSV with a time column"),
+    file: Annotated[Path, typer.Argument(help="CSV file: Binance klines, MT5 'Export bars', "
+                                              "or any CSV with a time column")],
     symbol: str = typer.Option(..., help="Symbol to store it as, e.g. BTC/USDT or EURUSD"),
     timeframe: str = typer.Option(..., help="Bar length: 1m, 5m, 15m, 1h, 4h, 1d, ..."),
     tz: str = typer.Option(None, help="Time zone of the file's times (required for MT5: the "
@@ -56,21 +57,46 @@ def import_command(
 
 @data_app.command("fetch")
 def fetch_command(
-    exchange: str = typer.Option("binance", help="ccxt exchange id"),
-    symbol: str = typer.Option(..., help="Market symbol, e.g. BTC/USDT"),
-    timeframe: str = typer.Option("1m", help="Bar length"),
+    symbol: str = typer.Option(..., help="Market symbol, e.g. BTC/USDT or EURUSD"),
     since: str = typer.Option(..., help="First bar to download (UTC date or time)"),
+    timeframe: str = typer.Option("1m", help="Bar length"),
     until: str = typer.Option(None, help="Stop before this time (default: now)"),
+    source: str = typer.Option(None, help="mt5 (a MetaTrader 5 terminal, Windows only) or a "
+                                          "ccxt exchange id (default: --exchange)"),
+    exchange: str = typer.Option("binance", help="ccxt exchange id"),
+    tz: str = typer.Option(None, help="mt5 only: the broker server time zone, e.g. "
+                                      "Europe/Athens or +02:00 (default: ITA_MT5_SERVER_TZ)"),
 ) -> None:
-    """Download history from an exchange through ccxt, resuming from the last stored bar."""
+    """Download history (ccxt exchange or MT5 terminal), resuming from the last stored bar."""
+    if source == "mt5":
+        _fetch_mt5(symbol, timeframe, since=since, until=until, tz=tz)
+        return
     from engine.adapters.ccxt_source import download_history
 
+    exchange = source or exchange
     bar, update = _progress_bar(f"{exchange} {symbol} {timeframe}")
     with bar:
         report = download_history(exchange, symbol, timeframe, since=since, until=until,
                                   store=_store(), progress=update)
     console.print(f"[green]{report.bars:,} bars[/] downloaded in {report.requests} requests; "
                   f"{report.added:,} new, {report.replaced:,} corrected")
+
+
+def _fetch_mt5(symbol: str, timeframe: str, *, since: str, until: str | None,
+               tz: str | None) -> None:
+    from engine.adapters import mt5_source
+    from engine.settings import get_settings
+
+    module = mt5_source.load_module()  # off Windows: one line pointing to the CSV export
+    server_tz = tz or get_settings().mt5_server_tz
+    bar, update = _progress_bar(f"mt5 {symbol} {timeframe}")
+    with bar:
+        report = mt5_source.download_history(symbol, timeframe, since=since, until=until,
+                                             store=_store(), server_tz=server_tz,
+                                             module=module, progress=update)
+    console.print(f"[green]{report.bars:,} bars[/] copied from MetaTrader 5 in "
+                  f"{report.requests} requests; {report.added:,} new, "
+                  f"{report.replaced:,} corrected")
 
 
 @data_app.command("list")

@@ -9,6 +9,10 @@ what is *known* at that bar's close:
   the first touch), and its price attributes (top, bottom, mid, level, extreme) stay available
   to the plan until the next event of the same condition;
 - a **state** condition (ma trend, rsi, atr, session) is true on every bar where it holds;
+  one on the context timeframe (``timeframe: context``) takes, at each bar, the value of the
+  last context bar that has *closed* by that bar's close, and context bars are built only from
+  periods the candles cover completely (`engine.candles.resample`); rows flagged ``partial``
+  in a given context frame are ignored (at 10:07 a 1h filter still reads the 09:00 bar);
 - ``all``/``any``/``not`` combine bars; ``sequence: [A, B]`` is true on a bar where B is true
   and A was true on the same or an earlier bar, at most ``within_bars`` bars before (steps in
   order, for any number of steps).
@@ -32,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine import detect
-from engine.candles import CLOSE, resample, timeframe_delta, validate_candles
+from engine.candles import CLOSE, PARTIAL, resample, timeframe_delta, validate_candles
 from engine.detect.sessions import local_minutes
 from engine.setups import schema
 from engine.signals import conform_signals, empty_signals
@@ -222,14 +226,21 @@ class _Evaluator:
 
     # context ------------------------------------------------------------------------------
     def _context_candles(self) -> pd.DataFrame:
+        """Closed context bars only: resampled from the base candles without the periods they
+        do not cover completely, and a given context frame without rows flagged ``partial``
+        (``CandleStore.read(..., partial=True)``)."""
         if self.context is None:
-            self.context = resample(self.candles, self.context_timeframe)
+            self.context = resample(self.candles, self.context_timeframe,
+                                    source_timeframe=self.timeframe)
+        elif PARTIAL in self.context.columns:
+            self.context = self.context[~self.context[PARTIAL].to_numpy(bool)]
         return self.context
 
     def _on_base_bars(self, context: pd.DataFrame, values: np.ndarray) -> np.ndarray:
         """Value of the last context bar that has closed by each base bar's close."""
-        ctx_close = (context.index + timeframe_delta(self.context_timeframe)).asi8
-        base_close = (self.candles.index + timeframe_delta(self.timeframe)).asi8
+        # both in ns: `asi8` counts in the index's own unit (pandas 3 reads text as "us")
+        ctx_close = (context.index + timeframe_delta(self.context_timeframe)).as_unit("ns").asi8
+        base_close = (self.candles.index + timeframe_delta(self.timeframe)).as_unit("ns").asi8
         which = np.searchsorted(ctx_close, base_close, side="right") - 1
         return np.where(which >= 0, values[np.clip(which, 0, None)], False) if len(values) \
             else np.zeros(self.n, bool)

@@ -37,7 +37,7 @@ class FakeBinance:
 
     def klines(self, start_ms: int, limit: int) -> list:
         rows = []
-        for ms, row in zip(self.open_ms, self.candles.itertuples()):
+        for ms, row in zip(self.open_ms, self.candles.itertuples(), strict=True):
             if ms >= start_ms:
                 rows.append([ms, str(row.open), str(row.high), str(row.low), str(row.close),
                              str(row.volume), ms + 59_999, "0", 1, "0", "0", "0"])

@@ -57,7 +57,7 @@ def test_overlap_merges_and_corrections_are_counted(store, demo_candles) -> None
 def _mt5_text(candles: pd.DataFrame, zone: str) -> str:
     local = candles.index.tz_convert(zone).tz_localize(None)
     lines = ["<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>"]
-    for t, row in zip(local, candles.itertuples()):
+    for t, row in zip(local, candles.itertuples(), strict=True):
         lines.append(f"{t:%Y.%m.%d}\t{t:%H:%M:%S}\t{row.open}\t{row.high}\t{row.low}\t"
                      f"{row.close}\t{int(row.volume * 100)}\t0\t12")
     return "\n".join(lines) + "\n"

@@ -3,18 +3,27 @@ adapter with a stand-in module."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import types
+from pathlib import Path
 
 import ccxt
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from engine.adapters.ccxt_source import download_history
 from engine.adapters.mt5_source import MT5Source
 from engine.adapters.store import CandleStore
-from engine.errors import SourceUnavailable, TemporaryError
+from engine.candles import resample
+from engine.cli import app
+from engine.errors import DataError, SourceUnavailable, TemporaryError
 from tests.data.fake_exchange import FakeBinance
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _binance(base: str) -> ccxt.binance:
@@ -126,3 +135,46 @@ def test_mt5_unknown_symbol_and_missing_package(demo_candles) -> None:
         source.latest("XAUUSD", "1m")
     with pytest.raises(SourceUnavailable, match="--format mt5 --tz"):
         MT5Source(server_tz="Europe/Athens")
+
+
+def test_fetch_from_mt5_off_windows_is_one_line_naming_the_csv_export(ita_home) -> None:
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "data", "fetch", "--source",
+                             "mt5", "--symbol", "EURUSD", "--timeframe", "1h", "--since",
+                             "2024-01-01", "--tz", "Europe/Athens"], cwd=ROOT,
+                            capture_output=True, text=True,
+                            env={**os.environ, "ITA_HOME": str(ita_home)})
+    assert result.returncode == 1
+    message = result.stderr.strip()
+    assert "\n" not in message and message.startswith("error: the MetaTrader5 package is not")
+    assert "Export" in message and "ita data import FILE --format mt5 --tz" in message
+
+
+@pytest.mark.parametrize("tz_option,env_tz", [(["--tz", "Etc/GMT-2"], None),
+                                              ([], "+02:00")])
+def test_fetch_from_mt5_through_the_terminal(ita_home, monkeypatch, demo_candles, tz_option,
+                                             env_tz) -> None:
+    hourly = resample(demo_candles.iloc[:1440], "1h")
+    module = _stand_in(hourly, server_offset_hours=2)
+    monkeypatch.setitem(sys.modules, "MetaTrader5", module)
+    if env_tz:
+        monkeypatch.setenv("ITA_MT5_SERVER_TZ", env_tz)
+    args = ["data", "fetch", "--source", "mt5", "--symbol", "EURUSD", "--timeframe", "1h",
+            "--since", "2023-03-01", *tz_option]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "24 bars" in result.output
+    assert ("range", "EURUSD", 60) in module.calls and "shutdown" in module.calls
+    stored = CandleStore(ita_home / "data" / "candles").read("EURUSD", "1h", source="mt5")
+    np.testing.assert_allclose(stored[["open", "high", "low", "close"]].to_numpy(),
+                               hourly[["open", "high", "low", "close"]].to_numpy())
+    assert stored.index.equals(hourly.index)
+    again = CliRunner().invoke(app, args)  # resumes after the last stored bar: nothing new
+    assert again.exit_code == 0 and "0 bars" in again.output
+
+
+def test_fetch_from_mt5_needs_the_server_zone(ita_home, monkeypatch, demo_candles) -> None:
+    monkeypatch.setitem(sys.modules, "MetaTrader5", _stand_in(demo_candles.iloc[:5], 0))
+    result = CliRunner().invoke(app, ["data", "fetch", "--source", "mt5", "--symbol", "EURUSD",
+                                      "--since", "2023-03-01"])
+    assert isinstance(result.exception, DataError)
+    assert "give its time zone with --tz" in str(result.exception)

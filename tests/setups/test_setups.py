@@ -189,3 +189,69 @@ def test_setup_cli(ita_home, tmp_path) -> None:
     assert "fast: 12" in runner.invoke(app, ["setup", "diff", "sma-cross", "1", "2"]).output
     assert "version 1 is active" in runner.invoke(app, ["setup", "activate", "sma-cross",
                                                         "1"]).output
+
+
+CONTEXT_SETUP = """\
+id: ctx
+name: 1m entries under a 1h EMA filter
+market: {timeframe: 1m, context_timeframe: 1h}
+conditions:
+  trend: {detector: ma_trend, kind: ema, period: 5, direction: bullish, timeframe: context}
+  cross: {detector: ma_cross, kind: ema, fast: 3, slow: 8, direction: bullish}
+signal: {all: [cross, trend]}
+direction: long
+plan: {stop: {percent: 0.5}, target: {r_multiple: 2}}
+"""
+
+
+@settings(max_examples=30, deadline=None)
+@given(hour=st.integers(6, 98), minute=st.integers(0, 59))
+def test_a_context_filter_does_not_look_ahead_when_cut_inside_its_bar(hour, minute,
+                                                                      demo_candles) -> None:
+    """Cut the 1m candles anywhere, also at minute 7 of an hour: the 1h filter and the signals
+    known by the cut are those of the full data."""
+    compiled = compile_setup(parse_setup(CONTEXT_SETUP))
+    candles = demo_candles.iloc[:6000]
+    cut = hour * 60 + minute
+    full_trend = compiled.evaluate(candles)["trend"].active
+    part_trend = compiled.evaluate(candles.iloc[: cut + 1])["trend"].active
+    np.testing.assert_array_equal(part_trend, full_trend[: cut + 1])
+    full = compiled(candles, symbol="BTC/USDT")
+    part = compiled(candles.iloc[: cut + 1], symbol="BTC/USDT")
+    known = full[full["known_at"] <= candles.index[cut]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part, known)
+
+
+def test_a_context_filter_reads_only_closed_complete_hours(demo_candles) -> None:
+    """Candles starting at 00:30 and ending at 10:07: the filter at each minute is the close of
+    the last complete, closed hour against the EMA of complete hours only; 00:00 (30 minutes
+    of data) and 10:00 (7 minutes) are never used."""
+    candles = demo_candles.iloc[30:608]
+    trend = compile_setup(parse_setup(CONTEXT_SETUP)).evaluate(candles)["trend"].active
+    hours = candles.resample("1h").agg({"open": "first", "high": "max", "low": "min",
+                                        "close": "last", "volume": "sum"}).iloc[1:-1]
+    closes = hours["close"].to_numpy()
+    ema = np.full(len(closes), np.nan)
+    ema[4] = closes[:5].mean()  # TA-Lib: seeded with the SMA of the first 5 closes
+    for k in range(5, len(closes)):
+        ema[k] = ema[k - 1] + (closes[k] - ema[k - 1]) * 2 / 6
+    above = np.nan_to_num(closes - ema) > 0
+    closed_hours = np.searchsorted((hours.index + pd.Timedelta("1h")).asi8,
+                                   (candles.index + pd.Timedelta("1min")).asi8,
+                                   side="right") - 1
+    expected = np.where(closed_hours >= 0, above[np.clip(closed_hours, 0, None)], False)
+    np.testing.assert_array_equal(trend, expected)
+    assert trend[-7:].tolist() == [above[-1]] * 7  # 10:00-10:06 read the 09:00 hour
+
+
+def test_partial_rows_of_a_given_context_are_ignored(demo_candles) -> None:
+    """A context frame read with ``partial=True`` (the forming hour flagged) gives the same
+    filter as the closed hours alone, even where the base candles run past that hour."""
+    compiled = compile_setup(parse_setup(CONTEXT_SETUP))
+    candles = demo_candles.iloc[:600]
+    forming = resample(demo_candles.iloc[:547], "1h", partial=True)  # 09:00 has 7 minutes
+    assert forming["partial"].iloc[-1]
+    closed = forming[~forming["partial"]]
+    with_partial = compiled.evaluate(candles, context=forming)["trend"].active
+    np.testing.assert_array_equal(with_partial,
+                                  compiled.evaluate(candles, context=closed)["trend"].active)
