@@ -4,7 +4,9 @@ folder."""
 
 from __future__ import annotations
 
-import multiprocessing
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,25 @@ import pytest
 
 from engine.adapters.store import CandleStore
 from engine.errors import DataError
+from tests.conftest import ROOT
 
 BARS_PER_WRITER = 40
+
+
+def _start(function: str, *args: str) -> subprocess.Popen:
+    """Run `function(*args)` of this module in a fresh interpreter (a real second writer).
+
+    A subprocess rather than multiprocessing's spawn: spawn re-imports the parent's __main__,
+    which an earlier AppTest in the same pytest process may have replaced by a page script."""
+    code = (f"import sys; from tests.data.test_store_writers import {function}; "
+            f"{function}(*sys.argv[1:])")
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT)
+
+
+def _wait_for(flag: str) -> None:
+    deadline = time.monotonic() + 30
+    while not Path(flag).exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _bars(minutes: np.ndarray) -> pd.DataFrame:
@@ -25,26 +44,22 @@ def _bars(minutes: np.ndarray) -> pd.DataFrame:
                          "volume": 1.0}, index=index)
 
 
-def _writer(root: str, parity: int, start) -> None:
+def _writer(root: str, parity: str, start: str) -> None:
     """Upsert one bar at a time: even minutes in one process, odd ones in the other."""
     store = CandleStore(Path(root))
-    start.wait(30)
+    _wait_for(start)
     for k in range(BARS_PER_WRITER):
-        store.upsert(_bars(np.array([2 * k + parity])), source="x", symbol="BTC/USDT",
+        store.upsert(_bars(np.array([2 * k + int(parity)])), source="x", symbol="BTC/USDT",
                      timeframe="1m")
 
 
 def test_two_processes_upserting_one_series_lose_no_bars(tmp_path) -> None:
-    context = multiprocessing.get_context("spawn")
-    start = context.Event()
-    writers = [context.Process(target=_writer, args=(str(tmp_path), parity, start))
+    start = tmp_path / "start"
+    writers = [_start("_writer", str(tmp_path / "store"), str(parity), str(start))
                for parity in (0, 1)]
-    for writer in writers:
-        writer.start()
-    start.set()
-    for writer in writers:
-        writer.join(120)
-    assert [w.exitcode for w in writers] == [0, 0]
+    start.touch()
+    assert [w.wait(120) for w in writers] == [0, 0]
+    tmp_path = tmp_path / "store"
     stored = CandleStore(tmp_path).read("BTC/USDT", "1m", source="x")
     assert len(stored) == 2 * BARS_PER_WRITER
     pd.testing.assert_frame_equal(stored, _bars(np.arange(2 * BARS_PER_WRITER)),
@@ -86,9 +101,9 @@ def test_symbols_keep_their_percent_encoded_file_names(tmp_path) -> None:
     assert [s.symbol for s in store.series()] == ["BTC/USDT"]
 
 
-def _grower(root: str, start) -> None:
+def _grower(root: str, start: str) -> None:
     store = CandleStore(Path(root))
-    start.wait(30)
+    _wait_for(start)
     for k in range(1, 61):
         store.upsert(_bars(np.arange(50 * k)), source="x", symbol="S", timeframe="1m")
 
@@ -97,16 +112,13 @@ def test_reads_during_writes_see_whole_series(tmp_path) -> None:
     """A reader racing a writer sees the old series or the new one, never an error or a mix."""
     store = CandleStore(tmp_path)
     store.upsert(_bars(np.arange(50)), source="x", symbol="S", timeframe="1m")
-    context = multiprocessing.get_context("spawn")
-    start = context.Event()
-    writer = context.Process(target=_grower, args=(str(tmp_path), start))
-    writer.start()
-    start.set()
+    start = tmp_path / "start"
+    writer = _start("_grower", str(tmp_path), str(start))
+    start.touch()
     lengths = []
-    while writer.is_alive() or not lengths:
+    while writer.poll() is None or not lengths:
         stored = store.read("S", "1m")
         assert len(stored) % 50 == 0 and stored.index.is_unique
         lengths.append(len(stored))
-    writer.join(120)
-    assert writer.exitcode == 0 and lengths == sorted(lengths)
+    assert writer.wait(120) == 0 and lengths == sorted(lengths)
     assert len(store.read("S", "1m")) == 3000
