@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
@@ -213,8 +214,15 @@ def series_detail(series: pd.DataFrame, choice: dict) -> None:
                    f"{int(gaps['missing_bars'].sum()) if len(gaps) else 0:,} missing bars")
         if len(gaps):
             st.dataframe(gaps, hide_index=True)
-        candles = state.candles(choice["symbol"], choice["timeframe"], choice["start"],
-                                choice["end"])
-        st.plotly_chart(candle_figure(candles, choice["timeframe"],
-                                      title=f"{choice['symbol']} {choice['timeframe']}"),
+        stamp = tuple(rows[["source", "timeframe", "last", "bars"]].itertuples(index=False))
+        st.plotly_chart(_chart(str(state.candle_store().root), stamp, choice["symbol"],
+                               choice["timeframe"], choice["start"], choice["end"]),
                         key="data_chart")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _chart(root: str, stamp: tuple, symbol: str, timeframe: str, start, end) -> go.Figure:
+    """The candle chart of one range, built once per stored state of the symbol (`stamp`:
+    its series' last bars and counts): changing back to a range seen before costs nothing."""
+    candles = CandleStore(Path(root)).read(symbol, timeframe, start=start, end=end)
+    return candle_figure(candles, timeframe, title=f"{symbol} {timeframe}")
