@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pandas as pd
@@ -34,11 +35,16 @@ def job_bus() -> JobBus:
     return JobBus.from_settings(settings())
 
 
-def _stamp(folder: Path, pattern: str = "**/*") -> float:
-    """Latest modification time below `folder`: the cache key that changes with the data."""
+def _stamp(folder: Path, pattern: str = "**/*") -> int:
+    """The names and modification times of the files below `folder`: the cache key that
+    changes with the data, also when a file is deleted or renamed (a rename keeps its time)."""
     if not folder.exists():
-        return 0.0
-    return max((p.stat().st_mtime for p in folder.glob(pattern)), default=0.0)
+        return 0
+    stamps = []
+    for path in folder.glob(pattern):
+        with contextlib.suppress(FileNotFoundError):  # deleted while we look
+            stamps.append((path.as_posix(), path.stat().st_mtime_ns))
+    return hash(tuple(sorted(stamps)))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -6,6 +6,11 @@ file) and what is wrong; nothing is written until the whole file has validated, 
 write itself is atomic, so a bad file or a killed import leaves the store as it was.
 Files are read in chunks (`CHUNK_ROWS`), so a file larger than memory is validated chunk by
 chunk and only the compact float arrays are kept.
+
+The timeframe a trader declares is checked against the file: the spacing most bars have (the
+mode of the steps between bar times) must be that timeframe, else the import is refused with
+`TimeframeMismatch`, which names the spacing found and the timeframe to use instead. Gaps,
+weekends and a daylight-saving step do not change the mode.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.candles import COLUMNS, VOLUME
+from engine.candles import COLUMNS, TIMEFRAMES, VOLUME, timeframe_delta
 from engine.errors import DataError
 from engine.timezones import parse_timezone
 
@@ -45,6 +50,59 @@ class ImportReport:
     unchanged: int
     first: pd.Timestamp | None
     last: pd.Timestamp | None
+
+
+class TimeframeMismatch(DataError):
+    """The bars of a file are not as far apart as the declared timeframe.
+
+    `spacing` is what the file's bars show (``"1h"``, or ``"10m"`` when that is no ITA
+    timeframe), `suggested` the timeframe to import it as (None when the spacing is none)."""
+
+    def __init__(self, path: Path, *, declared: str, spacing: str) -> None:
+        self.path, self.declared, self.spacing = path, declared, spacing
+        self.suggested = spacing if spacing in TIMEFRAMES else None
+        fix = (f"use --timeframe {spacing}" if self.suggested else
+               f"ITA's timeframes are {', '.join(TIMEFRAMES)}: export the file in one of them")
+        super().__init__(f"{path.name}: bars are {spacing} apart but --timeframe {declared} "
+                         f"was given; {fix}")
+
+
+def bar_spacing(index: pd.DatetimeIndex) -> pd.Timedelta | None:
+    """The step most bars are apart (the mode of the differences; the shorter on a tie),
+    None for fewer than two bars.
+
+    >>> bar_spacing(pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 01:00",
+    ...                               "2024-01-01 02:00", "2024-01-01 05:00"]))
+    Timedelta('0 days 01:00:00')
+    """
+    if len(index) < 2:
+        return None
+    steps, counts = np.unique(np.diff(index.asi8), return_counts=True)
+    return pd.Timedelta(int(steps[np.argmax(counts)]), unit="ns")
+
+
+def spacing_name(step: pd.Timedelta) -> str:
+    """A step in timeframe spelling: ``1h``, ``4h``, ``1w``; ``10m`` or ``90s`` when it is not
+    one of ITA's timeframes.
+
+    >>> spacing_name(pd.Timedelta(hours=4)), spacing_name(pd.Timedelta(seconds=90))
+    ('4h', '90s')
+    """
+    known = next((tf for tf, delta in TIMEFRAMES.items() if delta == step), None)
+    if known:
+        return known
+    seconds = int(step.total_seconds())
+    for unit, size in (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{step.total_seconds():g}s"
+
+
+def check_timeframe(path: Path, index: pd.DatetimeIndex, timeframe: str) -> None:
+    """Raise `TimeframeMismatch` unless most bars of `index` are `timeframe` apart."""
+    step = bar_spacing(index)
+    if step is not None and step != timeframe_delta(timeframe):
+        raise TimeframeMismatch(path, declared=timeframe, spacing=spacing_name(step))
 
 
 def _fail(path: Path, line: int | None, problem: str) -> DataError:
@@ -283,9 +341,15 @@ def _finish(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
 def import_file(path: str | Path, *, symbol: str, timeframe: str, store, source: str | None = None,
                 tz: str | None = None, format: str = "auto",
                 progress: Progress | None = None) -> ImportReport:
-    """Read, validate and upsert a candle file into `store` (atomic, idempotent)."""
+    """Read, validate and upsert a candle file into `store` (atomic, idempotent). A file
+    whose bars are not `timeframe` apart raises `TimeframeMismatch` and stores nothing."""
     path = Path(path)
+    if timeframe not in TIMEFRAMES:  # refused before the file is read
+        timeframe_delta(timeframe)  # "1x": not understood
+        raise DataError(f"timeframe {timeframe!r} is not one of ITA's timeframes "
+                        f"({', '.join(TIMEFRAMES)}); the store lists only those")
     candles = read_candles_file(path, format=format, tz=tz, progress=progress)
+    check_timeframe(path, candles.index, timeframe)
     source = source or ("mt5" if (format == "mt5" or detect_format(path) == "mt5") else "csv")
     report = store.upsert(candles, source=source, symbol=symbol, timeframe=timeframe)
     if progress:

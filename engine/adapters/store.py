@@ -8,12 +8,20 @@ source, NUL and Windows device names are refused with a `DataError`.
 Every write replaces the file atomically (temp file + rename), so a reader — or a ``kill -9``
 mid-import — sees the old series or the new one, never half of it. An upsert holds a lock file
 beside the series (``<timeframe>.parquet.lock``) from reading the old bars to renaming the new
-file, so two processes upserting the same series never lose each other's bars.
+file, so two processes upserting the same series never lose each other's bars. Deleting a
+series and renaming a symbol take the same locks, so neither races an upsert. Lock files stay
+behind (as `filelock` itself leaves them): removing a lock file another process waits on would
+let two writers in at once.
+
+Missing bars are counted from the spacing of the stored bars: a step of k timeframes is k - 1
+missing bars, so the count is never negative, whatever the file held.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import urllib.parse
 from pathlib import Path
 
@@ -106,9 +114,15 @@ class CandleStore:
             f"{timeframe}.parquet"
 
     def _sources_of(self, symbol: str) -> list[str]:
+        """Sources holding at least one series of `symbol` (a folder left with only lock files
+        after a delete or rename holds none)."""
         quoted = symbol_file_name(symbol, error=DataError)
-        return sorted(p.parent.name for p in self.root.glob(f"*/{quoted}") if p.is_dir()) \
-            if self.root.exists() else []
+        return sorted(p.parent.name for p in self.root.glob(f"*/{quoted}")
+                      if p.is_dir() and self._timeframes_in(p)) if self.root.exists() else []
+
+    @staticmethod
+    def _timeframes_in(folder: Path) -> list[str]:
+        return [tf for tf in TIMEFRAMES if (folder / f"{tf}.parquet").exists()]
 
     # --- write ----------------------------------------------------------------------------
     def upsert(self, candles: pd.DataFrame, *, source: str, symbol: str,
@@ -143,11 +157,60 @@ class CandleStore:
         self._write_file(path, merged)
         return report
 
-    def delete(self, *, source: str, symbol: str, timeframe: str) -> None:
+    def delete(self, *, symbol: str, timeframe: str, source: str | None = None) -> str:
+        """Delete one stored series, under its lock; returns the source it was deleted from.
+        A series that is not stored is a `DataError` naming what is stored."""
+        source = self.resolve_source(symbol, source)
         path = self.path(source, symbol, timeframe)
-        if path.exists():
-            with filelock.FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT):
-                path.unlink(missing_ok=True)
+        with self._locked([path]):
+            if not path.exists():
+                have = ", ".join(self._timeframes_in(path.parent)) or "none"
+                raise DataError(f"{symbol!r} {timeframe} from {source} is not stored (stored "
+                                f"timeframes: {have}); nothing deleted")
+            path.unlink()
+        return source
+
+    def rename(self, symbol: str, *, to: str, source: str | None = None) -> tuple[str, list[str]]:
+        """Store every timeframe of `symbol` under the name `to` (same source); returns the
+        source and the timeframes moved. Refuses when `to` already has a series in that source:
+        nothing is overwritten, nothing is moved. Each file is renamed under the locks of both
+        names, so no upsert of either runs meanwhile."""
+        source = self.resolve_source(symbol, source)
+        old_folder = self.path(source, symbol, "1m").parent
+        new_folder = self.path(source, to, "1m").parent
+        if new_folder == old_folder:
+            raise DataError(f"{symbol!r} is already called {to!r}; nothing renamed")
+        timeframes = self._timeframes_in(old_folder)
+        if not timeframes:
+            raise DataError(f"no candles stored for {symbol!r} from {source}; nothing renamed")
+        new_folder.mkdir(parents=True, exist_ok=True)
+        moves = [(old_folder / f"{tf}.parquet", new_folder / f"{tf}.parquet") for tf in timeframes]
+        with self._locked([path for move in moves for path in move]):
+            taken = self._timeframes_in(new_folder)
+            if taken:
+                raise DataError(f"{to!r} already has candles from {source} ({', '.join(taken)});"
+                                f" delete them first or choose another name; nothing renamed")
+            moved = []
+            for timeframe, (old, new) in zip(timeframes, moves, strict=True):
+                if old.exists():  # an earlier delete may have taken it meanwhile
+                    os.rename(old, new)  # same folder tree: atomic, the bars never copied
+                    moved.append(timeframe)
+        if not moved:
+            raise DataError(f"no candles stored for {symbol!r} from {source}; nothing renamed")
+        return source, moved
+
+    @contextlib.contextmanager
+    def _locked(self, paths: list[Path]):
+        """Hold the series locks of `paths` (in one global order, so two callers never
+        deadlock) or raise `TemporaryError` after `LOCK_TIMEOUT`."""
+        with contextlib.ExitStack() as stack:
+            for path in sorted(set(paths)):
+                try:
+                    stack.enter_context(filelock.FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT))
+                except filelock.Timeout:
+                    raise TemporaryError(f"{path}: another process has been writing this series"
+                                         f" for {LOCK_TIMEOUT:.0f} s; try again later") from None
+            yield
 
     @staticmethod
     def _write_file(path: Path, candles: pd.DataFrame) -> None:
@@ -253,25 +316,59 @@ class CandleStore:
             timeframe = path.stem
             if timeframe not in TIMEFRAMES:
                 continue
-            meta = pq.read_metadata(path)
-            index = self._read_file(path).index if meta.num_rows else pd.DatetimeIndex([])
+            try:
+                index = self._read_times(path)
+            except FileNotFoundError:  # deleted or renamed while we list
+                continue
             if not len(index):
                 continue
-            expected = (index[-1] - index[0]) // timeframe_delta(timeframe) + 1
             out.append(SeriesInfo(source, symbol, timeframe, index[0], index[-1], len(index),
-                                  int(expected - len(index)), path))
+                                  missing_bars(index, timeframe), path))
         return out
 
+    @staticmethod
+    def _read_times(path: Path) -> pd.DatetimeIndex:
+        """The bar times of one series file (only that column is read)."""
+        if not pq.read_metadata(path).num_rows:
+            return pd.DatetimeIndex([], tz="UTC")
+        times = pq.read_table(path, columns=["time"]).column("time").to_numpy()
+        index = pd.DatetimeIndex(times)
+        return (index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC"))\
+            .as_unit("ns").sort_values()
+
     def gaps(self, symbol: str, timeframe: str, *, source: str | None = None) -> pd.DataFrame:
-        """Runs of missing bars: ``start`` (first missing bar), ``end`` (last), ``missing_bars``."""
+        """Runs of missing bars: ``start`` (first missing bar), ``end`` (last), ``missing_bars``
+        (always at least 1). A step shorter than two bars is no gap: bars a little more than
+        one timeframe apart (an H4 export across a daylight-saving change) miss nothing."""
         index = self.read(symbol, timeframe, source=source).index
-        step = timeframe_delta(timeframe)
-        if len(index) < 2:
-            return pd.DataFrame({"start": [], "end": [], "missing_bars": []})
-        delta = index[1:] - index[:-1]
-        at = np.flatnonzero(delta > step)
-        return pd.DataFrame({
-            "start": index[at] + step,
-            "end": index[at + 1] - step,
-            "missing_bars": (delta[at] // step - 1).astype(np.int64),
-        })
+        return gap_frame(index, timeframe)
+
+
+def gap_frame(index: pd.DatetimeIndex, timeframe: str) -> pd.DataFrame:
+    """The gaps of sorted bar times `index` of `timeframe` (see `CandleStore.gaps`).
+
+    >>> times = pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 00:01", "2024-01-01 00:04"])
+    >>> gap_frame(times, "1m")["missing_bars"].tolist()
+    [2]
+    """
+    step = timeframe_delta(timeframe)
+    if len(index) < 2:
+        return pd.DataFrame({"start": index[:0], "end": index[:0],
+                             "missing_bars": np.zeros(0, np.int64)})
+    delta = index[1:] - index[:-1]
+    at = np.flatnonzero(delta >= 2 * step)
+    return pd.DataFrame({
+        "start": index[at] + step,
+        "end": index[at + 1] - step,
+        "missing_bars": (delta[at] // step - 1).astype(np.int64),
+    })
+
+
+def missing_bars(index: pd.DatetimeIndex, timeframe: str) -> int:
+    """Bars missing between the first and the last of sorted bar times `index`; never
+    negative (bars closer than the timeframe count as none missing).
+
+    >>> missing_bars(pd.date_range("2024-01-01", periods=60, freq="1min"), "1h")
+    0
+    """
+    return int(gap_frame(index, timeframe)["missing_bars"].sum())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -122,6 +123,46 @@ def gaps_command(symbol: str = typer.Option(None, help="Only this symbol"),
                       f"{int(gaps['missing_bars'].sum()) if len(gaps) else 0} missing bars")
         for row in gaps.head(20).itertuples():
             console.print(f"  {row.start} .. {row.end}  ({row.missing_bars} bars)")
+
+
+def _can_ask() -> bool:
+    """A person can answer a prompt: standard input and output are a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@data_app.command("delete")
+def delete_command(
+    symbol: str = typer.Option(..., help="Symbol of the series, e.g. BTC/USDT"),
+    timeframe: str = typer.Option(..., help="Timeframe of the series, e.g. 1m"),
+    source: str = typer.Option(None, help="Source (needed when the symbol has several)"),
+    yes: bool = typer.Option(False, "--yes", help="Delete without asking"),
+) -> None:
+    """Delete one stored series (asks first; --yes to skip the question)."""
+    from engine.errors import DataError
+
+    store = _store()
+    source = store.resolve_source(symbol, source)
+    label = f"{symbol} {timeframe} ({source})"
+    if not yes:
+        if not _can_ask():
+            raise DataError(f"not deleting {label} without a confirmation: no terminal to ask "
+                            "on; add --yes")
+        if not typer.confirm(f"Delete {label} for good?", default=False):
+            console.print("nothing deleted")
+            return
+    store.delete(symbol=symbol, timeframe=timeframe, source=source)
+    console.print(f"[green]deleted[/] {label}")
+
+
+@data_app.command("rename")
+def rename_command(
+    symbol: str = typer.Option(..., help="Current symbol name"),
+    to: str = typer.Option(..., help="New symbol name (must not be stored yet)"),
+    source: str = typer.Option(None, help="Source (needed when the symbol has several)"),
+) -> None:
+    """Rename a symbol: every stored timeframe moves to the new name (never overwrites)."""
+    source, moved = _store().rename(symbol, to=to, source=source)
+    console.print(f"[green]renamed[/] {symbol} to {to} ({source}): {', '.join(moved)}")
 
 
 def demo_command() -> None:

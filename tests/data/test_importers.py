@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.adapters.importers import import_file, read_candles_file
+from engine.adapters.importers import TimeframeMismatch, import_file, read_candles_file
 from engine.adapters.store import CandleStore
 from engine.errors import DataError
 from tests.conftest import BTCUSDT_CSV
@@ -167,3 +167,90 @@ def test_large_file_is_read_in_chunks(tmp_path, monkeypatch, demo_candles) -> No
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match="late.csv:25002"):
         read_candles_file(bad)
+
+
+# --- the declared timeframe must match the bars -------------------------------------------
+
+def _hourly_csv(path: Path, demo_candles: pd.DataFrame) -> Path:
+    hourly = demo_candles.resample("1h").agg({"open": "first", "high": "max", "low": "min",
+                                              "close": "last", "volume": "sum"})
+    hourly.rename_axis("time").to_csv(path, date_format="%Y-%m-%d %H:%M:%S")
+    return path
+
+
+def test_hourly_file_declared_as_1m_is_refused_and_nothing_is_stored(tmp_path, store,
+                                                                     demo_candles) -> None:
+    path = _hourly_csv(tmp_path / "EURUSD_H1.csv", demo_candles)
+    with pytest.raises(TimeframeMismatch) as error:
+        import_file(path, symbol="EURUSD", timeframe="1m", store=store)
+    assert str(error.value) == ("EURUSD_H1.csv: bars are 1h apart but --timeframe 1m was "
+                                "given; use --timeframe 1h")
+    assert (error.value.spacing, error.value.suggested) == ("1h", "1h")
+    assert store.series() == []
+    report = import_file(path, symbol="EURUSD", timeframe="1h", store=store)
+    assert report.rows == 504 and store.series()[0].missing_bars == 0
+
+
+def test_minute_file_declared_as_1h_is_refused(tmp_path, store) -> None:
+    with pytest.raises(TimeframeMismatch, match=r"^binanceus_BTCUSDT_1m_2023-03-01_2023-03-21"
+                       r"\.csv: bars are 1m apart but --timeframe 1h was given; use "
+                       r"--timeframe 1m$"):
+        import_file(BTCUSDT_CSV, symbol="BTC/USDT", timeframe="1h", store=store)
+    assert not store.root.exists() or _store_digest(store.root) == {}
+
+
+def test_spacing_that_is_no_timeframe_is_refused(tmp_path, store, demo_candles) -> None:
+    path = tmp_path / "ten.csv"
+    demo_candles.iloc[::10].rename_axis("time").to_csv(path)
+    with pytest.raises(TimeframeMismatch, match="ten.csv: bars are 10m apart but --timeframe "
+                                                "1m was given; ITA's timeframes are 1m, 3m"):
+        import_file(path, symbol="T", timeframe="1m", store=store)
+
+
+def test_gaps_do_not_change_the_inferred_timeframe(tmp_path, store, demo_candles) -> None:
+    # a 1m file with every weekend cut out and a few single bars dropped still is 1m
+    weekdays = demo_candles[demo_candles.index.day_of_week < 5].drop(demo_candles.index[7:9])
+    path = tmp_path / "weekdays.csv"
+    weekdays.rename_axis("time").to_csv(path)
+    report = import_file(path, symbol="W", timeframe="1m", store=store)
+    info = store.series()[0]
+    expected = (info.last - info.first) // pd.Timedelta(minutes=1) + 1 - report.rows
+    assert info.missing_bars == expected > 0
+
+
+def test_mt5_h4_export_across_a_dst_change_imports_without_phantom_gaps(tmp_path, store,
+                                                                        demo_candles) -> None:
+    # H4 bars on broker server time (Europe/Athens): in UTC one step is 3 h, at the 26 March
+    # 2023 change; the old count made that -1 missing bars
+    times = pd.date_range("2023-03-20", "2023-03-31", freq="4h").tz_localize("Europe/Athens")
+    bars = demo_candles.iloc[:len(times)].set_axis(times.tz_convert("UTC"))
+    path = tmp_path / "EURUSD_H4.csv"
+    path.write_text(_mt5_text(bars, "Europe/Athens"))
+    import_file(path, symbol="EURUSD", timeframe="4h", store=store, tz="Europe/Athens")
+    steps = set(np.diff(store.read("EURUSD", "4h").index.asi8) // 3_600_000_000_000)
+    assert steps == {4, 3}  # the clocks went forward: one step is shorter in UTC
+    assert store.gaps("EURUSD", "4h").empty and store.series()[0].missing_bars == 0
+
+
+def test_a_longer_step_than_one_bar_is_no_gap(store, demo_candles) -> None:
+    # 4h bars with one 5h step (a fall-back DST change on server time): nothing is missing
+    times = pd.DatetimeIndex(["2023-10-28 13:00", "2023-10-28 17:00", "2023-10-28 22:00",
+                              "2023-10-29 02:00", "2023-10-29 14:00"], tz="UTC")
+    store.upsert(demo_candles.iloc[:5].set_axis(times), source="x", symbol="S",
+                 timeframe="4h")
+    gaps = store.gaps("S", "4h")
+    assert gaps["missing_bars"].tolist() == [2]  # 02:00 -> 14:00 misses 06:00 and 10:00
+    assert store.series()[0].missing_bars == 2
+
+
+def test_missing_bars_are_never_negative_for_a_series_stored_before_the_check(store,
+                                                                              demo_candles):
+    # earlier versions stored a 1m file declared as 1h: 60 bars in one hour
+    store.upsert(demo_candles.iloc[:60], source="csv", symbol="OLD", timeframe="1h")
+    assert store.series()[0].missing_bars == 0
+    assert store.gaps("OLD", "1h").empty
+
+
+def test_unknown_timeframe_is_refused_before_reading(tmp_path, store) -> None:
+    with pytest.raises(DataError, match="timeframe '10m' is not one of ITA's timeframes"):
+        import_file(BTCUSDT_CSV, symbol="B", timeframe="10m", store=store)
