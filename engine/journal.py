@@ -33,7 +33,7 @@ a one-line message. File layout, atomic writes and the one-writer rule are the s
 mistake, session, weekday and direction; `pnl_calendar` sums R and money per day of exit.
 
 >>> entry_id(TradeKey("sma-cross", 1, "BTC/USDT", "2023-03-01 14:05", 1))
-'sma-cross-v1-BTCUSDT-20230301T140500Z-long-3b0f3f84'
+'sma-cross-v1-BTCUSDT-20230301T140500Z-long-7902accb'
 """
 
 from __future__ import annotations
@@ -142,7 +142,10 @@ class JournalEntry(BaseModel):
     @field_validator("tags", "mistakes")
     @classmethod
     def _tag_shaped(cls, value: list[str], info) -> list[str]:
-        return parse_tags(value, field=info.field_name)
+        try:
+            return parse_tags(value, field=info.field_name)
+        except DataError as error:  # pydantic reports ValueErrors with the field's name
+            raise ValueError(str(error).split(": ", 1)[1]) from None
 
     @property
     def key(self) -> TradeKey:

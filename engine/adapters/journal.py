@@ -100,7 +100,8 @@ class JournalStore:
         except ValidationError as error:
             first = error.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "entry"
-            raise DataError(f"{path}: {field}: {first['msg']}") from None
+            message = first["msg"].removeprefix("Value error, ")
+            raise DataError(f"{path}: {field}: {message}") from None
 
     def entries(self, *, setup_id: str | None = None,
                 setup_version: int | None = None) -> dict[str, JournalEntry]:

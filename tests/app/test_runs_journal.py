@@ -18,8 +18,9 @@ def page(name: str) -> AppTest:
     return at
 
 
-def act(at: AppTest) -> AppTest:
-    at.run()
+def act(done) -> AppTest:
+    """Run the script after an interaction (`done` is the widget acted on, or the AppTest)."""
+    at = done.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -42,7 +43,7 @@ def test_runs_shows_names_key_metrics_and_the_full_id(own_runs) -> None:
     table = at.dataframe[0].value
     assert list(table.columns)[:3] == ["name", "trades", "win_rate"]
     assert table["run_id"].tolist() == [run_id, older]
-    assert table["name"].str.startswith("sma-cross@1 · BTC/USDT 5m · 2023-03-01→03-07").all()
+    assert table["name"].str.startswith("sma-cross@1 · BTC/USDT 1m · 2023-03-01→03-07").all()
     assert at.multiselect(key="runs_compare").value == [run_id, older]
     compared = at.dataframe[1].value
     assert list(compared.index) == ["Trades", "Win rate", "Expectancy (R)", "Profit factor",
