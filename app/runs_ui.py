@@ -75,9 +75,10 @@ def equity_overlay(curves: dict[str, pd.Series], *, normalised: bool,
 
 
 def calendar_colours(cell: str) -> str:
-    """Green for a winning day, red for a losing one, in the calendar grid."""
+    """Green for a day that made money, red for one that lost it, in the calendar grid
+    (``"14  +1.20 R  +120.00"``: the colour follows the money, as the green/red day count)."""
     parts = cell.split()
-    if len(parts) < 3:
+    if len(parts) < 4:
         return ""
-    return ("background-color: rgba(39,174,96,0.25)" if parts[1].startswith("+")
+    return ("background-color: rgba(39,174,96,0.25)" if not parts[3].startswith("-")
             else "background-color: rgba(192,57,43,0.25)")

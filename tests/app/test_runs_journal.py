@@ -125,3 +125,11 @@ def test_journal_compares_two_versions_of_a_setup(own_runs) -> None:
     compared = at.dataframe[-1].value
     assert [c.split(" · ")[0] for c in compared.columns] == ["v1", "v2"]
     assert "Expectancy (R)" in compared.index
+
+
+def test_calendar_colour_follows_the_money_like_the_green_red_day_count() -> None:
+    from app.runs_ui import calendar_colours
+
+    assert "39,174,96" in calendar_colours("10  -10.13 R  +29.95")  # made money: green
+    assert "192,57,43" in calendar_colours("7  +0.20 R  -15.45")
+    assert calendar_colours("8") == "" and calendar_colours("") == ""
