@@ -1,25 +1,66 @@
-"""Runs: every backtest, side by side; equity overlay; SQL over all runs."""
+"""Runs: every backtest by a readable name, side by side; equity overlay on a date axis; a note
+on a run or its deletion (asked twice); SQL over all runs."""
 
-import pandas as pd
 import streamlit as st
 
 from app import state
+from app.runs_ui import equity_overlay, key_metrics, overview, overview_columns, run_names
 from app.ui import metrics_table, sidebar, stop_if_empty, user_errors
 
 sidebar(state.series())
 st.title("Runs")
+if deleted := st.session_state.pop("runs_deleted", None):
+    st.success(f"Deleted {deleted}.")
 runs = state.runs()
 stop_if_empty(runs, "No runs yet: run a backtest first.")
-st.dataframe(runs, hide_index=True, width="stretch")
-chosen = st.multiselect("Compare runs", runs["run_id"].tolist(),
-                        default=runs["run_id"].tolist()[:2], key="runs_compare")
+names = run_names(runs)
+ids = runs["run_id"].tolist()
+st.dataframe(overview(runs), hide_index=True, width="stretch", column_config=overview_columns())
+
+for key in ("runs_compare", "runs_manage"):  # a run deleted meanwhile: back to the defaults
+    kept = st.session_state.get(key)
+    if any(r not in names for r in ([kept] if isinstance(kept, str) else kept or [])):
+        del st.session_state[key]
+
+chosen = st.multiselect("Compare runs", ids, default=ids[:2], format_func=names.get,
+                        key="runs_compare")
+store = state.run_store()
 if chosen:
-    store = state.run_store()
-    st.dataframe(metrics_table({r: store.summary(r)["metrics"] for r in chosen}),
-                 width="stretch")
-    curves = pd.DataFrame({r: store.frame(r, "equity")["equity"].reset_index(drop=True)
-                           for r in chosen})
-    st.line_chart(curves.iloc[:: max(1, len(curves) // 3000)])
+    with user_errors():
+        metrics = {names[r]: store.summary(r)["metrics"] for r in chosen}
+        st.dataframe(key_metrics(metrics), width="stretch")
+        scale = st.radio("Equity", ["Normalised to 100", "Account equity"], horizontal=True,
+                         key="runs_scale")
+        curves = {names[r]: store.frame(r, "equity")["equity"] for r in chosen}
+        st.plotly_chart(equity_overlay(curves, normalised=scale == "Normalised to 100"),
+                        key="runs_equity")
+        with st.expander("All metrics"):
+            st.dataframe(metrics_table(metrics), width="stretch")
+
+st.subheader("Note or delete a run")
+run_id = st.selectbox("Run", ids, format_func=names.get, key="runs_manage")
+st.code(run_id, language=None)
+note = st.text_area("Note (Markdown; kept beside the run in note.md)", value=store.note(run_id),
+                    key=f"runs_note_{run_id}")
+save, delete = st.columns(2)
+if save.button("Save note", key="runs_save_note"):
+    with user_errors():
+        store.set_note(run_id, note)
+        st.success("Note saved." if note.strip() else "Note removed.")
+if delete.button("Delete run", key="runs_delete"):
+    st.session_state["runs_confirm_delete"] = run_id
+if st.session_state.get("runs_confirm_delete") == run_id:
+    st.warning(f"Delete {names[run_id]}? Its trades, equity, signals and note go for good.")
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete it", type="primary", key="runs_delete_yes"):
+        with user_errors():
+            store.delete(run_id)
+            st.session_state.pop("runs_confirm_delete")
+            st.session_state["runs_deleted"] = names[run_id]
+            st.rerun()
+    if no.button("Cancel", key="runs_delete_no"):
+        st.session_state.pop("runs_confirm_delete")
+        st.rerun()
 
 st.subheader("Query all runs (DuckDB)")
 sql = st.text_area("One read-only SELECT over the views trades, equity, signals and summaries "

@@ -1,18 +1,30 @@
 """Run folders: ``runs/<run-id>/`` with trades.parquet, equity.parquet, signals.parquet and
 summary.json, written to a hidden temporary folder and renamed when complete (a crashed run
 never looks finished). DuckDB queries every run at once. Run ids become folder names and go
-through `checked_id`: one that could escape ``runs/`` is refused."""
+through `checked_id`: one that could escape ``runs/`` is refused.
+
+What a run computed never changes: ``summary.json`` and the Parquet files are written once.
+The analyst's own words go beside them in ``note.md`` (written atomically, replaced whole).
+Deleting a run renames its folder to a hidden temporary name first and then removes it, so a
+half-deleted run never shows up as a run (and a deletion killed midway leaves only a hidden
+folder that `engine._io.remove_stale_temporaries` clears).
+
+`run_label` names a run for people: ``setup@version · symbol · range · time``; the full id
+stays the run's name on disk and in the CLI."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
+import shutil
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from engine._io import atomic_dir
+from engine._io import atomic_dir, write_text_atomic
 from engine.adapters.sql_sandbox import (
     first_line,
     read_only_query,
@@ -23,6 +35,32 @@ from engine.errors import DataError, ItaError
 from engine.ids import checked_id
 
 FILES = ("trades", "equity", "signals")
+NOTE_FILE = "note.md"
+MAX_NOTE_CHARS = 20_000
+
+
+def _day(value) -> str:
+    return str(value)[:10] if value else "?"
+
+
+def run_label(summary: dict) -> str:
+    """A short name for people: ``sma-cross@1 · BTC/USDT 15m · 2023-03-01→03-07 · 03-09 14:05``
+    (data range of the bars found, then when the run was made, UTC).
+
+    >>> run_label({"setup_id": "sma-cross", "setup_version": 1, "symbol": "BTC/USDT",
+    ...            "timeframe": "15m", "data_start": "2023-03-01 00:00:00+00:00",
+    ...            "data_end": "2023-03-07 23:45:00+00:00",
+    ...            "created_at": "2023-03-09T14:05:31.123+00:00"})
+    'sma-cross@1 · BTC/USDT 15m · 2023-03-01→03-07 · 03-09 14:05'
+    """
+    start, end = _day(summary.get("data_start")), _day(summary.get("data_end"))
+    if end[:4] == start[:4]:
+        end = end[5:]
+    created = str(summary.get("created_at") or "")
+    made = f"{created[5:10]} {created[11:16]}" if len(created) >= 16 else "?"
+    market = " ".join(str(p) for p in (summary.get("symbol"), summary.get("timeframe")) if p)
+    return (f"{summary.get('setup_id')}@{summary.get('setup_version')} · {market} · "
+            f"{start}→{end} · {made}")
 
 
 def _safe(run_id: str) -> bool:
@@ -77,13 +115,47 @@ class RunStore:
             raise DataError(f"run {run_id!r} has no {name}")
         return pd.read_parquet(path)
 
+    def note(self, run_id: str) -> str:
+        """The analyst's note on a run ("" when there is none)."""
+        path = self._existing(run_id) / NOTE_FILE
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+    def set_note(self, run_id: str, text: str) -> None:
+        """Write the note on a run atomically (whole, replacing the old one); an empty text
+        removes it. The run's own files are never touched."""
+        folder = self._existing(run_id)
+        text = (text or "").strip()
+        if len(text) > MAX_NOTE_CHARS:
+            raise DataError(f"note on run {run_id}: {len(text):,} characters, the limit is "
+                            f"{MAX_NOTE_CHARS:,}")
+        if text:
+            write_text_atomic(folder / NOTE_FILE, text + "\n")
+        else:
+            (folder / NOTE_FILE).unlink(missing_ok=True)
+
+    def delete(self, run_id: str) -> None:
+        """Delete a run: its folder is renamed to a hidden temporary name (it stops being a run
+        at once), then removed."""
+        folder = self._existing(run_id)
+        trash = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.tmp")
+        os.replace(folder, trash)
+        shutil.rmtree(trash)
+
+    def _existing(self, run_id: str) -> Path:
+        folder = self._folder(run_id)
+        if not (folder / "summary.json").exists():
+            raise DataError(f"no run {run_id!r} (ita runs list shows them)")
+        return folder
+
     def list(self) -> pd.DataFrame:
-        """One row per run: id, setup, version, symbol, range and headline metrics."""
+        """One row per run, newest first: id, a readable name, setup, version, symbol, range,
+        headline metrics and the note."""
         rows = []
         for run_id in self.ids():
             s = self.summary(run_id)
             m = s.get("metrics", {})
-            rows.append({"run_id": run_id, "setup_id": s.get("setup_id"),
+            note = self._folder(run_id) / NOTE_FILE
+            rows.append({"run_id": run_id, "name": run_label(s), "setup_id": s.get("setup_id"),
                          "setup_version": s.get("setup_version"), "symbol": s.get("symbol"),
                          "timeframe": s.get("timeframe"), "start": s.get("data_start"),
                          "end": s.get("data_end"), "trades": m.get("trades"),
@@ -91,7 +163,9 @@ class RunStore:
                          "profit_factor": m.get("profit_factor"),
                          "total_return_pct": m.get("total_return_pct"),
                          "max_drawdown_pct": m.get("max_drawdown_pct"),
-                         "created_at": s.get("created_at")})
+                         "created_at": s.get("created_at"),
+                         "note": note.read_text(encoding="utf-8").strip()
+                         if note.exists() else ""})
         return pd.DataFrame(rows)
 
     def query(self, sql: str) -> pd.DataFrame:

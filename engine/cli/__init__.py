@@ -17,9 +17,9 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so that `import engine.cli` stays cheap for tests that only need `app`.
-    from engine.cli import backtest, data, jobs, setup
+    from engine.cli import backtest, data, jobs, runs, setup
 
-    for module in (data, setup, backtest, jobs):
+    for module in (data, setup, backtest, runs, jobs):
         module.register(app)
 
 

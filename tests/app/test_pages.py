@@ -270,7 +270,8 @@ def test_runs_page_lists_and_compares_a_run(run_home, monkeypatch) -> None:
     assert at.dataframe[0].value["run_id"].tolist() == [run_id]
     assert at.multiselect(key="runs_compare").value == [run_id]
     compared = at.dataframe[1].value
-    assert list(compared.columns) == [run_id] and "Trades" in compared.index
+    name = at.dataframe[0].value["name"].iloc[0]
+    assert list(compared.columns) == [name] and "Trades" in compared.index
 
 
 def test_journal_page_breaks_a_run_down(run_home, monkeypatch) -> None:
@@ -280,7 +281,7 @@ def test_journal_page_breaks_a_run_down(run_home, monkeypatch) -> None:
     assert at.selectbox(key="journal_run").value == run_id
     assert [m for m in texts(at.markdown) if m.startswith("**By ")] == [
         f"**By {by}**" for by in BREAKDOWNS]
-    assert len(at.dataframe) == len(BREAKDOWNS)
+    assert len(at.dataframe) == 2 + len(BREAKDOWNS)  # trades, calendar, breakdowns
 
 
 # --- Settings -----------------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""The Journal page's pieces: the cached entry loader, the filter row, the trade table's
+columns and the annotate form (the journal itself is `engine.journal` and
+`engine.adapters.journal`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app.ui import show_error
+from engine.adapters.journal import JournalStore
+from engine.errors import ItaError
+from engine.journal import MISTAKES, WEEKDAYS, JournalEntry, TradeKey
+
+DIRECTIONS = {"long": 1, "short": -1}
+
+
+def journal_store() -> JournalStore:
+    from app.state import settings
+
+    return JournalStore.from_settings(settings())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _entries(root: str, stamp: float, setup_id: str, version: int) -> dict[str, JournalEntry]:
+    return JournalStore(Path(root)).entries(setup_id=setup_id, setup_version=version)
+
+
+def entries(store: JournalStore, setup_id: str, version: int) -> dict[str, JournalEntry]:
+    """The entries of one setup version, cached until a file of the journal changes."""
+    root = store.root
+    stamp = max([root.stat().st_mtime if root.exists() else 0.0]
+                + [p.stat().st_mtime for p in root.glob("*.yaml")])
+    return _entries(str(root), stamp, setup_id, int(version))
+
+
+def filters(frame: pd.DataFrame) -> dict:
+    """The filter row (tags, mistakes, session, weekday, direction); returns the choices as
+    `engine.journal.filter_trades` takes them."""
+    tags = sorted({t for have in frame["tags"] for t in have})
+    mistakes = sorted({t for have in frame["mistakes"] for t in have})
+    sessions = sorted(frame["session"].unique())
+    weekdays = [d for d in WEEKDAYS if d in set(frame["weekday"])]
+    cols = st.columns(5)
+    chosen = {
+        "tags": cols[0].multiselect("Tags", tags, key="journal_filter_tags"),
+        "mistakes": cols[1].multiselect("Mistakes", mistakes, key="journal_filter_mistakes"),
+        "sessions": cols[2].multiselect("Session", sessions, key="journal_filter_session"),
+        "weekdays": cols[3].multiselect("Weekday", weekdays, key="journal_filter_weekday"),
+    }
+    directions = cols[4].multiselect("Direction", list(DIRECTIONS), key="journal_filter_side")
+    chosen["directions"] = [DIRECTIONS[d] for d in directions]
+    return chosen
+
+
+def trade_label(row) -> str:
+    """``2023-03-01 14:05 long · +1.20 R · london`` for the trade picker."""
+    side = "long" if row.direction > 0 else "short"
+    return (f"{pd.Timestamp(row.signal_time):%Y-%m-%d %H:%M} {side} · {row.r_multiple:+.2f} R"
+            f" · {row.session}")
+
+
+def trades_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The trades as the journal lists them, with the analyst's words beside the numbers."""
+    shown = frame[["signal_time", "direction", "session", "weekday", "r_multiple", "pnl",
+                   "exit_reason", "tags", "mistakes", "note", "screenshots"]].copy()
+    shown["direction"] = shown["direction"].map({1: "long", -1: "short"})
+    return shown
+
+
+def trades_columns() -> dict:
+    number, text, lists = (st.column_config.NumberColumn, st.column_config.TextColumn,
+                           st.column_config.ListColumn)
+    return {"signal_time": st.column_config.DatetimeColumn("Signal (UTC)",
+                                                           format="YYYY-MM-DD HH:mm"),
+            "direction": text("Side"), "session": text("Session"), "weekday": text("Weekday"),
+            "r_multiple": number("R", format="%+.2f"), "pnl": number("P&L", format="%+.2f"),
+            "exit_reason": text("Exit"), "tags": lists("Tags"), "mistakes": lists("Mistakes"),
+            "note": text("Note", width="large"), "screenshots": number("Shots", format="%d")}
+
+
+def annotate_form(store: JournalStore, key: TradeKey, entry: JournalEntry | None, *,
+                  entry_id: str, run_id: str) -> None:
+    """Note, tags, mistakes and a screenshot for one trade; saved with one button."""
+    note = st.text_area("Note", value=entry.note if entry else "",
+                        key=f"journal_note_{entry_id}")
+    left, right = st.columns(2)
+    tags = left.text_input("Tags (commas or spaces: a+, news, london-open)",
+                           value=", ".join(entry.tags) if entry else "",
+                           key=f"journal_tags_{entry_id}")
+    have = list(entry.mistakes) if entry else []
+    mistakes = right.multiselect("Mistakes", sorted(set(MISTAKES) | set(have)), default=have,
+                                 key=f"journal_mistakes_{entry_id}", accept_new_options=True)
+    shot = st.file_uploader("Attach a screenshot (PNG or JPEG, at most 5 MB)",
+                            type=["png", "jpg", "jpeg"], key=f"journal_shot_{entry_id}")
+    if st.button("Save to journal", type="primary", key="journal_save"):
+        try:
+            store.annotate(key, note=note, tags=tags, mistakes=mistakes, run_id=run_id)
+            if shot is not None:
+                store.attach(key, shot.name, shot.getvalue(), run_id=run_id)
+        except ItaError as error:
+            show_error(error)
+            return
+        st.session_state["journal_saved"] = entry_id
+        st.rerun()
+    for name in entry.screenshots if entry else []:
+        st.image(str(store.screenshot(entry, name)), caption=name)

@@ -1,0 +1,84 @@
+"""Pieces the Runs and Journal pages share: run names, the key metrics, the equity overlay on
+a date axis, the P&L calendar's colours (no business logic: the numbers come from the engine)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.ui import METRIC_LABELS, metrics_table
+
+KEY_METRICS = ("trades", "win_rate", "expectancy_r", "profit_factor", "total_return_pct",
+               "max_drawdown_pct")
+MAX_POINTS = 3000
+
+
+def run_names(runs: pd.DataFrame) -> dict[str, str]:
+    """Run id -> readable name (`engine.adapters.runs.run_label`), unique: two runs made in
+    the same minute with the same name get the end of their id added."""
+    names = dict(zip(runs["run_id"], runs["name"], strict=True))
+    counts = pd.Series(list(names.values())).value_counts()
+    return {run_id: name if counts[name] == 1 else f"{name} · {run_id[:18]}"
+            for run_id, name in names.items()}
+
+
+def overview_columns() -> dict:
+    """Column formats of the runs table: the name first, the full id last (copyable)."""
+    number, text = st.column_config.NumberColumn, st.column_config.TextColumn
+    return {
+        "name": text("Run", help="setup@version · symbol timeframe · data range · made at "
+                                 "(UTC)"),
+        "trades": number("Trades", format="%d"),
+        "win_rate": number("Win rate", format="percent"),
+        "expectancy_r": number("Expectancy", format="%+.2f R"),
+        "profit_factor": number("PF", format="%.2f"),
+        "total_return_pct": number("Return %", format="%+.1f"),
+        "max_drawdown_pct": number("Max DD %", format="%.1f"),
+        "note": text("Note"),
+        "run_id": text("Run id", help="The full id: select the cell and copy it (Ctrl+C)"),
+    }
+
+
+def overview(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs table as the page shows it: key metrics visible without scrolling sideways."""
+    return runs[list(overview_columns())]
+
+
+def key_metrics(metrics_by_column: dict[str, dict]) -> pd.DataFrame:
+    """`metrics_table` cut to the few numbers a trader reads first."""
+    table = metrics_table(metrics_by_column)
+    return table.loc[[METRIC_LABELS[name][0] for name in KEY_METRICS]]
+
+
+def equity_overlay(curves: dict[str, pd.Series], *, normalised: bool,
+                   height: int = 420) -> go.Figure:
+    """Equity curves on one date axis; normalised, each starts at 100 so that runs of
+    different sizes compare by their shape. At most `MAX_POINTS` points per curve (the last
+    point is always kept)."""
+    fig = go.Figure()
+    for name, curve in curves.items():
+        if curve.empty:
+            continue
+        step = max(1, len(curve) // MAX_POINTS)
+        shown = pd.concat([curve.iloc[::step], curve.iloc[-1:]])
+        shown = shown[~shown.index.duplicated(keep="last")]
+        if normalised:
+            shown = shown / curve.iloc[0] * 100.0
+        fig.add_trace(go.Scatter(x=shown.index, y=shown.to_numpy(), mode="lines", name=name))
+    fig.update_layout(height=height, margin={"l": 40, "r": 10, "t": 30, "b": 30},
+                      legend={"orientation": "h", "y": -0.15},
+                      yaxis_title="equity (start = 100)" if normalised else "equity",
+                      xaxis={"type": "date"})
+    fig.update_yaxes(autorange=True, rangemode="normal")  # the differences, not the zero line
+    return fig
+
+
+def calendar_colours(cell: str) -> str:
+    """Green for a day that made money, red for one that lost it, in the calendar grid
+    (``"14  +1.20 R  +120.00"``: the colour follows the money, as the green/red day count)."""
+    parts = cell.split()
+    if len(parts) < 4:
+        return ""
+    return ("background-color: rgba(39,174,96,0.25)" if not parts[3].startswith("-")
+            else "background-color: rgba(192,57,43,0.25)")
