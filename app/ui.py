@@ -38,7 +38,13 @@ METRIC_LABELS = {  # metric -> (label, format kind), in reading order
     "win_rate": ("Win rate", "ratio"), "total_profit": ("Total profit", "money"),
     "total_return_pct": ("Return", "pct"), "buy_and_hold_pct": ("Buy and hold", "pct"),
     "avg_planned_rr": ("Average planned R:R", "number"), "avg_r": ("Average R", "r"),
-    "expectancy_r": ("Expectancy (R)", "r"), "expectancy_money": ("Expectancy (money)", "money"),
+    "expectancy_r": ("Expectancy (R)", "r"),
+    "expectancy_r_gross": ("Expectancy, gross (R per R risked, before costs)", "r"),
+    "expectancy_r_net": ("Expectancy, net (R per R risked, after costs)", "r"),
+    "avg_r_gross": ("Average R per trade, gross (before costs)", "r"),
+    "avg_r_net": ("Average R per trade, net (after costs)", "r"),
+    "costs_r": ("Costs per trade (R)", "r"),
+    "expectancy_money": ("Expectancy (money)", "money"),
     "profit_factor": ("Profit factor", "number"), "max_drawdown": ("Max drawdown", "money"),
     "max_drawdown_pct": ("Max drawdown %", "pct"),
     "max_drawdown_duration": ("Longest drawdown", "text"), "sharpe": ("Sharpe", "number"),
@@ -57,6 +63,7 @@ def breakdown_columns() -> dict:
             "win_rate": number("win rate", format="percent"),
             "total_r": number("total R", format="%+.2f R"),
             "avg_r": number("average R", format="%+.2f R"),
+            "avg_r_gross": number("average R gross", format="%+.2f R"),
             "pnl": number("PnL", format="%.2f"),
             "profit_factor": number("profit factor", format="%.2f")}
 

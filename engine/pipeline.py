@@ -13,6 +13,8 @@ import pandas as pd
 from engine.adapters.store import CandleStore
 from engine.errors import DataError
 from engine.setups.compile import compile_setup
+from engine.setups.schema import Setup
+from engine.setups.stops import StopCheck, check_stop_costs
 from engine.setups.store import SetupStore, SetupVersion
 
 
@@ -23,7 +25,9 @@ class Detection:
     candles: pd.DataFrame
     signals: pd.DataFrame
     detections: dict[str, pd.DataFrame]
-    dropped: int
+    dropped: int  # signals with a stop or target on the wrong side of the entry
+    # the compiler's counters: dropped_invalid_stop, filtered_stop_too_tight
+    counters: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def load_candles(store: CandleStore, symbol: str, timeframe: str, *, start=None,
@@ -51,4 +55,14 @@ def detect_setup(ref: str, *, symbol: str | None = None, start=None, end=None,
     compiled = compile_setup(setup, version=version.version)
     signals = compiled(candles, symbol=symbol)
     detections = compiled.detections(candles) if with_detections else {}
-    return Detection(version, symbol, candles, signals, detections, compiled.dropped)
+    return Detection(version, symbol, candles, signals, detections, compiled.dropped,
+                     dict(compiled.counters))
+
+
+def check_setup_stops(setup: Setup, *, candle_store: CandleStore | None = None) -> StopCheck:
+    """The stop check of `engine.setups.stops` on the stored candles of the setup's first
+    symbol at its timeframe; a `DataError` when none are stored."""
+    candle_store = candle_store or CandleStore.from_settings()
+    symbol = setup.market.symbols[0]
+    candles = load_candles(candle_store, symbol, setup.market.timeframe)
+    return check_stop_costs(setup, candles, symbol=symbol)

@@ -21,7 +21,7 @@ NOT_AMBIGUOUS, LOWER_TF, STOP_FIRST = 0, 1, 2
  GAPPED, NO_BAR_TO_FILL) = range(8)
 N_COUNTERS = 8
 # columns of the trade record (one float row per trade, split into typed arrays at the end)
-_FIELDS = 14
+_FIELDS = 15
 
 
 @njit(cache=True)
@@ -139,6 +139,18 @@ def _hold_nb(open_, high, low, close, equity, fill_i, fill, d, stop, target, ris
 
 
 @njit(cache=True)
+def _slippage_nb(d, fill, exit_price, size, remaining, reason, slip, is_limit):
+    """Money lost to slippage: on a market entry and on a stop, breakeven or time exit
+    (limits, targets, partials and the end of the data fill without slippage)."""
+    cost = 0.0
+    if not is_limit:
+        cost += size * d * (fill - fill / (1.0 + d * slip))
+    if reason == STOP or reason == BREAKEVEN or reason == TIME:
+        cost += remaining * d * (exit_price / (1.0 - d * slip) - exit_price)
+    return cost
+
+
+@njit(cache=True)
 def _flat_nb(equity, bar, upto, cash):
     """Mark bars `bar` .. `upto` - 1 at the flat cash value; returns the next bar to mark."""
     for i in range(bar, min(upto, equity.shape[0])):
@@ -225,8 +237,9 @@ def simulate_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry,
         cash += pnl - paid - exit_fee
         equity[exit_i] = cash
         bar = exit_i + 1
+        slipped = _slippage_nb(d, fill, exit_price, size, remaining, reason, slip, is_limit)
         _record_nb(rec[count], s, fill_i, exit_i, fill, exit_price, size, pnl - fees, fees,
-                   reason, mfe / risk, mae / risk, risk, resolved, partial_px)
+                   reason, mfe / risk, mae / risk, risk, resolved, partial_px, slipped)
         counters[AMBIGUOUS_LOWER_TF] += resolved == LOWER_TF
         counters[AMBIGUOUS_STOP_FIRST] += resolved == STOP_FIRST
         count += 1
@@ -236,15 +249,15 @@ def simulate_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry,
     return (r[:, 0].astype(np.int64), r[:, 1].astype(np.int64), r[:, 2].astype(np.int64),
             r[:, 3].copy(), r[:, 4].copy(), r[:, 5].copy(), r[:, 6].copy(), r[:, 7].copy(),
             r[:, 8].astype(np.int8), r[:, 9].copy(), r[:, 10].copy(), r[:, 11].copy(),
-            r[:, 12].astype(np.int8), r[:, 13].copy(), equity, counters)
+            r[:, 12].astype(np.int8), r[:, 13].copy(), r[:, 14].copy(), equity, counters)
 
 
 @njit(cache=True)
 def _record_nb(row, s, fill_i, exit_i, fill, exit_price, size, pnl, fees, reason, mfe_r, mae_r,
-               risk, resolved, partial_px):
+               risk, resolved, partial_px, slipped):
     row[0], row[1], row[2], row[3], row[4] = s, fill_i, exit_i, fill, exit_price
     row[5], row[6], row[7], row[8], row[9] = size, pnl, fees, reason, mfe_r
-    row[10], row[11], row[12], row[13] = mae_r, risk, resolved, partial_px
+    row[10], row[11], row[12], row[13], row[14] = mae_r, risk, resolved, partial_px, slipped
 
 
 @njit(cache=True)

@@ -12,6 +12,27 @@ closed; ``closed_at_data_end`` and ``closed_at_window_end`` count the others, so
 ``wins`` + ``losses`` + those two. Net results (``total_profit``, ``total_return_pct``, the
 drawdowns, Sharpe, Sortino) come from the equity curve and so include their P&L, as do
 ``fees`` and ``exposure_pct``.
+
+R, gross and net (see ``engine.backtest.simulate``: 1 R is a trade's planned risk in money,
+|fill − stop| × size). *Gross* is the price move before fees and slippage, *net* the P&L after
+them; every R metric says which:
+
+- ``avg_r_gross``, ``avg_r_net``: the plain mean of the trades' ``r_gross`` / ``r_net``, each
+  trade weighing one. ``avg_r`` is ``avg_r_net`` (its old name).
+- ``expectancy_r_gross``, ``expectancy_r_net``: what one R risked returned, money-weighted:
+  the trades' summed gross / net P&L over their summed risk. It agrees in sign with the money
+  (``expectancy_r_net`` > 0 exactly when the trades closed by the rules made money, i.e. when
+  ``profit_factor`` > 1). ``expectancy_r`` is ``expectancy_r_net`` (its old name; with equal
+  risk on every trade it equals the plain mean, as before).
+- ``costs_r``: the mean R that fees and slippage took per trade (``avg_r_gross`` −
+  ``avg_r_net``).
+- ``sqn`` uses ``r_net`` per trade.
+
+The two kinds part ways when trades risk different money: a trade whose size was capped by the
+leverage limit (a stop too tight for the account) risks little, so its fees are many R and drag
+the plain mean down, while they weigh little in money. An ``avg_r_net`` of −1.46 beside a
+profit factor of 2.4 means exactly that: look at ``costs_r`` and the ``size_capped_by_leverage``
+counter, and guard the setup with ``plan.stop.min_cost_multiple``.
 """
 
 from __future__ import annotations
@@ -99,6 +120,9 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: st
     count = int(by_rules.sum())
     pnl = trades["pnl"].to_numpy()[by_rules] if count else np.empty(0)
     r = trades["r_multiple"].to_numpy()[by_rules] if count else np.empty(0)
+    r_gross = _column(trades, "r_gross")[by_rules] if count else np.empty(0)
+    risked = trades["risk"].to_numpy(float)[by_rules].sum() if count else 0.0
+    gross_pnl = (r_gross * trades["risk"].to_numpy(float)[by_rules]).sum() if count else 0.0
     wins = pnl > 0
     gross_win, gross_loss = pnl[wins].sum(), -pnl[~wins].sum()
     final = float(curve.iloc[-1]) if len(curve) else initial_equity
@@ -116,7 +140,12 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: st
         "total_return_pct": _num((final / initial_equity - 1) * 100),
         "avg_planned_rr": _num(trades["r_planned"].mean()) if total else None,
         "avg_r": _num(r.mean()) if count else None,
-        "expectancy_r": _num(r.mean()) if count else None,
+        "expectancy_r": _num(pnl.sum() / risked) if risked > 0 else None,
+        "avg_r_gross": _num(r_gross.mean()) if count else None,
+        "avg_r_net": _num(r.mean()) if count else None,
+        "expectancy_r_gross": _num(gross_pnl / risked) if risked > 0 else None,
+        "expectancy_r_net": _num(pnl.sum() / risked) if risked > 0 else None,
+        "costs_r": _num((r_gross - r).mean()) if count else None,
         "expectancy_money": _num(pnl.mean()) if count else None,
         "profit_factor": _num(gross_win / gross_loss) if gross_loss > 0 else None,
         "max_drawdown": _num(-equity["drawdown"].min()) if len(curve) else 0.0,
@@ -135,6 +164,13 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: st
     }
 
 
+def _column(trades: pd.DataFrame, name: str) -> np.ndarray:
+    """A float column, NaN where a run written before it existed lacks it."""
+    if name in trades:
+        return trades[name].to_numpy(float)
+    return np.full(len(trades), np.nan)
+
+
 BREAKDOWNS = ("week", "month", "session", "weekday", "hour", "direction", "setup_version",
               "exit_reason")
 
@@ -142,14 +178,16 @@ BREAKDOWNS = ("week", "month", "session", "weekday", "hour", "direction", "setup
 def breakdown(trades: pd.DataFrame, by: str) -> pd.DataFrame:
     """Trades, win rate, total and average R, PnL and profit factor per group.
 
-    ``trades``, ``total_r`` and ``pnl`` count every trade; ``win_rate``, ``avg_r`` and
-    ``profit_factor`` only those closed by the rules (see the module docstring), except in the
-    breakdown by exit reason, whose groups already keep them apart."""
+    ``total_r`` and ``avg_r`` are net R (``r_net``), ``avg_r_gross`` the mean gross R.
+    ``trades``, ``total_r`` and ``pnl`` count every trade; ``win_rate``, ``avg_r``,
+    ``avg_r_gross`` and ``profit_factor`` only those closed by the rules (see the module
+    docstring), except in the breakdown by exit reason, whose groups already keep them
+    apart."""
     if by not in BREAKDOWNS:
         raise ValueError(f"breakdown by {by!r}: use one of {', '.join(BREAKDOWNS)}")
     if trades.empty:
-        return pd.DataFrame(columns=["trades", "win_rate", "total_r", "avg_r", "pnl",
-                                     "profit_factor"])
+        return pd.DataFrame(columns=["trades", "win_rate", "total_r", "avg_r", "avg_r_gross",
+                                     "pnl", "profit_factor"])
     key = {
         "week": trades["entry_time"].dt.strftime("%G-W%V"),
         "month": trades["entry_time"].dt.strftime("%Y-%m"),
@@ -158,12 +196,16 @@ def breakdown(trades: pd.DataFrame, by: str) -> pd.DataFrame:
     counted = (by == "exit_reason") | ~trades["exit_reason"].isin(NOT_BY_RULES)
     ruled = trades["pnl"].where(counted)  # NaN: left out of the means and sums below
     grouped = trades.assign(_key=key.to_numpy(), _win=np.where(counted, ruled > 0, np.nan),
-                            _r=trades["r_multiple"].where(counted), _pnl=ruled).groupby("_key")
+                            _r=trades["r_multiple"].where(counted),
+                            _gross=pd.Series(_column(trades, "r_gross"), index=trades.index
+                                             ).where(counted),
+                            _pnl=ruled).groupby("_key")
     table = pd.DataFrame({
         "trades": grouped.size(),
         "win_rate": grouped["_win"].mean(),
         "total_r": grouped["r_multiple"].sum(),
         "avg_r": grouped["_r"].mean(),
+        "avg_r_gross": grouped["_gross"].mean(),
         "pnl": grouped["pnl"].sum(),
     })
     gains = grouped["_pnl"].apply(lambda p: p[p > 0].sum())

@@ -41,13 +41,29 @@ Conventions (each one is what a careful trader would assume; all are tested):
   given, the stop comes first (conservative). Counted: ``ambiguous_lower_tf`` and
   ``ambiguous_stop_first``. On a limit order's fill bar the target is not taken (we cannot know
   whether price reached it before the fill); the stop is.
-- **Costs.** ``fee_bps`` of the notional on each side (entry, partial, exit).
+- **Costs.** ``fee_bps`` of the notional on each side (entry, partial, exit). Each trade
+  records its ``fees`` and its ``slippage`` (money lost to slippage on a market entry and on a
+  stop, breakeven or time exit), both in money.
+- **R, gross and net.** 1 R is the trade's planned risk in money, ``risk`` = |fill price −
+  stop price| × size: what the position loses at its stop before costs, and the risk it was
+  sized on (for an entry beyond the stop, the signal's planned entry to the stop, as above).
+  ``r_gross`` is the price move over that risk, before fees and slippage (a limit long
+  entered at 100 with its stop at 99 and its target at 102 makes +2.0 R gross at the target);
+  ``r_net`` is the P&L after fees and slippage over the same risk, so ``r_net`` × ``risk`` =
+  ``pnl`` and ``costs_r`` = ``r_gross`` − ``r_net`` is what the costs took, in R.
+  ``r_multiple`` is ``r_net``, kept under its old name for existing queries and reports. A stop
+  so tight that the costs are a large part of it shows here first: ``costs_r`` near or above
+  1 (see ``plan.stop.min_cost_multiple`` in the setup schema).
+- **Session, weekday, hour.** A trade's ``session`` is the session of its signal bar (the bar
+  the setup's filters looked at: ``signal_time``); ``entry_session`` is the session of its fill
+  bar, which differs when the signal closes a session and the order fills in the next one.
+  ``weekday`` and ``hour`` are those of the fill (UTC).
 - **Sizing.** ``risk_percent``: the size that loses that % of current equity at the stop;
   ``fixed_size``: units; ``fixed_cash``: cash notional at entry. Notional never exceeds
   equity × ``max_leverage`` (1 by default: spot), so a very tight stop cannot size a trade
   beyond the account; such a trade risks less than planned and is counted
-  (``size_capped_by_leverage``). Its R multiple is still its result over its own risk, so fees
-  weigh heavily on it.
+  (``size_capped_by_leverage``). Its R is still its result over its own (smaller) risk, so
+  fees weigh heavily on its ``r_net``.
 """
 
 from __future__ import annotations
@@ -179,23 +195,28 @@ def check_gap_entry(gap_entry: str) -> None:
 def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
     """Trades and equity frames from the kernel's arrays; `bars` is each signal's bar."""
     (sig, entry_i, exit_i, entry, exit_, size, pnl, fees, reason, mfe, mae, risk, resolved,
-     partial, equity, counters) = out
+     partial, slipped, equity, counters) = out
     index = candles.index
     rows = np.searchsorted(bars, sig)
     direction = signals["direction"].to_numpy()[rows] if len(sig) else np.empty(0, np.int8)
-    entry_time = index[entry_i]
+    entry_time, signal_time = index[entry_i], index[sig]
+    risked = risk * size  # 1 R in money: the planned distance to the stop times the size
+    r_net = pnl / risked
+    r_gross = (pnl + fees + slipped) / risked
     trades = pd.DataFrame({
         "symbol": signals["symbol"].to_numpy()[rows] if len(rows) else [],
         "direction": direction.astype(np.int8),
-        "signal_time": index[sig], "entry_time": entry_time, "exit_time": index[exit_i],
+        "signal_time": signal_time, "entry_time": entry_time, "exit_time": index[exit_i],
         "entry_price": entry, "exit_price": exit_, "stop_price": signals["stop"].to_numpy()[rows],
         "target_price": signals["target"].to_numpy()[rows], "size": size,
-        "risk": risk * size, "pnl": pnl, "fees": fees, "r_multiple": pnl / (risk * size),
+        "risk": risked, "pnl": pnl, "fees": fees, "slippage": slipped,
+        "r_gross": r_gross, "r_net": r_net, "r_multiple": r_net, "costs_r": r_gross - r_net,
         "r_planned": signals["r_planned"].to_numpy()[rows],
         "mfe_r": mfe, "mae_r": mae, "bars_held": exit_i - entry_i + 1,
         "exit_reason": _names(EXIT_REASONS, reason),
         "ambiguous": _names(RESOLUTION, resolved), "partial_price": partial,
-        "session": _session_of(entry_time), "weekday": _weekday_names(entry_time),
+        "session": _session_of(signal_time), "entry_session": _session_of(entry_time),
+        "weekday": _weekday_names(entry_time),
         "hour": (entry_time.as_unit("s").asi8 // 3600 % 24).astype(np.int32),
         "setup_id": signals["setup_id"].to_numpy()[rows],
         "setup_version": signals["setup_version"].to_numpy()[rows],

@@ -39,6 +39,23 @@ def validate(file: Path = typer.Argument(..., help="A setup YAML file")) -> None
         raise typer.Exit(1) from None
     console.print(f"[green]OK[/] {file}: {setup.id} — {setup.name} "
                   f"({len(setup.conditions)} conditions, {setup.market.timeframe})")
+    _warn_about_stops(setup)
+
+
+def _warn_about_stops(setup) -> None:
+    """A warning (never a failure) when the median stop on the stored candles is within 3x
+    the setup's round-trip costs; says so when it cannot check."""
+    from engine.errors import DataError
+    from engine.pipeline import check_setup_stops
+
+    symbol, timeframe = setup.market.symbols[0], setup.market.timeframe
+    try:
+        check = check_setup_stops(setup)
+    except DataError as error:
+        console.print(f"[yellow]stops not checked[/]: {error}")
+        return
+    line = check.message(symbol, timeframe)
+    console.print(f"[yellow]warning[/]: {line}" if check.too_tight else f"stops: {line}")
 
 
 @setup_app.command("save")
@@ -98,7 +115,8 @@ def detect_command(
     table = Table("known at", "dir", "entry", "stop", "target", "R", title=(
         f"{result.version.id} v{result.version.version} on {result.symbol} "
         f"{result.version.setup.market.timeframe}: {len(signals)} signals "
-        f"({len(result.candles):,} bars; {result.dropped} dropped for an invalid stop)"))
+        f"({len(result.candles):,} bars; {result.dropped} dropped for an invalid stop, "
+        f"{result.counters.get('filtered_stop_too_tight', 0)} for a stop too tight)"))
     for row in signals.tail(30).itertuples():
         table.add_row(str(row.known_at), "long" if row.direction > 0 else "short",
                       f"{row.entry:,.2f}", f"{row.stop:,.2f}", f"{row.target:,.2f}",

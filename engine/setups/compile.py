@@ -23,6 +23,12 @@ first directional item of ``all``). Entry: market = the signal bar's close as re
 backtester fills at the next open); limit = the referenced level. Stops and targets are
 computed on the signal bar; signals whose stop or target is on the wrong side of the entry are
 dropped and counted in ``CompiledSetup.dropped``.
+
+Stop guards: with ``plan.stop.min_atr`` a signal whose stop is closer to its entry than that
+many ATR(14) of the signal bar is dropped; with ``plan.stop.min_cost_multiple``, one whose stop
+is closer than that many round-trip costs of the setup's ``costs`` ((2 x fee_bps + 2 x
+slippage_bps) / 10000 x entry). Both are counted in ``CompiledSetup.counters``
+(``filtered_stop_too_tight``, beside ``dropped_invalid_stop``), which the run summary shows.
 """
 
 from __future__ import annotations
@@ -317,6 +323,7 @@ class CompiledSetup:
         self.setup = setup
         self.version = version
         self.dropped = 0
+        self.counters = {"dropped_invalid_stop": 0, "filtered_stop_too_tight": 0}
 
     def evaluate(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None,
                  cache: dict | None = None) -> dict[str, Evaluated]:
@@ -388,6 +395,10 @@ class CompiledSetup:
         ok = np.isfinite(entry) & np.isfinite(stop) & (risk > 0) & np.isfinite(target) & (
             d * (target - entry) > 0)
         self.dropped = int((~ok).sum())
+        wide = _stop_wide_enough(plan.stop, self.setup.costs, entry, risk, atr[bars])
+        self.counters = {"dropped_invalid_stop": self.dropped,
+                         "filtered_stop_too_tight": int((ok & ~wide).sum())}
+        ok &= wide
         bars, d, entry, stop, target, risk = (x[ok] for x in (bars, d, entry, stop, target,
                                                                risk))
         count = len(bars)
@@ -458,6 +469,25 @@ def _detection_json(condition: str, frame: pd.DataFrame, rows: np.ndarray) -> pa
         ',"bottom":', number(frame["bottom"].to_numpy(float)[rows]), "}",
     ]
     return pc.binary_join_element_wise(*parts, "")
+
+
+def round_trip_cost(costs: schema.Costs, price):
+    """Fees on both sides and slippage on both sides, in price: (2 x fee_bps + 2 x
+    slippage_bps) / 10000 x price."""
+    return (2 * costs.fee_bps + 2 * costs.slippage_bps) / 1e4 * price
+
+
+def _stop_wide_enough(stop: schema.Stop, costs: schema.Costs, entry: np.ndarray,
+                      distance: np.ndarray, atr: np.ndarray) -> np.ndarray:
+    """Per signal: does the stop distance pass ``min_atr`` and ``min_cost_multiple``? A signal
+    bar without an ATR yet (the first 14 bars) fails ``min_atr``: it cannot be checked."""
+    wide = np.ones(len(entry), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if stop.min_atr is not None:
+            wide &= distance >= stop.min_atr * atr
+        if stop.min_cost_multiple is not None:
+            wide &= distance >= stop.min_cost_multiple * round_trip_cost(costs, entry)
+    return wide
 
 
 def compile_setup(setup: schema.Setup, *, version: int = 0) -> CompiledSetup:

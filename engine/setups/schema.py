@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from engine.candles import TIMEFRAMES, timeframe_delta
 from engine.setups import _fields
@@ -304,12 +312,35 @@ class Stop(Strict):
     percent: float | None = Field(None, gt=0, le=50, description="Or: % away from the entry")
     buffer_atr: float = Field(0.0, ge=0, le=20, description="Extra distance in ATR(14)")
     buffer_pct: float = Field(0.0, ge=0, le=20, description="Extra distance in % of price")
+    min_atr: float | None = Field(
+        None, gt=0, le=50,
+        description="Skip signals whose stop is closer to the entry than this many ATR(14) of "
+                    "the signal bar (counted as filtered_stop_too_tight)")
+    min_cost_multiple: float | None = Field(
+        None, gt=0, le=1000,
+        description="Skip signals whose stop is closer to the entry than this many round-trip "
+                    "costs, (2 x fee_bps + 2 x slippage_bps) / 10000 x entry, from `costs` "
+                    "(counted as filtered_stop_too_tight); 3 keeps costs under a third of 1 R")
 
     @model_validator(mode="after")
     def _one_anchor(self) -> Stop:
         if (self.level is None) == (self.percent is None):
             raise ValueError("give exactly one of `level` or `percent`")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_guards(self, handler):
+        """Leave the stop guards out while they are off, so the rule (and its `rule_hash`) of a
+        setup that does not use them is what it was before they existed."""
+        data = handler(self)
+        for name in STOP_GUARDS:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
+#: Stop-distance guards: signals failing them are dropped by the compiled setup.
+STOP_GUARDS = ("min_atr", "min_cost_multiple")
 
 
 class Target(Strict):
