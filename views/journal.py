@@ -4,7 +4,7 @@ show them."""
 import streamlit as st
 
 from app import state
-from app.ui import breakdown_columns, sidebar, stop_if_empty, user_errors
+from app.ui import breakdown_table, sidebar, stop_if_empty, user_errors
 from engine.backtest.metrics import BREAKDOWNS, breakdown
 from engine.backtest.report import mfe_mae_figure, r_histogram
 
@@ -23,5 +23,4 @@ with user_errors():
     right.plotly_chart(mfe_mae_figure(trades), key="journal_scatter")
     for by in BREAKDOWNS:
         st.markdown(f"**By {by}**")
-        st.dataframe(breakdown(trades, by), width="stretch",
-                     column_config=breakdown_columns())
+        st.dataframe(**breakdown_table(breakdown(trades, by), by), width="stretch")

@@ -4,13 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from app import state
-from app.ui import metrics_table, sidebar, stop_if_empty, user_errors
+from app.ui import metrics_table, runs_table, sidebar, stop_if_empty, user_errors
 
 sidebar(state.series())
 st.title("Runs")
 runs = state.runs()
 stop_if_empty(runs, "No runs yet: run a backtest first.")
-st.dataframe(runs, hide_index=True, width="stretch")
+st.dataframe(**runs_table(runs), width="stretch")
 chosen = st.multiselect("Compare runs", runs["run_id"].tolist(),
                         default=runs["run_id"].tolist()[:2], key="runs_compare")
 if chosen:
