@@ -266,7 +266,8 @@ def format_value(value, kind: str = "number", *, decimals: int = 2, tz=None,
         return CHOICES["direction"].get(int(value), str(value))
     if kind == "choice":
         return CHOICES.get(name or "", {}).get(value, str(value)) or MISSING
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+    if kind == "text" or isinstance(value, bool) or not isinstance(value, int | float
+                                                                   | np.number):
         return str(value)
     if kind == "number" and isinstance(value, int | np.integer):
         kind = "count"
@@ -363,7 +364,10 @@ def display_values(frame: pd.DataFrame, columns: list[Column], *, tz=None) -> pd
 
 
 def _local(values: pd.Series, tz) -> pd.Series:
-    times = pd.to_datetime(values, utc=True, errors="coerce")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        times = pd.to_datetime(values, utc=True)
+    else:  # ISO texts (run summaries), each column in one format or another
+        times = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
     return times.dt.tz_convert(zone(tz)).dt.tz_localize(None).dt.floor("min")
 
 

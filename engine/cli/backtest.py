@@ -128,7 +128,7 @@ def runs_list(wide: bool = typer.Option(False, "--wide", help="Also the full run
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("id", no_wrap=True, style="bold")
-    table.add_column("setup", overflow="fold", ratio=1)
+    table.add_column("setup", overflow="fold", min_width=12)
     table.add_column("market", overflow="fold")
     for name in ("trades", "win", "exp R", "PF", "return", "max DD"):
         table.add_column(name, justify="right", no_wrap=True)
@@ -136,7 +136,7 @@ def runs_list(wide: bool = typer.Option(False, "--wide", help="Also the full run
         for name in ("from", "to", "run at", "run id"):
             table.add_column(name, no_wrap=True)
     for r in frame.itertuples():
-        row = [r.short_id, f"{r.setup_id}@v{r.setup_version}", f"{r.symbol} {r.timeframe}",
+        row = [r.short_id, f"{r.setup_id} v{r.setup_version}", f"{r.symbol} {r.timeframe}",
                view.format_value(r.trades, "count"), view.format_value(r.win_rate, "ratio"),
                view.format_value(r.expectancy_r, "number"),
                view.format_value(r.profit_factor, "number"),

@@ -98,7 +98,7 @@ def test_choices_are_words() -> None:
 def test_display_values_keep_numbers_and_show_words_and_local_times() -> None:
     trades = pd.DataFrame({
         "direction": np.array([1, -1], dtype=np.int8),
-        "entry_time": pd.to_datetime(["2023-03-01 10:00:20", "2023-03-02 23:30"], utc=True),
+        "entry_time": pd.to_datetime(["2023-03-01 10:00:20", "2023-03-02 23:30:00"], utc=True),
         "r_multiple": [1.5, np.nan], "reasons": ["[]", "[]"], "mystery_column": [1, 2]})
     columns = view.shown_columns(trades, view.TRADE_COLUMNS)
     assert [c.name for c in columns] == ["direction", "entry_time", "r_multiple",

@@ -4,6 +4,7 @@ run id takes them; the HTML report is named after the run and reads like a trade
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -91,7 +92,7 @@ def test_report_is_named_after_the_run(home) -> None:
     path = re.search(r"wrote (\S+\.html)", output).group(1)
     assert path.endswith("/ita-report-london-asia-sweep-fvg@v1-BTC-USDT-2023-03-01-"
                          "2023-03-07.html")
-    page = open(path).read()
+    page = Path(path).read_text()
     metrics = page[page.index("<h2>Metrics</h2>"):page.index("<h2>Counters</h2>")]
     labels = re.findall(r"<th>([^<]+)</th>", metrics)
     assert labels[:4] == ["Trades", "Win rate", "Expectancy R", "Avg R"]
