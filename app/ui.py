@@ -8,74 +8,106 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from engine.backtest import presentation as view
 from engine.candles import TIMEFRAMES
 from engine.errors import ItaError
 
 
 def fmt(value, kind: str = "number") -> str:
-    """One format everywhere: % with one decimal, R with two, money with thousands."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "—"
-    if kind == "pct":
-        return f"{value:,.1f} %"
-    if kind == "ratio":
-        return f"{value * 100:,.1f} %"
-    if kind == "r":
-        return f"{value:+,.2f} R"
-    if kind == "money":
-        return f"{value:,.2f}"
-    if isinstance(value, float):
-        return f"{value:,.3g}"
-    if isinstance(value, int) and kind == "number":
-        return f"{value:,}"
-    return str(value)
+    """One format everywhere (`engine.backtest.presentation`): ``48.2%``, ``+1.25 R``,
+    ``1,234.50``, ``—`` for a missing value."""
+    return view.format_value(value, kind, tz=display_zone())
 
 
-METRIC_LABELS = {  # metric -> (label, format kind), in reading order
-    "trades": ("Trades", "number"), "wins": ("Wins", "number"), "losses": ("Losses", "number"),
-    "closed_at_data_end": ("Closed by the end of the data", "number"),
-    "closed_at_window_end": ("Closed by a test window's end", "number"),
-    "win_rate": ("Win rate", "ratio"), "total_profit": ("Total profit", "money"),
-    "total_return_pct": ("Return", "pct"), "buy_and_hold_pct": ("Buy and hold", "pct"),
-    "avg_planned_rr": ("Average planned R:R", "number"), "avg_r": ("Average R", "r"),
-    "expectancy_r": ("Expectancy (R)", "r"),
-    "expectancy_r_gross": ("Expectancy, gross (R per R risked, before costs)", "r"),
-    "expectancy_r_net": ("Expectancy, net (R per R risked, after costs)", "r"),
-    "avg_r_gross": ("Average R per trade, gross (before costs)", "r"),
-    "avg_r_net": ("Average R per trade, net (after costs)", "r"),
-    "costs_r": ("Costs per trade (R)", "r"),
-    "expectancy_money": ("Expectancy (money)", "money"),
-    "profit_factor": ("Profit factor", "number"), "max_drawdown": ("Max drawdown", "money"),
-    "max_drawdown_pct": ("Max drawdown %", "pct"),
-    "max_drawdown_duration": ("Longest drawdown", "text"), "sharpe": ("Sharpe", "number"),
-    "sortino": ("Sortino", "number"), "sqn": ("SQN", "number"),
-    "longest_win_streak": ("Longest win streak", "number"),
-    "longest_loss_streak": ("Longest loss streak", "number"),
-    "exposure_pct": ("Exposure", "pct"), "fees": ("Fees", "money"),
-    "start": ("From", "text"), "end": ("To", "text"), "bars": ("Bars", "number"),
-}
+METRIC_LABELS = view.METRICS  # metric -> (label, format kind), in reading order
+
+
+def display_zone():
+    """The zone the pages show times in (setting ``display_tz``, default UTC)."""
+    from app.state import settings
+
+    return settings().display_zone
+
+
+def price_decimals(candles: pd.DataFrame) -> int:
+    """The symbol's price precision, read from its candles' closes."""
+    return view.price_decimals(candles["close"]) if len(candles) else 2
+
+
+def _column(column: view.Column, *, decimals: int, tz) -> object:
+    """The Streamlit column for `column`: its header, and numbers in the one format."""
+    config = st.column_config
+    header = view.header(column, tz)
+    printf = {"count": "%,d", "number": "%,.2f", "money": "%,.2f", "size": "%,.6g",
+              "r": "%+,.2f R", "ratio": "%,.1f%%", "pct": "%,.1f%%",
+              "price": f"%,.{decimals}f"}.get(column.kind)
+    if column.kind == "time":
+        return config.DatetimeColumn(header, format="YYYY-MM-DD HH:mm")
+    if printf:
+        return config.NumberColumn(header, format=printf)
+    return config.TextColumn(header)
+
+
+def table(frame: pd.DataFrame, columns: tuple[view.Column, ...], *, decimals: int = 2,
+          only: tuple[str, ...] | None = None) -> dict:
+    """Keyword arguments for `st.dataframe` showing `frame` the trader's way: labelled
+    columns in a fixed order, long/short, times in the display zone without offset (the zone
+    in the header), prices to `decimals`, ``—`` for missing values; numbers stay numbers, so
+    columns still sort. ``st.dataframe(**table(trades, TRADE_COLUMNS, decimals=2))``."""
+    tz = display_zone()
+    shown = view.shown_columns(frame, columns, only=only)
+    return {"data": view.display_values(frame, shown, tz=tz), "hide_index": True,
+            "placeholder": view.MISSING,
+            "column_config": {c.name: _column(c, decimals=decimals, tz=tz) for c in shown}}
+
+
+def trades_table(trades: pd.DataFrame, *, decimals: int = 2) -> dict:
+    """`table` for a run's trades (`st.dataframe(**trades_table(trades, decimals=d))`)."""
+    return table(trades, view.TRADE_COLUMNS, decimals=decimals)
+
+
+def signals_table(signals: pd.DataFrame, *, decimals: int = 2) -> dict:
+    """`table` for a setup's signals."""
+    return table(signals, view.SIGNAL_COLUMNS, decimals=decimals)
+
+
+def runs_table(runs: pd.DataFrame) -> dict:
+    """`table` for the list of runs (`RunStore.list`)."""
+    return table(runs, view.RUN_COLUMNS)
+
+
+def breakdown_table(frame: pd.DataFrame, by: str) -> dict:
+    """`table` for a breakdown (`engine.backtest.metrics.breakdown`), its groups first."""
+    kind = "choice" if by in view.CHOICES else "text"
+    return table(frame.rename_axis(by).reset_index(),
+                 (view.Column(by, view.words(by), kind), *view.BREAKDOWN_COLUMNS))
 
 
 def breakdown_columns() -> dict:
-    """Column formats for a breakdown table (`engine.backtest.metrics.breakdown`)."""
-    number = st.column_config.NumberColumn
-    return {"trades": number("trades", format="%d"),
-            "win_rate": number("win rate", format="percent"),
-            "total_r": number("total R", format="%+.2f R"),
-            "avg_r": number("average R", format="%+.2f R"),
-            "avg_r_gross": number("average R gross", format="%+.2f R"),
-            "pnl": number("PnL", format="%.2f"),
-            "profit_factor": number("profit factor", format="%.2f")}
+    """Column formats for a breakdown table shown as is (prefer `breakdown_table`)."""
+    columns = {c.name: _column(c, decimals=2, tz=None) for c in view.BREAKDOWN_COLUMNS}
+    columns["win_rate"] = st.column_config.NumberColumn("Win rate", format="percent")
+    return columns
 
 
 def metrics_table(metrics_by_column: dict[str, dict]) -> pd.DataFrame:
-    """Formatted metrics, one column per run (or version), one labelled row per metric."""
-    names = list(METRIC_LABELS) + sorted({k for m in metrics_by_column.values() for k in m}
-                                         - set(METRIC_LABELS))
-    rows = {METRIC_LABELS.get(name, (name, "number"))[0]: {
-        column: fmt(metrics.get(name), METRIC_LABELS.get(name, (name, "number"))[1])
-        for column, metrics in metrics_by_column.items()} for name in names}
+    """Formatted metrics, one column per run (or version), one labelled row per metric, in
+    the fixed order of `engine.backtest.presentation.METRICS`."""
+    union = {name: None for metrics in metrics_by_column.values() for name in metrics}
+    tz = display_zone()
+    rows = {label: {column: view.format_value(metrics.get(name), kind, tz=tz)
+                    for column, metrics in metrics_by_column.items()}
+            for name, label, kind in view.metric_rows(union)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def counters_table(summary: dict) -> pd.DataFrame:
+    """A run's counters under their labels: every signal that did not become a trade, and
+    why (one column, ``count``)."""
+    counts = view.run_counts(summary)
+    return pd.DataFrame({"count": [view.format_value(counts[name], "count")
+                                   for name, _ in view.counter_rows(counts)]},
+                        index=[label for _, label in view.counter_rows(counts)])
 
 
 def stop_if_empty(items, message: str) -> None:

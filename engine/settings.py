@@ -9,11 +9,15 @@ over `.env` lines.
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.errors import ConfigurationError
+from engine.timezones import parse_timezone
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 """The project folder: the default `ITA_HOME` and where `.env` is read from."""
@@ -42,11 +46,26 @@ class Settings(BaseSettings):
     mt5_server_tz: str | None = Field(
         default=None, description="MetaTrader 5 broker server time zone, used by `ita data "
                                   "fetch --source mt5` without --tz (Europe/Athens, +02:00, ...)")
+    display_tz: str = Field(
+        default="UTC", description="Time zone the app and reports show times in (UTC, "
+                                   "Europe/London, America/New_York, +02:00, ...)")
 
     @field_validator("app_password", mode="after")
     @classmethod
     def _empty_password_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("display_tz", mode="after")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        parse_timezone(value, field="ITA_DISPLAY_TZ", error=ConfigurationError)
+        return value.strip()
+
+    @property
+    def display_zone(self) -> tzinfo:
+        """`display_tz` as a tzinfo."""
+        return parse_timezone(self.display_tz, field="ITA_DISPLAY_TZ",
+                              error=ConfigurationError)
 
     @cached_property
     def data_dir(self) -> Path:

@@ -1,20 +1,23 @@
 """Backtest: pick a setup version, symbol, range, costs and sizing; run it through the engine
 daemon (or in the app when no daemon runs); read the result."""
 
-import pandas as pd
 import streamlit as st
 
 from app import state
 from app.jobs_ui import follow
 from app.ui import (
-    breakdown_columns,
+    breakdown_table,
+    counters_table,
     fmt,
     metrics_table,
+    price_decimals,
     sidebar,
     stop_if_empty,
+    trades_table,
     user_errors,
 )
 from engine.backtest.metrics import BREAKDOWNS, breakdown
+from engine.backtest.presentation import report_file_name
 from engine.backtest.report import (
     equity_figure,
     mfe_mae_figure,
@@ -116,7 +119,7 @@ with user_errors():
     with st.expander("All metrics and counters"):
         left, right = st.columns([3, 2])
         left.dataframe(metrics_table({"this run": m}), width="stretch")
-        right.dataframe(pd.Series(summary["counters"], name="count"), width="stretch")
+        right.dataframe(counters_table(summary), width="stretch")
     tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "By month"])
     tabs[0].plotly_chart(equity_figure(equity_curve), key="backtest_chart_equity")
     if len(trades):
@@ -126,23 +129,21 @@ with user_errors():
     else:
         for tab in tabs[1:]:
             tab.info("No trades in this run.")
-    st.dataframe(trades.drop(columns=["reasons"]), hide_index=True, width="stretch")
+    candles = state.candles(summary["symbol"], summary["timeframe"], summary["data_start"],
+                            None)
+    st.dataframe(**trades_table(trades, decimals=price_decimals(candles)), width="stretch")
     if len(trades):
         pick = st.selectbox("Trade chart", range(len(trades)), key="backtest_trade",
-                            format_func=lambda i: f"#{i + 1} {trades.iloc[i]['entry_time']} "
-                                                  f"{trades.iloc[i]['r_multiple']:+.2f}R")
-        candles = state.candles(summary["symbol"], summary["timeframe"],
-                                summary["data_start"], None)
+                            format_func=lambda i: f"#{i + 1} "
+                                                  f"{fmt(trades.iloc[i]['entry_time'], 'time')} "
+                                                  f"{fmt(trades.iloc[i]['r_multiple'], 'r')}")
         st.plotly_chart(trade_figure(candles, trades.iloc[pick]), key="backtest_trade_chart")
     by = st.selectbox("Breakdown by", BREAKDOWNS, key="backtest_by")
-    st.dataframe(breakdown(trades, by), width="stretch",
-                 column_config=breakdown_columns())
+    st.dataframe(**breakdown_table(breakdown(trades, by), by), width="stretch")
     d1, d2 = st.columns(2)
     d1.download_button("Trades CSV", trades.to_csv(index=False), f"{run_id}-trades.csv",
                        key="backtest_csv")
     if d2.button("Build HTML report", key="backtest_html"):
-        candles = state.candles(summary["symbol"], summary["timeframe"], summary["data_start"],
-                                None)
         path = write_html_report(runs, run_id, candles)
-        st.download_button("Download HTML report", path.read_bytes(), path.name,
+        st.download_button("Download HTML report", path.read_bytes(), report_file_name(summary),
                            key="backtest_html_dl")

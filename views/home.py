@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import state
-from app.ui import fmt, sidebar, user_errors
+from app.ui import runs_table, sidebar, user_errors
 
 series = state.series()
 sidebar(series)
@@ -38,10 +38,7 @@ with user_errors():
 
     st.subheader("Latest runs")
     if len(runs):
-        latest = runs.head(5)
-        st.dataframe(latest.assign(win_rate=latest["win_rate"].map(lambda v: fmt(v, "ratio")),
-                                   expectancy_r=latest["expectancy_r"].map(lambda v: fmt(v, "r"))),
-                     hide_index=True, width="stretch")
+        st.dataframe(**runs_table(runs.head(5)), width="stretch")
     else:
         st.info("No backtests yet.")
 

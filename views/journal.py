@@ -17,7 +17,7 @@ from app.journal_ui import (
     trades_table,
 )
 from app.runs_ui import calendar_colours, equity_overlay, key_metrics, run_names
-from app.ui import breakdown_columns, fmt, show_error, sidebar, stop_if_empty, user_errors
+from app.ui import breakdown_table, fmt, show_error, sidebar, stop_if_empty, user_errors
 from engine.backtest.metrics import BREAKDOWNS, breakdown
 from engine.backtest.report import mfe_mae_figure, r_histogram
 from engine.errors import ItaError
@@ -104,8 +104,7 @@ with tab_analytics:
         right.plotly_chart(mfe_mae_figure(shown), key="journal_scatter")
         for by in BREAKDOWNS:
             st.markdown(f"**By {by}**")
-            st.dataframe(breakdown(shown, by), width="stretch",
-                         column_config=breakdown_columns())
+            st.dataframe(**breakdown_table(breakdown(shown, by), by), width="stretch")
 
 with tab_versions:
     if len(versions) < 2:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import state
 from app.charts import add_detections, add_signals, candle_figure, shade_sessions
-from app.ui import show_error, sidebar, stop_if_empty, user_errors
+from app.ui import price_decimals, show_error, sidebar, signals_table, stop_if_empty, user_errors
 from engine.errors import ItaError
 from engine.pipeline import detect_setup
 from engine.setups.parse import parse_setup
@@ -107,4 +107,5 @@ with chart:
         st.plotly_chart(fig, key="setups_chart")
         st.caption(f"{len(found.signals)} signals; {found.dropped} dropped for a stop on the "
                    "wrong side of the entry.")
-        st.dataframe(found.signals.drop(columns=["reasons"]), hide_index=True, width="stretch")
+        st.dataframe(**signals_table(found.signals, decimals=price_decimals(found.candles)),
+                     width="stretch")

@@ -14,6 +14,7 @@ stays the run's name on disk and in the CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -61,6 +62,13 @@ def run_label(summary: dict) -> str:
     market = " ".join(str(p) for p in (summary.get("symbol"), summary.get("timeframe")) if p)
     return (f"{summary.get('setup_id')}@{summary.get('setup_version')} · {market} · "
             f"{start}→{end} · {made}")
+SHORT_ID_LENGTH = 8
+
+
+def short_id(run_id: str) -> str:
+    """A run's short id: 8 hex digits of its id's hash, stable whatever other runs exist.
+    Accepted wherever a run id is (`RunStore.resolve`)."""
+    return hashlib.sha256(run_id.encode()).hexdigest()[:SHORT_ID_LENGTH]
 
 
 def _safe(run_id: str) -> bool:
@@ -102,15 +110,31 @@ class RunStore:
                        if p.is_dir() and not p.name.startswith(".") and _safe(p.name)
                        and (p / "summary.json").exists()), reverse=True)
 
+    def resolve(self, ref: str) -> str:
+        """The run id `ref` names: a full run id, a short id (`short_id`) or the start of
+        either, when only one run matches."""
+        if (self._folder(ref) / "summary.json").exists():
+            return ref
+        ids = self.ids()
+        exact = [run_id for run_id in ids if short_id(run_id) == ref]
+        found = exact or [run_id for run_id in ids if run_id.startswith(ref)
+                          or short_id(run_id).startswith(ref)]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise DataError(f"no run {ref!r} (ita runs list shows them)")
+        raise DataError(f"run {ref!r} is ambiguous: it matches {len(found)} runs "
+                        f"({', '.join(short_id(r) for r in found[:5])}); give more characters")
+
     def summary(self, run_id: str) -> dict:
-        path = self._folder(run_id) / "summary.json"
+        path = self._folder(self.resolve(run_id)) / "summary.json"
         if not path.exists():
             raise DataError(f"no run {run_id!r} (ita runs list shows them)")
         return json.loads(path.read_text())
 
     def frame(self, run_id: str, name: str) -> pd.DataFrame:
         name = checked_id(name, what="run table", error=DataError)
-        path = self._folder(run_id) / f"{name}.parquet"
+        path = self._folder(self.resolve(run_id)) / f"{name}.parquet"
         if not path.exists():
             raise DataError(f"run {run_id!r} has no {name}")
         return pd.read_parquet(path)
@@ -142,10 +166,8 @@ class RunStore:
         shutil.rmtree(trash)
 
     def _existing(self, run_id: str) -> Path:
-        folder = self._folder(run_id)
-        if not (folder / "summary.json").exists():
-            raise DataError(f"no run {run_id!r} (ita runs list shows them)")
-        return folder
+        """The folder of the run `run_id` names (a full or short id, see `resolve`)."""
+        return self._folder(self.resolve(run_id))
 
     def list(self) -> pd.DataFrame:
         """One row per run, newest first: id, a readable name, setup, version, symbol, range,
@@ -155,7 +177,8 @@ class RunStore:
             s = self.summary(run_id)
             m = s.get("metrics", {})
             note = self._folder(run_id) / NOTE_FILE
-            rows.append({"run_id": run_id, "name": run_label(s), "setup_id": s.get("setup_id"),
+            rows.append({"run_id": run_id, "short_id": short_id(run_id), "name": run_label(s),
+                         "setup_id": s.get("setup_id"),
                          "setup_version": s.get("setup_version"), "symbol": s.get("symbol"),
                          "timeframe": s.get("timeframe"), "start": s.get("data_start"),
                          "end": s.get("data_end"), "trades": m.get("trades"),

@@ -13,8 +13,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from engine._io import write_text_atomic
-from engine.adapters.runs import RunStore
+from engine.adapters.runs import RunStore, short_id
+from engine.backtest import presentation as view
 from engine.backtest.metrics import BREAKDOWNS, breakdown
+from engine.settings import get_settings
 
 WINDOW = 60  # bars before entry / after exit in trade charts
 
@@ -118,10 +120,47 @@ def sample_trades(trades: pd.DataFrame, n: int = 5, *, seed: int = 0) -> pd.Data
     return trades.iloc[rows]
 
 
-def _metrics_table(metrics: dict) -> str:
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>"
-                   for k, v in metrics.items())
-    return f"<table class='m'>{rows}</table>"
+def _rows_table(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(text)}</td></tr>"
+                   for name, text in rows)
+    return f"<table class='m'>{body}</table>"
+
+
+def _metrics_table(metrics: dict, tz) -> str:
+    """Every metric under its label, in `presentation.METRICS` order."""
+    return _rows_table([(text, view.format_value(metrics[name], kind, tz=tz))
+                        for name, text, kind in view.metric_rows(metrics)])
+
+
+def _counters_table(summary: dict) -> str:
+    counts = view.run_counts(summary)
+    return _rows_table([(text, view.format_value(counts[name], "count"))
+                        for name, text in view.counter_rows(counts)])
+
+
+def _frame_table(table: pd.DataFrame, css: str) -> str:
+    """A text table (`presentation.text_table`) as HTML, inside a box that scrolls sideways
+    when the table is wider than the page."""
+    return (f"<div class='scroll'>{table.to_html(index=False, escape=True, classes=css)}"
+            "</div>")
+
+
+def _breakdowns(trades: pd.DataFrame) -> str:
+    parts = []
+    for by in BREAKDOWNS:
+        table = breakdown(trades, by).rename_axis(by).reset_index()
+        kind = "choice" if by in view.CHOICES else "text"
+        columns = [view.Column(by, view.words(by), kind), *view.BREAKDOWN_COLUMNS]
+        parts.append(f"<h3>By {html.escape(view.words(by).lower())}</h3>"
+                     + _frame_table(view.text_table(table, columns), "b"))
+    return "".join(parts)
+
+
+def _trades_table(trades: pd.DataFrame, *, decimals: int, tz) -> str:
+    columns = view.shown_columns(trades, view.TRADE_COLUMNS, only=view.REPORT_TRADE_COLUMNS)
+    table = view.text_table(trades.reset_index(drop=True), columns, decimals=decimals, tz=tz)
+    table.insert(0, "#", [str(i + 1) for i in range(len(table))])
+    return _frame_table(table, "t")
 
 
 def _notes(summary: dict) -> str:
@@ -143,51 +182,57 @@ def _notes(summary: dict) -> str:
     return "".join(f"<p class='note'>{html.escape(note)}</p>" for note in notes)
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    return html.escape(str(value))
+CSS = """body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#222;
+padding:0 16px}table{border-collapse:collapse;margin:8px 0;font-size:13px}
+td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}
+table.m th{text-align:left;font-weight:normal}table.m td{font-variant-numeric:tabular-nums}
+table.t td,table.b td{white-space:nowrap;font-variant-numeric:tabular-nums}
+table.t th,table.b th{white-space:normal;vertical-align:bottom;background:#f6f6f6}
+div.scroll{max-width:100%;overflow-x:auto}div.cols{display:flex;flex-wrap:wrap;gap:32px}
+p.note{color:#92400e}"""
 
 
 def write_html_report(run_store: RunStore, run_id: str, candles: pd.DataFrame,
-                      out: Path | None = None, *, samples: int = 5) -> Path:
-    """A single HTML file with every section; opens offline."""
+                      out: Path | None = None, *, samples: int = 5, tz=None) -> Path:
+    """A single HTML file with every section; opens offline. Written to `out`, or into the
+    run's folder as `presentation.report_file_name` (named after the run). Times are shown in
+    `tz` (default: the `display_tz` setting), prices to the symbol's decimals."""
+    run_id = run_store.resolve(run_id)
     summary = run_store.summary(run_id)
     trades = run_store.frame(run_id, "trades")
     equity = run_store.frame(run_id, "equity")
+    tz = view.zone(tz) if tz is not None else get_settings().display_zone
+    decimals = view.price_decimals(candles["close"]) if len(candles) else 2
     parts = [equity_figure(equity).to_html(full_html=False, include_plotlyjs=True)]
     if not trades.empty:
         parts += [r_histogram(trades).to_html(full_html=False, include_plotlyjs=False),
                   mfe_mae_figure(trades).to_html(full_html=False, include_plotlyjs=False),
                   monthly_heatmap(trades).to_html(full_html=False, include_plotlyjs=False)]
-    tables = "".join(
-        f"<h3>By {by}</h3>" + breakdown(trades, by).to_html(float_format=lambda v: f"{v:,.3f}",
-                                                            na_rep="—")
-        for by in BREAKDOWNS)
     sample = sample_trades(trades, samples)
     charts = "".join(trade_figure(candles, row).to_html(full_html=False,
                                                          include_plotlyjs=False)
                      for _, row in sample.iterrows())
+    zone = html.escape(view.zone_name(tz))
+    first, last = (view.format_time(summary[k], tz) for k in ("data_start", "data_end"))
     body = f"""<!doctype html><html><head><meta charset="utf-8">
-<title>ITA run {html.escape(run_id)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:24px;color:#222}}
-table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ddd;padding:4px 8px;
-text-align:right}}table.m th{{text-align:left}}</style></head><body>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ITA report {html.escape(summary['setup_id'])} v{summary['setup_version']}
+{html.escape(summary['symbol'])}</title>
+<style>{CSS}</style></head><body>
 <h1>{html.escape(summary['setup_id'])} v{summary['setup_version']} on
 {html.escape(summary['symbol'])} {html.escape(summary['timeframe'])}</h1>
-<p>Run {html.escape(run_id)} · data {summary['data_start']} → {summary['data_end']}
+<p>Run {short_id(run_id)} ({html.escape(run_id)}) · data {first} → {last} {zone}
 ({summary['data_bars']:,} bars, hash {summary['data_hash']}) · setup hash
 {summary['setup_hash']} · ITA {summary['ita_version']}</p>
-<h2>Metrics</h2>{_notes(summary)}{_metrics_table(summary['metrics'])}
-<h2>Counters</h2>{_metrics_table(summary['counters'])}
+<div class='cols'><div><h2>Metrics</h2>{_notes(summary)}
+{_metrics_table(summary['metrics'], tz)}</div>
+<div><h2>Counters</h2>{_counters_table(summary)}</div></div>
 <h2>Charts</h2>{''.join(parts)}
-<h2>Breakdowns</h2>{tables}
+<h2>Breakdowns</h2>{_breakdowns(trades)}
 <h2>Random-sample check ({len(sample)} trades)</h2>
 <p>Each chart marks the exact entry and exit bars; confirm them by eye.</p>{charts}
-<h2>Trades</h2>{trades.drop(columns=['reasons']).to_html(index=False, na_rep='—')}
+<h2>Trades ({len(trades):,})</h2>{_trades_table(trades, decimals=decimals, tz=tz)}
 </body></html>"""
-    out = Path(out or run_store.root / run_id / "report.html")
+    out = Path(out or run_store.root / run_id / view.report_file_name(summary))
     write_text_atomic(out, body)
     return out

@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
@@ -57,6 +58,7 @@ def backtest_command(
                                                "(stopped out at that open) | skip"),
 ) -> None:
     """Backtest a setup version on stored candles; writes runs/<run-id>/."""
+    from engine.adapters.runs import short_id
     from engine.backtest.run import run_backtest
     from engine.backtest.simulate import Costs, Sizing
     from engine.setups.store import SetupStore
@@ -69,16 +71,27 @@ def backtest_command(
         result = run_backtest(setup, symbol=symbol, start=start, end=end, costs=costs,
                               sizing=chosen, initial_equity=equity, progress=progress,
                               gap_entry=gap_entry)
-    table = Table("metric", "value", title=f"run {result.run_id}")
-    for key, value in result.summary["metrics"].items():
-        table.add_row(key, _fmt(value))
-    for key, value in result.summary["counters"].items():
-        table.add_row(key, str(value))
-    console.print(table)
+    console.print(_metrics_table(result.summary, title=f"run {short_id(result.run_id)} "
+                                                      f"({result.run_id})"))
     console.print(f"run folder: {result.path}")
 
 
-def report_command(run_id: str, html: bool = typer.Option(True, "--html/--no-html"),
+def _metrics_table(summary: dict, *, title: str) -> Table:
+    """The run's metrics in their fixed order, then its counters, under their labels."""
+    from engine.backtest import presentation as view
+
+    table = Table("metric", "value", title=title)
+    for name, label, kind in view.metric_rows(summary["metrics"]):
+        table.add_row(label, view.format_value(summary["metrics"][name], kind))
+    table.add_section()
+    counters = summary["counters"]
+    for name, label in view.counter_rows(counters):
+        table.add_row(label, view.format_value(counters[name], "count"))
+    return table
+
+
+def report_command(run_id: str = typer.Argument(..., help="Run id or short id (ita runs list)"),
+                   html: bool = typer.Option(True, "--html/--no-html"),
                    csv: bool = typer.Option(False, "--csv"),
                    out: Path = typer.Option(None, help="Output file (HTML) or folder (CSV)")):
     """Write a run's HTML report and/or CSV files."""
@@ -87,30 +100,70 @@ def report_command(run_id: str, html: bool = typer.Option(True, "--html/--no-htm
     from engine.backtest.report import write_csv_report, write_html_report
 
     runs = RunStore.from_settings()
+    run_id = runs.resolve(run_id)
     summary = runs.summary(run_id)
     if html:
         candles = CandleStore.from_settings().read(summary["symbol"], summary["timeframe"],
                                                    start=summary["data_start"])
-        console.print(f"wrote {write_html_report(runs, run_id, candles, out)}")
+        path = write_html_report(runs, run_id, candles, out)
+        console.print(f"wrote {path}", soft_wrap=True)
     if csv:
         for path in write_csv_report(runs, run_id, out):
-            console.print(f"wrote {path}")
+            console.print(f"wrote {path}", soft_wrap=True)
 
 
 @runs_app.command("list")
-def runs_list() -> None:
-    """Every run with its headline numbers."""
+def runs_list(wide: bool = typer.Option(False, "--wide", help="Also the full run ids, data "
+                                                          "range and run time")) -> None:
+    """Every run with its headline numbers, newest first. The id column is the short id that
+    `ita report` and `ita runs show` accept; it is never cut, even at 80 columns."""
     from engine.adapters.runs import RunStore
+    from engine.backtest import presentation as view
+    from engine.settings import get_settings
 
+    tz = get_settings().display_zone
     frame = RunStore.from_settings().list()
-    table = Table("run", "setup", "v", "symbol", "trades", "win %", "exp R", "PF", "ret %",
-                  "max DD %")
+    if frame.empty:
+        console.print("No runs yet: run `ita backtest SETUP` first.")
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("id", no_wrap=True, style="bold")
+    table.add_column("setup", overflow="fold", min_width=12)
+    table.add_column("market", overflow="fold")
+    for name in ("trades", "win", "exp R", "PF", "return", "max DD"):
+        table.add_column(name, justify="right", no_wrap=True)
+    if wide:
+        for name in ("from", "to", "run at", "run id"):
+            table.add_column(name, no_wrap=True)
     for r in frame.itertuples():
-        table.add_row(r.run_id, r.setup_id, str(r.setup_version), r.symbol, str(r.trades),
-                      _fmt(r.win_rate * 100 if r.win_rate is not None else None),
-                      _fmt(r.expectancy_r), _fmt(r.profit_factor), _fmt(r.total_return_pct),
-                      _fmt(r.max_drawdown_pct))
+        row = [r.short_id, f"{r.setup_id} v{r.setup_version}", f"{r.symbol} {r.timeframe}",
+               view.format_value(r.trades, "count"), view.format_value(r.win_rate, "ratio"),
+               view.format_value(r.expectancy_r, "number"),
+               view.format_value(r.profit_factor, "number"),
+               view.format_value(r.total_return_pct, "pct"),
+               view.format_value(r.max_drawdown_pct, "pct")]
+        if wide:
+            row += [view.format_time(r.start, tz), view.format_time(r.end, tz),
+                    view.format_time(r.created_at, tz), r.run_id]
+        table.add_row(*row)
     console.print(table)
+    console.print(f"`ita report ID` writes a run's report; --wide shows the full ids"
+                  f"{' and times (' + view.zone_name(tz) + ')' if wide else ''}.", style="dim")
+
+
+@runs_app.command("show")
+def runs_show(run_id: str = typer.Argument(..., help="Run id or short id")) -> None:
+    """One run's metrics and counters."""
+    from engine.adapters.runs import RunStore, short_id
+
+    runs = RunStore.from_settings()
+    run_id = runs.resolve(run_id)
+    summary = runs.summary(run_id)
+    console.print(_metrics_table(summary, title=f"{summary['setup_id']} "
+                                                f"v{summary['setup_version']} on "
+                                                f"{summary['symbol']} {summary['timeframe']} — "
+                                                f"run {short_id(run_id)}"))
+    console.print(f"run id: {run_id}")
 
 
 @runs_app.command("query")

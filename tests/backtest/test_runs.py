@@ -50,7 +50,7 @@ def test_duckdb_over_all_runs_and_reports(home, tmp_path) -> None:
     candles = CandleStore.from_settings().read("BTC/USDT", "1m")
     html = write_html_report(runs, a.run_id, candles).read_text()
     for section in ("Metrics", "Equity and drawdown", "R-multiple distribution",
-                    "MFE against MAE", "Monthly result", "Breakdowns", "By setup_version",
+                    "MFE against MAE", "Monthly result", "Breakdowns", "By setup version",
                     "Random-sample check", "Trades"):
         assert section in html, section
     assert a.summary["metrics"]["closed_at_data_end"] == 1  # the demo ends inside a trade
@@ -69,7 +69,7 @@ def test_backtest_and_runs_cli(home) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["backtest", "pdh-sweep-reversal", "--from", "2023-03-01"])
     assert result.exit_code == 0, result.output
-    assert "win_rate" in result.output and "gapped_past_stop" in result.output
+    assert "Win rate" in result.output and "Entry opened beyond the stop" in result.output
     skip = runner.invoke(app, ["backtest", "pdh-sweep-reversal", "--gap-entry", "skip"])
     assert skip.exit_code == 0, skip.output
     newest = RunStore.from_settings().list().iloc[0]["run_id"]
