@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.ui import show_error
+from app.ui import show_error, table
 from engine.adapters.journal import JournalStore
+from engine.backtest import presentation as view
 from engine.errors import ItaError
 from engine.journal import MISTAKES, WEEKDAYS, JournalEntry, TradeKey
 
@@ -62,23 +63,21 @@ def trade_label(row) -> str:
             f" · {row.session}")
 
 
-def trades_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The trades as the journal lists them, with the analyst's words beside the numbers."""
-    shown = frame[["signal_time", "direction", "session", "weekday", "r_multiple", "pnl",
-                   "exit_reason", "tags", "mistakes", "note", "screenshots"]].copy()
-    shown["direction"] = shown["direction"].map({1: "long", -1: "short"})
+JOURNAL_COLUMNS = (*view.TRADE_COLUMNS, view.Column("tags", "Tags"),
+                   view.Column("mistakes", "Mistakes"), view.Column("note", "Note"),
+                   view.Column("screenshots", "Shots", "count"))
+
+
+def trades_table(frame: pd.DataFrame) -> dict:
+    """`st.dataframe` arguments for the trades as the journal lists them: the analyst's words
+    beside the numbers, in the app's one table format."""
+    r = ("r_net", "r_gross") if "r_net" in frame.columns else ("r_multiple",)
+    shown = table(frame, JOURNAL_COLUMNS, only=("signal_time", "direction", "session", "weekday",
+                                                *r, "pnl", "exit_reason", "tags", "mistakes",
+                                                "note", "screenshots"))
+    for name in ("tags", "mistakes"):  # lists of words, shown as chips
+        shown["column_config"][name] = st.column_config.ListColumn(view.words(name))
     return shown
-
-
-def trades_columns() -> dict:
-    number, text, lists = (st.column_config.NumberColumn, st.column_config.TextColumn,
-                           st.column_config.ListColumn)
-    return {"signal_time": st.column_config.DatetimeColumn("Signal (UTC)",
-                                                           format="YYYY-MM-DD HH:mm"),
-            "direction": text("Side"), "session": text("Session"), "weekday": text("Weekday"),
-            "r_multiple": number("R", format="%+.2f"), "pnl": number("P&L", format="%+.2f"),
-            "exit_reason": text("Exit"), "tags": lists("Tags"), "mistakes": lists("Mistakes"),
-            "note": text("Note", width="large"), "screenshots": number("Shots", format="%d")}
 
 
 def annotate_form(store: JournalStore, key: TradeKey, entry: JournalEntry | None, *,

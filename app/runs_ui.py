@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
-import streamlit as st
 
-from app.ui import METRIC_LABELS, metrics_table
+from app.ui import METRIC_LABELS, metrics_table, table
+from engine.backtest import presentation as view
 
-KEY_METRICS = ("trades", "win_rate", "expectancy_r", "profit_factor", "total_return_pct",
+KEY_METRICS = ("trades", "win_rate", "expectancy_r_net", "profit_factor", "total_return_pct",
                "max_drawdown_pct")
 MAX_POINTS = 3000
 
@@ -23,32 +23,20 @@ def run_names(runs: pd.DataFrame) -> dict[str, str]:
             for run_id, name in names.items()}
 
 
-def overview_columns() -> dict:
-    """Column formats of the runs table: the name first, the full id last (copyable)."""
-    number, text = st.column_config.NumberColumn, st.column_config.TextColumn
-    return {
-        "name": text("Run", help="setup@version · symbol timeframe · data range · made at "
-                                 "(UTC)"),
-        "trades": number("Trades", format="%d"),
-        "win_rate": number("Win rate", format="percent"),
-        "expectancy_r": number("Expectancy", format="%+.2f R"),
-        "profit_factor": number("PF", format="%.2f"),
-        "total_return_pct": number("Return %", format="%+.1f"),
-        "max_drawdown_pct": number("Max DD %", format="%.1f"),
-        "note": text("Note"),
-        "run_id": text("Run id", help="The full id: select the cell and copy it (Ctrl+C)"),
-    }
+OVERVIEW = ("name", "short_id", "trades", "win_rate", "expectancy_r", "profit_factor",
+            "total_return_pct", "max_drawdown_pct", "note", "run_id")
 
 
-def overview(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs table as the page shows it: key metrics visible without scrolling sideways."""
-    return runs[list(overview_columns())]
+def overview(runs: pd.DataFrame) -> dict:
+    """`st.dataframe` arguments for the runs table: a readable name first, the key metrics
+    visible without scrolling sideways, the full id last (copyable)."""
+    return table(runs, view.RUN_COLUMNS, only=OVERVIEW)
 
 
 def key_metrics(metrics_by_column: dict[str, dict]) -> pd.DataFrame:
     """`metrics_table` cut to the few numbers a trader reads first."""
     table = metrics_table(metrics_by_column)
-    return table.loc[[METRIC_LABELS[name][0] for name in KEY_METRICS]]
+    return table.reindex([METRIC_LABELS[name][0] for name in KEY_METRICS]).fillna("—")
 
 
 def equity_overlay(curves: dict[str, pd.Series], *, normalised: bool,

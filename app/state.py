@@ -78,9 +78,8 @@ def _runs(root: str, stamp: float) -> pd.DataFrame:
 
 def runs() -> pd.DataFrame:
     store = run_store()
-    root = store.root  # a deleted run changes the folder; a note changes its run's folder
-    stamp = max(root.stat().st_mtime if root.exists() else 0.0, _stamp(root, "*"))
-    return _runs(str(root), stamp)
+    # every file of every run: a new or deleted run, and a written note, change the key
+    return _runs(str(store.root), _stamp(store.root, "*/*"))
 
 
 def engine_state() -> dict | None:

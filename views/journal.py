@@ -13,7 +13,6 @@ from app.journal_ui import (
     filters,
     journal_store,
     trade_label,
-    trades_columns,
     trades_table,
 )
 from app.runs_ui import calendar_colours, equity_overlay, key_metrics, run_names
@@ -65,8 +64,7 @@ tab_trades, tab_calendar, tab_analytics, tab_versions = st.tabs(
     ["Trades", "P&L calendar", "Analytics", "Version against version"])
 
 with tab_trades:
-    st.dataframe(trades_table(shown), hide_index=True, width="stretch",
-                 column_config=trades_columns())
+    st.dataframe(**trades_table(shown), width="stretch")
     st.subheader("Journal a trade")
     rows = list(frame.itertuples())
     picked = st.selectbox("Trade", range(len(rows)), key="journal_trade",

@@ -4,7 +4,7 @@ on a run or its deletion (asked twice); SQL over all runs."""
 import streamlit as st
 
 from app import state
-from app.runs_ui import equity_overlay, key_metrics, overview, overview_columns, run_names
+from app.runs_ui import equity_overlay, key_metrics, overview, run_names
 from app.ui import metrics_table, sidebar, stop_if_empty, user_errors
 
 sidebar(state.series())
@@ -15,7 +15,7 @@ runs = state.runs()
 stop_if_empty(runs, "No runs yet: run a backtest first.")
 names = run_names(runs)
 ids = runs["run_id"].tolist()
-st.dataframe(overview(runs), hide_index=True, width="stretch", column_config=overview_columns())
+st.dataframe(**overview(runs), width="stretch")
 
 for key in ("runs_compare", "runs_manage"):  # a run deleted meanwhile: back to the defaults
     kept = st.session_state.get(key)

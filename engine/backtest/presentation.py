@@ -44,11 +44,12 @@ METRICS: dict[str, tuple[str, str]] = {
     "trades": ("Trades", "count"),
     "win_rate": ("Win rate", "ratio"),
     "expectancy_r_net": ("Expectancy R (net)", "r"),
-    "expectancy_r": ("Expectancy R", "r"),
     "expectancy_r_gross": ("Expectancy R (gross)", "r"),
-    "avg_r_gross": ("Avg R (gross)", "r"),
+    "expectancy_r": ("Expectancy R", "r"),
     "avg_r_net": ("Avg R (net)", "r"),
+    "avg_r_gross": ("Avg R (gross)", "r"),
     "avg_r": ("Avg R", "r"),
+    "costs_r": ("Costs per trade (R)", "r"),
     "profit_factor": ("Profit factor", "number"),
     "total_profit": ("Net profit", "money"),
     "total_return_pct": ("Return", "pct"),
@@ -120,8 +121,9 @@ TRADE_COLUMNS = (
     Column("entry_time", "Entry", "time"), Column("entry_price", "Entry price", "price"),
     Column("stop_price", "Stop", "price"), Column("target_price", "Target", "price"),
     Column("exit_time", "Exit", "time"), Column("exit_price", "Exit price", "price"),
-    Column("exit_reason", "Exit reason", "choice"), Column("r_multiple", "R", "r"),
-    Column("r_net", "R net", "r"), Column("r_gross", "R gross", "r"),
+    Column("exit_reason", "Exit reason", "choice"), Column("r_net", "R (net)", "r"),
+    Column("r_gross", "R (gross)", "r"), Column("costs_r", "Costs (R)", "r"),
+    Column("r_multiple", "R", "r"), Column("slippage", "Slippage", "money"),
     Column("pnl", "P&L", "money"), Column("fees", "Fees", "money"),
     Column("size", "Size", "size"), Column("risk", "Risk", "money"),
     Column("r_planned", "Planned R:R", "number"), Column("mfe_r", "MFE", "r"),
@@ -135,7 +137,7 @@ TRADE_COLUMNS = (
 )
 # what fits a printed page: the HTML report's trades table
 REPORT_TRADE_COLUMNS = ("direction", "entry_time", "entry_price", "stop_price", "target_price",
-                        "exit_time", "exit_price", "exit_reason", "r_multiple", "r_net", "pnl",
+                        "exit_time", "exit_price", "exit_reason", "r_net", "r_gross", "pnl",
                         "bars_held")
 
 SIGNAL_COLUMNS = (
@@ -151,15 +153,15 @@ SIGNAL_COLUMNS = (
 )
 
 RUN_COLUMNS = (
-    Column("short_id", "Id"), Column("setup_id", "Setup"),
+    Column("name", "Run"), Column("short_id", "Id"), Column("setup_id", "Setup"),
     Column("setup_version", "Version", "count"), Column("symbol", "Symbol"),
     Column("timeframe", "TF"), Column("start", "From", "time"), Column("end", "To", "time"),
     Column("trades", "Trades", "count"), Column("win_rate", "Win rate", "ratio"),
-    Column("expectancy_r", "Expectancy R", "r"),
+    Column("expectancy_r", "Expectancy R (net)", "r"),
     Column("profit_factor", "Profit factor", "number"),
     Column("total_return_pct", "Return", "pct"),
     Column("max_drawdown_pct", "Max drawdown", "pct"),
-    Column("created_at", "Run at", "time"), Column("run_id", "Run id"),
+    Column("note", "Note"), Column("created_at", "Run at", "time"), Column("run_id", "Run id"),
 )
 
 BREAKDOWN_COLUMNS = (
@@ -318,10 +320,17 @@ def run_counts(summary: dict) -> dict:
     return {name: value for name, value in counts.items() if value is not None}
 
 
+# older names kept in summaries for compatibility: shown only when their twin is missing
+# (runs made before R was split into gross and net)
+ALIASES = {"expectancy_r": "expectancy_r_net", "avg_r": "avg_r_net"}
+
+
 def metric_rows(metrics: dict) -> list[tuple[str, str, str]]:
     """(name, label, kind) of each metric in `metrics`, in `METRICS` order; names without a
-    label follow in alphabetical order."""
-    known = [name for name in METRICS if name in metrics]
+    label follow in alphabetical order. An alias (`ALIASES`) is left out when its twin is
+    there, so "Expectancy R (net)" never appears twice under two names."""
+    known = [name for name in METRICS if name in metrics
+             and not (name in ALIASES and ALIASES[name] in metrics)]
     extra = sorted(set(metrics) - set(METRICS))
     return [(name, *METRICS[name]) for name in known] + [(n, words(n), "number") for n in extra]
 
@@ -340,8 +349,10 @@ def shown_columns(frame: pd.DataFrame, columns: tuple[Column, ...],
     by_name = {c.name: c for c in columns}
     if only is not None:
         return [by_name[n] for n in only if n in frame.columns]
-    known = [c for c in columns if c.name in frame.columns]
-    extra = [Column(n, words(n)) for n in frame.columns if n not in by_name and n != "reasons"]
+    hidden = {"r_multiple"} if "r_net" in frame.columns else set()  # the same number, older name
+    known = [c for c in columns if c.name in frame.columns and c.name not in hidden]
+    extra = [Column(n, words(n)) for n in frame.columns
+             if n not in by_name and n not in hidden and n != "reasons"]
     return known + extra
 
 

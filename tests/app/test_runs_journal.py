@@ -41,13 +41,13 @@ def test_runs_shows_names_key_metrics_and_the_full_id(own_runs) -> None:
     home, run_id, older = own_runs
     at = page("runs")
     table = at.dataframe[0].value
-    assert list(table.columns)[:3] == ["name", "trades", "win_rate"]
+    assert list(table.columns)[:3] == ["name", "short_id", "trades"]
     assert table["run_id"].tolist() == [run_id, older]
     assert table["name"].str.startswith("sma-cross@1 · BTC/USDT 1m · 2023-03-01→03-07").all()
     assert at.multiselect(key="runs_compare").value == [run_id, older]
     compared = at.dataframe[1].value
-    assert list(compared.index) == ["Trades", "Win rate", "Expectancy (R)", "Profit factor",
-                                    "Return", "Max drawdown %"]
+    assert list(compared.index) == ["Trades", "Win rate", "Expectancy R (net)", "Profit factor",
+                                    "Return", "Max drawdown"]
     assert compared.shape[1] == 2
     equity = at.get("plotly_chart")[0].proto.spec
     assert '"type":"date"' in equity.replace(" ", "") and "start = 100" in equity
@@ -103,7 +103,7 @@ def test_journal_a_trade_filter_by_tag_and_find_it_on_the_calendar(own_runs) -> 
     assert len(listed) == 1
     assert listed["note"].tolist() == ["Clean sweep of the Asia low"]
     assert list(listed["tags"].iloc[0]) == ["a+", "asia-sweep"]
-    r = float(listed["r_multiple"].iloc[0])
+    r = float(listed["r_net"].iloc[0])
     calendar = at.dataframe[1].value
     filled = [c for c in calendar.to_numpy().ravel() if "R" in str(c)]
     assert len(filled) == 1 and f"{r:+.2f} R" in filled[0]
@@ -124,7 +124,7 @@ def test_journal_compares_two_versions_of_a_setup(own_runs) -> None:
     assert at.selectbox(key="journal_version_b").value == 2
     compared = at.dataframe[-1].value
     assert [c.split(" · ")[0] for c in compared.columns] == ["v1", "v2"]
-    assert "Expectancy (R)" in compared.index
+    assert "Expectancy R (net)" in compared.index
 
 
 def test_calendar_colour_follows_the_money_like_the_green_red_day_count() -> None:

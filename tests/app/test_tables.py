@@ -48,7 +48,7 @@ def test_backtest_trades_table_shows_sides_local_times_and_labels(runs_home, mon
     assert shown["entry_time"].dt.tz is None  # no "+00:00" on the page
     names = headers(trades)
     assert names["direction"] == "Side" and names["entry_time"] == "Entry (Europe/Athens)"
-    assert names["r_multiple"] == "R" and "reasons" not in shown.columns
+    assert names["r_net"] == "R (net)" and "r_multiple" not in names and "reasons" not in shown.columns
     assert list(shown.columns[:4]) == ["direction", "signal_time", "entry_time", "entry_price"]
     config = json.loads(trades.proto.columns)
     assert config["entry_price"]["type_config"]["format"] == "%,.2f"  # BTC/USDT: cents
@@ -63,7 +63,7 @@ def test_backtest_trades_table_shows_sides_local_times_and_labels(runs_home, mon
 def test_backtest_counters_and_metrics_have_labels_in_order(runs_home) -> None:
     at = page("backtest")
     metrics = next(d for d in at.dataframe if "this run" in d.value.columns).value
-    assert list(metrics.index[:3]) == ["Trades", "Win rate", "Expectancy R"]
+    assert list(metrics.index[:3]) == ["Trades", "Win rate", "Expectancy R (net)"]
     assert not [label for label in metrics.index if "_" in label]
     assert metrics.loc["Win rate", "this run"].endswith("%")
     counters = next(d for d in at.dataframe if "count" in d.value.columns).value
@@ -81,7 +81,7 @@ def test_runs_page_lists_short_ids_and_labelled_columns(runs_home) -> None:
     assert runs.value["run_id"].tolist() == [run_id]
     assert runs.value["short_id"].tolist() == [short_id(run_id)]
     names = headers(runs)
-    assert names["win_rate"] == "Win rate" and names["start"] == "From (UTC)"
+    assert names["win_rate"] == "Win rate" and names["name"] == "Run"
     assert runs.value["win_rate"].iloc[0] == pytest.approx(
         json.loads((home / "runs" / run_id / "summary.json").read_text())["metrics"]["win_rate"]
         * 100)

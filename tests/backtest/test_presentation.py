@@ -150,8 +150,12 @@ def test_metrics_come_in_a_fixed_meaningful_order(demo_candles) -> None:
     metrics, _, _ = _every_metric_key(demo_candles)
     shuffled = dict.fromkeys(sorted(metrics, reverse=True), 1.0) | {"zzz_new": 2.0}
     labels = [label for _, label, _ in view.metric_rows(shuffled)]
-    assert labels[:8] == ["Trades", "Win rate", "Expectancy R", "Avg R", "Profit factor",
-                          "Net profit", "Return", "Max drawdown"]
+    assert labels[:10] == ["Trades", "Win rate", "Expectancy R (net)", "Expectancy R (gross)",
+                           "Avg R (net)", "Avg R (gross)", "Costs per trade (R)",
+                           "Profit factor", "Net profit", "Return"]
+    assert "Expectancy R" not in labels  # the old name of the net expectancy, shown only alone
+    assert [label for _, label, _ in view.metric_rows({"expectancy_r": 0.1})] == [
+        "Expectancy R"]
     assert labels.index("Sharpe") < labels.index("Sortino") < labels.index("Wins")
     assert labels[-1] == "Zzz new"  # a key without a label still shows, last
     counts = view.counter_rows({"gapped_past_stop": 1, "skipped_in_position": 2})

@@ -24,7 +24,7 @@ def runs_home(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ITA_HOME", str(home))
         run_demo()
-        ids = [run_backtest("london-asia-sweep-fvg", start="2023-03-01", end="2023-03-08").run_id,
+        ids = [run_backtest("london-asia-sweep-fvg", start="2023-03-01", end="2023-03-22").run_id,
                run_backtest("sma-cross", symbol="BTC/USD", end="2023-03-05").run_id]
     return home, ids
 
@@ -91,11 +91,11 @@ def test_report_is_named_after_the_run(home) -> None:
     output = invoke("report", short_id(ids[0]))
     path = re.search(r"wrote (\S+\.html)", output).group(1)
     assert path.endswith("/ita-report-london-asia-sweep-fvg@v1-BTC-USDT-2023-03-01-"
-                         "2023-03-07.html")
+                         "2023-03-21.html")
     page = Path(path).read_text()
     metrics = page[page.index("<h2>Metrics</h2>"):page.index("<h2>Counters</h2>")]
     labels = re.findall(r"<th>([^<]+)</th>", metrics)
-    assert labels[:4] == ["Trades", "Win rate", "Expectancy R", "Avg R"]
+    assert labels[:4] == ["Trades", "Win rate", "Expectancy R (net)", "Expectancy R (gross)"]
     assert not [label for label in labels if "_" in label]
     counters = page[page.index("<h2>Counters</h2>"):page.index("<h2>Charts</h2>")]
     assert "Skipped: already in a trade" in counters and "skipped_in_position" not in counters
