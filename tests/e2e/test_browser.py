@@ -110,7 +110,10 @@ def test_edit_save_backtest_and_screenshots(served) -> None:
         _pick(page, "Setup", "bos-order-block-retest")
         # a click on a node box on the canvas opens that node in the side panel
         node_list = page.get_by_role("combobox", name="Node", exact=True)
-        canvas = page.frame_locator('iframe[title*="streamlit_flow"]')
+        frames = page.locator('iframe[title*="streamlit_flow"]')
+        expect(frames).to_have_count(1)  # a new canvas reports once on mount: let that settle
+        _settled(page)
+        canvas = frames.content_frame
         canvas.locator('.react-flow__node[data-id="stop"]').click()
         _settled(page)
         expect(node_list).to_have_value("stop")
