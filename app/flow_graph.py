@@ -411,6 +411,52 @@ def remove_node(graph: Graph, node_id: str) -> Graph:
     return graph
 
 
+def merge_canvas(graph: Graph, positions: dict[str, tuple[float, float]],
+                 edges: list[tuple[str, str]]) -> list[Edge]:
+    """What the trader did on the canvas, into the graph: nodes moved, edges drawn by hand
+    (joining the rule after the target's existing inputs). The canvas reports everything it
+    shows on every rerun, so this is idempotent: an edge the graph already has between the
+    same two nodes is not added again. Returns the edges added.
+
+    >>> g = Graph([Node("cond:a", "condition", {}), Node("op:1", "combinator", {"op": "all"})],
+    ...           [])
+    >>> [e.id for e in merge_canvas(g, {"cond:a": (5.0, 6.0)}, [("cond:a", "op:1")])]
+    ['cond:a->op:1:1']
+    >>> merge_canvas(g, {}, [("cond:a", "op:1")]), g.node("cond:a").position
+    ([], (5.0, 6.0))
+    """
+    ids = {n.id for n in graph.nodes}
+    for node_id, position in positions.items():
+        if node_id in ids:
+            graph.node(node_id).position = (float(position[0]), float(position[1]))
+    added = []
+    for source, target in edges:
+        joined = any(e.source == source and e.target == target for e in graph.edges)
+        if joined or source == target or not {source, target} <= ids:
+            continue
+        order = 1 + max((e.order for e in graph.edges if e.target == target), default=0)
+        is_step = graph.node(target).data.get("op") == "sequence"
+        edge = Edge(source, target, label=str(order) if is_step else "", order=order)
+        graph.edges.append(edge)
+        added.append(edge)
+    return added
+
+
+def clicked_node(graph: Graph, selected_id: str | None, event: object,
+                 seen: object) -> str | None:
+    """The node a new click on the canvas selected, else None. The canvas reports its last
+    event again on every rerun, so only an `event` (its timestamp) not `seen` before counts,
+    and only a click on a node (an edge's id or a click on the empty pane selects nothing).
+
+    >>> g = Graph([Node("stop", "stop", {})], [])
+    >>> clicked_node(g, "stop", 2, seen=1), clicked_node(g, "stop", 2, seen=2)
+    ('stop', None)
+    """
+    if event == seen or selected_id not in {n.id for n in graph.nodes}:
+        return None
+    return selected_id
+
+
 def layout_of(graph: Graph) -> dict:
     return {n.id: list(n.position) for n in graph.nodes}
 

@@ -13,8 +13,9 @@ from app import state
 from app.charts import add_signals, candle_figure
 from app.ui import sidebar, stop_if_empty, user_errors
 from engine.pipeline import detect_setup
-from engine.setups.parse import dump_setup
+from engine.setups.edit import apply_setup
 from engine.setups.schema import DETECTOR_BLOCKS
+from engine.setups.store import text_hash
 
 choice = sidebar(state.series())
 st.title("Visual editor")
@@ -54,11 +55,28 @@ def to_flow(graph: fg.Graph) -> StreamlitFlowState:
     return StreamlitFlowState(nodes, edges)
 
 
+def save_graph(rule, graph: fg.Graph) -> tuple[str, int, str]:
+    """Save the edited rule as an edit of the version's text (only changed lines differ);
+    the notice to show, keyed to the graph it belongs to."""
+    text = apply_setup(version.text, rule, source=str(version.path))
+    if text_hash(text) == version.hash:  # the text, not a version number, says "no change"
+        return key, st.session_state["editor_rev"], (
+            f"No change: v{version.version} already holds this rule.")
+    newest = max(v.version for v in store.versions(setup_id))
+    saved = store.save(text, source=f"{setup_id} (editor)")
+    fg.save_layout(store.layout_path(setup_id, saved.version), graph)
+    st.session_state.pop(key, None)
+    message = (f"Saved {saved.id} v{saved.version}." if saved.version > newest else
+               f"v{saved.version} already holds this rule: it is the active version now.")
+    return f"editor_graph_{setup_id}_{saved.version}", 0, message
+
+
 canvas, panel = st.columns([3, 2])
 with canvas:
-    # The canvas state is built once per graph revision and then handed back as the component
-    # returns it: a state built anew on every run carries a new timestamp, which makes the
-    # component report back, which reruns the page — forever.
+    # The canvas gets the same state on every rerun until the graph changes (a new key then
+    # remounts it): a state with a newer timestamp than the canvas's own makes it reload and
+    # report back, which reruns the page — forever. What the canvas reports (moves, edges drawn,
+    # the node clicked) is read from its return value and never handed back to it.
     flow_key = f"editor_flow_{setup_id}_{version.version}_{st.session_state['editor_rev']}"
     if st.session_state.get("editor_flow_key") != flow_key:
         st.session_state["editor_flow_key"] = flow_key
@@ -66,30 +84,23 @@ with canvas:
     flow = streamlit_flow(flow_key, st.session_state["editor_flow"], height=560, fit_view=True,
                           min_zoom=0.2, allow_new_edges=True, get_node_on_click=True,
                           show_minimap=False)
-    st.session_state["editor_flow"] = flow
-    if flow is not None:
-        known = {e.id for e in graph.edges}
-        for edge in flow.edges:  # edges drawn by hand join the rule, after existing inputs
-            if edge.id not in known and edge.source != edge.target:
-                order = 1 + max((e.order for e in graph.edges if e.target == edge.target),
-                                default=0)
-                graph.edges.append(fg.Edge(edge.source, edge.target, order=order,
-                                           label=str(order) if graph.node(edge.target).data
-                                           .get("op") == "sequence" else ""))
-        for node in flow.nodes:
-            if node.id in {n.id for n in graph.nodes}:
-                graph.node(node.id).position = (node.position["x"], node.position["y"])
-        if flow.selected_id:
-            st.session_state["editor_selected"] = flow.selected_id
+    fg.merge_canvas(graph, {n.id: (n.position["x"], n.position["y"]) for n in flow.nodes},
+                    [(e.source, e.target) for e in flow.edges])
+    clicked = fg.clicked_node(graph, flow.selected_id, (flow_key, flow.timestamp),
+                              st.session_state.get("editor_click"))
+    if clicked:  # set before the selector below exists: the side panel shows it in this run
+        st.session_state["editor_click"] = (flow_key, flow.timestamp)
+        st.session_state["editor_node"] = clicked
     problems = fg.validate_graph(graph)
     for problem in problems:
         st.warning(problem.message)
 
 with panel:
     node_ids = [n.id for n in graph.nodes]
-    selected = st.session_state.get("editor_selected")
+    if st.session_state.get("editor_node") not in node_ids:
+        st.session_state.pop("editor_node", None)  # another setup, or a node deleted
     node_id = st.selectbox("Node", node_ids, key="editor_node",
-                           index=node_ids.index(selected) if selected in node_ids else 0)
+                           help="Or click a node on the canvas")
     node = graph.node(node_id)
     values, typos = {}, []
     for spec in fg.node_form_fields(node):
@@ -169,13 +180,7 @@ with panel:
             except ValueError as error:
                 st.error(str(error))
             else:
-                saved = store.save(dump_setup(rule), source=f"{setup_id} (editor)")
-                fg.save_layout(store.layout_path(setup_id, saved.version), graph)
-                st.session_state.pop(key, None)
-                text = (f"Saved {saved.id} v{saved.version}." if saved.version > version.version
-                        else f"No change: v{saved.version} already holds this rule.")
-                st.session_state["editor_notice"] = (
-                    f"editor_graph_{setup_id}_{saved.version}", 0, text)
+                st.session_state["editor_notice"] = save_graph(rule, graph)
                 st.rerun()
 
 st.subheader("Preview")

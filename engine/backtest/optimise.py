@@ -29,7 +29,7 @@ from engine.backtest.metrics import compute_metrics
 from engine.backtest.simulate import Costs, Sizing, simulate
 from engine.errors import ConfigurationError, DataError, SetupError
 from engine.ids import checked_id
-from engine.setups import apply_parameters, compile_setup, dump_setup, rule_hash
+from engine.setups import apply_parameters, apply_setup, compile_setup, dump_setup, rule_hash
 from engine.setups.params import grid, parameter_space
 from engine.setups.schema import Setup
 
@@ -303,7 +303,28 @@ def _run_installed(params: dict) -> dict:
     return _installed(params)
 
 
-def save_best_as_version(store, setup: Setup, params: dict):
-    """Write the optimised setup as a new version through the setup store."""
-    return store.save(dump_setup(apply_parameters(setup, params)),
-                      source=f"{setup.id} (optimised)")
+def save_best_as_version(store, setup, params: dict):
+    """Write the optimised setup as a new version through the setup store, as an edit of the
+    text it came from: only the optimised values' lines change; comments, order and fields
+    left at their defaults stay (`engine.setups.edit.apply_setup`).
+
+    `setup` is a `SetupVersion` (its text is edited) or a `Setup`: then the text edited is that
+    of the stored version holding the same rule (the active one first, else the newest); with
+    none, the rule is written out afresh.
+    """
+    rule: Setup = getattr(setup, "setup", setup)
+    text = getattr(setup, "text", None) or _stored_text(store, rule)
+    best = apply_parameters(rule, params)
+    source = f"{rule.id} (optimised)"
+    return store.save(apply_setup(text, best, source=source) if text else dump_setup(best),
+                      source=source)
+
+
+def _stored_text(store, setup: Setup) -> str | None:
+    """Text of the stored version whose rule is `setup`'s: the active one first, else the
+    newest."""
+    active = store.active(setup.id)
+    versions = sorted(store.versions(setup.id), key=lambda v: (v.version == active, v.version),
+                      reverse=True)
+    wanted = rule_hash(setup)
+    return next((v.text for v in versions if v.rule_hash == wanted), None)

@@ -1,7 +1,7 @@
 """End to end in a real headless Chromium (Debian's, driven by playwright): the app and the
-engine daemon run as subprocesses on 127.0.0.1; the test edits a setup in the visual editor,
-saves it, runs a backtest through the daemon, and screenshots every page into
-artifacts/screenshots/."""
+engine daemon run as subprocesses on 127.0.0.1; the test opens nodes by clicking them on the
+visual editor's canvas, edits a setup there, saves it, runs a backtest through the daemon,
+and screenshots every page into artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -104,10 +104,24 @@ def test_edit_save_backtest_and_screenshots(served) -> None:
         page.goto(f"{url}/runs")  # the first load compiles the app; give it time once
         expect(page.get_by_text("Research", exact=True)).to_be_visible(timeout=120_000)
         page.goto(url)
-        expect(page.get_by_text("Candle series")).to_be_visible()
+        expect(page.get_by_text("Candle series")).to_be_visible(timeout=60_000)
         page.goto(f"{url}/editor")
-        expect(page.get_by_text("Visual editor")).to_be_visible()
+        expect(page.get_by_text("Visual editor")).to_be_visible(timeout=60_000)
         _pick(page, "Setup", "bos-order-block-retest")
+        # a click on a node box on the canvas opens that node in the side panel
+        node_list = page.get_by_role("combobox", name="Node", exact=True)
+        frames = page.locator('iframe[title*="streamlit_flow"]')
+        expect(frames).to_have_count(1)  # a new canvas reports once on mount: let that settle
+        _settled(page)
+        canvas = frames.content_frame
+        canvas.locator('.react-flow__node[data-id="stop"]').click()
+        _settled(page)
+        expect(node_list).to_have_value("stop")
+        expect(page.get_by_label("buffer_atr", exact=True)).to_be_visible()
+        canvas.locator('.react-flow__node[data-id="entry"]').click()
+        _settled(page)
+        expect(node_list).to_have_value("entry")
+        expect(page.get_by_label("expiry_bars", exact=True)).to_be_visible()
         _pick(page, "Node", "target")
         field = page.get_by_label("r_multiple", exact=True)
         field.fill("3.5")

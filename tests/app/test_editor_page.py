@@ -1,0 +1,128 @@
+"""The Editor page with a stand-in for the canvas component (under AppTest the real one returns
+nothing): a click on a node opens it in the side panel, the canvas is handed the same state on
+every rerun, edges drawn by hand join the rule once, and saving edits the text minimally."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit_flow
+from streamlit.testing.v1 import AppTest
+from streamlit_flow.elements import StreamlitFlowEdge
+from streamlit_flow.state import StreamlitFlowState
+
+from tests.app.conftest import ROOT
+
+
+class Canvas:
+    """Records what the page hands the canvas; reports `event` (a click, an edge drawn) back
+    on every rerun, as the component does with its last value."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.selected: str | None = None
+        self.timestamp = 0
+        self.extra_edges: list[StreamlitFlowEdge] = []
+
+    def click(self, node_id: str | None) -> None:
+        self.selected, self.timestamp = node_id, self.timestamp + 1
+
+    def __call__(self, key, state, **kwargs) -> StreamlitFlowState:
+        self.calls.append((key, state.timestamp))
+        if not self.timestamp:
+            return state
+        return StreamlitFlowState(list(state.nodes), list(state.edges) + self.extra_edges,
+                                  selected_id=self.selected, timestamp=10**13 + self.timestamp)
+
+
+@pytest.fixture()
+def canvas(monkeypatch) -> Canvas:
+    fake = Canvas()
+    monkeypatch.setattr(streamlit_flow, "streamlit_flow", fake)
+    return fake
+
+
+def editor(setup_id: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "views" / "editor.py"), default_timeout=120)
+    at.run()
+    at.selectbox(key="editor_setup").set_value(setup_id).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def store():
+    from engine.setups.store import SetupStore
+
+    return SetupStore.from_settings()
+
+
+def test_a_click_on_a_node_opens_it_in_the_side_panel(app_home, canvas) -> None:
+    at = editor("bos-order-block-retest")
+    canvas.click("stop")
+    at.run()
+    assert at.selectbox(key="editor_node").value == "stop"
+    assert any(n.label == "buffer_atr" for n in at.number_input)  # the stop's parameters
+    at.selectbox(key="editor_node").set_value("entry").run()  # the list still works ...
+    assert at.selectbox(key="editor_node").value == "entry"  # ... the old click is not replayed
+    canvas.click("target")
+    at.run()
+    assert at.selectbox(key="editor_node").value == "target"
+    canvas.click("signal->entry:0")  # an edge, not a node: the panel stays
+    at.run()
+    assert at.selectbox(key="editor_node").value == "target"
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_the_canvas_gets_the_same_state_until_the_graph_changes(app_home, canvas) -> None:
+    at = editor("bos-order-block-retest")
+    for node_id in ("stop", "entry", None):
+        canvas.click(node_id)
+        at.run()
+    first_key = canvas.calls[-1][0]
+    handed = {timestamp for key, timestamp in canvas.calls if key == first_key}
+    assert len(handed) == 1  # what the canvas reported was never handed back to it
+    at.button(key="editor_add").click().run()  # a block added: a new key remounts it
+    assert canvas.calls[-1][0] != first_key
+
+
+def test_an_edge_drawn_on_the_canvas_joins_the_rule_once(app_home, canvas) -> None:
+    at = editor("ny-fvg-continuation")
+    at.selectbox(key="editor_palette").set_value("rsi").run()
+    at.button(key="editor_add").click().run()
+    assert any("rsi_1 is not connected" in w.value for w in at.warning)
+    canvas.extra_edges = [StreamlitFlowEdge("st-flow-edge_cond:rsi_1-op:1", "cond:rsi_1",
+                                            "op:1")]
+    canvas.click(None)
+    for _ in range(3):  # the canvas reports the same edge on every rerun
+        at.run()
+    assert not at.warning
+    at.button(key="editor_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    saved = store().load("ny-fvg-continuation")
+    assert saved.version == 2
+    assert saved.setup.signal.all_ == ["gap_retest", "h1_uptrend", "rsi_1"]
+    diff = [line for line in store().diff("ny-fvg-continuation", 1, 2).splitlines()
+            if line[:1] in "+-" and not line.startswith(("---", "+++"))]
+    assert diff == ["+  rsi_1:", "+    detector: rsi", "-  all: [gap_retest, h1_uptrend]",
+                    "+  all: [gap_retest, h1_uptrend, rsi_1]"]
+
+
+def test_saving_an_unchanged_graph_says_no_change_and_keeps_the_text(app_home, canvas) -> None:
+    at = editor("sma-cross")
+    at.button(key="editor_save").click().run()
+    assert any("No change: v1 already holds this rule." in s.value for s in at.success)
+    assert [v.version for v in store().versions("sma-cross")] == [1]
+
+
+def test_saving_a_rule_an_older_version_holds_names_that_version(app_home, canvas) -> None:
+    s = store()
+    first = s.load("bos-order-block-retest")
+    s.save(first.text.replace("r_multiple: 2.5", "r_multiple: 3.0"), activate=False)
+    at = editor("bos-order-block-retest")  # v1 is active
+    at.selectbox(key="editor_node").set_value("target").run()
+    next(n for n in at.number_input if n.label == "r_multiple").set_value(3.0).run()
+    at.button(key="editor_apply").click().run()
+    at.button(key="editor_save").click().run()
+    assert any("v2 already holds this rule: it is the active version now." in s.value
+               for s in at.success)
+    assert [v.version for v in store().versions("bos-order-block-retest")] == [1, 2]
+    assert store().active("bos-order-block-retest") == 2
