@@ -49,7 +49,7 @@ def test_backtest_trades_table_shows_sides_local_times_and_labels(runs_home, mon
     names = headers(trades)
     assert names["direction"] == "Side" and names["entry_time"] == "Entry (Europe/Athens)"
     assert names["r_net"] == "R (net)"
-    assert "r_multiple" not in names
+    assert "r_multiple" not in names and "reasons" not in shown.columns
     assert list(shown.columns[:4]) == ["direction", "signal_time", "entry_time", "entry_price"]
     config = json.loads(trades.proto.columns)
     assert config["entry_price"]["type_config"]["format"] == "%,.2f"  # BTC/USDT: cents
