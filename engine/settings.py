@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         default=None, description="MetaTrader 5 broker server time zone, used by `ita data "
                                   "fetch --source mt5` without --tz (Europe/Athens, +02:00, ...)")
 
+    chart_tz: str = Field(
+        default="UTC", description="Time zone of the chart axes and tables (UTC, "
+                                   "Europe/London, America/New_York, +02:00, ...)")
+
     @field_validator("app_password", mode="after")
     @classmethod
     def _empty_password_is_none(cls, value: SecretStr | None) -> SecretStr | None:

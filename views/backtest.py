@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from app.chart_views import run_chart
 from app.jobs_ui import follow
 from app.ui import (
     breakdown_columns,
@@ -16,11 +17,11 @@ from app.ui import (
 )
 from engine.backtest.metrics import BREAKDOWNS, breakdown
 from engine.backtest.report import (
+    calendar_figure,
     equity_figure,
     mfe_mae_figure,
     monthly_heatmap,
     r_histogram,
-    trade_figure,
     write_html_report,
 )
 from engine.backtest.run import run_backtest
@@ -117,23 +118,19 @@ with user_errors():
         left, right = st.columns([3, 2])
         left.dataframe(metrics_table({"this run": m}), width="stretch")
         right.dataframe(pd.Series(summary["counters"], name="count"), width="stretch")
-    tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "By month"])
+    tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "Calendar"])
     tabs[0].plotly_chart(equity_figure(equity_curve), key="backtest_chart_equity")
     if len(trades):
         tabs[1].plotly_chart(r_histogram(trades), key="backtest_chart_r")
         tabs[2].plotly_chart(mfe_mae_figure(trades), key="backtest_chart_mfe")
         tabs[3].plotly_chart(monthly_heatmap(trades), key="backtest_chart_monthly")
+        left, right = tabs[3].columns(2)
+        left.plotly_chart(calendar_figure(trades, "weekday"), key="backtest_chart_weekday")
+        right.plotly_chart(calendar_figure(trades, "hour"), key="backtest_chart_hour")
     else:
         for tab in tabs[1:]:
             tab.info("No trades in this run.")
-    st.dataframe(trades.drop(columns=["reasons"]), hide_index=True, width="stretch")
-    if len(trades):
-        pick = st.selectbox("Trade chart", range(len(trades)), key="backtest_trade",
-                            format_func=lambda i: f"#{i + 1} {trades.iloc[i]['entry_time']} "
-                                                  f"{trades.iloc[i]['r_multiple']:+.2f}R")
-        candles = state.candles(summary["symbol"], summary["timeframe"],
-                                summary["data_start"], None)
-        st.plotly_chart(trade_figure(candles, trades.iloc[pick]), key="backtest_trade_chart")
+    run_chart(summary, trades)
     by = st.selectbox("Breakdown by", BREAKDOWNS, key="backtest_by")
     st.dataframe(breakdown(trades, by), width="stretch",
                  column_config=breakdown_columns())
