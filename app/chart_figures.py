@@ -119,6 +119,7 @@ class PriceChart:
         self.candles, self.timeframe = fit_for_browser(candles, timeframe,
                                                        max_candles=max_candles)
         self.bar = timeframe_delta(self.timeframe)
+        self.base_bar = timeframe_delta(timeframe)
         self.start = self.candles.index[0]
         self.end = self.candles.index[-1] + self.bar
         self.figure = self._base(title, height)
@@ -222,7 +223,7 @@ class PriceChart:
         shade = names.isin(list(SESSION_SHADE)).to_numpy()
         boxes = shown[~shade]
         if len(boxes):
-            xs, ys = _polygons(self.x(boxes["at"]), self.x(boxes["known_at"]) + self.bar,
+            xs, ys = _polygons(self.x(boxes["at"]), self.x(boxes["known_at"]) + self.base_bar,
                                boxes["bottom"], boxes["top"])
             self._trace(x=xs, y=ys, fill="toself", mode="lines", name="session range",
                         line={"width": 1, "color": "rgba(121,85,72,0.7)", "dash": "dot"},
@@ -231,7 +232,7 @@ class PriceChart:
                    "y0": 0, "y1": 1, "fillcolor": SESSION_SHADE[n], "line": {"width": 0},
                    "layer": "below"}
                   for a, b, n in zip(self.x(shown["at"][shade]),
-                                     self.x(shown["known_at"][shade]) + self.bar,
+                                     self.x(shown["known_at"][shade]) + self.base_bar,
                                      names[shade], strict=True)]
         self.figure.update_layout(shapes=list(self.figure.layout.shapes) + shapes)
 
