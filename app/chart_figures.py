@@ -26,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from engine.candles import PARTIAL, TIMEFRAMES, resample, timeframe_delta
 
@@ -122,50 +121,63 @@ class PriceChart:
         self.base_bar = timeframe_delta(timeframe)
         self.start = self.candles.index[0]
         self.end = self.candles.index[-1] + self.bar
-        self.figure = self._base(title, height)
+        self.traces: list[dict] = []
+        self.layout: dict = {}
+        self._base(title, height)
+
+    @property
+    def figure(self) -> go.Figure:
+        """The figure, validated once: built from plain dicts, because every Plotly update
+        call on a live figure re-validates and copies (0.1-0.4 s each on 4,000 candles)."""
+        return go.Figure(data=self.traces, layout=self.layout)
 
     def x(self, values) -> pd.DatetimeIndex:
         return local_times(values, self.tz)
 
-    def _base(self, title: str, height: int) -> go.Figure:
+    def _base(self, title: str, height: int) -> None:
         c = self.candles
-        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.82, 0.18],
-                            vertical_spacing=0.02)
         x = self.x(c.index)
         done = ~c[PARTIAL].to_numpy(bool)
         for rows, name, up, down in ((done, self.timeframe, UP, DOWN),
                                      (~done, "partial (forming)", "#b0bec5", "#78909c")):
             if rows.any():
-                fig.add_trace(go.Candlestick(
-                    x=x[rows], open=c["open"].to_numpy()[rows], high=c["high"].to_numpy()[rows],
-                    low=c["low"].to_numpy()[rows], close=c["close"].to_numpy()[rows], name=name,
-                    increasing={"line": {"color": up}, "fillcolor": up},
-                    decreasing={"line": {"color": down}, "fillcolor": down}), row=1, col=1)
-        colors = np.where(c["close"].to_numpy() >= c["open"].to_numpy(),
-                          "rgba(38,166,154,0.5)", "rgba(239,83,80,0.5)")
-        fig.add_trace(go.Bar(x=x, y=c["volume"], marker={"color": colors, "line": {"width": 0}},
-                             name="volume", showlegend=False, hoverinfo="skip"), row=2, col=1)
+                self.traces.append({
+                    "type": "candlestick", "x": x[rows], "open": c["open"].to_numpy()[rows],
+                    "high": c["high"].to_numpy()[rows], "low": c["low"].to_numpy()[rows],
+                    "close": c["close"].to_numpy()[rows], "name": name,
+                    "increasing": {"line": {"color": up}, "fillcolor": up},
+                    "decreasing": {"line": {"color": down}, "fillcolor": down}})
+        rising = c["close"].to_numpy() >= c["open"].to_numpy()
+        for rows, color in ((rising, "rgba(38,166,154,0.5)"), (~rising, "rgba(239,83,80,0.5)")):
+            # one colour per trace: a colour per bar costs Plotly ~0.5 s of validation
+            self.traces.append({"type": "bar", "x": x[rows], "y": c["volume"].to_numpy()[rows],
+                                "name": "volume", "xaxis": "x2", "yaxis": "y2",
+                                "marker": {"color": color, "line": {"width": 0}},
+                                "showlegend": False, "hoverinfo": "skip"})
         note = (f" — shown as {self.timeframe} ({len(c):,} bars; the partial ones grey)"
                 if self.timeframe != self.base_timeframe else "")
         zone = "" if str(self.tz) == "UTC" else f" · times in {self.tz}"
-        fig.update_layout(
-            title={"text": f"{title}{note}{zone}", "font": {"size": 14}}, height=height,
-            margin={"l": 10, "r": 60, "t": 40, "b": 20}, dragmode="pan", hovermode="x unified",
-            legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1,
-                    "xanchor": "right"},
-            plot_bgcolor="white", bargap=0, uirevision="chart", spikedistance=-1)
-        fig.update_xaxes(rangeslider_visible=False, showspikes=True, spikemode="across",
-                         spikesnap="cursor", spikethickness=1, spikedash="dot",
-                         spikecolor="#607d8b", rangebreaks=gap_breaks(x, self.bar),
-                         gridcolor="#eceff1")
-        fig.update_yaxes(side="right", fixedrange=False, showspikes=True, spikemode="across",
-                         spikesnap="cursor", spikethickness=1, spikedash="dot",
-                         spikecolor="#607d8b", gridcolor="#eceff1", tickformat=",.2f")
-        fig.update_yaxes(row=2, col=1, showticklabels=False, showspikes=False)
-        return fig
+        spikes = {"showspikes": True, "spikemode": "across", "spikesnap": "cursor",
+                  "spikethickness": 1, "spikedash": "dot", "spikecolor": "#607d8b",
+                  "gridcolor": "#eceff1"}
+        time_axis = {**spikes, "type": "date", "rangeslider": {"visible": False},
+                     "rangebreaks": gap_breaks(x, self.bar)}
+        self.layout = {
+            "title": {"text": f"{title}{note}{zone}", "font": {"size": 14}}, "height": height,
+            "margin": {"l": 10, "r": 60, "t": 40, "b": 20}, "dragmode": "pan",
+            "hovermode": "x unified", "plot_bgcolor": "white", "bargap": 0, "barmode": "overlay",
+            "uirevision": title, "spikedistance": -1, "shapes": [],
+            "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1,
+                       "xanchor": "right"},
+            "xaxis": {**time_axis, "anchor": "y", "matches": "x2", "showticklabels": False},
+            "xaxis2": {**time_axis, "anchor": "y2"},
+            "yaxis": {**spikes, "domain": [0.2, 1.0], "side": "right", "fixedrange": False,
+                      "tickformat": ",.2f"},
+            "yaxis2": {"domain": [0.0, 0.18], "showticklabels": False, "showgrid": False},
+        }
 
     def _trace(self, **kwargs) -> None:
-        self.figure.add_trace(go.Scatter(**kwargs), row=1, col=1)
+        self.traces.append({"type": "scatter", **kwargs})
 
     def _visible(self, frame: pd.DataFrame, first: str, last: pd.Series) -> pd.DataFrame:
         keep = (frame[first] < self.end) & (last.fillna(self.end) >= self.start)
@@ -234,7 +246,7 @@ class PriceChart:
                   for a, b, n in zip(self.x(shown["at"][shade]),
                                      self.x(shown["known_at"][shade]) + self.base_bar,
                                      names[shade], strict=True)]
-        self.figure.update_layout(shapes=list(self.figure.layout.shapes) + shapes)
+        self.layout["shapes"] += shapes
 
     def add_levels(self, levels: pd.DataFrame) -> None:
         """Each level from the bar it became known until the next one of its kind."""
@@ -337,12 +349,13 @@ class PriceChart:
         values = np.concatenate([inside["low"].to_numpy(), inside["high"].to_numpy(),
                                  np.asarray([p for p in prices if pd.notna(p)], float)])
         x_range = (self.x([lo])[0], self.x([hi])[0])
-        self.figure.update_xaxes(range=list(x_range))
+        for axis in ("xaxis", "xaxis2"):
+            self.layout[axis]["range"] = list(x_range)
         if len(values):
             bottom, top = float(values.min()), float(values.max())
             margin = (top - bottom) * 0.06 or abs(top) * 0.001
-            self.figure.update_yaxes(range=[bottom - margin, top + margin], row=1, col=1)
-        self.figure.update_layout(uirevision=f"focus {start} {end}")
+            self.layout["yaxis"]["range"] = [bottom - margin, top + margin]
+        self.layout["uirevision"] = f"focus {start} {end}"
         return x_range
 
 
