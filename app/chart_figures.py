@@ -164,7 +164,7 @@ class PriceChart:
                      "rangebreaks": gap_breaks(x, self.bar)}
         self.layout = {
             "title": {"text": f"{title}{note}{zone}", "font": {"size": 14}}, "height": height,
-            "margin": {"l": 10, "r": 60, "t": 40, "b": 20}, "dragmode": "pan",
+            "margin": {"l": 10, "r": 60, "t": 80, "b": 20}, "dragmode": "pan",
             "hovermode": "x unified", "plot_bgcolor": "white", "bargap": 0, "barmode": "overlay",
             "uirevision": title, "spikedistance": -1, "shapes": [],
             "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1,

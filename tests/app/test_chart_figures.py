@@ -161,7 +161,8 @@ def test_weekday_and_hour_breakdowns_are_in_calendar_order(by, expected) -> None
                            utc=True)  # Sunday, Monday, Wednesday
     trades = pd.DataFrame({
         "entry_time": times, "exit_time": times, "r_multiple": [1.0, -1.0, 2.0],
-        "pnl": [1.0, -1.0, 2.0], "direction": [1, 1, -1], "exit_reason": ["target", "stop", "target"],
+        "pnl": [1.0, -1.0, 2.0], "direction": [1, 1, -1],
+        "exit_reason": ["target", "stop", "target"],
         "weekday": ["Sunday", "Monday", "Wednesday"], "hour": [23, 1, 12]})
     fig = calendar_figure(trades, by)
     assert list(fig.data[0].x) == expected
