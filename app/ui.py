@@ -49,26 +49,27 @@ def _column(column: view.Column, *, decimals: int, tz) -> object:
 
 
 def table(frame: pd.DataFrame, columns: tuple[view.Column, ...], *, decimals: int = 2,
-          only: tuple[str, ...] | None = None) -> dict:
+          only: tuple[str, ...] | None = None, tz=None) -> dict:
     """Keyword arguments for `st.dataframe` showing `frame` the trader's way: labelled
     columns in a fixed order, long/short, times in the display zone without offset (the zone
     in the header), prices to `decimals`, ``—`` for missing values; numbers stay numbers, so
-    columns still sort. ``st.dataframe(**table(trades, TRADE_COLUMNS, decimals=2))``."""
-    tz = display_zone()
+    columns still sort. ``st.dataframe(**table(trades, TRADE_COLUMNS, decimals=2))``.
+    `tz` (a zone name or tzinfo) overrides the display zone, e.g. beside a chart."""
+    tz = display_zone() if tz is None else view.zone(tz)
     shown = view.shown_columns(frame, columns, only=only)
     return {"data": view.display_values(frame, shown, tz=tz), "hide_index": True,
             "placeholder": view.MISSING,
             "column_config": {c.name: _column(c, decimals=decimals, tz=tz) for c in shown}}
 
 
-def trades_table(trades: pd.DataFrame, *, decimals: int = 2) -> dict:
+def trades_table(trades: pd.DataFrame, *, decimals: int = 2, tz=None) -> dict:
     """`table` for a run's trades (`st.dataframe(**trades_table(trades, decimals=d))`)."""
-    return table(trades, view.TRADE_COLUMNS, decimals=decimals)
+    return table(trades, view.TRADE_COLUMNS, decimals=decimals, tz=tz)
 
 
-def signals_table(signals: pd.DataFrame, *, decimals: int = 2) -> dict:
+def signals_table(signals: pd.DataFrame, *, decimals: int = 2, tz=None) -> dict:
     """`table` for a setup's signals."""
-    return table(signals, view.SIGNAL_COLUMNS, decimals=decimals)
+    return table(signals, view.SIGNAL_COLUMNS, decimals=decimals, tz=tz)
 
 
 def runs_table(runs: pd.DataFrame) -> dict:

@@ -4,26 +4,25 @@ daemon (or in the app when no daemon runs); read the result."""
 import streamlit as st
 
 from app import state
+from app.chart_views import run_chart
 from app.jobs_ui import follow
 from app.ui import (
     breakdown_table,
     counters_table,
     fmt,
     metrics_table,
-    price_decimals,
     sidebar,
     stop_if_empty,
-    trades_table,
     user_errors,
 )
 from engine.backtest.metrics import BREAKDOWNS, breakdown
 from engine.backtest.presentation import report_file_name
 from engine.backtest.report import (
+    calendar_figure,
     equity_figure,
     mfe_mae_figure,
     monthly_heatmap,
     r_histogram,
-    trade_figure,
     write_html_report,
 )
 from engine.backtest.run import run_backtest
@@ -120,24 +119,21 @@ with user_errors():
         left, right = st.columns([3, 2])
         left.dataframe(metrics_table({"this run": m}), width="stretch")
         right.dataframe(counters_table(summary), width="stretch")
-    tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "By month"])
+    tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "Calendar"])
     tabs[0].plotly_chart(equity_figure(equity_curve), key="backtest_chart_equity")
     if len(trades):
         tabs[1].plotly_chart(r_histogram(trades), key="backtest_chart_r")
         tabs[2].plotly_chart(mfe_mae_figure(trades), key="backtest_chart_mfe")
         tabs[3].plotly_chart(monthly_heatmap(trades), key="backtest_chart_monthly")
+        left, right = tabs[3].columns(2)
+        left.plotly_chart(calendar_figure(trades, "weekday"), key="backtest_chart_weekday")
+        right.plotly_chart(calendar_figure(trades, "hour"), key="backtest_chart_hour")
     else:
         for tab in tabs[1:]:
             tab.info("No trades in this run.")
+    run_chart(summary, trades)
     candles = state.candles(summary["symbol"], summary["timeframe"], summary["data_start"],
                             None)
-    st.dataframe(**trades_table(trades, decimals=price_decimals(candles)), width="stretch")
-    if len(trades):
-        pick = st.selectbox("Trade chart", range(len(trades)), key="backtest_trade",
-                            format_func=lambda i: f"#{i + 1} "
-                                                  f"{fmt(trades.iloc[i]['entry_time'], 'time')} "
-                                                  f"{fmt(trades.iloc[i]['r_multiple'], 'r')}")
-        st.plotly_chart(trade_figure(candles, trades.iloc[pick]), key="backtest_trade_chart")
     by = st.selectbox("Breakdown by", BREAKDOWNS, key="backtest_by")
     st.dataframe(**breakdown_table(breakdown(trades, by), by), width="stretch")
     d1, d2 = st.columns(2)

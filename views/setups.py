@@ -4,10 +4,9 @@ detections and signals on a chart."""
 import streamlit as st
 
 from app import state
-from app.charts import add_detections, add_signals, candle_figure, shade_sessions
-from app.ui import price_decimals, show_error, sidebar, signals_table, stop_if_empty, user_errors
+from app.chart_views import setup_chart
+from app.ui import show_error, sidebar, stop_if_empty, user_errors
 from engine.errors import ItaError
-from engine.pipeline import detect_setup
 from engine.setups.parse import parse_setup
 
 RENAMED = ("To keep it, change it back; to start a new setup from this text, use “Save as new "
@@ -33,10 +32,14 @@ version = st.selectbox("Version", numbers, index=numbers.index(active), key="set
                        format_func=lambda n: f"v{n}" + (" (active)" if n == active else ""))
 current = store.load(setup_id, version)
 
-edit, compare, chart = st.tabs(["YAML", "Diff & activate", "Chart"])
-with edit:
-    text = st.text_area("YAML", value=current.text, height=480,
+# one view at a time: st.tabs would run every body, the chart's detections on every click
+view = st.segmented_control("View", ["YAML", "Diff & activate", "Chart"], default="YAML",
+                            key="setups_view", label_visibility="collapsed") or "YAML"
+if view == "YAML":
+    draft = f"setups_draft_{setup_id}_{version}"  # kept while another view is shown
+    text = st.text_area("YAML", value=st.session_state.get(draft, current.text), height=480,
                         key=f"setups_yaml_{setup_id}_{version}")
+    st.session_state[draft] = text
     try:
         parsed, problem = parse_setup(text, source=f"{setup_id}.yaml"), None
     except ItaError as error:
@@ -78,7 +81,7 @@ with edit:
                                                       f"Created setup {saved.id} v1.")
                 st.rerun()
 
-with compare:
+if view == "Diff & activate":
     if len(numbers) > 1:
         a, b = st.columns(2)
         old = a.selectbox("Old", numbers, index=len(numbers) - 2, key="setups_old")
@@ -90,22 +93,6 @@ with compare:
         store.activate(setup_id, version)
         st.success(f"v{version} is active.")
 
-with chart:
+if view == "Chart":
     with user_errors():
-        found = detect_setup(f"{setup_id}@{version}", symbol=choice["symbol"],
-                             start=choice["start"], end=choice["end"],
-                             candle_store=state.candle_store(), setup_store=store,
-                             with_detections=True)
-        tf = found.version.setup.market.timeframe
-        fig = candle_figure(found.candles, tf, title=f"{setup_id} v{version} on "
-                                                     f"{found.symbol} {tf}")
-        shade_sessions(fig, found.candles)
-        end = found.candles.index[-1]
-        for name, frame in found.detections.items():
-            add_detections(fig, name, frame, end)
-        add_signals(fig, found.signals)
-        st.plotly_chart(fig, key="setups_chart")
-        st.caption(f"{len(found.signals)} signals; {found.dropped} dropped for a stop on the "
-                   "wrong side of the entry.")
-        st.dataframe(**signals_table(found.signals, decimals=price_decimals(found.candles)),
-                     width="stretch")
+        setup_chart(setup_id, version, choice)

@@ -54,15 +54,46 @@ def r_histogram(trades: pd.DataFrame) -> go.Figure:
     return fig
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
 def monthly_heatmap(trades: pd.DataFrame) -> go.Figure:
+    """Sum of R per month (columns Jan..Dec) and year (rows, latest on top), by exit time; both
+    axes are categories, each cell shows its value, an empty month stays blank."""
     if trades.empty:
         return go.Figure()
     t = trades.assign(year=trades["exit_time"].dt.year, month=trades["exit_time"].dt.month)
     table = t.pivot_table(index="year", columns="month", values="r_multiple", aggfunc="sum")
-    fig = go.Figure(go.Heatmap(z=table.to_numpy(), x=[str(m) for m in table.columns],
-                               y=[str(y) for y in table.index], colorscale="RdYlGn",
-                               zmid=0, colorbar={"title": "R"}))
-    fig.update_layout(height=240, title="Monthly result (sum of R)",
+    table = table.reindex(columns=range(1, 13)).sort_index(ascending=False)
+    z = table.to_numpy()
+    text = [[f"{v:+.1f}R" if v == v else "" for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=list(MONTHS), y=[str(y) for y in table.index],
+                               text=text, texttemplate="%{text}", colorscale="RdYlGn", zmid=0,
+                               xgap=2, ygap=2, colorbar={"title": "R"},
+                               hovertemplate="%{x} %{y}: %{z:+.2f} R<extra></extra>"))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=list(MONTHS))
+    fig.update_yaxes(type="category")
+    fig.update_layout(height=160 + 40 * len(table), title="Monthly result (sum of R)",
+                      margin={"l": 50, "r": 10, "t": 40, "b": 30})
+    return fig
+
+
+def calendar_figure(trades: pd.DataFrame, by: str) -> go.Figure:
+    """Total R per weekday (Monday..Sunday) or entry hour (0..23, UTC), in calendar order with
+    every slot shown, with the trade count on hover."""
+    order = list(WEEKDAYS) if by == "weekday" else list(range(24))
+    table = breakdown(trades, by).reindex(order)
+    labels = [str(x) for x in order]
+    total = table["total_r"].fillna(0.0).to_numpy()
+    fig = go.Figure(go.Bar(x=labels, y=total, customdata=table["trades"].fillna(0).to_numpy(),
+                           marker={"color": ["#26a69a" if v >= 0 else "#ef5350"
+                                             for v in total]},
+                           hovertemplate="%{x}: %{y:+.2f} R in %{customdata:.0f} trades"
+                                         "<extra></extra>"))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels,
+                     title="entry hour (UTC)" if by == "hour" else None)
+    fig.update_layout(height=280, title=f"Total R by {by}", yaxis_title="R",
                       margin={"l": 40, "r": 10, "t": 40, "b": 30})
     return fig
 
@@ -208,6 +239,8 @@ def write_html_report(run_store: RunStore, run_id: str, candles: pd.DataFrame,
         parts += [r_histogram(trades).to_html(full_html=False, include_plotlyjs=False),
                   mfe_mae_figure(trades).to_html(full_html=False, include_plotlyjs=False),
                   monthly_heatmap(trades).to_html(full_html=False, include_plotlyjs=False)]
+        parts += [calendar_figure(trades, by).to_html(full_html=False, include_plotlyjs=False)
+                  for by in ("weekday", "hour")]
     sample = sample_trades(trades, samples)
     charts = "".join(trade_figure(candles, row).to_html(full_html=False,
                                                          include_plotlyjs=False)

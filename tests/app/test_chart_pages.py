@@ -1,0 +1,66 @@
+"""The Setups and Backtest charts jump to a selected signal or trade."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+from app.chart_figures import FOCUS_PAD
+from tests.app.conftest import ROOT
+
+
+def run_page(name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "views" / f"{name}.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figure(at: AppTest, key: str) -> dict:
+    charts = [c for c in at.get("plotly_chart") if key in c.proto.id]
+    assert len(charts) == 1, [c.proto.id for c in at.get("plotly_chart")]
+    return json.loads(charts[0].proto.spec)
+
+
+def x_range(spec: dict) -> list[pd.Timestamp]:
+    return [pd.Timestamp(x) for x in spec["layout"]["xaxis"]["range"]]
+
+
+def test_selecting_a_trade_row_zooms_the_run_chart_to_its_bars(run_home, monkeypatch) -> None:
+    home, run_id = run_home
+    monkeypatch.setenv("ITA_HOME", str(home))
+    from engine.adapters.runs import RunStore
+
+    trades = RunStore(home / "runs").frame(run_id, "trades")
+    at = run_page("backtest")
+    assert "range" not in figure(at, "backtest_run_chart")["layout"]["xaxis"]  # whole run
+
+    at.session_state["backtest_trades_rows"] = {"selection": {"rows": [2], "columns": [],
+                                                              "cells": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    bar = pd.Timedelta("1min")  # sma-cross trades 1m bars
+    trade = trades.iloc[2]
+    expected = [(trade["entry_time"] - FOCUS_PAD * bar).tz_localize(None),
+                (trade["exit_time"] + FOCUS_PAD * bar).tz_localize(None)]
+    assert x_range(figure(at, "backtest_run_chart")) == expected
+
+    at.button(key="backtest_trades_next").click().run()  # Next: the fourth trade
+    trade = trades.iloc[3]
+    assert x_range(figure(at, "backtest_run_chart"))[0] == (
+        trade["entry_time"] - FOCUS_PAD * bar).tz_localize(None)
+
+
+def test_the_setups_chart_is_built_only_when_shown_and_jumps_to_a_signal(app_home) -> None:
+    at = run_page("setups")
+    assert not at.get("plotly_chart")  # the YAML view does not pay for the chart
+    at.selectbox(key="setups_id").set_value("sma-cross").run()
+    at.segmented_control(key="setups_view").set_value("Chart").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "shown as 15m" in figure(at, "setups_chart")["layout"]["title"]["text"]
+    signals = at.dataframe[-1].value
+    at.button(key="setups_signals_next").click().run()  # the first signal
+    start = pd.Timestamp(signals["known_at"].iloc[0])  # the table shows local (UTC) times
+    assert x_range(figure(at, "setups_chart"))[0] == start - FOCUS_PAD * pd.Timedelta("1min")
