@@ -98,6 +98,7 @@ def test_journal_breakdowns_show_words(runs_home) -> None:
 
 def test_setups_signals_table_shows_sides(app_home) -> None:
     at = page("setups")
+    at.segmented_control(key="setups_view").set_value("Chart").run()
     signals = table_with(at, "known_at")
     assert set(signals.value["direction"]) <= {"long", "short"}
     assert headers(signals)["known_at"] == "Known at (UTC)"
