@@ -27,8 +27,12 @@ def ranges_frame(optimise: dict) -> pd.DataFrame:
 
 def ranges_from(frame: pd.DataFrame) -> dict[str, dict]:
     """The edited rows as job parameters (an empty step is a continuous range)."""
+    from engine.errors import SetupError
+
     out = {}
     for row in frame.itertuples(index=False):
+        if pd.isna(row.low) or pd.isna(row.high):
+            raise SetupError(f"range of {row.parameter}: give both a low and a high value")
         step = None if pd.isna(row.step) or row.step == 0 else float(row.step)
         out[row.parameter] = {"low": float(row.low), "high": float(row.high), "step": step}
     return out
@@ -46,8 +50,14 @@ def grid_size(ranges: dict[str, dict]) -> int:
 
 
 def follow(job_key: str) -> dict | None:
-    """Follow the job whose id sits in st.session_state[job_key]: progress and a Cancel button
-    while it waits or runs; its final status once it ends."""
+    """Follow the job whose id sits in st.session_state[job_key] (else the newest research job
+    still queued or running, e.g. after a reload): progress and a Cancel button while it waits
+    or runs; its final status once it ends."""
+    if not st.session_state.get(job_key):
+        live = [s["job_id"] for s in state.job_bus().list()
+                if s.get("kind") in METHODS and s["state"] in ("queued", "running")]
+        if live:
+            st.session_state[job_key] = live[0]
     job_id = st.session_state.get(job_key)
     if not job_id:
         return None

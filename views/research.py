@@ -82,11 +82,11 @@ else:
                 st.caption(f"{grid_size(ranges):,} combinations")
             st.session_state["research_job"] = state.job_bus().submit(method, params)
 
+status = follow("research_job")
 engine = state.engine_state()
 if st.session_state.get("research_job") and not (engine and engine["alive"]):
     st.warning("No engine daemon is running: the job waits in the queue until one starts "
                "(`make run`, or `ita engine` in a terminal).")
-status = follow("research_job")
 if status:
     if status["state"] == "done":
         st.session_state["research_result"] = status["result"]["research"]
