@@ -84,7 +84,7 @@ else:
 
 status = follow("research_job")
 engine = state.engine_state()
-if st.session_state.get("research_job") and not (engine and engine["alive"]):
+if status is None and st.session_state.get("research_job") and not (engine and engine["alive"]):
     st.warning("No engine daemon is running: the job waits in the queue until one starts "
                "(`make run`, or `ita engine` in a terminal).")
 if status:

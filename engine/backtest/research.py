@@ -75,15 +75,17 @@ class ResearchStore:
     def write(self, job_id: str, summary: dict, frames: dict[str, pd.DataFrame]) -> Path:
         """Write the job's folder atomically; a folder of an earlier attempt is replaced."""
         target = self._folder(job_id)
-        old = target.with_name(f".{target.name}.old")
-        with atomic_dir(target.with_name(f".{target.name}.new")) as tmp:
+        old, new = target.with_name(f".{target.name}.old"), target.with_name(f".{target.name}.new")
+        for leftover in (old, new):  # of an attempt killed while it renamed
+            shutil.rmtree(leftover, ignore_errors=True)
+        with atomic_dir(new) as tmp:
             for name, frame in frames.items():
                 frame.to_parquet(tmp / f"{name}.parquet")
             (tmp / "summary.json").write_text(
                 json.dumps(summary, indent=2, sort_keys=True, default=_plain) + "\n")
         if target.exists():
             os.replace(target, old)
-        os.replace(target.with_name(f".{target.name}.new"), target)
+        os.replace(new, target)
         shutil.rmtree(old, ignore_errors=True)
         return target
 
