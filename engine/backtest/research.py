@@ -146,6 +146,8 @@ def with_ranges(setup, ranges: dict | None):
     """
     if ranges is None:
         return setup
+    from pydantic import ValidationError
+
     from engine.errors import SetupError
     from engine.setups.params import apply_parameters
     from engine.setups.schema import Setup
@@ -155,8 +157,9 @@ def with_ranges(setup, ranges: dict | None):
                         for path, r in ranges.items()}
     try:
         changed = Setup.model_validate(data)
-    except ValueError as error:
-        raise SetupError(f"ranges: {str(error).splitlines()[-1].strip()}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise SetupError(f"ranges: {first['msg'].removeprefix('Value error, ')}") from None
     for path, r in changed.optimise.items():  # a path that does not exist fails here, once
         apply_parameters(changed, {path: r.low})
     return changed
@@ -197,8 +200,9 @@ def run_optimise(params, progress: Progress, *, job_id: str) -> dict:
                       objective=params.objective, n_trials=remaining,
                       min_trades=params.min_trades, costs=inputs.costs, sizing=inputs.sizing,
                       storage_dir=storage_dir, study_name=study_name, progress=overall)
-    trials = result.trials
-    trials = trials[trials["state"] == optuna.trial.TrialState.COMPLETE.name]
+    states = result.trials["state"]
+    pruned = int((states == optuna.trial.TrialState.PRUNED.name).sum())  # invalid parameters
+    trials = result.trials[states == optuna.trial.TrialState.COMPLETE.name]
     table = pd.DataFrame({"trial": trials["number"].astype("int64")})
     for path in inputs.setup.optimise:
         table[path] = trials[f"params_{path}"].to_numpy()
@@ -208,11 +212,12 @@ def run_optimise(params, progress: Progress, *, job_id: str) -> dict:
                        if "user_attrs_trades" in trials else float("nan"))
     table = table.sort_values("value", ascending=False, kind="stable", na_position="last")
     best = result.best_value if result.best_value > NO_SCORE else None
-    summary = {**_summary("optimise", job_id, inputs, params), "trials": int(len(table)),
+    summary = {**_summary("optimise", job_id, inputs, params),
+               "trials": int(len(table)) + pruned, "invalid_trials": pruned,
                "study": result.study_name, "best_params": result.best_params if best is not None
                else None, "best_value": best}
     ResearchStore.from_settings().write(job_id, summary, {"trials": table.reset_index(drop=True)})
-    return {"research": job_id, "best_value": best, "trials": int(len(table))}
+    return {"research": job_id, "best_value": best, "trials": summary["trials"]}
 
 
 def _finished_trials(path: Path, study_name: str) -> int:

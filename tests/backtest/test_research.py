@@ -41,7 +41,8 @@ def test_ranges_for_one_run_name_a_missing_path_and_leave_the_version(demo) -> N
     changed = with_ranges(setup, {"plan.target.percent": {"low": 1, "high": 3, "step": 1}})
     assert list(changed.optimise) == ["plan.target.percent"]
     assert list(setup.optimise) == ["conditions.cross.fast", "conditions.cross.slow"]
-    with pytest.raises(SetupError, match="path 'conditions.cross.fats' does not exist"):
+    with pytest.raises(SetupError, match="conditions.cross.fats: no such parameter .* did you "
+                                         "mean 'conditions.cross.fast'"):
         with_ranges(setup, {"conditions.cross.fats": {"low": 1, "high": 3, "step": 1}})
 
 
@@ -49,14 +50,15 @@ def test_an_optimise_job_run_again_resumes_its_study(demo) -> None:
     seen = []
     first = run_optimise(kinds.OptimiseParams(**SMALL, trials=3), lambda f, m: seen.append(m),
                          job_id="20230101T000000000000-optimise-aaaaaa")
-    assert first["trials"] == 3 and seen[-1] == "trial 3/3"
+    assert first["trials"] == 3 and seen[0] == "trial 1/3"
     seen.clear()
     again = run_optimise(kinds.OptimiseParams(**SMALL, trials=5), lambda f, m: seen.append(m),
                          job_id="20230101T000000000000-optimise-aaaaaa")
     assert again["trials"] == 5  # 3 held + 2 new, not 3 + 5
-    assert seen == ["trial 4/5", "trial 5/5"]
+    assert seen and set(seen) <= {"trial 4/5", "trial 5/5"}  # (a pruned trial reports none)
     result = ResearchStore.from_settings().load("20230101T000000000000-optimise-aaaaaa")
-    assert sorted(result.frames["trials"]["trial"]) == [0, 1, 2, 3, 4]
+    scored = sorted(result.frames["trials"]["trial"])  # a pruned trial had fast >= slow
+    assert len(scored) == 5 - result.summary["invalid_trials"] and set(scored) <= set(range(5))
     assert result.summary["trials"] == 5 and result.summary["study"].startswith("job-")
 
 
