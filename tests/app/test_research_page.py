@@ -66,7 +66,7 @@ def finished_sweep(app_home) -> str:
 def test_research_page_renders_a_finished_sweep_and_saves_a_row(finished_sweep) -> None:
     at = research()
     assert texts(at.info) == []
-    table = pd.DataFrame(at.dataframe(key="research_trials").value)
+    table = pd.DataFrame(at.dataframe[-1].value)
     assert len(table) == 4 and {"trades", "value"} <= set(table)
     assert any(m.label == "Variants" and m.value == "4" for m in at.metric)
     assert at.get("plotly_chart")  # the heatmap of the two parameters
@@ -92,5 +92,5 @@ def test_research_page_renders_a_finished_walkforward(app_home) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Windows"] == "3"
     assert len(at.get("plotly_chart")) == 2  # windows in/out of sample, equity
-    windows = pd.DataFrame(at.dataframe(key="research_windows_table").value)
+    windows = pd.DataFrame(at.dataframe[-1].value)
     assert {"in_sample", "out_of_sample", "param:conditions.cross.fast"} <= set(windows)
