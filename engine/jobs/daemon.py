@@ -273,11 +273,18 @@ class EngineDaemon:
             self.current = job_id
             self.heartbeat()
             log.info("running job %s (%s)", job_id, request["kind"])
+            # not a daemonic process: those may not start their own (a sweep's workers); it is
+            # killed when the daemon stops (below) or dies (PR_SET_PDEATHSIG)
             process = multiprocessing.get_context("spawn").Process(
                 target=_run_job, args=(str(self.settings.home), job_id, request["kind"],
-                                       request.get("params", {})), daemon=True)
+                                       request.get("params", {})))
             process.start()
-            self._follow(job_id, process)
+            try:
+                self._follow(job_id, process)
+            except BaseException:  # Ctrl-C or a stop: the job must not outlive the daemon
+                process.kill()
+                process.join()
+                raise
             state = self.bus.status(job_id).get("state")
             if state in ("queued", "running") and self.bus.cancel_requested(job_id):
                 self._cancelled(job_id)
