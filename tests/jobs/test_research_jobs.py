@@ -149,3 +149,21 @@ def test_a_job_interrupted_by_a_daemon_restart_is_requeued_once(demo_bus) -> Non
     assert status["state"] == "interrupted" and status["attempt"] == 2, status
     assert "stopped again" in status["error"]
     assert not bus.request_path(job).exists()
+
+
+def test_ita_jobs_cancel_asks_the_daemon_and_list_shows_it(demo_bus) -> None:
+    job = demo_bus.submit("selftest", {"seconds": 60})
+    env = {**os.environ, "COLUMNS": "200"}
+    cancel = subprocess.run([sys.executable, "-m", "engine.cli", "jobs", "cancel", job],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert cancel.returncode == 0, cancel.stderr
+    assert f"cancel requested for {job}" in cancel.stdout
+    listed = subprocess.run([sys.executable, "-m", "engine.cli", "jobs", "list"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert "queued (cancelling)" in listed.stdout
+    subprocess.run([sys.executable, "-m", "engine.cli", "engine", "--once"], cwd=ROOT, env=env,
+                   capture_output=True, timeout=120, check=True)
+    assert demo_bus.status(job)["state"] == "cancelled"
+    again = subprocess.run([sys.executable, "-m", "engine.cli", "jobs", "cancel", job],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "is cancelled already" in again.stdout + again.stderr
