@@ -12,6 +12,8 @@ from app import state
 from app.ui import fmt
 
 METHODS = {"optimise": "Optuna search", "sweep": "Grid sweep", "walkforward": "Walk-forward"}
+RUN_LABELS = {"optimise": "Run Optuna search", "sweep": "Run grid sweep",
+              "walkforward": "Run walk-forward"}
 OBJECTIVE_LABELS = {"expectancy_r": "Expectancy (R)", "profit_factor": "Profit factor",
                     "sharpe": "Sharpe", "sqn": "SQN", "total_return_pct": "Return %"}
 RANGE_COLUMNS = ["parameter", "low", "high", "step"]

@@ -8,6 +8,7 @@ from app import state
 from app.research_ui import (
     METHODS,
     OBJECTIVE_LABELS,
+    RUN_LABELS,
     describe,
     equity_figure,
     follow,
@@ -71,7 +72,7 @@ else:
                                                  key="research_test")
             extra["anchored"] = w3.checkbox("Anchored (train from the first bar)",
                                             key="research_anchored")
-        submitted = f4.form_submit_button(f"Run {METHODS[method].lower()}", type="primary")
+        submitted = f4.form_submit_button(RUN_LABELS[method], type="primary")
     if submitted:
         with user_errors():
             ranges = ranges_from(edited)
@@ -128,8 +129,8 @@ if summary["kind"] in ("optimise", "sweep"):
     m[1].metric("Trials" if summary["kind"] == "optimise" else "Variants", f"{len(trials):,}")
     m[2].metric(f"Scored (≥ {summary['min_trades']} trades)", f"{int(scored.sum()):,}")
     m[3].metric("Trades of the best", fmt(trials["trades"].iloc[0]) if len(trials) else "—")
-    table = trials.drop(columns=[c for c in ("error",) if c in trials
-                                 and not trials[c].astype(bool).any()])
+    unused = [c for c in ("error",) if c in trials and not trials[c].astype(bool).any()]
+    table = trials.drop(columns=unused + [c for c in (summary["objective"],) if c in trials])
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config=trials_columns(summary["objective"]), key="research_trials")
     if len(paths) >= 2 and scored.any():

@@ -37,7 +37,7 @@ def test_research_page_submits_a_job_with_edited_ranges_and_shows_its_status(app
     assert at.data_editor(key="research_ranges_sma-cross_1").value["parameter"].tolist() == [
         "conditions.cross.fast", "conditions.cross.slow"]
     at.number_input(key="research_trials_optimise").set_value(7)
-    next(b for b in at.button if b.label == "Run optuna search").click()
+    next(b for b in at.button if b.label == "Run Optuna search").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     job = at.session_state["research_job"]

@@ -36,6 +36,16 @@ def test_a_bad_objective_or_range_is_refused_at_submit(demo) -> None:
             "conditions.cross.fast": {"low": 20, "high": 5, "step": 5}}})
 
 
+def test_ranges_whose_low_end_is_invalid_alone_are_accepted(demo) -> None:
+    """fast 20 / slow 60 with slow from 20: slow = 20 with fast = 20 is one invalid variant
+    (pruned by the search), not a reason to refuse the whole run."""
+    setup = SetupStore.from_settings().load("sma-cross").setup
+    setup = with_ranges(setup, None).model_copy(deep=True)
+    setup.conditions["cross"].fast = 20
+    changed = with_ranges(setup, {"conditions.cross.slow": {"low": 20, "high": 60, "step": 10}})
+    assert list(changed.optimise) == ["conditions.cross.slow"]
+
+
 def test_ranges_for_one_run_name_a_missing_path_and_leave_the_version(demo) -> None:
     setup = SetupStore.from_settings().load("sma-cross").setup
     changed = with_ranges(setup, {"plan.target.percent": {"low": 1, "high": 3, "step": 1}})
