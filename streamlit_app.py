@@ -21,6 +21,7 @@ pages = {
     ],
     "Research": [
         st.Page("views/backtest.py", title="Backtest", icon=":material/science:"),
+        st.Page("views/research.py", title="Research", icon=":material/tune:"),
         st.Page("views/runs.py", title="Runs", icon=":material/leaderboard:"),
         st.Page("views/journal.py", title="Journal", icon=":material/menu_book:"),
     ],

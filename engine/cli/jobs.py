@@ -48,9 +48,20 @@ def list_jobs() -> None:
 
     table = Table("job", "kind", "state", "progress", "message / error")
     for s in JobBus.from_settings().list():
-        table.add_row(s["job_id"], s.get("kind", ""), s["state"],
+        state = s["state"] + (" (cancelling)" if s.get("cancel_requested") else "")
+        state += f" #{s['attempt']}" if s.get("attempt", 1) > 1 else ""
+        table.add_row(s["job_id"], s.get("kind", ""), state,
                       f"{s.get('progress', 0):.0%}", s.get("error") or s.get("message", ""))
     console.print(table)
+
+
+@jobs_app.command("cancel")
+def cancel(job_id: str) -> None:
+    """Cancel a queued or running job (the daemon stops it within about a second)."""
+    from engine.jobs.bus import JobBus
+
+    JobBus.from_settings().cancel(job_id)
+    console.print(f"cancel requested for {job_id}; `ita jobs show {job_id}` follows it")
 
 
 @jobs_app.command("show")

@@ -7,8 +7,14 @@ reports ``running``), so a writer killed while submitting leaves either nothing 
 request that will run; never a status that waits forever for a request. Until the daemon takes
 it, `JobBus.status` reports a request as ``queued``.
 
-Status states: ``queued`` -> ``running`` (progress 0..1, message, pid) -> ``done`` (result) |
-``failed`` (error: one line) | ``interrupted`` (the daemon died while it ran).
+Status states: ``queued`` -> ``running`` (progress 0..1, message, pid, attempt) -> ``done``
+(result) | ``failed`` (error: one line) | ``cancelled`` (on request) | ``interrupted`` (the daemon
+died while it ran and the job may not run twice, or already ran twice). A job the daemon
+re-queues after it died carries ``attempt: 2`` and a status file in state ``queued``.
+
+Cancelling writes ``exchange/cancel/<job>.json``; the daemon, the only one that runs jobs,
+turns it into a cancelled job: a queued job never starts, a running one's process is killed.
+While the request waits, `JobBus.status` shows ``cancel_requested: true``.
 
 Job ids become file names: `checked_id` refuses ids that could escape the bus's folders.
 """
@@ -25,7 +31,8 @@ from engine.errors import JobError
 from engine.ids import checked_id
 from engine.settings import Settings, get_settings
 
-STATES = ("queued", "running", "done", "failed", "interrupted")
+STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+FINISHED = ("done", "failed", "cancelled", "interrupted")
 
 
 def _now() -> str:
@@ -43,6 +50,7 @@ class JobBus:
         self.requests = self.root / "requests"
         self.jobs = self.root / "jobs"
         self.logs = self.root / "logs"
+        self.cancels = self.root / "cancel"
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> JobBus:
@@ -76,8 +84,33 @@ class JobBus:
         self.write_status(job_id, status)
         return status
 
+    def cancel_path(self, job_id: str) -> Path:
+        return self.cancels / f"{checked_job_id(job_id)}.json"
+
+    def cancel(self, job_id: str) -> dict:
+        """Ask the daemon to cancel a queued or running job; its status, cancel requested.
+        A finished job cannot be cancelled (`JobError`)."""
+        status = self.status(job_id)
+        if status.get("state") in FINISHED:
+            raise JobError(f"job {job_id} is {status['state']} already; nothing to cancel")
+        write_json_atomic(self.cancel_path(job_id), {"job_id": job_id, "requested_at": _now()})
+        return {**status, "cancel_requested": True}
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self.cancel_path(job_id).exists()
+
+    def finish_cancel(self, job_id: str) -> None:
+        self.cancel_path(job_id).unlink(missing_ok=True)
+
     def status(self, job_id: str) -> dict:
-        """The job's status file, or ``queued`` for a request the daemon has not taken yet."""
+        """The job's status file, or ``queued`` for a request the daemon has not taken yet;
+        ``cancel_requested`` is true while a cancel waits for the daemon."""
+        status = self._status(job_id)
+        if status.get("state") not in FINISHED and self.cancel_requested(job_id):
+            status["cancel_requested"] = True
+        return status
+
+    def _status(self, job_id: str) -> dict:
         path = self.status_path(job_id)
         if path.exists():
             return {**json.loads(path.read_text()), "job_id": job_id}

@@ -5,9 +5,14 @@
   crashing job cannot take the daemon down.
 - A job's engine function reports ``progress(fraction, message)``; the child writes it to the
   job's status file (throttled), which the app polls.
-- On start, jobs left ``running`` by a killed daemon are marked ``interrupted`` and their
-  requests dropped; ``queued`` ones run. A ``queued`` status without its request (left by a
-  submit killed halfway in older versions) is marked ``failed``, so nothing waits forever.
+- On start, a job left ``running`` by a killed daemon is re-queued once when its kind may run
+  again (`Kind.requeue`: backtests, optimise, sweeps, walk-forwards), with ``attempt: 2`` in
+  its status; one that may not, or that was already re-queued, is marked ``interrupted`` and
+  its request dropped. ``queued`` ones run. A ``queued`` status without its request (left by
+  a submit killed halfway in older versions) is marked ``failed``, so nothing waits forever.
+- A cancel request (``exchange/cancel/<job>.json``, `JobBus.cancel`) keeps a queued job from
+  starting, or kills the running job's process (the processes it forked die with it, Linux
+  ``PR_SET_PDEATHSIG``); either way the job ends ``cancelled`` within about a second.
 - On start, hidden temporaries of writes that were killed (``.<name>.<random>.tmp`` files and
   folders from `engine._io`) are deleted under the exchange, setups, runs and data folders
   once nothing has touched them for 15 minutes (`engine._io.STALE_AFTER_SECONDS`); younger
@@ -43,6 +48,8 @@ from engine.jobs.bus import JobBus
 from engine.settings import Settings, get_settings
 
 HEARTBEAT_SECONDS = 2.0
+CANCEL_POLL_SECONDS = 0.25
+MAX_ATTEMPTS = 2  # a job the daemon was running when it stopped runs at most once more
 RESCAN_SECONDS = 5.0
 CHANGE_EVENTS = frozenset({"created", "modified", "moved", "deleted", "closed"})
 log = logging.getLogger("ita.engine")
@@ -87,11 +94,14 @@ def _lock_holder(path) -> int | None:
 def _run_job(home: str, job_id: str, kind: str, params: dict) -> None:
     """Child process: run one job, keep its status file current."""
     _die_with_parent()
+    if hasattr(os, "register_at_fork"):  # a sweep's forked workers die with this job, too
+        os.register_at_fork(after_in_child=_die_with_parent)
     os.environ["ITA_HOME"] = home
     from engine.jobs.kinds import KINDS
 
     bus = JobBus.from_settings()
     last = [0.0]
+    attempt = int(bus.status(job_id).get("attempt", 1))
 
     def progress(fraction: float, message: str) -> None:
         if time.monotonic() - last[0] > 0.2 or fraction >= 1.0:
@@ -99,10 +109,11 @@ def _run_job(home: str, job_id: str, kind: str, params: dict) -> None:
             bus.update(job_id, progress=round(float(fraction), 4), message=message)
 
     bus.update(job_id, state="running", pid=os.getpid(), started_at=_now(), progress=0.0,
-               message="started")
+               message="started" if attempt == 1 else f"started again (attempt {attempt})",
+               attempt=attempt)
     try:
         spec = KINDS[kind]
-        result = spec.run(spec.validate(params), progress)
+        result = spec.run(spec.validate(params), progress, job_id=job_id)
         bus.update(job_id, state="done", progress=1.0, message="done", result=result,
                    finished_at=_now())
     except ItaError as error:
@@ -122,7 +133,10 @@ def _die_with_parent() -> None:
         import ctypes
         import signal
 
+        parent = os.getppid()
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
 
 
 def _now() -> str:
@@ -179,15 +193,49 @@ class EngineDaemon:
         for status in self.bus.list(limit=1_000_000):
             job_id, state = status["job_id"], status.get("state")
             if state == "running" and (_JOBS_DIE_WITH_DAEMON or not _alive(status.get("pid"))):
-                self.bus.update(job_id, state="interrupted",
-                                error="the engine stopped while this job ran; submit it again")
-                self.bus.finish_request(job_id)
-                log.info("job %s marked interrupted", job_id)
+                self._after_stop(status)
             elif state == "queued" and not self.bus.request_path(job_id).exists():
                 self.bus.update(job_id, state="failed", finished_at=_now(),
                                 error="the job's request was lost (ITA stopped while it was "
                                       "submitted); submit it again")
                 log.info("job %s without a request marked failed", job_id)
+
+    def _after_stop(self, status: dict) -> None:
+        """A job the stopped daemon was running: re-queued once if it may run again, else
+        interrupted (cancelled, when a cancel was asked for)."""
+        from engine.jobs.kinds import KINDS
+
+        job_id, attempt = status["job_id"], int(status.get("attempt", 1))
+        kind = KINDS.get(status.get("kind") or self._request_kind(job_id))
+        if self.bus.cancel_requested(job_id):
+            self._cancelled(job_id)
+        elif (kind is not None and kind.requeue and attempt < MAX_ATTEMPTS
+              and self.bus.request_path(job_id).exists()):
+            self.bus.update(job_id, state="queued", attempt=attempt + 1, progress=0.0, pid=None,
+                            message=f"re-queued: the engine stopped while it ran "
+                                    f"(attempt {attempt + 1} of {MAX_ATTEMPTS})")
+            log.info("job %s re-queued (attempt %s)", job_id, attempt + 1)
+        else:
+            again = " again" if attempt > 1 else ""
+            self.bus.update(job_id, state="interrupted", finished_at=_now(),
+                            error=f"the engine stopped{again} while this job ran "
+                                  f"(attempt {attempt}); submit it again")
+            self.bus.finish_request(job_id)
+            log.info("job %s marked interrupted", job_id)
+
+    def _request_kind(self, job_id: str) -> str | None:
+        import json
+
+        try:
+            return json.loads(self.bus.request_path(job_id).read_text()).get("kind")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def _cancelled(self, job_id: str) -> None:
+        self.bus.update(job_id, state="cancelled", message="cancelled", finished_at=_now())
+        self.bus.finish_request(job_id)
+        self.bus.finish_cancel(job_id)
+        log.info("job %s cancelled", job_id)
 
     def refresh_setups(self) -> None:
         from engine.setups.store import SetupStore
@@ -219,24 +267,49 @@ class EngineDaemon:
             if self.bus.status(job_id).get("state") != "queued":
                 self.bus.finish_request(job_id)
                 continue
+            if self.bus.cancel_requested(job_id):
+                self._cancelled(job_id)
+                continue
             self.current = job_id
             self.heartbeat()
             log.info("running job %s (%s)", job_id, request["kind"])
+            # not a daemonic process: those may not start their own (a sweep's workers); it is
+            # killed when the daemon stops (below) or dies (PR_SET_PDEATHSIG)
             process = multiprocessing.get_context("spawn").Process(
                 target=_run_job, args=(str(self.settings.home), job_id, request["kind"],
-                                       request.get("params", {})), daemon=True)
+                                       request.get("params", {})))
             process.start()
-            while process.is_alive():
-                process.join(HEARTBEAT_SECONDS)
-                self.heartbeat()
-            if self.bus.status(job_id).get("state") in ("queued", "running"):
+            try:
+                self._follow(job_id, process)
+            except BaseException:  # Ctrl-C or a stop: the job must not outlive the daemon
+                process.kill()
+                process.join()
+                raise
+            state = self.bus.status(job_id).get("state")
+            if state in ("queued", "running") and self.bus.cancel_requested(job_id):
+                self._cancelled(job_id)
+            elif state in ("queued", "running"):
                 self.bus.update(job_id, state="failed",
                                 error=f"the job process exited with code {process.exitcode}")
             self.bus.finish_request(job_id)
+            self.bus.finish_cancel(job_id)  # a cancel that came after the job finished
             self.current = None
             self.done_jobs += 1
             ran += 1
         return ran
+
+    def _follow(self, job_id: str, process) -> None:
+        """Wait for the job's process, beating the heartbeat; kill it when a cancel comes."""
+        beat = time.monotonic()
+        while process.is_alive():
+            process.join(CANCEL_POLL_SECONDS)
+            if process.is_alive() and self.bus.cancel_requested(job_id):
+                log.info("cancelling job %s (pid %s)", job_id, process.pid)
+                process.kill()
+                process.join()
+            if time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                beat = time.monotonic()
+                self.heartbeat()
 
     def _watch(self):
         from watchdog.events import FileSystemEventHandler

@@ -1,4 +1,8 @@
-"""Job kinds: each validates its parameters and calls the same engine function as the CLI."""
+"""Job kinds: each validates its parameters and calls the same engine function as the CLI.
+
+A kind is `requeue`-able when running it again gives the same answer (or resumes it): the
+daemon then re-queues it once if it stopped while the job ran (see `engine.jobs.daemon`).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import JobError, SetupError
+from engine.setups.schema import ParamRange
 
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _checked_setup_ref(cls, value: str) -> str:
+    from engine.setups.store import split_ref
+
+    try:
+        split_ref(value)
+    except SetupError as error:
+        raise ValueError(str(error)) from None
+    return value
 
 
 class BacktestParams(_Params):
@@ -28,23 +43,55 @@ class BacktestParams(_Params):
     size: float | None = Field(None, gt=0)
     initial_equity: float = Field(10_000.0, gt=0)
 
-    @field_validator("setup")
-    @classmethod
-    def _safe_setup_ref(cls, value: str) -> str:
-        from engine.setups.store import split_ref
+    _safe_setup_ref = field_validator("setup")(_checked_setup_ref)
 
-        try:
-            split_ref(value)
-        except SetupError as error:
-            raise ValueError(str(error)) from None
+
+# engine.backtest.optimise.OBJECTIVES (a test keeps them equal); importing it here would load
+# Optuna into every process that submits a job
+OBJECTIVES = ("expectancy_r", "profit_factor", "sharpe", "sqn", "total_return_pct")
+
+
+class _SearchParams(_Params):
+    setup: str = Field(description="Setup id or id@version")
+    symbol: str | None = None
+    start: str | None = None
+    end: str | None = None
+    objective: str = Field("expectancy_r", description="The metric the search maximises")
+    min_trades: int = Field(10, ge=0, description="Fewer trades than this scores nothing")
+    ranges: dict[str, ParamRange] | None = Field(
+        None, description="Replace the setup's `optimise:` ranges for this run only")
+
+    _safe_setup_ref = field_validator("setup")(_checked_setup_ref)
+
+    @field_validator("objective")
+    @classmethod
+    def _known_objective(cls, value: str) -> str:
+        if value not in OBJECTIVES:
+            raise ValueError(f"{value!r} is not an objective; use one of {', '.join(OBJECTIVES)}")
         return value
+
+
+class OptimiseParams(_SearchParams):
+    trials: int = Field(50, ge=1, le=100_000, description="Optuna trials")
+
+
+class SweepParams(_SearchParams):
+    workers: int | None = Field(None, ge=1, le=256, description="Processes (None: every core)")
+
+
+class WalkforwardParams(_SearchParams):
+    min_trades: int = Field(5, ge=0, description="Fewer trades than this scores nothing")
+    train_bars: int = Field(2000, ge=1, description="Bars per train window")
+    test_bars: int = Field(500, ge=1, description="Bars per test window")
+    anchored: bool = Field(False, description="Train windows grow from the first bar")
+    trials: int = Field(30, ge=1, le=100_000, description="Optuna trials per train window")
 
 
 class SelftestParams(_Params):
     seconds: float = Field(1.0, ge=0, le=3600, description="How long the check runs")
 
 
-def _backtest(params: BacktestParams, progress) -> dict:
+def _backtest(params: BacktestParams, progress, *, job_id: str) -> dict:
     from engine.backtest.run import run_backtest
     from engine.backtest.simulate import Costs, Sizing
     from engine.setups.store import SetupStore
@@ -60,7 +107,7 @@ def _backtest(params: BacktestParams, progress) -> dict:
     return {"run_id": result.run_id}
 
 
-def _selftest(params: SelftestParams, progress) -> dict:
+def _selftest(params: SelftestParams, progress, *, job_id: str) -> dict:
     """A diagnostic job: ticks for `seconds`, reporting progress (used to check the daemon)."""
     steps = max(1, int(params.seconds * 10))
     for i in range(steps):
@@ -72,7 +119,8 @@ def _selftest(params: SelftestParams, progress) -> dict:
 @dataclasses.dataclass(frozen=True)
 class Kind:
     params: type[_Params]
-    run: Callable
+    run: Callable  # run(params, progress, *, job_id) -> result dict (JSON)
+    requeue: bool = False  # run again once if the daemon stopped while it ran
 
     def validate(self, params: dict) -> _Params:
         try:
@@ -84,5 +132,26 @@ class Kind:
             raise JobError(f"job parameter {field}: {message}") from None
 
 
-KINDS = {"backtest": Kind(BacktestParams, _backtest),
-         "selftest": Kind(SelftestParams, _selftest)}
+def _optimise(params: OptimiseParams, progress, *, job_id: str) -> dict:
+    from engine.backtest.research import run_optimise
+
+    return run_optimise(params, progress, job_id=job_id)
+
+
+def _sweep(params: SweepParams, progress, *, job_id: str) -> dict:
+    from engine.backtest.research import run_sweep
+
+    return run_sweep(params, progress, job_id=job_id)
+
+
+def _walkforward(params: WalkforwardParams, progress, *, job_id: str) -> dict:
+    from engine.backtest.research import run_walkforward
+
+    return run_walkforward(params, progress, job_id=job_id)
+
+
+KINDS = {"backtest": Kind(BacktestParams, _backtest, requeue=True),
+         "optimise": Kind(OptimiseParams, _optimise, requeue=True),
+         "sweep": Kind(SweepParams, _sweep, requeue=True),
+         "walkforward": Kind(WalkforwardParams, _walkforward, requeue=True),
+         "selftest": Kind(SelftestParams, _selftest)}  # a diagnostic: reported, not re-run
