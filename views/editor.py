@@ -16,7 +16,7 @@ from engine.pipeline import detect_setup
 from engine.setups.parse import dump_setup
 from engine.setups.schema import DETECTOR_BLOCKS
 
-choice = sidebar(state.series())
+choice = sidebar(state.series(), timeframe=False)  # each setup fixes its timeframe
 st.title("Visual editor")
 store = state.setup_store()
 ids = store.ids()
