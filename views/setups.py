@@ -5,22 +5,10 @@ import streamlit as st
 
 from app import state
 from app.charts import add_detections, add_signals, candle_figure, shade_sessions
-from app.setup_drafts import (
-    discard_draft,
-    draft_keys,
-    draft_text,
-    forget_draft,
-    keep_draft,
-    setup_drafts,
-    yaml_key,
-)
-from app.ui import show_error, sidebar, stop_if_empty, user_errors
-from engine.errors import ItaError
+from app.setup_drafts import setup_drafts
+from app.setup_editor import yaml_editor
+from app.ui import sidebar, stop_if_empty, user_errors
 from engine.pipeline import detect_setup
-from engine.setups.parse import parse_setup
-
-RENAMED = ("To keep it, change it back; to start a new setup from this text, use “Save as new "
-           "setup”.")
 
 choice = sidebar(state.series(), timeframe=False)
 st.title("Setups")
@@ -34,7 +22,9 @@ if "setups_pending" in st.session_state:  # a version just saved or activated: s
     st.session_state["setups_id"] = pending_id
     st.session_state[f"setups_version_{pending_id}"] = pending_version
     st.success(notice)
-table = st.empty()  # filled once the editor below has noted this run's edits
+st.dataframe([{"id": s.id, "name": s.name, "tf": s.timeframe, "versions": s.versions,
+               "active": s.active, "tags": ", ".join(s.tags)} for s in infos],
+             hide_index=True, width="stretch")
 setup_id = st.selectbox("Setup", [s.id for s in infos], key="setups_id")
 numbers = [v.version for v in store.versions(setup_id)]
 active = store.active(setup_id)
@@ -50,66 +40,7 @@ if elsewhere:
 
 edit, compare, chart = st.tabs(["YAML", "Diff & activate", "Chart"])
 with edit:
-    area_key = yaml_key(setup_id, version)
-    st.caption(f"Editing {setup_id} v{version}" + (" (active)" if version == active else
-                                                   f"; the active version is v{active}"))
-    text = st.text_area("YAML", value=draft_text(setup_id, version, current.text), height=480,
-                        key=area_key)
-    keep_draft(setup_id, version, text, current.text)
-    if (setup_id, version) in draft_keys():
-        st.warning(f"Unsaved edits to v{version}: they stay here, for this setup, until you "
-                   "save or discard them.")
-        st.button("Discard my edits", key="setups_discard", on_click=discard_draft,
-                  args=(setup_id, version, current.text))
-    try:
-        parsed, problem = parse_setup(text, source=f"{setup_id}.yaml"), None
-    except ItaError as error:
-        parsed, problem = None, error
-    renamed = parsed is not None and parsed.id != setup_id
-    col1, col2, col3 = st.columns(3)
-    if col1.button("Validate", key="setups_validate"):
-        if problem:
-            show_error(problem)
-        elif renamed:
-            st.warning(f"Valid, but the id is now {parsed.id!r}: {RENAMED}")
-        elif text == current.text:
-            st.success(f"Valid: {parsed.name} (unchanged from v{version})")
-        else:
-            st.success(f"Valid: {parsed.name} (edited; not saved yet)")
-    if col2.button("Save as new version", key="setups_save", type="primary"):
-        if problem:
-            show_error(problem)
-        elif renamed:
-            st.error(f"The id cannot be changed here: this is setup {setup_id!r}, the text says "
-                     f"{parsed.id!r}. {RENAMED}")
-        else:
-            with user_errors():
-                saved = store.save(text, source=f"{setup_id}.yaml")
-                forget_draft(setup_id, version)
-                if saved.version == version:
-                    st.info(f"Nothing changed: this text is v{version} already.")
-                else:
-                    notice = (f"This text is v{saved.version} already; v{saved.version} is "
-                              "now active." if saved.version in numbers else
-                              f"Saved {saved.id} v{saved.version} and made it active.")
-                    st.session_state["setups_pending"] = (saved.id, saved.version, notice)
-                    st.rerun()
-    if renamed and col3.button(f"Save as new setup {parsed.id}", key="setups_save_new"):
-        if parsed.id in store.ids():
-            st.error(f"A setup {parsed.id!r} exists already; choose another id for the new "
-                     "setup.")
-        else:
-            with user_errors():
-                saved = store.save(text, source=f"{parsed.id}.yaml")
-                forget_draft(setup_id, version)
-                st.session_state["setups_pending"] = (saved.id, saved.version,
-                                                      f"Created setup {saved.id} v1.")
-                st.rerun()
-
-table.dataframe([{"id": s.id, "name": s.name, "tf": s.timeframe, "versions": s.versions,
-                  "active": s.active, "tags": ", ".join(s.tags),
-                  "unsaved edits": ", ".join(f"v{v}" for v in sorted(drafts.get(s.id, {})))}
-                 for s in infos], hide_index=True, width="stretch")
+    yaml_editor(store, current, active, numbers)
 
 with compare:
     if len(numbers) > 1:

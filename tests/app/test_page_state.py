@@ -45,7 +45,6 @@ def test_typed_edits_survive_switching_to_another_setup_and_back(app_home) -> No
     yaml_area(at, "sma-cross").set_value(edited).run()
     at.selectbox(key="setups_id").set_value("pdh-sweep-reversal").run()
     assert any("Unsaved edits kept for sma-cross v1" in i for i in texts(at.info))
-    assert table(at).loc["sma-cross", "unsaved edits"] == "v1"
     at.selectbox(key="setups_id").set_value("sma-cross").run()
     assert yaml_area(at, "sma-cross").value == edited  # the edits are back
     assert any("Unsaved edits to v1" in w for w in texts(at.warning))
@@ -66,7 +65,6 @@ def test_discarding_edits_puts_the_versions_text_back(app_home) -> None:
     at.button(key="setups_discard").click().run()
     assert yaml_area(at, "sma-cross").value == original
     assert not any("Unsaved edits" in w for w in texts(at.warning))
-    assert table(at).loc["sma-cross", "unsaved edits"] == ""
 
 
 # --- Setups: table, selector and editor agree --------------------------------------------------
@@ -76,10 +74,9 @@ def test_after_a_save_table_selector_and_editor_show_the_saved_version(app_home)
     at.selectbox(key="setups_id").set_value("sma-cross").run()
     edited = yaml_area(at, "sma-cross").value.replace("fast: 10", "fast: 8")
     yaml_area(at, "sma-cross").set_value(edited).run()
-    assert table(at).loc["sma-cross", "unsaved edits"] == "v1"  # this very run, not the next
     at.button(key="setups_save").click().run()
     row = table(at).loc["sma-cross"]
-    assert (row["versions"], row["active"], row["unsaved edits"]) == (2, 2, "")
+    assert (row["versions"], row["active"]) == (2, 2)
     assert version_box(at, "sma-cross").value == 2
     assert yaml_area(at, "sma-cross").value == edited
     assert "Editing sma-cross v2 (active)" in texts(at.caption)
