@@ -1,8 +1,15 @@
-"""Stores and cached loaders for the pages (st.cache_data keyed on file modification times)."""
+"""Stores and cached loaders for the pages (st.cache_data keyed on what is on disk).
+
+A loader's cache key is a stamp of the files it reads: their names and modification times, so
+a new, changed, deleted or renamed file all give a new key. Code that changes candles in this
+process calls `candles_changed()` so that the next read (the sidebar's symbol list included)
+sees the change even within the same second.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +20,8 @@ from engine.adapters.store import CandleStore
 from engine.jobs.bus import JobBus
 from engine.settings import Settings, get_settings
 from engine.setups.store import SetupStore
+
+HEARTBEAT_ALIVE_S = 15  # the daemon writes its heartbeat every few seconds
 
 
 def settings() -> Settings:
@@ -35,20 +44,22 @@ def job_bus() -> JobBus:
     return JobBus.from_settings(settings())
 
 
-def _stamp(folder: Path, pattern: str = "**/*") -> int:
-    """The names and modification times of the files below `folder`: the cache key that
-    changes with the data, also when a file is deleted or renamed (a rename keeps its time)."""
+def _stamp(folder: Path, pattern: str = "**/*") -> str:
+    """The names and modification times of the files matching below `folder`, hashed: the
+    cache key that changes whenever a file is added, rewritten, deleted or renamed."""
     if not folder.exists():
-        return 0
-    stamps = []
-    for path in folder.glob(pattern):
-        with contextlib.suppress(FileNotFoundError):  # deleted while we look
-            stamps.append((path.as_posix(), path.stat().st_mtime_ns))
-    return hash(tuple(sorted(stamps)))
+        return "none"
+    seen = hashlib.sha256()
+    for path in sorted(folder.glob(pattern)):
+        try:
+            seen.update(f"{path.relative_to(folder)}\0{path.stat().st_mtime_ns}\n".encode())
+        except FileNotFoundError:  # replaced or deleted while we looked
+            continue
+    return seen.hexdigest()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _series(root: str, stamp: float) -> pd.DataFrame:
+def _series(root: str, stamp: str) -> pd.DataFrame:
     rows = [{"source": s.source, "symbol": s.symbol, "timeframe": s.timeframe,
              "first": s.first, "last": s.last, "bars": s.bars, "missing": s.missing_bars}
             for s in CandleStore(Path(root)).series()]
@@ -61,7 +72,7 @@ def series() -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _candles(root: str, stamp: float, symbol: str, timeframe: str, start, end) -> pd.DataFrame:
+def _candles(root: str, stamp: str, symbol: str, timeframe: str, start, end) -> pd.DataFrame:
     return CandleStore(Path(root)).read(symbol, timeframe, start=start, end=end)
 
 
@@ -71,8 +82,16 @@ def candles(symbol: str, timeframe: str, start=None, end=None) -> pd.DataFrame:
                     start, end)
 
 
+def candles_changed() -> None:
+    """Forget every cached candle listing and read. Call it after importing, fetching,
+    deleting or renaming candles in the app, then `st.rerun()` so that the sidebar (drawn
+    before the page acted) lists the new symbols at once."""
+    _series.clear()
+    _candles.clear()
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
-def _runs(root: str, stamp: float) -> pd.DataFrame:
+def _runs(root: str, stamp: str) -> pd.DataFrame:
     return RunStore(Path(root)).list()
 
 
@@ -83,15 +102,18 @@ def runs() -> pd.DataFrame:
 
 
 def engine_state() -> dict | None:
-    import json
-
+    """The daemon's heartbeat (`exchange/engine.json`) plus `alive` (a heartbeat younger than
+    `HEARTBEAT_ALIVE_S`) and `heartbeat_age_s`; None when no daemon has ever run here."""
     path = settings().exchange_dir / "engine.json"
-    if not path.exists():
-        return None
     try:
         state = json.loads(path.read_text())
-    except json.JSONDecodeError:
+    except (FileNotFoundError, json.JSONDecodeError):
         return None
-    last = pd.Timestamp(state.get("last_seen"))
-    state["alive"] = (pd.Timestamp.now(tz="UTC") - last) < pd.Timedelta(seconds=15)
+    try:
+        last = pd.Timestamp(state.get("last_seen"))
+        age = None if last is pd.NaT else (pd.Timestamp.now(tz="UTC") - last).total_seconds()
+    except (TypeError, ValueError):
+        age = None
+    state["heartbeat_age_s"] = age
+    state["alive"] = age is not None and age < HEARTBEAT_ALIVE_S
     return state

@@ -133,26 +133,57 @@ def user_errors():
         show_error(error)
 
 
-def sidebar(series) -> dict:
-    """Analyst, symbol, timeframe and date range, kept across pages (keys prefixed global_)."""
+SIDEBAR_KEYS = ("global_symbol", "global_timeframe", "global_start", "global_end")
+
+
+def sidebar(series, *, market: bool = True, timeframe: bool = True) -> dict:
+    """Analyst, and the symbol, timeframe and date range the page works on (keys `global_*`),
+    kept for the whole session across pages, even pages that do not show them.
+
+    A page shows only what it honours: `timeframe=False` where each setup fixes its own
+    (Setups, Editor), `market=False` where the page reads no candles (Home, Settings, Runs) or
+    has its own choice (Backtest's form). The returned dict always holds all four choices:
+    the ones shown, else the last ones made (`start` inclusive, `end` exclusive, as text).
+    """
     from app.state import settings
 
     st.sidebar.markdown("### ITA")
     st.sidebar.caption(f"analyst: **{settings().analyst}**")
     symbols = sorted(series["symbol"].unique()) if len(series) else ["BTC/USDT"]
-    default = symbols.index("BTC/USDT") if "BTC/USDT" in symbols else 0
-    symbol = st.sidebar.selectbox("Symbol", symbols, index=default, key="global_symbol")
+    remembered = st.session_state.get("global_symbol")
+    default = (remembered if remembered in symbols else
+               "BTC/USDT" if "BTC/USDT" in symbols else symbols[0])
+    if not market:
+        return _choice(series, default, st.session_state.get("global_timeframe", "15m"),
+                       st.session_state.get("global_start"), st.session_state.get("global_end"))
+    symbol = st.sidebar.selectbox("Symbol", symbols, index=symbols.index(default),
+                                  key="global_symbol", persist_state="session")
     timeframes = list(TIMEFRAMES)
-    timeframe = st.sidebar.selectbox("Timeframe", timeframes, index=timeframes.index("15m"),
-                                     key="global_timeframe")
-    rows = series[series["symbol"] == symbol] if len(series) else series
-    if len(rows):
-        first, last = rows["first"].min().date(), rows["last"].max().date()
+    if timeframe:
+        chosen_tf = st.sidebar.selectbox("Timeframe", timeframes, index=timeframes.index("15m"),
+                                         key="global_timeframe", persist_state="session")
     else:
-        first = last = dt.date.today()
+        chosen_tf = st.session_state.get("global_timeframe", "15m")
+        st.sidebar.caption("Timeframe: each setup's own (`market.timeframe`).")
+    first, last = symbol_range(series, symbol)
     start = st.sidebar.date_input("From", value=first, min_value=first, max_value=last,
-                                  key="global_start")
+                                  key="global_start", persist_state="session")
     end = st.sidebar.date_input("To", value=last, min_value=first, max_value=last,
-                                key="global_end")
+                                key="global_end", persist_state="session")
+    return _choice(series, symbol, chosen_tf, start, end)
+
+
+def symbol_range(series, symbol: str) -> tuple[dt.date, dt.date]:
+    """First and last day stored for `symbol` (today for an unknown symbol)."""
+    rows = series[series["symbol"] == symbol] if len(series) else series
+    if not len(rows):
+        return dt.date.today(), dt.date.today()
+    return rows["first"].min().date(), rows["last"].max().date()
+
+
+def _choice(series, symbol: str, timeframe: str, start, end) -> dict:
+    first, last = symbol_range(series, symbol)
+    start = start if isinstance(start, dt.date) and first <= start <= last else first
+    end = end if isinstance(end, dt.date) and start <= end <= last else last
     return {"symbol": symbol, "timeframe": timeframe, "start": str(start),
             "end": str(end + dt.timedelta(days=1))}

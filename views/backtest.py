@@ -1,9 +1,12 @@
 """Backtest: pick a setup version, symbol, range, costs and sizing; run it through the engine
 daemon (or in the app when no daemon runs); read the result."""
 
+import datetime as dt
+
 import streamlit as st
 
 from app import state
+from app.backtest_form import run_details, run_header, run_words
 from app.chart_views import run_chart
 from app.jobs_ui import follow
 from app.ui import (
@@ -28,11 +31,13 @@ from engine.backtest.report import (
 from engine.backtest.run import run_backtest
 from engine.backtest.simulate import Costs, Sizing
 
-choice = sidebar(state.series())
+series = state.series()
+choice = sidebar(series, market=False)  # symbol and range are chosen in the form below
 st.title("Backtest")
 store = state.setup_store()
 infos = store.list()
 stop_if_empty(infos, "No setups yet: run `ita demo` to add the examples.")
+stop_if_empty(series, "No candles yet: import some on the Data page, or run `ita demo`.")
 
 # Setup and version sit outside the form so that the version list and the defaults below
 # follow a new choice at once; each version has its own widgets, so its costs and risk show.
@@ -47,44 +52,67 @@ setup = store.load(setup_id, version).setup
 defaults = f"{setup_id}_{version}"
 
 with st.form("backtest_form"):
+    symbols = sorted(series["symbol"].unique())
+    first, last = series["first"].min().date(), series["last"].max().date()
     c3, c4, c5 = st.columns(3)
-    fee = c3.number_input("Fee (bps per side)", 0.0, 1000.0, float(setup.costs.fee_bps),
+    symbol = c3.selectbox("Symbol", symbols, index=symbols.index(choice["symbol"]),
+                          key="backtest_symbol", persist_state="session")
+    start = c4.date_input("From", value=dt.date.fromisoformat(choice["start"]),
+                          min_value=first, max_value=last, key="backtest_start",
+                          persist_state="session")
+    end = c5.date_input("To (inclusive)", value=dt.date.fromisoformat(choice["end"])
+                        - dt.timedelta(days=1), min_value=first, max_value=last,
+                        key="backtest_end", persist_state="session")
+    c6, c7, c8 = st.columns(3)
+    fee = c6.number_input("Fee (bps per side)", 0.0, 1000.0, float(setup.costs.fee_bps),
                           key=f"backtest_fee_{defaults}")
-    slip = c4.number_input("Slippage (bps)", 0.0, 1000.0, float(setup.costs.slippage_bps),
+    slip = c7.number_input("Slippage (bps)", 0.0, 1000.0, float(setup.costs.slippage_bps),
                            key=f"backtest_slip_{defaults}")
-    equity = c5.number_input("Initial equity", 100.0, 1e9, 10_000.0, key="backtest_equity")
-    c6, c7 = st.columns(2)
-    sizing = c6.selectbox("Sizing", ["risk_percent", "fixed_size", "fixed_cash"],
+    equity = c8.number_input("Initial equity", 100.0, 1e9, 10_000.0, key="backtest_equity")
+    c9, c10 = st.columns(2)
+    sizing = c9.selectbox("Sizing", ["risk_percent", "fixed_size", "fixed_cash"],
                           key="backtest_sizing")
-    size = c7.number_input("Risk % / units / cash", 0.0001, 1e9, float(setup.risk.percent),
-                           key=f"backtest_size_{defaults}")
+    size = c10.number_input("Risk % / units / cash", 0.0001, 1e9, float(setup.risk.percent),
+                            key=f"backtest_size_{defaults}")
+    st.caption(f"Timeframe: {setup.market.timeframe}, fixed by the setup.")
     submitted = st.form_submit_button("Run backtest", type="primary")
 
-params = {"setup": f"{setup_id}@{version}", "symbol": choice["symbol"],
-          "start": choice["start"], "end": choice["end"], "fee_bps": fee,
-          "slippage_bps": slip, "sizing": sizing, "size": size, "initial_equity": equity}
+params = {"setup": f"{setup_id}@{version}", "symbol": symbol, "start": str(start),
+          "end": str(end + dt.timedelta(days=1)), "fee_bps": fee, "slippage_bps": slip,
+          "sizing": sizing, "size": size, "initial_equity": equity}
 if submitted:
+    st.session_state.pop("backtest_run", None)  # the old result gives way to the new run
     with user_errors():
         engine = state.engine_state()
         if engine and engine["alive"]:
             st.session_state["backtest_job"] = state.job_bus().submit("backtest", params)
         else:
-            bar = st.progress(0.0, text="running in the app (no engine daemon)")
-            result = run_backtest(params["setup"], symbol=params["symbol"], start=params["start"],
+            st.caption(f"Running {run_words(params)} in the app (no engine daemon).")
+            bar = st.progress(0.0, text="starting")
+            result = run_backtest(params["setup"], symbol=symbol, start=params["start"],
                                   end=params["end"], costs=Costs(fee, slip),
                                   sizing=Sizing(sizing, size), initial_equity=equity,
                                   candle_store=state.candle_store(), setup_store=store,
                                   run_store=state.run_store(),
                                   progress=lambda f, m: bar.progress(f, text=m))
             st.session_state["backtest_run"] = result.run_id
+            bar.empty()
 
-status = follow("backtest_job")
-if status:
+job = st.session_state.get("backtest_job")
+if job:
+    pending = state.job_bus().status(job)
+    if pending["state"] in ("queued", "running"):
+        st.caption(f"Running {run_words(pending['params'])} in the engine daemon; the result "
+                   "replaces this bar.")
+    status = follow("backtest_job")
+    if status is None:  # queued or running: the progress stands where the result will be
+        st.stop()
+    st.session_state.pop("backtest_job", None)
     if status["state"] == "done":
         st.session_state["backtest_run"] = status["result"]["run_id"]
     else:
-        st.error(status.get("error", status["state"]))
-    st.session_state.pop("backtest_job", None)
+        st.error(f"The backtest {status['state']}: {status.get('error', '')}")
+        st.stop()
 
 run_id = st.session_state.get("backtest_run")
 if not run_id:
@@ -101,12 +129,12 @@ with user_errors():
     trades = runs.frame(run_id, "trades")
     equity_curve = runs.frame(run_id, "equity")
     m = summary["metrics"]
-    st.subheader(f"{summary['setup_id']} v{summary['setup_version']} on {summary['symbol']} "
-                 f"{summary['timeframe']} — run {run_id}")
+    st.subheader(run_header(summary))
+    st.caption(run_details(summary))
     row1 = st.columns(6)
     row1[0].metric("Trades", m["trades"])
     row1[1].metric("Win rate", fmt(m["win_rate"], "ratio"))
-    row1[2].metric("Expectancy", fmt(m["expectancy_r"], "r"))
+    row1[2].metric("Expectancy (net)", fmt(m.get("expectancy_r_net", m["expectancy_r"]), "r"))
     row1[3].metric("Profit factor", fmt(m["profit_factor"]))
     row1[4].metric("Return", fmt(m["total_return_pct"], "pct"))
     row1[5].metric("Max drawdown", fmt(m["max_drawdown_pct"], "pct"))

@@ -17,7 +17,7 @@ from engine.setups.edit import apply_setup
 from engine.setups.schema import DETECTOR_BLOCKS
 from engine.setups.store import text_hash
 
-choice = sidebar(state.series())
+choice = sidebar(state.series(), timeframe=False)  # each setup fixes its timeframe
 st.title("Visual editor")
 store = state.setup_store()
 ids = store.ids()

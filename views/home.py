@@ -6,7 +6,7 @@ from app import state
 from app.ui import runs_table, sidebar, user_errors
 
 series = state.series()
-sidebar(series)
+sidebar(series, market=False)  # the home page reads no candle range
 st.title("ITA — trading setups, found and tested honestly")
 
 with user_errors():

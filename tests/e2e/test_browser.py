@@ -143,7 +143,7 @@ def test_edit_save_backtest_and_screenshots(served) -> None:
         page.get_by_role("button", name="Run backtest").click()
         expect(page.get_by_test_id("stMetricLabel").filter(has_text="Win rate")).to_be_visible(
             timeout=120_000)
-        expect(page.get_by_text("bos-order-block-retest v2 on BTC/USDT")).to_be_visible()
+        expect(page.get_by_text("bos-order-block-retest @ v2 — BTC/USDT")).to_be_visible()
         runs = list((home / "runs").glob("*bos-order-block-retest-v2"))
         assert len(runs) == 1  # written by the daemon through the job bus
         jobs = list((home / "exchange" / "jobs").glob("*.json"))
