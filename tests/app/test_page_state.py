@@ -88,6 +88,7 @@ def test_activating_an_older_version_updates_table_and_selector_at_once(app_home
     at = page("setups")
     at.selectbox(key="setups_id").set_value("sma-cross").run()
     version_box(at, "sma-cross").set_value(1).run()
+    at.segmented_control(key="setups_view").set_value("Diff & activate").run()
     at.button(key="setups_activate").click().run()
     assert s.active("sma-cross") == 1
     assert table(at).loc["sma-cross", "active"] == 1
