@@ -71,7 +71,10 @@ with st.form("backtest_form"):
     equity = c8.number_input("Initial equity", 100.0, 1e9, 10_000.0, key="backtest_equity")
     c9, c10 = st.columns(2)
     sizing = c9.selectbox("Sizing", ["risk_percent", "fixed_size", "fixed_cash"],
-                          key="backtest_sizing")
+                          key="backtest_sizing", format_func={
+                              "risk_percent": "Risk a % of equity per trade",
+                              "fixed_size": "A fixed size (units)",
+                              "fixed_cash": "A fixed cash amount per trade"}.get)
     size = c10.number_input("Risk % / units / cash", 0.0001, 1e9, float(setup.risk.percent),
                             key=f"backtest_size_{defaults}")
     st.caption(f"Timeframe: {setup.market.timeframe}, fixed by the setup.")
