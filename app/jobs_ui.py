@@ -7,14 +7,17 @@ import streamlit as st
 from app import state
 
 
-def follow(job_key: str) -> dict | None:
-    """Poll the job whose id sits in st.session_state[job_key]; return its final status."""
+def follow(job_key: str, *, poll=None) -> dict | None:
+    """Poll the job whose id sits in st.session_state[job_key]; return its final status.
+
+    While the job waits or runs, `poll(job_key)` (a `st.fragment(run_every=...)`; by default a
+    progress bar) draws it and reruns the page when it ends."""
     job_id = st.session_state.get(job_key)
     if not job_id:
         return None
     status = state.job_bus().status(job_id)
     if status["state"] in ("queued", "running"):
-        _poll(job_key)
+        (poll or _poll)(job_key)
         return None
     return status
 

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import state
+from app import jobs_ui, state
 from app.ui import fmt
 
 METHODS = {"optimise": "Optuna search", "sweep": "Grid sweep", "walkforward": "Walk-forward"}
@@ -60,14 +60,7 @@ def follow(job_key: str) -> dict | None:
                 if s.get("kind") in METHODS and s["state"] in ("queued", "running")]
         if live:
             st.session_state[job_key] = live[0]
-    job_id = st.session_state.get(job_key)
-    if not job_id:
-        return None
-    status = state.job_bus().status(job_id)
-    if status["state"] in ("queued", "running"):
-        _poll(job_key)
-        return None
-    return status
+    return jobs_ui.follow(job_key, poll=_poll)
 
 
 def status_line(status: dict) -> str:

@@ -16,21 +16,9 @@ import pytest
 from engine._io import create_exclusive
 from engine.errors import SetupError
 from engine.setups.store import SetupStore
+from tests.setups.test_setups import MINIMAL
 
 ROOT = Path(__file__).resolve().parents[2]
-MINIMAL = """\
-id: demo
-name: Demo
-market: {timeframe: 1m}
-conditions:
-  gap:
-    detector: fvg
-    min_size_atr: 0.5
-signal: gap
-plan:
-  stop: {percent: 1}
-  target: {r_multiple: 2}
-"""
 SAVER = textwrap.dedent("""\
     import sys, time
     from pathlib import Path
