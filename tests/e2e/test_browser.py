@@ -239,9 +239,16 @@ def _choose(clock: Clock, page, box, option, what: str, **kwargs) -> None:
         else expect(combo).to_have_value(option)
 
 
-def _x_range(page, key: str) -> list:
-    return page.locator(f".st-key-{key} .js-plotly-plot").evaluate(
-        "plot => plot._fullLayout.xaxis.range.map(String)")
+def _x_range(page, key: str, *, other_than: tuple = (), timeout: float = 10) -> list:
+    """The x-axis range of the plotly chart with `key`, once it differs from `other_than`
+    (plotly redraws a moment after the script run ends)."""
+    plot = page.locator(f".st-key-{key} .js-plotly-plot")
+    end = time.monotonic() + timeout
+    while True:
+        shown = plot.evaluate("plot => plot._fullLayout.xaxis.range.map(String)")
+        if shown not in other_than or time.monotonic() > end:
+            return shown
+        page.wait_for_timeout(100)
 
 
 def _demo_csv(home: Path, folder: Path) -> Path:
@@ -379,7 +386,7 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             whole = _x_range(page, "backtest_run_chart")
             clock.time("open a trade on the chart", "Backtest: Next trade",
                        _key(page, "backtest_trades_next").get_by_role("button").click)
-            first = _x_range(page, "backtest_run_chart")
+            first = _x_range(page, "backtest_run_chart", other_than=(whole,))
             assert first != whole and first[0] > whole[0] and first[1] < whole[1], (whole, first)
             table = _key(page, "backtest_trades_rows")
             table.scroll_into_view_if_needed()
@@ -387,7 +394,7 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
                 box = table.bounding_box()
                 clock.time("open a trade on the chart", "Backtest: trade table row",
                            lambda: page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 + 17))
-                second = _x_range(page, "backtest_run_chart")
+                second = _x_range(page, "backtest_run_chart", other_than=(whole, first))
                 assert second not in (whole, first), (whole, first, second)
 
             # 6. Research: sweep two parameters as a daemon job; save the best row as a version
@@ -437,7 +444,9 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             assert len(written) == 1 and "e2e: entered late" in written[0].read_text()
             assert "e2e-check" in written[0].read_text()
 
-            # 8. every page settles (none reruns itself in a loop) and is screenshot
+            # 8. every page settles (none reruns itself in a loop) and is screenshot; the app
+            # scrolls inside its own container, so a tall window is what shows a whole page
+            page.set_viewport_size({"width": 1440, "height": 2400})
             for name in PAGES:
                 clock.time("open a page", name or "home",
                            lambda name=name: page.goto(f"{url}/{name}"),
