@@ -1,28 +1,53 @@
 """End to end in a real headless Chromium (Debian's, driven by playwright): the app and the
-engine daemon run as subprocesses on 127.0.0.1; the test opens nodes by clicking them on the
-visual editor's canvas, edits a setup there, saves it, runs a backtest through the daemon,
-and screenshots every page into artifacts/screenshots/."""
+engine daemon run as subprocesses on 127.0.0.1 on a demo ITA_HOME, and one test walks a
+trader's journey through the pages:
+
+1. Data: upload a CSV of candles as a new symbol; the sidebar lists it.
+2. Setups: edit a number in a setup's YAML, save it as a new version.
+3. Editor: open nodes by clicking them on the canvas, change a parameter, save a new version.
+4. Backtest: run that version through the daemon; the header names it.
+5. Open its trades on the chart (Next, then a row of the table): the chart zooms to each.
+6. Research: grid-sweep two parameters as a daemon job, save the best row as a version.
+7. Journal: a note and a tag on a trade of the run; the tag filter finds it.
+8. Screenshot every page into artifacts/screenshots/.
+
+Every interaction is timed from the action to the page settled (the app's script state back
+to `notRunning`, seen by a MutationObserver in the page, after a quiet spell) and written to
+artifacts/timings.json. Only a generous ceiling is asserted: timings on a shared machine are
+reported, not tested.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "artifacts" / "screenshots"
+ARTIFACTS = ROOT / "artifacts"
+SHOTS = ARTIFACTS / "screenshots"
+TIMINGS = ARTIFACTS / "timings.json"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage"]
-PAGES = ["", "data", "setups", "editor", "backtest", "runs", "journal", "settings"]
+PAGES = ["", "data", "setups", "editor", "backtest", "research", "runs", "journal", "settings"]
+CEILING = 20.0  # seconds: an interaction slower than this is a hang, not a slow machine
+JOB_CEILING = 180.0  # a backtest or a sweep run by the daemon
+QUIET_MS = 400  # the page counts as settled once no script has run for this long
+SETUP = "bos-order-block-retest"
+NEW_SYMBOL = "TEST/USDT"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                                   reason="Debian chromium is not installed")]
@@ -82,78 +107,357 @@ def _settled(page) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=60_000)
 
 
-def _pick(page, label: str, option: str) -> None:
-    page.get_by_label(label, exact=True).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    _settled(page)
+# --- timing -----------------------------------------------------------------------------------
+
+# Streamlit mirrors its script state on the app's root (`data-test-script-state`): record when
+# it leaves `notRunning` and when it last comes back, in the page's own clock.
+_WATCH = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__ita = {start: performance.now(), saw: false, done: null};
+  if (!window.__itaObserver) {
+    window.__itaObserver = new MutationObserver(() => {
+      const w = window.__ita, s = app.getAttribute('data-test-script-state');
+      if (s !== 'notRunning') { w.saw = true; w.done = null; }
+      else if (w.saw) { w.done = performance.now(); }
+    });
+    window.__itaObserver.observe(app, {attributes: true,
+                                       attributeFilter: ['data-test-script-state']});
+  }
+}"""
+_QUIET = """([quiet, grace]) => {
+  const w = window.__ita, now = performance.now();
+  const s = document.querySelector('[data-testid="stApp"]').getAttribute('data-test-script-state');
+  if (s !== 'notRunning') return false;
+  return w.done !== null ? now - w.done >= quiet : now - w.start >= grace;
+}"""
 
 
-def test_edit_save_backtest_and_screenshots(served) -> None:
+class Clock:
+    """Times interactions: `clock.time(kind, what, action, until=...)` runs `action`, waits for
+    `until` (an expectation, if any) and for the page to settle, and records the time from the
+    action to the end of the app's last script run."""
+
+    def __init__(self, page) -> None:
+        self.page, self.rows = page, []
+
+    def time(self, kind: str, what: str, action: Callable[[], object], *,
+             until: Callable[[float], object] | None = None, ceiling: float = CEILING) -> float:
+        if kind == "open a page":
+            return self._load(what, action, until, ceiling)
+        self.page.evaluate(_WATCH)
+        started = time.monotonic()
+        action()
+        if until is not None:
+            until(ceiling * 1000)
+        reached = time.monotonic()
+        # no run seen within the grace period: the action ran no script (or React batched the
+        # run away); then the expectation's own time is the measure
+        self.page.wait_for_function(_QUIET, arg=[QUIET_MS, 1500], timeout=ceiling * 1000,
+                                    polling=50)
+        run = self.page.evaluate("() => window.__ita.done === null ? null : "
+                                 "(window.__ita.done - window.__ita.start) / 1000")
+        seconds = run if run is not None else reached - started
+        self.rows.append({"kind": kind, "what": what, "seconds": round(seconds, 3),
+                          "script_run_seen": run is not None})
+        print(f"  {seconds:6.2f} s  {what}")
+        assert seconds < ceiling, f"{what} took {seconds:.1f} s"
+        return seconds
+
+    def _load(self, what: str, action, until, ceiling: float) -> float:
+        """A page load: from the navigation to its first script run's end (a new document,
+        so timed here rather than in the page)."""
+        started = time.monotonic()
+        action()
+        if until is not None:
+            until(ceiling * 1000)
+        self.page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stApp\"]')"
+            ".getAttribute('data-test-script-state') === 'notRunning'",
+            timeout=ceiling * 1000, polling=50)
+        seconds = time.monotonic() - started
+        self.rows.append({"kind": "open a page", "what": what, "seconds": round(seconds, 3),
+                          "script_run_seen": None})
+        print(f"  {seconds:6.2f} s  {what}")
+        assert seconds < ceiling, f"{what} took {seconds:.1f} s"
+        return seconds
+
+    def write(self) -> str:
+        kinds: dict[str, list[float]] = {}
+        for row in self.rows:
+            kinds.setdefault(row["kind"], []).append(row["seconds"])
+        summary = {kind: {"count": len(s), "min": min(s), "median": statistics.median(s),
+                          "max": max(s)} for kind, s in kinds.items()}
+        TIMINGS.write_text(json.dumps({"interactions": self.rows, "summary": summary},
+                                      indent=2) + "\n")
+        width = max(map(len, summary))
+        return "\n".join(f"{kind:<{width}}  n={v['count']:<2} min {v['min']:6.2f} s  "
+                         f"median {v['median']:6.2f} s  max {v['max']:6.2f} s"
+                         for kind, v in summary.items())
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def _key(page, key: str):
+    """The container Streamlit gives a widget with `key=` (class `st-key-<key>`)."""
+    return page.locator(f".st-key-{key}")
+
+
+def _combo(page, key: str):
+    """The text box of the selectbox with `key` (its value is the option shown)."""
+    return _key(page, key).get_by_role("combobox")
+
+
+def _cells(grid, text: str):
+    """The cells of the row holding `text` in an st.dataframe (the grid draws on a canvas;
+    its cells are also a table inside it, for screen readers)."""
+    return grid.locator("tr").filter(has=grid.page.locator("td", has_text=text)).locator("td")
+
+
+def _visible(locator) -> Callable[[float], None]:
+    from playwright.sync_api import expect
+
+    return lambda timeout: expect(locator).to_be_visible(timeout=timeout)
+
+
+def _choose(clock: Clock, page, box, option, what: str, **kwargs) -> None:
+    """Pick `option` (a name, or a pattern for the one shown) in the selectbox or multiselect
+    inside `box` (a locator): type it, press Enter. An option shown already is left alone
+    (choosing it again runs nothing: there is nothing to time)."""
+    from playwright.sync_api import expect
+
+    combo = box.get_by_role("combobox")
+    current = combo.input_value()
+    if current == option if isinstance(option, str) else option.search(current):
+        if kwargs.get("until"):
+            kwargs["until"](CEILING * 1000)
+        return
+    combo.click()
+    combo.fill(option)
+    expect(page.get_by_role("option", name=option, exact=True)).to_be_visible()
+    clock.time("select an option", what, lambda: combo.press("Enter"), **kwargs)
+    expect(box).to_contain_text(option) if box.get_by_test_id("stMultiSelect").count() \
+        else expect(combo).to_have_value(option)
+
+
+def _x_range(page, key: str, *, other_than: tuple = (), timeout: float = 10) -> list:
+    """The x-axis range of the plotly chart with `key`, once it differs from `other_than`
+    (plotly redraws a moment after the script run ends)."""
+    plot = page.locator(f".st-key-{key} .js-plotly-plot")
+    end = time.monotonic() + timeout
+    while True:
+        shown = plot.evaluate("plot => plot._fullLayout.xaxis.range.map(String)")
+        if shown not in other_than or time.monotonic() > end:
+            return shown
+        page.wait_for_timeout(100)
+
+
+def _demo_csv(home: Path, folder: Path) -> Path:
+    """Two days of the demo's BTC/USDT 1m candles as a plain CSV (time, OHLCV)."""
+    from engine.adapters.store import CandleStore
+
+    candles = CandleStore(home / "data" / "candles").read(
+        "BTC/USDT", "1m", start="2023-03-01", end="2023-03-03")
+    path = folder / "test-usdt-1m.csv"
+    candles.rename_axis("time").reset_index().to_csv(path, index=False)
+    return path
+
+
+# --- the journey ------------------------------------------------------------------------------
+
+def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     url, home = served
     if SHOTS.exists():
         shutil.rmtree(SHOTS)
     SHOTS.mkdir(parents=True)
+    upload = _demo_csv(home, tmp_path_factory.mktemp("upload"))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         page.set_default_timeout(60_000)
+        clock = Clock(page)
 
-        # a bookmarked page opened first on a fresh server still gets the app's navigation
-        page.goto(f"{url}/runs")  # the first load compiles the app; give it time once
-        expect(page.get_by_text("Research", exact=True)).to_be_visible(timeout=120_000)
-        page.goto(url)
-        expect(page.get_by_text("Candle series")).to_be_visible(timeout=60_000)
-        page.goto(f"{url}/editor")
-        expect(page.get_by_text("Visual editor")).to_be_visible(timeout=60_000)
-        _pick(page, "Setup", "bos-order-block-retest")
-        # a click on a node box on the canvas opens that node in the side panel
-        node_list = page.get_by_role("combobox", name="Node", exact=True)
-        frames = page.locator('iframe[title*="streamlit_flow"]')
-        expect(frames).to_have_count(1)  # a new canvas reports once on mount: let that settle
-        _settled(page)
-        canvas = frames.content_frame
-        canvas.locator('.react-flow__node[data-id="stop"]').click()
-        _settled(page)
-        expect(node_list).to_have_value("stop")
-        expect(page.get_by_label("buffer_atr", exact=True)).to_be_visible()
-        canvas.locator('.react-flow__node[data-id="entry"]').click()
-        _settled(page)
-        expect(node_list).to_have_value("entry")
-        expect(page.get_by_label("expiry_bars", exact=True)).to_be_visible()
-        _pick(page, "Node", "target")
-        field = page.get_by_label("r_multiple", exact=True)
-        field.fill("3.5")
-        field.press("Enter")
-        _settled(page)
-        page.get_by_role("button", name="Apply").click()
-        _settled(page)
-        page.get_by_role("button", name="Save as new version").click()
-        _settled(page)
-        expect(page.get_by_text("Saved bos-order-block-retest v2")).to_be_visible(
-            timeout=30_000)
-        saved = home / "setups" / "bos-order-block-retest" / "v0002.yaml"
-        assert saved.exists() and "r_multiple: 3.5" in saved.read_text()
-        assert (home / "setups" / "bos-order-block-retest" / "v0002.layout.json").exists()
+        try:
+            # a bookmarked page opened first on a fresh server still gets the app's navigation
+            page.goto(f"{url}/runs")  # the first load compiles the app; give it time once
+            expect(page.get_by_role("link", name="Journal")).to_be_visible(timeout=120_000)
+            page.goto(url)
+            expect(page.get_by_text("Candle series")).to_be_visible(timeout=60_000)
 
-        page.goto(f"{url}/backtest")
-        expect(page.get_by_text("Run backtest")).to_be_visible()
-        _pick(page, "Setup", "bos-order-block-retest")
-        page.get_by_role("button", name="Run backtest").click()
-        expect(page.get_by_test_id("stMetricLabel").filter(has_text="Win rate")).to_be_visible(
-            timeout=120_000)
-        expect(page.get_by_text("bos-order-block-retest @ v2 — BTC/USDT")).to_be_visible()
-        runs = list((home / "runs").glob("*bos-order-block-retest-v2"))
-        assert len(runs) == 1  # written by the daemon through the job bus
-        jobs = list((home / "exchange" / "jobs").glob("*.json"))
-        assert jobs and '"state": "done"' in jobs[0].read_text()
-
-        for name in PAGES:  # every page settles: none reruns itself in a loop
-            page.goto(f"{url}/{name}")
-            page.wait_for_timeout(2000)
+            # 1. Data: upload a CSV as a new symbol
+            page.goto(f"{url}/data")
+            expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
             _settled(page)
-            page.wait_for_timeout(1500)  # let charts draw
-            assert not page.get_by_text("Traceback").count()
-            page.screenshot(path=str(SHOTS / f"{name or 'home'}.png"), full_page=True)
+            page.get_by_text("Import candles", exact=True).click()
+            clock.time("upload a file", "Data: upload the CSV",
+                       lambda: _key(page, "data_upload").locator("input[type=file]")
+                       .set_input_files(upload),
+                       until=_visible(_key(page, "data_upload").get_by_text(upload.name)))
+            symbol = _key(page, "data_symbol").locator("input")
+            symbol.fill(NEW_SYMBOL)
+            clock.time("type into a field", "Data: symbol", lambda: symbol.press("Enter"))
+            clock.time("click a button", "Data: Import",
+                       _key(page, "data_import").get_by_role("button").click,
+                       until=_visible(page.get_by_text(f"bars of {NEW_SYMBOL} 1m")))
+            assert (home / "data" / "candles" / "csv" / "TEST%2FUSDT" / "1m.parquet").exists()
+            coverage = page.get_by_test_id("stDataFrame").first  # coverage lists the new series
+            expect(_cells(coverage, NEW_SYMBOL)).to_contain_text(["csv", NEW_SYMBOL, "1m"])
+            _key(page, "global_symbol").click()  # the sidebar lists the new symbol
+            expect(page.get_by_role("option", name=NEW_SYMBOL, exact=True)).to_be_visible()
+            page.keyboard.press("Escape")
+            expect(page.get_by_role("option")).to_have_count(0)
+
+            # 2. Setups: edit a number in the YAML, save as a new version
+            clock.time("open a page", "Setups", lambda: page.goto(f"{url}/setups"),
+                       until=_visible(page.get_by_role("heading", name="Setups", exact=True)))
+            _choose(clock, page, _key(page, "setups_id"), SETUP, "Setups: setup",
+                    until=_visible(page.get_by_text(f"Editing {SETUP} v1")))
+            yaml = _key(page, f"setups_yaml_{SETUP}_1").locator("textarea")
+            text = yaml.input_value()
+            assert "breakeven_at_r: 1.0" in text
+            yaml.fill(text.replace("breakeven_at_r: 1.0", "breakeven_at_r: 1.5"))
+            clock.time("type into a field", "Setups: YAML edited (blur)",
+                       lambda: yaml.press("Tab"),
+                       until=_visible(page.get_by_text("Unsaved edits to v1")))
+            clock.time("click a button", "Setups: Save as new version",
+                       _key(page, "setups_save").get_by_role("button").click,
+                       until=_visible(page.get_by_text(f"Saved {SETUP} v2 and made it active.")))
+            expect(_combo(page, f"setups_version_{SETUP}")).to_have_value("v2 (active)")
+            expect(page.get_by_text(f"Editing {SETUP} v2 (active)")).to_be_visible()
+            saved = home / "setups" / SETUP / "v0002.yaml"
+            assert "breakeven_at_r: 1.5" in saved.read_text()
+            grid = page.get_by_test_id("stDataFrame").first  # the table counts the new version
+            # the table counts the new version (its cells are also a table in the canvas's DOM)
+            expect(_cells(grid, SETUP).nth(3)).to_have_text("2")
+
+            # 3. Editor: click nodes on the canvas, change a parameter, save a new version
+            clock.time("open a page", "Editor", lambda: page.goto(f"{url}/editor"),
+                       until=_visible(page.get_by_text("Visual editor")))
+            _choose(clock, page, _key(page, "editor_setup"), SETUP, "Editor: setup")
+            node_list = _combo(page, "editor_node")
+            frames = page.locator('iframe[title*="streamlit_flow"]')
+            expect(frames).to_have_count(1)  # a new canvas reports once on mount: let that settle
+            _settled(page)
+            canvas = frames.content_frame
+            clock.time("click a canvas node", "Editor: node stop",
+                       canvas.locator('.react-flow__node[data-id="stop"]').click,
+                       until=_visible(page.get_by_label("buffer_atr", exact=True)))
+            expect(node_list).to_have_value("stop")
+            clock.time("click a canvas node", "Editor: node entry",
+                       canvas.locator('.react-flow__node[data-id="entry"]').click,
+                       until=_visible(page.get_by_label("expiry_bars", exact=True)))
+            expect(node_list).to_have_value("entry")
+            _choose(clock, page, _key(page, "editor_node"), "target", "Editor: node list",
+                    until=_visible(page.get_by_label("r_multiple", exact=True)))
+            field = page.get_by_label("r_multiple", exact=True)
+            field.fill("3.5")
+            clock.time("type into a field", "Editor: r_multiple", lambda: field.press("Enter"))
+            clock.time("click a button", "Editor: Apply",
+                       _key(page, "editor_apply").get_by_role("button").click)
+            clock.time("click a button", "Editor: Save as new version",
+                       _key(page, "editor_save").get_by_role("button").click,
+                       until=_visible(page.get_by_text(f"Saved {SETUP} v3")))
+            saved = home / "setups" / SETUP / "v0003.yaml"
+            assert "r_multiple: 3.5" in saved.read_text()
+            assert "breakeven_at_r: 1.5" in saved.read_text()  # the Setups edit carried on
+            assert (home / "setups" / SETUP / "v0003.layout.json").exists()
+
+            # 4. Backtest the new version through the daemon
+            clock.time("open a page", "Backtest", lambda: page.goto(f"{url}/backtest"),
+                       until=_visible(page.get_by_text("Run backtest")))
+            _choose(clock, page, _key(page, "backtest_setup"), SETUP, "Backtest: setup",
+                    until=lambda timeout: expect(_combo(page, f"backtest_version_{SETUP}"))
+                    .to_have_value("v3 (active)", timeout=timeout))
+            clock.time("daemon job", "Backtest: run v3 in the daemon",
+                       page.get_by_role("button", name="Run backtest").click,
+                       until=_visible(page.get_by_role("heading", name=f"{SETUP} @ v3 — BTC/USDT")),
+                       ceiling=JOB_CEILING)
+            expect(page.get_by_test_id("stMetricLabel").filter(has_text="Win rate")).to_be_visible()
+            runs = list((home / "runs").glob(f"*{SETUP}-v3"))
+            assert len(runs) == 1  # written by the daemon through the job bus
+            jobs = list((home / "exchange" / "jobs").glob("*.json"))
+            assert jobs and '"state": "done"' in jobs[0].read_text()
+
+            # 5. open trades on the chart: Next, then a row of the trades table
+            chart = _key(page, "backtest_run_chart")
+            chart.scroll_into_view_if_needed()
+            expect(chart.locator(".js-plotly-plot")).to_be_visible()
+            whole = _x_range(page, "backtest_run_chart")
+            clock.time("open a trade on the chart", "Backtest: Next trade",
+                       _key(page, "backtest_trades_next").get_by_role("button").click)
+            first = _x_range(page, "backtest_run_chart", other_than=(whole,))
+            assert first != whole and first[0] > whole[0] and first[1] < whole[1], (whole, first)
+            table = _key(page, "backtest_trades_rows")
+            table.scroll_into_view_if_needed()
+            if table.locator("tr").count() > 2:  # a header and two trades: click the second
+                box = table.bounding_box()
+                clock.time("open a trade on the chart", "Backtest: trade table row",
+                           lambda: page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 + 17))
+                second = _x_range(page, "backtest_run_chart", other_than=(whole, first))
+                assert second not in (whole, first), (whole, first, second)
+
+            # 6. Research: sweep two parameters as a daemon job; save the best row as a version
+            clock.time("open a page", "Research", lambda: page.goto(f"{url}/research"),
+                       until=_visible(page.get_by_role("heading", name="Research", exact=True)))
+            _choose(clock, page, _key(page, "research_setup"), "sma-cross", "Research: setup",
+                    until=_visible(page.get_by_text("sma-cross v1 keeps its own")))
+            clock.time("click a button", "Research: Grid sweep",
+                       _key(page, "research_method").get_by_role("radio", name="Grid sweep").click,
+                       until=_visible(page.get_by_role("button", name="Run grid sweep")))
+            clock.time("daemon job", "Research: sweep 20 variants in the daemon",
+                       page.get_by_role("button", name="Run grid sweep").click,
+                       until=_visible(page.get_by_test_id("stMetricLabel").filter(
+                           has_text="Variants")), ceiling=JOB_CEILING)
+            expect(page.get_by_test_id("stMetricValue").nth(1)).to_have_text("20")
+            row_box = page.locator('[class*="st-key-research_row_"]')
+            _choose(clock, page, row_box, re.compile(r"^#1: "), "Research: best row")
+            best_row = row_box.get_by_role("combobox").input_value()  # the table is best first
+            fast, slow = re.search(r"fast = (\d+), conditions\.cross\.slow = (\d+)",
+                                   best_row).groups()
+            clock.time("click a button", "Research: Save as new version",
+                       page.locator('[class*="st-key-research_save_"]').get_by_role("button").click,
+                       until=_visible(page.get_by_text("Saved as sma-cross v2 (now active)")))
+            best = home / "setups" / "sma-cross" / "v0002.yaml"
+            assert f"fast: {fast}" in best.read_text() and f"slow: {slow}" in best.read_text()
+
+            # 7. Journal: a note and a tag on a trade of the v3 run; the tag filter finds it
+            clock.time("open a page", "Journal", lambda: page.goto(f"{url}/journal"),
+                       until=_visible(page.get_by_role("heading", name="Journal", exact=True)))
+            expect(_combo(page, "journal_setup")).to_have_value(SETUP)
+            expect(_combo(page, "journal_version")).to_have_value("3")
+            note = page.get_by_label("Note", exact=True)
+            note.fill("e2e: entered late, the block was already tested")
+            clock.time("type into a field", "Journal: note (blur)", lambda: note.press("Tab"))
+            tags = page.get_by_label(re.compile(r"^Tags \(commas"))
+            tags.fill("e2e-check")
+            clock.time("type into a field", "Journal: tags", lambda: tags.press("Enter"))
+            clock.time("click a button", "Journal: Save to journal",
+                       page.get_by_role("button", name="Save to journal").click,
+                       until=_visible(page.get_by_text("Saved to your journal")))
+            _choose(clock, page, _key(page, "journal_filter_tags"), "e2e-check",
+                    "Journal: tag filter", until=_visible(page.get_by_text(re.compile(
+                        r"^1 of \d+ trades · 1 journaled"))))
+            listed = page.get_by_test_id("stDataFrame").first
+            expect(_cells(listed, "e2e: entered late")).not_to_have_count(0)
+            written = list(home.glob("shared_kb/analysts/*/journal/*.yaml"))
+            assert len(written) == 1 and "e2e: entered late" in written[0].read_text()
+            assert "e2e-check" in written[0].read_text()
+
+            # 8. every page settles (none reruns itself in a loop) and is screenshot; the app
+            # scrolls inside its own container, so a tall window is what shows a whole page
+            page.set_viewport_size({"width": 1440, "height": 2400})
+            for name in PAGES:
+                clock.time("open a page", name or "home",
+                           lambda name=name: page.goto(f"{url}/{name}"),
+                           until=_visible(page.get_by_role("heading").first))
+                page.wait_for_timeout(1500)  # let charts draw
+                _settled(page)
+                assert not page.get_by_text("Traceback").count()
+                page.screenshot(path=str(SHOTS / f"{name or 'home'}.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+            raise
+        finally:
+            print("\ninteraction timings (action → page settled):\n" + clock.write())
         browser.close()
