@@ -22,7 +22,7 @@ from engine.backtest.report import mfe_mae_figure, r_histogram
 from engine.errors import ItaError
 from engine.journal import TradeKey, calendar_month, filter_trades, journal_frame, pnl_calendar
 
-sidebar(state.series())
+sidebar(state.series(), market=False)
 st.title("Journal")
 runs = state.runs()
 stop_if_empty(runs, "No runs yet: run a backtest first.")

@@ -25,7 +25,7 @@ from app.research_ui import (
 )
 from app.ui import fmt, sidebar, stop_if_empty, user_errors
 
-choice = sidebar(state.series())
+choice = sidebar(state.series(), timeframe=False)
 st.title("Research")
 store = state.setup_store()
 infos = store.list()

@@ -7,7 +7,7 @@ from app import state
 from app.runs_ui import equity_overlay, key_metrics, overview, run_names
 from app.ui import metrics_table, sidebar, stop_if_empty, user_errors
 
-sidebar(state.series())
+sidebar(state.series(), market=False)
 st.title("Runs")
 if deleted := st.session_state.pop("runs_deleted", None):
     st.success(f"Deleted {deleted}.")

@@ -8,6 +8,7 @@ never produce an invalid rule.
 from __future__ import annotations
 
 import numpy as np
+from pydantic import ValidationError
 
 from engine.errors import SetupError
 from engine.setups.schema import ParamRange, Setup
@@ -48,6 +49,9 @@ def apply_parameters(setup: Setup, values: dict[str, float]) -> Setup:
             current, bool) else float(value)
     try:
         return Setup.model_validate(data)
-    except ValueError as error:
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        reason = first["msg"].removeprefix("Value error, ")
         raise SetupError(f"optimise: values {values} make setup {setup.id} invalid: "
-                         f"{str(error).splitlines()[-1].strip()}") from None
+                         f"{where + ': ' if where else ''}{reason}") from None

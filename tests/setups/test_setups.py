@@ -255,3 +255,12 @@ def test_partial_rows_of_a_given_context_are_ignored(demo_candles) -> None:
     with_partial = compiled.evaluate(candles, context=forming)["trend"].active
     np.testing.assert_array_equal(with_partial,
                                   compiled.evaluate(candles, context=closed)["trend"].active)
+
+
+def test_optimised_values_that_break_the_rule_say_why() -> None:
+    setup = parse_setup((Path(__file__).resolve().parents[2] / "examples" / "setups"
+                         / "sma-cross.yaml").read_text())
+    with pytest.raises(SetupError) as error:
+        apply_parameters(setup, {"conditions.cross.fast": 20, "conditions.cross.slow": 20})
+    assert "fast (20) must be shorter than slow (20)" in str(error.value)
+    assert "pydantic" not in str(error.value)
