@@ -14,7 +14,7 @@ import streamlit as st
 
 from app import state
 from app.chart_figures import PriceChart, signal_boxes, trade_boxes, window_around
-from app.ui import price_decimals, signals_table, trades_table
+from app.ui import price_decimals, signals_table, trades_table, user_errors
 from engine.adapters.store import CandleStore
 from engine.candles import timeframe_delta
 from engine.errors import ItaError
@@ -108,8 +108,15 @@ def _chart(candles, timeframe, boxes, focus, tz, title) -> PriceChart:
     return PriceChart(around, timeframe, tz=tz, title=title)
 
 
+@st.fragment
 def setup_chart(setup_id: str, version: int, choice: dict) -> None:
-    """The Setups page's chart: detections, context and signals, with the signal table."""
+    """The Setups page's chart: detections, context and signals, with the signal table. A
+    fragment: choosing a signal row or Previous/Next reruns the chart, not the whole page."""
+    with user_errors():
+        _setup_chart(setup_id, version, choice)
+
+
+def _setup_chart(setup_id: str, version: int, choice: dict) -> None:
     ref = f"{setup_id}@{version}"
     home = str(state.settings().home)
     c1, c2 = st.columns([1, 3])
@@ -143,9 +150,16 @@ def setup_chart(setup_id: str, version: int, choice: dict) -> None:
                  selection_mode="single-row")
 
 
+@st.fragment
 def run_chart(summary: dict, trades: pd.DataFrame) -> None:
     """The Backtest page's chart of a run: its candles with every trade as a position box,
-    over the trade table; a selected trade is zoomed to its bars."""
+    over the trade table; a selected trade is zoomed to its bars. A fragment: opening a trade
+    reruns the chart, not the whole page."""
+    with user_errors():
+        _run_chart(summary, trades)
+
+
+def _run_chart(summary: dict, trades: pd.DataFrame) -> None:
     prefix = "backtest_trades"
     tz = time_zone("backtest_chart")
     tf = summary["timeframe"]
