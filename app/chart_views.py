@@ -108,6 +108,14 @@ def _chart(candles, timeframe, boxes, focus, tz, title) -> PriceChart:
     return PriceChart(around, timeframe, tz=tz, title=title)
 
 
+def _zoom(chart: PriceChart, boxes: pd.DataFrame, focus: int | None) -> None:
+    """Zoom `chart` to the focused row's bars, its price axis fitted to them and to the plan."""
+    if focus is not None:
+        row = boxes.iloc[focus]
+        chart.focus(row["start"], row["end"], prices=(row["entry"], row["stop"],
+                                                      row["target"]))
+
+
 @st.fragment
 def setup_chart(setup_id: str, version: int, choice: dict) -> None:
     """The Setups page's chart: detections, context and signals, with the signal table. A
@@ -137,10 +145,7 @@ def _setup_chart(setup_id: str, version: int, choice: dict) -> None:
     for name, frame in data["detections"].items():
         chart.add_detections(name, frame)
     chart.add_position_boxes(boxes)
-    if focus is not None:
-        row = boxes.iloc[focus]
-        chart.focus(row["start"], row["end"], prices=(row["entry"], row["stop"],
-                                                      row["target"]))
+    _zoom(chart, boxes, focus)
     st.plotly_chart(chart.figure, key="setups_chart", config=PLOTLY_CONFIG)
     navigator(prefix, len(signals), "signal")
     st.caption(f"{len(signals)} signals; {data['dropped']} dropped for a stop on the wrong side "
@@ -173,10 +178,7 @@ def _run_chart(summary: dict, trades: pd.DataFrame) -> None:
     chart = _chart(candles, tf, boxes, focus, tz,
                    f"{summary['setup_id']} v{summary['setup_version']} · {summary['symbol']}")
     chart.add_position_boxes(boxes, name="trade")
-    if focus is not None:
-        row = boxes.iloc[focus]
-        chart.focus(row["start"], row["end"], prices=(row["entry"], row["stop"],
-                                                      row["target"]))
+    _zoom(chart, boxes, focus)
     st.plotly_chart(chart.figure, key="backtest_run_chart", config=PLOTLY_CONFIG)
     navigator(prefix, len(trades), "trade")
     st.dataframe(**trades_table(trades, decimals=price_decimals(candles), tz=tz),
