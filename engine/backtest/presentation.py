@@ -70,6 +70,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "losses": ("Losses", "count"),
     "closed_at_data_end": ("Closed by the end of the data", "count"),
     "closed_at_window_end": ("Closed by a test window's end", "count"),
+    "open_at_end": ("Still open at the end", "count"),
+    "total_r": ("Total R", "r"),
     "start": ("From", "time"),
     "end": ("To", "time"),
     "bars": ("Bars", "count"),

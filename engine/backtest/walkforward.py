@@ -92,7 +92,7 @@ def walkforward(setup: Setup, candles: pd.DataFrame, *, symbol: str, train_bars:
     in_sample = windows["in_sample"].dropna()
     return WalkForward(windows, trades, signals, result.equity,
                        float(in_sample.mean()) if len(in_sample) else None,
-                       _summary(trades, result))
+                       _summary(trades, result, span, timeframe=setup.market.timeframe))
 
 
 def _window_of(signal_times: pd.Series, rows: list[dict]) -> np.ndarray:
@@ -120,16 +120,14 @@ def _score_windows(windows: pd.DataFrame, trades: pd.DataFrame, result: Simulati
     windows["test_trades"] = counts
 
 
-def _summary(trades: pd.DataFrame, result: SimulationResult) -> dict:
-    """Headline out-of-sample numbers of the stitched simulation."""
+def _summary(trades: pd.DataFrame, result: SimulationResult, span: pd.DataFrame, *,
+             timeframe: str) -> dict:
+    """Headline out-of-sample numbers of the stitched simulation: the run's own metrics
+    (`compute_metrics`, so expectancy and win rate mean what they mean everywhere), plus the
+    R total, the trades still open at the end and the signals skipped while in a trade."""
+    metrics = compute_metrics(trades, result.equity, timeframe=timeframe, candles=span,
+                              initial_equity=result.initial_equity)
     r = trades["r_multiple"]
-    closed = trades[~trades["exit_reason"].isin(OPEN_AT_END)]
-    final = float(result.equity["equity"].iloc[-1]) if len(result.equity) else (
-        result.initial_equity)
-    return {"trades": int(len(trades)),
-            "open_at_end": int(len(trades) - len(closed)),
-            "expectancy_r": float(r.mean()) if len(r) else None,
-            "win_rate": float((closed["pnl"] > 0).mean()) if len(closed) else None,
+    return {**metrics, "open_at_end": int(trades["exit_reason"].isin(OPEN_AT_END).sum()),
             "total_r": float(r.sum()) if len(r) else 0.0,
-            "total_return_pct": (final / result.initial_equity - 1) * 100,
             "skipped_in_position": result.counters["skipped_in_position"]}

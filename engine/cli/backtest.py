@@ -273,8 +273,11 @@ def walkforward_command(
                              test_bars=test, anchored=anchored, objective=objective,
                              n_trials=trials, min_trades=min_trades, progress=progress)
     console.print(result.windows.to_string(index=False))
-    console.print(f"in-sample mean {objective}: {_fmt(result.in_sample_mean)}; "
-                  f"out-of-sample (stitched): {result.out_of_sample}")
+    console.print(f"in-sample mean {objective}: {_fmt(result.in_sample_mean)}")
+    metrics = dict(result.out_of_sample)
+    counters = {"skipped_in_position": metrics.pop("skipped_in_position")}
+    console.print(_metrics_table({"metrics": metrics, "counters": counters},
+                                 title="out of sample, all test windows stitched"))
 
 
 def register(app: typer.Typer) -> None:

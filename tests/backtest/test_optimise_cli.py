@@ -52,4 +52,4 @@ def test_walkforward_cli_prints_windows_and_the_stitched_result(home) -> None:
                                       "--train", "1500", "--test", "500", "--trials", "2",
                                       "--min-trades", "1"])
     assert result.exit_code == 0, result.output
-    assert "open_at_end" in result.output and "test_trades" in result.output
+    assert "Still open at the end" in result.output and "test_trades" in result.output
