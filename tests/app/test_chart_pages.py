@@ -8,14 +8,7 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from app.chart_figures import FOCUS_PAD
-from tests.app.conftest import ROOT
-
-
-def run_page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "views" / f"{name}.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from tests.app._pages import page
 
 
 def figure(at: AppTest, key: str) -> dict:
@@ -34,7 +27,7 @@ def test_selecting_a_trade_row_zooms_the_run_chart_to_its_bars(run_home, monkeyp
     from engine.adapters.runs import RunStore
 
     trades = RunStore(home / "runs").frame(run_id, "trades")
-    at = run_page("backtest")
+    at = page("backtest")
     assert "range" not in figure(at, "backtest_run_chart")["layout"]["xaxis"]  # whole run
 
     at.session_state["backtest_trades_rows"] = {"selection": {"rows": [2], "columns": [],
@@ -54,7 +47,7 @@ def test_selecting_a_trade_row_zooms_the_run_chart_to_its_bars(run_home, monkeyp
 
 
 def test_the_setups_chart_is_built_only_when_shown_and_jumps_to_a_signal(app_home) -> None:
-    at = run_page("setups")
+    at = page("setups")
     assert not at.get("plotly_chart")  # the YAML view does not pay for the chart
     at.selectbox(key="setups_id").set_value("sma-cross").run()
     at.segmented_control(key="setups_view").set_value("Chart").run()

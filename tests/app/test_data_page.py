@@ -8,19 +8,8 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from engine.adapters.store import CandleStore
-from tests.app.conftest import ROOT
+from tests.app._pages import page, texts
 from tests.conftest import read_demo_candles
-
-
-def data_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "views" / "data.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
 
 
 def symbols_in_sidebar(at: AppTest) -> list[str]:
@@ -50,7 +39,7 @@ def test_an_imported_symbol_is_in_the_sidebar_in_the_same_run(app_home, tmp_path
     csv = tmp_path / "eurusd.csv"
     csv.write_text("time,open,high,low,close,volume\n2024-01-02 00:00,1.1,1.2,1.0,1.15,5\n"
                    "2024-01-02 00:01,1.15,1.2,1.1,1.12,3\n")
-    at = data_page()
+    at = page("data")
     assert "EURUSD-TEST" not in symbols_in_sidebar(at)
     at.text_input(key="data_path").set_value(str(csv))
     at.text_input(key="data_symbol").set_value("EURUSD-TEST")
@@ -63,7 +52,7 @@ def test_an_imported_symbol_is_in_the_sidebar_in_the_same_run(app_home, tmp_path
 
 def test_a_file_of_another_timeframe_is_imported_once_confirmed(app_home, tmp_path) -> None:
     csv = hourly_csv(tmp_path / "EURUSD_H1.csv")
-    at = data_page()
+    at = page("data")
     at.text_input(key="data_path").set_value(str(csv))
     at.text_input(key="data_symbol").set_value("EURUSD")
     at.selectbox(key="data_timeframe").set_value("1m")
@@ -81,7 +70,7 @@ def test_a_file_of_another_timeframe_is_imported_once_confirmed(app_home, tmp_pa
 
 
 def test_a_mismatch_can_be_cancelled(app_home, tmp_path) -> None:
-    at = data_page()
+    at = page("data")
     at.text_input(key="data_path").set_value(str(hourly_csv(tmp_path / "h.csv")))
     at.selectbox(key="data_timeframe").set_value("5m")
     at.button(key="data_import").click().run()
@@ -93,7 +82,7 @@ def test_a_mismatch_can_be_cancelled(app_home, tmp_path) -> None:
 
 
 def test_delete_needs_the_box_ticked(app_home) -> None:
-    at = data_page()
+    at = page("data")
     at.selectbox(key="data_delete_series").set_value("BTC/USD 1m (binanceus)").run()
     assert at.button(key="data_delete").disabled
     at.checkbox(key="data_delete_confirm:BTC/USD 1m (binanceus)").check().run()
@@ -110,7 +99,7 @@ def test_delete_needs_the_box_ticked(app_home) -> None:
 
 
 def test_rename_a_symbol_and_refuse_to_overwrite(app_home) -> None:
-    at = data_page()
+    at = page("data")
     at.selectbox(key="data_rename_from").set_value("BTC/USD (binanceus)")
     at.text_input(key="data_rename_to").set_value("BTC/USDT").run()
     at.button(key="data_rename").click().run()
@@ -128,7 +117,7 @@ def test_gaps_of_the_chosen_series_are_listed(app_home) -> None:
     candles = read_demo_candles().iloc[:500]
     store.upsert(candles.drop(candles.index[100:103]), source="csv", symbol="GAPPY",
                  timeframe="1m")
-    at = data_page()
+    at = page("data")
     at.selectbox(key="global_symbol").set_value("GAPPY").run()
     assert "GAPPY 1m (csv): 1 gap(s), 3 missing bars" in texts(at.caption)
     gaps = pd.DataFrame(at.dataframe[1].value)

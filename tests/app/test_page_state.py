@@ -11,8 +11,9 @@ import os
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from tests.app._pages import page, texts
 from tests.app.conftest import ROOT
-from tests.app.test_pages import page, store, texts, yaml_area
+from tests.app.test_pages import store, yaml_area
 
 
 def table(at: AppTest) -> pd.DataFrame:

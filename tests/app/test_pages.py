@@ -12,21 +12,13 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from engine.backtest.metrics import BREAKDOWNS
+from tests.app._pages import page, texts
 from tests.app.conftest import ROOT
 
 EXAMPLE_IDS = ["bos-order-block-retest", "london-asia-sweep-fvg", "ny-fvg-continuation",
                "pdh-sweep-reversal", "sma-cross"]
 
 
-def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "views" / f"{name}.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
 
 
 def store():

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from engine.backtest.research import run_sweep, run_walkforward
 from engine.jobs import kinds
 from engine.jobs.bus import JobBus
 from engine.setups.store import SetupStore
-from tests.app.conftest import ROOT
+from tests.app._pages import page, texts
 
 SMALL = {"setup": "sma-cross@1", "symbol": "BTC/USDT", "start": "2023-03-01",
          "end": "2023-03-03", "min_trades": 1}
@@ -20,19 +19,10 @@ FOUR = {"conditions.cross.fast": {"low": 5, "high": 10, "step": 5},
         "conditions.cross.slow": {"low": 20, "high": 30, "step": 10}}
 
 
-def research() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "views" / "research.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
 
 
 def test_research_page_submits_a_job_with_edited_ranges_and_shows_its_status(app_home) -> None:
-    at = research()
+    at = page("research")
     at.selectbox(key="research_setup").set_value("sma-cross").run()
     assert at.data_editor(key="research_ranges_sma-cross_1").value["parameter"].tolist() == [
         "conditions.cross.fast", "conditions.cross.slow"]
@@ -64,7 +54,7 @@ def finished_sweep(app_home) -> str:
 
 
 def test_research_page_renders_a_finished_sweep_and_saves_a_row(finished_sweep) -> None:
-    at = research()
+    at = page("research")
     assert texts(at.info) == []
     table = pd.DataFrame(at.dataframe[-1].value)
     assert len(table) == 4 and {"trades", "value"} <= set(table)
@@ -88,7 +78,7 @@ def test_research_page_renders_a_finished_walkforward(app_home) -> None:
     job = "20230301T000000000000-walkforward-abcdef"
     run_walkforward(kinds.WalkforwardParams(**SMALL, ranges=FOUR, trials=3, train_bars=1000,
                                             test_bars=500), lambda f, m: None, job_id=job)
-    at = research()
+    at = page("research")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Windows"] == "3"
     assert len(at.get("plotly_chart")) == 2  # windows in/out of sample, equity

@@ -8,14 +8,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import ROOT
-
-
-def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "views" / f"{name}.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from tests.app._pages import page
 
 
 def act(done) -> AppTest:
