@@ -84,13 +84,6 @@ def breakdown_table(frame: pd.DataFrame, by: str) -> dict:
                  (view.Column(by, view.words(by), kind), *view.BREAKDOWN_COLUMNS))
 
 
-def breakdown_columns() -> dict:
-    """Column formats for a breakdown table shown as is (prefer `breakdown_table`)."""
-    columns = {c.name: _column(c, decimals=2, tz=None) for c in view.BREAKDOWN_COLUMNS}
-    columns["win_rate"] = st.column_config.NumberColumn("Win rate", format="percent")
-    return columns
-
-
 def metrics_table(metrics_by_column: dict[str, dict]) -> pd.DataFrame:
     """Formatted metrics, one column per run (or version), one labelled row per metric, in
     the fixed order of `engine.backtest.presentation.METRICS`."""
