@@ -29,11 +29,6 @@ PENDING = "data_pending_import"  # session key: a file whose timeframe waits for
 FORMATS = ["auto", "binance", "mt5", "csv"]
 
 
-def forget_series() -> None:
-    """Drop the cached series listing (`app.state.series`): the next call reads the store."""
-    state._series.clear()
-
-
 # --- import -----------------------------------------------------------------------------------
 
 def import_form(*, expanded: bool) -> bool:
@@ -97,7 +92,7 @@ def _import(request: dict) -> bool:
     st.success(f"{report.rows:,} bars of {report.symbol} {report.timeframe}: "
                f"{report.added:,} added, {report.replaced:,} corrected, "
                f"{report.unchanged:,} unchanged.")
-    forget_series()
+    state.candles_changed()
     return True
 
 
@@ -168,7 +163,7 @@ def _delete_form(series: pd.DataFrame) -> bool:
         state.candle_store().delete(symbol=row["symbol"], timeframe=row["timeframe"],
                                     source=row["source"])
         st.success(f"Deleted {label}.")
-        forget_series()
+        state.candles_changed()
         return True
     return False
 
@@ -185,7 +180,7 @@ def _rename_form(series: pd.DataFrame) -> bool:
     with user_errors():
         _, moved = state.candle_store().rename(symbol, to=new_name, source=source)
         st.success(f"Renamed {symbol} to {new_name} ({source}): {', '.join(moved)}.")
-        forget_series()
+        state.candles_changed()
         return True
     return False
 
