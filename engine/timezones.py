@@ -57,7 +57,7 @@ def parse_timezone(text: object, *, field: str = "time zone",
     match = _OFFSET.match(name)
     if match:
         return _fixed_offset(match, name, field, error)
-    canonical = _zones_by_lower_name().get(name.lower())
+    canonical = iana_name(name)
     if canonical:
         return zoneinfo.ZoneInfo(canonical)
     raise error(f"{field} {name!r} is not a time zone{_did_you_mean(name)} (use an IANA name "
@@ -73,7 +73,23 @@ def _fixed_offset(match: re.Match, text: str, field: str,
     return dt.timezone(-delta if sign == "-" else delta) if delta else dt.UTC
 
 
-def _did_you_mean(name: str) -> str:
+def iana_name(text: str) -> str | None:
+    """The IANA spelling of `text` in any case (``europe/london`` -> ``Europe/London``)."""
+    return _zones_by_lower_name().get(text.strip().lower())
+
+
+def nearest_zone(text: str, *, cutoff: float = 0.6) -> str | None:
+    """The IANA name closest to `text` (for a did-you-mean), or None."""
     zones = _zones_by_lower_name()
-    near = difflib.get_close_matches(name.lower(), zones, n=1, cutoff=0.6)
-    return f" — did you mean {zones[near[0]]!r}?" if near else ""
+    near = difflib.get_close_matches(text.strip().lower(), zones, n=1, cutoff=cutoff)
+    return zones[near[0]] if near else None
+
+
+def is_offset(text: str) -> bool:
+    """True for a fixed UTC offset such as ``+02:00``, ``-0500`` or ``GMT+2``."""
+    return bool(_OFFSET.match(text.strip()))
+
+
+def _did_you_mean(name: str) -> str:
+    near = nearest_zone(name)
+    return f" — did you mean {near!r}?" if near else ""

@@ -12,16 +12,13 @@ ValueError: unknown time zone 'Europe/Londn' — did you mean 'Europe/London'? (
 
 from __future__ import annotations
 
-import difflib
-import functools
 import re
-import zoneinfo
 
 from engine.errors import ItaError
 from engine.ids import checked_id, symbol_file_name
+from engine.timezones import iana_name, is_offset, nearest_zone
 
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-_OFFSET = re.compile(r"(UTC|GMT)?\s*[+-]\d{1,2}(:?\d{2})?", re.IGNORECASE)
 _IANA_HINT = "use an IANA name such as Europe/London, America/New_York or UTC"
 
 
@@ -32,24 +29,14 @@ def clock_time(value: str) -> str:
     return value
 
 
-@functools.cache
-def _zones() -> dict[str, str]:
-    """Lower-cased IANA name -> its spelling, from the system database or the tzdata package."""
-    return {name.lower(): name for name in zoneinfo.available_timezones()}
-
-
 def time_zone(value: str) -> str:
     """An IANA time-zone name (checked against the time-zone database), e.g. Europe/London."""
-    zones = _zones()
-    if value in zones.values():
+    if iana_name(value) == value:
         return value
-    if _OFFSET.fullmatch(value.strip()):
+    if is_offset(value):
         raise ValueError(f"{value!r} is a fixed UTC offset, not a time zone: it ignores summer "
                          f"time; {_IANA_HINT}")
-    spelled = zones.get(value.strip().lower())
-    if spelled is None:
-        near = difflib.get_close_matches(value.lower(), list(zones), n=1, cutoff=0.75)
-        spelled = zones[near[0]] if near else None
+    spelled = iana_name(value) or nearest_zone(value, cutoff=0.75)
     hint = f" — did you mean {spelled!r}?" if spelled else ""
     raise ValueError(f"unknown time zone {value!r}{hint} ({_IANA_HINT})")
 
