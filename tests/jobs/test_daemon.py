@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,23 +18,7 @@ from engine.jobs.bus import JobBus
 from engine.jobs.daemon import EngineDaemon
 from engine.settings import get_settings
 from engine.setups.store import SetupStore
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait(predicate, timeout=60.0, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _daemon(home: Path, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "engine", *args], cwd=ROOT,
-                            env={**os.environ, "ITA_HOME": str(home)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+from tests.jobs._processes import engine_once, start_daemon, wait_for
 
 
 def test_bad_requests_are_refused_in_one_line(ita_home) -> None:
@@ -52,23 +34,21 @@ def test_sigkill_then_restart_marks_interrupted_and_runs_the_queue(ita_home) -> 
     bus = JobBus.from_settings()
     long_job = bus.submit("selftest", {"seconds": 120})
     queued = bus.submit("backtest", {"setup": "pdh-sweep-reversal"})
-    daemon = _daemon(ita_home)
+    daemon = start_daemon(ita_home)
     try:
-        _wait(lambda: bus.status(long_job)["state"] == "running", what="the job to start")
-        _wait(lambda: bus.status(long_job).get("progress", 0) > 0, what="progress")
+        wait_for(lambda: bus.status(long_job)["state"] == "running", what="the job to start")
+        wait_for(lambda: bus.status(long_job).get("progress", 0) > 0, what="progress")
         child = bus.status(long_job)["pid"]
         os.kill(daemon.pid, signal.SIGKILL)
         daemon.wait(10)
-        _wait(lambda: not Path(f"/proc/{child}").exists()
+        wait_for(lambda: not Path(f"/proc/{child}").exists()
               or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2],
               timeout=10, what="the job process to die with the daemon")
         assert bus.status(queued)["state"] == "queued"
     finally:
         if daemon.poll() is None:
             daemon.kill()
-    restarted = subprocess.run([sys.executable, "-m", "engine.cli", "engine", "--once"],
-                               cwd=ROOT, env={**os.environ, "ITA_HOME": str(ita_home)},
-                               capture_output=True, text=True, timeout=120)
+    restarted = engine_once(ita_home)
     assert restarted.returncode == 0, restarted.stderr
     assert bus.status(long_job)["state"] == "interrupted"
     done = bus.status(queued)
@@ -86,11 +66,11 @@ def test_new_active_setup_version_is_picked_up_without_restart(ita_home) -> None
     thread = threading.Thread(target=daemon.serve, kwargs={"stop": stop}, daemon=True)
     thread.start()
     try:
-        _wait(lambda: ("sma-cross", 1) in seen, what="the daemon to load setups")
+        wait_for(lambda: ("sma-cross", 1) in seen, what="the daemon to load setups")
         store = SetupStore.from_settings()
         text = store.load("sma-cross").text.replace("fast: 10", "fast: 12")
         store.save(text)
-        _wait(lambda: ("sma-cross", 2) in seen, timeout=20, what="the new version")
+        wait_for(lambda: ("sma-cross", 2) in seen, timeout=20, what="the new version")
     finally:
         stop.set()
         daemon.wake.set()

@@ -17,7 +17,7 @@ from engine.backtest.research import ResearchStore
 from engine.demo import run_demo
 from engine.errors import JobError
 from engine.jobs.bus import JobBus
-from tests.jobs.test_daemon import ROOT, _daemon, _wait
+from tests.jobs._processes import ROOT, engine_once, start_daemon, wait_for
 
 SMALL = {"setup": "sma-cross", "symbol": "BTC/USDT", "start": "2023-03-01",
          "end": "2023-03-03"}
@@ -67,10 +67,10 @@ def test_optimise_sweep_and_walkforward_run_through_the_daemon(demo_bus) -> None
             "walkforward": bus.submit("walkforward", {**SMALL, "ranges": FOUR, "trials": 3,
                                                       "train_bars": 1000, "test_bars": 500,
                                                       "min_trades": 1})}
-    daemon = _daemon(Path(os.environ["ITA_HOME"]))
+    daemon = start_daemon(Path(os.environ["ITA_HOME"]))
     try:
         for kind, job in jobs.items():
-            _wait(lambda job=job: bus.status(job)["state"] not in ("queued", "running"),
+            wait_for(lambda job=job: bus.status(job)["state"] not in ("queued", "running"),
                   timeout=300, what=f"the {kind} job")
     finally:
         _stop(daemon)
@@ -100,20 +100,20 @@ def test_cancel_stops_a_queued_job_and_kills_a_running_one_with_its_workers(demo
     bus = demo_bus
     running = bus.submit("sweep", SLOW_SWEEP)
     queued = bus.submit("backtest", {"setup": "sma-cross"})
-    daemon = _daemon(Path(os.environ["ITA_HOME"]))
+    daemon = start_daemon(Path(os.environ["ITA_HOME"]))
     try:
-        _wait(lambda: bus.status(running)["state"] == "running", what="the sweep to start")
+        wait_for(lambda: bus.status(running)["state"] == "running", what="the sweep to start")
         pid = bus.status(running)["pid"]
-        _wait(lambda: len(_children(pid)) >= 2, what="the sweep's forked workers")
+        wait_for(lambda: len(_children(pid)) >= 2, what="the sweep's forked workers")
         workers = _children(pid)
         assert bus.cancel(queued)["cancel_requested"]
         assert bus.status(queued)["cancel_requested"]
         bus.cancel(running)
-        _wait(lambda: bus.status(running)["state"] == "cancelled", timeout=15,
+        wait_for(lambda: bus.status(running)["state"] == "cancelled", timeout=15,
               what="the running job to be cancelled")
-        _wait(lambda: bus.status(queued)["state"] == "cancelled", timeout=15,
+        wait_for(lambda: bus.status(queued)["state"] == "cancelled", timeout=15,
               what="the queued job to be cancelled")
-        _wait(lambda: all(_dead(p) for p in [pid, *workers]), timeout=10,
+        wait_for(lambda: all(_dead(p) for p in [pid, *workers]), timeout=10,
               what="the job and its workers to die")
     finally:
         _stop(daemon)
@@ -128,22 +128,20 @@ def test_a_job_interrupted_by_a_daemon_restart_is_requeued_once(demo_bus) -> Non
     job = bus.submit("sweep", {**SLOW_SWEEP, "workers": 1})
     home = Path(os.environ["ITA_HOME"])
     for attempt in (1, 2):
-        daemon = _daemon(home)
+        daemon = start_daemon(home)
         try:
-            _wait(lambda: bus.status(job)["state"] == "running"  # noqa: B023
+            wait_for(lambda: bus.status(job)["state"] == "running"  # noqa: B023
                   and bus.status(job).get("attempt") == attempt  # noqa: B023
                   and bus.status(job).get("progress", 0) > 0,
                   timeout=120, what=f"attempt {attempt} to run")
             child = bus.status(job)["pid"]
             os.kill(daemon.pid, signal.SIGKILL)
             daemon.wait(10)
-            _wait(lambda: _dead(child), timeout=10, what="the job to die with the daemon")  # noqa: B023
+            wait_for(lambda: _dead(child), timeout=10, what="the job to die with the daemon")  # noqa: B023
         finally:
             if daemon.poll() is None:
                 daemon.kill()
-    restarted = subprocess.run([sys.executable, "-m", "engine.cli", "engine", "--once"],
-                               cwd=ROOT, env={**os.environ, "ITA_HOME": str(home)},
-                               capture_output=True, text=True, timeout=120)
+    restarted = engine_once(home)
     assert restarted.returncode == 0, restarted.stderr
     status = bus.status(job)
     assert status["state"] == "interrupted" and status["attempt"] == 2, status

@@ -24,33 +24,17 @@ from engine.errors import ConfigurationError, JobError
 from engine.jobs.bus import JobBus
 from engine.jobs.daemon import EngineDaemon
 from engine.settings import get_settings
+from tests.jobs._processes import ROOT, engine_once, env, start_daemon, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 STALE = time.time() - 3600
 
 
-def _env(home: Path) -> dict[str, str]:
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    return {**os.environ, "ITA_HOME": str(home), "PYTHONPATH": path}
 
 
-def _engine(home: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "engine"], cwd=ROOT,
-                            env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _engine_once(home: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.cli", "engine", "--once"], cwd=ROOT,
-                          env=_env(home), capture_output=True, text=True, timeout=120)
 
 
-def _wait(predicate, timeout=60.0, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _heartbeat_pid(home: Path) -> int | None:
@@ -62,10 +46,10 @@ def _heartbeat_pid(home: Path) -> int | None:
 
 # --- the daemon lock ------------------------------------------------------------------------
 def test_one_daemon_at_a_time_and_kill_9_frees_the_lock(ita_home) -> None:
-    first = _engine(ita_home)
+    first = start_daemon(ita_home)
     try:
-        _wait(lambda: _heartbeat_pid(ita_home) == first.pid, what="the first daemon")
-        second = _engine_once(ita_home)
+        wait_for(lambda: _heartbeat_pid(ita_home) == first.pid, what="the first daemon")
+        second = engine_once(ita_home)
         assert second.returncode == 1
         assert f"an engine daemon already runs for this ITA home (pid {first.pid})" \
             in second.stderr
@@ -74,7 +58,7 @@ def test_one_daemon_at_a_time_and_kill_9_frees_the_lock(ita_home) -> None:
     finally:
         if first.poll() is None:
             first.kill()
-    after = _engine_once(ita_home)
+    after = engine_once(ita_home)
     assert after.returncode == 0, after.stderr
 
 
@@ -106,7 +90,7 @@ def test_a_leftover_lock_file_naming_a_live_process_does_not_block(ita_home) -> 
     try:
         (ita_home / "exchange").mkdir()
         (ita_home / "exchange" / "engine.lock").write_text(str(other.pid))
-        started = _engine_once(ita_home)
+        started = engine_once(ita_home)
         assert started.returncode == 0, started.stderr
     finally:
         other.kill()
@@ -119,7 +103,7 @@ def test_a_running_job_whose_pid_was_reused_is_marked_interrupted(ita_home) -> N
     job_id = bus.submit("selftest", {"seconds": 0})
     bus.update(job_id, state="running", pid=os.getpid())  # this test process is alive
     bus.finish_request(job_id)
-    assert _engine_once(ita_home).returncode == 0
+    assert engine_once(ita_home).returncode == 0
     assert bus.status(job_id)["state"] == "interrupted"
 
 
@@ -149,7 +133,7 @@ def test_a_request_without_status_runs(ita_home) -> None:
     job_id = "20240101T000000000000-selftest-abcdef"
     write_json_atomic(bus.requests / f"{job_id}.json",
                       {"job_id": job_id, "kind": "selftest", "params": {"seconds": 0}})
-    result = _engine_once(ita_home)
+    result = engine_once(ita_home)
     assert result.returncode == 0, result.stderr
     status = bus.status(job_id)
     assert status["state"] == "done" and status["result"] == {"slept": 0.0}
@@ -162,7 +146,7 @@ def test_a_queued_status_without_request_is_failed_not_stuck(ita_home) -> None:
     job_id = "20240101T000000000000-selftest-abcdef"
     bus.write_status(job_id, {"job_id": job_id, "kind": "selftest", "params": {"seconds": 0},
                               "state": "queued", "progress": 0.0, "message": "queued"})
-    result = _engine_once(ita_home)
+    result = engine_once(ita_home)
     assert result.returncode == 0, result.stderr
     status = bus.status(job_id)
     assert status["state"] == "failed" and "request was lost" in status["error"]
@@ -193,7 +177,7 @@ def test_daemon_start_removes_stale_temporaries_only(ita_home) -> None:
     (stale_run / "trades.parquet").write_text("half written")
     for path in [*stale, stale_run, stale_run / "trades.parquet", kept]:
         os.utime(path, (STALE, STALE))
-    result = _engine_once(ita_home)
+    result = engine_once(ita_home)
     assert result.returncode == 0, result.stderr
     assert [p for p in [*stale, stale_run] if p.exists()] == []
     assert fresh.exists() and kept.exists()
@@ -239,7 +223,7 @@ SUBMITTER = textwrap.dedent("""\
 def test_two_processes_submitting_at_once_lose_no_job(ita_home) -> None:
     go, count = ita_home / "go", 60
     writers = [subprocess.Popen([sys.executable, "-c", SUBMITTER, str(count), str(go)],
-                                cwd=ROOT, env=_env(ita_home), stdout=subprocess.PIPE,
+                                cwd=ROOT, env=env(ita_home), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
     time.sleep(1.0)  # both import the engine, then start together
     go.touch()
