@@ -1,0 +1,1 @@
+"""Live: watch the market on every candle close (feeds, evaluation, journal, alerts)."""
