@@ -180,7 +180,9 @@ class Mt5FolderFeed(_Feed):
                 log.info("%s: %s; reading it again when it changes", key, error)
                 continue
             state.error = None
-            after = self._start_after(key, now) if state.last_bar is None else state.last_bar
+            if state.last_bar is None:  # first read: every bar newer than the store's
+                state.last_bar = self._stored_last(key, now)
+            after = state.last_bar
             closed = np.arange(len(raw)) < len(raw) - 1
             closed |= np.asarray(raw.index + state.step <= now)
             bars = self._accept(key, raw, now, after=after, closed=closed)
