@@ -93,10 +93,11 @@ class Mt5FolderFeed(_Feed):
     def __init__(self, folder: str | Path, server_tz: str | dt.tzinfo, store: CandleStore,
                  keys: list[FeedKey], *, clock: Clock | None = None, delay: float = 1.5,
                  retry_interval: float = 2.0, max_catchup_bars: int = 100_000,
-                 tolerance: float = 60.0) -> None:
+                 tolerance: float = 60.0, background_writes: bool = False) -> None:
         super().__init__(checked_keys(keys, source=MT5_SOURCE), store, clock=clock,
                          delay=delay, retry_interval=retry_interval, warmup_bars=0,
                          max_catchup_bars=max_catchup_bars, tolerance=tolerance)
+        self._write_behind(background_writes)
         self.folder = Path(folder)
         self.zone = server_tz if isinstance(server_tz, dt.tzinfo) else parse_timezone(
             server_tz, field="MT5 server time zone")

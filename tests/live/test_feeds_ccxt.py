@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from engine.adapters.store import CandleStore
+from engine.errors import TemporaryError
 from engine.live import feeds
 from engine.live.feeds import CcxtFeed, FeedKey
 from tests.data.fake_exchange import FakeBinance
@@ -229,3 +230,36 @@ def test_health_lag_silence_and_next_due(tmp_path, bars, clock, market) -> None:
     assert health.behind_bars == 3 and health.silent
     # overdue: poll again after the retry interval
     assert feed.next_due() == clock.now + pd.Timedelta(seconds=2)
+
+
+def test_a_store_that_cannot_be_written_holds_the_bars_back(tmp_path, bars, clock, market,
+                                                            monkeypatch) -> None:
+    store = CandleStore(tmp_path)
+    feed, _ = _feed(market, store, [BTC], clock)
+    feed.poll()
+    real = store.upsert
+
+    def locked(*args, **kwargs):
+        raise TemporaryError("1m.parquet: another process has been writing this series")
+
+    monkeypatch.setattr(store, "upsert", locked)
+    clock.now += pd.Timedelta(minutes=2)
+    assert feed.poll() == {}  # not stored, so not passed on; no exception
+    assert "storing bars failed" in feed.health()[BTC].error
+    monkeypatch.setattr(store, "upsert", real)
+    clock.now += pd.Timedelta(seconds=2)
+    assert list(feed.poll()[BTC].index) == list(bars.index[1000:1002])
+
+
+def test_background_writes_store_every_bar_in_order(tmp_path, bars, clock, market) -> None:
+    store = CandleStore(tmp_path)
+    feed, _ = _feed(market, store, [BTC, ETH], clock, background_writes=True)
+    returned = {BTC: [], ETH: []}
+    for i in range(1000, 1006):
+        clock.now = bars.index[i] + pd.Timedelta(seconds=1.5)
+        for key, new in feed.poll().items():
+            returned[key].extend(new.index)
+    feed.close()
+    for key in (BTC, ETH):
+        stored = store.read(key.symbol, "1m", source="binance")
+        assert list(stored.index) == returned[key] == list(bars.index[800:1005])
