@@ -32,6 +32,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from engine.backtest.presentation import price_decimals, zone, zone_name
 from engine.candles import timeframe_delta
@@ -45,7 +46,8 @@ ZONE_COLOR = {1: UP, -1: DOWN, 0: "#607d8b"}
 SESSION_SHADE = {"london": "#2196f3", "new_york": "#ff9800"}
 WIDTH, HEIGHT, DPI = 9.0, 5.6, 120  # inches: 1,080 x 672 pixels, readable on a phone
 LEVEL_KINDS = ("pdh", "pdl", "pwh", "pwl")
-LABEL_BOX = {"boxstyle": "square,pad=0.15", "fc": "white", "alpha": 0.75, "ec": "none"}
+VOLUME_SHARE = 0.18  # of the chart's height, at the bottom
+SHORT_NAMES = {"fvg": "FVG", "order_block": "OB"}
 
 
 # --- the chart ------------------------------------------------------------------------------
@@ -61,11 +63,9 @@ def render_png(candles: pd.DataFrame, signal: SignalLike, *, tz, bars: int = 150
         window = candles.iloc[:0]
     figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI)
     FigureCanvasAgg(figure)
-    grid = figure.add_gridspec(2, 1, height_ratios=(4, 1), hspace=0.04, left=0.015,
-                               right=0.9, top=0.9, bottom=0.09)
-    price = figure.add_subplot(grid[0])
-    volume = figure.add_subplot(grid[1], sharex=price)
-    chart = _Chart(window, signal, price, volume, tz)
+    # one axes: the volume pane is its bottom band (a second axes costs ~40 ms of ticks)
+    price = figure.add_axes((0.015, 0.08, 0.885, 0.82))
+    chart = _Chart(window, signal, price, tz)
     chart.draw()
     figure.suptitle(title(signal), x=0.015, y=0.975, ha="left", fontsize=14,
                     fontweight="bold")
@@ -99,8 +99,8 @@ def reasons_of(signal: SignalLike) -> list[dict]:
 class _Chart:
     """One alert chart on two axes; x is the bar's position in the window (0..n-1)."""
 
-    def __init__(self, window: pd.DataFrame, signal: SignalLike, price, volume, tz) -> None:
-        self.window, self.signal, self.price, self.volume = window, signal, price, volume
+    def __init__(self, window: pd.DataFrame, signal: SignalLike, price, tz) -> None:
+        self.window, self.signal, self.price = window, signal, price
         self.tz = zone(tz)
         self.n = len(window)
         self.bar = timeframe_delta(signal.timeframe)
@@ -139,7 +139,10 @@ class _Chart:
         values = np.r_[lows, highs, self.plan]
         bottom, top = (float(values.min()), float(values.max())) if len(values) else (0, 1)
         margin = (top - bottom) * 0.06 or abs(top) * 0.001 or 1.0
-        self.price.set_ylim(bottom - margin, top + margin)
+        self.low, self.high = bottom - margin, top + margin
+        self.span = self.high - self.low
+        self.band = self.span * VOLUME_SHARE / (1 - VOLUME_SHARE)  # the volume pane's height
+        self.price.set_ylim(self.low - self.band, self.high)
         self.price.set_xlim(-1, self.n + BOX_BARS + 1)
 
     def _sessions(self) -> None:
@@ -149,9 +152,8 @@ class _Chart:
             edges = np.diff(inside)
             for first, last in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1),
                                    strict=True):
-                for axis in (self.price, self.volume):
-                    axis.axvspan(first - 0.5, last - 0.5, color=color, alpha=0.06, lw=0,
-                                 zorder=0)
+                self.price.axvspan(first - 0.5, last - 0.5, color=color, alpha=0.06, lw=0,
+                                   zorder=0)
 
     def _candles(self) -> None:
         w = self.window
@@ -164,19 +166,19 @@ class _Chart:
         self.price.add_collection(LineCollection(wicks, colors=colors, linewidths=0.9,
                                                  zorder=2))
         body_low, body_high = np.minimum(o, c), np.maximum(o, c)
-        flat = (body_high - body_low) < (self.price.get_ylim()[1] - self.price.get_ylim()[0]
-                                         ) * 0.0015
-        body_high = np.where(flat, body_low + (self.price.get_ylim()[1]
-                                               - self.price.get_ylim()[0]) * 0.0015, body_high)
+        thinnest = self.span * 0.0015  # a doji still shows a body
+        body_high = np.maximum(body_high, body_low + thinnest)
         self.price.add_collection(PolyCollection(_rectangles(x - half, x + half, body_low,
                                                              body_high),
                                                  facecolors=colors, edgecolors=colors,
                                                  linewidths=0.5, zorder=3))
-        self.volume.add_collection(PolyCollection(_rectangles(x - half, x + half,
-                                                              np.zeros(self.n), v),
-                                                  facecolors=colors, linewidths=0,
-                                                  alpha=0.55))
-        self.volume.set_ylim(0, (float(v.max()) if self.n and v.max() > 0 else 1.0) * 1.1)
+        most = float(v.max()) if self.n and v.max() > 0 else 1.0
+        floor = self.low - self.band
+        self.price.add_collection(PolyCollection(
+            _rectangles(x - half, x + half, np.full(self.n, floor),
+                        floor + v / most * self.band * 0.85),
+            facecolors=colors, linewidths=0, alpha=0.55, zorder=2))
+        self.price.axhline(self.low, color="#b0bec5", lw=0.8, zorder=2)
 
     def _reason(self, reason: dict) -> None:
         kind = str(reason.get("kind", ""))
@@ -187,15 +189,17 @@ class _Chart:
         direction = int(reason.get("direction") or 0)
         start = self.position(reason.get("at"))
         color = ZONE_COLOR.get(direction, ZONE_COLOR[0])
-        label = f"{reason.get('condition', '')}: {kind}".strip(": ")
         if kind == "sweep":
-            self._sweep(start, top, direction, label)
+            self._sweep(start, top, direction)
         elif kind in ("bos", "choch"):
             self._structure(start, top, "BOS" if kind == "bos" else "CHoCH")
         elif top != bottom:
             self.price.add_patch(_box(start - 0.5, self.at + 0.5, bottom, top, color, 0.16))
-            self.price.text(start - 0.3, top, label, fontsize=8, color=color, va="bottom",
-                            ha="left", zorder=6, clip_on=True, bbox=LABEL_BOX)
+            # a short name inside the zone's lower left corner (the caption names the
+            # condition): "FVG", "OB"
+            self.price.text(start - 0.3, bottom, SHORT_NAMES.get(kind, kind), fontsize=7.5,
+                            color=color, va="bottom", ha="left", zorder=6, clip_on=True,
+                            fontweight="bold")
         elif kind in LEVEL_KINDS or kind.startswith("equal"):
             self.price.hlines(top, start, self.at + BOX_BARS, colors="#1565c0", lw=1.0,
                               linestyles="--", zorder=4)
@@ -205,7 +209,7 @@ class _Chart:
             self.price.scatter([start], [top], marker="^" if direction >= 0 else "v",
                                s=60, color="#546e7a", edgecolors="#263238", zorder=6)
 
-    def _sweep(self, at: float, level: float, direction: int, label: str) -> None:
+    def _sweep(self, at: float, level: float, direction: int) -> None:
         """The swept level (dotted, from 30 bars before to the signal bar) and a marker on the
         sweeping bar: ▲ under a swept low (a long idea), ▼ over a swept high."""
         self.price.hlines(level, max(at - 30, -0.5), self.at + 0.5, colors="#8d6e63",
@@ -214,14 +218,12 @@ class _Chart:
         bars = self.window
         i = int(min(max(at, 0), self.n - 1)) if self.n else 0
         y = (bars["low"].iloc[i] if low else bars["high"].iloc[i]) if self.n else level
-        span = self.price.get_ylim()[1] - self.price.get_ylim()[0]
-        y = y - span * 0.025 if low else y + span * 0.025
+        y = y - self.span * 0.025 if low else y + self.span * 0.025
         self.price.scatter([at], [y], marker="^" if low else "v", s=90,
                            color=UP if low else DOWN, edgecolors="#263238", zorder=7)
         self.price.text(max(at - 30, -0.5), level, f" swept {level:,.{self.decimals}f}",
                         fontsize=8, color="#5d4037", va="bottom" if low else "top", zorder=6,
                         clip_on=True)
-        del label
 
     def _structure(self, at: float, level: float, name: str) -> None:
         self.price.hlines(level, max(at - 12, -0.5), at, colors="#37474f", lw=1.1, zorder=4)
@@ -256,18 +258,18 @@ class _Chart:
                            zorder=7)
 
     def _axes(self) -> None:
-        for axis in (self.price, self.volume):
-            axis.grid(True, color="#eceff1", lw=0.6)
-            axis.set_axisbelow(True)
-            axis.tick_params(labelsize=8.5, length=2)
-            for spine in ("top", "left"):
-                axis.spines[spine].set_visible(False)
-            axis.yaxis.tick_right()
-        self.price.tick_params(labelbottom=False)
-        self.price.yaxis.set_major_formatter(f"{{x:,.{min(self.decimals, 8)}f}}")
-        self.volume.set_yticks([])
+        axis = self.price
+        axis.grid(True, color="#eceff1", lw=0.6)
+        axis.set_axisbelow(True)
+        axis.tick_params(labelsize=8.5, length=2)
+        for spine in ("top", "left"):
+            axis.spines[spine].set_visible(False)
+        axis.yaxis.tick_right()
+        prices = MaxNLocator(7).tick_values(self.low, self.high)
+        prices = prices[(prices >= self.low) & (prices <= self.high)]  # none in the volume pane
+        axis.set_yticks(prices, [f"{p:,.{min(self.decimals, 8)}f}" for p in prices])
         ticks, labels = self._time_ticks()
-        self.volume.set_xticks(ticks, labels)
+        axis.set_xticks(ticks, labels)
 
     def _time_ticks(self) -> tuple[list[float], list[str]]:
         """About six ticks at the window's bars, labelled in local time: the date where the

@@ -271,21 +271,26 @@ def rank(signal: SignalLike, stats: SetupStats, *, account_size: float, risk_pct
 
 
 def _words(overall: Bucket, buckets: list[Bucket], base: float) -> tuple[list, list]:
-    """Strengths (positive expectancy, best first) and weaknesses (negative, worst first; too
-    few trades to judge)."""
+    """Strengths (positive expectancy) and weaknesses (zero or negative; too few trades to
+    judge): the overall first, then the buckets, strongest evidence first. A bucket holding
+    every trade (all longs of a long-only setup) repeats the overall and is left out."""
     if not overall.trades:
         return [], [NO_HISTORY]
     good, bad, thin = [], [], []
     for b in [overall, *buckets]:
+        if b is not overall and b.trades == overall.trades:
+            continue
         if b.trades < MIN_TRADES or b.expectancy_r is None:
             noun = "trade" if b.trades == 1 else "trades"
             thin.append(f"{b.label}: only {b.trades} {noun}, too few to judge")
             continue
+        first = b is overall
         weight = shrink(b.expectancy_r, b.trades, base)
-        (good if b.expectancy_r > 0 else bad).append((weight, b.sentence()))
-    good.sort(key=lambda p: -p[0])
-    bad.sort(key=lambda p: p[0])
-    return [s for _, s in good], [s for _, s in bad] + thin
+        if b.expectancy_r > 0:
+            good.append((not first, -weight, b.sentence()))
+        else:
+            bad.append((not first, weight, b.sentence()))
+    return [s for *_, s in sorted(good)], [s for *_, s in sorted(bad)] + thin
 
 
 def _risk(signal: SignalLike, *, account_size: float, risk_pct: float,

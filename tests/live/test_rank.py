@@ -170,6 +170,8 @@ def test_score_shrinks_by_sample_size() -> None:
     assert lucky.score == pytest.approx(3 * 3.0 / (3 + PRIOR_TRADES))
     assert proven.score > lucky.score  # three lucky trades never outrank sixty good ones
     assert "Overall: only 3 trades, too few to judge" in lucky.weaknesses
+    # a bucket holding every trade (the longs of a long-only history) repeats the overall
+    assert proven.strengths == ("Overall: +0.50 R over 60 trades, 100% won",)
 
 
 def test_buckets_move_the_score_by_their_own_evidence() -> None:
