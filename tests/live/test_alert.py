@@ -194,3 +194,15 @@ def _with(signal, **changes):
     import dataclasses
 
     return dataclasses.replace(signal, **changes)
+
+
+def test_png_renders_from_several_threads_at_once(candles_5m) -> None:
+    """No pyplot state: the monitor may draw alerts of one bar in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    signals = demo_signals(candles_5m, "london-asia-sweep-fvg")[-4:]
+    alone = [render_png(candles_5m, s, tz="Europe/London") for s in signals]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda s: render_png(candles_5m, s, tz="Europe/London"),
+                                 signals * 2))
+    assert together == alone * 2
