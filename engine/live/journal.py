@@ -336,7 +336,7 @@ class SignalJournal:
             merged = {**(json.loads(row["message_ids"]) if row else {}),
                       **{str(k): int(v) for k, v in ids.items()}}
             self._update(db, signal_id, channel, state="sent", message_ids=json.dumps(merged),
-                         sent_at=_iso(self._clock()), last_error=None)
+                         sent_at=_iso(self._clock()))
 
     def mark_retry(self, signal_id: str, channel: str, error: str) -> None:
         """A temporary failure: back to `pending` (delivered later, in order)."""

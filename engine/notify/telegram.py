@@ -72,7 +72,8 @@ def parse_decision(data: str | None) -> tuple[str, str] | None:
 
 
 class ChatPacer:
-    """At most one message per `min_interval` seconds per chat, across threads."""
+    """At most one message per `min_interval` seconds per chat, across threads: a send starts
+    `min_interval` after the previous one to that chat ended, so they also *arrive* apart."""
 
     def __init__(self, min_interval: float = 1.0, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -88,6 +89,10 @@ class ChatPacer:
             self._next[chat] = slot + self.min_interval
         if slot > now:
             self.sleep(slot - now)
+
+    def done(self, chat: str) -> None:
+        with self._lock:
+            self._next[chat] = max(self._next.get(chat, 0.0), self.clock() + self.min_interval)
 
 
 class TelegramChannel:
@@ -182,20 +187,20 @@ class TelegramChannel:
 
     # -- updates (used by TelegramUpdates) -------------------------------------------------
     def get_updates(self, offset: int | None, timeout: float) -> list[Update]:
-        return list(self._run(self._bot.get_updates(offset=offset, timeout=int(timeout),
-                                                    allowed_updates=["message",
-                                                                     "callback_query"])))
+        return list(self._run(lambda: self._bot.get_updates(
+            offset=offset, timeout=int(timeout), allowed_updates=["message", "callback_query"])))
 
     def answer_callback(self, query_id: str, text: str) -> None:
-        self._run(self._bot.answer_callback_query(query_id, text=text))
+        self._run(lambda: self._bot.answer_callback_query(query_id, text=text))
 
     # -- plumbing --------------------------------------------------------------------------
-    def _run(self, coroutine: Any) -> Any:
+    def _run(self, make: Callable[[], Any]) -> Any:
+        """Run the coroutine `make()` on the private loop (the bot started first)."""
         with self._lock:
             if not self._ready:
                 self._loop.run_until_complete(self._bot.initialize())
                 self._ready = True
-            return self._loop.run_until_complete(coroutine)
+            return self._loop.run_until_complete(make())
 
     def _call(self, chat: str, make: Callable[[], Any]) -> int:
         """Send one message to `chat` with pacing and the retry rules; its message id."""
@@ -203,7 +208,7 @@ class TelegramChannel:
         while True:
             self.pacer.wait(chat)
             try:
-                message = self._run_translated(make)
+                message = self._run_translated(make, chat)
                 return message.message_id if hasattr(message, "message_id") else 0
             except RetryAfter as exc:
                 delay = retry_seconds(exc.retry_after)
@@ -219,9 +224,9 @@ class TelegramChannel:
                                          f"{exc}; the alert stays queued") from exc
                 self.pacer.sleep(min(self.backoff * 2 ** (failures - 1), 60.0))
 
-    def _run_translated(self, make: Callable[[], Any]) -> Any:
+    def _run_translated(self, make: Callable[[], Any], chat: str) -> Any:
         try:
-            return self._run(make())
+            return self._run(make)
         except (RetryAfter, NetworkError) as exc:
             if isinstance(exc, BadRequest):
                 raise AlertRejected(f"Telegram refused the message: {exc.message}") from exc
@@ -235,6 +240,8 @@ class TelegramChannel:
                                      ) from exc
         except TelegramError as exc:
             raise TemporaryError(f"Telegram error: {exc.message}") from exc
+        finally:
+            self.pacer.done(chat)
 
 
 def _fitted(text: str, limit: int) -> tuple[str, str | None]:
