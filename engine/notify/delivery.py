@@ -8,8 +8,10 @@ starting with "(resent)" — the one case where a trader may see an alert twice 
 `engine/live/journal.py`).
 
 `ITA_CRASH_POINT` (tests only) names a point where the process kills itself with SIGKILL:
-`after_mark_sending`, `after_send` (the channel accepted, nothing recorded yet),
-`after_mark_sent`. The crash tests start a real process with it and restart one without it.
+`after_mark_sending`; `after_accept` (a chat accepted the alert, its message id not yet
+recorded: the ambiguous point); `after_send` (every chat's id recorded, the row still
+`sending`: the restart sends nothing more); `after_mark_sent`. The crash tests start a real
+process with it and restart one without it.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ def _deliver_one(journal: SignalJournal, channel: Channel, render: Render,
     crash_point("after_mark_sending")
 
     def confirmed(chat: str, message_id: int) -> None:
+        crash_point("after_accept")
         journal.mark_chat_sent(item.signal_id, channel.name, chat, message_id)
 
     ids = channel.send_alert(png, caption, item.signal_id, skip_chats=set(item.message_ids),

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import pytest
 
-from engine.live.journal import OutboxItem, SignalJournal
+from engine.live.journal import SignalJournal
 from engine.notify.telegram import ChatPacer, TelegramChannel
 from tests.fakes.telegram_api import FakeTelegram
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 CHAT = 4242
 
 
@@ -28,16 +26,6 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-def render(item: OutboxItem) -> tuple[bytes, str]:
-    return PNG, f"<b>{html.escape(item.signal_id)}</b>"
-
-
-def signal_of(caption: str) -> str:
-    """The signal id a `render` caption names (with any "(resent) " mark removed)."""
-    return html.unescape(caption.removeprefix("(resent) ").removeprefix("<b>").removesuffix(
-        "</b>"))
 
 
 @pytest.fixture()

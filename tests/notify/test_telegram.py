@@ -14,7 +14,8 @@ from engine.notify.delivery import deliver_pending
 from engine.notify.telegram import TelegramChannel, parse_decision, retry_seconds
 from tests.fakes.live_signal import make_signal
 from tests.fakes.telegram_api import FakeTelegram
-from tests.notify.conftest import CHAT, PNG, FakeClock, render, signal_of
+from tests.notify._alerts import PNG, render, signal_of
+from tests.notify.conftest import CHAT, FakeClock
 
 
 def _queue(journal: SignalJournal, *minutes: int) -> list[str]:
