@@ -304,13 +304,17 @@ class SignalJournal:
         """What `channel` still has to deliver, oldest bar first, best score first within a bar:
         `pending` rows and `sending` rows left unconfirmed by a crash."""
         rows = self._read(
-            "SELECT o.channel, o.state, o.attempts, o.last_error, o.message_ids, o.signal_id "
+            "SELECT o.signal_id, o.state, o.attempts, o.last_error, o.message_ids "
             "FROM outbox o JOIN signals s USING (signal_id) "
             "WHERE o.channel = ? AND o.state IN ('pending', 'sending') "
             "ORDER BY s.known_at, s.score DESC NULLS LAST, o.seq", [channel])
-        return [OutboxItem(self.get(row["signal_id"]), row["channel"], row["state"],
-                           row["attempts"], row["last_error"], json.loads(row["message_ids"]))
-                for row in rows]
+        if not rows:
+            return []
+        signals = {s.signal_id: s for s in self._signal_rows(
+            "WHERE s.signal_id IN (SELECT signal_id FROM outbox WHERE channel = ? "
+            "AND state IN ('pending', 'sending'))", [channel])}
+        return [OutboxItem(signals[row["signal_id"]], channel, row["state"], row["attempts"],
+                           row["last_error"], json.loads(row["message_ids"])) for row in rows]
 
     def mark_sending(self, signal_id: str, channel: str, *, resent: bool = False) -> None:
         self._set_state(signal_id, channel, "sending", attempts=1, sending=True,
