@@ -1,0 +1,456 @@
+"""The signal journal and its outbox: every live signal recorded once, every delivery tracked.
+
+A SQLite file at ``<home>/.ita/live.sqlite`` (local state: it never syncs), in WAL mode so the
+Live page and ``ita live status`` read while the monitor writes. Exports for DuckDB:
+`SignalJournal.export_parquet`.
+
+**signals** — one row per live signal, unique on `signal_id`:
+
+| column | meaning |
+| --- | --- |
+| signal_id | stable text id: setup@vN, source:symbol, timeframe, known_at, long/short |
+| short_key | 16 hex digits of the id's sha256: what Telegram buttons carry (64-byte limit) |
+| known_at ... reasons | the signal contract's fields (engine/signals.py; known_at as ISO UTC) |
+| timeframe, source | the feed it came from |
+| score, late | the alert's rank score (NULL: none); recorded after its bar was already old |
+| created_at | when the monitor recorded it (ISO UTC) |
+| decision, decision_reason, decided_at | Taken / Skipped / Missed, from the app or Telegram |
+| outcome, outcome_r, outcome_at | what became of it (filled later by the journal, learning) |
+
+**outbox** — one row per (signal_id, channel):
+
+| column | meaning |
+| --- | --- |
+| state | `pending` → `sending` → `sent`; `failed` (refused for good); `suppressed` (paused) |
+| attempts, last_error | sends tried and the last error, in the trader's words |
+| message_ids | JSON {chat id: message id} of the chats that confirmed |
+| resent | 1 when it was sent again after a crash left it unconfirmed (see below) |
+| created_at, updated_at, sending_at, sent_at | ISO UTC |
+
+**Exactly once.** `record(signal, channels=...)` writes the signal and its outbox rows in one
+transaction, before anything is sent: a crash before it leaves nothing (the monitor evaluates
+that bar again), a crash after it leaves pending rows. The sender marks a row `sending`, sends,
+records each chat's message id as that chat confirms, then marks it `sent`. On restart a
+row still `sending` is the one ambiguous case: the process died between asking the channel and
+writing its answer, and Telegram cannot tell whether it delivered. Such a row is sent again to
+the chats without a recorded message id, its caption marked "(resent)": an alert may then
+arrive twice, never zero times. Every other crash point delivers exactly once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from engine._io import atomic_path
+from engine.errors import DataError
+
+JOURNAL_FILE = Path(".ita") / "live.sqlite"
+DECISIONS = ("Taken", "Skipped", "Missed")
+STATES = ("pending", "sending", "sent", "failed", "suppressed")
+
+# (name, SQL type) of the signal fields stored from a LiveSignal, in the contract's order
+SIGNAL_FIELDS: tuple[tuple[str, str], ...] = (
+    ("known_at", "TEXT NOT NULL"), ("symbol", "TEXT NOT NULL"), ("direction", "INTEGER NOT NULL"),
+    ("entry_type", "TEXT NOT NULL"), ("entry", "REAL"), ("stop", "REAL"), ("target", "REAL"),
+    ("r_planned", "REAL"), ("expiry_bars", "INTEGER"), ("time_exit_bars", "INTEGER"),
+    ("breakeven_r", "REAL"), ("partial_r", "REAL"), ("partial_fraction", "REAL"),
+    ("setup_id", "TEXT NOT NULL"), ("setup_version", "INTEGER NOT NULL"), ("reasons", "TEXT"),
+    ("timeframe", "TEXT NOT NULL"), ("source", "TEXT NOT NULL"),
+)
+_FLOATS = {name for name, kind in SIGNAL_FIELDS if kind == "REAL"}
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS signals (
+    signal_id TEXT PRIMARY KEY,
+    short_key TEXT NOT NULL UNIQUE,
+    {", ".join(f"{name} {kind}" for name, kind in SIGNAL_FIELDS)},
+    score REAL, late INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
+    decision TEXT, decision_reason TEXT, decided_at TEXT,
+    outcome TEXT, outcome_r REAL, outcome_at TEXT
+);
+CREATE INDEX IF NOT EXISTS signals_known_at ON signals (known_at);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    signal_id TEXT NOT NULL REFERENCES signals (signal_id),
+    channel TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ({", ".join(f"'{s}'" for s in STATES)})),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    message_ids TEXT NOT NULL DEFAULT '{{}}',
+    resent INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, sending_at TEXT, sent_at TEXT,
+    UNIQUE (signal_id, channel)
+);
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox (channel, state);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def journal_path(home: str | Path) -> Path:
+    """Where the journal of the ITA home `home` lives."""
+    return Path(home) / JOURNAL_FILE
+
+
+def short_key(signal_id: str) -> str:
+    """The 16-hex-digit key Telegram buttons carry instead of the (long) signal id."""
+    return hashlib.sha256(signal_id.encode("utf-8")).hexdigest()[:16]
+
+
+def _iso(moment: datetime | pd.Timestamp) -> str:
+    stamp = pd.Timestamp(moment)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class JournalSignal:
+    """One journaled signal as the pages, the status and the alert renderer read it."""
+
+    signal_id: str
+    fields: dict[str, Any]  # the LiveSignal fields (known_at as a UTC Timestamp, NaN for none)
+    score: float | None
+    late: bool
+    created_at: pd.Timestamp
+    decision: str | None
+    decision_reason: str | None
+    deliveries: dict[str, str] = field(default_factory=dict)  # channel -> state
+
+    def __getattr__(self, name: str) -> Any:  # signal.symbol, signal.entry, ...
+        try:
+            return self.__dict__["fields"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A delivery still to do: the signal, its channel and how far earlier attempts got."""
+
+    signal: JournalSignal
+    channel: str
+    state: str
+    attempts: int
+    last_error: str | None
+    message_ids: dict[str, int]
+
+    @property
+    def signal_id(self) -> str:
+        return self.signal.signal_id
+
+    @property
+    def unconfirmed(self) -> bool:
+        """A send was started and never confirmed (the process died): resend, marked."""
+        return self.state == "sending"
+
+
+class SignalJournal:
+    """The live signal journal at `path` (usually `journal_path(home)`).
+
+    Safe for several threads of one process (one connection behind a lock) and for several
+    processes (SQLite WAL, writes in `BEGIN IMMEDIATE` transactions, a busy timeout).
+
+    >>> journal = SignalJournal(journal_path(home))  # doctest: +SKIP
+    >>> journal.record(signal, score=0.7, channels=["telegram"])  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], datetime] = _now) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        with self._lock:  # idempotent; one transaction, so a racing process waits
+            self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SignalJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    # -- signals ---------------------------------------------------------------------------
+    def record(self, signal: Any, *, score: float | None = None, late: bool = False,
+               channels: Iterable[str] = ()) -> bool:
+        """Record `signal` (a LiveSignal) once; True when it is new. `channels` queues its
+        delivery in the same transaction (a crash can never leave it recorded but unqueued).
+        A signal already recorded is left as it was, its deliveries included."""
+        signal_id = signal.signal_id
+        values = {name: _stored(name, getattr(signal, name)) for name, _ in SIGNAL_FIELDS}
+        names = ["signal_id", "short_key", *values, "score", "late", "created_at"]
+        row = [signal_id, short_key(signal_id), *values.values(),
+               None if score is None or math.isnan(score) else float(score), int(late),
+               _iso(self._clock())]
+        with self._write() as db:
+            cursor = db.execute(
+                f"INSERT OR IGNORE INTO signals ({', '.join(names)}) "
+                f"VALUES ({', '.join('?' * len(names))})", row)
+            new = cursor.rowcount == 1
+            if new:
+                for channel in channels:
+                    self._enqueue(db, signal_id, channel)
+        return new
+
+    def get(self, signal_id: str) -> JournalSignal:
+        rows = self._signal_rows("WHERE s.signal_id = ?", [signal_id])
+        if not rows:
+            raise DataError(f"{self.path}: no signal {signal_id!r} in the live journal")
+        return rows[0]
+
+    def signal_for_key(self, key: str) -> str | None:
+        """The signal id behind a Telegram button's short key, or None."""
+        rows = self._read("SELECT signal_id FROM signals WHERE short_key = ?", [key])
+        return rows[0]["signal_id"] if rows else None
+
+    def signal_for_message(self, chat_id: str | int, message_id: int) -> str | None:
+        """The signal whose alert is message `message_id` in chat `chat_id`, or None."""
+        rows = self._read(
+            "SELECT o.signal_id FROM outbox o, json_each(o.message_ids) m "
+            "WHERE m.key = ? AND m.value = ?", [str(chat_id), int(message_id)])
+        return rows[0]["signal_id"] if rows else None
+
+    def set_decision(self, signal_id: str, decision: str, reason: str | None = None) -> None:
+        """Record the trader's decision (Taken / Skipped / Missed, any case) and an optional
+        reason; a later decision replaces an earlier one."""
+        chosen = _decision(decision)
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE signals SET decision = ?, decision_reason = COALESCE(?, decision_reason),"
+                " decided_at = ? WHERE signal_id = ?",
+                [chosen, reason, _iso(self._clock()), signal_id])
+        if cursor.rowcount == 0:
+            raise DataError(f"{self.path}: no signal {signal_id!r} in the live journal")
+
+    def set_reason(self, signal_id: str, reason: str) -> None:
+        """Attach the trader's reason to a signal (the decision, if any, stays)."""
+        with self._write() as db:
+            db.execute("UPDATE signals SET decision_reason = ? WHERE signal_id = ?",
+                       [reason, signal_id])
+
+    def today(self, *, tz: str = "UTC") -> list[JournalSignal]:
+        """Signals whose bar (`known_at`) falls on today's date in `tz`, oldest first."""
+        now = pd.Timestamp(self._clock()).tz_convert(tz)
+        start = now.normalize()
+        end = start + pd.Timedelta(days=1)
+        return self._signal_rows("WHERE s.known_at >= ? AND s.known_at < ? "
+                                 "ORDER BY s.known_at, s.score DESC NULLS LAST",
+                                 [_iso(start), _iso(end)])
+
+    def recent(self, n: int = 20) -> list[JournalSignal]:
+        """The `n` latest signals, newest first."""
+        return self._signal_rows("ORDER BY s.known_at DESC, s.score DESC NULLS LAST LIMIT ?",
+                                 [int(n)])
+
+    def _signal_rows(self, where: str, args: list[Any]) -> list[JournalSignal]:
+        rows = self._read(
+            "SELECT s.*, (SELECT json_group_object(o.channel, o.state) FROM outbox o "
+            f"WHERE o.signal_id = s.signal_id) AS deliveries FROM signals s {where}", args)
+        return [_journal_signal(row) for row in rows]
+
+    # -- outbox ----------------------------------------------------------------------------
+    def enqueue(self, signal_id: str, channel: str) -> bool:
+        """Queue `signal_id` for `channel`; True when newly queued."""
+        with self._write() as db:
+            return self._enqueue(db, signal_id, channel)
+
+    def _enqueue(self, db: sqlite3.Connection, signal_id: str, channel: str) -> bool:
+        now = _iso(self._clock())
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO outbox (signal_id, channel, state, created_at, updated_at) "
+            "VALUES (?, ?, 'pending', ?, ?)", [signal_id, channel, now, now])
+        return cursor.rowcount == 1
+
+    def pending(self, channel: str) -> list[OutboxItem]:
+        """What `channel` still has to deliver, oldest bar first, best score first within a bar:
+        `pending` rows and `sending` rows left unconfirmed by a crash."""
+        rows = self._read(
+            "SELECT o.signal_id, o.state, o.attempts, o.last_error, o.message_ids "
+            "FROM outbox o JOIN signals s USING (signal_id) "
+            "WHERE o.channel = ? AND o.state IN ('pending', 'sending') "
+            "ORDER BY s.known_at, s.score DESC NULLS LAST, o.seq", [channel])
+        if not rows:
+            return []
+        signals = {s.signal_id: s for s in self._signal_rows(
+            "WHERE s.signal_id IN (SELECT signal_id FROM outbox WHERE channel = ? "
+            "AND state IN ('pending', 'sending'))", [channel])}
+        return [OutboxItem(signals[row["signal_id"]], channel, row["state"], row["attempts"],
+                           row["last_error"], json.loads(row["message_ids"])) for row in rows]
+
+    def mark_sending(self, signal_id: str, channel: str, *, resent: bool = False) -> None:
+        self._set_state(signal_id, channel, "sending", attempts=1, sending=True,
+                        resent=resent)
+
+    def mark_chat_sent(self, signal_id: str, channel: str, chat_id: str | int,
+                       message_id: int) -> None:
+        """One chat confirmed while the row is still `sending`."""
+        with self._write() as db:
+            db.execute("UPDATE outbox SET message_ids = json_set(message_ids, ?, ?), "
+                       "updated_at = ? WHERE signal_id = ? AND channel = ?",
+                       [f'$."{chat_id}"', int(message_id), _iso(self._clock()), signal_id,
+                        channel])
+
+    def mark_sent(self, signal_id: str, channel: str,
+                  message_id: dict[str, int] | int | None = None) -> None:
+        """The channel confirmed: `message_id` is one id or {chat id: message id}."""
+        ids = message_id if isinstance(message_id, dict) else (
+            {} if message_id is None else {"": int(message_id)})
+        with self._write() as db:
+            row = db.execute("SELECT message_ids FROM outbox WHERE signal_id = ? AND channel = ?",
+                             [signal_id, channel]).fetchone()
+            merged = {**(json.loads(row["message_ids"]) if row else {}),
+                      **{str(k): int(v) for k, v in ids.items()}}
+            self._update(db, signal_id, channel, state="sent", message_ids=json.dumps(merged),
+                         sent_at=_iso(self._clock()))
+
+    def mark_retry(self, signal_id: str, channel: str, error: str) -> None:
+        """A temporary failure: back to `pending` (delivered later, in order)."""
+        self._set_state(signal_id, channel, "pending", error=error)
+
+    def mark_failed(self, signal_id: str, channel: str, error: str) -> None:
+        """The channel refused this alert for good (it is not retried)."""
+        self._set_state(signal_id, channel, "failed", error=error)
+
+    def suppress_pending(self, channel: str) -> int:
+        """Alerts are paused: what `channel` still had to send is kept but never sent."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE outbox SET state = 'suppressed', last_error = 'alerts paused', "
+                "updated_at = ? WHERE channel = ? AND state IN ('pending', 'sending')",
+                [_iso(self._clock()), channel]).rowcount
+
+    def deliveries(self, signal_id: str) -> dict[str, dict[str, Any]]:
+        """{channel: outbox row as a dict} for one signal."""
+        rows = self._read("SELECT * FROM outbox WHERE signal_id = ?", [signal_id])
+        return {row["channel"]: {**dict(row), "message_ids": json.loads(row["message_ids"])}
+                for row in rows}
+
+    def _set_state(self, signal_id: str, channel: str, state: str, *, attempts: int = 0,
+                   sending: bool = False, resent: bool = False, error: str | None = None) -> None:
+        now = _iso(self._clock())
+        with self._write() as db:
+            db.execute(
+                "UPDATE outbox SET state = ?, attempts = attempts + ?, updated_at = ?, "
+                "sending_at = CASE WHEN ? THEN ? ELSE sending_at END, "
+                "resent = MAX(resent, ?), last_error = COALESCE(?, last_error) "
+                "WHERE signal_id = ? AND channel = ?",
+                [state, attempts, now, int(sending), now, int(resent), error, signal_id,
+                 channel])
+
+    def _update(self, db: sqlite3.Connection, signal_id: str, channel: str,
+                **values: Any) -> None:
+        values["updated_at"] = _iso(self._clock())
+        sets = ", ".join(f"{name} = ?" for name in values)
+        db.execute(f"UPDATE outbox SET {sets} WHERE signal_id = ? AND channel = ?",
+                   [*values.values(), signal_id, channel])
+
+    # -- state and exports -----------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        rows = self._read("SELECT value FROM kv WHERE key = 'paused'")
+        return bool(rows) and rows[0]["value"] == "1"
+
+    def set_paused(self, paused: bool) -> None:
+        self.set_value("paused", "1" if paused else "0")
+
+    def value(self, key: str, default: str | None = None) -> str | None:
+        rows = self._read("SELECT value FROM kv WHERE key = ?", [key])
+        return rows[0]["value"] if rows else default
+
+    def set_value(self, key: str, value: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO kv (key, value) VALUES (?, ?) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+
+    def frame(self) -> pd.DataFrame:
+        """Every signal with its deliveries' states (one column per channel), oldest first."""
+        with self._lock:
+            signals = pd.read_sql_query("SELECT * FROM signals ORDER BY known_at", self._db)
+            outbox = pd.read_sql_query("SELECT signal_id, channel, state FROM outbox", self._db)
+        for name in ("known_at", "created_at", "decided_at", "outcome_at"):
+            signals[name] = pd.to_datetime(signals[name], utc=True, format="ISO8601")
+        signals["late"] = signals["late"].astype(bool)
+        if not outbox.empty:
+            states = outbox.pivot(index="signal_id", columns="channel", values="state")
+            states.columns = [f"delivery_{c}" for c in states.columns]
+            signals = signals.join(states, on="signal_id")
+        return signals
+
+    def export_parquet(self, path: str | Path) -> Path:
+        """Write `frame()` to `path` atomically (for DuckDB); returns the path."""
+        target = Path(path)
+        with atomic_path(target) as tmp:
+            self.frame().to_parquet(tmp, index=False)
+        return target
+
+
+def _stored(name: str, value: Any) -> Any:
+    if name == "known_at":
+        return _iso(value)
+    if value is None:
+        return None
+    if name in _FLOATS:
+        number = float(value)
+        return None if math.isnan(number) else number
+    if name in {"direction", "expiry_bars", "time_exit_bars", "setup_version"}:
+        return int(value)
+    return str(value)
+
+
+def _journal_signal(row: sqlite3.Row) -> JournalSignal:
+    fields = {name: row[name] for name, _ in SIGNAL_FIELDS}
+    fields["known_at"] = pd.Timestamp(fields["known_at"])
+    for name in _FLOATS:
+        fields[name] = math.nan if fields[name] is None else float(fields[name])
+    return JournalSignal(
+        signal_id=row["signal_id"], fields=fields, score=row["score"], late=bool(row["late"]),
+        created_at=pd.Timestamp(row["created_at"]), decision=row["decision"],
+        decision_reason=row["decision_reason"], deliveries=json.loads(row["deliveries"] or "{}"))
+
+
+def _decision(text: str) -> str:
+    for decision in DECISIONS:
+        if text.strip().lower() == decision.lower():
+            return decision
+    close = difflib.get_close_matches(text.strip().title(), DECISIONS, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise DataError(f"decision {text!r} is not one of {', '.join(DECISIONS)}{hint}")

@@ -1,0 +1,1 @@
+"""Local fakes of outside systems (Telegram Bot API), for real clients in tests."""
