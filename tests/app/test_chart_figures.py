@@ -11,9 +11,9 @@ import pytest
 from app.chart_figures import (
     RIGHT_OFFSET,
     PriceChart,
-    in_turn,
     fit_for_browser,
     gap_breaks,
+    in_turn,
     local_times,
     signal_boxes,
     signals_not_taken,
