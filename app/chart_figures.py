@@ -332,10 +332,11 @@ class PriceChart:
     # --- plans ----------------------------------------------------------------------------
 
     def add_position_boxes(self, boxes: pd.DataFrame, *, name: str = "signal",
-                           style: str = "signal") -> None:
+                           style: str = "signal", legend: str | None = None) -> None:
         """Position boxes from columns start, end, entry, stop, target, direction (see
         `signal_boxes`, `trade_boxes`): green from entry to target, red from entry to stop,
-        drawn in `style` (`BOX_STYLES`: ``trade`` opaque, ``signal`` light, ``outline``)."""
+        drawn in `style` (`BOX_STYLES`: ``trade`` opaque, ``signal`` light, ``outline``); the
+        entry markers are named `legend` (default: `name` + "s")."""
         if boxes.empty:
             return
         shown = self._visible(boxes, "start", boxes["end"])
@@ -354,9 +355,10 @@ class PriceChart:
                         line={"width": look["width"], "color": BORDER[part],
                               "dash": look["dash"]},
                         legendgroup=name, showlegend=False, **drawn)
-        self._entry_markers(shown, x0, name, hollow=look["open"])
+        self._entry_markers(shown, x0, name, legend or f"{name}s", hollow=look["open"])
 
-    def _entry_markers(self, shown: pd.DataFrame, x0, name: str, *, hollow: bool) -> None:
+    def _entry_markers(self, shown: pd.DataFrame, x0, name: str, legend: str, *,
+                       hollow: bool) -> None:
         long = shown["direction"].to_numpy() > 0
         text = [f"{'long' if d > 0 else 'short'} entry {e:,.2f}<br>stop {s:,.2f}<br>"
                 f"target {t:,.2f}" + (f"<br>{r}" if r else "")
@@ -364,7 +366,7 @@ class PriceChart:
                                          shown["target"], shown.get("label", [""] * len(shown)),
                                          strict=True)]
         symbols = np.where(long, "triangle-up", "triangle-down")
-        self._trace(x=x0, y=shown["entry"], mode="markers", name=f"{name}s", legendgroup=name,
+        self._trace(x=x0, y=shown["entry"], mode="markers", name=legend, legendgroup=name,
                     marker={"symbol": np.char.add(symbols.astype(str), "-open") if hollow
                             else symbols, "size": 10 if hollow else 12,
                             "color": np.where(long, UP, DOWN),
@@ -386,12 +388,13 @@ class PriceChart:
         free = in_turn(boxes)
         self.add_position_boxes(boxes[free], name="signal", style="signal")
         self.add_position_boxes(boxes[~free], name="signal while one was open",
-                                style="outline")
+                                style="outline", legend="signals while one was open")
 
     def add_run_boxes(self, trades: pd.DataFrame, boxes_not_taken: pd.DataFrame) -> None:
         """A run's trades (opaque, from entry to exit) and the boxes of its signals that did
         not become a trade (outlined; see `signals_not_taken`)."""
-        self.add_position_boxes(boxes_not_taken, name="signal not taken", style="outline")
+        self.add_position_boxes(boxes_not_taken, name="signal not taken", style="outline",
+                                legend="signals not taken")
         self.add_position_boxes(trade_boxes(trades), name="trade", style="trade")
 
     def focus(self, start, end, *, prices=(), pad: int = FOCUS_PAD) -> tuple:

@@ -23,7 +23,7 @@ from engine.backtest import presentation as view
 from engine.backtest.metrics import BREAKDOWNS, WEEKDAY_NAMES, breakdown
 from engine.settings import get_settings
 
-WINDOW = 60  # bars before entry / after exit in trade charts
+WINDOW = 40  # bars before entry / after exit in trade charts
 
 
 def write_csv_report(run_store: RunStore, run_id: str, out_dir: Path | None = None

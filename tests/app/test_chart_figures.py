@@ -231,7 +231,7 @@ def test_signals_that_come_while_an_earlier_box_is_open_are_only_outlined() -> N
     assert boxes_of(outlined.x, outlined.y)[0][:2] == (idx[8], idx[18])
     assert filled.fill == "toself" and outlined.fill in (None, "none")
     assert outlined.line.dash == "dot" and outlined.line.width >= 1
-    assert all(str(s).endswith("-open") for s in trace(fig, "signal while one was opens")
+    assert all(str(s).endswith("-open") for s in trace(fig, "signals while one was open")
                .marker.symbol)
 
 
@@ -254,3 +254,4 @@ def test_a_run_chart_draws_each_trade_opaque_once_and_untaken_signals_outlined()
     assert float(opaque.fillcolor.rsplit(",", 1)[1].rstrip(")")) > 0.25  # more than a signal
     outlined = trace(fig, "signal not taken stop")
     assert len(boxes_of(outlined.x, outlined.y)) == 1 and outlined.fill in (None, "none")
+    assert len(trace(fig, "signals not taken").x) == 1 and len(trace(fig, "trades").x) == 2
