@@ -8,12 +8,20 @@
   (Plotly rangebreaks), as on TradingView.
 - **Like TradingView**: pan by dragging, wheel zoom, a crosshair with the time and price
   (unified hover and spikelines), a volume pane under the price.
+- **Framed like TradingView**: the time axis runs from one bar before the first candle to
+  `RIGHT_OFFSET` bars after the last one (TradingView's right offset), never a wide empty
+  stretch past the data.
 - **Context as it was known**: a zone (FVG, order block) is drawn from its bar until the bar
-  that filled or invalidated it (to the chart's end while it lives); sessions as the Asia range
-  box and London / New York shading; previous day/week levels from the bar they became known
-  until the next one replaces them; sweeps as a marker on the swept level; structure breaks as
-  a line from the broken swing to the breaking bar; each signal or trade as a position box
-  (green from entry to target, red from entry to stop).
+  that filled or invalidated it (to the last bar while it lives, never beyond); sessions as
+  the Asia range box and London / New York shading; previous day/week levels from the bar
+  they became known until the next one replaces them; sweeps as a marker on the swept level;
+  structure breaks as a line from the broken swing to the breaking bar; each signal or trade
+  as a position box (green from entry to target, red from entry to stop).
+- **Position boxes that stay readable**: a box spans its own bars only (entry to exit for a
+  trade; signal to first touch of stop or target for a signal). Trades are opaque; a signal is
+  lightly filled when it would have been taken (no earlier box still open: the backtester holds
+  one position at a time) and only outlined when it came while another was open or, on a run's
+  chart, when it did not become a trade. A trade replaces its own signal's box.
 
 Speed: zones, levels and boxes are a few filled `go.Scatter` traces with ``None`` separators,
 one per kind, never one `add_shape` call each (Plotly copies the layout on every call: 300 zones
@@ -33,9 +41,18 @@ MAX_CANDLES = 4000
 MAX_BREAKS = 150  # the largest gaps cut out of the x axis (every one of them costs the browser)
 FOCUS_PAD = 20  # bars shown before and after a focused signal or trade
 BOX_BARS = 288  # a signal's position box ends at its stop or target, or after this many bars
+RIGHT_OFFSET = 5  # bars of empty space after the last candle (TradingView's right offset)
 UP, DOWN = "#26a69a", "#ef5350"  # TradingView's candle colours
 ZONE_FILL = {1: "rgba(38,166,154,0.20)", -1: "rgba(239,83,80,0.20)", 0: "rgba(96,125,139,0.15)"}
 REWARD_FILL, RISK_FILL = "rgba(38,166,154,0.25)", "rgba(239,83,80,0.25)"
+# how a position box is drawn: fill (reward, risk) or None for an outline, border, marker
+BOX_STYLES = {
+    "trade": {"fill": ("rgba(38,166,154,0.45)", "rgba(239,83,80,0.45)"), "width": 1,
+              "dash": "solid", "open": False},
+    "signal": {"fill": (REWARD_FILL, RISK_FILL), "width": 0, "dash": "solid", "open": False},
+    "outline": {"fill": None, "width": 1, "dash": "dot", "open": True},
+}
+BORDER = {"reward": "rgba(38,166,154,0.9)", "risk": "rgba(239,83,80,0.9)"}
 SESSION_SHADE = {"london": "rgba(33,150,243,0.06)", "new_york": "rgba(255,152,0,0.06)"}
 LEVEL_COLORS = {"pdh": "#1565c0", "pdl": "#1565c0", "pwh": "#6a1b9a", "pwl": "#6a1b9a"}
 
@@ -120,7 +137,8 @@ class PriceChart:
         self.bar = timeframe_delta(self.timeframe)
         self.base_bar = timeframe_delta(timeframe)
         self.start = self.candles.index[0]
-        self.end = self.candles.index[-1] + self.bar
+        self.end = self.candles.index[-1] + self.bar  # the end of the last bar's period
+        self.last = self.candles.index[-1]  # the last bar: where living things stop
         self.traces: list[dict] = []
         self.layout: dict = {}
         self._base(title, height)
@@ -161,7 +179,8 @@ class PriceChart:
                   "spikethickness": 1, "spikedash": "dot", "spikecolor": "#607d8b",
                   "gridcolor": "#eceff1"}
         time_axis = {**spikes, "type": "date", "rangeslider": {"visible": False},
-                     "rangebreaks": gap_breaks(x, self.bar)}
+                     "rangebreaks": gap_breaks(x, self.bar),
+                     "range": [x[0] - self.bar, x[-1] + RIGHT_OFFSET * self.bar]}
         self.layout = {
             "title": {"text": f"{title}{note}{zone}", "font": {"size": 14}}, "height": height,
             "margin": {"l": 10, "r": 60, "t": 80, "b": 20}, "dragmode": "pan",
@@ -178,6 +197,13 @@ class PriceChart:
 
     def _trace(self, **kwargs) -> None:
         self.traces.append({"type": "scatter", **kwargs})
+
+    def _until(self, start: pd.Series, end: pd.Series) -> pd.Series:
+        """`end`, the last bar where it is missing (still alive) or later, never before
+        `start`."""
+        last = pd.Series(self.last, index=end.index)
+        end = end.where(end.notna() & (end < last), last)
+        return end.where(end >= start, start)
 
     def _visible(self, frame: pd.DataFrame, first: str, last: pd.Series) -> pd.DataFrame:
         keep = (frame[first] < self.end) & (last.fillna(self.end) >= self.start)
@@ -207,8 +233,8 @@ class PriceChart:
                 self.add_points(f"{name}: {kind}", rows)
 
     def zone_ends(self, zones: pd.DataFrame) -> pd.Series:
-        """Where each zone stops being drawn: the bar that filled or invalidated it, else the
-        chart's end."""
+        """Where each zone stops being drawn: the bar that filled or invalidated it (NaT while
+        it lives)."""
         end = pd.Series(pd.NaT, index=zones.index, dtype="datetime64[ns, UTC]")
         for column in ("filled_at", "invalidated_at"):
             if column in zones:
@@ -218,7 +244,7 @@ class PriceChart:
     def add_zones(self, name: str, zones: pd.DataFrame) -> None:
         ends = self.zone_ends(zones)
         shown = self._visible(zones, "at", ends)
-        ends = ends[shown.index].fillna(self.end)
+        ends = self._until(shown["at"], ends[shown.index])
         for direction, part in shown.groupby("direction"):
             xs, ys = _polygons(self.x(part["at"]), self.x(ends[part.index]), part["bottom"],
                                part["top"])
@@ -254,7 +280,7 @@ class PriceChart:
             rows = rows.sort_values("known_at")
             until = rows["known_at"].shift(-1)
             shown = self._visible(rows, "known_at", until)
-            until = until[shown.index].fillna(self.end)
+            until = self._until(shown["known_at"], until[shown.index])
             xs, ys = _segments(self.x(shown["known_at"]), self.x(until), shown["top"])
             self._trace(x=xs, y=ys, mode="lines", name=kind,
                         line={"width": 1, "color": LEVEL_COLORS.get(kind, "#455a64"),
@@ -305,33 +331,47 @@ class PriceChart:
 
     # --- plans ----------------------------------------------------------------------------
 
-    def add_position_boxes(self, boxes: pd.DataFrame, *, name: str = "signal") -> None:
+    def add_position_boxes(self, boxes: pd.DataFrame, *, name: str = "signal",
+                           style: str = "signal", legend: str | None = None) -> None:
         """Position boxes from columns start, end, entry, stop, target, direction (see
-        `signal_boxes`, `trade_boxes`): green from entry to target, red from entry to stop."""
+        `signal_boxes`, `trade_boxes`): green from entry to target, red from entry to stop,
+        drawn in `style` (`BOX_STYLES`: ``trade`` opaque, ``signal`` light, ``outline``); the
+        entry markers are named `legend` (default: `name` + "s")."""
         if boxes.empty:
             return
         shown = self._visible(boxes, "start", boxes["end"])
         if shown.empty:
             return
+        look = BOX_STYLES[style]
         x0, x1 = self.x(shown["start"]), self.x(shown["end"])
         with_target = shown["target"].notna().to_numpy()
-        for fill, label, low, high, rows in (
-                (REWARD_FILL, "target", shown["entry"], shown["target"], with_target),
-                (RISK_FILL, "stop", shown["entry"], shown["stop"], np.ones(len(shown), bool))):
-            xs, ys = _polygons(x0[rows], x1[rows], low[rows], high[rows])
-            self._trace(x=xs, y=ys, fill="toself", mode="lines", fillcolor=fill,
-                        line={"width": 0}, name=f"{name} {label}", hoverinfo="skip",
-                        legendgroup=name, showlegend=False)
+        for part, label, high, rows in (
+                ("reward", "target", shown["target"], with_target),
+                ("risk", "stop", shown["stop"], np.ones(len(shown), bool))):
+            xs, ys = _polygons(x0[rows], x1[rows], shown["entry"][rows], high[rows])
+            fill = look["fill"] and look["fill"][part == "risk"]
+            drawn = ({"fill": "toself", "fillcolor": fill} if fill else {})
+            self._trace(x=xs, y=ys, mode="lines", name=f"{name} {label}", hoverinfo="skip",
+                        line={"width": look["width"], "color": BORDER[part],
+                              "dash": look["dash"]},
+                        legendgroup=name, showlegend=False, **drawn)
+        self._entry_markers(shown, x0, name, legend or f"{name}s", hollow=look["open"])
+
+    def _entry_markers(self, shown: pd.DataFrame, x0, name: str, legend: str, *,
+                       hollow: bool) -> None:
         long = shown["direction"].to_numpy() > 0
         text = [f"{'long' if d > 0 else 'short'} entry {e:,.2f}<br>stop {s:,.2f}<br>"
                 f"target {t:,.2f}" + (f"<br>{r}" if r else "")
                 for d, e, s, t, r in zip(shown["direction"], shown["entry"], shown["stop"],
                                          shown["target"], shown.get("label", [""] * len(shown)),
                                          strict=True)]
-        self._trace(x=x0, y=shown["entry"], mode="markers", name=f"{name}s", legendgroup=name,
-                    marker={"symbol": np.where(long, "triangle-up", "triangle-down"),
-                            "size": 12, "color": np.where(long, UP, DOWN),
-                            "line": {"width": 1, "color": "#263238"}},
+        symbols = np.where(long, "triangle-up", "triangle-down")
+        self._trace(x=x0, y=shown["entry"], mode="markers", name=legend, legendgroup=name,
+                    marker={"symbol": np.char.add(symbols.astype(str), "-open") if hollow
+                            else symbols, "size": 10 if hollow else 12,
+                            "color": np.where(long, UP, DOWN),
+                            "line": {"width": 1, "color": "#263238"} if not hollow
+                            else {"width": 2}},
                     text=text, hovertemplate="%{text}<extra></extra>")
         if "exit_time" in shown:
             self._trace(x=self.x(shown["exit_time"]), y=shown["exit_price"], mode="markers",
@@ -339,6 +379,23 @@ class PriceChart:
                         marker={"symbol": "x", "size": 9, "color": "#263238"},
                         text=shown["exit_reason"], hovertemplate="exit %{y:,.2f} (%{text})"
                                                                  "<extra></extra>")
+
+    def add_signal_boxes(self, boxes: pd.DataFrame) -> None:
+        """A setup's signals (`signal_boxes`): lightly filled when no earlier box was still
+        open (the ones a one-position backtest would take), outlined when one was."""
+        if boxes.empty:
+            return
+        free = in_turn(boxes)
+        self.add_position_boxes(boxes[free], name="signal", style="signal")
+        self.add_position_boxes(boxes[~free], name="signal while one was open",
+                                style="outline", legend="signals while one was open")
+
+    def add_run_boxes(self, trades: pd.DataFrame, boxes_not_taken: pd.DataFrame) -> None:
+        """A run's trades (opaque, from entry to exit) and the boxes of its signals that did
+        not become a trade (outlined; see `signals_not_taken`)."""
+        self.add_position_boxes(boxes_not_taken, name="signal not taken", style="outline",
+                                legend="signals not taken")
+        self.add_position_boxes(trade_boxes(trades), name="trade", style="trade")
 
     def focus(self, start, end, *, prices=(), pad: int = FOCUS_PAD) -> tuple:
         """Zoom to [start, end] (UTC) ± `pad` bars, with the y axis fitted to those bars and
@@ -361,16 +418,21 @@ class PriceChart:
 
 def signal_boxes(candles: pd.DataFrame, signals: pd.DataFrame, *, max_bars: int = BOX_BARS
                  ) -> pd.DataFrame:
-    """A box per signal: from its bar until price first reaches its stop or target (or
-    `max_bars` later, or the data's end)."""
+    """A box per signal: from its bar until price first reaches its stop or target (or its
+    plan's time exit, at most `max_bars` later, or the data's end)."""
     if signals.empty:
         return pd.DataFrame(columns=["start", "end", "entry", "stop", "target", "direction"])
     index, high, low = candles.index, candles["high"].to_numpy(), candles["low"].to_numpy()
+    lives = np.full(len(signals), max_bars)
+    if "time_exit_bars" in signals:
+        planned = signals["time_exit_bars"].to_numpy(float)
+        usable = np.isfinite(planned) & (planned > 0)
+        lives[usable] = np.minimum(planned[usable], max_bars).astype(int)
     ends = []
-    for at, d, stop, target in zip(signals["known_at"], signals["direction"],
-                                   signals["stop"], signals["target"], strict=True):
+    for at, d, stop, target, life in zip(signals["known_at"], signals["direction"],
+                                         signals["stop"], signals["target"], lives, strict=True):
         s = index.searchsorted(at) + 1
-        hi, lo = high[s:s + max_bars], low[s:s + max_bars]
+        hi, lo = high[s:s + life], low[s:s + life]
         hit = (lo <= stop) | (hi >= target) if d > 0 else (hi >= stop) | (lo <= target)
         last = s + (int(np.argmax(hit)) if hit.any() else len(hi) - 1)
         ends.append(index[min(max(last, s - 1), len(index) - 1)])
@@ -391,3 +453,31 @@ def trade_boxes(trades: pd.DataFrame) -> pd.DataFrame:
         "exit_time": t["exit_time"], "exit_price": t["exit_price"],
         "exit_reason": t["exit_reason"].astype(str),
         "label": [f"{r:+.2f} R" for r in t["r_multiple"]]})
+
+
+def in_turn(boxes: pd.DataFrame) -> np.ndarray:
+    """True for each box (in time order) that starts after every earlier taken box ended:
+    the signals a backtest holding one position at a time could take."""
+    order = np.argsort(boxes["start"].to_numpy(), kind="stable")
+    starts, ends = boxes["start"].to_numpy()[order], boxes["end"].to_numpy()[order]
+    taken = np.zeros(len(boxes), bool)
+    busy_until = None
+    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        if busy_until is None or start > busy_until:
+            taken[order[i]] = True
+            busy_until = end
+    return taken
+
+
+def signals_not_taken(signals: pd.DataFrame, trades: pd.DataFrame) -> pd.DataFrame:
+    """The run's signals that did not become a trade: a trade's own signal (same bar and
+    side) is drawn as the trade, never twice."""
+    if signals.empty or "signal_time" not in trades:
+        return signals
+    def keys(times, directions) -> list[tuple[int, int]]:
+        stamps = pd.DatetimeIndex(times).as_unit("ns").asi8
+        return list(zip(stamps.tolist(), np.asarray(directions, int).tolist(), strict=True))
+
+    traded = set(keys(trades["signal_time"], trades["direction"]))
+    mine = [key in traded for key in keys(signals["known_at"], signals["direction"])]
+    return signals[~np.asarray(mine, bool)]

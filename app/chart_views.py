@@ -13,7 +13,13 @@ import pandas as pd
 import streamlit as st
 
 from app import state
-from app.chart_figures import PriceChart, signal_boxes, trade_boxes, window_around
+from app.chart_figures import (
+    PriceChart,
+    signal_boxes,
+    signals_not_taken,
+    trade_boxes,
+    window_around,
+)
 from app.ui import price_decimals, signals_table, trades_table, user_errors
 from engine.adapters.store import CandleStore
 from engine.candles import timeframe_delta
@@ -144,7 +150,7 @@ def _setup_chart(setup_id: str, version: int, choice: dict) -> None:
         chart.add_detections(layer, data["context"][layer])
     for name, frame in data["detections"].items():
         chart.add_detections(name, frame)
-    chart.add_position_boxes(boxes)
+    chart.add_signal_boxes(boxes)
     _zoom(chart, boxes, focus)
     st.plotly_chart(chart.figure, key="setups_chart", config=PLOTLY_CONFIG)
     navigator(prefix, len(signals), "signal")
@@ -177,7 +183,8 @@ def _run_chart(summary: dict, trades: pd.DataFrame) -> None:
     focus = focused_row(prefix, len(trades))
     chart = _chart(candles, tf, boxes, focus, tz,
                    f"{summary['setup_id']} v{summary['setup_version']} · {summary['symbol']}")
-    chart.add_position_boxes(boxes, name="trade")
+    signals = state.run_store().frame(summary["run_id"], "signals")
+    chart.add_run_boxes(trades, signal_boxes(candles, signals_not_taken(signals, trades)))
     _zoom(chart, boxes, focus)
     st.plotly_chart(chart.figure, key="backtest_run_chart", config=PLOTLY_CONFIG)
     navigator(prefix, len(trades), "trade")

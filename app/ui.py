@@ -77,11 +77,12 @@ def runs_table(runs: pd.DataFrame) -> dict:
     return table(runs, view.RUN_COLUMNS)
 
 
-def breakdown_table(frame: pd.DataFrame, by: str) -> dict:
-    """`table` for a breakdown (`engine.backtest.metrics.breakdown`), its groups first."""
-    kind = "choice" if by in view.CHOICES else "text"
+def breakdown_table(frame: pd.DataFrame, by: str, *, tz=None) -> dict:
+    """`table` for a breakdown (`engine.backtest.metrics.breakdown`, computed in zone `tz`;
+    None: the display zone), its groups first; a calendar group's header names the zone."""
+    tz = display_zone() if tz is None else view.zone(tz)
     return table(frame.rename_axis(by).reset_index(),
-                 (view.Column(by, view.words(by), kind), *view.BREAKDOWN_COLUMNS))
+                 (view.breakdown_column(by, tz), *view.BREAKDOWN_COLUMNS), tz=tz)
 
 
 def metrics_table(metrics_by_column: dict[str, dict]) -> pd.DataFrame:

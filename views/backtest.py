@@ -12,6 +12,7 @@ from app.jobs_ui import follow
 from app.ui import (
     breakdown_table,
     counters_table,
+    display_zone,
     fmt,
     metrics_table,
     sidebar,
@@ -155,10 +156,12 @@ with user_errors():
     if len(trades):
         tabs[1].plotly_chart(r_histogram(trades), key="backtest_chart_r")
         tabs[2].plotly_chart(mfe_mae_figure(trades), key="backtest_chart_mfe")
-        tabs[3].plotly_chart(monthly_heatmap(trades), key="backtest_chart_monthly")
+        zone = display_zone()
+        tabs[3].plotly_chart(monthly_heatmap(trades, tz=zone), key="backtest_chart_monthly")
         left, right = tabs[3].columns(2)
-        left.plotly_chart(calendar_figure(trades, "weekday"), key="backtest_chart_weekday")
-        right.plotly_chart(calendar_figure(trades, "hour"), key="backtest_chart_hour")
+        left.plotly_chart(calendar_figure(trades, "weekday", tz=zone),
+                          key="backtest_chart_weekday")
+        right.plotly_chart(calendar_figure(trades, "hour", tz=zone), key="backtest_chart_hour")
     else:
         for tab in tabs[1:]:
             tab.info("No trades in this run.")
@@ -166,7 +169,8 @@ with user_errors():
     candles = state.candles(summary["symbol"], summary["timeframe"], summary["data_start"],
                             None)
     by = st.selectbox("Breakdown by", BREAKDOWNS, key="backtest_by")
-    st.dataframe(**breakdown_table(breakdown(trades, by), by), width="stretch")
+    st.dataframe(**breakdown_table(breakdown(trades, by, tz=display_zone()), by),
+                 width="stretch")
     d1, d2 = st.columns(2)
     d1.download_button("Trades CSV", trades.to_csv(index=False), f"{run_id}-trades.csv",
                        key="backtest_csv")

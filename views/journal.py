@@ -16,8 +16,16 @@ from app.journal_ui import (
     trades_table,
 )
 from app.runs_ui import calendar_colours, equity_overlay, key_metrics, run_names
-from app.ui import breakdown_table, fmt, show_error, sidebar, stop_if_empty, user_errors
-from engine.backtest.metrics import BREAKDOWNS, breakdown
+from app.ui import (
+    breakdown_table,
+    display_zone,
+    fmt,
+    show_error,
+    sidebar,
+    stop_if_empty,
+    user_errors,
+)
+from engine.backtest.metrics import BREAKDOWNS, breakdown, calendar_key
 from engine.backtest.report import mfe_mae_figure, r_histogram
 from engine.errors import ItaError
 from engine.journal import TradeKey, calendar_month, filter_trades, journal_frame, pnl_calendar
@@ -53,6 +61,7 @@ try:
 except ItaError as error:  # an entry file edited by hand that no longer validates
     show_error(error)
     st.stop()
+frame["weekday"] = calendar_key(frame["entry_time"], "weekday", display_zone())  # as shown
 chosen = filters(frame)
 shown = filter_trades(frame, **chosen)
 journaled = int((frame["note"].ne("") | frame["tags"].map(bool) | frame["mistakes"].map(bool)
@@ -102,7 +111,8 @@ with tab_analytics:
         right.plotly_chart(mfe_mae_figure(shown), key="journal_scatter")
         for by in BREAKDOWNS:
             st.markdown(f"**By {by}**")
-            st.dataframe(**breakdown_table(breakdown(shown, by), by), width="stretch")
+            st.dataframe(**breakdown_table(breakdown(shown, by, tz=display_zone()), by),
+                         width="stretch")
 
 with tab_versions:
     if len(versions) < 2:

@@ -175,8 +175,29 @@ BREAKDOWNS = ("week", "month", "session", "weekday", "hour", "direction", "setup
               "exit_reason")
 
 
-def breakdown(trades: pd.DataFrame, by: str) -> pd.DataFrame:
+CALENDAR = ("week", "month", "weekday", "hour")  # groups that depend on the time zone
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def calendar_key(times: pd.Series, by: str, tz=None) -> pd.Series:
+    """The calendar group of each time in zone `tz` (None: UTC): ISO week ``2024-W10``, month
+    ``2024-03``, weekday ``Monday`` or hour ``0..23``. A trade entered on Sunday 23:30 UTC is a
+    Monday trade in Europe/Berlin."""
+    local = pd.to_datetime(times, utc=True).dt.tz_convert(tz or "UTC")
+    if by == "week":
+        return local.dt.strftime("%G-W%V")
+    if by == "month":
+        return local.dt.strftime("%Y-%m")
+    if by == "weekday":
+        return local.dt.day_of_week.map(dict(enumerate(WEEKDAY_NAMES)))
+    return local.dt.hour
+
+
+def breakdown(trades: pd.DataFrame, by: str, *, tz=None) -> pd.DataFrame:
     """Trades, win rate, total and average R, PnL and profit factor per group.
+
+    Week, month, weekday and hour are those of the entry in zone `tz` (the trader's display
+    zone; None: UTC), so they agree with the times every table shows.
 
     ``total_r`` and ``avg_r`` are net R (``r_net``), ``avg_r_gross`` the mean gross R.
     ``trades``, ``total_r`` and ``pnl`` count every trade; ``win_rate``, ``avg_r``,
@@ -188,11 +209,12 @@ def breakdown(trades: pd.DataFrame, by: str) -> pd.DataFrame:
     if trades.empty:
         return pd.DataFrame(columns=["trades", "win_rate", "total_r", "avg_r", "avg_r_gross",
                                      "pnl", "profit_factor"])
-    key = {
-        "week": trades["entry_time"].dt.strftime("%G-W%V"),
-        "month": trades["entry_time"].dt.strftime("%Y-%m"),
-        "direction": trades["direction"].map({1: "long", -1: "short"}),
-    }.get(by, trades.get(by))
+    if by in CALENDAR and "entry_time" in trades:
+        key = calendar_key(trades["entry_time"], by, tz)
+    elif by == "direction":
+        key = trades["direction"].map({1: "long", -1: "short"})
+    else:
+        key = trades[by]
     counted = (by == "exit_reason") | ~trades["exit_reason"].isin(NOT_BY_RULES)
     ruled = trades["pnl"].where(counted)  # NaN: left out of the means and sums below
     grouped = trades.assign(_key=key.to_numpy(), _win=np.where(counted, ruled > 0, np.nan),

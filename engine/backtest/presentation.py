@@ -10,6 +10,7 @@ and the CLI (pure: no Streamlit, no files).
 | money | two decimals, thousands separated | ``-1,234.50`` |
 | a price | the instrument's decimals (`price_decimals`) | ``23,456.78`` |
 | a time | to the minute, display zone, no offset (the header names it) | ``2023-03-01 14:05`` |
+| a weekday, an hour | of the entry, in the display zone (the header names it) | ``Monday`` |
 | a direction | ``long`` / ``short`` | ``short`` |
 
 Metrics are shown in `METRICS` order (headline numbers first, then the counts); simulation
@@ -34,6 +35,8 @@ import re
 
 import numpy as np
 import pandas as pd
+
+from engine.backtest.metrics import CALENDAR, calendar_key
 
 MISSING = "—"
 MAX_DECIMALS = 8
@@ -133,7 +136,7 @@ TRADE_COLUMNS = (
     Column("partial_price", "Partial exit", "price"),
     Column("ambiguous", "Stop & target in one bar", "choice"),
     Column("session", "Session", "choice"), Column("entry_session", "Entry session", "choice"),
-    Column("weekday", "Weekday (UTC)"), Column("hour", "Hour (UTC)", "count"),
+    Column("weekday", "Weekday", "weekday"), Column("hour", "Hour", "hour"),
     Column("symbol", "Symbol"), Column("setup_id", "Setup"),
     Column("setup_version", "Version", "count"),
 )
@@ -229,9 +232,20 @@ def zone_name(tz=None) -> str:
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+ZONED = ("time", "weekday", "hour")  # kinds whose values depend on the display zone
+
+
 def header(column: Column, tz=None) -> str:
-    """The column header; a time column names its zone: ``Entry (UTC)``."""
-    return f"{column.label} ({zone_name(tz)})" if column.kind == "time" else column.label
+    """The column header; a time, weekday or hour column names its zone: ``Entry (UTC)``."""
+    return f"{column.label} ({zone_name(tz)})" if column.kind in ZONED else column.label
+
+
+def breakdown_column(by: str, tz=None) -> Column:
+    """The group column of a breakdown (`engine.backtest.metrics.breakdown`); a calendar
+    group names the zone it was computed in: ``Weekday (Europe/Berlin)``."""
+    kind = "choice" if by in CHOICES else "count" if by == "hour" else "text"
+    text = words(by)
+    return Column(by, f"{text} ({zone_name(tz)})" if by in CALENDAR else text, kind)
 
 
 def format_time(value, tz=None) -> str:
@@ -271,6 +285,8 @@ def format_value(value, kind: str = "number", *, decimals: int = 2, tz=None,
         return CHOICES["direction"].get(int(value), str(value))
     if kind == "choice":
         return CHOICES.get(name or "", {}).get(value, str(value)) or MISSING
+    if kind in ("weekday", "hour"):  # already local (`display_values`)
+        kind = "text" if kind == "weekday" else "count"
     if kind == "text" or isinstance(value, bool) or not isinstance(value, int | float
                                                                    | np.number):
         return str(value)
@@ -373,6 +389,8 @@ def display_values(frame: pd.DataFrame, columns: list[Column], *, tz=None) -> pd
             values = values.astype(float) * 100
         elif column.kind == "time":
             values = _local(values, tz)
+        elif column.kind in ("weekday", "hour"):
+            values = _calendar(frame, column, tz)
         shown[column.name] = values
     return pd.DataFrame(shown, index=frame.index)
 
@@ -385,12 +403,21 @@ def _local(values: pd.Series, tz) -> pd.Series:
     return times.dt.tz_convert(zone(tz)).dt.tz_localize(None).dt.floor("min")
 
 
+def _calendar(frame: pd.DataFrame, column: Column, tz) -> pd.Series:
+    """A trade's weekday or hour in zone `tz`, from its entry time (the stored columns are
+    UTC)."""
+    if "entry_time" not in frame:
+        return frame[column.name]
+    return calendar_key(frame["entry_time"], column.kind, zone(tz))
+
+
 def text_table(frame: pd.DataFrame, columns: list[Column], *, decimals: int = 2,
                tz=None) -> pd.DataFrame:
     """Every value formatted as text under its header (the HTML report's tables)."""
     return pd.DataFrame({
         header(c, tz): [format_value(v, c.kind, decimals=decimals, tz=tz, name=c.name)
-                        for v in frame[c.name]] for c in columns}, index=frame.index)
+                        for v in (_calendar(frame, c, tz) if c.kind in ("weekday", "hour")
+                                  else frame[c.name])] for c in columns}, index=frame.index)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._-]+")

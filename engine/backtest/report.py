@@ -1,6 +1,11 @@
 """Reports of a run: CSV files and a self-contained HTML page (plotly.js inlined once, no
 network), including the random-sample check: N random trades with their chart windows and the
-exact entry and exit bars marked, so a person can confirm them by eye."""
+exact entry and exit bars marked, so a person can confirm them by eye.
+
+The sample trades are drawn by the app's own price chart (`app.chart_figures.PriceChart`, which
+has no Streamlit dependency): candles with a volume pane and the trade's position box, one
+drawing path for the app and the report. Calendar breakdowns (week, month, weekday, hour) and
+the monthly heatmap are computed in the report's time zone, the one its tables show."""
 
 from __future__ import annotations
 
@@ -15,10 +20,10 @@ from plotly.subplots import make_subplots
 from engine._io import write_text_atomic
 from engine.adapters.runs import RunStore, short_id
 from engine.backtest import presentation as view
-from engine.backtest.metrics import BREAKDOWNS, breakdown
+from engine.backtest.metrics import BREAKDOWNS, WEEKDAY_NAMES, breakdown
 from engine.settings import get_settings
 
-WINDOW = 60  # bars before entry / after exit in trade charts
+WINDOW = 40  # bars before entry / after exit in trade charts
 
 
 def write_csv_report(run_store: RunStore, run_id: str, out_dir: Path | None = None
@@ -55,15 +60,17 @@ def r_histogram(trades: pd.DataFrame) -> go.Figure:
 
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = WEEKDAY_NAMES
 
 
-def monthly_heatmap(trades: pd.DataFrame) -> go.Figure:
-    """Sum of R per month (columns Jan..Dec) and year (rows, latest on top), by exit time; both
-    axes are categories, each cell shows its value, an empty month stays blank."""
+def monthly_heatmap(trades: pd.DataFrame, *, tz=None) -> go.Figure:
+    """Sum of R per month (columns Jan..Dec) and year (rows, latest on top), by exit time in
+    zone `tz` (None: UTC); both axes are categories, each cell shows its value, an empty month
+    stays blank."""
     if trades.empty:
         return go.Figure()
-    t = trades.assign(year=trades["exit_time"].dt.year, month=trades["exit_time"].dt.month)
+    local = pd.to_datetime(trades["exit_time"], utc=True).dt.tz_convert(view.zone(tz))
+    t = trades.assign(year=local.dt.year, month=local.dt.month)
     table = t.pivot_table(index="year", columns="month", values="r_multiple", aggfunc="sum")
     table = table.reindex(columns=range(1, 13)).sort_index(ascending=False)
     z = table.to_numpy()
@@ -74,16 +81,18 @@ def monthly_heatmap(trades: pd.DataFrame) -> go.Figure:
                                hovertemplate="%{x} %{y}: %{z:+.2f} R<extra></extra>"))
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=list(MONTHS))
     fig.update_yaxes(type="category")
-    fig.update_layout(height=160 + 40 * len(table), title="Monthly result (sum of R)",
+    fig.update_layout(height=160 + 40 * len(table),
+                      title=f"Monthly result (sum of R, by exit, {view.zone_name(tz)})",
                       margin={"l": 50, "r": 10, "t": 40, "b": 30})
     return fig
 
 
-def calendar_figure(trades: pd.DataFrame, by: str) -> go.Figure:
-    """Total R per weekday (Monday..Sunday) or entry hour (0..23, UTC), in calendar order with
-    every slot shown, with the trade count on hover."""
+def calendar_figure(trades: pd.DataFrame, by: str, *, tz=None) -> go.Figure:
+    """Total R per entry weekday (Monday..Sunday) or entry hour (0..23) in zone `tz` (None:
+    UTC), in calendar order with every slot shown, with the trade count on hover."""
     order = list(WEEKDAYS) if by == "weekday" else list(range(24))
-    table = breakdown(trades, by).reindex(order)
+    table = breakdown(trades, by, tz=tz).reindex(order)
+    zone = view.zone_name(tz)
     labels = [str(x) for x in order]
     total = table["total_r"].fillna(0.0).to_numpy()
     fig = go.Figure(go.Bar(x=labels, y=total, customdata=table["trades"].fillna(0).to_numpy(),
@@ -92,8 +101,8 @@ def calendar_figure(trades: pd.DataFrame, by: str) -> go.Figure:
                            hovertemplate="%{x}: %{y:+.2f} R in %{customdata:.0f} trades"
                                          "<extra></extra>"))
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels,
-                     title="entry hour (UTC)" if by == "hour" else None)
-    fig.update_layout(height=280, title=f"Total R by {by}", yaxis_title="R",
+                     title=f"entry {by} ({zone})")
+    fig.update_layout(height=280, title=f"Total R by {by} ({zone})", yaxis_title="R",
                       margin={"l": 40, "r": 10, "t": 40, "b": 30})
     return fig
 
@@ -114,32 +123,23 @@ def mfe_mae_figure(trades: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def trade_figure(candles: pd.DataFrame, trade: pd.Series, *, window: int = WINDOW) -> go.Figure:
-    """Candles around one trade with entry, exit, stop and target marked."""
+def trade_figure(candles: pd.DataFrame, trade: pd.Series, *, timeframe: str, tz=None,
+                 window: int = WINDOW) -> go.Figure:
+    """Candles (`timeframe`) around one trade, `window` bars each side, with its position box
+    (entry to target green, entry to stop red, from the entry bar to the exit bar) and its
+    entry and exit marked, in zone `tz` (None: UTC), as the app's chart draws it."""
+    from app.chart_figures import PriceChart, trade_boxes  # the app's chart: no Streamlit
+
     start = candles.index.searchsorted(trade["entry_time"]) - window
-    end = candles.index.searchsorted(trade["exit_time"]) + window
-    c = candles.iloc[max(0, start):end]
-    fig = go.Figure(go.Candlestick(x=c.index, open=c["open"], high=c["high"], low=c["low"],
-                                   close=c["close"], name="price"))
-    color = "#27ae60" if trade["direction"] > 0 else "#c0392b"
-    fig.add_scatter(x=[trade["entry_time"]], y=[trade["entry_price"]], mode="markers",
-                    marker={"symbol": "triangle-up" if trade["direction"] > 0 else
-                            "triangle-down", "size": 14, "color": color}, name="entry")
-    fig.add_scatter(x=[trade["exit_time"]], y=[trade["exit_price"]], mode="markers",
-                    marker={"symbol": "x", "size": 12, "color": "#2c3e50"},
-                    name=f"exit ({trade['exit_reason']})")
-    for level, name, dash in ((trade["stop_price"], "stop", "dot"),
-                              (trade["target_price"], "target", "dash")):
-        fig.add_shape(type="line", x0=trade["entry_time"], x1=trade["exit_time"], y0=level,
-                      y1=level, line={"dash": dash, "color": "#7f8c8d"})
-        fig.add_annotation(x=trade["entry_time"], y=level, text=name, showarrow=False,
-                           yshift=8)
-    fig.update_layout(height=360, xaxis_rangeslider_visible=False,
-                      margin={"l": 40, "r": 10, "t": 30, "b": 30},
-                      title=(f"{trade['entry_time']:%Y-%m-%d %H:%M} "
-                             f"{'long' if trade['direction'] > 0 else 'short'} "
-                             f"{trade['r_multiple']:+.2f}R"))
-    return fig
+    end = candles.index.searchsorted(trade["exit_time"], side="right") + window
+    side = "long" if trade["direction"] > 0 else "short"
+    title = (f"{view.format_time(trade['entry_time'], tz)} {side} "
+             f"{view.format_value(trade['r_multiple'], 'r')} ({trade['exit_reason']})")
+    chart = PriceChart(candles.iloc[max(0, start):end], timeframe, tz=view.zone(tz),
+                       title=title, height=420)
+    chart.add_position_boxes(trade_boxes(pd.DataFrame([trade]).infer_objects()), name="trade",
+                             style="trade")
+    return chart.figure
 
 
 def sample_trades(trades: pd.DataFrame, n: int = 5, *, seed: int = 0) -> pd.DataFrame:
@@ -176,14 +176,14 @@ def _frame_table(table: pd.DataFrame, css: str) -> str:
             "</div>")
 
 
-def _breakdowns(trades: pd.DataFrame) -> str:
+def _breakdowns(trades: pd.DataFrame, tz) -> str:
+    """Every breakdown as a table; the calendar ones in zone `tz`, which their headers name."""
     parts = []
     for by in BREAKDOWNS:
-        table = breakdown(trades, by).rename_axis(by).reset_index()
-        kind = "choice" if by in view.CHOICES else "text"
-        columns = [view.Column(by, view.words(by), kind), *view.BREAKDOWN_COLUMNS]
+        table = breakdown(trades, by, tz=tz).rename_axis(by).reset_index()
+        columns = [view.breakdown_column(by, tz), *view.BREAKDOWN_COLUMNS]
         parts.append(f"<h3>By {html.escape(view.words(by).lower())}</h3>"
-                     + _frame_table(view.text_table(table, columns), "b"))
+                     + _frame_table(view.text_table(table, columns, tz=tz), "b"))
     return "".join(parts)
 
 
@@ -238,12 +238,14 @@ def write_html_report(run_store: RunStore, run_id: str, candles: pd.DataFrame,
     if not trades.empty:
         parts += [r_histogram(trades).to_html(full_html=False, include_plotlyjs=False),
                   mfe_mae_figure(trades).to_html(full_html=False, include_plotlyjs=False),
-                  monthly_heatmap(trades).to_html(full_html=False, include_plotlyjs=False)]
-        parts += [calendar_figure(trades, by).to_html(full_html=False, include_plotlyjs=False)
+                  monthly_heatmap(trades, tz=tz).to_html(full_html=False,
+                                                         include_plotlyjs=False)]
+        parts += [calendar_figure(trades, by, tz=tz).to_html(full_html=False,
+                                                             include_plotlyjs=False)
                   for by in ("weekday", "hour")]
     sample = sample_trades(trades, samples)
-    charts = "".join(trade_figure(candles, row).to_html(full_html=False,
-                                                         include_plotlyjs=False)
+    charts = "".join(trade_figure(candles, row, timeframe=summary["timeframe"], tz=tz)
+                     .to_html(full_html=False, include_plotlyjs=False)
                      for _, row in sample.iterrows())
     zone = html.escape(view.zone_name(tz))
     first, last = (view.format_time(summary[k], tz) for k in ("data_start", "data_end"))
@@ -261,9 +263,11 @@ def write_html_report(run_store: RunStore, run_id: str, candles: pd.DataFrame,
 {_metrics_table(summary['metrics'], tz)}</div>
 <div><h2>Counters</h2>{_counters_table(summary)}</div></div>
 <h2>Charts</h2>{''.join(parts)}
-<h2>Breakdowns</h2>{_breakdowns(trades)}
+<h2>Breakdowns</h2>{_breakdowns(trades, tz)}
 <h2>Random-sample check ({len(sample)} trades)</h2>
-<p>Each chart marks the exact entry and exit bars; confirm them by eye.</p>{charts}
+<p>Each chart shows the trade's position box from its entry bar to its exit bar (entry to
+target green, entry to stop red), the entry marked by a triangle and the exit by a cross;
+confirm them by eye.</p>{charts}
 <h2>Trades ({len(trades):,})</h2>{_trades_table(trades, decimals=decimals, tz=tz)}
 </body></html>"""
     out = Path(out or run_store.root / run_id / view.report_file_name(summary))

@@ -9,11 +9,14 @@ import pandas as pd
 import pytest
 
 from app.chart_figures import (
+    RIGHT_OFFSET,
     PriceChart,
     fit_for_browser,
     gap_breaks,
+    in_turn,
     local_times,
     signal_boxes,
+    signals_not_taken,
     trade_boxes,
 )
 from engine.backtest.report import MONTHS, WEEKDAYS, calendar_figure, monthly_heatmap
@@ -41,7 +44,7 @@ def boxes_of(xs, ys) -> list[tuple]:
     return out
 
 
-def test_a_zone_ends_at_its_fill_bar_and_an_open_zone_at_the_charts_end() -> None:
+def test_a_zone_ends_at_its_fill_bar_and_an_open_zone_at_the_last_bar() -> None:
     candles = bars()
     fvgs = detection_frame(candles.index, at_i=[2, 5], known_i=[3, 6], kind="fvg",
                            direction=[1, 1], top=[103.0, 108.0], bottom=[101.0, 106.0],
@@ -51,7 +54,7 @@ def test_a_zone_ends_at_its_fill_bar_and_an_open_zone_at_the_charts_end() -> Non
     zones = boxes_of(*(lambda t: (t.x, t.y))(trace(chart.figure, "bull_fvg: fvg bullish")))
     idx = local_times(candles.index, "UTC")
     assert zones[0] == (idx[2], idx[10], 101.0, 103.0)
-    assert zones[1] == (idx[5], idx[-1] + pd.Timedelta("1min"), 106.0, 108.0)
+    assert zones[1] == (idx[5], idx[-1], 106.0, 108.0)  # alive: to the last bar, not beyond
 
 
 def test_an_invalidated_order_block_ends_at_its_invalidation_not_its_mitigation() -> None:
@@ -169,3 +172,86 @@ def test_weekday_and_hour_breakdowns_are_in_calendar_order(by, expected) -> None
     assert fig.layout.xaxis.type == "category"
     first = dict(zip(fig.data[0].x, fig.data[0].y, strict=True))
     assert first["Monday" if by == "weekday" else "1"] == -1.0
+
+
+def test_the_time_axis_ends_a_few_bars_after_the_last_candle_not_far_beyond() -> None:
+    candles = bars(300, freq="15min")
+    chart = PriceChart(candles, "15m", tz="Europe/Berlin")
+    fvgs = detection_frame(candles.index, at_i=[290], known_i=[291], kind="fvg", direction=[1],
+                           top=[400.0], bottom=[398.0], filled_i=[-1])
+    chart.add_detections("bull_fvg", fvgs)
+    chart.add_position_boxes(signal_boxes(candles, pd.DataFrame({
+        "known_at": candles.index[[295]], "direction": [1], "entry": [395.0],
+        "stop": [380.0], "target": [999.0]})))
+    fig = chart.figure
+    idx = local_times(candles.index, "Europe/Berlin")
+    bar = pd.Timedelta("15min")
+    for axis in (fig.layout.xaxis, fig.layout.xaxis2):
+        start, end = (pd.Timestamp(v) for v in axis.range)
+        assert start == idx[0] - bar
+        assert end == idx[-1] + RIGHT_OFFSET * bar
+    last_drawn = max(pd.Timestamp(x) for t in fig.data if t.type == "scatter"
+                     for x in t.x if x is not None)
+    assert last_drawn == idx[-1]  # a living zone and an open signal stop at the last bar
+
+
+def test_a_living_zone_on_a_higher_timeframe_chart_stops_at_the_last_bar() -> None:
+    candles = bars(130, "2024-03-01 10:30")
+    chart = PriceChart(candles, "1m", max_candles=3)  # shown as 1h: 10:00, 11:00, 12:00
+    fvgs = detection_frame(candles.index, at_i=[10, 125], known_i=[11, 126], kind="fvg",
+                           direction=[1, 1], top=[120.0, 230.0], bottom=[110.0, 228.0])
+    chart.add_detections("bull_fvg", fvgs)
+    zones = boxes_of(*(lambda t: (t.x, t.y))(trace(chart.figure, "bull_fvg: fvg bullish")))
+    noon = pd.Timestamp("2024-03-01 12:00")
+    assert zones[0][1] == noon
+    assert zones[1][0] == zones[1][1] == candles.index[125].tz_localize(None)  # never backwards
+
+
+def signal_rows(at: list[int], candles: pd.DataFrame, **extra) -> pd.DataFrame:
+    n = len(at)
+    return pd.DataFrame({"known_at": candles.index[at], "direction": [1] * n,
+                         "entry": [150.0] * n, "stop": [90.0] * n, "target": [1000.0] * n,
+                         **extra})
+
+
+def test_signals_that_come_while_an_earlier_box_is_open_are_only_outlined() -> None:
+    candles = bars(100)
+    signals = signal_rows([5, 8, 30], candles, time_exit_bars=[10, 10, 10])
+    boxes = signal_boxes(candles, signals)
+    assert list(boxes["end"]) == list(candles.index[[15, 18, 40]])  # the plan's time exit
+    assert list(in_turn(boxes)) == [True, False, True]
+    chart = PriceChart(candles, "1m")
+    chart.add_signal_boxes(boxes)
+    fig = chart.figure
+    filled = trace(fig, "signal target")
+    outlined = trace(fig, "signal while one was open target")
+    idx = candles.index.tz_localize(None)
+    assert [b[:2] for b in boxes_of(filled.x, filled.y)] == [(idx[5], idx[15]),
+                                                              (idx[30], idx[40])]
+    assert boxes_of(outlined.x, outlined.y)[0][:2] == (idx[8], idx[18])
+    assert filled.fill == "toself" and outlined.fill in (None, "none")
+    assert outlined.line.dash == "dot" and outlined.line.width >= 1
+    assert all(str(s).endswith("-open") for s in trace(fig, "signals while one was open")
+               .marker.symbol)
+
+
+def test_a_run_chart_draws_each_trade_opaque_once_and_untaken_signals_outlined() -> None:
+    candles = bars(100)
+    signals = signal_rows([5, 8, 40], candles)
+    trades = pd.DataFrame({
+        "signal_time": candles.index[[5, 40]], "entry_time": candles.index[[6, 41]],
+        "exit_time": candles.index[[20, 50]], "entry_price": [150.0, 150.0],
+        "stop_price": [90.0, 90.0], "target_price": [1000.0, 1000.0], "direction": [1, 1],
+        "exit_price": [160.0, 95.0], "exit_reason": ["time", "stop"],
+        "r_multiple": [0.2, -0.9]})
+    rest = signals_not_taken(signals, trades)
+    assert list(rest["known_at"]) == [candles.index[8]]
+    chart = PriceChart(candles, "1m")
+    chart.add_run_boxes(trades, signal_boxes(candles, rest))
+    fig = chart.figure
+    opaque = trace(fig, "trade target")
+    assert len(boxes_of(opaque.x, opaque.y)) == 2 and opaque.fill == "toself"
+    assert float(opaque.fillcolor.rsplit(",", 1)[1].rstrip(")")) > 0.25  # more than a signal
+    outlined = trace(fig, "signal not taken stop")
+    assert len(boxes_of(outlined.x, outlined.y)) == 1 and outlined.fill in (None, "none")
+    assert len(trace(fig, "signals not taken").x) == 1 and len(trace(fig, "trades").x) == 2

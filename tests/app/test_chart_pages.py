@@ -7,7 +7,7 @@ import json
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from app.chart_figures import FOCUS_PAD
+from app.chart_figures import FOCUS_PAD, RIGHT_OFFSET
 from tests.app._pages import page
 
 
@@ -28,7 +28,10 @@ def test_selecting_a_trade_row_zooms_the_run_chart_to_its_bars(run_home, monkeyp
 
     trades = RunStore(home / "runs").frame(run_id, "trades")
     at = page("backtest")
-    assert "range" not in figure(at, "backtest_run_chart")["layout"]["xaxis"]  # whole run
+    last = pd.Timestamp(RunStore(home / "runs").summary(run_id)["data_end"]).tz_convert(None)
+    spec = figure(at, "backtest_run_chart")  # the whole run, no gap after its end
+    assert "shown as 3m" in spec["layout"]["title"]["text"]  # 7 days of 1m bars
+    assert x_range(spec)[1] == last - pd.Timedelta("2min") + RIGHT_OFFSET * pd.Timedelta("3min")
 
     at.session_state["backtest_trades_rows"] = {"selection": {"rows": [2], "columns": [],
                                                               "cells": []}}
