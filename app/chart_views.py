@@ -14,6 +14,7 @@ import streamlit as st
 
 from app import state
 from app.chart_figures import PriceChart, signal_boxes, trade_boxes, window_around
+from app.plotly_view import plotly_view
 from app.ui import price_decimals, signals_table, trades_table, user_errors
 from engine.adapters.store import CandleStore
 from engine.candles import timeframe_delta
@@ -108,12 +109,23 @@ def _chart(candles, timeframe, boxes, focus, tz, title) -> PriceChart:
     return PriceChart(around, timeframe, tz=tz, title=title)
 
 
-def _zoom(chart: PriceChart, boxes: pd.DataFrame, focus: int | None) -> None:
-    """Zoom `chart` to the focused row's bars, its price axis fitted to them and to the plan."""
-    if focus is not None:
-        row = boxes.iloc[focus]
-        chart.focus(row["start"], row["end"], prices=(row["entry"], row["stop"],
-                                                      row["target"]))
+def _zoom(chart: PriceChart, boxes: pd.DataFrame, focus: int | None) -> dict | None:
+    """Zoom `chart` to the focused row's bars, its price axis fitted to them and to the plan;
+    returns the plan the browser keeps in the price axis while its bars are visible."""
+    if focus is None:
+        return None
+    row = boxes.iloc[focus]
+    prices = (row["entry"], row["stop"], row["target"])
+    chart.focus(row["start"], row["end"], prices=prices)
+    start, end = chart.x([row["start"], row["end"]])
+    return {"x0": start, "x1": end, "prices": list(prices)}
+
+
+def draw(chart: PriceChart, *, key: str, plan: dict | None) -> None:
+    """The chart in a container keyed `key`, drawn by `plotly_view`: its price axis refits to
+    the visible bars while the trader pans and zooms."""
+    with st.container(key=key):
+        plotly_view(chart.figure, key=f"{key}_view", config=PLOTLY_CONFIG, plan=plan)
 
 
 @st.fragment
@@ -145,8 +157,7 @@ def _setup_chart(setup_id: str, version: int, choice: dict) -> None:
     for name, frame in data["detections"].items():
         chart.add_detections(name, frame)
     chart.add_position_boxes(boxes)
-    _zoom(chart, boxes, focus)
-    st.plotly_chart(chart.figure, key="setups_chart", config=PLOTLY_CONFIG)
+    draw(chart, key="setups_chart", plan=_zoom(chart, boxes, focus))
     navigator(prefix, len(signals), "signal")
     st.caption(f"{len(signals)} signals; {data['dropped']} dropped for a stop on the wrong side "
                "of the entry. Select a row to see it on the chart.")
@@ -178,8 +189,7 @@ def _run_chart(summary: dict, trades: pd.DataFrame) -> None:
     chart = _chart(candles, tf, boxes, focus, tz,
                    f"{summary['setup_id']} v{summary['setup_version']} · {summary['symbol']}")
     chart.add_position_boxes(boxes, name="trade")
-    _zoom(chart, boxes, focus)
-    st.plotly_chart(chart.figure, key="backtest_run_chart", config=PLOTLY_CONFIG)
+    draw(chart, key="backtest_run_chart", plan=_zoom(chart, boxes, focus))
     navigator(prefix, len(trades), "trade")
     st.dataframe(**trades_table(trades, decimals=price_decimals(candles), tz=tz),
                  width="stretch", key=f"{prefix}_rows", on_select="rerun",
