@@ -28,6 +28,7 @@ TIME_ZONES = ["UTC", "Europe/London", "Europe/Berlin", "Europe/Moscow", "America
               "Australia/Sydney"]
 CONTEXT = {"sessions": "Sessions (Asia range, London and New York)",
            "day": "Previous day high/low", "week": "Previous week high/low"}
+FOCUS_WINDOW = 1000  # bars sent around a focused row: room to pan, a third of a full draw
 PLOTLY_CONFIG = {"scrollZoom": True, "displaylogo": False,
                  "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
@@ -105,7 +106,7 @@ def _chart(candles, timeframe, boxes, focus, tz, title) -> PriceChart:
     if focus is None:
         return PriceChart(candles, timeframe, tz=tz, title=title)
     row = boxes.iloc[focus]
-    around = window_around(candles, row["start"], row["end"])
+    around = window_around(candles, row["start"], row["end"], max_candles=FOCUS_WINDOW)
     return PriceChart(around, timeframe, tz=tz, title=title)
 
 

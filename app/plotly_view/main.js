@@ -34,10 +34,15 @@ function values(array) {
   return [];
 }
 
-// The candles and volume bars of the figure, their times as the axis' numbers (ms).
+// A time as the axis' number: ms since 1970 of the naive local time read as UTC, as Plotly's
+// date axes do ("2023-03-01T00:15", "2023-03-01 00:15:30.5").
+function parseTime(t) {
+  return typeof t === "number" ? t : Date.parse(String(t).trim().replace(" ", "T") + "Z");
+}
+
+// The candles and volume bars of the figure, their times as numbers.
 function readSeries(data) {
-  const axis = graph._fullLayout.xaxis;
-  const times = (x) => Float64Array.from(values(x), (t) => axis.d2c(t));
+  const times = (x) => Float64Array.from(values(x), parseTime);
   const found = {candles: [], volumes: []};
   for (const trace of data) {
     if (trace.type === "candlestick") {
@@ -59,8 +64,9 @@ function firstAtOrAfter(times, t) {
   return lo;
 }
 
-// [low, high] of the candles visible in [x0, x1], the highest visible volume.
-function visibleExtent(x0, x1) {
+// The axis ranges that fit the candles visible in [x0, x1] (and the plan while its bars are
+// visible): {"yaxis.range", "yaxis2.range"}, or null when no candle is visible.
+function fitted(x0, x1) {
   let low = Infinity, high = -Infinity, volume = 0;
   for (const s of series.candles) {
     for (let i = firstAtOrAfter(s.x, x0); i < s.x.length && s.x[i] <= x1; i++) {
@@ -68,32 +74,56 @@ function visibleExtent(x0, x1) {
       if (s.high[i] > high) high = s.high[i];
     }
   }
+  if (!isFinite(low) || !isFinite(high)) return null;
   for (const s of series.volumes) {
     for (let i = firstAtOrAfter(s.x, x0); i < s.x.length && s.x[i] <= x1; i++) {
       if (s.y[i] > volume) volume = s.y[i];
     }
   }
-  const axis = graph._fullLayout.xaxis;
-  if (plan && isFinite(low) && axis.d2c(plan.x0) <= x1 && axis.d2c(plan.x1) >= x0) {
+  if (plan && parseTime(plan.x0) <= x1 && parseTime(plan.x1) >= x0) {
     for (const price of plan.prices) {
       if (price < low) low = price;
       if (price > high) high = price;
     }
   }
-  return {low: low, high: high, volume: volume};
+  const pad = (high - low) * PAD || Math.abs(high) * 0.001 || 1;
+  const fit = {"yaxis.range": [low - pad, high + pad]};
+  if (volume > 0) fit["yaxis2.range"] = [0, volume * 1.05];
+  return fit;
 }
 
+// The x range the figure will show: its own, the trader's (same uirevision: Plotly keeps a
+// pan or zoom across reruns), else all bars.
+function expectedRange(layout) {
+  const own = layout.xaxis && layout.xaxis.range;
+  if (own) return own.map(parseTime);
+  const shown = graph._fullLayout && graph._fullLayout.xaxis;
+  if (shown && graph.layout.uirevision === layout.uirevision) return shown.range.map(shown.r2l);
+  let first = Infinity, last = -Infinity;
+  for (const s of series.candles) {
+    if (s.x.length) { first = Math.min(first, s.x[0]); last = Math.max(last, s.x[s.x.length - 1]); }
+  }
+  return [first, last];
+}
+
+function same(a, b) {
+  return a && b && Math.abs(a[0] - b[0]) < 1e-9 * Math.abs(b[0] || 1)
+    && Math.abs(a[1] - b[1]) < 1e-9 * Math.abs(b[1] || 1);
+}
+
+// Fit the y axes to the x range shown now; nothing to draw when they fit already.
 function refit() {
   const axis = graph._fullLayout && graph._fullLayout.xaxis;
   if (!axis || !axis.range) return;
   const x0 = axis.r2l(axis.range[0]), x1 = axis.r2l(axis.range[1]);
-  const {low, high, volume} = visibleExtent(Math.min(x0, x1), Math.max(x0, x1));
-  if (!isFinite(low) || !isFinite(high)) return; // nothing visible: leave the axis alone
-  const pad = (high - low) * PAD || Math.abs(high) * 0.001 || 1;
-  const update = {"yaxis.range": [low - pad, high + pad]};
-  if (volume > 0 && graph._fullLayout.yaxis2) update["yaxis2.range"] = [0, volume * 1.05];
-  graph.__itaFitted = update["yaxis.range"]; // read by the browser test
-  return Plotly.relayout(graph, update);
+  const fit = fitted(Math.min(x0, x1), Math.max(x0, x1));
+  if (!fit) return; // no candle visible: leave the axes alone
+  graph.__itaFitted = fit["yaxis.range"]; // read by the browser test
+  const y2 = graph._fullLayout.yaxis2;
+  if (same(graph._fullLayout.yaxis.range, fit["yaxis.range"])
+      && (!fit["yaxis2.range"] || !y2 || same(y2.range, fit["yaxis2.range"]))) return;
+  if (!y2) delete fit["yaxis2.range"];
+  return Plotly.relayout(graph, fit);
 }
 
 function movedX(update) {
@@ -106,15 +136,24 @@ async function render(args) {
     height = args.height;
     send("streamlit:setFrameHeight", {height: height});
   }
-  const figure = args.figure;
+  const figure = args.figure, layout = figure.layout;
   plan = args.plan || null;
-  for (const [name, axis] of Object.entries(figure.layout)) {
+  series = readSeries(figure.data);
+  for (const [name, axis] of Object.entries(layout)) {
     // room for the tick labels, as st.plotly_chart's theme gives them
     if (/^[xy]axis\d*$/.test(name) && axis.automargin === undefined) axis.automargin = true;
   }
+  // fitted before the draw: one draw per render, not a draw and a refit
+  const [x0, x1] = expectedRange(layout);
+  const fit = fitted(Math.min(x0, x1), Math.max(x0, x1));
+  if (fit) {
+    layout.yaxis = {...layout.yaxis, range: fit["yaxis.range"]};
+    if (fit["yaxis2.range"] && layout.yaxis2) {
+      layout.yaxis2 = {...layout.yaxis2, range: fit["yaxis2.range"]};
+    }
+  }
   const config = {responsive: true, ...args.config};
-  await Plotly.react(graph, figure.data, figure.layout, config);
-  series = readSeries(figure.data);
+  await Plotly.react(graph, figure.data, layout, config);
   if (!graph.__itaListening) {
     graph.on("plotly_relayout", (update) => { if (movedX(update)) refit(); });
     graph.__itaListening = true;
