@@ -20,6 +20,7 @@ from app.chart_figures import (
     trade_boxes,
     window_around,
 )
+from app.plotly_view import plotly_view
 from app.ui import price_decimals, signals_table, trades_table, user_errors
 from engine.adapters.store import CandleStore
 from engine.candles import timeframe_delta
@@ -33,6 +34,7 @@ TIME_ZONES = ["UTC", "Europe/London", "Europe/Berlin", "Europe/Moscow", "America
               "Australia/Sydney"]
 CONTEXT = {"sessions": "Sessions (Asia range, London and New York)",
            "day": "Previous day high/low", "week": "Previous week high/low"}
+FOCUS_WINDOW = 1000  # bars sent around a focused row: room to pan, a third of a full draw
 PLOTLY_CONFIG = {"scrollZoom": True, "displaylogo": False,
                  "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
@@ -110,16 +112,27 @@ def _chart(candles, timeframe, boxes, focus, tz, title) -> PriceChart:
     if focus is None:
         return PriceChart(candles, timeframe, tz=tz, title=title)
     row = boxes.iloc[focus]
-    around = window_around(candles, row["start"], row["end"])
+    around = window_around(candles, row["start"], row["end"], max_candles=FOCUS_WINDOW)
     return PriceChart(around, timeframe, tz=tz, title=title)
 
 
-def _zoom(chart: PriceChart, boxes: pd.DataFrame, focus: int | None) -> None:
-    """Zoom `chart` to the focused row's bars, its price axis fitted to them and to the plan."""
-    if focus is not None:
-        row = boxes.iloc[focus]
-        chart.focus(row["start"], row["end"], prices=(row["entry"], row["stop"],
-                                                      row["target"]))
+def _zoom(chart: PriceChart, boxes: pd.DataFrame, focus: int | None) -> dict | None:
+    """Zoom `chart` to the focused row's bars, its price axis fitted to them and to the plan;
+    returns the plan the browser keeps in the price axis while its bars are visible."""
+    if focus is None:
+        return None
+    row = boxes.iloc[focus]
+    prices = (row["entry"], row["stop"], row["target"])
+    chart.focus(row["start"], row["end"], prices=prices)
+    start, end = chart.x([row["start"], row["end"]])
+    return {"x0": start, "x1": end, "prices": list(prices)}
+
+
+def draw(chart: PriceChart, *, key: str, plan: dict | None) -> None:
+    """The chart in a container keyed `key`, drawn by `plotly_view`: its price axis refits to
+    the visible bars while the trader pans and zooms."""
+    with st.container(key=key):
+        plotly_view(chart.figure, key=f"{key}_view", config=PLOTLY_CONFIG, plan=plan)
 
 
 @st.fragment
@@ -151,8 +164,7 @@ def _setup_chart(setup_id: str, version: int, choice: dict) -> None:
     for name, frame in data["detections"].items():
         chart.add_detections(name, frame)
     chart.add_signal_boxes(boxes)
-    _zoom(chart, boxes, focus)
-    st.plotly_chart(chart.figure, key="setups_chart", config=PLOTLY_CONFIG)
+    draw(chart, key="setups_chart", plan=_zoom(chart, boxes, focus))
     navigator(prefix, len(signals), "signal")
     st.caption(f"{len(signals)} signals; {data['dropped']} dropped for a stop on the wrong side "
                "of the entry. Select a row to see it on the chart.")
@@ -185,8 +197,7 @@ def _run_chart(summary: dict, trades: pd.DataFrame) -> None:
                    f"{summary['setup_id']} v{summary['setup_version']} · {summary['symbol']}")
     signals = state.run_store().frame(summary["run_id"], "signals")
     chart.add_run_boxes(trades, signal_boxes(candles, signals_not_taken(signals, trades)))
-    _zoom(chart, boxes, focus)
-    st.plotly_chart(chart.figure, key="backtest_run_chart", config=PLOTLY_CONFIG)
+    draw(chart, key="backtest_run_chart", plan=_zoom(chart, boxes, focus))
     navigator(prefix, len(trades), "trade")
     st.dataframe(**trades_table(trades, decimals=price_decimals(candles), tz=tz),
                  width="stretch", key=f"{prefix}_rows", on_select="rerun",

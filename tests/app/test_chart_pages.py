@@ -1,4 +1,5 @@
-"""The Setups and Backtest charts jump to a selected signal or trade."""
+"""The Setups and Backtest charts jump to a selected signal or trade (the chart is the
+`plotly_view` component: AppTest sees its arguments, the figure and the focused plan)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ from app.chart_figures import FOCUS_PAD, RIGHT_OFFSET
 from tests.app._pages import page
 
 
+def chart_args(at: AppTest, key: str) -> dict:
+    """The arguments of the chart component drawn in the container `key`."""
+    charts = [c for c in at.get("component_instance") if f"{key}_view" in c.proto.id]
+    assert len(charts) == 1, [c.proto.id for c in at.get("component_instance")]
+    assert charts[0].proto.component_name == "app.plotly_view.plotly_view"
+    return json.loads(charts[0].proto.json_args)
+
+
 def figure(at: AppTest, key: str) -> dict:
-    charts = [c for c in at.get("plotly_chart") if key in c.proto.id]
-    assert len(charts) == 1, [c.proto.id for c in at.get("plotly_chart")]
-    return json.loads(charts[0].proto.spec)
+    return chart_args(at, key)["figure"]
 
 
 def x_range(spec: dict) -> list[pd.Timestamp]:
@@ -32,6 +39,7 @@ def test_selecting_a_trade_row_zooms_the_run_chart_to_its_bars(run_home, monkeyp
     spec = figure(at, "backtest_run_chart")  # the whole run, no gap after its end
     assert "shown as 3m" in spec["layout"]["title"]["text"]  # 7 days of 1m bars
     assert x_range(spec)[1] == last - pd.Timedelta("2min") + RIGHT_OFFSET * pd.Timedelta("3min")
+    assert chart_args(at, "backtest_run_chart")["plan"] is None
 
     at.session_state["backtest_trades_rows"] = {"selection": {"rows": [2], "columns": [],
                                                               "cells": []}}
@@ -42,6 +50,9 @@ def test_selecting_a_trade_row_zooms_the_run_chart_to_its_bars(run_home, monkeyp
     expected = [(trade["entry_time"] - FOCUS_PAD * bar).tz_localize(None),
                 (trade["exit_time"] + FOCUS_PAD * bar).tz_localize(None)]
     assert x_range(figure(at, "backtest_run_chart")) == expected
+    plan = chart_args(at, "backtest_run_chart")["plan"]  # kept in the y axis while visible
+    assert plan["prices"] == [trade["entry_price"], trade["stop_price"], trade["target_price"]]
+    assert pd.Timestamp(plan["x0"]) == trade["entry_time"].tz_localize(None)
 
     at.button(key="backtest_trades_next").click().run()  # Next: the fourth trade
     trade = trades.iloc[3]
@@ -51,7 +62,7 @@ def test_selecting_a_trade_row_zooms_the_run_chart_to_its_bars(run_home, monkeyp
 
 def test_the_setups_chart_is_built_only_when_shown_and_jumps_to_a_signal(app_home) -> None:
     at = page("setups")
-    assert not at.get("plotly_chart")  # the YAML view does not pay for the chart
+    assert not at.get("component_instance")  # the YAML view does not pay for the chart
     at.selectbox(key="setups_id").set_value("sma-cross").run()
     at.segmented_control(key="setups_view").set_value("Chart").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -6,7 +6,8 @@ trader's journey through the pages:
 2. Setups: edit a number in a setup's YAML, save it as a new version.
 3. Editor: open nodes by clicking them on the canvas, change a parameter, save a new version.
 4. Backtest: run that version through the daemon; the header names it.
-5. Open its trades on the chart (Next, then a row of the table): the chart zooms to each.
+5. Open its trades on the chart (Next, then a row of the table): the chart zooms to each;
+   panned away (and dragged back), its price axis fits the visible candles.
 6. Research: grid-sweep two parameters as a daemon job, save the best row as a version.
 7. Journal: a note and a tag on a trade of the run; the tag filter finds it.
 8. Screenshot every page into artifacts/screenshots/.
@@ -239,16 +240,77 @@ def _choose(clock: Clock, page, box, option, what: str, **kwargs) -> None:
         else expect(combo).to_have_value(option)
 
 
+def _plot(page, key: str):
+    """The Plotly graph of the chart with `key`: `plotly_view` draws it in an iframe."""
+    return page.locator(f".st-key-{key}").frame_locator("iframe").locator(".js-plotly-plot")
+
+
 def _x_range(page, key: str, *, other_than: tuple = (), timeout: float = 10) -> list:
-    """The x-axis range of the plotly chart with `key`, once it differs from `other_than`
-    (plotly redraws a moment after the script run ends)."""
-    plot = page.locator(f".st-key-{key} .js-plotly-plot")
+    """The x-axis range of the chart with `key`, once it differs from `other_than` (plotly
+    redraws a moment after the script run ends)."""
+    plot = _plot(page, key)
     end = time.monotonic() + timeout
     while True:
         shown = plot.evaluate("plot => plot._fullLayout.xaxis.range.map(String)")
         if shown not in other_than or time.monotonic() > end:
             return shown
         page.wait_for_timeout(100)
+
+
+def _y_range(plot) -> list[float]:
+    return plot.evaluate("plot => plot._fullLayout.yaxis.range")
+
+
+def _fitted(candles, trade, x0, x1) -> list[float]:
+    """The price range a trader expects after panning to [x0, x1] (UTC): the visible candles'
+    low/high (and the focused trade's plan while its bars are visible) ± 6 %."""
+    shown = candles[(candles.index >= x0) & (candles.index <= x1)]
+    prices = [shown["low"].min(), shown["high"].max()]
+    if trade["entry_time"] <= x1 and trade["exit_time"] >= x0:
+        prices += [trade["entry_price"], trade["stop_price"], trade["target_price"]]
+    low, high = min(prices), max(prices)
+    return [low - 0.06 * (high - low), high + 0.06 * (high - low)]
+
+
+def _check_y_refits(page, home: Path, key: str) -> None:
+    """After the jump to the run's first trade: pan away from it (the graph's own relayout, as a
+    drag ends) and drag back by mouse; each time the price axis must fit the visible candles,
+    as on TradingView (st.plotly_chart kept the focused trade's y range)."""
+    import pandas as pd
+
+    from engine.adapters.runs import RunStore
+    from engine.adapters.store import CandleStore
+
+    runs = RunStore(home / "runs")
+    run_id = runs.ids()[0]
+    summary, trade = runs.summary(run_id), runs.frame(run_id, "trades").iloc[0]
+    candles = CandleStore(home / "data" / "candles").read(summary["symbol"],
+                                                          summary["timeframe"])
+    plot = _plot(page, key)
+    index = candles.index
+    after = index.searchsorted(trade["exit_time"]) + 60  # 40 bars clear of the trade
+    first = after if after + 40 < len(index) else index.searchsorted(trade["entry_time"]) - 100
+    x0, x1 = index[first], index[first + 40]
+    plot.evaluate("(plot, r) => Plotly.relayout(plot, {'xaxis.range': r})",
+                  [str(x.tz_localize(None)) for x in (x0, x1)])
+    want = _fitted(candles, trade, x0, x1)
+    end = time.monotonic() + 10
+    while _y_range(plot) != pytest.approx(want, rel=1e-9) and time.monotonic() < end:
+        page.wait_for_timeout(100)
+    assert _y_range(plot) == pytest.approx(want, rel=1e-9), (x0, x1, want)
+    before = _x_range(page, key)
+    box = plot.bounding_box()
+    y = box["y"] + box["height"] * 0.4
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, y, steps=8)
+    page.mouse.up()
+    shown = _x_range(page, key, other_than=(before,))
+    assert shown != before, "the drag did not pan the chart"
+    page.wait_for_timeout(500)
+    x0, x1 = (pd.Timestamp(x).tz_localize("UTC") for x in shown)
+    assert _y_range(plot) == pytest.approx(_fitted(candles, trade, x0, x1), rel=1e-9)
+    page.locator(f".st-key-{key}").screenshot(path=str(SHOTS / "backtest-chart-panned.png"))
 
 
 def _demo_csv(home: Path, folder: Path) -> Path:
@@ -382,12 +444,14 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             # 5. open trades on the chart: Next, then a row of the trades table
             chart = _key(page, "backtest_run_chart")
             chart.scroll_into_view_if_needed()
-            expect(chart.locator(".js-plotly-plot")).to_be_visible()
+            expect(_plot(page, "backtest_run_chart")).to_be_visible()
             whole = _x_range(page, "backtest_run_chart")
             clock.time("open a trade on the chart", "Backtest: Next trade",
                        _key(page, "backtest_trades_next").get_by_role("button").click)
             first = _x_range(page, "backtest_run_chart", other_than=(whole,))
             assert first != whole and first[0] > whole[0] and first[1] < whole[1], (whole, first)
+            _check_y_refits(page, home, "backtest_run_chart")  # pan: y fits the candles
+            first = _x_range(page, "backtest_run_chart")
             table = _key(page, "backtest_trades_rows")
             table.scroll_into_view_if_needed()
             if table.locator("tr").count() > 2:  # a header and two trades: click the second
