@@ -25,8 +25,8 @@
 
 Speed: zones, levels and boxes are a few filled `go.Scatter` traces with ``None`` separators,
 one per kind, never one `add_shape` call each (Plotly copies the layout on every call: 300 zones
-took 16 s). Plotly cannot refit the y axis while the user pans; `focus` sets both ranges when
-the chart jumps to a signal or trade.
+took 16 s). `focus` sets both ranges when the chart jumps to a signal or trade; while the user
+pans or zooms, `app.plotly_view` refits the y axes to the visible bars.
 """
 
 from __future__ import annotations
