@@ -48,7 +48,8 @@ def filters(frame: pd.DataFrame) -> dict:
     chosen = {
         "tags": cols[0].multiselect("Tags", tags, key="journal_filter_tags"),
         "mistakes": cols[1].multiselect("Mistakes", mistakes, key="journal_filter_mistakes"),
-        "sessions": cols[2].multiselect("Session", sessions, key="journal_filter_session"),
+        "sessions": cols[2].multiselect("Session", sessions, format_func=session_label,
+                                        key="journal_filter_session"),
         "weekdays": cols[3].multiselect("Weekday", weekdays, key="journal_filter_weekday"),
     }
     directions = cols[4].multiselect("Direction", list(DIRECTIONS), key="journal_filter_side")
@@ -56,16 +57,34 @@ def filters(frame: pd.DataFrame) -> dict:
     return chosen
 
 
+def session_label(session: str) -> str:
+    """A session as every table names it: ``new_york`` → ``New York``."""
+    return view.format_value(session, "choice", name="session")
+
+
+def version_label(version: int, active: int | None) -> str:
+    """``v3 (active)`` or ``v2``, as the other pages' version selectors read."""
+    return f"v{version}" + (" (active)" if version == active else "")
+
+
 def trade_label(row) -> str:
-    """``2023-03-01 14:05 long · +1.20 R · london`` for the trade picker."""
-    side = "long" if row.direction > 0 else "short"
-    return (f"{pd.Timestamp(row.signal_time):%Y-%m-%d %H:%M} {side} · {row.r_multiple:+.2f} R"
-            f" · {row.session}")
+    """``2023-03-01 14:05 long · +1.20 R · New York`` for the trade picker (signal time in
+    the display zone)."""
+    from app.ui import display_zone
+
+    side = view.format_value(row.direction, "side")
+    when = view.format_time(row.signal_time, display_zone())
+    r = row.r_net if hasattr(row, "r_net") else row.r_multiple
+    return f"{when} {side} · {view.format_value(r, 'r')} · {session_label(row.session)}"
 
 
 JOURNAL_COLUMNS = (*view.TRADE_COLUMNS, view.Column("tags", "Tags"),
                    view.Column("mistakes", "Mistakes"), view.Column("note", "Note"),
                    view.Column("screenshots", "Shots", "count"))
+
+
+# the analyst's words get room: pixels (a 1280-px window shows the note and the numbers)
+NOTE_WIDTHS = {"tags": 180, "mistakes": 180, "note": 320}
 
 
 def trades_table(frame: pd.DataFrame) -> dict:
@@ -75,8 +94,11 @@ def trades_table(frame: pd.DataFrame) -> dict:
     shown = table(frame, JOURNAL_COLUMNS, only=("signal_time", "direction", "session", "weekday",
                                                 *r, "pnl", "exit_reason", "tags", "mistakes",
                                                 "note", "screenshots"))
-    for name in ("tags", "mistakes"):  # lists of words, shown as chips
-        shown["column_config"][name] = st.column_config.ListColumn(view.words(name))
+    config = shown["column_config"]
+    for name in ("tags", "mistakes"):  # lists of words, shown as chips, wide enough to read
+        config[name] = st.column_config.ListColumn(view.words(name), width=NOTE_WIDTHS[name])
+    config["note"] = st.column_config.TextColumn("Note", width=NOTE_WIDTHS["note"],
+                                                 help="Your note (full text in the form below)")
     return shown
 
 

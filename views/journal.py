@@ -14,6 +14,7 @@ from app.journal_ui import (
     journal_store,
     trade_label,
     trades_table,
+    version_label,
 )
 from app.runs_ui import calendar_colours, equity_overlay, key_metrics, run_names
 from app.ui import breakdown_table, fmt, show_error, sidebar, stop_if_empty, user_errors
@@ -35,7 +36,9 @@ pick_setup, pick_version, pick_run = st.columns([2, 1, 3])
 setup_id = pick_setup.selectbox("Setup", sorted(runs["setup_id"].unique()), key="journal_setup")
 of_setup = runs[runs["setup_id"] == setup_id]
 versions = sorted(of_setup["setup_version"].unique(), reverse=True)
-version = pick_version.selectbox("Version", versions, key="journal_version")
+active = state.setup_store().active(setup_id)
+version = pick_version.selectbox("Version", versions, key="journal_version",
+                                 format_func=lambda n: version_label(n, active))
 of_version = of_setup[of_setup["setup_version"] == version]["run_id"].tolist()
 run_id = pick_run.selectbox("Run", of_version, format_func=names.get, key="journal_run",
                             help="Notes belong to the trade idea (setup, version, symbol, "
@@ -113,6 +116,7 @@ with tab_versions:
         picks = []
         for col, slot, default in ((side[0], "a", 1), (side[1], "b", 0)):
             v = col.selectbox(f"Version {slot.upper()}", versions, index=default,
+                              format_func=lambda n: version_label(n, active),
                               key=f"journal_version_{slot}")
             ids = of_setup[of_setup["setup_version"] == v]["run_id"].tolist()
             picks.append((v, col.selectbox("Run", ids, format_func=names.get,
