@@ -13,7 +13,14 @@ from app.ui import show_error, table
 from engine.adapters.journal import JournalStore
 from engine.backtest import presentation as view
 from engine.errors import ItaError
-from engine.journal import MISTAKES, WEEKDAYS, JournalEntry, TradeKey
+from engine.journal import (
+    MISTAKES,
+    WEEKDAYS,
+    JournalEntry,
+    TradeKey,
+    journal_frame,
+    untraded_signals,
+)
 
 DIRECTIONS = {"long": 1, "short": -1}
 
@@ -94,17 +101,21 @@ def trades_table(frame: pd.DataFrame) -> dict:
     shown = table(frame, JOURNAL_COLUMNS, only=("signal_time", "direction", "session", "weekday",
                                                 *r, "pnl", "exit_reason", "tags", "mistakes",
                                                 "note", "screenshots"))
-    config = shown["column_config"]
+    _note_columns(shown["column_config"])
+    return shown
+
+
+def _note_columns(config: dict) -> None:
     for name in ("tags", "mistakes"):  # lists of words, shown as chips, wide enough to read
         config[name] = st.column_config.ListColumn(view.words(name), width=NOTE_WIDTHS[name])
     config["note"] = st.column_config.TextColumn("Note", width=NOTE_WIDTHS["note"],
                                                  help="Your note (full text in the form below)")
-    return shown
 
 
 def annotate_form(store: JournalStore, key: TradeKey, entry: JournalEntry | None, *,
-                  entry_id: str, run_id: str) -> None:
-    """Note, tags, mistakes and a screenshot for one trade; saved with one button."""
+                  entry_id: str, run_id: str, save_key: str = "journal_save") -> None:
+    """Note, tags, mistakes and a screenshot for one trade or signal; saved with one button
+    (`save_key`: one per form on the page)."""
     note = st.text_area("Note", value=entry.note if entry else "",
                         key=f"journal_note_{entry_id}")
     left, right = st.columns(2)
@@ -116,7 +127,7 @@ def annotate_form(store: JournalStore, key: TradeKey, entry: JournalEntry | None
                                  key=f"journal_mistakes_{entry_id}", accept_new_options=True)
     shot = st.file_uploader("Attach a screenshot (PNG or JPEG, at most 5 MB)",
                             type=["png", "jpg", "jpeg"], key=f"journal_shot_{entry_id}")
-    if st.button("Save to journal", type="primary", key="journal_save"):
+    if st.button("Save to journal", type="primary", key=save_key):
         try:
             store.annotate(key, note=note, tags=tags, mistakes=mistakes, run_id=run_id)
             if shot is not None:
@@ -128,3 +139,47 @@ def annotate_form(store: JournalStore, key: TradeKey, entry: JournalEntry | None
         st.rerun()
     for name in entry.screenshots if entry else []:
         st.image(str(store.screenshot(entry, name)), caption=name)
+
+
+SIGNAL_SHOWN = ("signal_time", "direction", "entry_type", "entry", "stop", "target",
+                "r_planned", "tags", "mistakes", "note", "screenshots")
+
+
+def signal_label(row, decimals: int) -> str:
+    """``2023-03-01 14:05 long · limit 23,456.78 · stop 23,400.00`` for the signal picker."""
+    from app.ui import display_zone
+
+    when = view.format_time(row.signal_time, display_zone())
+    side = view.format_value(row.direction, "side")
+    price = view.format_value(row.entry, "price", decimals=decimals)
+    stop = view.format_value(row.stop, "price", decimals=decimals)
+    return f"{when} {side} · {row.entry_type} {price} · stop {stop}"
+
+
+def untraded_section(store: JournalStore, signals: pd.DataFrame, trades: pd.DataFrame,
+                     journal: dict[str, JournalEntry], *, run_id: str) -> None:
+    """The run's signals that did not become trades, with the analyst's words, and the
+    annotate form for one of them: a skipped or unfilled idea is worth a note too."""
+    from app.ui import plan_parts_off
+
+    frame = journal_frame(untraded_signals(signals, trades), journal)
+    if frame.empty:
+        st.info("Every signal of this run became a trade.")
+        return
+    st.caption(f"{len(frame)} of {len(signals)} signals did not become trades (skipped while "
+               "in a trade or while an order worked, or never filled: the Backtest page counts "
+               "why). Notes stay with the idea across re-runs of this version.")
+    decimals = view.price_decimals(frame["entry"])
+    columns = (view.Column("signal_time", "Signal", "time"), *view.SIGNAL_COLUMNS,
+               *JOURNAL_COLUMNS[-4:])
+    shown = table(plan_parts_off(frame), columns, decimals=decimals, only=SIGNAL_SHOWN)
+    _note_columns(shown["column_config"])
+    st.dataframe(**shown, width="stretch", key="journal_signals_table")
+    rows = list(frame.itertuples())
+    picked = st.selectbox("Signal", range(len(rows)), key="journal_signal",
+                          format_func=lambda i: signal_label(rows[i], decimals)
+                          if i < len(rows) else "")
+    row = rows[picked]
+    key = TradeKey(row.setup_id, row.setup_version, row.symbol, row.signal_time, row.direction)
+    annotate_form(store, key, store.get(row.entry_id), entry_id=row.entry_id, run_id=run_id,
+                  save_key="journal_save_signal")

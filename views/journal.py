@@ -14,6 +14,7 @@ from app.journal_ui import (
     journal_store,
     trade_label,
     trades_table,
+    untraded_section,
     version_label,
 )
 from app.runs_ui import calendar_colours, equity_overlay, key_metrics, run_names
@@ -48,13 +49,17 @@ if saved := st.session_state.pop("journal_saved", None):
 
 store = journal_store()
 trades = state.run_store().frame(run_id, "trades")
-if trades.empty:
-    st.info("This run has no trades.")
-    st.stop()
 try:
-    frame = journal_frame(trades, entries(store, setup_id, version))
+    journal = entries(store, setup_id, version)
+    frame = journal_frame(trades, journal)
 except ItaError as error:  # an entry file edited by hand that no longer validates
     show_error(error)
+    st.stop()
+if trades.empty:
+    st.info("This run has no trades.")
+    with user_errors():
+        untraded_section(store, state.run_store().frame(run_id, "signals"), trades, journal,
+                         run_id=run_id)
     st.stop()
 chosen = filters(frame)
 shown = filter_trades(frame, **chosen)
@@ -63,8 +68,8 @@ journaled = int((frame["note"].ne("") | frame["tags"].map(bool) | frame["mistake
 st.caption(f"{len(shown)} of {len(frame)} trades · {journaled} journaled · your journal: "
            f"{store.root}")
 
-tab_trades, tab_calendar, tab_analytics, tab_versions = st.tabs(
-    ["Trades", "P&L calendar", "Analytics", "Version against version"])
+tab_trades, tab_signals, tab_calendar, tab_analytics, tab_versions = st.tabs(
+    ["Trades", "Signals not traded", "P&L calendar", "Analytics", "Version against version"])
 
 with tab_trades:
     st.dataframe(**trades_table(shown), width="stretch")
@@ -76,6 +81,10 @@ with tab_trades:
     key = TradeKey(row.setup_id, row.setup_version, row.symbol, row.signal_time, row.direction)
     with user_errors():
         annotate_form(store, key, store.get(row.entry_id), entry_id=row.entry_id, run_id=run_id)
+
+with tab_signals, user_errors():
+    untraded_section(store, state.run_store().frame(run_id, "signals"), trades, journal,
+                     run_id=run_id)
 
 with tab_calendar:
     daily = pnl_calendar(shown)
