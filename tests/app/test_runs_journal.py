@@ -97,7 +97,7 @@ def test_journal_a_trade_filter_by_tag_and_find_it_on_the_calendar(own_runs) -> 
     assert listed["note"].tolist() == ["Clean sweep of the Asia low"]
     assert list(listed["tags"].iloc[0]) == ["a+", "asia-sweep"]
     r = float(listed["r_net"].iloc[0])
-    calendar = at.dataframe[1].value
+    calendar = next(d for d in at.dataframe if "Monday" in d.value.columns).value
     filled = [c for c in calendar.to_numpy().ravel() if "R" in str(c)]
     assert len(filled) == 1 and f"{r:+.2f} R" in filled[0]
     assert any(m.label == "Days traded" and m.value == "1" for m in at.metric)
