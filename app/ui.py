@@ -94,8 +94,11 @@ def signals_table(signals: pd.DataFrame, *, decimals: int = 2, tz=None) -> dict:
 
 
 def runs_table(runs: pd.DataFrame) -> dict:
-    """`table` for the list of runs (`RunStore.list`)."""
-    return table(runs, view.RUN_COLUMNS)
+    """The list of runs (`RunStore.list`) as the Runs page shows it: the name and the key
+    metrics, sized to fit without scrolling sideways (`app.runs_ui.overview`)."""
+    from app.runs_ui import overview
+
+    return overview(runs)
 
 
 def breakdown_table(frame: pd.DataFrame, by: str) -> dict:
