@@ -91,7 +91,7 @@ JOURNAL_COLUMNS = (*view.TRADE_COLUMNS, view.Column("tags", "Tags"),
 
 
 # the analyst's words get room: pixels (a 1280-px window shows the note and the numbers)
-NOTE_WIDTHS = {"tags": 180, "mistakes": 180, "note": 320}
+NOTE_WIDTHS = {"tags": 160, "mistakes": 160, "note": 300}
 
 
 def trades_table(frame: pd.DataFrame) -> dict:
@@ -99,8 +99,8 @@ def trades_table(frame: pd.DataFrame) -> dict:
     beside the numbers, in the app's one table format."""
     r = ("r_net", "r_gross") if "r_net" in frame.columns else ("r_multiple",)
     shown = table(frame, JOURNAL_COLUMNS, only=("signal_time", "direction", "session", "weekday",
-                                                *r, "pnl", "exit_reason", "tags", "mistakes",
-                                                "note", "screenshots"))
+                                                *r, "pnl", "exit_reason", "note", "tags",
+                                                "mistakes", "screenshots"))
     _note_columns(shown["column_config"])
     return shown
 
@@ -142,7 +142,7 @@ def annotate_form(store: JournalStore, key: TradeKey, entry: JournalEntry | None
 
 
 SIGNAL_SHOWN = ("signal_time", "direction", "entry_type", "entry", "stop", "target",
-                "r_planned", "tags", "mistakes", "note", "screenshots")
+                "r_planned", "note", "tags", "mistakes", "screenshots")
 
 
 def signal_label(row, decimals: int) -> str:

@@ -26,8 +26,8 @@ def run_names(runs: pd.DataFrame) -> dict[str, str]:
 # the runs table: the name (setup@version · symbol timeframe · data range · when it ran) and the
 # key metrics, in pixel widths that fit a 1280-px window beside the sidebar without scrolling
 # sideways; the ids, profit factor and note are in the run's details below the table
-OVERVIEW_WIDTHS = {"name": 330, "trades": 70, "win_rate": 80, "expectancy_r": 105,
-                   "total_return_pct": 90, "max_drawdown_pct": 80}
+OVERVIEW_WIDTHS = {"name": 430, "trades": 60, "win_rate": 72, "expectancy_r": 92,
+                   "total_return_pct": 84, "max_drawdown_pct": 62}
 OVERVIEW = tuple(OVERVIEW_WIDTHS)
 SHORT_HEADERS = {"expectancy_r": "Exp. R (net)", "total_return_pct": "Net return",
                  "max_drawdown_pct": "Max DD"}

@@ -105,10 +105,12 @@ with panel:
     values, typos = {}, []
     specs = fg.node_form_fields(node)
     unset = [spec for spec in specs if not spec.declared]
-    defaults = st.expander(f"Defaults: {len(unset)} fields the YAML leaves out (change one to "
-                           "write it)") if unset else None
-    for spec in specs:
+    defaults = None  # the fields the YAML declares first, then its defaults in an expander
+    for spec in [s for s in specs if s.declared] + unset:
         wkey = f"editor_field_{node_id}_{spec.name}_{st.session_state['editor_rev']}"
+        if not spec.declared and defaults is None:
+            defaults = st.expander(f"Defaults: {len(unset)} fields the YAML leaves out "
+                                   "(change one to write it)")
         where = st if spec.declared else defaults
         about = spec.description if spec.declared else (
             f"{spec.description} — not in the YAML: the default "
