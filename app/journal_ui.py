@@ -113,21 +113,23 @@ def _note_columns(config: dict) -> None:
 
 
 def annotate_form(store: JournalStore, key: TradeKey, entry: JournalEntry | None, *,
-                  entry_id: str, run_id: str, save_key: str = "journal_save") -> None:
-    """Note, tags, mistakes and a screenshot for one trade or signal; saved with one button
-    (`save_key`: one per form on the page)."""
-    note = st.text_area("Note", value=entry.note if entry else "",
+                  entry_id: str, run_id: str, signal: bool = False) -> None:
+    """Note, tags, mistakes and a screenshot for one trade (or, `signal=True`, one signal
+    that did not trade: its own labels and button, as both forms are on the page)."""
+    of = " of the signal" if signal else ""
+    note = st.text_area(f"Note{of}", value=entry.note if entry else "",
                         key=f"journal_note_{entry_id}")
     left, right = st.columns(2)
-    tags = left.text_input("Tags (commas or spaces: a+, news, london-open)",
+    tags = left.text_input(f"Tags{of} (commas or spaces: a+, news, london-open)",
                            value=", ".join(entry.tags) if entry else "",
                            key=f"journal_tags_{entry_id}")
     have = list(entry.mistakes) if entry else []
-    mistakes = right.multiselect("Mistakes", sorted(set(MISTAKES) | set(have)), default=have,
+    mistakes = right.multiselect(f"Mistakes{of}", sorted(set(MISTAKES) | set(have)), default=have,
                                  key=f"journal_mistakes_{entry_id}", accept_new_options=True)
     shot = st.file_uploader("Attach a screenshot (PNG or JPEG, at most 5 MB)",
                             type=["png", "jpg", "jpeg"], key=f"journal_shot_{entry_id}")
-    if st.button("Save to journal", type="primary", key=save_key):
+    if st.button("Save signal to journal" if signal else "Save to journal", type="primary",
+                 key="journal_save_signal" if signal else "journal_save"):
         try:
             store.annotate(key, note=note, tags=tags, mistakes=mistakes, run_id=run_id)
             if shot is not None:
@@ -182,4 +184,4 @@ def untraded_section(store: JournalStore, signals: pd.DataFrame, trades: pd.Data
     row = rows[picked]
     key = TradeKey(row.setup_id, row.setup_version, row.symbol, row.signal_time, row.direction)
     annotate_form(store, key, store.get(row.entry_id), entry_id=row.entry_id, run_id=run_id,
-                  save_key="journal_save_signal")
+                  signal=True)
