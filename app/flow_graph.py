@@ -7,6 +7,10 @@ stop -> target. A sequence's steps are ordered by their edge label (1, 2, ...). 
 that reference a condition (``stop: sweep.extreme``) are drawn as dashed edges from that
 condition. Node parameters live in ``Node.data``; the rule is rebuilt from nodes and edges, so
 an edge drawn by hand changes the rule.
+
+A node's data holds the parameters the YAML declares (and those the trader changed), never
+the schema's defaults: the node box lists what the file says, the side panel shows the other
+fields as defaults (`FieldSpec.declared`), and saving writes no default the file left out.
 """
 
 from __future__ import annotations
@@ -87,8 +91,7 @@ def setup_to_graph(setup: schema.Setup, *, layout: dict | None = None) -> Graph:
     nodes, edges = [], []
     for name, block in setup.conditions.items():
         nodes.append(Node(f"cond:{name}", "condition",
-                          {"name": name, "block": block.model_dump(mode="json",
-                                                                   exclude_defaults=False)}))
+                          {"name": name, "block": _declared(block)}))
     counter = [0]
 
     def add(node) -> str:
@@ -113,9 +116,9 @@ def setup_to_graph(setup: schema.Setup, *, layout: dict | None = None) -> Graph:
     plan = setup.plan
     nodes += [
         Node("signal", "signal", {"direction": setup.direction}),
-        Node("entry", "entry", plan.entry.model_dump(mode="json")),
-        Node("stop", "stop", plan.stop.model_dump(mode="json")),
-        Node("target", "target", plan.target.model_dump(mode="json")),
+        Node("entry", "entry", _declared(plan.entry)),
+        Node("stop", "stop", _declared(plan.stop)),
+        Node("target", "target", _declared(plan.target)),
     ]
     edges += [Edge("signal", "entry"), Edge("entry", "stop"), Edge("stop", "target")]
     for element in ("entry", "stop", "target"):
@@ -126,6 +129,11 @@ def setup_to_graph(setup: schema.Setup, *, layout: dict | None = None) -> Graph:
     graph = Graph(nodes, edges)
     _place(graph, layout or {})
     return graph
+
+
+def _declared(model) -> dict:
+    """A block's or plan element's parameters as the YAML declares them (no defaults)."""
+    return model.model_dump(mode="json", exclude_unset=True)
 
 
 def _place(graph: Graph, layout: dict) -> None:
@@ -273,10 +281,11 @@ class FieldSpec:
     name: str
     type: str  # number | integer | bool | choice | text
     description: str
-    default: object
+    default: object  # the value the field has now (declared, else the schema's default)
     choices: tuple = ()
     ge: float | None = None
     le: float | None = None
+    declared: bool = True  # False: the YAML leaves it out and the schema's default applies
 
 
 def node_form_fields(node: Node) -> list[FieldSpec]:
@@ -295,8 +304,14 @@ def node_form_fields(node: Node) -> list[FieldSpec]:
                           choices=("long", "short", "both"))]
     else:
         return []
-    return [_spec(name, field, values.get(name)) for name, field in model.model_fields.items()
-            if name != "detector"]
+    return [_spec(name, field, values[name]) if name in values else
+            dataclasses.replace(_spec(name, field, _schema_default(field)), declared=False)
+            for name, field in model.model_fields.items() if name != "detector"]
+
+
+def _schema_default(field):
+    default = field.get_default(call_default_factory=True)
+    return default.model_dump(mode="json") if hasattr(default, "model_dump") else default
 
 
 def _spec(name: str, field, value) -> FieldSpec:
@@ -358,15 +373,24 @@ def update_node(graph: Graph, node_id: str, values: dict) -> Graph:
     """Set parameters of one node, validated like the YAML; ValueError with one line."""
     node = graph.node(node_id)
     if node.kind == "condition":
-        block = {**node.data["block"], **values}
-        model = schema.DETECTOR_BLOCKS[block["detector"]]
-        node.data["block"] = _checked(model, block).model_dump(mode="json")
+        model = schema.DETECTOR_BLOCKS[node.data["block"]["detector"]]
+        block = _with_changes(model, node.data["block"], values)
+        node.data["block"] = _declared(_checked(model, block))
     elif node.kind in ("entry", "stop", "target"):
         model = {"entry": schema.Entry, "stop": schema.Stop, "target": schema.Target}[node.kind]
-        node.data = _checked(model, {**node.data, **values}).model_dump(mode="json")
+        node.data = _declared(_checked(model, _with_changes(model, node.data, values)))
     else:
         node.data.update(values)
     return graph
+
+
+def _with_changes(model, declared: dict, values: dict) -> dict:
+    """`declared` with `values` set; a field the YAML left out stays out while its value is
+    still the schema's default (the panel hands every field back)."""
+    fields = model.model_fields
+    changed = {k: v for k, v in values.items() if k in declared or k not in fields
+               or v != _schema_default(fields[k])}
+    return {**declared, **changed}
 
 
 def _checked(model, data):
@@ -386,7 +410,7 @@ def add_condition(graph: Graph, detector: str, *, name: str | None = None) -> Gr
                         not in taken)
     block = model.model_validate({"detector": detector, **_required_defaults(detector)})
     graph.nodes.append(Node(f"cond:{name}", "condition",
-                            {"name": name, "block": block.model_dump(mode="json")},
+                            {"name": name, "block": _declared(block)},
                             (0.0, 130.0 * len(graph.nodes))))
     return graph
 

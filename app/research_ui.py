@@ -188,6 +188,55 @@ def result_label(summary: dict) -> str:
             f"best {fmt(best)}")
 
 
+def result_version(summary: dict) -> tuple[str, int]:
+    """The setup id and version a result searched (its summary's ``setup``, ``id@N``)."""
+    setup_id, _, version = summary["setup"].rpartition("@")
+    return setup_id, int(version)
+
+
+def results_of(setup_id: str) -> list[str]:
+    """The finished research jobs of `setup_id` (any version), newest first: the page never
+    shows one setup's result under another's form."""
+    store = research_store()
+    ids = tuple(store.ids())
+    stamp = store.root.stat().st_mtime if store.root.exists() else 0.0
+    setups = _setups(str(store.root), ids, stamp)
+    return [job for job, searched in zip(ids, setups, strict=True) if searched == setup_id]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _setups(root: str, ids: tuple[str, ...], stamp: float) -> list[str]:
+    from pathlib import Path
+
+    from engine.backtest.research import ResearchStore
+
+    store = ResearchStore(Path(root))
+    return [result_version(store.summary(job))[0] for job in ids]
+
+
+def result_heading(summary: dict, version: int) -> tuple[str, str | None]:
+    """The result's title naming exactly what was searched (``sma-cross v1 · Grid sweep``)
+    and, when the form above is on another version, a warning saying so."""
+    setup_id, searched = result_version(summary)
+    title = (f"Result: {setup_id} v{searched} · {METHODS.get(summary['kind'], summary['kind'])}"
+             f" · {summary['symbol']}")
+    if searched == version:
+        return title, None
+    return title, (f"This result is of {setup_id} v{searched}; the form above is on "
+                   f"v{version}. Run a search on v{version} to see its own.")
+
+
+def kept_ranges(here: str, optimise: dict) -> pd.DataFrame:
+    """The ranges the trader last submitted for this setup version in this session (else the
+    setup's own): leaving the page or switching setup and back does not lose them."""
+    kept = st.session_state.get("research_ranges_kept", {}).get(here)
+    return kept.copy() if kept is not None else ranges_frame(optimise)
+
+
+def keep_ranges(here: str, edited: pd.DataFrame) -> None:
+    st.session_state.setdefault("research_ranges_kept", {})[here] = edited.copy()
+
+
 def research_store():
     from engine.backtest.research import ResearchStore
 

@@ -23,14 +23,27 @@ def run_names(runs: pd.DataFrame) -> dict[str, str]:
             for run_id, name in names.items()}
 
 
-OVERVIEW = ("name", "short_id", "trades", "win_rate", "expectancy_r", "profit_factor",
-            "total_return_pct", "max_drawdown_pct", "note", "run_id")
+# the runs table: the name (setup@version · symbol timeframe · data range · when it ran) and the
+# key metrics, in pixel widths that fit a 1280-px window beside the sidebar without scrolling
+# sideways; the ids, profit factor and note are in the run's details below the table
+OVERVIEW_WIDTHS = {"name": 430, "trades": 60, "win_rate": 72, "expectancy_r": 92,
+                   "total_return_pct": 84, "max_drawdown_pct": 62}
+OVERVIEW = tuple(OVERVIEW_WIDTHS)
+SHORT_HEADERS = {"expectancy_r": "Exp. R (net)", "total_return_pct": "Net return",
+                 "max_drawdown_pct": "Max DD"}
 
 
 def overview(runs: pd.DataFrame) -> dict:
-    """`st.dataframe` arguments for the runs table: a readable name first, the key metrics
-    visible without scrolling sideways, the full id last (copyable)."""
-    return table(runs, view.RUN_COLUMNS, only=OVERVIEW)
+    """`st.dataframe` arguments for the runs table: the readable name first (pinned), then
+    the key metrics, each column sized to fit without scrolling sideways."""
+    shown = table(runs, view.RUN_COLUMNS, only=OVERVIEW)
+    for name, config in shown["column_config"].items():
+        config["width"] = OVERVIEW_WIDTHS[name]
+        if name in SHORT_HEADERS:
+            config["help"] = config.get("label")
+            config["label"] = SHORT_HEADERS[name]
+    shown["column_config"]["name"]["pinned"] = True
+    return shown
 
 
 def key_metrics(metrics_by_column: dict[str, dict]) -> pd.DataFrame:

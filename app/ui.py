@@ -67,14 +67,38 @@ def trades_table(trades: pd.DataFrame, *, decimals: int = 2, tz=None) -> dict:
     return table(trades, view.TRADE_COLUMNS, decimals=decimals, tz=tz)
 
 
+# how the signal contract writes a plan part that is switched off (`engine.signals`): a market
+# order has no order life, a plan without a time exit or partial exit has 0 there
+PLAN_OFF_VALUES = {"expiry_bars": 0, "time_exit_bars": 0, "partial_fraction": 0.0}
+
+
+def plan_parts_off(signals: pd.DataFrame) -> pd.DataFrame:
+    """`signals` with every switched-off plan part missing, so a table shows ``—`` for it
+    (never ``0`` bars or ``0.0%``): the `PLAN_OFF_VALUES`, and a partial size without a
+    partial level. Breakeven, partial level and target are already NaN when off."""
+    shown = signals.copy()
+    for name, off in PLAN_OFF_VALUES.items():
+        if name in shown.columns:
+            values = shown[name]
+            if pd.api.types.is_integer_dtype(values):
+                values = values.astype("Int64")
+            shown[name] = values.mask(values == off)
+    if {"partial_fraction", "partial_r"} <= set(shown.columns):
+        shown["partial_fraction"] = shown["partial_fraction"].mask(shown["partial_r"].isna())
+    return shown
+
+
 def signals_table(signals: pd.DataFrame, *, decimals: int = 2, tz=None) -> dict:
-    """`table` for a setup's signals."""
-    return table(signals, view.SIGNAL_COLUMNS, decimals=decimals, tz=tz)
+    """`table` for a setup's signals; a plan part that is off reads ``—``."""
+    return table(plan_parts_off(signals), view.SIGNAL_COLUMNS, decimals=decimals, tz=tz)
 
 
 def runs_table(runs: pd.DataFrame) -> dict:
-    """`table` for the list of runs (`RunStore.list`)."""
-    return table(runs, view.RUN_COLUMNS)
+    """The list of runs (`RunStore.list`) as the Runs page shows it: the name and the key
+    metrics, sized to fit without scrolling sideways (`app.runs_ui.overview`)."""
+    from app.runs_ui import overview
+
+    return overview(runs)
 
 
 def breakdown_table(frame: pd.DataFrame, by: str, *, tz=None) -> dict:

@@ -29,8 +29,9 @@ characters); `parse_tags` reads them from "A+, news london-open" and refuses any
 a one-line message. File layout, atomic writes and the one-writer rule are the store's
 (`engine.adapters.journal`).
 
-`journal_frame` joins a run's trades with their entries; `filter_trades` filters them by tag,
-mistake, session, weekday and direction; `pnl_calendar` sums R and money per day of exit.
+`journal_frame` joins a run's trades (or its `untraded_signals`, keyed the same way) with
+their entries; `filter_trades` filters them by tag, mistake, session, weekday and direction;
+`pnl_calendar` sums R and money per day of exit.
 
 >>> entry_id(TradeKey("sma-cross", 1, "BTC/USDT", "2023-03-01 14:05", 1))
 'sma-cross-v1-BTCUSDT-20230301T140500Z-long-7902accb'
@@ -178,6 +179,24 @@ def journal_frame(trades: pd.DataFrame, entries: dict[str, JournalEntry]) -> pd.
     frame["mistakes"] = [list(e.mistakes) if e else [] for e in found]
     frame["screenshots"] = [len(e.screenshots) if e else 0 for e in found]
     return frame
+
+
+def untraded_signals(signals: pd.DataFrame, trades: pd.DataFrame) -> pd.DataFrame:
+    """The signals of a run that did not become a trade (skipped while in a trade or while
+    an order worked, never filled, ...), as rows a journal keys like trades: the signal's
+    columns plus ``signal_time`` (its ``known_at``, the time a trade of it would carry), so
+    `journal_frame` finds their entries and a note written on one stays with that idea.
+
+    A signal became a trade when a trade has its ``signal_time`` and direction."""
+    frame = signals.drop(columns=["reasons"], errors="ignore").copy()
+    frame["signal_time"] = pd.to_datetime(frame["known_at"], utc=True)
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    traded = set(zip(pd.to_datetime(trades["signal_time"], utc=True),
+                     trades["direction"].astype(int), strict=True)) if len(trades) else set()
+    keep = [(t, int(d)) not in traded
+            for t, d in zip(frame["signal_time"], frame["direction"], strict=True)]
+    return frame[keep].reset_index(drop=True)
 
 
 def filter_trades(frame: pd.DataFrame, *, tags=(), mistakes=(), sessions=(), weekdays=(),

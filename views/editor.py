@@ -103,33 +103,42 @@ with panel:
                            help="Or click a node on the canvas")
     node = graph.node(node_id)
     values, typos = {}, []
-    for spec in fg.node_form_fields(node):
+    specs = fg.node_form_fields(node)
+    unset = [spec for spec in specs if not spec.declared]
+    defaults = None  # the fields the YAML declares first, then its defaults in an expander
+    for spec in [s for s in specs if s.declared] + unset:
         wkey = f"editor_field_{node_id}_{spec.name}_{st.session_state['editor_rev']}"
+        if not spec.declared and defaults is None:
+            defaults = st.expander(f"Defaults: {len(unset)} fields the YAML leaves out "
+                                   "(change one to write it)")
+        where = st if spec.declared else defaults
+        about = spec.description if spec.declared else (
+            f"{spec.description} — not in the YAML: the default "
+            f"{'off' if spec.default is None else spec.default} applies")
         if spec.type == "choice":
             options = list(spec.choices)
-            values[spec.name] = st.selectbox(spec.name, options, help=spec.description, key=wkey,
-                                             index=options.index(spec.default)
-                                             if spec.default in options else 0)
+            values[spec.name] = where.selectbox(spec.name, options, help=about, key=wkey,
+                                                index=options.index(spec.default)
+                                                if spec.default in options else 0)
         elif spec.type == "bool":
-            values[spec.name] = st.checkbox(spec.name, bool(spec.default), help=spec.description,
-                                            key=wkey)
+            values[spec.name] = where.checkbox(spec.name, bool(spec.default), help=about,
+                                               key=wkey)
         elif spec.type in ("number", "integer"):
             is_int = spec.type == "integer"
             if spec.default is None:
-                raw = st.text_input(spec.name, "", help=spec.description + " (empty = off)",
-                                    key=wkey)
+                raw = where.text_input(spec.name, "", help=about + " (empty = off)", key=wkey)
                 try:
                     values[spec.name] = fg.parse_number(raw, spec)
                 except ValueError as error:
                     typos.append(str(error))
             else:
-                values[spec.name] = st.number_input(
+                values[spec.name] = where.number_input(
                     spec.name, value=int(spec.default) if is_int else float(spec.default),
-                    step=1 if is_int else 0.05, help=spec.description, key=wkey,
+                    step=1 if is_int else 0.05, help=about, key=wkey,
                     format=None if is_int else "%.4f")
         else:
-            raw = st.text_input(spec.name, "" if spec.default is None else str(spec.default),
-                                help=spec.description, key=wkey)
+            raw = where.text_input(spec.name, "" if spec.default is None else str(spec.default),
+                                   help=about, key=wkey)
             values[spec.name] = raw or None
     for typo in typos:
         st.error(typo)

@@ -14,6 +14,8 @@ from app.journal_ui import (
     journal_store,
     trade_label,
     trades_table,
+    untraded_section,
+    version_label,
 )
 from app.runs_ui import calendar_colours, equity_overlay, key_metrics, run_names
 from app.ui import (
@@ -43,7 +45,9 @@ pick_setup, pick_version, pick_run = st.columns([2, 1, 3])
 setup_id = pick_setup.selectbox("Setup", sorted(runs["setup_id"].unique()), key="journal_setup")
 of_setup = runs[runs["setup_id"] == setup_id]
 versions = sorted(of_setup["setup_version"].unique(), reverse=True)
-version = pick_version.selectbox("Version", versions, key="journal_version")
+active = state.setup_store().active(setup_id)
+version = pick_version.selectbox("Version", versions, key="journal_version",
+                                 format_func=lambda n: version_label(n, active))
 of_version = of_setup[of_setup["setup_version"] == version]["run_id"].tolist()
 run_id = pick_run.selectbox("Run", of_version, format_func=names.get, key="journal_run",
                             help="Notes belong to the trade idea (setup, version, symbol, "
@@ -53,13 +57,17 @@ if saved := st.session_state.pop("journal_saved", None):
 
 store = journal_store()
 trades = state.run_store().frame(run_id, "trades")
-if trades.empty:
-    st.info("This run has no trades.")
-    st.stop()
 try:
-    frame = journal_frame(trades, entries(store, setup_id, version))
+    journal = entries(store, setup_id, version)
+    frame = journal_frame(trades, journal)
 except ItaError as error:  # an entry file edited by hand that no longer validates
     show_error(error)
+    st.stop()
+if trades.empty:
+    st.info("This run has no trades.")
+    with user_errors():
+        untraded_section(store, state.run_store().frame(run_id, "signals"), trades, journal,
+                         run_id=run_id)
     st.stop()
 frame["weekday"] = calendar_key(frame["entry_time"], "weekday", display_zone())  # as shown
 chosen = filters(frame)
@@ -69,8 +77,8 @@ journaled = int((frame["note"].ne("") | frame["tags"].map(bool) | frame["mistake
 st.caption(f"{len(shown)} of {len(frame)} trades · {journaled} journaled · your journal: "
            f"{store.root}")
 
-tab_trades, tab_calendar, tab_analytics, tab_versions = st.tabs(
-    ["Trades", "P&L calendar", "Analytics", "Version against version"])
+tab_trades, tab_signals, tab_calendar, tab_analytics, tab_versions = st.tabs(
+    ["Trades", "Signals not traded", "P&L calendar", "Analytics", "Version against version"])
 
 with tab_trades:
     st.dataframe(**trades_table(shown), width="stretch")
@@ -82,6 +90,10 @@ with tab_trades:
     key = TradeKey(row.setup_id, row.setup_version, row.symbol, row.signal_time, row.direction)
     with user_errors():
         annotate_form(store, key, store.get(row.entry_id), entry_id=row.entry_id, run_id=run_id)
+
+with tab_signals, user_errors():
+    untraded_section(store, state.run_store().frame(run_id, "signals"), trades, journal,
+                     run_id=run_id)
 
 with tab_calendar:
     daily = pnl_calendar(shown)
@@ -123,6 +135,7 @@ with tab_versions:
         picks = []
         for col, slot, default in ((side[0], "a", 1), (side[1], "b", 0)):
             v = col.selectbox(f"Version {slot.upper()}", versions, index=default,
+                              format_func=lambda n: version_label(n, active),
                               key=f"journal_version_{slot}")
             ids = of_setup[of_setup["setup_version"] == v]["run_id"].tolist()
             picks.append((v, col.selectbox("Run", ids, format_func=names.get,

@@ -14,12 +14,15 @@ from app.research_ui import (
     follow,
     grid_size,
     heatmap,
+    keep_ranges,
+    kept_ranges,
     load_result,
     param_columns,
-    ranges_frame,
     ranges_from,
     research_store,
+    result_heading,
     result_label,
+    results_of,
     trials_columns,
     windows_figure,
 )
@@ -32,14 +35,16 @@ infos = store.list()
 stop_if_empty(infos, "No setups yet: run `ita demo` to add the examples.")
 
 c1, c2, c3 = st.columns([2, 1, 2])
-setup_id = c1.selectbox("Setup", [s.id for s in infos], key="research_setup")
+setup_id = c1.selectbox("Setup", [s.id for s in infos], key="research_setup",
+                        persist_state="session")
 numbers = [v.version for v in store.versions(setup_id)]
 active = store.active(setup_id)
 version = c2.selectbox("Version", numbers, index=numbers.index(active),
-                       key=f"research_version_{setup_id}",
+                       key=f"research_version_{setup_id}", persist_state="session",
                        format_func=lambda n: f"v{n}" + (" (active)" if n == active else ""))
 method = c3.segmented_control("Method", list(METHODS), format_func=METHODS.get,
-                              default="optimise", key="research_method") or "optimise"
+                              default="optimise", key="research_method",
+                              persist_state="session") or "optimise"
 setup = store.load(setup_id, version).setup
 here = f"{setup_id}_{version}"
 
@@ -50,30 +55,37 @@ else:
     with st.form("research_form"):
         st.caption(f"Ranges for this run only ({setup_id} v{version} keeps its own); an empty "
                    "step is a continuous range (a sweep tries its two ends).")
-        edited = st.data_editor(ranges_frame(setup.optimise), hide_index=True, width="stretch",
+        edited = st.data_editor(kept_ranges(here, setup.optimise), hide_index=True, width="stretch",
                                 disabled=["parameter"], num_rows="fixed",
                                 key=f"research_ranges_{here}")
         f1, f2, f3, f4 = st.columns(4)
         objective = f1.selectbox("Objective", list(OBJECTIVE_LABELS),
-                                 format_func=OBJECTIVE_LABELS.get, key="research_objective")
+                                 format_func=OBJECTIVE_LABELS.get, key="research_objective",
+                                 persist_state="session")
         min_trades = f2.number_input("Minimum trades", 0, 100_000,
                                      5 if method == "walkforward" else 10,
-                                     key=f"research_min_trades_{method}")
+                                     key=f"research_min_trades_{method}",
+                                     persist_state="session")
         extra = {}
         if method in ("optimise", "walkforward"):
             extra["trials"] = f3.number_input(
                 "Trials" + (" per window" if method == "walkforward" else ""), 1, 100_000,
-                30 if method == "walkforward" else 50, key=f"research_trials_{method}")
+                30 if method == "walkforward" else 50, key=f"research_trials_{method}",
+                persist_state="session")
         if method == "walkforward":
             w1, w2, w3 = st.columns(3)
             extra["train_bars"] = w1.number_input("Train bars", 1, 10_000_000, 2000,
-                                                  key="research_train")
+                                                  key="research_train",
+                                                  persist_state="session")
             extra["test_bars"] = w2.number_input("Test bars", 1, 10_000_000, 500,
-                                                 key="research_test")
+                                                 key="research_test",
+                                                 persist_state="session")
             extra["anchored"] = w3.checkbox("Anchored (train from the first bar)",
-                                            key="research_anchored")
+                                            key="research_anchored",
+                                            persist_state="session")
         submitted = f4.form_submit_button(RUN_LABELS[method], type="primary")
     if submitted:
+        keep_ranges(here, edited)
         with user_errors():
             ranges = ranges_from(edited)
             params = {"setup": f"{setup_id}@{version}", "symbol": choice["symbol"],
@@ -98,14 +110,19 @@ if status:
     st.session_state.pop("research_job", None)
 
 st.divider()
-results = research_store().ids()
-stop_if_empty(results, "Run a search to see its results here; they stay after a restart.")
+results = results_of(setup_id)
+stop_if_empty(results, f"No results of {setup_id} yet: run a search above to see them here; "
+                       "they stay after a restart.")
 shown = st.session_state.get("research_result")
 job_id = st.selectbox("Result", results, key=f"research_shown_{shown}",
                       index=results.index(shown) if shown in results else 0,
                       format_func=lambda j: result_label(research_store().summary(j)))
 result = load_result(job_id)
 summary, frames = result.summary, result.frames
+title, other_version = result_heading(summary, version)
+st.subheader(title)
+if other_version:
+    st.warning(other_version)
 st.caption(describe(summary))
 source = store.load(summary["setup"]).setup
 

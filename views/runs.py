@@ -1,5 +1,6 @@
-"""Runs: every backtest by a readable name, side by side; equity overlay on a date axis; a note
-on a run or its deletion (asked twice); SQL over all runs."""
+"""Runs: every backtest by a readable name with its key metrics (fits a 1280-px window); runs
+side by side with an equity overlay on a date axis; one run's details (ids, every metric, its
+note, its deletion, asked twice); SQL over all runs."""
 
 import streamlit as st
 
@@ -37,9 +38,14 @@ if chosen:
         with st.expander("All metrics"):
             st.dataframe(metrics_table(metrics), width="stretch")
 
-st.subheader("Note or delete a run")
+st.subheader("Run details: ids, every metric, note, delete")
 run_id = st.selectbox("Run", ids, format_func=names.get, key="runs_manage")
+short = runs.set_index("run_id").loc[run_id, "short_id"]
+st.caption(f"Short id **{short}** (any `ita runs` command takes it) · full id:")
 st.code(run_id, language=None)
+with user_errors():
+    st.dataframe(metrics_table({names[run_id]: store.summary(run_id)["metrics"]}),
+                 width="stretch", height=260, key="runs_detail_metrics")
 note = st.text_area("Note (Markdown; kept beside the run in note.md)", value=store.note(run_id),
                     key=f"runs_note_{run_id}")
 save, delete = st.columns(2)

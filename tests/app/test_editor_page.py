@@ -126,3 +126,18 @@ def test_saving_a_rule_an_older_version_holds_names_that_version(app_home, canva
                for s in at.success)
     assert [v.version for v in store().versions("bos-order-block-retest")] == [1, 2]
     assert store().active("bos-order-block-retest") == 2
+
+
+def test_the_stop_panel_shows_undeclared_fields_as_defaults(app_home, canvas) -> None:
+    at = editor("sma-cross")  # stop: {percent: 1.0}
+    canvas.click("stop")
+    at.run()
+    defaults = next(e for e in at.expander if e.label.startswith("Defaults: "))
+    inside = {n.label for n in defaults.number_input} | {t.label for t in defaults.text_input}
+    assert {"buffer_pct", "buffer_atr", "min_atr"} <= inside and "percent" not in inside
+    assert [n.value for n in at.number_input if n.label == "percent"] == [1.0]
+    buffer = next(n for n in defaults.number_input if n.label == "buffer_pct")
+    assert "not in the YAML: the default 0.0 applies" in buffer.help
+    at.button(key="editor_apply").click().run()
+    at.button(key="editor_save").click().run()
+    assert any("No change" in s.value for s in at.success)

@@ -53,8 +53,15 @@ def finished_sweep(app_home) -> str:
     return job
 
 
-def test_research_page_renders_a_finished_sweep_and_saves_a_row(finished_sweep) -> None:
+def on_sma_cross():
     at = page("research")
+    at.selectbox(key="research_setup").set_value("sma-cross").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_research_page_renders_a_finished_sweep_and_saves_a_row(finished_sweep) -> None:
+    at = on_sma_cross()
     assert texts(at.info) == []
     table = pd.DataFrame(at.dataframe[-1].value)
     assert len(table) == 4 and {"trades", "value"} <= set(table)
@@ -78,9 +85,58 @@ def test_research_page_renders_a_finished_walkforward(app_home) -> None:
     job = "20230301T000000000000-walkforward-abcdef"
     run_walkforward(kinds.WalkforwardParams(**SMALL, ranges=FOUR, trials=3, train_bars=1000,
                                             test_bars=500), lambda f, m: None, job_id=job)
-    at = page("research")
+    at = on_sma_cross()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Windows"] == "3"
     assert len(at.get("plotly_chart")) == 2  # windows in/out of sample, equity
     windows = pd.DataFrame(at.dataframe[-1].value)
     assert {"in_sample", "out_of_sample", "param:conditions.cross.fast"} <= set(windows)
+
+
+def test_a_result_is_shown_only_under_its_own_setup_and_names_its_version(finished_sweep
+                                                                          ) -> None:
+    at = page("research")
+    assert at.selectbox(key="research_setup").value != "sma-cross"
+    assert not at.metric and not at.get("plotly_chart")  # not sma-cross's result under it
+    assert any("No results of " in i for i in texts(at.info))
+    at.selectbox(key="research_setup").set_value("sma-cross").run()
+    assert [h.value for h in at.subheader] == ["Result: sma-cross v1 · Grid sweep · BTC/USDT"]
+    assert not at.warning
+    from engine.setups.store import SetupStore
+
+    store = SetupStore.from_settings()
+    store.save(store.load("sma-cross@1").text.replace("fast: 10", "fast: 12"))
+    at.run()  # the page now lists v2 (active)
+    at.selectbox(key="research_version_sma-cross").set_value(2).run()
+    assert any("This result is of sma-cross v1; the form above is on v2" in w
+               for w in texts(at.warning))
+
+
+def test_the_forms_choices_survive_switching_method_setup_and_page(app_home) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/research.py").run()
+    at.selectbox(key="research_setup").set_value("sma-cross").run()
+    at.selectbox(key="research_objective").set_value("sharpe")
+    at.number_input(key="research_trials_optimise").set_value(80)
+    at.session_state["research_ranges_sma-cross_1"] = {
+        "edited_rows": {1: {"high": 45.0}}, "added_rows": [], "deleted_rows": []}
+    next(b for b in at.button if b.label == "Run Optuna search").click()
+    at.run()
+    at.segmented_control(key="research_method").set_value("walkforward").run()
+    at.selectbox(key="research_setup").set_value("pdh-sweep-reversal").run()
+    at.switch_page("views/runs.py").run()  # another page, then back
+    assert not at.exception and at.title[0].value == "Runs"
+    at.switch_page("views/research.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="research_setup").value == "pdh-sweep-reversal"
+    at.selectbox(key="research_setup").set_value("sma-cross").run()
+    at.segmented_control(key="research_method").set_value("optimise").run()
+    assert at.selectbox(key="research_objective").value == "sharpe"
+    assert at.number_input(key="research_trials_optimise").value == 80
+    ranges = at.data_editor(key="research_ranges_sma-cross_1").value
+    assert ranges.loc[1, "high"] == 45.0

@@ -408,7 +408,7 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             expect(node_list).to_have_value("stop")
             clock.time("click a canvas node", "Editor: node entry",
                        canvas.locator('.react-flow__node[data-id="entry"]').click,
-                       until=_visible(page.get_by_label("expiry_bars", exact=True)))
+                       until=_visible(page.get_by_label("type", exact=True)))
             expect(node_list).to_have_value("entry")
             _choose(clock, page, _key(page, "editor_node"), "target", "Editor: node list",
                     until=_visible(page.get_by_label("r_multiple", exact=True)))
@@ -489,7 +489,7 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             clock.time("open a page", "Journal", lambda: page.goto(f"{url}/journal"),
                        until=_visible(page.get_by_role("heading", name="Journal", exact=True)))
             expect(_combo(page, "journal_setup")).to_have_value(SETUP)
-            expect(_combo(page, "journal_version")).to_have_value("3")
+            expect(_combo(page, "journal_version")).to_have_value("v3 (active)")
             note = page.get_by_label("Note", exact=True)
             note.fill("e2e: entered late, the block was already tested")
             clock.time("type into a field", "Journal: note (blur)", lambda: note.press("Tab"))
