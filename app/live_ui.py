@@ -99,26 +99,33 @@ def _clock(stamp: pd.Timestamp | None) -> str:
 
 
 def status_strip(current: live.LiveState | None, paused: bool) -> None:
-    """Monitor running or not (since when), Telegram, pause, alerts today."""
+    """Monitor running or not (since when), Telegram, pause, alerts today. While the monitor
+    is stopped, Telegram and today's alerts are its last known values, labelled so."""
     a, b, c, d = st.columns(4)
+    last = " (last known)" if current is not None and not current.running else ""
     if current is None:
         a.metric("Monitor", "never run")
     elif current.running:
         a.metric("Monitor", "running", f"since {_clock(current.started_at)}",
-                 delta_color="off")
+                 delta_color="off", delta_arrow="off")
     else:
-        a.metric("Monitor", "not running", current.why_not, delta_color="off")
+        a.metric("Monitor", "not running", current.why_not, delta_color="off",
+                 delta_arrow="off")
     telegram = current.telegram if current else ("configured" if telegram_configured()
                                                   else "off")
-    b.metric("Telegram", telegram.split(":", 1)[0],
-             telegram.split(":", 1)[1].strip() if ":" in telegram else None,
-             delta_color="inverse" if telegram.startswith("error") else "off")
+    word, _, detail = telegram.partition(":")
+    b.metric("Telegram" + last, word, detail.strip() or None, delta_arrow="off",
+             delta_color="red" if word == "error" else "off")
     c.metric("Alerts", "paused" if paused else "active")
-    d.metric("Alerts today", current.alerts_today if current else 0,
+    d.metric("Alerts today" + last, current.alerts_today if current else 0,
              f"last {_clock(current.last_alert_at)}" if current and current.last_alert_at
-             else None, delta_color="off")
-    if current is not None and current.telegram.startswith("error"):
-        st.error(f"Telegram: {current.telegram}")
+             else None, delta_color="off", delta_arrow="off")
+    if current is not None and current.running and word == "error":
+        st.error(f"Telegram: {telegram}")
+    if current is not None and not current.running:
+        st.warning(f"The live monitor is not running ({current.why_not}): no alerts are "
+                   "evaluated or sent. Start it with `make run` (with `ITA_LIVE=1`) or "
+                   "`.venv/bin/ita live`.")
 
 
 def feeds_frame(current: live.LiveState) -> pd.DataFrame:
@@ -322,9 +329,9 @@ def _facts(book: SignalJournal, signal: JournalSignal) -> None:
     st.markdown(plan_line(signal))
     ranked = advice(signal)
     score = "—" if signal.score is None else f"{signal.score:+.2f} R"
-    size = (f" · size {ranked.size:,.4g} (risking {ranked.risk_money:,.2f})"
+    size = (f" · size {ranked.size:,.4g} for {ranked.risk_money:,.2f} at risk"
             if ranked.size is not None else "")
-    st.markdown(f"Score {score} · {ranked.trades} trades of history{size}")
+    st.markdown(f"Score **{score}** · {ranked.trades} trades of history{size}")
     for line in ranked.strengths:
         st.markdown(f":green[+ {line}]")
     for line in ranked.weaknesses:
@@ -338,8 +345,8 @@ def _decision_buttons(book: SignalJournal, signal: JournalSignal, key: str) -> N
     decided = signal.decision or "none yet"
     reason = f" — {signal.decision_reason}" if signal.decision_reason else ""
     st.markdown(f"Decision: **{decided}**{reason}")
-    st.text_input("Reason (optional)", key=f"live_reason_{key}",
-                  placeholder="why you took, skipped or missed it")
+    st.text_input("Reason (optional)", key=f"live_reason_{key}", label_visibility="collapsed",
+                  placeholder="Reason (optional): why you took, skipped or missed it")
     for column, decision in zip(st.columns(len(DECISIONS)), DECISIONS, strict=True):
         column.button(decision, key=f"live_{decision.lower()}_{key}", width="stretch",
                       type="primary" if signal.decision == decision else "secondary",

@@ -301,7 +301,7 @@ def heartbeat(state: LiveState | None, *, tz: str = "UTC") -> str:
     """One line for the Home page: running or not, feeds healthy/silent, alerts today, last
     alert (times in `tz`)."""
     if state is None:
-        return "Live monitor: never run in this home (turn it on with ITA_LIVE=1 and `make run`)."
+        return "Live monitor: never run in this home (turn it on with `ITA_LIVE=1` and `make run`)."
     if not state.running:
         return f"Live monitor: not running ({state.why_not})."
     silent, failing = len(state.silent_feeds), len(state.failing_feeds)

@@ -109,8 +109,12 @@ def test_a_running_monitor_shows_its_feeds_and_a_silent_one_in_red(app_home) -> 
 def test_a_stale_state_says_the_monitor_is_not_running(app_home) -> None:
     write_state(app_home, age_s=600)
     at = page("live")
-    assert metrics(at)["Monitor"] == "not running"
+    shown = metrics(at)
+    assert shown["Monitor"] == "not running"
+    assert shown["Telegram (last known)"] == "ok" and shown["Alerts today (last known)"] == "2"
     assert "its state was last written 10 min ago" in [m.delta for m in at.metric]
+    assert any(w.startswith("The live monitor is not running (its state was last written")
+               and "ita live" in w for w in texts(at.warning))
     assert any("As last written by the monitor" in c.value for c in at.caption)
 
 
@@ -125,7 +129,7 @@ def test_alerts_show_their_plan_picture_delivery_and_buttons(app_home) -> None:
     titles = [m for m in markdown if m.startswith("**") and " · " in m]
     assert titles[0].startswith("**PDH-SWEEP-REVERSAL v1 · BTC/USD 5m · short**")
     assert titles[1].startswith("**SMA-CROSS v1 · BTC/USDT 1m · long**")
-    assert any(m.startswith("Score +0.31 R") for m in markdown)
+    assert any(m.startswith("Score **+0.31 R**") for m in markdown)
     captions = [c.value for c in at.caption]
     assert "Delivery: telegram: sent" in captions and "Delivery: telegram: pending" in captions
     assert len(at.get("image")) == 1  # the saved picture of the sent alert
