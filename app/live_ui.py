@@ -359,6 +359,8 @@ def _decide(book: SignalJournal, signal_id: str, decision: str, key: str) -> Non
         book.set_decision(signal_id, decision, reason or None)
     except ItaError as error:
         st.session_state["live_decision_error"] = str(error)
+        return
+    st.session_state[f"live_reason_{key}"] = ""  # recorded: shown beside the decision
 
 
 def _alerts_body(source: AlertSource) -> None:

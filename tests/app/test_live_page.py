@@ -153,6 +153,7 @@ def test_a_decision_click_writes_the_journal(app_home) -> None:
                                                              "spread too wide at the open")
     assert "Decision: **Skipped** — spread too wide at the open" in [
         m.value for m in at.markdown]
+    assert at.text_input(key=f"live_reason_{key}").value == ""  # recorded, so cleared
     # the decision filter now finds it under Skipped, and not under Undecided
     at.selectbox(key="live_filter_decision").select("Undecided").run()
     titles = [m.value for m in at.markdown if m.value.startswith("**") and " · " in m.value]
