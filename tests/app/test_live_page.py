@@ -186,3 +186,15 @@ def test_home_shows_the_live_heartbeat(app_home) -> None:
     write_state(app_home)
     at = page("home")
     assert any("feeds 2/2 healthy" in t for t in texts(at.success))
+
+
+def test_with_telegram_configured_the_page_shows_the_real_journal_not_the_demo(
+        app_home, monkeypatch) -> None:
+    monkeypatch.setenv("ITA_TELEGRAM_TOKEN", "123:abc")
+    monkeypatch.setenv("ITA_TELEGRAM_CHAT_ID", "42")
+    at = page("live")
+    assert metrics(at) == {"Monitor": "never run", "Telegram": "configured",
+                           "Alerts": "active", "Alerts today": "0"}
+    assert "Latest alerts" in [s.value for s in at.subheader]
+    assert not any("Demo replay" in s.value for s in at.subheader)
+    assert any(t.startswith("No alerts yet.") for t in texts(at.info))
