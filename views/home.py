@@ -3,7 +3,8 @@
 import streamlit as st
 
 from app import state
-from app.ui import runs_table, sidebar, user_errors
+from app.ui import display_zone, runs_table, sidebar, user_errors
+from engine.live.state import heartbeat, read_live_state
 
 series = state.series()
 sidebar(series, market=False)  # the home page reads no candle range
@@ -24,6 +25,18 @@ with user_errors():
     else:
         st.warning("The engine daemon is not running: backtests from the Backtest page run "
                    "in the app instead. `make run` starts it; or run `.venv/bin/ita engine`.")
+    live = read_live_state(state.settings().home)
+    line = heartbeat(live, tz=display_zone())
+    if live is None:
+        st.info(line + " The Live page shows a demo replay meanwhile.")
+    elif live.running and (live.silent_feeds or live.failing_feeds
+                           or live.telegram.startswith("error")):
+        telegram = f" Telegram: {live.telegram}." if live.telegram.startswith("error") else ""
+        st.error(line + telegram)
+    elif live.running:
+        st.success(line)
+    else:
+        st.warning(line)
 
     st.subheader("Candles in the store")
     if len(series):

@@ -1,0 +1,178 @@
+"""The live state file as pages read it, the per-setup switch, the heartbeat line, the demo
+replay's own journal."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from engine._io import write_json_atomic
+from engine.errors import DataError
+from engine.live.journal import SignalJournal, journal_path, short_key
+from engine.live.state import (
+    heartbeat,
+    paused_setups,
+    read_live_state,
+    set_setup_paused,
+    state_path,
+)
+
+NOW = pd.Timestamp("2024-05-06 10:00:03", tz="UTC")
+
+
+def live_json(*, updated: pd.Timestamp = NOW, pid: int | None = None, **extra) -> dict:
+    """A state file exactly as the contract (live-contracts.md, wave 2) describes it."""
+    state = {
+        "pid": os.getpid() if pid is None else pid,
+        "started_at": "2024-05-06T08:00:00Z", "updated_at": updated.isoformat(),
+        "mode": "live", "paused": False, "telegram": "ok",
+        "feeds": [
+            {"source": "binanceus", "symbol": "BTC/USDT", "timeframe": "1m",
+             "last_bar": "2024-05-06T09:59:00Z", "lag_seconds": 3.2, "behind_bars": 0,
+             "silent": False, "error": None},
+            {"source": "binanceus", "symbol": "ETH/USDT", "timeframe": "5m",
+             "last_bar": "2024-05-06T09:40:00Z", "lag_seconds": 903.0, "behind_bars": 3,
+             "silent": True, "error": "NetworkError: timed out"},
+        ],
+        "setups": [{"setup_id": "sma-cross", "version": 2, "symbols": ["BTC/USDT"],
+                    "timeframe": "1m", "paused": False}],
+        "alerts_today": 4, "last_alert_at": "2024-05-06T09:31:00Z",
+    }
+    state.update(extra)
+    return state
+
+
+def write(home: Path, state: dict) -> None:
+    write_json_atomic(state_path(home), state)
+
+
+def test_no_state_file_means_never_run(tmp_path) -> None:
+    assert read_live_state(tmp_path, now=NOW) is None
+    assert "never run" in heartbeat(None)
+
+
+def test_a_fresh_state_of_a_live_process_is_running(tmp_path) -> None:
+    write(tmp_path, live_json())
+    state = read_live_state(tmp_path, now=NOW)
+    assert state.running and state.why_not is None
+    assert state.started_at == pd.Timestamp("2024-05-06 08:00", tz="UTC")
+    btc, eth = state.feeds
+    assert btc.healthy and btc.last_bar == pd.Timestamp("2024-05-06 09:59", tz="UTC")
+    assert not eth.healthy and eth.silent and eth.behind_bars == 3
+    assert [f.symbol for f in state.silent_feeds] == ["ETH/USDT"]
+    assert state.setups[0].symbols == ("BTC/USDT",) and state.setups[0].version == 2
+    assert state.alerts_today == 4
+
+
+def test_a_state_older_than_three_intervals_is_not_running(tmp_path) -> None:
+    write(tmp_path, live_json(updated=NOW - pd.Timedelta(seconds=16)))
+    state = read_live_state(tmp_path, now=NOW)
+    assert not state.running
+    assert state.why_not == "its state was last written 16 s ago"
+    # a slower loop declares its interval: 16 s is then less than 3 intervals
+    write(tmp_path, live_json(updated=NOW - pd.Timedelta(seconds=16), interval_seconds=10))
+    assert read_live_state(tmp_path, now=NOW).running
+
+
+def test_a_fresh_state_of_a_dead_process_is_not_running(tmp_path) -> None:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    write(tmp_path, live_json(pid=int(finished.stdout)))
+    state = read_live_state(tmp_path, now=NOW)
+    assert not state.running and "is gone" in state.why_not
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{not json", "not the live monitor's state"),
+    ("[1, 2]", "expected a JSON object"),
+])
+def test_a_file_that_is_not_the_state_names_the_file(tmp_path, text, message) -> None:
+    state_path(tmp_path).parent.mkdir(parents=True)
+    state_path(tmp_path).write_text(text)
+    with pytest.raises(DataError, match=message) as error:
+        read_live_state(tmp_path, now=NOW)
+    assert "live.json" in str(error.value)
+
+
+def test_a_wrong_field_names_the_field(tmp_path) -> None:
+    state = live_json()
+    state["feeds"][1]["lag_seconds"] = "slow"
+    write(tmp_path, state)
+    with pytest.raises(DataError, match=r"feeds\[1\]\.lag_seconds: expected a number"):
+        read_live_state(tmp_path, now=NOW)
+
+
+def test_heartbeat_counts_feeds_and_alerts(tmp_path) -> None:
+    write(tmp_path, live_json())
+    line = heartbeat(read_live_state(tmp_path, now=NOW), tz="Europe/London")
+    assert line == ("Live monitor running since 2024-05-06 09:00; feeds 1/2 healthy, "
+                    "1 silent, 1 failing; 4 alerts today; last alert 2024-05-06 10:31.")
+    write(tmp_path, live_json(updated=NOW - pd.Timedelta(minutes=5)))
+    assert heartbeat(read_live_state(tmp_path, now=NOW)) == (
+        "Live monitor: not running (its state was last written 5 min ago).")
+
+
+def test_the_per_setup_switch_is_kept_in_the_journal(tmp_path) -> None:
+    with SignalJournal(journal_path(tmp_path)) as journal:
+        assert paused_setups(journal) == set()
+        set_setup_paused(journal, "sma-cross", True)
+        set_setup_paused(journal, "pdh-sweep-reversal", True)
+        set_setup_paused(journal, "sma-cross", False)
+    with SignalJournal(journal_path(tmp_path)) as journal:  # what the monitor reads
+        assert json.loads(journal.value("paused_setups")) == ["pdh-sweep-reversal"]
+        assert paused_setups(journal) == {"pdh-sweep-reversal"}
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory) -> Path:
+    from engine.demo import run_demo
+    from engine.settings import Settings
+
+    home = tmp_path_factory.mktemp("live-demo")
+    run_demo(Settings(home=home))
+    return home
+
+
+def test_the_demo_replay_has_its_own_journal_with_pictures(demo_home) -> None:
+    from engine.live.demo import build_demo_replay
+    from engine.setups.compile import compile_setup
+    from engine.setups.store import SetupStore
+
+    replay = build_demo_replay(demo_home)
+    assert not journal_path(demo_home).exists()  # never the real journal
+    with SignalJournal(replay.journal) as journal:
+        signals = journal.recent(100)
+    assert len({s.setup_id for s in signals}) >= 3
+    for signal in signals:
+        picture = replay.picture(short_key(signal.signal_id)).read_bytes()
+        assert picture.startswith(b"\x89PNG")
+    # the replayed alerts are the setup's signals on those bars (the parity property)
+    sma = SetupStore(demo_home / "setups").load("sma-cross")
+    candles = pd.read_parquet(demo_home / "data/candles/binanceus/BTC%2FUSDT/1m.parquet")
+    expected = compile_setup(sma.setup, version=sma.version)(
+        candles.iloc[-1500:], symbol="BTC/USDT").tail(3)
+    got = sorted((s for s in signals if s.setup_id == "sma-cross"), key=lambda s: s.known_at)
+    assert [s.known_at for s in got] == list(expected["known_at"])
+    assert [s.entry for s in got] == list(expected["entry"])
+    assert [s.signal_id.split("|")[0] for s in got] == ["sma-cross@v1"] * 3
+
+
+def test_the_demo_replay_is_reused_until_a_setup_changes(demo_home) -> None:
+    from engine.live.demo import build_demo_replay, demo_root
+    from engine.setups.store import SetupStore
+
+    first = build_demo_replay(demo_home)
+    assert build_demo_replay(demo_home) == first
+    store = SetupStore(demo_home / "setups")
+    text = store.load("sma-cross").text.replace("fast: 10", "fast: 12")
+    assert text != store.load("sma-cross").text
+    store.save(text)
+    second = build_demo_replay(demo_home)
+    assert second != first and not first.folder.exists()
+    assert [p.name for p in demo_root(demo_home).iterdir()] == [second.folder.name]
