@@ -1,4 +1,4 @@
-"""Chart sections of the Setups and Backtest pages: the price chart (`app.chart_figures`) over a
+"""Chart sections of the Setups and Backtest pages: the price chart (`engine.charts`) over a
 table of signals or trades; selecting a row, or Previous / Next, jumps the chart to it.
 
 Detections are cached with `st.cache_data` by (home, setup version, symbol, range, candle files'
@@ -13,17 +13,17 @@ import pandas as pd
 import streamlit as st
 
 from app import state
-from app.chart_figures import (
+from app.plotly_view import plotly_view
+from app.ui import price_decimals, signals_table, trades_table, user_errors
+from engine.adapters.store import CandleStore
+from engine.candles import timeframe_delta
+from engine.charts import (
     PriceChart,
     signal_boxes,
     signals_not_taken,
     trade_boxes,
     window_around,
 )
-from app.plotly_view import plotly_view
-from app.ui import price_decimals, signals_table, trades_table, user_errors
-from engine.adapters.store import CandleStore
-from engine.candles import timeframe_delta
 from engine.errors import ItaError
 from engine.pipeline import detect_setup
 from engine.setups.store import SetupStore

@@ -1,4 +1,4 @@
-"""Plain candle charts for the Data and Editor pages, built on `app.chart_figures` (bounded
+"""Plain candle charts for the Data and Editor pages, built on `engine.charts` (bounded
 candle count, the trader's time zone, no gaps, volume pane); `add_signals` marks signals."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from app.chart_figures import MAX_CANDLES, PriceChart, fit_for_browser, local_times
+from engine.charts import MAX_CANDLES, PriceChart, fit_for_browser, local_times
 
 __all__ = ["MAX_CANDLES", "add_signals", "candle_figure", "fit_for_browser"]
 

@@ -2,7 +2,7 @@
 network), including the random-sample check: N random trades with their chart windows and the
 exact entry and exit bars marked, so a person can confirm them by eye.
 
-The sample trades are drawn by the app's own price chart (`app.chart_figures.PriceChart`, which
+The sample trades are drawn by the app's own price chart (`engine.charts.PriceChart`, which
 has no Streamlit dependency): candles with a volume pane and the trade's position box, one
 drawing path for the app and the report. Calendar breakdowns (week, month, weekday, hour) and
 the monthly heatmap are computed in the report's time zone, the one its tables show."""
@@ -128,7 +128,7 @@ def trade_figure(candles: pd.DataFrame, trade: pd.Series, *, timeframe: str, tz=
     """Candles (`timeframe`) around one trade, `window` bars each side, with its position box
     (entry to target green, entry to stop red, from the entry bar to the exit bar) and its
     entry and exit marked, in zone `tz` (None: UTC), as the app's chart draws it."""
-    from app.chart_figures import PriceChart, trade_boxes  # the app's chart: no Streamlit
+    from engine.charts import PriceChart, trade_boxes
 
     start = candles.index.searchsorted(trade["entry_time"]) - window
     end = candles.index.searchsorted(trade["exit_time"], side="right") + window

@@ -41,7 +41,7 @@ from engine.live.rank import Rank, SignalLike
 
 CAPTION_LIMIT = 1024  # Telegram: a photo caption's characters after entity parsing
 BOX_BARS = 24  # width of the position box, in bars, to the right of the signal bar
-UP, DOWN = "#26a69a", "#ef5350"  # TradingView's candle colours (as app.chart_figures)
+UP, DOWN = "#26a69a", "#ef5350"  # TradingView's candle colours (as engine.charts)
 ZONE_COLOR = {1: UP, -1: DOWN, 0: "#607d8b"}
 SESSION_SHADE = {"london": "#2196f3", "new_york": "#ff9800"}
 WIDTH, HEIGHT, DPI = 9.0, 5.6, 120  # inches: 1,080 x 672 pixels, readable on a phone

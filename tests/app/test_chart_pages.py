@@ -8,7 +8,7 @@ import json
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from app.chart_figures import FOCUS_PAD, RIGHT_OFFSET
+from engine.charts import FOCUS_PAD, RIGHT_OFFSET
 from tests.app._pages import page
 
 

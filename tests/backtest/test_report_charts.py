@@ -1,5 +1,5 @@
 """The HTML report's random-sample charts are candles with the trade's position box, drawn by
-the app's own chart (`app.chart_figures.PriceChart`), in the report's time zone."""
+the app's own chart (`engine.charts.PriceChart`), in the report's time zone."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.chart_figures import (
+from engine.backtest.report import MONTHS, WEEKDAYS, calendar_figure, monthly_heatmap
+from engine.charts import (
     RIGHT_OFFSET,
     PriceChart,
     fit_for_browser,
@@ -19,7 +20,6 @@ from app.chart_figures import (
     signals_not_taken,
     trade_boxes,
 )
-from engine.backtest.report import MONTHS, WEEKDAYS, calendar_figure, monthly_heatmap
 from engine.detect import detection_frame
 
 
