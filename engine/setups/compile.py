@@ -45,6 +45,7 @@ from engine import detect
 from engine.candles import CLOSE, PARTIAL, resample, timeframe_delta, validate_candles
 from engine.detect.sessions import local_minutes
 from engine.setups import schema
+from engine.setups.lookback import setup_lookback
 from engine.signals import conform_signals, empty_signals
 
 ATR_PERIOD = 14
@@ -325,6 +326,12 @@ class CompiledSetup:
         self.dropped = 0
         self.counters = {"dropped_invalid_stop": 0, "filtered_stop_too_tight": 0}
 
+    @property
+    def lookback(self) -> int:
+        """Bars a window must hold, ending at a bar, to decide that bar as the whole data does
+        (`engine.setups.lookback`): what the live monitor keeps."""
+        return setup_lookback(self.setup)
+
     def evaluate(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None,
                  cache: dict | None = None) -> dict[str, Evaluated]:
         """Every condition on `candles`. `cache` (a dict the caller keeps for one candle frame,
@@ -351,10 +358,11 @@ class CompiledSetup:
 
     def __call__(self, candles: pd.DataFrame, *, symbol: str,
                  context: pd.DataFrame | None = None, explain: bool = True,
-                 cache: dict | None = None) -> pd.DataFrame:
+                 cache: dict | None = None, since: int = 0) -> pd.DataFrame:
         """Signals on `candles`. ``explain=False`` leaves every ``reasons`` cell ``[]``: the
         same signals, several times cheaper, for optimisers that only need their results;
-        `cache` as in `evaluate`."""
+        `cache` as in `evaluate`; ``since`` keeps only signals at bars from that position on
+        (the live monitor asks for its new bars only)."""
         if len(candles) == 0:
             return empty_signals()
         evaluated = self.evaluate(candles, context=context, cache=cache)
@@ -369,6 +377,7 @@ class CompiledSetup:
             direction = np.full(n, wanted, np.int8)
         else:
             active &= direction != 0
+        active[:since] = False
         return self._signals(candles, evaluated, np.flatnonzero(active), direction, atr,
                              symbol, explain)
 
