@@ -173,16 +173,18 @@ def closed_bars(window: pd.DataFrame, timeframe: str, now: pd.Timestamp | None
 
 
 def replay(setup: Setup, version: int, candles: pd.DataFrame, *, timeframe: str, source: str,
-           symbol: str | None = None, start: int = 0) -> list[LiveSignal]:
-    """The live path over history, one closed bar at a time from position `start` (earlier
-    bars are history only): each bar is evaluated on the window the monitor would hold."""
+           symbol: str | None = None, start: int = 0, step: int = 1) -> list[LiveSignal]:
+    """The live path over history from bar position `start` (earlier bars are history only):
+    each bar is evaluated on the window the monitor would hold. ``step`` > 1 hands the bars
+    over `step` at a time, as a catch-up after a gap does."""
     key = _Feed(source, symbol or setup.market.symbols[0], timeframe)
     watch = _Watch(compile_setup(setup, version=version), key)
     lookback = watch.compiled.lookback
     out: list[LiveSignal] = []
-    for end in range(start, len(candles)):
-        window = candles.iloc[max(0, end + 1 - lookback):end + 1]
-        out += watch.step(window, watch.new_count(window, None))
+    for end in range(start, len(candles), step):
+        stop = min(end + step, len(candles))
+        window = candles.iloc[max(0, stop - lookback - (stop - end) + 1):stop]
+        out += watch.step(window, watch.new_count(window, stop - end))
     return out
 
 

@@ -19,12 +19,15 @@ base bars and including the signal bar itself. Per condition:
 **Bounded horizon.** Some state can depend on arbitrarily old bars: an unfilled gap touched
 weeks later (``fvg`` with ``event: touched``), an order block retested late, a level (swing,
 session, previous day or week, equal highs/lows) that stays alive until price breaks it, the
-prevailing structure behind BOS/CHoCH. For those the live path remembers `ZONE_HORIZON_BARS`
-bars (5,000: 3.5 days of 1m, 17 days of 5m, 52 days of 15m) on top of what the level itself
-needs: a zone or level older than that is forgotten live, while a backtest over longer data
-still sees it. Parity with the whole-data signals is tested on the demo candles
-(tests/live/test_evaluate_parity.py). A longer window costs little (the detectors are numba
-passes; a 5m example setup takes about as long on 4,000 bars as on 1,500).
+prevailing structure behind BOS/CHoCH. For those the live path remembers `ZONE_HORIZON` (14
+days) or `ZONE_HORIZON_BARS` (5,000) bars, whichever is longer (20,160 bars of 1m, 5,000 of
+5m, 52 days of 15m), on top of what the level itself needs: a zone or level older than that is
+forgotten live, while a backtest over longer data still sees it. Why 14 days: on the demo
+candles a 3.5-day horizon missed real signals (an 11-day-old previous-day high swept on 13
+March 2023; an Asia low days old swept on 7 March). Parity with the whole-data signals is
+tested on the demo candles (tests/live/test_evaluate_parity.py). A longer window costs little
+(the detectors are numba passes; a 5m example setup takes about as long on 4,000 bars as on
+1,500).
 
 Known limit: TA-Lib's SMA keeps a running sum, so on a window it can differ from the
 whole-data SMA in the last bits; only an exact tie between two averages (or a close and an
@@ -54,6 +57,8 @@ WILDER_PERIODS = 40
 EMA_SPANS = 20
 #: Bars the live path remembers zones and levels that stay alive until price reaches them.
 ZONE_HORIZON_BARS = 5000
+#: ... or this long, whichever is more bars.
+ZONE_HORIZON = pd.Timedelta(days=14)
 DAY = pd.Timedelta(days=1)
 WEEK = pd.Timedelta(weeks=1)
 
@@ -75,6 +80,11 @@ def _span(timeframe: str, length: pd.Timedelta) -> int:
     return math.ceil(length / timeframe_delta(timeframe))
 
 
+def zone_horizon(timeframe: str) -> int:
+    """Bars a zone or level alive until price reaches it is remembered."""
+    return max(ZONE_HORIZON_BARS, _span(timeframe, ZONE_HORIZON))
+
+
 def _atr_bars(min_size_atr: float) -> int:
     return wilder_bars(ATR_PERIOD) if min_size_atr > 0 else 0
 
@@ -91,21 +101,22 @@ def _level_bars(block: schema.SweepBlock, timeframe: str) -> int:
 def condition_lookback(block, market: schema.Market) -> int:
     """Base bars `block` needs before (and including) a bar; see the module table."""
     tf = market.timeframe
+    zone = zone_horizon(tf)
     detector = block.detector
     if detector == "fvg":
-        alive = ZONE_HORIZON_BARS if block.event == "touched" else 0
+        alive = zone if block.event == "touched" else 0
         return max(3 + alive, _atr_bars(block.min_size_atr))
     if detector == "swing":
         return 2 * block.length + 1
     if detector == "sweep":
-        return _level_bars(block, tf) + ZONE_HORIZON_BARS + block.reclaim_bars
+        return _level_bars(block, tf) + zone + block.reclaim_bars
     if detector == "structure":
-        return 2 * block.length + 1 + ZONE_HORIZON_BARS
+        return 2 * block.length + 1 + zone
     if detector == "order_block":
-        alive = ZONE_HORIZON_BARS if block.event == "retest" else 0
-        return 2 * block.length + 1 + ZONE_HORIZON_BARS + alive
+        alive = zone if block.event == "retest" else 0
+        return 2 * block.length + 1 + zone + alive
     if detector == "equal_levels":
-        return 2 * block.length + 1 + ZONE_HORIZON_BARS
+        return 2 * block.length + 1 + zone
     if detector == "ma_cross":
         return _ma_bars(block.kind, block.slow) + 1
     if detector == "ma_trend":
