@@ -248,6 +248,10 @@ class LiveEvaluator:
             log.info("active setups: %s", ", ".join(
                 f"{a.setup_id}@v{a.version}" for a in active.values()) or "none")
         self._active = active
+        # a version that stopped being active forgets its bars: re-activated later, it starts
+        # at the bar of its activation instead of replaying the bars it missed
+        current = {(a.setup_id, a.version) for a in active.values()}
+        self._watches = {k: w for k, w in self._watches.items() if k[:2] in current}
         return True
 
     def _load(self, setup_id: str) -> _Active | None:
