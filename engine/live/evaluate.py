@@ -21,7 +21,8 @@ is a newly closed bar are returned as `LiveSignal`s. Rules a trader can rely on:
 - **Parity.** `replay` runs one setup bar by bar through the same path; the tests prove it
   yields the whole-data signals of `compile_setup` on the demo candles.
 - **Shared work.** Setups on one feed are evaluated on one window with one detection cache, so
-  two setups with the same condition block detect it once.
+  two setups with the same condition block detect it once; a bar outside a setup's sessions,
+  weekdays or hours filters is not evaluated at all (no signal can pass them there).
 
 >>> evaluator = LiveEvaluator(home)  # doctest: +SKIP
 >>> evaluator.on_bars(key, store.read("BTC/USDT", "5m").tail(evaluator.window_bars(key)))
@@ -41,7 +42,7 @@ import pandas as pd
 
 from engine.candles import timeframe_delta
 from engine.errors import SetupError
-from engine.setups.compile import CompiledSetup, compile_setup
+from engine.setups.compile import CompiledSetup, compile_setup, time_filters_allow
 from engine.setups.schema import Setup
 from engine.setups.store import SetupStore
 
@@ -152,6 +153,8 @@ class _Watch:
              ) -> list[LiveSignal]:
         """Signals of the last `new` bars of `frame`, which holds enough bars before them."""
         self.last = frame.index[-1]
+        if not time_filters_allow(self.compiled.setup, frame.iloc[-new:]).any():
+            return []  # outside the setup's sessions, weekdays or hours: nothing can fire
         signals = self.compiled(frame, symbol=self.key.symbol, cache=cache,
                                 since=len(frame) - new)
         return [LiveSignal.from_row(row, timeframe=self.key.timeframe, source=self.key.source)

@@ -310,6 +310,13 @@ def _filters(f: schema.Filters, candles: pd.DataFrame, atr: np.ndarray) -> np.nd
     return allowed
 
 
+def time_filters_allow(setup: schema.Setup, candles: pd.DataFrame) -> np.ndarray:
+    """Per bar, do the setup's session, weekday and hour filters let a signal through? False
+    means no signal there whatever the conditions (the live monitor skips such bars)."""
+    timed = setup.filters.model_copy(update={"min_atr_pct": None, "max_atr_pct": None})
+    return _filters(timed, candles, np.full(len(candles), np.nan))
+
+
 def _level(ref: str | None, evaluated: dict[str, Evaluated], n: int) -> np.ndarray:
     if ref is None:
         return np.full(n, np.nan)
@@ -378,6 +385,9 @@ class CompiledSetup:
         else:
             active &= direction != 0
         active[:since] = False
+        if since and not active.any():  # the live monitor's usual bar: nothing to build
+            self.dropped, self.counters = 0, dict.fromkeys(self.counters, 0)
+            return empty_signals()
         return self._signals(candles, evaluated, np.flatnonzero(active), direction, atr,
                              symbol, explain)
 
