@@ -132,3 +132,29 @@ def test_a_version_that_cannot_be_loaded_keeps_the_last_good_one(home, day, whol
     assert "sma-cross v2 not loaded" in caplog.text
     bar = day.index.get_loc(whole["known_at"].iloc[0])
     assert [s.setup_version for s in evaluator.on_bars(KEY, day.iloc[:bar + 1])] == [1]
+
+
+def test_setups_on_one_feed_share_their_detections(tmp_path, day, monkeypatch):
+    store = SetupStore(tmp_path / "setups")
+    for setup_id, target in (("gap-a", 2), ("gap-b", 3)):
+        store.save(f"""
+id: {setup_id}
+name: Gap {target}R
+market: {{symbols: [BTC/USDT], timeframe: 1m}}
+conditions: {{gap: {{detector: fvg, direction: bullish}}}}
+signal: gap
+direction: long
+plan: {{stop: {{level: gap.bottom}}, target: {{r_multiple: {target}}}}}
+""")
+    import engine.detect
+
+    calls = []
+    real = engine.detect.detect_fvg
+    monkeypatch.setattr(engine.detect, "detect_fvg",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    evaluator = LiveEvaluator(tmp_path)
+    gaps = real(day)
+    bar = int(gaps["known_i"][(gaps["direction"] == 1) & (gaps["known_i"] > 50)].iloc[0])
+    signals = evaluator.on_bars(KEY, day.iloc[:bar + 1])
+    assert len(calls) == 1  # one detection for both setups
+    assert [(s.setup_id, s.r_planned) for s in signals] == [("gap-a", 2.0), ("gap-b", 3.0)]

@@ -87,3 +87,28 @@ def test_the_catch_up_replays_are_not_vacuous(demo_candles):
         assert compiled.lookback < len(demo_candles) - 1000
         signals = compiled(demo_candles, symbol="BTC/USDT")
         assert (signals["known_at"] >= demo_candles.index[compiled.lookback]).any()
+
+
+def test_a_context_filter_reads_only_closed_hours_on_windows_cut_inside_an_hour(
+        demo_by_timeframe):
+    """The 1h trend filter with a short EMA, so the live window (1,452 5m bars) is much shorter
+    than the history: windows start and end inside an hour, whose partial 1h bars must never
+    count, and every bar's signals still equal the whole data's."""
+    path = next(p for p in EXAMPLES if p.stem == "ny-fvg-continuation")
+    text = path.read_text(encoding="utf-8").replace("period: 50", "period: 5")
+    text = text.replace("sessions: [ny_am_kz]", "sessions: [london, new_york]")
+    text = text.replace("event: touched", "event: formed")  # no 14-day gap horizon
+    setup = parse_setup(text)
+    candles = demo_by_timeframe["5m"]
+    compiled = compile_setup(setup, version=1)
+    assert compiled.lookback == (20 * 6 + 1) * 12
+    start = compiled.lookback + 7  # not on an hour
+
+    live = signals_frame(replay(setup, 1, candles, timeframe="5m", source="binanceus",
+                                start=start, step=5))
+
+    whole = compiled(candles, symbol="BTC/USDT")
+    whole = whole[whole["known_at"] >= candles.index[start]].reset_index(drop=True)
+    assert len(whole) >= 3
+    pd.testing.assert_frame_equal(live[COMPARED].astype(whole[COMPARED].dtypes),
+                                  whole[COMPARED], check_exact=True)
