@@ -138,6 +138,7 @@ class _Watch:
         self.compiled = compiled
         self.key = key
         self.last: pd.Timestamp | None = None
+        self.warned_short = False
 
     def new_count(self, window: pd.DataFrame, new_bars: int | None) -> int:
         """Bars at the tail of `window` this watch has not evaluated yet."""
@@ -153,12 +154,24 @@ class _Watch:
              ) -> list[LiveSignal]:
         """Signals of the last `new` bars of `frame`, which holds enough bars before them."""
         self.last = frame.index[-1]
+        self._warn_short(frame, new)
         if not time_filters_allow(self.compiled.setup, frame.iloc[-new:]).any():
             return []  # outside the setup's sessions, weekdays or hours: nothing can fire
         signals = self.compiled(frame, symbol=self.key.symbol, cache=cache,
                                 since=len(frame) - new)
         return [LiveSignal.from_row(row, timeframe=self.key.timeframe, source=self.key.source)
                 for row in signals.itertuples(index=False)]
+
+
+    def _warn_short(self, frame: pd.DataFrame, new: int) -> None:
+        need = self.compiled.lookback + new - 1
+        if len(frame) < need and not self.warned_short:
+            self.warned_short = True
+            setup = self.compiled.setup
+            log.warning("%s@v%d on %s %s: %d bars of history, %d needed; until they are "
+                        "stored its signals may differ from a backtest's", setup.id,
+                        self.compiled.version, self.key.symbol, self.key.timeframe,
+                        len(frame), need)
 
 
 def closed_bars(window: pd.DataFrame, timeframe: str, now: pd.Timestamp | None

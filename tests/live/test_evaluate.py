@@ -158,3 +158,13 @@ plan: {{stop: {{level: gap.bottom}}, target: {{r_multiple: {target}}}}}
     signals = evaluator.on_bars(KEY, day.iloc[:bar + 1])
     assert len(calls) == 1  # one detection for both setups
     assert [(s.setup_id, s.r_planned) for s in signals] == [("gap-a", 2.0), ("gap-b", 3.0)]
+
+
+def test_a_window_shorter_than_the_lookback_is_said_once(home, day, caplog):
+    evaluator = LiveEvaluator(home)
+    with caplog.at_level(logging.WARNING, logger="engine.live.evaluate"):
+        for end in range(10, 14):
+            evaluator.on_bars(KEY, day.iloc[:end + 1])
+        evaluator.on_bars(KEY, day.iloc[:100])
+    assert "11 bars of history, 31 needed" in caplog.text
+    assert caplog.text.count("bars of history, 31 needed") == 1
