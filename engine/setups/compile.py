@@ -45,6 +45,7 @@ from engine import detect
 from engine.candles import CLOSE, PARTIAL, resample, timeframe_delta, validate_candles
 from engine.detect.sessions import local_minutes
 from engine.setups import schema
+from engine.setups.lookback import setup_lookback
 from engine.signals import conform_signals, empty_signals
 
 ATR_PERIOD = 14
@@ -309,6 +310,13 @@ def _filters(f: schema.Filters, candles: pd.DataFrame, atr: np.ndarray) -> np.nd
     return allowed
 
 
+def time_filters_allow(setup: schema.Setup, candles: pd.DataFrame) -> np.ndarray:
+    """Per bar, do the setup's session, weekday and hour filters let a signal through? False
+    means no signal there whatever the conditions (the live monitor skips such bars)."""
+    timed = setup.filters.model_copy(update={"min_atr_pct": None, "max_atr_pct": None})
+    return _filters(timed, candles, np.full(len(candles), np.nan))
+
+
 def _level(ref: str | None, evaluated: dict[str, Evaluated], n: int) -> np.ndarray:
     if ref is None:
         return np.full(n, np.nan)
@@ -324,6 +332,12 @@ class CompiledSetup:
         self.version = version
         self.dropped = 0
         self.counters = {"dropped_invalid_stop": 0, "filtered_stop_too_tight": 0}
+
+    @property
+    def lookback(self) -> int:
+        """Bars a window must hold, ending at a bar, to decide that bar as the whole data does
+        (`engine.setups.lookback`): what the live monitor keeps."""
+        return setup_lookback(self.setup)
 
     def evaluate(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None,
                  cache: dict | None = None) -> dict[str, Evaluated]:
@@ -351,10 +365,11 @@ class CompiledSetup:
 
     def __call__(self, candles: pd.DataFrame, *, symbol: str,
                  context: pd.DataFrame | None = None, explain: bool = True,
-                 cache: dict | None = None) -> pd.DataFrame:
+                 cache: dict | None = None, since: int = 0) -> pd.DataFrame:
         """Signals on `candles`. ``explain=False`` leaves every ``reasons`` cell ``[]``: the
         same signals, several times cheaper, for optimisers that only need their results;
-        `cache` as in `evaluate`."""
+        `cache` as in `evaluate`; ``since`` keeps only signals at bars from that position on
+        (the live monitor asks for its new bars only)."""
         if len(candles) == 0:
             return empty_signals()
         evaluated = self.evaluate(candles, context=context, cache=cache)
@@ -369,6 +384,10 @@ class CompiledSetup:
             direction = np.full(n, wanted, np.int8)
         else:
             active &= direction != 0
+        active[:since] = False
+        if since and not active.any():  # the live monitor's usual bar: nothing to build
+            self.dropped, self.counters = 0, dict.fromkeys(self.counters, 0)
+            return empty_signals()
         return self._signals(candles, evaluated, np.flatnonzero(active), direction, atr,
                              symbol, explain)
 
