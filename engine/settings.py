@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = Field(default=None, description="Telegram bot token")
     telegram_chat_id: str | None = Field(
         default=None, description="Telegram chat id(s) for alerts; several separated by commas")
+    telegram_api_url: str | None = Field(
+        default=None, description="Bot API address ending in /bot (a self-hosted Bot API "
+                                  "server); empty: https://api.telegram.org/bot")
     notion_token: SecretStr | None = Field(default=None, description="Notion integration token")
     openai_api_key: SecretStr | None = Field(default=None, description="LLM API key (optional)")
     exchange_api_key: SecretStr | None = Field(default=None, description="Exchange API key")

@@ -167,7 +167,7 @@ class LiveMonitor:
         self.setups_store = SetupStore(settings.setups_dir)
         self.runs = RunStore(settings.runs_dir)
         self.evaluator = evaluator if evaluator is not None else _default_evaluator(self.home)
-        self.channel = telegram if telegram is not None else _telegram_from(settings)
+        self.channel = telegram if telegram is not None else telegram_from(settings)
         self.tz = settings.display_tz
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
@@ -591,7 +591,7 @@ def _close_feed(feed) -> None:
     feed.close()
 
 
-def _telegram_from(settings):
+def telegram_from(settings):
     """A `TelegramChannel` when the token and a chat id are set, else None."""
     token = settings.telegram_token
     chats = settings.telegram_chat_ids
@@ -599,4 +599,5 @@ def _telegram_from(settings):
         return None
     from engine.notify.telegram import TelegramChannel
 
-    return TelegramChannel(token.get_secret_value(), chats)
+    return TelegramChannel(token.get_secret_value(), chats,
+                           base_url=settings.telegram_api_url or None)
