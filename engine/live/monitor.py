@@ -230,7 +230,7 @@ class LiveMonitor:
                 self.run_once()
                 if max_iterations is not None and self.iterations >= max_iterations:
                     break
-                self._wait()
+                self.wait_for_next()
         finally:
             for signum, handler in restore.items():
                 signals_module.signal(signum, handler)
@@ -245,7 +245,9 @@ class LiveMonitor:
             signals_module.signal(signum, lambda *_: self.stop())
         return previous
 
-    def _wait(self) -> None:
+    def wait_for_next(self) -> None:
+        """Sleep until the next close is due (at most `interval_seconds`; an MT5 file
+        change wakes it)."""
         now = self.clock()
         due = min([feed.next_due(now) for feed in self.feeds] or [now + pd.Timedelta(
             seconds=self.interval)])
