@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,7 +33,11 @@ class Settings(BaseSettings):
     home: Path = Field(default=PROJECT_DIR, description="Folder holding ITA's data folders")
     analyst: str = Field(default="analyst", description="Your name in the shared folder")
     telegram_token: SecretStr | None = Field(default=None, description="Telegram bot token")
-    telegram_chat_id: str | None = Field(default=None, description="Telegram chat for alerts")
+    telegram_chat_id: str | None = Field(
+        default=None, description="Telegram chat id(s) for alerts; several separated by commas")
+    telegram_api_url: str | None = Field(
+        default=None, description="Bot API address ending in /bot (a self-hosted Bot API "
+                                  "server); empty: https://api.telegram.org/bot")
     notion_token: SecretStr | None = Field(default=None, description="Notion integration token")
     openai_api_key: SecretStr | None = Field(default=None, description="LLM API key (optional)")
     exchange_api_key: SecretStr | None = Field(default=None, description="Exchange API key")
@@ -49,6 +54,27 @@ class Settings(BaseSettings):
     display_tz: str = Field(
         default="UTC", description="Time zone the app and reports show times in (UTC, "
                                    "Europe/London, America/New_York, +02:00, ...)")
+    live: bool = Field(default=False, description="Start the live monitor (alerts on every "
+                                                  "candle close) with `make run`")
+    live_exchange: str = Field(
+        default="binanceus", description="ccxt exchange id the live monitor polls for symbols "
+                                         "written with a slash (BTC/USDT)")
+    account_size: float = Field(
+        default=10_000.0, gt=0, description="Account size the alerts' position sizes are for")
+    risk_pct: float = Field(default=0.5, gt=0, le=100,
+                            description="Percent of the account risked per alert's trade")
+    late_after_bars: int = Field(
+        default=2, ge=0, le=10_000, description="An alert whose bar closed this many bars ago "
+                                                "or more (catch-up after a gap) is marked late")
+    late_policy: Literal["send", "record"] = Field(
+        default="send", description="Late alerts: send (marked late) or record only (journal "
+                                    "and Live page, no Telegram)")
+    mt5_folder: Path | None = Field(
+        default=None, description="Folder the MT5 ITAExport script writes bars to; symbols "
+                                  "without a slash (EURUSD) are watched there")
+    live_delay_seconds: float = Field(
+        default=1.5, ge=0, le=60, description="Seconds after a candle's close the live monitor "
+                                              "asks for it")
 
     @field_validator("app_password", mode="after")
     @classmethod
@@ -60,6 +86,17 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         parse_timezone(value, field="ITA_DISPLAY_TZ", error=ConfigurationError)
         return value.strip()
+
+    @field_validator("mt5_folder", mode="before")
+    @classmethod
+    def _empty_folder_is_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def telegram_chat_ids(self) -> list[str]:
+        """`telegram_chat_id` split on commas: ``"123, -100456"`` -> ``["123", "-100456"]``."""
+        text = self.telegram_chat_id or ""
+        return [part.strip() for part in text.split(",") if part.strip()]
 
     @property
     def display_zone(self) -> tzinfo:

@@ -1,0 +1,189 @@
+"""Live alert latency (issue 11): 20 active setups on 10 symbols x 2 timeframes (1m, 5m), the
+real monitor, the real ccxt client against the fake Binance and the real python-telegram-bot
+client against the fake Bot API (one chat, Telegram's 1 message/s per chat kept), over at
+least 200 closes of an accelerated clock: the clock jumps over the monitor's sleeps, so only
+its work and its deliberate wait after each close (``live_delay_seconds``) count.
+
+Latency: from the bar's close (the moment the fake exchange serves the bar as closed) to the
+fake Telegram accepting the photo. Also: one alert PNG, and evaluating one setup on one new bar.
+
+    python -m bench live_latency
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench._common import Result, quick, synthetic_candles
+from engine.candles import resample, timeframe_delta
+
+TITLE = "Live alerts: close to Telegram (issue 11)"
+SYMBOLS = ["BTC", "ETH", "SOL", "XRP", "ADA", "DOT", "LTC", "BNB", "AVAX", "LINK"]
+TIMEFRAMES = ("1m", "5m")
+HISTORY = 2_000  # 1m bars before the monitor starts
+SETUP = """schema_version: 1
+id: {id}
+name: SMA {fast}/{slow} on {symbol} {timeframe}
+market: {{symbols: [{symbol}/USDT], timeframe: {timeframe}}}
+conditions:
+  cross: {{detector: ma_cross, kind: sma, fast: {fast}, slow: {slow}}}
+signal: cross
+direction: both
+plan:
+  entry: {{type: market}}
+  stop: {{percent: 1.0}}
+  target: {{percent: 2.0}}
+costs: {{fee_bps: 5.0, slippage_bps: 2.0}}
+"""
+
+
+class SkippingClock:
+    """Real time, except that a sleep jumps the clock instead of waiting."""
+
+    def __init__(self, start: pd.Timestamp) -> None:
+        self.start, self.real0, self.skipped = start, time.monotonic(), 0.0
+
+    def __call__(self) -> pd.Timestamp:
+        return self.at(time.monotonic())
+
+    def at(self, monotonic: float) -> pd.Timestamp:
+        return self.start + pd.Timedelta(seconds=monotonic - self.real0 + self.skipped)
+
+    def sleep(self, seconds: float) -> None:
+        self.skipped += seconds
+
+
+def _market(base: str) -> dict:
+    return {"id": f"{base}USDT", "symbol": f"{base}/USDT", "base": base, "quote": "USDT",
+            "baseId": base, "quoteId": "USDT", "active": True, "type": "spot", "spot": True,
+            "margin": False, "swap": False, "future": False, "option": False,
+            "contract": False, "linear": None, "inverse": None,
+            "precision": {"amount": 6, "price": 2}, "limits": {}, "info": {}}
+
+
+def _exchange(url: str):
+    import ccxt
+
+    exchange = ccxt.binance({"enableRateLimit": False, "timeout": 5000})
+    for name, api in list(exchange.urls["api"].items()):
+        path = "/" + api.split("/", 3)[3] if api.count("/") >= 3 else ""
+        exchange.urls["api"][name] = url + path
+    exchange.set_markets([_market(base) for base in SYMBOLS])
+    return exchange
+
+
+def _series(closes: int) -> dict:
+    bars = HISTORY + closes + 10
+    series = {}
+    for i, base in enumerate(SYMBOLS):
+        one = synthetic_candles(bars, seed=100 + i)
+        series[(f"{base}USDT", "1m")] = one
+        series[(f"{base}USDT", "5m")] = resample(one, "5m")
+    return series
+
+
+def run() -> list[Result]:
+    from engine.live.monitor import LiveMonitor
+    from engine.notify.telegram import TelegramChannel
+    from engine.settings import Settings
+    from engine.setups.store import SetupStore
+    from tests.data.fake_exchange import FakeBinance
+    from tests.fakes.telegram_api import FakeTelegram
+    from tests.live._evaluator import make_evaluator
+
+    closes = 30 if quick() else 200
+    series = _series(closes)
+    first = series[("BTCUSDT", "1m")]
+    clock = SkippingClock(first.index[HISTORY] + pd.Timedelta(seconds=1.6))
+    with tempfile.TemporaryDirectory() as folder, FakeBinance(
+            first, series=series, clock=clock) as market, FakeTelegram() as telegram:
+        home = Path(folder)
+        setups = SetupStore(home / "setups")
+        for base in SYMBOLS:
+            for timeframe in TIMEFRAMES:
+                setups.save(SETUP.format(id=f"sma-{base.lower()}-{timeframe}", fast=10,
+                                         slow=40, symbol=base, timeframe=timeframe))
+        settings = Settings(home=home, live_exchange="binance", telegram_chat_id="42")
+        channel = TelegramChannel("123:abc", ["42"], base_url=telegram.base_url)
+        evaluator = _Timed(make_evaluator(home))
+        monitor = LiveMonitor(settings, clock=clock, exchange=_exchange(market.url),
+                              telegram=channel, evaluator=evaluator, sleep=clock.sleep,
+                              updates=False)
+        latencies, seen = [], 0
+        end = first.index[HISTORY + closes] + pd.Timedelta(seconds=1)
+        try:
+            monitor.run_once()  # the first poll: warm-up history (not measured)
+            evaluator.reset()
+            seen = len(telegram.sent())
+            while clock() < end:
+                monitor.wait_for_next()
+                monitor.run_once()
+                photos = telegram.sent()
+                for photo in photos[seen:]:
+                    latencies.append(_latency(monitor, photo, clock))
+                seen = len(photos)
+            png = _png_seconds(monitor)
+        finally:
+            monitor.close()
+    lat = np.array(latencies)
+    note = (f"{closes} 1m closes, {len(lat)} alerts, 20 setups on 10 symbols x 1m/5m; "
+            f"includes the {settings.live_delay_seconds:g} s wait after each close and "
+            "Telegram's 1 msg/s per chat")
+    return [
+        Result("live_latency", "alert latency p50", float(np.percentile(lat, 50)), note=note),
+        Result("live_latency", "alert latency p95", float(np.percentile(lat, 95)), target=2.0),
+        Result("live_latency", "alert latency p99", float(np.percentile(lat, 99)), target=3.0),
+        Result("live_latency", "alert PNG (150 bars)", png, target=0.200, note="median of 10"),
+        Result("live_latency", "one setup on one new bar", evaluator.per_setup_bar(),
+               target=0.005, note=f"{type(evaluator.inner).__name__}, median over "
+                                  f"{len(evaluator.seconds)} evaluations"),
+    ]
+
+
+class _Timed:
+    """The evaluator, timed per call and divided by the setups that watch the series."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.seconds = inner, []
+
+    def warmup_bars(self, setup) -> int:
+        return self.inner.warmup_bars(setup)
+
+    def reset(self) -> None:
+        self.seconds = []
+
+    def on_bars(self, key, window):
+        started = time.perf_counter()
+        out = self.inner.on_bars(key, window)
+        self.seconds.append(time.perf_counter() - started)
+        return out
+
+    def per_setup_bar(self) -> float:
+        return float(np.median(self.seconds)) if self.seconds else float("nan")
+
+
+def _latency(monitor, photo, clock) -> float:
+    button = photo.reply_markup["inline_keyboard"][0][0]["callback_data"]
+    signal = monitor.journal.get(monitor.journal.signal_for_key(button.split(":")[1]))
+    closed = signal.known_at + timeframe_delta(signal.timeframe)
+    return (clock.at(photo.at) - closed).total_seconds()
+
+
+def _png_seconds(monitor) -> float:
+    from engine.live.alert import render_png
+
+    signal = monitor.journal.recent(1)[0]
+    key = next(k for k in monitor.windows if k.symbol == signal.symbol
+               and k.timeframe == signal.timeframe)
+    candles = monitor.windows[key]
+    times = []
+    for _ in range(10):
+        started = time.perf_counter()
+        render_png(candles, signal, tz="UTC")
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))

@@ -1,0 +1,133 @@
+"""`ita live` (run the monitor), `ita live status`, `ita live replay`, `ita alerts test`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+live_app = typer.Typer(help="Watch the market: alerts on every candle close.",
+                       invoke_without_command=True)
+alerts_app = typer.Typer(help="Alert channels.", no_args_is_help=True)
+
+
+@live_app.callback()
+def live(ctx: typer.Context) -> None:
+    """Run the live monitor in the foreground (Ctrl+C stops it)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from engine.live.monitor import LiveMonitor
+    from engine.settings import get_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    settings = get_settings()
+    monitor = LiveMonitor(settings)
+    telegram = "Telegram on" if monitor.channel is not None else "Telegram off (no token/chat)"
+    console.print(f"live monitor for {settings.home} ({telegram}); Ctrl+C stops it")
+    monitor.run()
+
+
+def _state_age(state: dict) -> float | None:
+    try:
+        updated = datetime.fromisoformat(state["updated_at"].replace("Z", "+00:00"))
+    except (KeyError, ValueError, AttributeError):
+        return None
+    return (datetime.now(UTC) - updated).total_seconds()
+
+
+def _running(state: dict) -> bool:
+    age = _state_age(state)
+    interval = float(state.get("interval_seconds") or 5.0)
+    if age is None or age > 3 * interval:
+        return False
+    try:
+        os.kill(int(state.get("pid") or 0), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return int(state.get("pid") or 0) > 0
+
+
+def status() -> None:
+    """Feeds (lag, silent), active setups and today's alerts, from exchange/live.json."""
+    from engine.live.monitor import state_path
+    from engine.settings import get_settings
+
+    path = state_path(get_settings().home)
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        console.print("live monitor: not running (it never ran in this home; start it with "
+                      "`ita live`)")
+        return
+    if not _running(state):
+        age = _state_age(state)
+        seen = f"; last seen {age:.0f} s ago" if age is not None else ""
+        console.print(f"live monitor: [red]not running[/red]{seen}")
+    else:
+        paused = " — alerts PAUSED" if state.get("paused") else ""
+        console.print(f"live monitor: [green]running[/green] (pid {state.get('pid')}, since "
+                      f"{state.get('started_at')}){paused}; Telegram: {state.get('telegram')}")
+    table = Table("feed", "timeframe", "last bar", "lag", "behind", "state")
+    for feed in state.get("feeds", []):
+        lag = feed.get("lag_seconds")
+        health = "[red]silent[/red]" if feed.get("silent") else "ok"
+        if feed.get("error"):
+            health += f" ({feed['error']})"
+        table.add_row(f"{feed['source']}:{feed['symbol']}", feed["timeframe"],
+                      feed.get("last_bar") or "—", "—" if lag is None else f"{lag:.1f} s",
+                      str(feed.get("behind_bars", 0)), health)
+    console.print(table)
+    for setup in state.get("setups", []):
+        flag = " (paused)" if setup.get("paused") else ""
+        console.print(f"setup {setup['setup_id']} v{setup['version']}: "
+                      f"{', '.join(setup['symbols'])} {setup['timeframe']}{flag}")
+    console.print(f"alerts today: {state.get('alerts_today', 0)}; last alert: "
+                  f"{state.get('last_alert_at') or '—'}")
+
+
+def replay(setup: str = typer.Argument(..., help="Setup id (active version) or id@N"),
+           symbol: str = typer.Option(None, "--symbol", help="Symbol (default: the setup's "
+                                                             "first)"),
+           start: str = typer.Option(None, "--from", help="First bar, e.g. 2023-03-01"),
+           end: str = typer.Option(None, "--to", help="Last bar, e.g. 2023-03-08"),
+           out: Path = typer.Option(None, "--out", help="Folder (default: "
+                                                       "exchange/replay/<setup>/)"),
+           source: str = typer.Option(None, "--source", help="Candle source (default: the "
+                                                             "stored one)")) -> None:
+    """The live path over stored history: each alert's picture and caption in a folder,
+    nothing sent."""
+    from engine.live.replay import replay_alerts
+    from engine.settings import get_settings
+
+    summary = replay_alerts(get_settings(), setup, symbol=symbol, start=start, end=end, out=out,
+                            source=source)
+    console.print(f"{summary.setup_id} v{summary.version} on {summary.symbol} "
+                  f"{summary.timeframe}: {summary.alerts} alert(s) ({summary.longs} long, "
+                  f"{summary.shorts} short) over {summary.bars:,} bars; pictures and captions "
+                  f"in {summary.folder}", markup=False)
+
+
+def alerts_test() -> None:
+    """Send one sample alert (a real chart) to the configured Telegram chats."""
+    from engine.live.replay import send_test_alert
+    from engine.settings import get_settings
+
+    sent = send_test_alert(get_settings())
+    console.print(f"sample alert sent to {len(sent)} chat(s): {', '.join(sent)}")
+
+
+def register(app: typer.Typer) -> None:
+    live_app.command("status")(status)
+    live_app.command("replay")(replay)
+    alerts_app.command("test")(alerts_test)
+    app.add_typer(live_app, name="live")
+    app.add_typer(alerts_app, name="alerts")

@@ -1,0 +1,605 @@
+"""The live monitor: on every candle close, the active setups' alerts, ranked, journaled, sent.
+
+One `LiveMonitor` per ITA home (an OS lock on ``exchange/live.lock``, like the daemon's). Each
+loop iteration:
+
+1. follows the setups: the active version of every setup (cheap: the ``active`` pointers are
+   read each time, a version is parsed only when it changes); its symbols × its timeframe are
+   the watched series: a symbol written with a slash (``BTC/USDT``) on the ccxt exchange
+   ``live_exchange``, one without (``EURUSD``) in the MT5 folder ``mt5_folder`` when set;
+2. polls the feeds when a close is due (one `CcxtFeed` per exchange, store writes behind the
+   hot path, so the monitor keeps each series' rolling window in memory, seeded from the candle
+   store with the evaluator's warm-up; the MT5 folder feed wakes the loop when a file changes);
+3. hands each series with new bars to the evaluator, keeps only signals on bars it has not
+   evaluated before, drops those of paused setups, ranks them (`engine.live.rank`, the setup
+   version's backtest statistics cached until its run ids change), marks *late* the ones whose
+   bar closed ``late_after_bars`` bars ago or more, records them in the signal journal with
+   their Telegram delivery in the same transaction (not for late alerts when ``late_policy`` is
+   ``record``), draws each PNG to ``exchange/alerts/<short_key>.png`` and sends what is
+   pending, best first within a bar (`engine.notify.delivery.deliver_pending`);
+4. tells Telegram once when a feed falls silent (no bar for more than two of its bars) and
+   once when it is back, never once per bar;
+5. writes the heartbeat ``exchange/live.json`` (atomically, after every iteration and at least
+   every `HEARTBEAT_SECONDS`):
+
+| key | meaning |
+| --- | --- |
+| pid, started_at, updated_at | the monitor's process and times (ISO UTC) |
+| mode | ``live`` (``replay`` is for a page showing a replay) |
+| paused | alerts paused globally (Telegram /pause, the Live page) |
+| telegram | ``off`` (not configured), ``ok``, or ``error: ...`` |
+| feeds | per series: source, symbol, timeframe, last_bar, lag_seconds, behind_bars, silent, error |
+| setups | per active setup: setup_id, version, symbols, timeframe, paused |
+| alerts_today, last_alert_at | the journal's signals of today (display zone) and the newest |
+
+A state older than ``3 x interval_seconds`` (or whose pid is gone) means: not running
+(`monitor_running`).
+
+Restart rule: the journal's unique signal id makes a signal evaluated twice (a restart, a
+store write lost with a crash) a no-op; what a crash left pending is sent on the next loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import signal as signals_module
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import filelock
+import pandas as pd
+
+from engine._io import write_bytes_atomic, write_json_atomic
+from engine.adapters.runs import RunStore
+from engine.adapters.store import CandleStore
+from engine.backtest.presentation import price_decimals
+from engine.candles import timeframe_delta
+from engine.errors import ConfigurationError, ItaError
+from engine.live.alert import caption, render_png
+from engine.live.feeds import CcxtFeed, FeedHealth, FeedKey
+from engine.live.journal import SignalJournal, journal_path, short_key
+from engine.live.rank import Rank, SetupStats, order_alerts, rank
+from engine.setups.store import SetupStore
+
+log = logging.getLogger("ita.live.monitor")
+
+STATE_FILE = Path("exchange") / "live.json"
+LOCK_FILE = Path("exchange") / "live.lock"
+ALERTS_DIR = Path("exchange") / "alerts"
+HEARTBEAT_SECONDS = 5.0
+PAUSED_SETUPS = "paused_setups"  # journal kv: JSON list of paused setup ids
+SILENT_FEEDS = "silent_feeds"  # journal kv: JSON list of the feeds Telegram was told are silent
+MT5_SOURCE = "mt5"
+WINDOW_MARGIN = 20  # bars kept beyond the largest warm-up
+
+
+# --- shared helpers (the Live page and `ita live status` use them too) -----------------------
+
+def state_path(home: str | Path) -> Path:
+    return Path(home) / STATE_FILE
+
+
+def alert_png_path(home: str | Path, signal_id: str) -> Path:
+    """Where the monitor saves the chart of the alert `signal_id`."""
+    return Path(home) / ALERTS_DIR / f"{short_key(signal_id)}.png"
+
+
+def paused_setups(journal: SignalJournal) -> set[str]:
+    """The setup ids switched off on the Live page (journal key ``paused_setups``)."""
+    try:
+        ids = json.loads(journal.value(PAUSED_SETUPS, "[]") or "[]")
+    except json.JSONDecodeError:
+        return set()
+    return {str(i) for i in ids} if isinstance(ids, list) else set()
+
+
+def feed_key(symbol: str, timeframe: str, *, exchange: str) -> FeedKey:
+    """The series a setup's symbol is watched on: ``BTC/USDT`` on the ccxt `exchange`,
+    ``EURUSD`` (no slash) in the MT5 folder."""
+    return FeedKey(exchange if "/" in symbol else MT5_SOURCE, symbol, timeframe)
+
+
+def _iso(stamp: pd.Timestamp | datetime | None) -> str | None:
+    if stamp is None:
+        return None
+    return pd.Timestamp(stamp).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc_now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+def _default_evaluator(home: Path):
+    from engine.live.evaluate import LiveEvaluator
+
+    return LiveEvaluator(home)
+
+
+@dataclasses.dataclass(frozen=True)
+class ActiveSetup:
+    """One active setup version and the series it watches."""
+
+    setup_id: str
+    version: int
+    setup: Any  # engine.setups.schema.Setup
+    keys: tuple[FeedKey, ...]
+
+
+@dataclasses.dataclass
+class _Prepared:
+    """An alert between ranking and sending: its picture and caption, drawn once."""
+
+    png: bytes | None
+    caption: str
+
+
+class LiveMonitor:
+    """The live loop for the ITA home of `settings` (see the module docstring).
+
+    `clock` (a callable returning a UTC Timestamp), `exchange` (a ccxt instance), `telegram`
+    (a channel, e.g. a `TelegramChannel` pointed at a fake), `evaluator` (a `LiveEvaluator`)
+    and `sleep` are for tests and the benchmark; by default the system clock, a ccxt exchange
+    made from ``live_exchange``, a `TelegramChannel` when ``ITA_TELEGRAM_TOKEN`` and a chat id
+    are set (else no Telegram), and `LiveEvaluator(home)`.
+
+    >>> LiveMonitor(get_settings()).run()  # doctest: +SKIP
+    """
+
+    def __init__(self, settings, *, clock: Callable[[], pd.Timestamp] | None = None,
+                 exchange=None, telegram=None, evaluator=None,
+                 sleep: Callable[[float], None] | None = None, updates: bool = True,
+                 interval_seconds: float = HEARTBEAT_SECONDS) -> None:
+        self.settings = settings
+        self.home = Path(settings.home)
+        self.clock = clock or _utc_now
+        self.exchange = exchange
+        self.interval = interval_seconds
+        self.journal = SignalJournal(journal_path(self.home))
+        self.store = CandleStore(settings.candles_dir)
+        self.setups_store = SetupStore(settings.setups_dir)
+        self.runs = RunStore(settings.runs_dir)
+        self.evaluator = evaluator if evaluator is not None else _default_evaluator(self.home)
+        self.channel = telegram if telegram is not None else telegram_from(settings)
+        self.tz = settings.display_tz
+        self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait
+        self._want_updates = updates and self.channel is not None
+        self._updates_thread: threading.Thread | None = None
+        self.started_at = self.clock()
+        self.active: list[ActiveSetup] = []
+        self._signature: tuple = ()
+        self.feeds: list = []
+        self.windows: dict[FeedKey, pd.DataFrame] = {}
+        self._evaluated: dict[FeedKey, pd.Timestamp] = {}
+        self._stats: dict[tuple[str, int], tuple[tuple[str, ...], SetupStats]] = {}
+        self._prepared: dict[str, _Prepared] = {}
+        self._telegram_state = "off" if self.channel is None else "ok"
+        self._lock: filelock.BaseFileLock | None = None
+        self._last_beat = 0.0
+        self.iterations = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def acquire_lock(self) -> None:
+        """One monitor per home: hold ``exchange/live.lock`` until `close`."""
+        path = self.home / LOCK_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(path, timeout=0, thread_local=False, fallback_to_soft=False)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise ConfigurationError(f"a live monitor already runs for this ITA home "
+                                     f"({path} is locked)") from None
+        except OSError as error:
+            raise ConfigurationError(f"cannot lock {path}: {error.strerror or error}; keep "
+                                     "ITA's home folder on a local disk") from None
+        self._lock = lock
+
+    def stop(self) -> None:
+        """Ask `run` to finish after the current iteration."""
+        self._stop.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._updates_thread is not None:
+            self._updates_thread.join(timeout=5)
+        for feed in self.feeds:
+            _close_feed(feed)
+        self.feeds = []
+        if self.channel is not None and hasattr(self.channel, "close"):
+            self.channel.close()
+        self.journal.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def run(self, *, max_iterations: int | None = None) -> None:
+        """Loop until `stop`, SIGTERM or SIGINT (or `max_iterations`), then close."""
+        self.acquire_lock()
+        restore = self._handle_signals()
+        try:
+            self._start_updates()
+            while not self._stop.is_set():
+                self.run_once()
+                if max_iterations is not None and self.iterations >= max_iterations:
+                    break
+                self.wait_for_next()
+        finally:
+            for signum, handler in restore.items():
+                signals_module.signal(signum, handler)
+            self.close()
+
+    def _handle_signals(self) -> dict:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for signum in (signals_module.SIGTERM, signals_module.SIGINT):
+            previous[signum] = signals_module.getsignal(signum)
+            signals_module.signal(signum, lambda *_: self.stop())
+        return previous
+
+    def wait_for_next(self) -> None:
+        """Sleep until the next close is due (at most `interval_seconds`; an MT5 file
+        change wakes it)."""
+        now = self.clock()
+        due = min([feed.next_due(now) for feed in self.feeds] or [now + pd.Timedelta(
+            seconds=self.interval)])
+        # at least a moment: a clock standing still (tests) never spins the loop
+        seconds = max(0.05, min((due - now).total_seconds(), self.interval))
+        mt5 = [feed for feed in self.feeds if feed.source == MT5_SOURCE]
+        if mt5:
+            mt5[0].wait(seconds)
+        else:
+            self._sleep(seconds)
+
+    # --- one iteration -----------------------------------------------------------------------
+    def run_once(self, now: pd.Timestamp | None = None) -> int:
+        """One loop: follow the setups, poll due feeds, evaluate, record, send, heartbeat.
+        Returns how many new alerts were recorded."""
+        now = pd.Timestamp(now) if now is not None else self.clock()
+        self.iterations += 1
+        self.refresh_setups(now)
+        new_bars: dict[FeedKey, pd.DataFrame] = {}
+        for feed in self.feeds:
+            if feed.source == MT5_SOURCE or feed.next_due(now) <= now:
+                new_bars.update(feed.poll(now))
+        recorded = self._evaluate(new_bars, now)
+        self.deliver()
+        self._tell_silence(now)
+        self.write_state(now)
+        return recorded
+
+    def refresh_setups(self, now: pd.Timestamp) -> None:
+        """Re-read the active versions; rebuild the feeds when the watched series change."""
+        signature = tuple((setup_id, self.setups_store.active(setup_id))
+                          for setup_id in self.setups_store.ids())
+        if signature == self._signature:
+            return
+        active = []
+        for setup_id, version in signature:
+            if version is None:
+                continue
+            try:
+                loaded = self.setups_store.load(setup_id, version)
+            except ItaError as error:  # an unreadable version: the others keep running
+                log.error("setup %s v%s is not watched: %s", setup_id, version, error)
+                continue
+            market = loaded.setup.market
+            keys = tuple(feed_key(symbol, market.timeframe, exchange=self.settings.live_exchange)
+                         for symbol in market.symbols)
+            active.append(ActiveSetup(setup_id, version, loaded.setup, keys))
+        self._signature, old_keys = signature, self._keys()
+        self.active = active
+        if self._keys() != old_keys:
+            self._build_feeds(now)
+
+    def _keys(self) -> list[FeedKey]:
+        keys = [key for setup in self.active for key in setup.keys]
+        if self.settings.mt5_folder is None:
+            keys = [key for key in keys if key.source != MT5_SOURCE]
+        return list(dict.fromkeys(keys))
+
+    def _window_bars(self, key: FeedKey) -> int:
+        warmups = [int(self.evaluator.warmup_bars(s.setup)) for s in self.active
+                   if key in s.keys]
+        return max(warmups or [0]) + WINDOW_MARGIN
+
+    def _build_feeds(self, now: pd.Timestamp) -> None:
+        for feed in self.feeds:
+            _close_feed(feed)
+        keys = self._keys()
+        sizes = {key: self._window_bars(key) for key in keys}
+        for key in keys:
+            if key not in self.windows:
+                self._seed(key, sizes[key], now)
+        self.windows = {key: self.windows[key] for key in keys}
+        ccxt_keys = [key for key in keys if key.source != MT5_SOURCE]
+        delay = self.settings.live_delay_seconds
+        self.feeds = []
+        if ccxt_keys:
+            self.feeds.append(CcxtFeed(
+                self.settings.live_exchange, ccxt_keys, self.store, exchange=self.exchange,
+                clock=self.clock, delay=delay, warmup_bars=max(sizes.values()),
+                background_writes=True))
+        mt5_keys = [key for key in keys if key.source == MT5_SOURCE]
+        if mt5_keys:
+            from engine.live.mt5_folder import Mt5FolderFeed
+
+            zone = self.settings.mt5_server_tz or "UTC"
+            self.feeds.append(Mt5FolderFeed(self.settings.mt5_folder, zone, self.store,
+                                            mt5_keys, clock=self.clock, delay=delay,
+                                            background_writes=True).start())
+
+    def _seed(self, key: FeedKey, size: int, now: pd.Timestamp) -> None:
+        """The rolling window from the store; bars up to its end count as evaluated (with no
+        history: up to the last bar closed before the start)."""
+        step = timeframe_delta(key.timeframe)
+        window = pd.DataFrame()
+        if self.store.path(key.source, key.symbol, key.timeframe).exists():
+            window = self.store.read(key.symbol, key.timeframe, source=key.source,
+                                     start=now - step * (size + 10)).iloc[-size:]
+        self.windows[key] = window
+        self._evaluated[key] = (window.index[-1] if len(window)
+                                else now.floor(step) - 2 * step)
+
+    def _extend(self, key: FeedKey, bars: pd.DataFrame) -> pd.DataFrame:
+        window = self.windows.get(key)
+        if window is None or window.empty:
+            joined = bars
+        else:
+            joined = pd.concat([window, bars[bars.index > window.index[-1]]])
+        joined = joined.iloc[-self._window_bars(key):]
+        self.windows[key] = joined
+        return joined
+
+    # --- signals -----------------------------------------------------------------------------
+    def _evaluate(self, new_bars: dict[FeedKey, pd.DataFrame], now: pd.Timestamp) -> int:
+        paused = paused_setups(self.journal)
+        ranked: list[tuple[Any, Rank]] = []
+        for key, bars in new_bars.items():
+            window = self._extend(key, bars)
+            floor = self._evaluated.get(key)
+            for signal in self.evaluator.on_bars(key, window):
+                known = pd.Timestamp(signal.known_at)
+                if (floor is not None and known <= floor) or signal.setup_id in paused:
+                    continue
+                ranked.append((signal, self._rank(signal)))
+            self._evaluated[key] = window.index[-1]
+        recorded = 0
+        for signal, signal_rank in order_alerts(ranked):
+            recorded += self._record(signal, signal_rank, now)
+        return recorded
+
+    def _setup(self, setup_id: str, version: int):
+        for active in self.active:
+            if active.setup_id == setup_id and active.version == version:
+                return active.setup
+        return self.setups_store.load(setup_id, version).setup
+
+    def stats(self, setup_id: str, version: int) -> SetupStats:
+        """The version's backtest statistics, rebuilt when its run ids change."""
+        suffix = f"-{setup_id}-v{version}"
+        run_ids = tuple(run_id for run_id in self.runs.ids() if run_id.endswith(suffix))
+        cached = self._stats.get((setup_id, version))
+        if cached is None or cached[0] != run_ids:
+            cached = (run_ids, SetupStats.from_runs(self.home, setup_id, version, tz=self.tz))
+            self._stats[(setup_id, version)] = cached
+        return cached[1]
+
+    def _rank(self, signal) -> Rank:
+        setup = self._setup(signal.setup_id, int(signal.setup_version))
+        return rank(signal, self.stats(signal.setup_id, int(signal.setup_version)),
+                    account_size=self.settings.account_size, risk_pct=self.settings.risk_pct,
+                    costs=setup.costs)
+
+    def is_late(self, signal, now: pd.Timestamp) -> bool:
+        """Its bar closed `late_after_bars` bars ago or more."""
+        step = timeframe_delta(signal.timeframe)
+        closed = pd.Timestamp(signal.known_at) + step
+        return now - closed >= step * self.settings.late_after_bars
+
+    def _record(self, signal, signal_rank: Rank, now: pd.Timestamp) -> int:
+        late = self.is_late(signal, now)
+        channels = []
+        if self.channel is not None and not (late and self.settings.late_policy == "record"):
+            channels.append(self.channel.name)
+        if not self.journal.record(signal, score=signal_rank.score, late=late,
+                                   channels=channels):
+            return 0
+        key = FeedKey(signal.source, signal.symbol, signal.timeframe)
+        candles = self.windows.get(key, pd.DataFrame())
+        self._prepared[signal.signal_id] = self._draw(signal, signal_rank, candles, late)
+        return 1
+
+    def _draw(self, signal, signal_rank: Rank, candles: pd.DataFrame, late: bool) -> _Prepared:
+        png = None
+        if len(candles):
+            try:
+                png = render_png(candles, signal, tz=self.tz)
+                write_bytes_atomic(alert_png_path(self.home, signal.signal_id), png)
+            except (OSError, ValueError) as error:
+                log.error("alert %s: the chart could not be drawn: %s", signal.signal_id, error)
+                png = None
+        decimals = max(2, price_decimals(candles["close"].to_numpy()[-200:])) if len(
+            candles) else None
+        text = caption(signal, signal_rank, tz=self.tz, late=late, decimals=decimals)
+        return _Prepared(png, text)
+
+    def render(self, item) -> tuple[bytes | None, str]:
+        """Picture and caption of a queued alert (drawn again after a restart)."""
+        prepared = self._prepared.pop(item.signal_id, None)
+        if prepared is not None:
+            return prepared.png, prepared.caption
+        signal = item.signal
+        key = FeedKey(signal.source, signal.symbol, signal.timeframe)
+        candles = self.windows.get(key)
+        if candles is None or candles.empty or candles.index[-1] < signal.known_at:
+            candles = self.store.read(signal.symbol, signal.timeframe, source=signal.source,
+                                      end=signal.known_at + timeframe_delta(signal.timeframe))
+        prepared = self._draw(signal, self._rank(signal), candles, signal.late)
+        return prepared.png, prepared.caption
+
+    def deliver(self) -> None:
+        """Send what the journal holds for Telegram (oldest bar first, best first in a bar)."""
+        if self.channel is None:
+            return
+        from engine.notify.delivery import deliver_pending
+
+        try:
+            report = deliver_pending(self.journal, self.channel, self.render)
+        except ConfigurationError as error:
+            self._telegram_state = f"error: {error}"
+            log.error("Telegram: %s", error)
+            return
+        self._telegram_state = f"error: {report.error}" if report.error else "ok"
+
+    # --- health ------------------------------------------------------------------------------
+    def health(self, now: pd.Timestamp | None = None) -> list[FeedHealth]:
+        now = now if now is not None else self.clock()
+        return [h for feed in self.feeds for h in feed.health(now).values()]
+
+    def _tell_silence(self, now: pd.Timestamp) -> None:
+        """One Telegram text when a feed falls silent, one when it is back."""
+        if self.channel is None:
+            return
+        told = set(json.loads(self.journal.value(SILENT_FEEDS, "[]") or "[]"))
+        for h in self.health(now):
+            name = str(h.key)
+            if h.silent and name not in told:
+                last = (f"last bar {h.last_bar:%Y-%m-%d %H:%M} UTC" if h.last_bar is not None
+                        else "no bar yet")
+                error = f" Error: {h.error}" if h.error else ""
+                text = (f"⚠️ Feed {name} is silent: no new bar for more than two "
+                        f"{h.key.timeframe} bars ({last}).{error}")
+                if self._text(text):
+                    told.add(name)
+            elif not h.silent and name in told and h.last_bar is not None:
+                if self._text(f"✅ Feed {name} is back: last bar {h.last_bar:%Y-%m-%d %H:%M} "
+                              "UTC."):
+                    told.discard(name)
+        self.journal.set_value(SILENT_FEEDS, json.dumps(sorted(told)))
+
+    def _text(self, text: str) -> bool:
+        try:
+            for chat in self.channel.chat_ids:
+                self.channel.send_text(chat, text)
+        except ItaError as error:
+            log.warning("Telegram: could not send %r: %s", text[:60], error)
+            return False
+        return True
+
+    def state(self, now: pd.Timestamp | None = None) -> dict:
+        """The heartbeat (see the module docstring)."""
+        now = now if now is not None else self.clock()
+        paused = paused_setups(self.journal)
+        today = self.journal.today(tz=self.tz)
+        newest = self.journal.recent(1)
+        feeds = [{"source": h.key.source, "symbol": h.key.symbol, "timeframe": h.key.timeframe,
+                  "last_bar": _iso(h.last_bar),
+                  "lag_seconds": None if h.lag is None else round(h.lag.total_seconds(), 1),
+                  "behind_bars": h.behind_bars, "silent": h.silent, "error": h.error}
+                 for h in self.health(now)]
+        setups = [{"setup_id": s.setup_id, "version": s.version,
+                   "symbols": list(s.setup.market.symbols),
+                   "timeframe": s.setup.market.timeframe, "paused": s.setup_id in paused}
+                  for s in self.active]
+        return {"pid": os.getpid(), "started_at": _iso(self.started_at),
+                "updated_at": _iso(datetime.now(UTC)), "clock": _iso(now), "mode": "live",
+                "interval_seconds": self.interval, "paused": self.journal.paused,
+                "telegram": self._telegram_state, "feeds": feeds, "setups": setups,
+                "alerts_today": len(today),
+                "last_alert_at": _iso(newest[0].created_at) if newest else None}
+
+    def write_state(self, now: pd.Timestamp | None = None) -> None:
+        write_json_atomic(state_path(self.home), self.state(now))
+        self._last_beat = time.monotonic()
+
+    # --- Telegram commands -------------------------------------------------------------------
+    def live_status(self):
+        """The answers to /status, /setups, /stats for the Telegram commands."""
+        from engine.notify.commands import LiveStatus
+
+        return LiveStatus.from_journal(self.journal, tz=self.tz, status=self.status_text,
+                                       setups=self.setups_text, stats=self.stats_text)
+
+    def status_text(self) -> str:
+        lines = ["Paused: alerts are not sent." if self.journal.paused else "Alerts on."]
+        for h in self.health():
+            lag = "no bar yet" if h.lag is None else f"lag {h.lag.total_seconds():.0f} s"
+            flag = " SILENT" if h.silent else ""
+            lines.append(f"{h.key}: {lag}{flag}" + (f" ({h.error})" if h.error else ""))
+        lines.append(f"{len(self.active)} active setup(s)")
+        return "\n".join(lines)
+
+    def setups_text(self) -> str:
+        if not self.active:
+            return "No active setups."
+        paused = paused_setups(self.journal)
+        return "\n".join(f"{s.setup_id} v{s.version}: {', '.join(s.setup.market.symbols)} "
+                         f"{s.setup.market.timeframe}" + (" (paused)" if s.setup_id in paused
+                                                          else "") for s in self.active)
+
+    def stats_text(self, setup_id: str) -> str:
+        for s in self.active:
+            if s.setup_id == setup_id:
+                stats = self.stats(s.setup_id, s.version)
+                overall = stats.overall()
+                if not overall.trades:
+                    return f"{setup_id} v{s.version}: no history yet (no backtest runs)"
+                lines = [f"{setup_id} v{s.version} from {stats.runs} run(s):",
+                         overall.sentence()]
+                return "\n".join(lines)
+        names = ", ".join(s.setup_id for s in self.active) or "none"
+        return f"No active setup {setup_id!r} (active: {names})"
+
+    def _start_updates(self) -> None:
+        if not self._want_updates or not hasattr(self.channel, "get_updates"):
+            return
+        from engine.notify.commands import TelegramUpdates
+
+        poller_channel = (self.channel.companion() if hasattr(self.channel, "companion")
+                          else self.channel)
+        poller = TelegramUpdates(poller_channel, self.journal, self.live_status())
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    poller.poll_once(timeout=2.0)
+                except ItaError as error:
+                    log.warning("Telegram updates: %s", error)
+                    self._stop.wait(5.0)
+                except Exception:  # the poller must never take the monitor down
+                    log.exception("Telegram updates failed")
+                    self._stop.wait(5.0)
+            if poller_channel is not self.channel:
+                with contextlib.suppress(Exception):
+                    poller_channel.close()
+
+        self._updates_thread = threading.Thread(target=loop, name="telegram-updates",
+                                                daemon=True)
+        self._updates_thread.start()
+
+
+def _close_feed(feed) -> None:
+    if hasattr(feed, "stop"):
+        feed.stop()
+    feed.close()
+
+
+def telegram_from(settings):
+    """A `TelegramChannel` when the token and a chat id are set, else None."""
+    token = settings.telegram_token
+    chats = settings.telegram_chat_ids
+    if token is None or not chats:
+        return None
+    from engine.notify.telegram import TelegramChannel
+
+    return TelegramChannel(token.get_secret_value(), chats,
+                           base_url=settings.telegram_api_url or None)

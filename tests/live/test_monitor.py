@@ -1,0 +1,298 @@
+"""The live monitor end to end: the real ccxt client against the fake Binance (its clock
+advancing bar by bar), the real python-telegram-bot client against the fake Bot API, the real
+journal, ranking and PNGs."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import ccxt
+import pandas as pd
+import pytest
+
+from engine.adapters.store import CandleStore
+from engine.backtest.run import run_backtest
+from engine.errors import ConfigurationError
+from engine.live.feeds import FeedKey
+from engine.live.journal import SignalJournal, journal_path
+from engine.live.monitor import PAUSED_SETUPS, LiveMonitor, alert_png_path, state_path
+from engine.notify.telegram import ChatPacer, TelegramChannel
+from engine.settings import Settings
+from engine.setups import compile_setup
+from engine.setups.store import SetupStore
+from tests.data.fake_exchange import FakeBinance
+from tests.fakes.telegram_api import FakeTelegram
+from tests.live._evaluator import make_evaluator
+
+CHAT = "42"
+KEY = FeedKey("binance", "BTC/USDT", "1m")
+START = 1000  # the monitor starts as bar START opens; bars before it are in the store
+SMA = """schema_version: 1
+id: {id}
+name: SMA {fast}/{slow}
+market: {{symbols: [BTC/USDT], timeframe: 1m}}
+conditions:
+  cross: {{detector: ma_cross, kind: sma, fast: {fast}, slow: {slow}}}
+signal: cross
+direction: both
+plan:
+  entry: {{type: market}}
+  stop: {{percent: 1.0}}
+  target: {{percent: 2.0}}
+costs: {{fee_bps: 0.0, slippage_bps: 0.0}}
+"""
+
+
+class Clock:
+    def __init__(self, now: pd.Timestamp) -> None:
+        self.now = now
+
+    def __call__(self) -> pd.Timestamp:
+        return self.now
+
+
+def _binance(base_url: str) -> ccxt.binance:
+    exchange = ccxt.binance({"enableRateLimit": False, "timeout": 3000})
+    for name, url in list(exchange.urls["api"].items()):
+        path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else ""
+        exchange.urls["api"][name] = base_url + path
+    exchange.set_markets([{
+        "id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC",
+        "quoteId": "USDT", "active": True, "type": "spot", "spot": True, "margin": False,
+        "swap": False, "future": False, "option": False, "contract": False, "linear": None,
+        "inverse": None, "precision": {"amount": 6, "price": 2}, "limits": {}, "info": {}}])
+    return exchange
+
+
+@pytest.fixture()
+def bars(demo_candles) -> pd.DataFrame:
+    return demo_candles.iloc[:1400].copy()
+
+
+@pytest.fixture()
+def clock(bars) -> Clock:
+    return Clock(bars.index[START] + pd.Timedelta(seconds=1.6))
+
+
+@pytest.fixture()
+def home(ita_home, bars):
+    """Two setups with the same rule (they fire on the same bars): sma-b has a backtest
+    (a history, a score), sma-a none. Bars before START are stored, as after a first run."""
+    setups = SetupStore(ita_home / "setups")
+    setups.save(SMA.format(id="sma-a", fast=3, slow=8))
+    setups.save(SMA.format(id="sma-b", fast=3, slow=8))
+    CandleStore(ita_home / "data" / "candles").upsert(
+        bars.iloc[:START], source="binance", symbol="BTC/USDT", timeframe="1m")
+    run_backtest("sma-b", symbol="BTC/USDT")
+    return ita_home
+
+
+@pytest.fixture()
+def market(bars, clock):
+    with FakeBinance(bars, clock=clock) as fake:
+        yield fake
+
+
+@pytest.fixture()
+def telegram():
+    with FakeTelegram() as fake:
+        yield fake
+
+
+def _monitor(home, market, telegram, clock, **settings) -> LiveMonitor:
+    config = Settings(home=home, live_exchange="binance", telegram_chat_id=CHAT, **settings)
+    channel = TelegramChannel("123:abc", [CHAT], base_url=telegram.base_url, timeout=3,
+                              pacer=ChatPacer(0.0))
+    return LiveMonitor(config, clock=clock, exchange=_binance(market.url), telegram=channel,
+                       evaluator=make_evaluator(home), updates=False)
+
+
+def _run(monitor, bars, clock, first: int, last: int) -> None:
+    """One loop iteration 1.6 s after each close from bar `first` to bar `last`."""
+    for i in range(first, last + 1):
+        clock.now = bars.index[i] + pd.Timedelta(seconds=1.6)
+        monitor.run_once()
+
+
+def _expected(bars, first: int, last: int, setup_id: str = "sma-a") -> list[str]:
+    """The signal ids the backtest's compiler finds on the bars closed from `first` to
+    `last` (known_at = the bar before each close)."""
+    text = SMA.format(id=setup_id, fast=3, slow=8)
+    from engine.setups import parse_setup
+
+    frame = compile_setup(parse_setup(text), version=1)(bars.iloc[:last], symbol="BTC/USDT")
+    frame = frame[frame["known_at"] >= bars.index[first - 1]]
+    return [f"{setup_id}@v1|binance:BTC/USDT|1m|{t:%Y-%m-%dT%H:%MZ}|"
+            f"{'long' if d > 0 else 'short'}"
+            for t, d in zip(frame["known_at"], frame["direction"], strict=True)]
+
+
+def _sent_ids(home, telegram) -> list[str]:
+    with SignalJournal(journal_path(home)) as journal:
+        keys = [json.loads(r.fields["reply_markup"])["inline_keyboard"][0][0]["callback_data"]
+                .split(":")[1] for r in telegram.sent()]
+        return [journal.signal_for_key(k) for k in keys]
+
+
+def test_each_signal_is_sent_once_with_its_chart_best_first_within_a_bar(
+        home, bars, clock, market, telegram) -> None:
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, START + 120)
+    finally:
+        monitor.close()
+    expected_a = _expected(bars, START, START + 120)
+    assert len(expected_a) >= 3  # the run really crosses several signals
+    sent = _sent_ids(home, telegram)
+    assert len(sent) == len(set(sent))  # never twice
+    assert sorted(sent) == sorted(expected_a + [s.replace("sma-a", "sma-b") for s in
+                                                expected_a])
+    photos = telegram.sent()
+    assert all(p.files.get("photo", b"")[:8] == b"\x89PNG\r\n\x1a\n" for p in photos)
+    assert all(alert_png_path(home, s).exists() for s in sent)
+    with SignalJournal(journal_path(home)) as journal:
+        rows = {s.signal_id: s for s in journal.recent(1000)}
+    assert {rows[s].score != 0 for s in sent if s.startswith("sma-b")} == {True}
+    for a in range(0, len(sent), 2):  # the two setups fire on the same bar: best first
+        first, second = rows[sent[a]], rows[sent[a + 1]]
+        assert first.known_at == second.known_at
+        assert first.score >= second.score
+    assert not any(rows[s].late for s in sent)
+
+
+def test_a_restarted_monitor_sends_nothing_again(home, bars, clock, market, telegram) -> None:
+    monitor = _monitor(home, market, telegram, clock)
+    _run(monitor, bars, clock, START, START + 60)
+    monitor.close()
+    before = len(telegram.sent())
+    assert before >= 2
+    again = _monitor(home, market, telegram, clock)  # same home, same bar: nothing new
+    try:
+        again.run_once()
+        assert len(telegram.sent()) == before
+        _run(again, bars, clock, START + 61, START + 120)  # and goes on from there
+    finally:
+        again.close()
+    sent = _sent_ids(home, telegram)
+    assert len(sent) == len(set(sent))
+    assert sorted(sent) == sorted(_expected(bars, START, START + 120) + _expected(
+        bars, START, START + 120, "sma-b"))
+
+
+def test_activating_a_new_version_takes_effect_on_the_next_bar(
+        home, bars, clock, market, telegram) -> None:
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, START + 40)
+        SetupStore(home / "setups").save(SMA.format(id="sma-a", fast=2, slow=5))  # v2, active
+        switched = bars.index[START + 40]
+        _run(monitor, bars, clock, START + 41, START + 120)
+    finally:
+        monitor.close()
+    with SignalJournal(journal_path(home)) as journal:
+        rows = [s for s in journal.recent(1000) if s.setup_id == "sma-a"]
+    assert {s.setup_version for s in rows if s.known_at >= switched} == {2}
+    assert {s.setup_version for s in rows if s.known_at < switched - pd.Timedelta("1min")} \
+        == {1}
+
+
+@pytest.mark.parametrize("policy", ["send", "record"])
+def test_a_gap_is_caught_up_in_order_and_old_bars_are_late(
+        home, bars, clock, market, telegram, policy) -> None:
+    monitor = _monitor(home, market, telegram, clock, late_policy=policy, late_after_bars=2)
+    try:
+        _run(monitor, bars, clock, START, START + 2)
+        clock.now = bars.index[START + 150] + pd.Timedelta(seconds=1.6)  # back after 2.5 h
+        monitor.run_once()
+    finally:
+        monitor.close()
+    expected = _expected(bars, START, START + 150)
+    with SignalJournal(journal_path(home)) as journal:
+        rows = {s.signal_id: s for s in journal.recent(1000)}
+    assert sorted(s for s in rows if s.startswith("sma-a")) == sorted(expected)
+    late = {s for s, row in rows.items() if row.late}
+    old = clock.now - pd.Timedelta(minutes=2)  # its bar closed 2 bars ago or more
+    caught_up = bars.index[START + 2]  # the first bar closed while the monitor was away
+    assert late == {s for s, row in rows.items()
+                    if caught_up <= row.known_at and row.known_at + pd.Timedelta("1min") <= old}
+    assert late, "the gap holds signals"
+    sent = _sent_ids(home, telegram)
+    if policy == "record":
+        assert not set(sent) & late
+    else:
+        assert late <= set(sent)
+        assert all("LATE" in p.caption for p, s in zip(telegram.sent(), sent, strict=True)
+                   if s in late)
+    times = [rows[s].known_at for s in sent]
+    assert times == sorted(times)  # in the order of their bars
+
+
+def test_a_silent_feed_is_told_once_and_its_return_once(home, bars, clock, market,
+                                                         telegram) -> None:
+    frozen = {"until": None}
+
+    def freeze(symbol, interval, rows):
+        cut = frozen["until"]
+        return rows if cut is None else [r for r in rows if r[0] < cut]
+
+    market.mutate = freeze
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, START + 2)
+        frozen["until"] = int(bars.index[START + 3].value // 1_000_000)
+        for seconds in range(0, 600, 20):  # ten minutes without a bar
+            clock.now = bars.index[START + 3] + pd.Timedelta(seconds=seconds + 1.6)
+            monitor.run_once()
+        frozen["until"] = None
+        _run(monitor, bars, clock, START + 13, START + 15)
+        texts = [m.text for m in telegram.sent("sendMessage")]
+        assert [t.split(" ")[0] for t in texts] == ["⚠️", "✅"]
+        assert "binance:BTC/USDT 1m is silent" in texts[0] and "is back" in texts[1]
+        state = json.loads(state_path(home).read_text())
+        assert state["feeds"][0]["silent"] is False
+    finally:
+        monitor.close()
+
+
+def test_a_paused_setup_sends_nothing(home, bars, clock, market, telegram) -> None:
+    with SignalJournal(journal_path(home)) as journal:
+        journal.set_value(PAUSED_SETUPS, json.dumps(["sma-a"]))
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, START + 60)
+        state = monitor.state()
+    finally:
+        monitor.close()
+    sent = _sent_ids(home, telegram)
+    assert sent and all(s.startswith("sma-b") for s in sent)
+    assert {s["setup_id"]: s["paused"] for s in state["setups"]} == {"sma-a": True,
+                                                                     "sma-b": False}
+
+
+def test_the_loop_holds_the_lock_answers_commands_and_stops_cleanly(
+        home, bars, clock, market, telegram) -> None:
+    monitor = _monitor(home, market, telegram, clock)
+    monitor._want_updates = True
+    thread = threading.Thread(target=monitor.run)
+    thread.start()
+    try:
+        telegram.wait_for(lambda: state_path(home).exists())
+        second = _monitor(home, market, telegram, clock)
+        with pytest.raises(ConfigurationError, match="already runs"):
+            second.acquire_lock()
+        second.close()
+        telegram.queue_command(int(CHAT), "/status")
+        telegram.wait_for(lambda: any("binance:BTC/USDT 1m" in (m.text or "")
+                                      for m in telegram.requests), timeout=15)
+        state = json.loads(state_path(home).read_text())
+        assert state["mode"] == "live" and state["telegram"] == "ok"
+        assert state["feeds"][0]["symbol"] == "BTC/USDT"
+        assert {s["setup_id"] for s in state["setups"]} == {"sma-a", "sma-b"}
+    finally:
+        monitor.stop()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
+    third = _monitor(home, market, telegram, clock)  # the lock was released
+    third.acquire_lock()
+    third.close()
