@@ -8,8 +8,10 @@ sees the change even within the same second.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +27,23 @@ HEARTBEAT_ALIVE_S = 15  # the daemon writes its heartbeat every few seconds
 
 
 def settings() -> Settings:
+    """The settings, read again only when what they are read from changes: the `ITA_*`
+    environment variables or the `.env` file (its path, size and modification time). Reading
+    them costs ~25 ms (environment and file), and a page asks for them many times per run (every
+    number it formats), so fresh settings per call cost the Backtest page half a second."""
+    env_file = Settings.model_config.get("env_file")
+    try:
+        seen = os.stat(env_file)  # type: ignore[arg-type]
+        file_key = (str(env_file), seen.st_mtime_ns, seen.st_size)
+    except (OSError, TypeError):
+        file_key = (str(env_file), None, None)
+    environment = tuple(sorted((name, value) for name, value in os.environ.items()
+                               if name.upper().startswith("ITA_")))
+    return _settings(environment, file_key)
+
+
+@functools.lru_cache(maxsize=4)
+def _settings(environment: tuple, env_file: tuple) -> Settings:
     return get_settings()
 
 
@@ -117,3 +136,24 @@ def engine_state() -> dict | None:
     state["heartbeat_age_s"] = age
     state["alive"] = age is not None and age < HEARTBEAT_ALIVE_S
     return state
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _signals(candles_root: str, setups_root: str, stamp: str, ref: str, text_hash: str,
+             symbol: str, start, end) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    from engine.pipeline import detect_setup
+
+    found = detect_setup(ref, symbol=symbol, start=start, end=end,
+                         candle_store=CandleStore(Path(candles_root)),
+                         setup_store=SetupStore(Path(setups_root)))
+    return found.candles, found.signals, found.version.setup.market.timeframe
+
+
+def signals(version, *, symbol: str, start=None,
+            end=None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """A setup version's candles, signals and timeframe on stored candles
+    (`engine.pipeline.detect_setup`), computed once per (version text, candles, symbol, range):
+    a page rerun for another reason (a click, a field) does not detect again."""
+    store = candle_store()
+    return _signals(str(store.root), str(setup_store().root), _stamp(store.root, "*/*/*.parquet"),
+                    version.ref, version.hash, symbol, start, end)

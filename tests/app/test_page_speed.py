@@ -1,0 +1,67 @@
+"""Speed without changed behaviour: what a page rerun does not redo (settings read once per
+change, a setup's signals detected once per version and range, hidden parts not built)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import streamlit_flow
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import ROOT
+from tests.app.test_editor_page import Canvas
+
+
+def test_settings_are_read_again_only_when_their_sources_change(app_home, monkeypatch,
+                                                                 tmp_path) -> None:
+    from app import state
+    from engine.settings import Settings
+
+    env = tmp_path / "project.env"
+    env.write_text("ITA_ANALYST=maria\n")
+    monkeypatch.setitem(Settings.model_config, "env_file", env)
+    monkeypatch.delenv("ITA_ANALYST", raising=False)
+    first = state.settings()
+    assert first.analyst == "maria" and first.home == app_home
+    assert state.settings() is first  # nothing changed: not read again (~25 ms each)
+    env.write_text("ITA_ANALYST=jo\n")
+    os.utime(env, ns=(0, 1))  # even a rewrite within the same timestamp: the size differs
+    assert state.settings().analyst == "jo"
+    monkeypatch.setenv("ITA_ANALYST", "kim")  # a real environment variable wins
+    assert state.settings().analyst == "kim"
+    monkeypatch.setenv("ITA_HOME", str(tmp_path))
+    assert state.settings().home == tmp_path
+
+
+@pytest.fixture()
+def detections(monkeypatch) -> list[str]:
+    """Every detection the pages run, by setup reference."""
+    import engine.pipeline
+
+    calls: list[str] = []
+    real = engine.pipeline.detect_setup
+
+    def counting(ref, **kwargs):
+        calls.append(ref)
+        return real(ref, **kwargs)
+
+    monkeypatch.setattr(engine.pipeline, "detect_setup", counting)
+    return calls
+
+
+def test_editor_clicks_do_not_detect_the_preview_again(app_home, monkeypatch,
+                                                       detections) -> None:
+    canvas = Canvas()
+    monkeypatch.setattr(streamlit_flow, "streamlit_flow", canvas)
+    at = AppTest.from_file(str(ROOT / "views" / "editor.py"), default_timeout=120)
+    at.run()
+    at.selectbox(key="editor_setup").set_value("bos-order-block-retest").run()
+    for node_id in ("stop", "entry", "target"):
+        canvas.click(node_id)
+        at.run()
+    assert at.selectbox(key="editor_node").value == "target"
+    at.button(key="editor_apply").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert detections.count("bos-order-block-retest@1") == 1
+    assert len(at.get("plotly_chart")) == 1  # the preview is still shown
