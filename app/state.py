@@ -157,3 +157,30 @@ def signals(version, *, symbol: str, start=None,
     store = candle_store()
     return _signals(str(store.root), str(setup_store().root), _stamp(store.root, "*/*/*.parquet"),
                     version.ref, version.hash, symbol, start, end)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _setup_version(root: str, stamp: str, setup_id: str, version: int | None):
+    return SetupStore(Path(root)).load(setup_id, version)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _version_numbers(root: str, stamp: str, setup_id: str) -> list[int]:
+    return [v.version for v in SetupStore(Path(root)).versions(setup_id)]
+
+
+def _setup_stamp(store: SetupStore, setup_id: str) -> str:
+    return _stamp(store.root / setup_id) if setup_id in store.ids() else "unknown"
+
+
+def setup_version(setup_id: str, version: int | None = None):
+    """`SetupStore.load(setup_id, version)` (the active version by default), parsed once per
+    change of the setup's folder (a new version, a new active one) instead of on every rerun."""
+    store = setup_store()
+    return _setup_version(str(store.root), _setup_stamp(store, setup_id), setup_id, version)
+
+
+def version_numbers(setup_id: str) -> list[int]:
+    """The setup's version numbers, oldest first (read like `setup_version`)."""
+    store = setup_store()
+    return _version_numbers(str(store.root), _setup_stamp(store, setup_id), setup_id)

@@ -23,7 +23,7 @@ store = state.setup_store()
 ids = store.ids()
 stop_if_empty(ids, "No setups yet: run `ita demo` to add the examples.")
 setup_id = st.selectbox("Setup", ids, key="editor_setup")
-version = store.load(setup_id)
+version = state.setup_version(setup_id)  # the active one
 key = f"editor_graph_{setup_id}_{version.version}"
 if key not in st.session_state:
     layout = fg.load_layout(store.layout_path(setup_id, version.version))

@@ -65,3 +65,31 @@ def test_editor_clicks_do_not_detect_the_preview_again(app_home, monkeypatch,
     assert not at.exception, [e.value for e in at.exception]
     assert detections.count("bos-order-block-retest@1") == 1
     assert len(at.get("plotly_chart")) == 1  # the preview is still shown
+
+
+def test_backtest_page_builds_only_the_open_tabs_chart_and_parses_setups_once(
+        run_home, monkeypatch) -> None:
+    import engine.setups.store
+
+    home, run_id = run_home
+    monkeypatch.setenv("ITA_HOME", str(home))
+    parsed: list[str] = []
+    real = engine.setups.store.parse_setup
+
+    def counting(text, *, source):
+        parsed.append(source)
+        return real(text, source=source)
+
+    monkeypatch.setattr(engine.setups.store, "parse_setup", counting)
+    at = AppTest.from_file(str(ROOT / "views" / "backtest.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    charts = [c.proto.id for c in at.get("plotly_chart")]
+    # the open tab (equity) and the run's chart; the other tabs are built when opened
+    assert len(charts) == 2, charts
+    assert any("backtest_chart_equity" in c for c in charts)
+    assert any("backtest_run_chart" in c for c in charts)
+    first = len(parsed)
+    assert first <= 2  # the chosen version (and the active one), not every setup
+    at.selectbox(key="backtest_by").set_value("weekday").run()  # a rerun for another reason
+    assert len(parsed) == first
