@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import json
+import logging
 import os
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +27,14 @@ from engine.settings import Settings, get_settings
 from engine.setups.store import SetupStore
 
 HEARTBEAT_ALIVE_S = 15  # the daemon writes its heartbeat every few seconds
+WARM_MODULES = (  # what the pages import at their first use, slowest first (numba, plotly)
+    "engine.pipeline", "engine.backtest.run", "plotly.graph_objects", "app.chart_views",
+    "engine.backtest.report", "streamlit_flow", "app.flow_graph", "engine.setups.edit",
+    "app.research_ui", "app.journal_ui", "app.runs_ui", "engine.backtest.optimise",
+)
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+log = logging.getLogger(__name__)
 
 
 def settings() -> Settings:
@@ -184,3 +195,24 @@ def version_numbers(setup_id: str) -> list[int]:
     """The setup's version numbers, oldest first (read like `setup_version`)."""
     store = setup_store()
     return _version_numbers(str(store.root), _setup_stamp(store, setup_id), setup_id)
+
+
+def warm_up() -> threading.Thread:
+    """Import the modules the pages need (`WARM_MODULES`) in a background thread, once per
+    server process: the first visit to the Editor or the Backtest page then does not pay
+    seconds of imports (numba's detectors, plotly, the flow component). Returns the thread."""
+    global _warm_thread
+    with _warm_lock:
+        if _warm_thread is None:
+            _warm_thread = threading.Thread(target=_import_modules, name="ita-warm-up",
+                                            daemon=True)
+            _warm_thread.start()
+        return _warm_thread
+
+
+def _import_modules() -> None:
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a warm-up is an optimisation: the page importing it will say why
+            log.exception("warming up %s failed", name)

@@ -93,3 +93,34 @@ def test_backtest_page_builds_only_the_open_tabs_chart_and_parses_setups_once(
     assert first <= 2  # the chosen version (and the active one), not every setup
     at.selectbox(key="backtest_by").set_value("weekday").run()  # a rerun for another reason
     assert len(parsed) == first
+
+
+def test_the_app_imports_the_pages_modules_in_the_background_once() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from app import state\n"
+            "cold = [m for m in state.WARM_MODULES if m in sys.modules]\n"
+            "thread = state.warm_up()\n"
+            "assert state.warm_up() is thread and thread.daemon\n"
+            "thread.join(300)\n"
+            "import json\n"
+            "print(json.dumps([cold, [m for m in state.WARM_MODULES if m not in sys.modules]]))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    import json
+
+    cold, missing = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "engine.pipeline" not in cold  # importing app.state does not import them itself
+    assert missing == []  # every one imported by the warm-up thread
+
+
+def test_the_app_warms_up_after_drawing_its_first_page(app_home) -> None:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    from app import state
+
+    assert state._warm_thread is not None
