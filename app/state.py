@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from engine.adapters.runs import RunStore
 from engine.adapters.store import CandleStore
@@ -206,6 +207,9 @@ def warm_up() -> threading.Thread:
         if _warm_thread is None:
             _warm_thread = threading.Thread(target=_import_modules, name="ita-warm-up",
                                             daemon=True)
+            # with the script's context: a Streamlit component (the flow canvas) registers
+            # itself with the server only when imported under one, else it never loads
+            add_script_run_ctx(_warm_thread, get_script_run_ctx(suppress_warning=True))
             _warm_thread.start()
         return _warm_thread
 
@@ -216,3 +220,41 @@ def _import_modules() -> None:
             importlib.import_module(name)
         except Exception:  # a warm-up is an optimisation: the page importing it will say why
             log.exception("warming up %s failed", name)
+    for first_use in (_warm_figures, _warm_detectors):
+        try:
+            first_use()
+        except Exception:
+            log.exception("warming up failed in %s", first_use.__name__)
+
+
+def _warm_figures() -> None:
+    """Plotly loads each trace type's classes and validators at its first use (~0.5 s)."""
+    import plotly.graph_objects as go
+    import plotly.io
+
+    figure = go.Figure([go.Candlestick(x=[0], open=[1], high=[2], low=[0], close=[1]),
+                        go.Scatter(x=[0], y=[1]), go.Bar(x=[0], y=[1]),
+                        go.Heatmap(z=[[1]]), go.Histogram(x=[1])])
+    figure.add_shape(type="rect", x0=0, x1=1, y0=0, y1=1)
+    plotly.io.to_json(figure.to_dict(), validate=False)
+
+
+def _warm_detectors() -> None:
+    """Each setup's active version run once on a few synthetic candles: numba loads (or
+    compiles) the detectors it uses at their first call, ~1 s the Editor's preview would pay."""
+    import numpy as np
+
+    from engine.candles import COLUMNS, timeframe_delta
+    from engine.setups.compile import compile_setup
+
+    store = setup_store()
+    for setup_id in store.ids():
+        setup = store.load(setup_id).setup
+        bars = 600
+        times = pd.date_range("2024-01-01", periods=bars, tz="UTC",
+                              freq=timeframe_delta(setup.market.timeframe))
+        close = 100 + np.cumsum(np.random.default_rng(0).normal(0, 0.5, bars))
+        candles = pd.DataFrame(dict(zip(COLUMNS, (close, close + 0.6, close - 0.6,
+                                                  close + 0.1, np.ones(bars)), strict=True)),
+                               index=times)
+        compile_setup(setup, version=0)(candles, symbol=setup.market.symbols[0])

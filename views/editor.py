@@ -61,7 +61,7 @@ def save_graph(rule, graph: fg.Graph) -> tuple[str, int, str]:
     if text_hash(text) == version.hash:  # the text, not a version number, says "no change"
         return key, st.session_state["editor_rev"], (
             f"No change: v{version.version} already holds this rule.")
-    newest = max(v.version for v in store.versions(setup_id))
+    newest = max(state.version_numbers(setup_id))
     saved = store.save(text, source=f"{setup_id} (editor)")
     fg.save_layout(store.layout_path(setup_id, saved.version), graph)
     st.session_state.pop(key, None)

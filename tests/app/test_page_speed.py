@@ -95,7 +95,7 @@ def test_backtest_page_builds_only_the_open_tabs_chart_and_parses_setups_once(
     assert len(parsed) == first
 
 
-def test_the_app_imports_the_pages_modules_in_the_background_once() -> None:
+def test_the_app_imports_the_pages_modules_in_the_background_once(app_home) -> None:
     import subprocess
     import sys
 
@@ -108,8 +108,10 @@ def test_the_app_imports_the_pages_modules_in_the_background_once() -> None:
             "import json\n"
             "print(json.dumps([cold, [m for m in state.WARM_MODULES if m not in sys.modules]]))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "ITA_HOME": str(app_home)})
     assert done.returncode == 0, done.stderr
+    assert "warming up" not in done.stderr  # every module imported, every setup detected once
     import json
 
     cold, missing = json.loads(done.stdout.strip().splitlines()[-1])
