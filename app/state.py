@@ -258,3 +258,36 @@ def _warm_detectors() -> None:
                                                   close + 0.1, np.ones(bars)), strict=True)),
                                index=times)
         compile_setup(setup, version=0)(candles, symbol=setup.market.symbols[0])
+
+
+def _run_stamp(store: RunStore, run_id: str) -> str:
+    return _stamp(store._folder(run_id))  # checked: a run id that could escape runs/ is refused
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _equity_chart(root: str, stamp: str, run_id: str):
+    from engine.backtest.report import equity_figure
+
+    return equity_figure(RunStore(Path(root)).frame(run_id, "equity"))
+
+
+def equity_chart(run_id: str):
+    """The run's equity and drawdown figure (`engine.backtest.report.equity_figure`), built
+    once per run: plotly converts its thousands of time stamps one by one (~0.5 s). Shared,
+    not copied: show it, never change it."""
+    store = run_store()
+    return _equity_chart(str(store.root), _run_stamp(store, run_id), run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _run_breakdown(root: str, stamp: str, run_id: str, by: str) -> pd.DataFrame:
+    from engine.backtest.metrics import breakdown
+
+    return breakdown(RunStore(Path(root)).frame(run_id, "trades"), by)
+
+
+def run_breakdown(run_id: str, by: str) -> pd.DataFrame:
+    """`engine.backtest.metrics.breakdown` of the run's trades, computed once per run and
+    breakdown."""
+    store = run_store()
+    return _run_breakdown(str(store.root), _run_stamp(store, run_id), run_id, by)

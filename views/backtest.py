@@ -18,11 +18,10 @@ from app.ui import (
     stop_if_empty,
     user_errors,
 )
-from engine.backtest.metrics import BREAKDOWNS, breakdown
+from engine.backtest.metrics import BREAKDOWNS
 from engine.backtest.presentation import report_file_name
 from engine.backtest.report import (
     calendar_figure,
-    equity_figure,
     mfe_mae_figure,
     monthly_heatmap,
     r_histogram,
@@ -118,13 +117,13 @@ if job:
         st.stop()
 
 @st.fragment
-def result_charts(equity_curve, trades) -> None:
+def result_charts(run_id: str, trades) -> None:
     """The run's charts in tabs, only the open tab's built: a page opens with one chart to
     build, not six. A fragment: switching tabs reruns only this part."""
     tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "Calendar"],
                    key="backtest_tabs", on_change="rerun")
     if tabs[0].open:
-        tabs[0].plotly_chart(equity_figure(equity_curve), key="backtest_chart_equity")
+        tabs[0].plotly_chart(state.equity_chart(run_id), key="backtest_chart_equity")
     shown = [tab for tab in tabs[1:] if tab.open]
     if not len(trades):
         for tab in shown:
@@ -154,7 +153,6 @@ with user_errors():
     runs = state.run_store()
     summary = runs.summary(run_id)
     trades = runs.frame(run_id, "trades")
-    equity_curve = runs.frame(run_id, "equity")
     m = summary["metrics"]
     st.subheader(run_header(summary))
     st.caption(run_details(summary))
@@ -174,12 +172,12 @@ with user_errors():
         left, right = st.columns([3, 2])
         left.dataframe(metrics_table({"this run": m}), width="stretch")
         right.dataframe(counters_table(summary), width="stretch")
-    result_charts(equity_curve, trades)
+    result_charts(run_id, trades)
     run_chart(summary, trades)
     candles = state.candles(summary["symbol"], summary["timeframe"], summary["data_start"],
                             None)
     by = st.selectbox("Breakdown by", BREAKDOWNS, key="backtest_by")
-    st.dataframe(**breakdown_table(breakdown(trades, by), by), width="stretch")
+    st.dataframe(**breakdown_table(state.run_breakdown(run_id, by), by), width="stretch")
     d1, d2 = st.columns(2)
     d1.download_button("Trades CSV", trades.to_csv(index=False), f"{run_id}-trades.csv",
                        key="backtest_csv")

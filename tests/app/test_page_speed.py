@@ -126,3 +126,27 @@ def test_the_app_warms_up_after_drawing_its_first_page(app_home) -> None:
     from app import state
 
     assert state._warm_thread is not None
+
+
+def test_backtest_reruns_reuse_the_runs_equity_chart_and_breakdowns(run_home,
+                                                                     monkeypatch) -> None:
+    import engine.backtest.metrics
+    import engine.backtest.report
+
+    home, run_id = run_home
+    monkeypatch.setenv("ITA_HOME", str(home))
+    built: list[str] = []
+    for module, name in ((engine.backtest.report, "equity_figure"),
+                         (engine.backtest.metrics, "breakdown")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, name=name, **k: (
+            built.append(name), real(*a, **k))[1])
+    at = AppTest.from_file(str(ROOT / "views" / "backtest.py"), default_timeout=120)
+    at.run()
+    shown = at.dataframe[-1].value
+    for _ in range(2):
+        at.selectbox(key="backtest_by").set_value("weekday").run()
+        at.selectbox(key="backtest_by").set_value(at.selectbox(key="backtest_by").options[0]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.dataframe[-1].value.equals(shown)  # the same table as the first run showed
+    assert built.count("equity_figure") <= 1 and built.count("breakdown") <= 2, built
