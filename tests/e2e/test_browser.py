@@ -442,6 +442,13 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
                 second = _x_range(page, "backtest_run_chart", other_than=(whole, first))
                 assert second not in (whole, first), (whole, first, second)
 
+            # the run's other charts are built when their tab is opened (a page opens with one)
+            clock.time("open a tab", "Backtest: Calendar tab",
+                       page.get_by_role("tab", name="Calendar").click,
+                       until=_visible(_key(page, "backtest_chart_monthly")
+                                      .locator(".js-plotly-plot")))
+            expect(_key(page, "backtest_chart_hour").locator(".js-plotly-plot")).to_be_visible()
+
             # 6. Research: sweep two parameters as a daemon job; save the best row as a version
             _open(clock, page, "Research",
                   until=_visible(page.get_by_role("heading", name="Research", exact=True)))
