@@ -8,23 +8,56 @@ sees the change even within the same second.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import json
+import logging
+import os
+import threading
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from engine.adapters.runs import RunStore
 from engine.adapters.store import CandleStore
+from engine.errors import ConfigurationError
 from engine.jobs.bus import JobBus
 from engine.settings import Settings, get_settings
 from engine.setups.store import SetupStore
+from engine.timezones import parse_timezone
 
 HEARTBEAT_ALIVE_S = 15  # the daemon writes its heartbeat every few seconds
+WARM_MODULES = (  # what the pages import at their first use, slowest first (numba, plotly)
+    "engine.pipeline", "engine.backtest.run", "plotly.graph_objects", "app.chart_views",
+    "engine.backtest.report", "streamlit_flow", "app.flow_graph", "engine.setups.edit",
+    "app.research_ui", "app.journal_ui", "app.runs_ui", "engine.backtest.optimise",
+)
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+log = logging.getLogger(__name__)
 
 
 def settings() -> Settings:
+    """The settings, read again only when what they are read from changes: the `ITA_*`
+    environment variables or the `.env` file (its path, size and modification time). Reading
+    them costs ~25 ms (environment and file), and a page asks for them many times per run (every
+    number it formats), so fresh settings per call cost the Backtest page half a second."""
+    env_file = Settings.model_config.get("env_file")
+    try:
+        seen = os.stat(env_file)  # type: ignore[arg-type]
+        file_key = (str(env_file), seen.st_mtime_ns, seen.st_size)
+    except (OSError, TypeError):
+        file_key = (str(env_file), None, None)
+    environment = tuple(sorted((name, value) for name, value in os.environ.items()
+                               if name.upper().startswith("ITA_")))
+    return _settings(environment, file_key)
+
+
+@functools.lru_cache(maxsize=4)
+def _settings(environment: tuple, env_file: tuple) -> Settings:
     return get_settings()
 
 
@@ -117,3 +150,148 @@ def engine_state() -> dict | None:
     state["heartbeat_age_s"] = age
     state["alive"] = age is not None and age < HEARTBEAT_ALIVE_S
     return state
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _signals(candles_root: str, setups_root: str, stamp: str, ref: str, text_hash: str,
+             symbol: str, start, end) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    from engine.pipeline import detect_setup
+
+    found = detect_setup(ref, symbol=symbol, start=start, end=end,
+                         candle_store=CandleStore(Path(candles_root)),
+                         setup_store=SetupStore(Path(setups_root)))
+    return found.candles, found.signals, found.version.setup.market.timeframe
+
+
+def signals(version, *, symbol: str, start=None,
+            end=None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """A setup version's candles, signals and timeframe on stored candles
+    (`engine.pipeline.detect_setup`), computed once per (version text, candles, symbol, range):
+    a page rerun for another reason (a click, a field) does not detect again."""
+    store = candle_store()
+    return _signals(str(store.root), str(setup_store().root), _stamp(store.root, "*/*/*.parquet"),
+                    version.ref, version.hash, symbol, start, end)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _setup_version(root: str, stamp: str, setup_id: str, version: int | None):
+    return SetupStore(Path(root)).load(setup_id, version)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _version_numbers(root: str, stamp: str, setup_id: str) -> list[int]:
+    return [v.version for v in SetupStore(Path(root)).versions(setup_id)]
+
+
+def _setup_stamp(store: SetupStore, setup_id: str) -> str:
+    return _stamp(store.root / setup_id) if setup_id in store.ids() else "unknown"
+
+
+def setup_version(setup_id: str, version: int | None = None):
+    """`SetupStore.load(setup_id, version)` (the active version by default), parsed once per
+    change of the setup's folder (a new version, a new active one) instead of on every rerun."""
+    store = setup_store()
+    return _setup_version(str(store.root), _setup_stamp(store, setup_id), setup_id, version)
+
+
+def version_numbers(setup_id: str) -> list[int]:
+    """The setup's version numbers, oldest first (read like `setup_version`)."""
+    store = setup_store()
+    return _version_numbers(str(store.root), _setup_stamp(store, setup_id), setup_id)
+
+
+def warm_up() -> threading.Thread:
+    """Import the modules the pages need (`WARM_MODULES`) in a background thread, once per
+    server process: the first visit to the Editor or the Backtest page then does not pay
+    seconds of imports (numba's detectors, plotly, the flow component). Returns the thread."""
+    global _warm_thread
+    with _warm_lock:
+        if _warm_thread is None:
+            _warm_thread = threading.Thread(target=_import_modules, name="ita-warm-up",
+                                            daemon=True)
+            # with the script's context: a Streamlit component (the flow canvas) registers
+            # itself with the server only when imported under one, else it never loads
+            add_script_run_ctx(_warm_thread, get_script_run_ctx(suppress_warning=True))
+            _warm_thread.start()
+        return _warm_thread
+
+
+def _import_modules() -> None:
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a warm-up is an optimisation: the page importing it will say why
+            log.exception("warming up %s failed", name)
+    for first_use in (_warm_figures, _warm_detectors):
+        try:
+            first_use()
+        except Exception:
+            log.exception("warming up failed in %s", first_use.__name__)
+
+
+def _warm_figures() -> None:
+    """Plotly loads each trace type's classes and validators at its first use (~0.5 s)."""
+    import plotly.graph_objects as go
+    import plotly.io
+
+    figure = go.Figure([go.Candlestick(x=[0], open=[1], high=[2], low=[0], close=[1]),
+                        go.Scatter(x=[0], y=[1]), go.Bar(x=[0], y=[1]),
+                        go.Heatmap(z=[[1]]), go.Histogram(x=[1])])
+    figure.add_shape(type="rect", x0=0, x1=1, y0=0, y1=1)
+    plotly.io.to_json(figure.to_dict(), validate=False)
+
+
+def _warm_detectors() -> None:
+    """Each setup's active version run once on a few synthetic candles: numba loads (or
+    compiles) the detectors it uses at their first call, ~1 s the Editor's preview would pay."""
+    import numpy as np
+
+    from engine.candles import COLUMNS, timeframe_delta
+    from engine.setups.compile import compile_setup
+
+    store = setup_store()
+    for setup_id in store.ids():
+        setup = store.load(setup_id).setup
+        bars = 600
+        times = pd.date_range("2024-01-01", periods=bars, tz="UTC",
+                              freq=timeframe_delta(setup.market.timeframe))
+        close = 100 + np.cumsum(np.random.default_rng(0).normal(0, 0.5, bars))
+        candles = pd.DataFrame(dict(zip(COLUMNS, (close, close + 0.6, close - 0.6,
+                                                  close + 0.1, np.ones(bars)), strict=True)),
+                               index=times)
+        compile_setup(setup, version=0)(candles, symbol=setup.market.symbols[0])
+
+
+def _run_stamp(store: RunStore, run_id: str) -> str:
+    return _stamp(store._folder(run_id))  # checked: a run id that could escape runs/ is refused
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _equity_chart(root: str, stamp: str, run_id: str):
+    from engine.backtest.report import equity_figure
+
+    return equity_figure(RunStore(Path(root)).frame(run_id, "equity"))
+
+
+def equity_chart(run_id: str):
+    """The run's equity and drawdown figure (`engine.backtest.report.equity_figure`), built
+    once per run: plotly converts its thousands of time stamps one by one (~0.5 s). Shared,
+    not copied: show it, never change it."""
+    store = run_store()
+    return _equity_chart(str(store.root), _run_stamp(store, run_id), run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _run_breakdown(root: str, stamp: str, run_id: str, by: str, zone: str) -> pd.DataFrame:
+    from engine.backtest.metrics import breakdown
+
+    tz = parse_timezone(zone, field="ITA_DISPLAY_TZ", error=ConfigurationError)
+    return breakdown(RunStore(Path(root)).frame(run_id, "trades"), by, tz=tz)
+
+
+def run_breakdown(run_id: str, by: str) -> pd.DataFrame:
+    """`engine.backtest.metrics.breakdown` of the run's trades in the display zone, computed
+    once per run, breakdown and zone."""
+    store = run_store()
+    return _run_breakdown(str(store.root), _run_stamp(store, run_id), run_id, by,
+                          settings().display_tz)

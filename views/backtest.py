@@ -19,11 +19,10 @@ from app.ui import (
     stop_if_empty,
     user_errors,
 )
-from engine.backtest.metrics import BREAKDOWNS, breakdown
+from engine.backtest.metrics import BREAKDOWNS
 from engine.backtest.presentation import report_file_name
 from engine.backtest.report import (
     calendar_figure,
-    equity_figure,
     mfe_mae_figure,
     monthly_heatmap,
     r_histogram,
@@ -36,20 +35,20 @@ series = state.series()
 choice = sidebar(series, market=False)  # symbol and range are chosen in the form below
 st.title("Backtest")
 store = state.setup_store()
-infos = store.list()
-stop_if_empty(infos, "No setups yet: run `ita demo` to add the examples.")
+ids = store.ids()
+stop_if_empty(ids, "No setups yet: run `ita demo` to add the examples.")
 stop_if_empty(series, "No candles yet: import some on the Data page, or run `ita demo`.")
 
 # Setup and version sit outside the form so that the version list and the defaults below
 # follow a new choice at once; each version has its own widgets, so its costs and risk show.
 c1, c2 = st.columns(2)
-setup_id = c1.selectbox("Setup", [s.id for s in infos], key="backtest_setup")
-numbers = [v.version for v in store.versions(setup_id)]
+setup_id = c1.selectbox("Setup", ids, key="backtest_setup")
+numbers = state.version_numbers(setup_id)
 active = store.active(setup_id)
 version = c2.selectbox("Version", numbers, index=numbers.index(active),
                        key=f"backtest_version_{setup_id}",
                        format_func=lambda n: f"v{n}" + (" (active)" if n == active else ""))
-setup = store.load(setup_id, version).setup
+setup = state.setup_version(setup_id, version).setup
 defaults = f"{setup_id}_{version}"
 
 with st.form("backtest_form"):
@@ -118,6 +117,32 @@ if job:
         st.error(f"The backtest {status['state']}: {status.get('error', '')}")
         st.stop()
 
+@st.fragment
+def result_charts(run_id: str, trades) -> None:
+    """The run's charts in tabs, only the open tab's built: a page opens with one chart to
+    build, not six. A fragment: switching tabs reruns only this part."""
+    tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "Calendar"],
+                   key="backtest_tabs", on_change="rerun")
+    if tabs[0].open:
+        tabs[0].plotly_chart(state.equity_chart(run_id), key="backtest_chart_equity")
+    shown = [tab for tab in tabs[1:] if tab.open]
+    if not len(trades):
+        for tab in shown:
+            tab.info("No trades in this run.")
+        return
+    if tabs[1].open:
+        tabs[1].plotly_chart(r_histogram(trades), key="backtest_chart_r")
+    if tabs[2].open:
+        tabs[2].plotly_chart(mfe_mae_figure(trades), key="backtest_chart_mfe")
+    if tabs[3].open:
+        zone = display_zone()
+        tabs[3].plotly_chart(monthly_heatmap(trades, tz=zone), key="backtest_chart_monthly")
+        left, right = tabs[3].columns(2)
+        left.plotly_chart(calendar_figure(trades, "weekday", tz=zone),
+                          key="backtest_chart_weekday")
+        right.plotly_chart(calendar_figure(trades, "hour", tz=zone), key="backtest_chart_hour")
+
+
 run_id = st.session_state.get("backtest_run")
 if not run_id:
     latest = state.runs()
@@ -131,7 +156,6 @@ with user_errors():
     runs = state.run_store()
     summary = runs.summary(run_id)
     trades = runs.frame(run_id, "trades")
-    equity_curve = runs.frame(run_id, "equity")
     m = summary["metrics"]
     st.subheader(run_header(summary))
     st.caption(run_details(summary))
@@ -151,26 +175,12 @@ with user_errors():
         left, right = st.columns([3, 2])
         left.dataframe(metrics_table({"this run": m}), width="stretch")
         right.dataframe(counters_table(summary), width="stretch")
-    tabs = st.tabs(["Equity and drawdown", "R distribution", "MFE / MAE", "Calendar"])
-    tabs[0].plotly_chart(equity_figure(equity_curve), key="backtest_chart_equity")
-    if len(trades):
-        tabs[1].plotly_chart(r_histogram(trades), key="backtest_chart_r")
-        tabs[2].plotly_chart(mfe_mae_figure(trades), key="backtest_chart_mfe")
-        zone = display_zone()
-        tabs[3].plotly_chart(monthly_heatmap(trades, tz=zone), key="backtest_chart_monthly")
-        left, right = tabs[3].columns(2)
-        left.plotly_chart(calendar_figure(trades, "weekday", tz=zone),
-                          key="backtest_chart_weekday")
-        right.plotly_chart(calendar_figure(trades, "hour", tz=zone), key="backtest_chart_hour")
-    else:
-        for tab in tabs[1:]:
-            tab.info("No trades in this run.")
+    result_charts(run_id, trades)
     run_chart(summary, trades)
     candles = state.candles(summary["symbol"], summary["timeframe"], summary["data_start"],
                             None)
     by = st.selectbox("Breakdown by", BREAKDOWNS, key="backtest_by")
-    st.dataframe(**breakdown_table(breakdown(trades, by, tz=display_zone()), by),
-                 width="stretch")
+    st.dataframe(**breakdown_table(state.run_breakdown(run_id, by), by), width="stretch")
     d1, d2 = st.columns(2)
     d1.download_button("Trades CSV", trades.to_csv(index=False), f"{run_id}-trades.csv",
                        key="backtest_csv")

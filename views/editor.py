@@ -4,6 +4,7 @@ version. The canvas shows structure; parameters are edited beside it (the compon
 hold no widgets)."""
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 from streamlit_flow import streamlit_flow
 from streamlit_flow.elements import StreamlitFlowEdge, StreamlitFlowNode
 from streamlit_flow.state import StreamlitFlowState
@@ -12,7 +13,6 @@ from app import flow_graph as fg
 from app import state
 from app.charts import add_signals, candle_figure
 from app.ui import sidebar, stop_if_empty, user_errors
-from engine.pipeline import detect_setup
 from engine.setups.edit import apply_setup
 from engine.setups.schema import DETECTOR_BLOCKS
 from engine.setups.store import text_hash
@@ -23,13 +23,12 @@ store = state.setup_store()
 ids = store.ids()
 stop_if_empty(ids, "No setups yet: run `ita demo` to add the examples.")
 setup_id = st.selectbox("Setup", ids, key="editor_setup")
-version = store.load(setup_id)
+version = state.setup_version(setup_id)  # the active one
 key = f"editor_graph_{setup_id}_{version.version}"
 if key not in st.session_state:
     layout = fg.load_layout(store.layout_path(setup_id, version.version))
     st.session_state[key] = fg.setup_to_graph(version.setup, layout=layout)
     st.session_state["editor_rev"] = 0
-graph: fg.Graph = st.session_state[key]
 
 
 ACCENT = {"condition": "#2563eb", "combinator": "#7c3aed", "signal": "#0f766e",
@@ -62,7 +61,7 @@ def save_graph(rule, graph: fg.Graph) -> tuple[str, int, str]:
     if text_hash(text) == version.hash:  # the text, not a version number, says "no change"
         return key, st.session_state["editor_rev"], (
             f"No change: v{version.version} already holds this rule.")
-    newest = max(v.version for v in store.versions(setup_id))
+    newest = max(state.version_numbers(setup_id))
     saved = store.save(text, source=f"{setup_id} (editor)")
     fg.save_layout(store.layout_path(setup_id, saved.version), graph)
     st.session_state.pop(key, None)
@@ -71,8 +70,9 @@ def save_graph(rule, graph: fg.Graph) -> tuple[str, int, str]:
     return f"editor_graph_{setup_id}_{saved.version}", 0, message
 
 
-canvas, panel = st.columns([3, 2])
-with canvas:
+def show_canvas(graph: fg.Graph) -> list:
+    """The canvas; takes in what it reports (moves, edges drawn, the node clicked) and returns
+    the graph's problems."""
     # The canvas gets the same state on every rerun until the graph changes (a new key then
     # remounts it): a state with a newer timestamp than the canvas's own makes it reload and
     # report back, which reruns the page — forever. What the canvas reports (moves, edges drawn,
@@ -94,14 +94,11 @@ with canvas:
     problems = fg.validate_graph(graph)
     for problem in problems:
         st.warning(problem.message)
+    return problems
 
-with panel:
-    node_ids = [n.id for n in graph.nodes]
-    if st.session_state.get("editor_node") not in node_ids:
-        st.session_state.pop("editor_node", None)  # another setup, or a node deleted
-    node_id = st.selectbox("Node", node_ids, key="editor_node",
-                           help="Or click a node on the canvas")
-    node = graph.node(node_id)
+
+def node_fields(node, node_id: str) -> tuple[dict, list[str]]:
+    """The node's parameters as widgets: the values entered and the typos found."""
     values, typos = {}, []
     specs = fg.node_form_fields(node)
     unset = [spec for spec in specs if not spec.declared]
@@ -140,16 +137,20 @@ with panel:
             raw = where.text_input(spec.name, "" if spec.default is None else str(spec.default),
                                    help=about, key=wkey)
             values[spec.name] = raw or None
-    for typo in typos:
-        st.error(typo)
-    if st.button("Apply", key="editor_apply", disabled=bool(typos)):
-        try:
-            fg.update_node(graph, node_id, values)
-            st.session_state["editor_rev"] += 1
-            st.rerun()
-        except ValueError as error:
-            st.error(str(error))
+    return values, typos
 
+
+def changed() -> None:
+    """The graph changed: new widgets and a new canvas, in this fragment only (the preview
+    shows the saved version, which did not change)."""
+    st.session_state["editor_rev"] += 1
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitAPIException:  # the fragment ran as part of the whole page (its first run)
+        st.rerun()
+
+
+def palette(graph: fg.Graph, node_id: str) -> None:
     st.markdown("**Palette**")
     kind = st.selectbox("Add a block", list(DETECTOR_BLOCKS) + [f"combinator:{c}" for c in
                                                                 fg.COMBINATORS],
@@ -160,13 +161,11 @@ with panel:
             fg.add_combinator(graph, kind.split(":")[1])
         else:
             fg.add_condition(graph, kind)
-        st.session_state["editor_rev"] += 1
-        st.rerun()
+        changed()
     if c2.button("Delete node", key="editor_delete"):
         try:
             fg.remove_node(graph, node_id)
-            st.session_state["editor_rev"] += 1
-            st.rerun()
+            changed()
         except ValueError as error:
             st.error(str(error))
     with st.expander("Edges (remove one drawn by mistake)"):
@@ -174,8 +173,25 @@ with panel:
         gone = st.selectbox("Edge", edge_ids, key="editor_edge") if edge_ids else None
         if gone and st.button("Remove edge", key="editor_edge_remove"):
             graph.edges = [e for e in graph.edges if e.id != gone]
-            st.session_state["editor_rev"] += 1
-            st.rerun()
+            changed()
+
+
+def show_panel(graph: fg.Graph, problems: list) -> None:
+    node_ids = [n.id for n in graph.nodes]
+    if st.session_state.get("editor_node") not in node_ids:
+        st.session_state.pop("editor_node", None)  # another setup, or a node deleted
+    node_id = st.selectbox("Node", node_ids, key="editor_node",
+                           help="Or click a node on the canvas")
+    values, typos = node_fields(graph.node(node_id), node_id)
+    for typo in typos:
+        st.error(typo)
+    if st.button("Apply", key="editor_apply", disabled=bool(typos)):
+        try:
+            fg.update_node(graph, node_id, values)
+            changed()
+        except ValueError as error:
+            st.error(str(error))
+    palette(graph, node_id)
 
     # the last save's outcome stays on screen until the graph changes again
     notice = st.session_state.get("editor_notice")
@@ -190,15 +206,28 @@ with panel:
                 st.error(str(error))
             else:
                 st.session_state["editor_notice"] = save_graph(rule, graph)
-                st.rerun()
+                st.rerun()  # the whole page: the new version's selector, canvas and preview
+
+
+@st.fragment
+def graph_editor() -> None:
+    """The canvas and the side panel. A fragment: a click on a node, a field, Apply, Add or
+    Delete rerun only this part (the preview below shows the saved version and stays); Save
+    reruns the page."""
+    graph: fg.Graph = st.session_state[key]
+    canvas, panel = st.columns([3, 2])
+    with canvas:
+        problems = show_canvas(graph)
+    with panel:
+        show_panel(graph, problems)
+
+
+graph_editor()
 
 st.subheader("Preview")
-with user_errors():
-    current = store.load(setup_id)
-    found = detect_setup(current.ref, symbol=choice["symbol"], start=choice["start"],
-                         end=choice["end"], candle_store=state.candle_store(), setup_store=store)
-    tf = current.setup.market.timeframe
-    fig = candle_figure(found.candles, tf, title=f"{current.ref}: {len(found.signals)} signals",
-                        height=420)
-    add_signals(fig, found.signals)
+with user_errors():  # the active version: the one loaded above (a save reruns the page)
+    candles, signals, tf = state.signals(version, symbol=choice["symbol"],
+                                         start=choice["start"], end=choice["end"])
+    fig = candle_figure(candles, tf, title=f"{version.ref}: {len(signals)} signals", height=420)
+    add_signals(fig, signals)
     st.plotly_chart(fig, key="editor_preview_chart")

@@ -31,13 +31,12 @@ from app.ui import fmt, sidebar, stop_if_empty, user_errors
 choice = sidebar(state.series(), timeframe=False)
 st.title("Research")
 store = state.setup_store()
-infos = store.list()
-stop_if_empty(infos, "No setups yet: run `ita demo` to add the examples.")
+ids = store.ids()
+stop_if_empty(ids, "No setups yet: run `ita demo` to add the examples.")
 
 c1, c2, c3 = st.columns([2, 1, 2])
-setup_id = c1.selectbox("Setup", [s.id for s in infos], key="research_setup",
-                        persist_state="session")
-numbers = [v.version for v in store.versions(setup_id)]
+setup_id = c1.selectbox("Setup", ids, key="research_setup", persist_state="session")
+numbers = state.version_numbers(setup_id)
 active = store.active(setup_id)
 version = c2.selectbox("Version", numbers, index=numbers.index(active),
                        key=f"research_version_{setup_id}", persist_state="session",
@@ -45,7 +44,7 @@ version = c2.selectbox("Version", numbers, index=numbers.index(active),
 method = c3.segmented_control("Method", list(METHODS), format_func=METHODS.get,
                               default="optimise", key="research_method",
                               persist_state="session") or "optimise"
-setup = store.load(setup_id, version).setup
+setup = state.setup_version(setup_id, version).setup
 here = f"{setup_id}_{version}"
 
 if not setup.optimise:

@@ -12,10 +12,21 @@ trader's journey through the pages:
 7. Journal: a note and a tag on a trade of the run; the tag filter finds it.
 8. Screenshot every page into artifacts/screenshots/.
 
+Pages are opened as a trader opens them: by the sidebar's navigation links, which rerun the
+app's script in the open document (a `page.goto` reloads the whole document: JS bundle,
+websocket, session; only the very first load is timed that way, as "first load", and it is not
+an interaction).
+
 Every interaction is timed from the action to the page settled (the app's script state back
 to `notRunning`, seen by a MutationObserver in the page, after a quiet spell) and written to
-artifacts/timings.json. Only a generous ceiling is asserted: timings on a shared machine are
-reported, not tested.
+artifacts/timings.json and artifacts/timings.md (each kind's median against the 1 s target).
+What is asserted, and why not "< 1 s" itself: the target is for a quiet machine, and this test
+runs on 2 cores shared with other work, where the same click takes 1-4x as long. So:
+- every interaction < CEILING (20 s): slower is a hang, not a slow machine;
+- the median of each kind of page interaction (opening a page, clicking, typing, choosing)
+  < MEDIAN_CEILING (3 s): a page that is slow on every visit fails even on a loaded machine
+  (as the Setups page's 13 s per click did), while one slow sample under load does not.
+The report records the load average next to the numbers, so they can be read fairly.
 """
 
 from __future__ import annotations
@@ -43,8 +54,12 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage"]
-PAGES = ["", "data", "setups", "editor", "backtest", "research", "runs", "journal", "settings"]
+PAGES = ["Home", "Data", "Setups", "Editor", "Backtest", "Research", "Runs", "Journal",
+         "Settings"]  # the sidebar's navigation links
 CEILING = 20.0  # seconds: an interaction slower than this is a hang, not a slow machine
+TARGET = 1.0  # seconds: the issue's target for every page interaction (a quiet machine)
+MEDIAN_CEILING = 3.0  # seconds: the median of each kind of page interaction, even under load
+NOT_PAGE_WORK = ("first load", "daemon job", "upload a file")  # not held to the median ceiling
 JOB_CEILING = 180.0  # a backtest or a sweep run by the daemon
 QUIET_MS = 400  # the page counts as settled once no script has run for this long
 SETUP = "bos-order-block-retest"
@@ -140,11 +155,10 @@ class Clock:
 
     def __init__(self, page) -> None:
         self.page, self.rows = page, []
+        self.load = [os.getloadavg()[0]]
 
     def time(self, kind: str, what: str, action: Callable[[], object], *,
              until: Callable[[float], object] | None = None, ceiling: float = CEILING) -> float:
-        if kind == "open a page":
-            return self._load(what, action, until, ceiling)
         self.page.evaluate(_WATCH)
         started = time.monotonic()
         action()
@@ -158,42 +172,67 @@ class Clock:
         run = self.page.evaluate("() => window.__ita.done === null ? null : "
                                  "(window.__ita.done - window.__ita.start) / 1000")
         seconds = run if run is not None else reached - started
-        self.rows.append({"kind": kind, "what": what, "seconds": round(seconds, 3),
-                          "script_run_seen": run is not None})
-        print(f"  {seconds:6.2f} s  {what}")
-        assert seconds < ceiling, f"{what} took {seconds:.1f} s"
-        return seconds
+        return self._record(kind, what, seconds, run is not None, ceiling)
 
-    def _load(self, what: str, action, until, ceiling: float) -> float:
-        """A page load: from the navigation to its first script run's end (a new document,
-        so timed here rather than in the page)."""
+    def first_load(self, what: str, url: str, *, until: Callable[[float], object],
+                   ceiling: float = 120.0) -> float:
+        """A whole document loaded (`page.goto`): from the navigation to its first script
+        run's end. A new document, so timed here rather than in the page; not an interaction
+        (a trader loads the app once), so it is kept apart in the report."""
         started = time.monotonic()
-        action()
-        if until is not None:
-            until(ceiling * 1000)
+        self.page.goto(url)
+        until(ceiling * 1000)
         self.page.wait_for_function(
             "() => document.querySelector('[data-testid=\"stApp\"]')"
             ".getAttribute('data-test-script-state') === 'notRunning'",
             timeout=ceiling * 1000, polling=50)
-        seconds = time.monotonic() - started
-        self.rows.append({"kind": "open a page", "what": what, "seconds": round(seconds, 3),
-                          "script_run_seen": None})
+        return self._record("first load", what, time.monotonic() - started, None, ceiling)
+
+    def _record(self, kind: str, what: str, seconds: float, seen: bool | None,
+                ceiling: float) -> float:
+        self.rows.append({"kind": kind, "what": what, "seconds": round(seconds, 3),
+                          "script_run_seen": seen})
         print(f"  {seconds:6.2f} s  {what}")
         assert seconds < ceiling, f"{what} took {seconds:.1f} s"
         return seconds
 
-    def write(self) -> str:
+    def summary(self) -> dict[str, dict]:
         kinds: dict[str, list[float]] = {}
         for row in self.rows:
             kinds.setdefault(row["kind"], []).append(row["seconds"])
-        summary = {kind: {"count": len(s), "min": min(s), "median": statistics.median(s),
-                          "max": max(s)} for kind, s in kinds.items()}
-        TIMINGS.write_text(json.dumps({"interactions": self.rows, "summary": summary},
+        return {kind: {"count": len(s), "min": min(s), "median": statistics.median(s),
+                       "max": max(s), "over_target": sum(x >= TARGET for x in s)}
+                for kind, s in kinds.items()}
+
+    def write(self) -> str:
+        """artifacts/timings.json (every interaction) and timings.md (a table per kind and the
+        slowest interactions); returns the table."""
+        self.load.append(os.getloadavg()[0])
+        summary = self.summary()
+        TIMINGS.write_text(json.dumps({"load_average_1min": self.load, "target_s": TARGET,
+                                       "median_ceiling_s": MEDIAN_CEILING,
+                                       "interactions": self.rows, "summary": summary},
                                       indent=2) + "\n")
-        width = max(map(len, summary))
-        return "\n".join(f"{kind:<{width}}  n={v['count']:<2} min {v['min']:6.2f} s  "
-                         f"median {v['median']:6.2f} s  max {v['max']:6.2f} s"
-                         for kind, v in summary.items())
+        lines = [f"Load average (1 min) at start / end: {self.load[0]:.2f} / {self.load[-1]:.2f}"
+                 f" on {os.cpu_count()} cores; target {TARGET:g} s per interaction.", "",
+                 "| kind | n | min s | median s | max s | at or over target |",
+                 "|---|---|---|---|---|---|"]
+        lines += [f"| {kind} | {v['count']} | {v['min']:.2f} | {v['median']:.2f} | "
+                  f"{v['max']:.2f} | {v['over_target']} |" for kind, v in summary.items()]
+        slow = sorted((r for r in self.rows if r["kind"] not in NOT_PAGE_WORK),
+                      key=lambda r: -r["seconds"])[:10]
+        lines += ["", "Slowest page interactions:", ""]
+        lines += [f"- {r['seconds']:.2f} s {r['what']} ({r['kind']})" for r in slow]
+        table = "\n".join(lines)
+        TIMINGS.with_suffix(".md").write_text(table + "\n")
+        return table
+
+    def assert_medians(self) -> None:
+        """Each kind of page interaction has a median under MEDIAN_CEILING (see the module
+        docstring for why this, and not the 1 s target itself, is asserted)."""
+        slow = {kind: v["median"] for kind, v in self.summary().items()
+                if kind not in NOT_PAGE_WORK and v["median"] >= MEDIAN_CEILING}
+        assert not slow, f"median seconds per kind over {MEDIAN_CEILING} s: {slow}"
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -243,6 +282,14 @@ def _choose(clock: Clock, page, box, option, what: str, **kwargs) -> None:
 def _plot(page, key: str):
     """The Plotly graph of the chart with `key`: `plotly_view` draws it in an iframe."""
     return page.locator(f".st-key-{key}").frame_locator("iframe").locator(".js-plotly-plot")
+
+
+def _open(clock: Clock, page, title: str, *, until=None) -> float:
+    """Open a page by its link in the sidebar's navigation, as a trader does: the app reruns
+    its script in the same document (timed like any other interaction)."""
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
+    return clock.time("open a page", title, link.click,
+                      until=until or _visible(page.get_by_role("heading").first))
 
 
 def _x_range(page, key: str, *, other_than: tuple = (), timeout: float = 10) -> list:
@@ -342,14 +389,14 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
 
         try:
             # a bookmarked page opened first on a fresh server still gets the app's navigation
-            page.goto(f"{url}/runs")  # the first load compiles the app; give it time once
-            expect(page.get_by_role("link", name="Journal")).to_be_visible(timeout=120_000)
-            page.goto(url)
-            expect(page.get_by_text("Candle series")).to_be_visible(timeout=60_000)
+            # (the first load imports the app's modules in a fresh server: the cold start)
+            clock.first_load("Runs (bookmarked, fresh server)", f"{url}/runs",
+                             until=_visible(page.get_by_role("link", name="Journal")))
+            _open(clock, page, "Home", until=_visible(page.get_by_text("Candle series")))
 
             # 1. Data: upload a CSV as a new symbol
-            page.goto(f"{url}/data")
-            expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+            _open(clock, page, "Data",
+                  until=_visible(page.get_by_role("heading", name="Data", exact=True)))
             _settled(page)
             page.get_by_text("Import candles", exact=True).click()
             clock.time("upload a file", "Data: upload the CSV",
@@ -371,8 +418,8 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             expect(page.get_by_role("option")).to_have_count(0)
 
             # 2. Setups: edit a number in the YAML, save as a new version
-            clock.time("open a page", "Setups", lambda: page.goto(f"{url}/setups"),
-                       until=_visible(page.get_by_role("heading", name="Setups", exact=True)))
+            _open(clock, page, "Setups",
+                  until=_visible(page.get_by_role("heading", name="Setups", exact=True)))
             _choose(clock, page, _key(page, "setups_id"), SETUP, "Setups: setup",
                     until=_visible(page.get_by_text(f"Editing {SETUP} v1")))
             yaml = _key(page, f"setups_yaml_{SETUP}_1").locator("textarea")
@@ -394,8 +441,7 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             expect(_cells(grid, SETUP).nth(3)).to_have_text("2")
 
             # 3. Editor: click nodes on the canvas, change a parameter, save a new version
-            clock.time("open a page", "Editor", lambda: page.goto(f"{url}/editor"),
-                       until=_visible(page.get_by_text("Visual editor")))
+            _open(clock, page, "Editor", until=_visible(page.get_by_text("Visual editor")))
             _choose(clock, page, _key(page, "editor_setup"), SETUP, "Editor: setup")
             node_list = _combo(page, "editor_node")
             frames = page.locator('iframe[title*="streamlit_flow"]')
@@ -426,8 +472,7 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             assert (home / "setups" / SETUP / "v0003.layout.json").exists()
 
             # 4. Backtest the new version through the daemon
-            clock.time("open a page", "Backtest", lambda: page.goto(f"{url}/backtest"),
-                       until=_visible(page.get_by_text("Run backtest")))
+            _open(clock, page, "Backtest", until=_visible(page.get_by_text("Run backtest")))
             _choose(clock, page, _key(page, "backtest_setup"), SETUP, "Backtest: setup",
                     until=lambda timeout: expect(_combo(page, f"backtest_version_{SETUP}"))
                     .to_have_value("v3 (active)", timeout=timeout))
@@ -461,9 +506,16 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
                 second = _x_range(page, "backtest_run_chart", other_than=(whole, first))
                 assert second not in (whole, first), (whole, first, second)
 
+            # the run's other charts are built when their tab is opened (a page opens with one)
+            clock.time("open a tab", "Backtest: Calendar tab",
+                       page.get_by_role("tab", name="Calendar").click,
+                       until=_visible(_key(page, "backtest_chart_monthly")
+                                      .locator(".js-plotly-plot")))
+            expect(_key(page, "backtest_chart_hour").locator(".js-plotly-plot")).to_be_visible()
+
             # 6. Research: sweep two parameters as a daemon job; save the best row as a version
-            clock.time("open a page", "Research", lambda: page.goto(f"{url}/research"),
-                       until=_visible(page.get_by_role("heading", name="Research", exact=True)))
+            _open(clock, page, "Research",
+                  until=_visible(page.get_by_role("heading", name="Research", exact=True)))
             _choose(clock, page, _key(page, "research_setup"), "sma-cross", "Research: setup",
                     until=_visible(page.get_by_text("sma-cross v1 keeps its own")))
             clock.time("click a button", "Research: Grid sweep",
@@ -486,8 +538,8 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             assert f"fast: {fast}" in best.read_text() and f"slow: {slow}" in best.read_text()
 
             # 7. Journal: a note and a tag on a trade of the v3 run; the tag filter finds it
-            clock.time("open a page", "Journal", lambda: page.goto(f"{url}/journal"),
-                       until=_visible(page.get_by_role("heading", name="Journal", exact=True)))
+            _open(clock, page, "Journal",
+                  until=_visible(page.get_by_role("heading", name="Journal", exact=True)))
             expect(_combo(page, "journal_setup")).to_have_value(SETUP)
             expect(_combo(page, "journal_version")).to_have_value("v3 (active)")
             note = page.get_by_label("Note", exact=True)
@@ -512,16 +564,15 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             # scrolls inside its own container, so a tall window is what shows a whole page
             page.set_viewport_size({"width": 1440, "height": 2400})
             for name in PAGES:
-                clock.time("open a page", name or "home",
-                           lambda name=name: page.goto(f"{url}/{name}"),
-                           until=_visible(page.get_by_role("heading").first))
+                _open(clock, page, name)
                 page.wait_for_timeout(1500)  # let charts draw
                 _settled(page)
                 assert not page.get_by_text("Traceback").count()
-                page.screenshot(path=str(SHOTS / f"{name or 'home'}.png"), full_page=True)
+                page.screenshot(path=str(SHOTS / f"{name.lower()}.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
             raise
         finally:
             print("\ninteraction timings (action → page settled):\n" + clock.write())
         browser.close()
+    clock.assert_medians()

@@ -1,0 +1,152 @@
+"""Speed without changed behaviour: what a page rerun does not redo (settings read once per
+change, a setup's signals detected once per version and range, hidden parts not built)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import streamlit_flow
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import ROOT
+from tests.app.test_editor_page import Canvas
+
+
+def test_settings_are_read_again_only_when_their_sources_change(app_home, monkeypatch,
+                                                                 tmp_path) -> None:
+    from app import state
+    from engine.settings import Settings
+
+    env = tmp_path / "project.env"
+    env.write_text("ITA_ANALYST=maria\n")
+    monkeypatch.setitem(Settings.model_config, "env_file", env)
+    monkeypatch.delenv("ITA_ANALYST", raising=False)
+    first = state.settings()
+    assert first.analyst == "maria" and first.home == app_home
+    assert state.settings() is first  # nothing changed: not read again (~25 ms each)
+    env.write_text("ITA_ANALYST=jo\n")
+    os.utime(env, ns=(0, 1))  # even a rewrite within the same timestamp: the size differs
+    assert state.settings().analyst == "jo"
+    monkeypatch.setenv("ITA_ANALYST", "kim")  # a real environment variable wins
+    assert state.settings().analyst == "kim"
+    monkeypatch.setenv("ITA_HOME", str(tmp_path))
+    assert state.settings().home == tmp_path
+
+
+@pytest.fixture()
+def detections(monkeypatch) -> list[str]:
+    """Every detection the pages run, by setup reference."""
+    import engine.pipeline
+
+    calls: list[str] = []
+    real = engine.pipeline.detect_setup
+
+    def counting(ref, **kwargs):
+        calls.append(ref)
+        return real(ref, **kwargs)
+
+    monkeypatch.setattr(engine.pipeline, "detect_setup", counting)
+    return calls
+
+
+def test_editor_clicks_do_not_detect_the_preview_again(app_home, monkeypatch,
+                                                       detections) -> None:
+    canvas = Canvas()
+    monkeypatch.setattr(streamlit_flow, "streamlit_flow", canvas)
+    at = AppTest.from_file(str(ROOT / "views" / "editor.py"), default_timeout=120)
+    at.run()
+    at.selectbox(key="editor_setup").set_value("bos-order-block-retest").run()
+    for node_id in ("stop", "entry", "target"):
+        canvas.click(node_id)
+        at.run()
+    assert at.selectbox(key="editor_node").value == "target"
+    at.button(key="editor_apply").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert detections.count("bos-order-block-retest@1") == 1
+    assert len(at.get("plotly_chart")) == 1  # the preview is still shown
+
+
+def test_backtest_page_builds_only_the_open_tabs_chart_and_parses_setups_once(
+        run_home, monkeypatch) -> None:
+    import engine.setups.store
+
+    home, run_id = run_home
+    monkeypatch.setenv("ITA_HOME", str(home))
+    parsed: list[str] = []
+    real = engine.setups.store.parse_setup
+
+    def counting(text, *, source):
+        parsed.append(source)
+        return real(text, source=source)
+
+    monkeypatch.setattr(engine.setups.store, "parse_setup", counting)
+    at = AppTest.from_file(str(ROOT / "views" / "backtest.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    charts = [c.proto.id for c in at.get("plotly_chart")]
+    # the open tab (equity) and the run's chart; the other tabs are built when opened
+    assert len(charts) == 2, charts
+    assert any("backtest_chart_equity" in c for c in charts)
+    assert any("backtest_run_chart" in c for c in charts)
+    first = len(parsed)
+    assert first <= 2  # the chosen version (and the active one), not every setup
+    at.selectbox(key="backtest_by").set_value("weekday").run()  # a rerun for another reason
+    assert len(parsed) == first
+
+
+def test_the_app_imports_the_pages_modules_in_the_background_once(app_home) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from app import state\n"
+            "cold = [m for m in state.WARM_MODULES if m in sys.modules]\n"
+            "thread = state.warm_up()\n"
+            "assert state.warm_up() is thread and thread.daemon\n"
+            "thread.join(300)\n"
+            "import json\n"
+            "print(json.dumps([cold, [m for m in state.WARM_MODULES if m not in sys.modules]]))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "ITA_HOME": str(app_home)})
+    assert done.returncode == 0, done.stderr
+    assert "warming up" not in done.stderr  # every module imported, every setup detected once
+    import json
+
+    cold, missing = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "engine.pipeline" not in cold  # importing app.state does not import them itself
+    assert missing == []  # every one imported by the warm-up thread
+
+
+def test_the_app_warms_up_after_drawing_its_first_page(app_home) -> None:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    from app import state
+
+    assert state._warm_thread is not None
+
+
+def test_backtest_reruns_reuse_the_runs_equity_chart_and_breakdowns(run_home,
+                                                                     monkeypatch) -> None:
+    import engine.backtest.metrics
+    import engine.backtest.report
+
+    home, run_id = run_home
+    monkeypatch.setenv("ITA_HOME", str(home))
+    built: list[str] = []
+    for module, name in ((engine.backtest.report, "equity_figure"),
+                         (engine.backtest.metrics, "breakdown")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, name=name, **k: (
+            built.append(name), real(*a, **k))[1])
+    at = AppTest.from_file(str(ROOT / "views" / "backtest.py"), default_timeout=120)
+    at.run()
+    shown = at.dataframe[-1].value
+    for _ in range(2):
+        at.selectbox(key="backtest_by").set_value("weekday").run()
+        at.selectbox(key="backtest_by").set_value(at.selectbox(key="backtest_by").options[0]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.dataframe[-1].value.equals(shown)  # the same table as the first run showed
+    assert built.count("equity_figure") <= 1 and built.count("breakdown") <= 2, built
