@@ -85,10 +85,10 @@ def test_backtest_page_builds_only_the_open_tabs_chart_and_parses_setups_once(
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     charts = [c.proto.id for c in at.get("plotly_chart")]
-    # the open tab (equity) and the run's chart; the other tabs are built when opened
-    assert len(charts) == 2, charts
-    assert any("backtest_chart_equity" in c for c in charts)
-    assert any("backtest_run_chart" in c for c in charts)
+    # the open tab (equity); the other tabs are built when opened
+    assert len(charts) == 1 and "backtest_chart_equity" in charts[0], charts
+    views = [c.proto.id for c in at.get("component_instance")]
+    assert len(views) == 1 and "backtest_run_chart" in views[0], views  # the price chart
     first = len(parsed)
     assert first <= 2  # the chosen version (and the active one), not every setup
     at.selectbox(key="backtest_by").set_value("weekday").run()  # a rerun for another reason
