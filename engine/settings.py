@@ -40,6 +40,18 @@ class Settings(BaseSettings):
                                   "server); empty: https://api.telegram.org/bot")
     notion_token: SecretStr | None = Field(default=None, description="Notion integration token")
     openai_api_key: SecretStr | None = Field(default=None, description="LLM API key (optional)")
+    llm_comment: bool = Field(
+        default=False, description="Add a short LLM comment to each live alert: the alert is "
+        "sent first, the comment is edited into its caption when it arrives (or skipped)")
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint for the comment (a local Ollama: "
+                                  "http://127.0.0.1:11434/v1, LM Studio: "
+                                  "http://127.0.0.1:1234/v1); empty: OpenAI")
+    llm_model: str | None = Field(
+        default=None, description="Model name at that endpoint (llama3.1, gpt-4o-mini, ...)")
+    llm_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=600, description="Seconds to wait for the LLM's comment before "
+                                                "the alert stays without one")
     exchange_api_key: SecretStr | None = Field(default=None, description="Exchange API key")
     exchange_secret: SecretStr | None = Field(default=None, description="Exchange API secret")
     app_password: SecretStr | None = Field(
@@ -86,6 +98,11 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         parse_timezone(value, field="ITA_DISPLAY_TZ", error=ConfigurationError)
         return value.strip()
+
+    @field_validator("llm_base_url", "llm_model", mode="before")
+    @classmethod
+    def _empty_text_is_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("mt5_folder", mode="before")
     @classmethod

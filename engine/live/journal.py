@@ -16,6 +16,7 @@ Live page and ``ita live status`` read while the monitor writes. Exports for Duc
 | created_at | when the monitor recorded it (ISO UTC) |
 | decision, decision_reason, decided_at | Taken / Skipped / Missed, from the app or Telegram |
 | outcome, outcome_r, outcome_at | what became of it (filled later by the journal, learning) |
+| comment | the LLM's short comment on the alert, when one came (`engine/live/comment.py`) |
 
 **outbox** — one row per (signal_id, channel):
 
@@ -97,6 +98,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox (channel, state);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# columns added after the first release: (table, name, SQL type), added to older files on open
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (("signals", "comment", "TEXT"),)
 
 
 def journal_path(home: str | Path) -> Path:
@@ -131,6 +134,7 @@ class JournalSignal:
     decision: str | None
     decision_reason: str | None
     deliveries: dict[str, str] = field(default_factory=dict)  # channel -> state
+    comment: str | None = None  # the LLM's comment, if any
 
     def __getattr__(self, name: str) -> Any:  # signal.symbol, signal.entry, ...
         try:
@@ -183,6 +187,15 @@ class SignalJournal:
         self._db.execute("PRAGMA synchronous=FULL")
         with self._lock:  # idempotent; one transaction, so a racing process waits
             self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Give a journal written by an older ITA the columns added since (idempotent)."""
+        with self._write() as db:
+            for table, name, kind in _ADDED_COLUMNS:
+                present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                if name not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -266,6 +279,14 @@ class SignalJournal:
         with self._write() as db:
             db.execute("UPDATE signals SET decision_reason = ? WHERE signal_id = ?",
                        [reason, signal_id])
+
+    def set_comment(self, signal_id: str, comment: str) -> None:
+        """Store the LLM's comment on a signal (a later one replaces it)."""
+        with self._write() as db:
+            cursor = db.execute("UPDATE signals SET comment = ? WHERE signal_id = ?",
+                                [comment, signal_id])
+        if cursor.rowcount == 0:
+            raise DataError(f"{self.path}: no signal {signal_id!r} in the live journal")
 
     def today(self, *, tz: str = "UTC") -> list[JournalSignal]:
         """Signals whose bar (`known_at`) falls on today's date in `tz`, oldest first."""
@@ -444,7 +465,8 @@ def _journal_signal(row: sqlite3.Row) -> JournalSignal:
     return JournalSignal(
         signal_id=row["signal_id"], fields=fields, score=row["score"], late=bool(row["late"]),
         created_at=pd.Timestamp(row["created_at"]), decision=row["decision"],
-        decision_reason=row["decision_reason"], deliveries=json.loads(row["deliveries"] or "{}"))
+        decision_reason=row["decision_reason"], deliveries=json.loads(row["deliveries"] or "{}"),
+        comment=row["comment"])
 
 
 def _decision(text: str) -> str:

@@ -178,12 +178,15 @@ class TelegramChannel:
         return self._call(str(chat), lambda: self._bot.send_message(
             chat_id=chat, text=body, parse_mode=mode, reply_markup=reply_markup))
 
-    def edit_caption(self, chat: str | int, message_id: int, caption: str) -> None:
-        """Replace an alert's caption (e.g. to add a comment that came later)."""
+    def edit_caption(self, chat: str | int, message_id: int, caption: str, *,
+                     signal_id: str | None = None) -> None:
+        """Replace an alert's caption (e.g. to add a comment that came later). An edit without
+        buttons removes them: give the alert's `signal_id` to keep its decision buttons."""
         text, mode = _fitted(caption, CAPTION_LIMIT)
+        keyboard = decision_keyboard(signal_id) if signal_id is not None else None
         self._call(str(chat), lambda: self._bot.edit_message_caption(
             chat_id=chat, message_id=message_id, caption=text, parse_mode=mode,
-            reply_markup=None))
+            reply_markup=keyboard))
 
     # -- updates (used by TelegramUpdates) -------------------------------------------------
     def get_updates(self, offset: int | None, timeout: float) -> list[Update]:

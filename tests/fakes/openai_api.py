@@ -1,0 +1,115 @@
+"""A local fake of an OpenAI-compatible chat endpoint on 127.0.0.1, for the real `openai` client.
+
+Point a client at it with ``OpenAI(api_key=..., base_url=fake.base_url)``. It answers
+``POST /v1/chat/completions`` with `reply` (a chat completion), records every request in
+`requests` (JSON body and the Authorization header), and misbehaves on demand:
+
+- `delay` seconds before every answer (a slow local model);
+- `fail_next(status, count=1, message=...)` answers the next requests with that HTTP status
+  and an OpenAI-style error body (the default message quotes the API key the request carried,
+  as some servers do, so tests can check ITA never logs it).
+
+>>> with FakeOpenAI(reply="Clean sweep.") as fake:  # doctest: +SKIP
+...     OpenAI(api_key="k", base_url=fake.base_url).chat.completions.create(...)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Request:
+    """One request the fake received."""
+
+    path: str
+    body: dict[str, Any]
+    authorization: str | None
+    at: float
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return self.body.get("messages", [])
+
+
+class FakeOpenAI:
+    """See the module docstring."""
+
+    def __init__(self, *, reply: str = "A clean sweep into the gap; the history is thin.",
+                 delay: float = 0.0) -> None:
+        self.reply = reply
+        self.delay = delay
+        self.requests: list[Request] = []
+        self._faults: list[tuple[int, str | None]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def fail_next(self, status: int, count: int = 1, *, message: str | None = None) -> None:
+        with self._lock:
+            self._faults.extend([(status, message)] * count)
+
+    def answer(self, path: str, body: dict[str, Any],
+               authorization: str | None) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.requests.append(Request(path, body, authorization, time.monotonic()))
+            fault = self._faults.pop(0) if self._faults else None
+        if self.delay:
+            time.sleep(self.delay)
+        if path != "/v1/chat/completions":
+            return 404, {"error": {"message": f"no route {path}", "type": "invalid_request"}}
+        if fault is not None:
+            status, message = fault
+            key = (authorization or "").removeprefix("Bearer ")
+            text = message or f"Incorrect API key provided: {key}"
+            return status, {"error": {"message": text, "type": "server_error", "code": None}}
+        return 200, {
+            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
+            "created": int(time.time()), "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": self.reply}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+        }
+
+
+def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b"{}"
+            status, answer = fake.answer(self.path, json.loads(raw or b"{}"),
+                                         self.headers.get("Authorization"))
+            data = json.dumps(answer).encode("utf-8")
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
