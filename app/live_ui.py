@@ -9,7 +9,9 @@ Telegram buttons use (`engine/live/journal.py`, `engine/live/state.py`).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from engine.live import state as live
 from engine.live.alert import title
 from engine.live.journal import DECISIONS, JournalSignal, SignalJournal, journal_path, short_key
 from engine.live.rank import Rank, SetupStats, rank
+
+log = logging.getLogger(__name__)
 
 REFRESH_S = 3  # while the monitor runs: status and alerts re-read this often
 SHOWN = 10  # alerts shown at first; "Show more" adds as many again
@@ -77,20 +81,72 @@ def real_alerts() -> AlertSource:
     return AlertSource(journal_path(root), lambda key: live.alert_picture(root, key))
 
 
-@st.cache_resource(show_spinner="Replaying the demo setups over the demo candles…",
-                   max_entries=4)
-def _demo(root: str, setups_stamp: str, candles_stamp: str):
-    from engine.live.demo import build_demo_replay
+class DemoBuild:
+    """The demo replay being built in a background thread (a page never waits for it):
+    `what`/`done` say how far it got, then `replay` (or `error`) is set."""
 
-    return build_demo_replay(root, tz=display_zone())
+    def __init__(self, root: str, tz: str) -> None:
+        from engine.live.demo import find_demo_replay
+
+        self.what, self.done = "starting", 0.0
+        self.error: str | None = None
+        self.replay = find_demo_replay(root, tz=tz)  # on disk already: nothing to build
+        if self.replay is None:
+            self._thread = threading.Thread(target=self._build, args=(root, tz), daemon=True,
+                                            name="ita-demo-replay")
+            self._thread.start()
+
+    def _build(self, root: str, tz: str) -> None:
+        from engine.live.demo import build_demo_replay
+
+        def progress(what: str, done: float) -> None:
+            self.what, self.done = what, done
+
+        try:
+            self.replay = build_demo_replay(root, tz=tz, progress=progress)
+        except ItaError as error:
+            self.error = str(error)
+        except Exception as error:  # a bug: shown on the page, and in the server's log
+            log.exception("the demo replay failed")
+            self.error = f"the demo replay failed: {error!r}"
+
+    @property
+    def finished(self) -> bool:
+        return self.replay is not None or self.error is not None
 
 
-def demo_alerts() -> AlertSource:
-    """The demo replay (computed once per setups and candles on disk)."""
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _demo(root: str, setups_stamp: str, candles_stamp: str, tz: str) -> DemoBuild:
+    return DemoBuild(root, tz)
+
+
+def demo_build() -> DemoBuild:
+    """The demo replay of the setups and candles on disk now: found on disk, or being built
+    (once per setups and candles, whoever asks)."""
     settings = state.settings()
-    replay = _demo(str(settings.home), state._stamp(settings.setups_dir),
-                   state._stamp(settings.candles_dir, "*/*/*.parquet"))
-    return AlertSource(replay.journal, replay.picture, demo=True)
+    return _demo(str(settings.home), state._stamp(settings.setups_dir),
+                 state._stamp(settings.candles_dir, "*/*/*.parquet"), settings.display_tz)
+
+
+def demo_alerts() -> AlertSource | DemoBuild:
+    """The demo replay's alerts, or its build while it runs."""
+    build = demo_build()
+    if build.replay is None:
+        return build
+    return AlertSource(build.replay.journal, build.replay.picture, demo=True)
+
+
+@st.fragment(run_every=1)
+def demo_progress(build: DemoBuild) -> None:
+    """How far the demo replay got; the whole page reruns once it is there."""
+    st.subheader("Demo replay — latest alerts")
+    if build.error:
+        st.error(build.error)
+        return
+    if build.finished:
+        st.rerun()
+    st.progress(build.done, text=f"Replaying the active setups over the stored candles "
+                f"through the live path: {build.what}…")
 
 
 # -- status ------------------------------------------------------------------------------------
@@ -196,8 +252,15 @@ def active_setups(current: live.LiveState | None) -> list[live.SetupState]:
     """What the monitor evaluates; before it ran, the active setups of the store."""
     if current is not None and current.setups:
         return list(current.setups)
-    store = state.setup_store()
-    out = []
+    settings = state.settings()
+    return _store_setups(str(settings.setups_dir), state._stamp(settings.setups_dir))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _store_setups(root: str, stamp: str) -> list[live.SetupState]:
+    from engine.setups.store import SetupStore
+
+    store, out = SetupStore(Path(root)), []
     for info in store.list():
         if info.active is None:
             continue
@@ -211,23 +274,31 @@ def active_setups(current: live.LiveState | None) -> list[live.SetupState]:
 
 
 def setups_part(current: live.LiveState | None) -> None:
-    """Global pause and one switch per active setup (its symbols beside it)."""
+    """Global pause and one switch per active setup (its symbols beside it). A setup's switch
+    reruns only the switches (a fragment); the global pause reruns the page (its status)."""
     st.subheader("Active setups")
     book = journal()
-    paused = live.paused_setups(book) if book else set()
     st.toggle("Pause all alerts", value=bool(book and book.paused), key="live_pause_all",
               on_change=_set_global_pause, help="Signals are still recorded; none is sent. "
               "The same as /pause and /resume in Telegram.")
-    setups = active_setups(current)
-    if not setups:
-        st.caption("No active setup: activate a version on the Setups page.")
-    for setup in setups:
-        left, right = st.columns([1, 3], vertical_alignment="center")
-        left.toggle(f"{setup.setup_id} v{setup.version}", value=setup.setup_id not in paused,
-                    key=f"live_setup_{setup.setup_id}", on_change=_set_setup,
-                    args=(setup.setup_id,))
-        right.caption(f"{', '.join(setup.symbols)} · {setup.timeframe}"
-                      + (" · paused" if setup.setup_id in paused else " · alerts on"))
+    _setup_switches(current)
+
+
+@st.fragment
+def _setup_switches(current: live.LiveState | None) -> None:
+    with user_errors():
+        book = journal()
+        paused = live.paused_setups(book) if book else set()
+        setups = active_setups(current)
+        if not setups:
+            st.caption("No active setup: activate a version on the Setups page.")
+        for setup in setups:
+            left, right = st.columns([1, 3], vertical_alignment="center")
+            left.toggle(f"{setup.setup_id} v{setup.version}",
+                        value=setup.setup_id not in paused, key=f"live_setup_{setup.setup_id}",
+                        on_change=_set_setup, args=(setup.setup_id,))
+            right.caption(f"{', '.join(setup.symbols)} · {setup.timeframe}"
+                          + (" · paused" if setup.setup_id in paused else " · alerts on"))
 
 
 def _set_global_pause() -> None:
@@ -280,35 +351,52 @@ def delivery_words(book: SignalJournal, signal: JournalSignal) -> str:
     return "; ".join(words)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _stats(root: str, setup_id: str, version: int, stamp: str, tz: str) -> SetupStats:
-    return SetupStats.from_runs(root, setup_id, version, tz=view.zone(tz))
+class _Ranking:
+    """One setup version's measured statistics and costs, and the ranks already computed from
+    them (per signal, account size and risk): built once per version and runs on disk."""
+
+    def __init__(self, root: str, setup_id: str, version: int, tz: str) -> None:
+        from engine.setups.store import SetupStore
+
+        self.stats = SetupStats.from_runs(root, setup_id, version, tz=view.zone(tz))
+        try:
+            self.costs = SetupStore(Path(root) / "setups").load(setup_id, version).setup.costs
+        except ItaError:
+            self.costs = None
+        self.ranks: dict[tuple, Rank] = {}
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _costs(root: str, setup_id: str, version: int):
-    from engine.setups.store import SetupStore
-
-    return SetupStore(Path(root) / "setups").load(setup_id, version).setup.costs
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _ranking(root: str, setup_id: str, version: int, runs_stamp: str, tz: str) -> _Ranking:
+    return _Ranking(root, setup_id, version, tz)
 
 
-def advice(signal: JournalSignal) -> Rank:
+def runs_stamp() -> str:
+    """The backtest runs on disk (their summaries' names and times): rankings' cache key."""
+    return state._stamp(state.settings().runs_dir, "*/summary.json")
+
+
+def advice(signal: JournalSignal, stamp: str | None = None) -> Rank:
     """The ranking of `signal` from its setup version's backtests on disk (the same as its
-    alert's caption): strengths, weaknesses, position size, warnings."""
+    alert's caption): strengths, weaknesses, position size, warnings. `stamp`: `runs_stamp()`
+    when the caller has it already."""
     settings = state.settings()
-    root = str(settings.home)
-    stats = _stats(root, signal.setup_id, int(signal.setup_version),
-                   state._stamp(settings.runs_dir, "*/summary.json"), settings.display_tz)
-    try:
-        costs = _costs(root, signal.setup_id, int(signal.setup_version))
-    except ItaError:
-        costs = None
-    return rank(signal, stats, account_size=float(getattr(settings, "account_size", 10_000)),
-                risk_pct=float(getattr(settings, "risk_pct", 0.5)), costs=costs)
+    ranking = _ranking(str(settings.home), signal.setup_id, int(signal.setup_version),
+                       stamp or runs_stamp(), settings.display_tz)
+    account = float(getattr(settings, "account_size", 10_000))
+    risk = float(getattr(settings, "risk_pct", 0.5))
+    key = (signal.signal_id, account, risk)
+    if key not in ranking.ranks:
+        ranking.ranks[key] = rank(signal, ranking.stats, account_size=account, risk_pct=risk,
+                                  costs=ranking.costs)
+    return ranking.ranks[key]
 
 
-def alert_card(book: SignalJournal, signal: JournalSignal, source: AlertSource) -> None:
-    """One alert: its picture, the plan, score and advice, delivery, decision buttons."""
+def alert_card(book: SignalJournal, signal: JournalSignal, source: AlertSource, *,
+               stamp: str | None = None) -> None:
+    """One alert: its picture, the plan, score and advice, delivery, decision buttons. A demo
+    alert is scored from the runs on disk now (`stamp`: `runs_stamp()`), a live one shows the
+    score it was sent with."""
     key = short_key(signal.signal_id)
     with st.container(border=True, key=f"live_alert_{key}"):
         picture, facts = st.columns([3, 2])
@@ -318,17 +406,17 @@ def alert_card(book: SignalJournal, signal: JournalSignal, source: AlertSource) 
         else:
             picture.caption("No picture saved for this alert.")
         with facts:
-            _facts(book, signal)
+            _facts(book, signal, advice(signal, stamp), demo=source.demo)
             _decision_buttons(book, signal, key)
 
 
-def _facts(book: SignalJournal, signal: JournalSignal) -> None:
+def _facts(book: SignalJournal, signal: JournalSignal, ranked: Rank, *, demo: bool) -> None:
     when = _clock(pd.Timestamp(signal.known_at))
     st.markdown(f"**{title(signal)}**  \n{when} ({view.zone_name(display_zone())})"
                 + (" · **late**" if signal.late else ""))
     st.markdown(plan_line(signal))
-    ranked = advice(signal)
-    score = "—" if signal.score is None else f"{signal.score:+.2f} R"
+    value = ranked.score if demo else signal.score
+    score = "—" if value is None or not math.isfinite(value) else f"{value:+.2f} R"
     size = (f" · size {ranked.size:,.4g} for {ranked.risk_money:,.2f} at risk"
             if ranked.size is not None else "")
     st.markdown(f"Score **{score}** · {ranked.trades} trades of history{size}")
@@ -382,8 +470,9 @@ def _alerts_body(source: AlertSource) -> None:
             st.error(error)
         shown = filtered(signals, **_filters(signals))
         limit = st.session_state.setdefault("live_limit", SHOWN)
+        stamp = runs_stamp()
         for signal in shown[:limit]:
-            alert_card(book, signal, source)
+            alert_card(book, signal, source, stamp=stamp)
         if len(shown) > limit:
             st.button(f"Show more ({len(shown) - limit} older)", key="live_more",
                       on_click=_more)
@@ -415,7 +504,10 @@ def _alerts_still(source: AlertSource) -> None:
     _alerts_body(source)
 
 
-def alerts_part(source: AlertSource, running: bool) -> None:
-    """The latest alerts, newest first, refreshed every few seconds while the monitor runs."""
+def alerts_part(source: AlertSource | DemoBuild, running: bool) -> None:
+    """The latest alerts, newest first, refreshed every few seconds while the monitor runs;
+    while the demo replay is being built, its progress."""
+    if isinstance(source, DemoBuild):
+        demo_progress(source)
+        return
     (_alerts_live if running else _alerts_still)(source)
-

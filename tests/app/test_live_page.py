@@ -4,6 +4,8 @@ written exactly as the monitor writes them, alerts from a journal holding real r
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -75,12 +77,23 @@ def _tiny_png() -> bytes:
     return out.getvalue()
 
 
+def until_built(at, timeout: float = 120.0):
+    """Rerun the page (as its progress fragment does every second) until the demo replay,
+    built in the background, is shown."""
+    end = time.monotonic() + timeout
+    while at.get("progress") and time.monotonic() < end:
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception and not at.get("progress"), "the demo replay was not built"
+    return at
+
+
 def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
 def test_without_monitor_or_telegram_the_page_shows_the_demo_replay(app_home) -> None:
-    at = page("live")
+    at = until_built(page("live"))
     assert any("Live is off" in t and "ITA_TELEGRAM_TOKEN" in t and "make run" in t
                for t in texts(at.info))
     assert "Demo replay — latest alerts" in [s.value for s in at.subheader]
@@ -89,6 +102,47 @@ def test_without_monitor_or_telegram_the_page_shows_the_demo_replay(app_home) ->
     assert len(cards) >= 3
     assert any(b.label == "Taken" for b in at.button)
     assert not journal_path(app_home).exists()  # the demo never touches the real journal
+
+
+def test_the_page_opens_while_the_demo_replay_is_built_and_shows_it_when_done(
+        app_home, monkeypatch) -> None:
+    import engine.live.demo as demo
+
+    release, real = threading.Event(), demo.build_demo_replay
+
+    def slow_build(*args, **kwargs):
+        kwargs["progress"]("replaying sma-cross v1 on BTC/USDT 1m", 0.4)
+        assert release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(demo, "build_demo_replay", slow_build)
+    started = time.monotonic()
+    at = page("live")  # the build is still running: the page does not wait for it
+    assert time.monotonic() - started < 30
+    assert "Demo replay — latest alerts" in [s.value for s in at.subheader]
+    assert [p.value for p in at.get("progress")] == [40]
+    assert "sma-cross" in at.get("progress")[0].proto.text
+    assert [t.label for t in at.toggle][:2] == ["Pause all alerts", "bos-order-block-retest v1"]
+    assert not any(b.label == "Taken" for b in at.button)
+    release.set()
+    at = until_built(at)
+    assert any(b.label == "Taken" for b in at.button)
+
+
+def test_demo_alerts_are_scored_from_the_runs_on_disk_when_shown(app_home) -> None:
+    from engine.backtest.run import run_backtest
+    from engine.live.demo import build_demo_replay
+    from engine.settings import Settings
+
+    replay = build_demo_replay(app_home, tz=Settings(home=app_home).display_tz)
+    at = page("live")
+    assert any(m.value.startswith("Score **+0.00 R** · 0 trades of history")
+               for m in at.markdown)
+    run_backtest("sma-cross", symbol="BTC/USDT", start="2023-03-01", end="2023-03-08")
+    at = page("live")
+    scores = [m.value for m in at.markdown if m.value.startswith("Score **")]
+    assert any("0 trades of history" not in m for m in scores)
+    assert build_demo_replay(app_home, tz=Settings(home=app_home).display_tz) == replay
 
 
 def test_a_running_monitor_shows_its_feeds_and_a_silent_one_in_red(app_home) -> None:

@@ -371,6 +371,31 @@ def _demo_csv(home: Path, folder: Path) -> Path:
     return path
 
 
+def _live_step(clock: Clock, page, url: str, home: Path) -> None:
+    """Live, before any monitor ran: the demo replay (built in the background after the
+    journey changed the setups); Taken on its first alert is recorded in the demo's journal."""
+    from playwright.sync_api import expect
+
+    from engine.live.journal import SignalJournal
+
+    clock.time("open a page", "Live", lambda: page.goto(f"{url}/live"),
+               until=_visible(page.get_by_role("heading", name="Live", exact=True)))
+    expect(page.get_by_role("heading", name="Demo replay — latest alerts")).to_be_visible()
+    first = page.locator('[class*="st-key-live_alert_"]').first
+    expect(first).to_be_visible(timeout=120_000)
+    _settled(page)
+    title = first.locator("strong").first.inner_text()
+    clock.time("click a button", "Live: Taken on the first alert",
+               first.get_by_role("button", name="Taken").click,
+               until=_visible(first.get_by_text("Decision: Taken")))
+    journals = list(home.glob(".ita/demo-live/*/live.sqlite"))
+    assert len(journals) == 1 and not (home / ".ita" / "live.sqlite").exists()
+    with SignalJournal(journals[0]) as journal:
+        taken = [s for s in journal.recent(100) if s.decision == "Taken"]
+    assert len(taken) == 1 and title.startswith(taken[0].setup_id.upper())
+    page.screenshot(path=str(SHOTS / "live.png"), full_page=True)
+
+
 # --- the journey ------------------------------------------------------------------------------
 
 def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
@@ -559,6 +584,8 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             written = list(home.glob("shared_kb/analysts/*/journal/*.yaml"))
             assert len(written) == 1 and "e2e: entered late" in written[0].read_text()
             assert "e2e-check" in written[0].read_text()
+
+            _live_step(clock, page, url, home)
 
             # 8. every page settles (none reruns itself in a loop) and is screenshot; the app
             # scrolls inside its own container, so a tall window is what shows a whole page

@@ -139,12 +139,15 @@ def demo_home(tmp_path_factory) -> Path:
     return home
 
 
-def test_the_demo_replay_has_its_own_journal_with_pictures(demo_home) -> None:
-    from engine.live.demo import build_demo_replay
+def test_the_demo_replay_goes_through_the_live_path_into_its_own_journal(demo_home) -> None:
+    from engine.adapters.store import CandleStore
+    from engine.live.demo import REPLAY_DAYS, build_demo_replay
     from engine.setups.compile import compile_setup
     from engine.setups.store import SetupStore
 
-    replay = build_demo_replay(demo_home)
+    heard = []
+    replay = build_demo_replay(demo_home, progress=lambda what, done: heard.append(done))
+    assert heard[-1] == 1.0 and heard == sorted(heard)
     assert not journal_path(demo_home).exists()  # never the real journal
     with SignalJournal(replay.journal) as journal:
         signals = journal.recent(100)
@@ -152,27 +155,48 @@ def test_the_demo_replay_has_its_own_journal_with_pictures(demo_home) -> None:
     for signal in signals:
         picture = replay.picture(short_key(signal.signal_id)).read_bytes()
         assert picture.startswith(b"\x89PNG")
-    # the replayed alerts are the setup's signals on those bars (the parity property)
-    sma = SetupStore(demo_home / "setups").load("sma-cross")
-    candles = pd.read_parquet(demo_home / "data/candles/binanceus/BTC%2FUSDT/1m.parquet")
-    expected = compile_setup(sma.setup, version=sma.version)(
-        candles.iloc[-1500:], symbol="BTC/USDT").tail(3)
-    got = sorted((s for s in signals if s.setup_id == "sma-cross"), key=lambda s: s.known_at)
-    assert [s.known_at for s in got] == list(expected["known_at"])
-    assert [s.entry for s in got] == list(expected["entry"])
-    assert [s.signal_id.split("|")[0] for s in got] == ["sma-cross@v1"] * 3
+    # each setup's alerts are the newest of its whole-data signals in the replayed days (the
+    # parity property): bar by bar at the end (sma-cross's last alerts are minutes before the
+    # last bar), a day at a time before (the 15m order block's, hours before)
+    setups, store = SetupStore(demo_home / "setups"), CandleStore(demo_home / "data/candles")
+    checked = 0
+    for setup_id in setups.ids():
+        version = setups.load(setup_id)
+        timeframe = version.setup.market.timeframe
+        candles = store.read("BTC/USDT", timeframe, source="binanceus")
+        whole = compile_setup(version.setup, version=version.version)(candles,
+                                                                      symbol="BTC/USDT")
+        since = candles.index[-1] - pd.Timedelta(days=REPLAY_DAYS)
+        expected = whole[whole["known_at"] > since].tail(3)
+        got = sorted((s for s in signals if s.setup_id == setup_id), key=lambda s: s.known_at)
+        assert [s.known_at for s in got] == list(expected["known_at"]), setup_id
+        assert [(s.entry, s.stop, s.target) for s in got] == list(
+            expected[["entry", "stop", "target"]].itertuples(index=False, name=None))
+        assert [s.signal_id for s in got] == [
+            f"{setup_id}@v1|binanceus:BTC/USDT|{timeframe}|{t:%Y-%m-%dT%H:%MZ}|"
+            f"{'long' if d > 0 else 'short'}"
+            for t, d in zip(expected["known_at"], expected["direction"], strict=True)]
+        checked += len(got)
+    assert checked == len(signals)
+    newest = max(s.known_at for s in signals if s.setup_id == "sma-cross")
+    assert newest > pd.Timestamp("2023-03-21 23:30", tz="UTC")
 
 
 def test_the_demo_replay_is_reused_until_a_setup_changes(demo_home) -> None:
-    from engine.live.demo import build_demo_replay, demo_root
+    from engine.live.demo import build_demo_replay, demo_root, find_demo_replay
     from engine.setups.store import SetupStore
 
     first = build_demo_replay(demo_home)
-    assert build_demo_replay(demo_home) == first
+    assert build_demo_replay(demo_home) == first == find_demo_replay(demo_home)
+    assert find_demo_replay(demo_home, tz="Europe/London") is None  # pictures in that zone
+    (demo_home / "runs" / "some-run").mkdir(parents=True)  # a backtest: scores are ranked
+    (demo_home / "runs" / "some-run" / "summary.json").write_text("{}")  # when shown
+    assert find_demo_replay(demo_home) == first
     store = SetupStore(demo_home / "setups")
     text = store.load("sma-cross").text.replace("fast: 10", "fast: 12")
     assert text != store.load("sma-cross").text
     store.save(text)
+    assert find_demo_replay(demo_home) is None
     second = build_demo_replay(demo_home)
     assert second != first and not first.folder.exists()
     assert [p.name for p in demo_root(demo_home).iterdir()] == [second.folder.name]
