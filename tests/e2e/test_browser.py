@@ -10,7 +10,9 @@ trader's journey through the pages:
    panned away (and dragged back), its price axis fits the visible candles.
 6. Research: grid-sweep two parameters as a daemon job, save the best row as a version.
 7. Journal: a note and a tag on a trade of the run; the tag filter finds it.
-8. Screenshot every page into artifacts/screenshots/.
+8. Live: the demo replay's alerts (no monitor, no Telegram); "Taken" on the first is recorded
+   in the demo's own journal, never the real one.
+9. Screenshot every page into artifacts/screenshots/.
 
 Pages are opened as a trader opens them: by the sidebar's navigation links, which rerun the
 app's script in the open document (a `page.goto` reloads the whole document: JS bundle,
@@ -54,7 +56,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage"]
-PAGES = ["Home", "Data", "Setups", "Editor", "Backtest", "Research", "Runs", "Journal",
+PAGES = ["Home", "Data", "Setups", "Editor", "Backtest", "Research", "Runs", "Journal", "Live",
          "Settings"]  # the sidebar's navigation links
 CEILING = 20.0  # seconds: an interaction slower than this is a hang, not a slow machine
 TARGET = 1.0  # seconds: the target for every page interaction (a quiet machine)
