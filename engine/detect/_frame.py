@@ -86,49 +86,31 @@ class Detections:
         return out
 
     def frame(self) -> pd.DataFrame:
-        """The detection frame (`detection_frame`)."""
-        columns = dict(self.columns)
-        return detection_frame(self.index, at_i=columns.pop("at_i"),
-                               known_i=columns.pop("known_i"), kind=self.kind,
-                               direction=columns.pop("direction"), top=columns.pop("top"),
-                               bottom=columns.pop("bottom"), **columns)
+        """The detection frame, rows in this order (`detection_frame`'s columns and dtypes)."""
+        stamps = self.index.as_unit("ns").asi8
+        columns = self.columns
+        data: dict[str, object] = {
+            "at": _times(stamps, columns["at_i"]),
+            "known_at": _times(stamps, columns["known_i"]),
+            "at_i": columns["at_i"], "known_i": columns["known_i"],
+            "kind": _kinds(self.kind, len(self), lambda values: values, columns["direction"]),
+            "direction": columns["direction"], "top": columns["top"], "bottom": columns["bottom"],
+        }
+        for name, values in columns.items():
+            if name in data:
+                continue
+            if name.endswith("_i"):
+                data[name[:-2] + "_at"] = _times(stamps, values)
+            data[name] = values
+        return pd.DataFrame(data)
 
 
 def detection_frame(index: pd.DatetimeIndex, *, at_i, known_i, kind, direction, top, bottom,
                     **extra) -> pd.DataFrame:
     """Assemble a detection frame sorted by (known_i, at_i). `extra` columns whose name ends in
     `_i` are bar positions (-1 = not yet) and get a matching `_at` time column."""
-    at_i = np.asarray(at_i, dtype=np.int64)
-    known_i = np.asarray(known_i, dtype=np.int64)
-    count = len(at_i)
-    order = None
-    if count > 1 and not _sorted(known_i, at_i):
-        order = np.lexsort((at_i, known_i))
-    stamps = index.as_unit("ns").asi8
-
-    def take(values):
-        if not isinstance(values, pd.api.extensions.ExtensionArray):
-            values = np.asarray(values)
-        return values if order is None else values[order]
-
-    data: dict[str, object] = {
-        "at": _times(stamps, take(at_i)),
-        "known_at": _times(stamps, take(known_i)),
-        "at_i": take(at_i),
-        "known_i": take(known_i),
-        "kind": _kinds(kind, count, take, direction),
-        "direction": take(np.broadcast_to(np.asarray(direction, dtype=np.int8), (count,))),
-        "top": take(np.asarray(top, dtype=np.float64)),
-        "bottom": take(np.asarray(bottom, dtype=np.float64)),
-    }
-    for name, values in extra.items():
-        if name.endswith("_i"):
-            positions = take(np.asarray(values, dtype=np.int64))
-            data[name[:-2] + "_at"] = _times(stamps, positions)
-            data[name] = positions
-        else:
-            data[name] = take(values)
-    return pd.DataFrame(data)
+    return Detections(index, at_i=at_i, known_i=known_i, kind=kind, direction=direction,
+                      top=top, bottom=bottom, **extra).frame()
 
 
 def _kinds(kind, count: int, take, direction) -> pd.api.extensions.ExtensionArray:

@@ -157,8 +157,10 @@ class _Watch:
         self._warn_short(frame, new)
         if not time_filters_allow(self.compiled.setup, frame.iloc[-new:]).any():
             return []  # outside the setup's sessions, weekdays or hours: nothing can fire
-        signals = self.compiled(frame, symbol=self.key.symbol, cache=cache,
-                                since=len(frame) - new)
+        signals = self.compiled.new_signals(frame, symbol=self.key.symbol, cache=cache,
+                                            since=len(frame) - new)
+        if signals is None:
+            return []
         return [LiveSignal.from_row(row, timeframe=self.key.timeframe, source=self.key.source)
                 for row in signals.itertuples(index=False)]
 
