@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -153,17 +155,13 @@ class _Watch:
     def step(self, frame: pd.DataFrame, new: int, cache: dict | None = None
              ) -> list[LiveSignal]:
         """Signals of the last `new` bars of `frame`, which holds enough bars before them."""
+        self.advance(frame, new)
+        return _signals_at(self.compiled, self.key, frame, new, cache)
+
+    def advance(self, frame: pd.DataFrame, new: int) -> None:
+        """Count the bars of `frame` as evaluated (the bookkeeping half of `step`)."""
         self.last = frame.index[-1]
         self._warn_short(frame, new)
-        if not time_filters_allow(self.compiled.setup, frame.iloc[-new:]).any():
-            return []  # outside the setup's sessions, weekdays or hours: nothing can fire
-        signals = self.compiled.new_signals(frame, symbol=self.key.symbol, cache=cache,
-                                            since=len(frame) - new)
-        if signals is None:
-            return []
-        return [LiveSignal.from_row(row, timeframe=self.key.timeframe, source=self.key.source)
-                for row in signals.itertuples(index=False)]
-
 
     def _warn_short(self, frame: pd.DataFrame, new: int) -> None:
         need = self.compiled.lookback + new - 1
@@ -174,6 +172,38 @@ class _Watch:
                         "stored its signals may differ from a backtest's", setup.id,
                         self.compiled.version, self.key.symbol, self.key.timeframe,
                         len(frame), need)
+
+
+def _signals_at(compiled: CompiledSetup, key, frame: pd.DataFrame, new: int,
+                cache: dict | None) -> list[LiveSignal]:
+    """The signals of `compiled` at the last `new` bars of `frame` (pure: no bookkeeping)."""
+    if not time_filters_allow(compiled.setup, frame.iloc[-new:]).any():
+        return []  # outside the setup's sessions, weekdays or hours: nothing can fire
+    signals = compiled.new_signals(frame, symbol=key.symbol, cache=cache,
+                                   since=len(frame) - new)
+    if signals is None:
+        return []
+    return [LiveSignal.from_row(row, timeframe=key.timeframe, source=key.source)
+            for row in signals.itertuples(index=False)]
+
+
+#: In a worker process: compiled setups by (id, version), so each is compiled once there.
+_WORKER_COMPILED: dict[tuple[str, int], CompiledSetup] = {}
+
+
+def _evaluate_feed(key: _Feed, frame: pd.DataFrame,
+                   jobs: list[tuple[Setup, int, int]]) -> list[LiveSignal]:
+    """One feed's setups on one frame with one detection cache (run in a worker process):
+    `jobs` are (setup, version, new bars)."""
+    cache: dict = {}
+    out: list[LiveSignal] = []
+    for setup, version, new in jobs:
+        compiled = _WORKER_COMPILED.get((setup.id, version))
+        if compiled is None:  # a stored version never changes
+            compiled = _WORKER_COMPILED[setup.id, version] = compile_setup(setup,
+                                                                           version=version)
+        out += _signals_at(compiled, key, frame, new, cache)
+    return out
 
 
 def closed_bars(window: pd.DataFrame, timeframe: str, now: pd.Timestamp | None
@@ -220,8 +250,11 @@ class _Active:
 class LiveEvaluator:
     """The active setups of an ITA home, evaluated on closed bars as they arrive."""
 
-    def __init__(self, home: Path | str, *, setup_ids: Iterable[str] | None = None) -> None:
+    def __init__(self, home: Path | str, *, setup_ids: Iterable[str] | None = None,
+                 workers: int = 1) -> None:
         self.store = SetupStore(Path(home) / "setups")
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
         self.only = set(setup_ids) if setup_ids is not None else None
         self._stamp: tuple | None = None
         self._active: dict[str, _Active] = {}
@@ -315,22 +348,68 @@ class LiveEvaluator:
         order (then by setup id). `window` holds closed bars of the feed, oldest first; it
         should reach `window_bars(key)` bars before the new ones. ``new_bars`` names how many
         tail bars are new when this (setup, feed) was not seen before (default 1)."""
-        window = closed_bars(window, key.timeframe, now)
+        planned = self._plan(key, closed_bars(window, key.timeframe, now), new_bars)
+        if planned is None:
+            return []
+        frame, due = planned
+        cache: dict = {}  # one frame for every setup: shared detections
+        out: list[LiveSignal] = []
+        for _, watch, new in due:
+            out += watch.step(frame, new, cache)
+        return sorted(out, key=lambda s: (s.known_at, s.setup_id))
+
+    def _plan(self, key: FeedKey, window: pd.DataFrame, new_bars: int | None
+              ) -> tuple[pd.DataFrame, list[tuple[_Active, _Watch, int]]] | None:
+        """The frame the feed's setups share and, per setup with new bars, its watch and how
+        many bars are new; None when no setup watches the feed."""
         setups = self.setups_for(key)
         if window.empty or not setups:
-            return []
+            return None
         feed = (key.source, key.symbol, key.timeframe)
         watches = [self._watches.setdefault((a.setup_id, a.version, feed),
                                             _Watch(a.compiled, key)) for a in setups]
         counts = [w.new_count(window, new_bars) for w in watches]
         longest = max(a.compiled.lookback for a in setups) + max(counts) - 1
-        frame = window.iloc[-longest:]
-        cache: dict = {}  # one frame for every setup: shared detections
-        out: list[LiveSignal] = []
-        for watch, new in zip(watches, counts, strict=True):
-            if new:
-                out += watch.step(frame, new, cache)
-        return sorted(out, key=lambda s: (s.known_at, s.setup_id))
+        due = [(a, w, new) for a, w, new in zip(setups, watches, counts, strict=True) if new]
+        return window.iloc[-longest:], due
+
+    def on_closes(self, windows: Mapping[FeedKey, pd.DataFrame], *,
+                  now: pd.Timestamp | None = None) -> dict[FeedKey, list[LiveSignal]]:
+        """`on_bars` for every feed of a close at once (each feed's window holds one new bar,
+        or its ``new_bars`` as in `on_bars` when first seen): the same signals per feed. With
+        ``workers`` > 1 the feeds are evaluated in that many processes (each feed's setups
+        together, sharing detections); the bookkeeping stays here."""
+        if self.workers <= 1 or len(windows) < 2:
+            return {key: self.on_bars(key, window, now=now) for key, window in windows.items()}
+        pool = self._pool or ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = pool
+        futures = {}
+        for key, window in windows.items():
+            task = self._task(key, closed_bars(window, key.timeframe, now))
+            if task is not None:
+                futures[key] = pool.submit(_evaluate_feed, *task)
+        out = {key: [] for key in windows}
+        for key, future in futures.items():
+            out[key] = sorted(future.result(), key=lambda s: (s.known_at, s.setup_id))
+        return out
+
+    def _task(self, key: FeedKey, window: pd.DataFrame) -> tuple | None:
+        """What a worker needs to evaluate one feed (None: nothing new), bookkeeping done."""
+        planned = self._plan(key, window, None)
+        if planned is None or not planned[1]:
+            return None
+        frame, due = planned
+        for _, watch, new in due:
+            watch.advance(frame, new)
+        jobs = [(active.setup, active.version, new) for active, _, new in due]
+        return _Feed(key.source, key.symbol, key.timeframe), frame, jobs
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
     def replay(self, setup: Setup, version: int, candles: pd.DataFrame, *, timeframe: str,
                source: str, symbol: str | None = None, start: int = 0) -> list[LiveSignal]:
