@@ -327,6 +327,9 @@ class LiveEvaluator:
     def setups_for(self, key: FeedKey) -> list[_Active]:
         """The active setups listing the feed's symbol at its timeframe, by setup id."""
         self.refresh()
+        return self._watching(key)
+
+    def _watching(self, key: FeedKey) -> list[_Active]:
         return [a for _, a in sorted(self._active.items())
                 if a.setup.market.timeframe == key.timeframe
                 and key.symbol in a.setup.market.symbols]
@@ -348,6 +351,11 @@ class LiveEvaluator:
         order (then by setup id). `window` holds closed bars of the feed, oldest first; it
         should reach `window_bars(key)` bars before the new ones. ``new_bars`` names how many
         tail bars are new when this (setup, feed) was not seen before (default 1)."""
+        self.refresh()
+        return self._on_bars(key, window, new_bars=new_bars, now=now)
+
+    def _on_bars(self, key: FeedKey, window: pd.DataFrame, *, new_bars: int | None,
+                 now: pd.Timestamp | None) -> list[LiveSignal]:
         planned = self._plan(key, closed_bars(window, key.timeframe, now), new_bars)
         if planned is None:
             return []
@@ -362,7 +370,7 @@ class LiveEvaluator:
               ) -> tuple[pd.DataFrame, list[tuple[_Active, _Watch, int]]] | None:
         """The frame the feed's setups share and, per setup with new bars, its watch and how
         many bars are new; None when no setup watches the feed."""
-        setups = self.setups_for(key)
+        setups = self._watching(key)
         if window.empty or not setups:
             return None
         feed = (key.source, key.symbol, key.timeframe)
@@ -379,8 +387,10 @@ class LiveEvaluator:
         or its ``new_bars`` as in `on_bars` when first seen): the same signals per feed. With
         ``workers`` > 1 the feeds are evaluated in that many processes (each feed's setups
         together, sharing detections); the bookkeeping stays here."""
+        self.refresh()  # once for the whole close
         if self.workers <= 1 or len(windows) < 2:
-            return {key: self.on_bars(key, window, now=now) for key, window in windows.items()}
+            return {key: self._on_bars(key, window, new_bars=None, now=now)
+                    for key, window in windows.items()}
         pool = self._pool or ProcessPoolExecutor(
             self.workers, mp_context=multiprocessing.get_context("spawn"))
         self._pool = pool

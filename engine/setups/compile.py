@@ -56,6 +56,9 @@ from engine.setups.lookback import setup_lookback
 from engine.signals import conform_signals, empty_signals
 
 ATR_PERIOD = 14
+#: Keys of a detection cache (`CompiledSetup.evaluate`) beside the conditions': the frame has
+#: been validated; its ATR(14).
+_VALID, _ATR = ("valid",), ("atr", ATR_PERIOD)
 
 
 @dataclasses.dataclass
@@ -325,8 +328,10 @@ def _filters(f: schema.Filters, candles: pd.DataFrame, atr: np.ndarray) -> np.nd
 def time_filters_allow(setup: schema.Setup, candles: pd.DataFrame) -> np.ndarray:
     """Per bar, do the setup's session, weekday and hour filters let a signal through? False
     means no signal there whatever the conditions (the live monitor skips such bars)."""
-    timed = setup.filters.model_copy(update={"min_atr_pct": None, "max_atr_pct": None})
-    return _filters(timed, candles, np.full(len(candles), np.nan))
+    filters = setup.filters
+    if filters.min_atr_pct is not None or filters.max_atr_pct is not None:
+        filters = filters.model_copy(update={"min_atr_pct": None, "max_atr_pct": None})
+    return _filters(filters, candles, np.full(len(candles), np.nan))
 
 
 def _level(ref: str | None, evaluated: dict[str, Evaluated], n: int) -> np.ndarray:
@@ -345,18 +350,24 @@ class CompiledSetup:
         self.dropped = 0
         self.counters = {"dropped_invalid_stop": 0, "filtered_stop_too_tight": 0}
         self._cache_keys: dict[str, tuple] = {}
+        self._lookback: int | None = None
 
     @property
     def lookback(self) -> int:
         """Bars a window must hold, ending at a bar, to decide that bar as the whole data does
         (`engine.setups.lookback`): what the live monitor keeps."""
-        return setup_lookback(self.setup)
+        if self._lookback is None:
+            self._lookback = setup_lookback(self.setup)
+        return self._lookback
 
     def evaluate(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None,
                  cache: dict | None = None) -> dict[str, Evaluated]:
         """Every condition on `candles`. `cache` (a dict the caller keeps for one candle frame,
         e.g. across optimiser trials) re-uses a condition whose block is unchanged."""
-        validate_candles(candles)
+        if cache is None or _VALID not in cache:
+            validate_candles(candles)
+            if cache is not None:
+                cache[_VALID] = True
         market = self.setup.market
         ev = _Evaluator(candles, market.timeframe, context, market.context_timeframe)
         out = {}
@@ -401,7 +412,12 @@ class CompiledSetup:
         evaluated = self.evaluate(candles, context=context, cache=cache)
         n = len(candles)
         combined, direction = _combine(self.setup.signal, evaluated, n)
-        atr = detect.atr(candles, ATR_PERIOD)
+        atr = cache.get(_ATR) if cache is not None else None
+        if atr is None:
+            atr = detect.atr(candles, ATR_PERIOD)
+            if cache is not None:
+                atr.flags.writeable = False  # shared by the setups on this frame
+                cache[_ATR] = atr
         # a new array: never write into a condition's own, which may be cached
         active = np.zeros(n, dtype=bool)
         tail = candles.iloc[since:] if since else candles
