@@ -187,6 +187,22 @@ def _signals_at(compiled: CompiledSetup, key, frame: pd.DataFrame, new: int,
             for row in signals.itertuples(index=False)]
 
 
+def _evaluate_feeds(tasks: list[tuple]) -> list[list[LiveSignal]]:
+    """`_evaluate_feed` for each of several feeds (one round trip to a worker)."""
+    return [_evaluate_feed(*task) for task in tasks]
+
+
+def _share(tasks: dict, workers: int) -> list[list]:
+    """Feeds in `workers` groups of about equal work (bars x setups), largest first."""
+    groups: list[list] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for key, task in sorted(tasks.items(), key=lambda kv: -len(kv[1][1]) * len(kv[1][2])):
+        least = loads.index(min(loads))
+        groups[least].append(key)
+        loads[least] += len(task[1]) * len(task[2])
+    return [group for group in groups if group]
+
+
 #: In a worker process: compiled setups by (id, version), so each is compiled once there.
 _WORKER_COMPILED: dict[tuple[str, int], CompiledSetup] = {}
 
@@ -204,6 +220,21 @@ def _evaluate_feed(key: _Feed, frame: pd.DataFrame,
                                                                            version=version)
         out += _signals_at(compiled, key, frame, new, cache)
     return out
+
+
+def _warm_worker(setups: list[tuple[Setup, int]]) -> None:
+    """A new worker process compiles the active setups and runs each once on a short frame,
+    so loading numba's cached kernels is not paid at the first close it serves."""
+    import numpy as np
+
+    index = pd.date_range("2024-01-01", periods=500, freq="1min", tz="UTC", name="time")
+    walk = 100 + np.cumsum(np.random.default_rng(0).normal(0, 0.1, len(index)))
+    candles = pd.DataFrame({"open": walk, "high": walk + 0.2, "low": walk - 0.2,
+                            "close": walk + 0.05, "volume": 1.0}, index=index)
+    for setup, version in setups:
+        compiled = _WORKER_COMPILED.setdefault((setup.id, version),
+                                               compile_setup(setup, version=version))
+        compiled.new_signals(candles, symbol="WARM/UP", explain=True)
 
 
 def closed_bars(window: pd.DataFrame, timeframe: str, now: pd.Timestamp | None
@@ -392,16 +423,22 @@ class LiveEvaluator:
             return {key: self._on_bars(key, window, new_bars=None, now=now)
                     for key, window in windows.items()}
         pool = self._pool or ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self.workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_warm_worker,
+            initargs=([(a.setup, a.version) for a in self._active.values()],))
         self._pool = pool
-        futures = {}
+        tasks = {}
         for key, window in windows.items():
             task = self._task(key, closed_bars(window, key.timeframe, now))
             if task is not None:
-                futures[key] = pool.submit(_evaluate_feed, *task)
+                tasks[key] = task
+        groups = _share(tasks, self.workers)
+        futures = [pool.submit(_evaluate_feeds, [tasks[key] for key in group])
+                   for group in groups]
         out = {key: [] for key in windows}
-        for key, future in futures.items():
-            out[key] = sorted(future.result(), key=lambda s: (s.known_at, s.setup_id))
+        for group, future in zip(groups, futures, strict=True):
+            for key, signals in zip(group, future.result(), strict=True):
+                out[key] = sorted(signals, key=lambda s: (s.known_at, s.setup_id))
         return out
 
     def _task(self, key: FeedKey, window: pd.DataFrame) -> tuple | None:
