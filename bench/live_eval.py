@@ -9,7 +9,12 @@ A close: the five examples in four variants each (target 1.5, 2, 2.5 or 3 R: the
 one example share their detections) = 20 setups, each on 10 symbols at its timeframe (1m, 5m,
 15m): at a 15m close 30 feeds and 200 (setup, symbol) evaluations are due at once. The 1m
 steps between two 15m closes are evaluated untimed; the closes are timed, in one process
-(`on_closes`, ``workers=1``) and in two worker processes (``workers=2``).
+(`on_closes`, ``workers=1``) and in two worker processes (``workers=2``). Whether two processes
+can help depends on a free second core: the note gives the speed-up two processes had on a
+pure-Python loop just before (about 2 on a quiet two-core machine). On the shared development
+machine (load 5-7 on 2 cores) it was 0.75-1.4, and ``workers=2`` was slower than one process
+(IPC and a worker's own scheduling on top of the same CPU share); the monitor keeps one process
+unless a machine with a free core measures otherwise.
 
     python -m bench.live_eval           # prints the rows
     python -m bench.live_eval --quick
@@ -48,33 +53,47 @@ def _history(days: int, seed: int) -> dict[str, pd.DataFrame]:
     return {"1m": one, "5m": resample(one, "5m"), "15m": resample(one, "15m")}
 
 
+def _cases() -> list[tuple[str, str]]:
+    """(name, setup text): each example at its timeframe, and the two sweeps on 1m, whose
+    14-day zone horizon makes the longest windows of 1m bars."""
+    cases = [(path.stem, path.read_text(encoding="utf-8")) for path in EXAMPLES]
+    for stem in ("london-asia-sweep-fvg", "pdh-sweep-reversal"):
+        text = (EXAMPLES[0].parent / f"{stem}.yaml").read_text(encoding="utf-8")
+        cases.append((f"{stem} on 1m", text.replace("timeframe: 5m", "timeframe: 1m")))
+    return cases
+
+
 def per_setup_bar(bars: int) -> list[Result]:
-    """Each example alone: median and p95 of one new bar."""
+    """Each case alone: median and p95 of one new bar over `bars` bars (1m: a day, so the
+    session bars that evaluate fully are in)."""
     from engine.live.evaluate import LiveEvaluator
     from engine.setups.store import SetupStore
 
     frames = _history(120, seed=3)
     results = []
-    for path in EXAMPLES:
+    for label, text in _cases():
         with tempfile.TemporaryDirectory() as home:
             store = SetupStore(Path(home) / "setups")
-            timeframe = store.save(path.read_text(encoding="utf-8")).setup.market.timeframe
+            timeframe = store.save(text).setup.market.timeframe
             evaluator = LiveEvaluator(home)
             key = _feed("BTC/USDT", timeframe)
             candles, size = frames[timeframe], evaluator.window_bars(key)
-            seconds = []
-            for end in range(len(candles) - bars - WARMUP_BARS, len(candles)):
+            count = max(bars, 1440) if timeframe == "1m" and not quick() else bars
+            seconds, cpu = [], []
+            for end in range(len(candles) - count - WARMUP_BARS, len(candles)):
                 window = candles.iloc[end + 1 - size:end + 1]
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 evaluator.on_bars(key, window)
                 seconds.append(time.perf_counter() - started)
-            timed = np.array(seconds[WARMUP_BARS:])
-            name = f"{path.stem} ({timeframe}, {size:,}-bar window)"
+                cpu.append(time.process_time() - started_cpu)
+            timed, timed_cpu = np.array(seconds[WARMUP_BARS:]), np.array(cpu[WARMUP_BARS:])
+            name = f"{label} ({timeframe}, {size:,}-bar window)"
             results += [
                 Result("live_eval", f"{name} median", float(np.median(timed)),
                        note=f"{len(timed)} bars"),
                 Result("live_eval", f"{name} p95", float(np.percentile(timed, 95)),
-                       target=0.005),
+                       target=0.005, note=f"CPU time p95 {np.percentile(timed_cpu, 95) * 1000:.1f}"
+                                          " ms (what a quiet machine would show)"),
             ]
     return results
 
@@ -111,7 +130,7 @@ def close_seconds(closes: int, workers: int) -> tuple[list[float], int, int]:
         evaluations = sum(len(evaluator.setups_for(key)) for key in keys)
         one = history[SYMBOLS[0]]["1m"]
         last_close = one.index[-1].floor("15min")
-        first = last_close - pd.Timedelta(minutes=15 * (closes + 1))
+        first = last_close - pd.Timedelta(minutes=15 * closes)
         seconds, signals = [], 0
         try:
             for now in pd.date_range(first, last_close, freq="1min"):
@@ -133,16 +152,43 @@ def close_seconds(closes: int, workers: int) -> tuple[list[float], int, int]:
     return seconds, evaluations, signals
 
 
+def _spin(loops: int) -> int:
+    total = 0
+    for i in range(loops):
+        total += i * i
+    return total
+
+
+def headroom() -> float:
+    """How much faster two processes run two pure-Python loops than one process does, now:
+    about 2 on a quiet two-core machine, about 1 when other work holds the cores."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    loops = 2_000_000
+    started = time.perf_counter()
+    _spin(loops), _spin(loops)
+    alone = time.perf_counter() - started
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_spin, [10, 10]))
+        started = time.perf_counter()
+        list(pool.map(_spin, [loops, loops]))
+        both = time.perf_counter() - started
+    return alone / both
+
+
 def run() -> list[Result]:
     results = per_setup_bar(40 if quick() else 300)
     closes = 2 if quick() else 8
+    spare = headroom()
     for workers in (1, 2):
         seconds, evaluations, signals = close_seconds(closes, workers)
         results.append(Result(
             "live_eval", f"a 15m close, 20 setups x 10 symbols, {workers} process(es)",
             float(np.median(seconds)),
             note=f"median of {len(seconds)} closes; {evaluations} evaluations each "
-                 f"(30 feeds), {signals} signals; worst {max(seconds) * 1000:.0f} ms"))
+                 f"(30 feeds), {signals} signals; worst {max(seconds) * 1000:.0f} ms; two "
+                 f"processes ran a pure loop {spare:.2f}x as fast as one, just before"))
     return results
 
 

@@ -21,8 +21,18 @@ is a newly closed bar are returned as `LiveSignal`s. Rules a trader can rely on:
 - **Parity.** `replay` runs one setup bar by bar through the same path; the tests prove it
   yields the whole-data signals of `compile_setup` on the demo candles.
 - **Shared work.** Setups on one feed are evaluated on one window with one detection cache, so
-  two setups with the same condition block detect it once; a bar outside a setup's sessions,
-  weekdays or hours filters is not evaluated at all (no signal can pass them there).
+  two setups with the same condition block detect it once (and read one ATR); a bar outside a
+  setup's sessions, weekdays or hours filters is not evaluated at all (no signal can pass them
+  there).
+- **Cheap quiet bars.** Detectors hand the compiler numpy arrays (`engine.detect._frame.
+  Detections`); a pandas frame is built only for a bar that raises a signal (its reasons). One
+  setup on one new bar takes 0.2-1.4 ms (median), under 3.5 ms at p95, on the example setups
+  with windows of up to 23,000 bars (``python -m bench.live_eval``).
+- **A close at once.** `on_closes` takes every feed of a close (the setup folders are checked
+  once); ``workers=2`` shares the feeds out to worker processes. The bookkeeping and the
+  signals are the same either way (tested); on the shared 2-core development machine two
+  processes were slower than one (a close of 200 evaluations: ~40 ms in one process), so the
+  default is one.
 
 >>> evaluator = LiveEvaluator(home)  # doctest: +SKIP
 >>> evaluator.on_bars(key, store.read("BTC/USDT", "5m").tail(evaluator.window_bars(key)))
