@@ -54,7 +54,7 @@ import pandas as pd
 
 from engine.candles import timeframe_delta
 from engine.errors import SetupError
-from engine.setups.compile import CompiledSetup, compile_setup, time_filters_allow
+from engine.setups.compile import CompiledSetup, FrameCache, compile_setup, time_filters_allow
 from engine.setups.schema import Setup
 from engine.setups.store import SetupStore
 
@@ -221,7 +221,7 @@ def _evaluate_feed(key: _Feed, frame: pd.DataFrame,
                    jobs: list[tuple[Setup, int, int]]) -> list[LiveSignal]:
     """One feed's setups on one frame with one detection cache (run in a worker process):
     `jobs` are (setup, version, new bars)."""
-    cache: dict = {}
+    cache = FrameCache()
     out: list[LiveSignal] = []
     for setup, version, new in jobs:
         compiled = _WORKER_COMPILED.get((setup.id, version))
@@ -401,7 +401,7 @@ class LiveEvaluator:
         if planned is None:
             return []
         frame, due = planned
-        cache: dict = {}  # one frame for every setup: shared detections
+        cache = FrameCache()  # one frame for every setup: shared detections
         out: list[LiveSignal] = []
         for _, watch, new in due:
             out += watch.step(frame, new, cache)
@@ -427,7 +427,8 @@ class LiveEvaluator:
         """`on_bars` for every feed of a close at once (each feed's window holds one new bar,
         or its ``new_bars`` as in `on_bars` when first seen): the same signals per feed. With
         ``workers`` > 1 the feeds are evaluated in that many processes (each feed's setups
-        together, sharing detections); the bookkeeping stays here."""
+        together, sharing detections; spawned, so the program's main module must be safe to
+        import, as `ita`'s is); the bookkeeping stays here. `close` stops them."""
         self.refresh()  # once for the whole close
         if self.workers <= 1 or len(windows) < 2:
             return {key: self._on_bars(key, window, new_bars=None, now=now)

@@ -56,9 +56,15 @@ from engine.setups.lookback import setup_lookback
 from engine.signals import conform_signals, empty_signals
 
 ATR_PERIOD = 14
-#: Keys of a detection cache (`CompiledSetup.evaluate`) beside the conditions': the frame has
-#: been validated; its ATR(14).
-_VALID, _ATR = ("valid",), ("atr", ATR_PERIOD)
+
+
+class FrameCache(dict):
+    """A detection cache (`CompiledSetup.evaluate`) for one candle frame that also keeps what
+    every setup reads of the frame: that it passed the candle checks, and its ATR(14). The live
+    monitor evaluates each feed's setups with one."""
+
+    validated = False
+    atr: np.ndarray | None = None
 
 
 @dataclasses.dataclass
@@ -364,10 +370,10 @@ class CompiledSetup:
                  cache: dict | None = None) -> dict[str, Evaluated]:
         """Every condition on `candles`. `cache` (a dict the caller keeps for one candle frame,
         e.g. across optimiser trials) re-uses a condition whose block is unchanged."""
-        if cache is None or _VALID not in cache:
+        if not getattr(cache, "validated", False):
             validate_candles(candles)
-            if cache is not None:
-                cache[_VALID] = True
+            if isinstance(cache, FrameCache):
+                cache.validated = True
         market = self.setup.market
         ev = _Evaluator(candles, market.timeframe, context, market.context_timeframe)
         out = {}
@@ -412,12 +418,12 @@ class CompiledSetup:
         evaluated = self.evaluate(candles, context=context, cache=cache)
         n = len(candles)
         combined, direction = _combine(self.setup.signal, evaluated, n)
-        atr = cache.get(_ATR) if cache is not None else None
+        atr = getattr(cache, "atr", None)
         if atr is None:
             atr = detect.atr(candles, ATR_PERIOD)
-            if cache is not None:
+            if isinstance(cache, FrameCache):
                 atr.flags.writeable = False  # shared by the setups on this frame
-                cache[_ATR] = atr
+                cache.atr = atr
         # a new array: never write into a condition's own, which may be cached
         active = np.zeros(n, dtype=bool)
         tail = candles.iloc[since:] if since else candles

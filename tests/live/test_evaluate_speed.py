@@ -6,6 +6,8 @@ the whole-index conversion across a daylight-saving change."""
 from __future__ import annotations
 
 import dataclasses
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +47,10 @@ def _signal_ids(per_feed: dict) -> dict:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_close_of_many_feeds_gives_each_feed_its_on_bars_signals(tmp_path, demo_candles,
-                                                                   workers):
+                                                                   workers, monkeypatch):
+    # spawned workers re-run the main script: not the page an AppTest earlier in this pytest
+    # process may have left as __main__ (the monitor's main, `ita`, is import-safe)
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     btc = demo_candles.iloc[:24_000]  # the 1m sweep's whole lookback
     eth = btc * 0.07  # another market: same times, other prices
     candles = {FeedKey("binanceus", "BTC/USDT", "1m"): btc,
