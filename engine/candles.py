@@ -7,6 +7,7 @@ source converts to this; every detector, compiler and backtester accepts only th
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 
@@ -130,10 +131,26 @@ def _local_minutes(index: pd.DatetimeIndex, tz: str) -> np.ndarray:
         wanted, lookup = np.arange(first, last + 1), quarter - first
     else:  # sparse (daily bars over decades): only the quarters present
         wanted, lookup = np.unique(quarter, return_inverse=True)
-    utc_ns = wanted * (15 * _PER_MINUTE["ns"])
-    wall_ns = pd.DatetimeIndex(utc_ns, tz="UTC").tz_convert(tz).tz_localize(None).asi8
-    offset = (wall_ns - utc_ns) // _PER_MINUTE["ns"]
+    if len(wanted) <= _FEW_QUARTERS:  # the live monitor's new bars: offsets kept per zone
+        offset = np.array([_quarter_offset(tz, int(q)) for q in wanted], dtype=np.int64)
+    else:
+        offset = _quarter_offsets(tz, wanted)
     return utc + offset[lookup]
+
+
+def _quarter_offsets(tz: str, quarters: np.ndarray) -> np.ndarray:
+    """UTC offset, in minutes, of zone `tz` at each quarter hour (counted since the epoch)."""
+    utc_ns = quarters * (15 * _PER_MINUTE["ns"])
+    wall_ns = pd.DatetimeIndex(utc_ns, tz="UTC").tz_convert(tz).tz_localize(None).asi8
+    return (wall_ns - utc_ns) // _PER_MINUTE["ns"]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _quarter_offset(tz: str, quarter: int) -> int:
+    return int(_quarter_offsets(tz, np.array([quarter], dtype=np.int64))[0])
+
+
+_FEW_QUARTERS = 8
 
 
 _PER_MINUTE = {"s": 60, "ms": 60_000, "us": 60_000_000, "ns": 60_000_000_000}

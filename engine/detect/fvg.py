@@ -25,7 +25,7 @@ import pandas as pd
 from numba import njit
 
 from engine.candles import CLOSE, HIGH, LOW, OPEN
-from engine.detect._frame import detection_frame, prepare
+from engine.detect._frame import Detections, prepare
 from engine.detect._kernels import Searcher, first_reach_nb
 from engine.detect.indicators import atr
 
@@ -36,6 +36,13 @@ def detect_fvg(candles: pd.DataFrame, *, min_size: float = 0.0, min_size_pct: fl
 
     >>> detect_fvg(demo_candles).head()  # doctest: +SKIP
     """
+    return fvg_detections(candles, min_size=min_size, min_size_pct=min_size_pct,
+                          min_size_atr=min_size_atr, atr_period=atr_period).frame()
+
+
+def fvg_detections(candles: pd.DataFrame, *, min_size: float = 0.0, min_size_pct: float = 0.0,
+                   min_size_atr: float = 0.0, atr_period: int = 14) -> Detections:
+    """`detect_fvg` as arrays (`Detections`)."""
     prepare(candles)
     high = np.ascontiguousarray(candles[HIGH].to_numpy(np.float64))
     low = np.ascontiguousarray(candles[LOW].to_numpy(np.float64))
@@ -49,7 +56,7 @@ def detect_fvg(candles: pd.DataFrame, *, min_size: float = 0.0, min_size_pct: fl
     touched, half, filled = _fills_nb(down.values, down.small, down.big, up.values, up.small,
                                       up.big, at_i + 2, top, bottom, bull)
     middle_dir = np.sign(close[at_i] - candles[OPEN].to_numpy(np.float64)[at_i])
-    return detection_frame(
+    return Detections(
         candles.index, at_i=at_i, known_i=at_i + 1, kind="fvg",
         direction=np.where(bull, 1, -1).astype(np.int8), top=top, bottom=bottom,
         size=top - bottom, middle_direction=middle_dir.astype(np.int8),

@@ -22,7 +22,7 @@ import pandas as pd
 from numba import njit
 
 from engine.candles import HIGH, LOW
-from engine.detect._frame import detection_frame, prepare
+from engine.detect._frame import Detections, prepare
 from engine.detect._kernels import period_ranges_nb, starts_inside
 from engine.detect.indicators import atr
 from engine.detect.sessions import DAY, _minute, bar_minutes, local_minutes
@@ -44,6 +44,12 @@ def _offset(period: str, boundary_minute: int) -> int:
 def detect_previous_levels(candles: pd.DataFrame, *, period: str = "day",
                            boundary: str = "00:00", tz: str = "UTC") -> pd.DataFrame:
     """Highs and lows of completed days or weeks; see the module docstring."""
+    return previous_level_detections(candles, period=period, boundary=boundary, tz=tz).frame()
+
+
+def previous_level_detections(candles: pd.DataFrame, *, period: str = "day",
+                              boundary: str = "00:00", tz: str = "UTC") -> Detections:
+    """`detect_previous_levels` as arrays (`Detections`)."""
     prepare(candles)
     if period not in _PERIODS:
         raise SetupError(f"period must be 'day' or 'week', got {period!r}")
@@ -58,7 +64,7 @@ def detect_previous_levels(candles: pd.DataFrame, *, period: str = "day",
     count = len(first)
     kind = np.array([high_kind] * count + [low_kind] * count, dtype=object)
     level = np.concatenate([hi, lo])
-    return detection_frame(
+    return Detections(
         candles.index, at_i=np.concatenate([hi_i, lo_i]), known_i=np.concatenate([known] * 2),
         kind=kind, direction=np.concatenate([np.ones(count), -np.ones(count)]).astype(np.int8),
         top=level, bottom=level, period_start_i=np.concatenate([first] * 2))
@@ -91,6 +97,14 @@ def _equal_nb(price, pivots, tolerance, lookback, sign):
 def detect_equal_levels(candles: pd.DataFrame, *, length: int = 5, tolerance_pct: float = 0.05,
                         tolerance_atr: float | None = None, lookback: int = 5) -> pd.DataFrame:
     """Equal highs (+1) and equal lows (-1) as liquidity pools; see the module docstring."""
+    return equal_level_detections(candles, length=length, tolerance_pct=tolerance_pct,
+                                  tolerance_atr=tolerance_atr, lookback=lookback).frame()
+
+
+def equal_level_detections(candles: pd.DataFrame, *, length: int = 5,
+                           tolerance_pct: float = 0.05, tolerance_atr: float | None = None,
+                           lookback: int = 5) -> Detections:
+    """`detect_equal_levels` as arrays (`Detections`)."""
     prepare(candles)
     high = candles[HIGH].to_numpy(np.float64)
     low = candles[LOW].to_numpy(np.float64)
@@ -111,5 +125,5 @@ def detect_equal_levels(candles: pd.DataFrame, *, length: int = 5, tolerance_pct
     level = np.concatenate([r[2] for r in rows])
     direction = np.concatenate([np.full(len(r[0]), r[3]) for r in rows]).astype(np.int8)
     kind = np.concatenate([np.full(len(r[0]), r[4], dtype=object) for r in rows])
-    return detection_frame(candles.index, at_i=second, known_i=second + length, kind=kind,
-                           direction=direction, top=level, bottom=level, first_i=first)
+    return Detections(candles.index, at_i=second, known_i=second + length, kind=kind,
+                      direction=direction, top=level, bottom=level, first_i=first)

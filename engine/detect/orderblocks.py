@@ -20,7 +20,7 @@ import pandas as pd
 from numba import njit
 
 from engine.candles import CLOSE, HIGH, LOW, OPEN
-from engine.detect._frame import detection_frame, prepare
+from engine.detect._frame import Detections, prepare
 from engine.detect._kernels import Searcher, first_reach
 from engine.detect.structure import structure_breaks
 
@@ -50,6 +50,11 @@ def _blocks_nb(open_, high, low, close, break_i, direction, swing_i):
 
 def detect_order_blocks(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
     """Order blocks with mitigation and invalidation; see the module docstring."""
+    return order_block_detections(candles, length=length).frame()
+
+
+def order_block_detections(candles: pd.DataFrame, *, length: int = 5) -> Detections:
+    """`detect_order_blocks` as arrays (`Detections`)."""
     prepare(candles)
     o, h, lw, c = (candles[x].to_numpy(np.float64) for x in (OPEN, HIGH, LOW, CLOSE))
     break_i, direction, _, _, swing_i = structure_breaks(candles, length)
@@ -68,6 +73,6 @@ def detect_order_blocks(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFra
                                         inclusive=False)
         invalidated[~bull] = first_reach(Searcher(c, above=True), start[~bull], top[~bull],
                                          inclusive=False)
-    return detection_frame(candles.index, at_i=block_i, known_i=break_i, kind="order_block",
-                           direction=direction, top=top, bottom=bottom, mitigated_i=mitigated,
-                           invalidated_i=invalidated)
+    return Detections(candles.index, at_i=block_i, known_i=break_i, kind="order_block",
+                      direction=direction, top=top, bottom=bottom, mitigated_i=mitigated,
+                      invalidated_i=invalidated)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from engine.candles import HIGH, LOW, local_minutes
-from engine.detect._frame import detection_frame, prepare
+from engine.detect._frame import Detections, prepare
 from engine.detect._kernels import period_ranges_nb, starts_inside
 from engine.errors import SetupError
 
@@ -102,6 +102,12 @@ def session_mask(index: pd.DatetimeIndex, session: Session | str) -> np.ndarray:
 def detect_sessions(candles: pd.DataFrame, *, sessions: Iterable[Session | str] = (
         "asia", "london", "new_york"), bar_length: int | None = None) -> pd.DataFrame:
     """Completed session ranges: ``top`` = session high, ``bottom`` = session low."""
+    return session_detections(candles, sessions=sessions, bar_length=bar_length).frame()
+
+
+def session_detections(candles: pd.DataFrame, *, sessions: Iterable[Session | str] = (
+        "asia", "london", "new_york"), bar_length: int | None = None) -> Detections:
+    """`detect_sessions` as arrays (`Detections`)."""
     prepare(candles)
     step = bar_length or bar_minutes(candles.index)
     high = candles[HIGH].to_numpy(np.float64)
@@ -121,6 +127,5 @@ def detect_sessions(candles: pd.DataFrame, *, sessions: Iterable[Session | str] 
     # one frame for every session, sorted by known bar then first bar
     columns = zip(*parts, strict=True)
     first, known, hi, hi_i, lo, lo_i, names = (np.concatenate(column) for column in columns)
-    return detection_frame(candles.index, at_i=first, known_i=known, kind="session",
-                           direction=0, top=hi, bottom=lo, session=names, high_i=hi_i,
-                           low_i=lo_i)
+    return Detections(candles.index, at_i=first, known_i=known, kind="session",
+                      direction=0, top=hi, bottom=lo, session=names, high_i=hi_i, low_i=lo_i)

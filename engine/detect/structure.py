@@ -20,7 +20,7 @@ import pandas as pd
 from numba import njit
 
 from engine.candles import CLOSE, HIGH, LOW
-from engine.detect._frame import detection_frame, prepare
+from engine.detect._frame import Detections, prepare
 from engine.detect.swings import swing_points
 
 BOS, CHOCH = 1, 2
@@ -76,8 +76,13 @@ def structure_breaks(candles: pd.DataFrame, length: int):
 
 def detect_structure(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
     """BOS / CHoCH rows; see the module docstring for the exact rule."""
+    return structure_detections(candles, length=length).frame()
+
+
+def structure_detections(candles: pd.DataFrame, *, length: int = 5) -> Detections:
+    """`detect_structure` as arrays (`Detections`)."""
     prepare(candles)
     at_i, direction, kind_code, level, swing_i = structure_breaks(candles, length)
     kind = np.where(kind_code == CHOCH, "choch", "bos").astype(object)
-    return detection_frame(candles.index, at_i=at_i, known_i=at_i, kind=kind,
-                           direction=direction, top=level, bottom=level, swing_i=swing_i)
+    return Detections(candles.index, at_i=at_i, known_i=at_i, kind=kind,
+                      direction=direction, top=level, bottom=level, swing_i=swing_i)

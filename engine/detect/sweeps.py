@@ -21,7 +21,7 @@ import pandas as pd
 from numba import njit
 
 from engine.candles import CLOSE, HIGH, LOW
-from engine.detect._frame import detection_frame, prepare
+from engine.detect._frame import _STR, Detections, prepare
 from engine.detect._kernels import Searcher, first_reach
 
 
@@ -51,37 +51,60 @@ def _reclaim_nb(high, low, close, breaks, levels, sides, reclaim_bars):
     return reclaim, extreme
 
 
-def _level_table(levels: pd.DataFrame) -> pd.DataFrame:
-    """One row per (level, side): side +1 = a high to sweep upwards, -1 = a low."""
-    highs = levels[levels["direction"] >= 0].assign(side=1, level=lambda f: f["top"])
-    lows = levels[levels["direction"] <= 0].assign(side=-1, level=lambda f: f["bottom"])
-    return pd.concat([highs, lows], ignore_index=True)
+def _level_table(levels: pd.DataFrame | Detections) -> dict[str, object]:
+    """One row per (level, side): the highs (side +1, swept upwards, level = top) in order,
+    then the lows (side -1, level = bottom); ``kind`` and ``session`` as the levels hold them
+    (a frame's own column arrays, or a `Detections`' kinds as pandas strings)."""
+    frame = isinstance(levels, pd.DataFrame)
+
+    def column(name: str, dtype) -> np.ndarray:
+        return levels[name].to_numpy(dtype) if frame else np.asarray(levels[name], dtype)
+
+    direction = column("direction", np.int64)
+    highs, lows = np.flatnonzero(direction >= 0), np.flatnonzero(direction <= 0)
+    rows = np.concatenate([highs, lows])
+    table = {
+        "side": np.concatenate([np.ones(len(highs), np.int64), -np.ones(len(lows), np.int64)]),
+        "level": np.concatenate([column("top", np.float64)[highs],
+                                 column("bottom", np.float64)[lows]]),
+        "known_i": column("known_i", np.int64)[rows], "at_i": column("at_i", np.int64)[rows],
+        "kind": levels["kind"].array[rows] if frame else levels.kinds()[rows],
+    }
+    if "session" in levels:
+        table["session"] = (levels["session"].array if frame else levels["session"])[rows]
+    return table
 
 
 def detect_sweeps(candles: pd.DataFrame, levels: pd.DataFrame, *,
                   reclaim_bars: int = 1) -> pd.DataFrame:
     """Sweeps of the given reference levels; see the module docstring."""
+    return sweep_detections(candles, levels, reclaim_bars=reclaim_bars).frame()
+
+
+def sweep_detections(candles: pd.DataFrame, levels: pd.DataFrame | Detections, *,
+                     reclaim_bars: int = 1) -> Detections:
+    """`detect_sweeps` as arrays (`Detections`); `levels` a detection frame or `Detections`."""
     prepare(candles)
     if reclaim_bars < 1:
         raise ValueError("reclaim_bars must be at least 1")
     high, low, close = (candles[c].to_numpy(np.float64) for c in (HIGH, LOW, CLOSE))
     table = _level_table(levels)
-    side = table["side"].to_numpy(np.int64)
-    level = table["level"].to_numpy(np.float64)
-    start = table["known_i"].to_numpy(np.int64) + 1
-    breaks = np.full(len(table), -1, np.int64)
+    side, level = table["side"], table["level"]
+    start = table["known_i"] + 1
+    breaks = np.full(len(side), -1, np.int64)
     up = side == 1
-    if len(table):
+    if len(side):
         breaks[up] = first_reach(Searcher(high, above=True), start[up], level[up],
                                  inclusive=False)
         breaks[~up] = first_reach(Searcher(low, above=False), start[~up], level[~up],
                                   inclusive=False)
     reclaim, extreme = _reclaim_nb(high, low, close, breaks, level, side, int(reclaim_bars))
     hit = reclaim >= 0
-    extra = {"extreme": extreme[hit], "level_kind": table["kind"].array[hit],
-             "level_i": table["at_i"].to_numpy(np.int64)[hit]}
+    kinds = table["kind"][hit]
+    extra = {"extreme": extreme[hit], "level_kind": kinds if isinstance(levels, pd.DataFrame)
+             else pd.array(kinds, dtype=_STR), "level_i": table["at_i"][hit]}
     if "session" in table:
-        extra["session"] = table["session"].array[hit]
-    return detection_frame(candles.index, at_i=breaks[hit], known_i=reclaim[hit], kind="sweep",
-                           direction=(-side[hit]).astype(np.int8), top=level[hit],
-                           bottom=level[hit], **extra)
+        extra["session"] = table["session"][hit]
+    return Detections(candles.index, at_i=breaks[hit], known_i=reclaim[hit], kind="sweep",
+                      direction=(-side[hit]).astype(np.int8), top=level[hit],
+                      bottom=level[hit], **extra)

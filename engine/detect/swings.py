@@ -19,7 +19,7 @@ import pandas as pd
 from numba import njit
 
 from engine.candles import HIGH, LOW
-from engine.detect._frame import detection_frame, prepare
+from engine.detect._frame import Detections, prepare
 
 
 @njit(cache=True)
@@ -62,6 +62,11 @@ def detect_swings(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
     >>> detect_swings(c, length=2)[["at_i", "known_i", "kind", "top"]].values.tolist()
     [[2, 4, 'swing_high', 3.0]]
     """
+    return swing_detections(candles, length=length).frame()
+
+
+def swing_detections(candles: pd.DataFrame, *, length: int = 5) -> Detections:
+    """`detect_swings` as arrays (`Detections`)."""
     prepare(candles)
     is_high, is_low = swing_points(candles, length)
     hi = np.flatnonzero(is_high)
@@ -70,5 +75,5 @@ def detect_swings(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
     price = np.concatenate([candles[HIGH].to_numpy()[hi], candles[LOW].to_numpy()[lo]])
     direction = np.concatenate([np.ones(len(hi)), -np.ones(len(lo))]).astype(np.int8)
     kind = {1: "swing_high", -1: "swing_low"}
-    return detection_frame(candles.index, at_i=at_i, known_i=at_i + length, kind=kind,
-                           direction=direction, top=price, bottom=price)
+    return Detections(candles.index, at_i=at_i, known_i=at_i + length, kind=kind,
+                      direction=direction, top=price, bottom=price)

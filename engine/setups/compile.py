@@ -43,12 +43,28 @@ import pyarrow.compute as pc
 
 from engine import detect
 from engine.candles import CLOSE, PARTIAL, resample, timeframe_delta, validate_candles
-from engine.detect.sessions import local_minutes
+from engine.detect._frame import Detections
+from engine.detect.fvg import fvg_detections
+from engine.detect.levels import equal_level_detections, previous_level_detections
+from engine.detect.orderblocks import order_block_detections
+from engine.detect.sessions import local_minutes, session_detections
+from engine.detect.structure import structure_detections
+from engine.detect.sweeps import sweep_detections
+from engine.detect.swings import swing_detections
 from engine.setups import schema
 from engine.setups.lookback import setup_lookback
 from engine.signals import conform_signals, empty_signals
 
 ATR_PERIOD = 14
+
+
+class FrameCache(dict):
+    """A detection cache (`CompiledSetup.evaluate`) for one candle frame that also keeps what
+    every setup reads of the frame: that it passed the candle checks, and its ATR(14). The live
+    monitor evaluates each feed's setups with one."""
+
+    validated = False
+    atr: np.ndarray | None = None
 
 
 @dataclasses.dataclass
@@ -59,7 +75,15 @@ class Evaluated:
     direction: np.ndarray
     row_levels: dict[str, np.ndarray]  # per row of `frame`: top, bottom, mid, level, extreme
     last_event: np.ndarray  # row of `frame` behind the last event at or before each bar
-    frame: pd.DataFrame | None = None
+    detections: Detections | None = None  # the rows that can fire it, as arrays
+    _frame: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def frame(self) -> pd.DataFrame | None:
+        """The detections as a detection frame (built on first use), None for a state."""
+        if self._frame is None and self.detections is not None:
+            self._frame = self.detections.frame()
+        return self._frame
 
     def level(self, name: str) -> np.ndarray:
         """Per bar, the level `name` of the last event known at that bar (NaN before any);
@@ -70,25 +94,23 @@ class Evaluated:
         return np.where(self.last_event >= 0, values[np.clip(self.last_event, 0, None)], np.nan)
 
 
-def _event_condition(n: int, frame: pd.DataFrame, positions: np.ndarray) -> Evaluated:
+def _event_condition(n: int, frame: Detections, positions: np.ndarray) -> Evaluated:
     keep = positions >= 0
     if not keep.all():
-        frame, positions = frame[keep].reset_index(drop=True), positions[keep]
+        frame, positions = frame.where(keep), positions[keep]
     if len(positions) > 1 and (np.diff(positions) < 0).any():  # copy only when out of order
         order = np.argsort(positions, kind="stable")
-        frame, positions = frame.iloc[order].reset_index(drop=True), positions[order]
-    elif not isinstance(frame.index, pd.RangeIndex) or (len(frame) and frame.index[0] != 0):
-        frame = frame.reset_index(drop=True)
+        frame, positions = frame.where(order), positions[order]
     active = np.zeros(n, dtype=bool)
     active[positions] = True
     row_at_bar = np.full(n, -1, dtype=np.int64)
     row_at_bar[positions] = np.arange(len(positions))  # last row wins on a shared bar
     last = np.maximum.accumulate(row_at_bar) if n else row_at_bar
     direction = np.zeros(n, dtype=np.int8)
-    direction[positions] = frame["direction"].to_numpy(np.int8)
-    top, bottom = frame["top"].to_numpy(float), frame["bottom"].to_numpy(float)
-    dirs = frame["direction"].to_numpy()
-    extreme = frame["extreme"].to_numpy(float) if "extreme" in frame else np.where(
+    direction[positions] = frame["direction"]
+    top, bottom = frame["top"], frame["bottom"]
+    dirs = frame["direction"]
+    extreme = np.asarray(frame["extreme"], float) if "extreme" in frame else np.where(
         dirs >= 0, bottom, top)
     values = {"top": top, "bottom": bottom, "mid": (top + bottom) / 2,
               "level": np.where(top == bottom, top, (top + bottom) / 2), "extreme": extreme}
@@ -105,8 +127,8 @@ def _want(direction: str) -> int:
     return {"bullish": 1, "bearish": -1}.get(direction, 0)
 
 
-def _rows(frame: pd.DataFrame, direction: int) -> pd.DataFrame:
-    return frame if direction == 0 else frame[frame["direction"] == direction]
+def _rows(frame: Detections, direction: int) -> Detections:
+    return frame if direction == 0 else frame.where(frame["direction"] == direction)
 
 
 def _side(side: str) -> int:
@@ -135,50 +157,50 @@ class _Evaluator:
 
     # events -------------------------------------------------------------------------------
     def _fvg(self, b: schema.FvgBlock) -> Evaluated:
-        frame = detect.detect_fvg(self.candles, min_size_atr=b.min_size_atr,
-                                  min_size_pct=b.min_size_pct)
+        frame = fvg_detections(self.candles, min_size_atr=b.min_size_atr,
+                               min_size_pct=b.min_size_pct)
         if b.displacement_candle:
-            frame = frame[frame["middle_direction"] == frame["direction"]]
+            frame = frame.where(frame["middle_direction"] == frame["direction"])
         frame = _rows(frame, _want(b.direction))
         column = "known_i" if b.event == "formed" else "touched_i"
-        return _event_condition(self.n, frame, frame[column].to_numpy(np.int64))
+        return _event_condition(self.n, frame, frame[column])
 
     def _swing(self, b: schema.SwingBlock) -> Evaluated:
-        frame = _rows(detect.detect_swings(self.candles, length=b.length), _side(b.side))
-        return _event_condition(self.n, frame, frame["known_i"].to_numpy(np.int64))
+        frame = _rows(swing_detections(self.candles, length=b.length), _side(b.side))
+        return _event_condition(self.n, frame, frame["known_i"])
 
     def _sweep(self, b: schema.SweepBlock) -> Evaluated:
         c = self.candles
         levels = {
-            "swing": lambda: detect.detect_swings(c, length=b.length),
-            "session": lambda: detect.detect_sessions(c, sessions=[b.session]),
-            "previous_day": lambda: detect.detect_previous_levels(
+            "swing": lambda: swing_detections(c, length=b.length),
+            "session": lambda: session_detections(c, sessions=[b.session]),
+            "previous_day": lambda: previous_level_detections(
                 c, period="day", boundary=b.day_boundary, tz=b.day_tz),
-            "previous_week": lambda: detect.detect_previous_levels(
+            "previous_week": lambda: previous_level_detections(
                 c, period="week", boundary=b.day_boundary, tz=b.day_tz),
-            "equal_levels": lambda: detect.detect_equal_levels(
+            "equal_levels": lambda: equal_level_detections(
                 c, length=b.length, tolerance_pct=b.tolerance_pct),
         }[b.of]()
-        frame = detect.detect_sweeps(c, levels, reclaim_bars=b.reclaim_bars)
+        frame = sweep_detections(c, levels, reclaim_bars=b.reclaim_bars)
         frame = _rows(frame, -_side(b.side))  # a swept high is a bearish (-1) sweep
-        return _event_condition(self.n, frame, frame["known_i"].to_numpy(np.int64))
+        return _event_condition(self.n, frame, frame["known_i"])
 
     def _structure(self, b: schema.StructureBlock) -> Evaluated:
-        frame = _rows(detect.detect_structure(self.candles, length=b.length), _want(b.direction))
+        frame = _rows(structure_detections(self.candles, length=b.length), _want(b.direction))
         if b.kind != "any":
-            frame = frame[frame["kind"] == b.kind]
-        return _event_condition(self.n, frame, frame["known_i"].to_numpy(np.int64))
+            frame = frame.where(frame.kinds() == b.kind)
+        return _event_condition(self.n, frame, frame["known_i"])
 
     def _order_block(self, b: schema.OrderBlockBlock) -> Evaluated:
-        frame = _rows(detect.detect_order_blocks(self.candles, length=b.length),
+        frame = _rows(order_block_detections(self.candles, length=b.length),
                       _want(b.direction))
         column = "known_i" if b.event == "formed" else "mitigated_i"
-        return _event_condition(self.n, frame, frame[column].to_numpy(np.int64))
+        return _event_condition(self.n, frame, frame[column])
 
     def _equal_levels(self, b: schema.EqualLevelsBlock) -> Evaluated:
-        frame = _rows(detect.detect_equal_levels(self.candles, length=b.length,
-                                                 tolerance_pct=b.tolerance_pct), _side(b.side))
-        return _event_condition(self.n, frame, frame["known_i"].to_numpy(np.int64))
+        frame = _rows(equal_level_detections(self.candles, length=b.length,
+                                             tolerance_pct=b.tolerance_pct), _side(b.side))
+        return _event_condition(self.n, frame, frame["known_i"])
 
     def _ma_cross(self, b: schema.MaCrossBlock) -> Evaluated:
         ma = detect.ema if b.kind == "ema" else detect.sma
@@ -193,10 +215,9 @@ class _Evaluator:
         active = (up if want == 1 else down if want == -1 else up | down)
         close = self.candles[CLOSE].to_numpy()
         positions = np.flatnonzero(active)
-        frame = detect.detection_frame(self.candles.index, at_i=positions, known_i=positions,
-                                       kind="ma_cross",
-                                       direction=np.where(up[positions], 1, -1),
-                                       top=close[positions], bottom=close[positions])
+        frame = Detections(self.candles.index, at_i=positions, known_i=positions,
+                           kind="ma_cross", direction=np.where(up[positions], 1, -1),
+                           top=close[positions], bottom=close[positions])
         return _event_condition(self.n, frame, positions.astype(np.int64))
 
     # states -------------------------------------------------------------------------------
@@ -313,8 +334,10 @@ def _filters(f: schema.Filters, candles: pd.DataFrame, atr: np.ndarray) -> np.nd
 def time_filters_allow(setup: schema.Setup, candles: pd.DataFrame) -> np.ndarray:
     """Per bar, do the setup's session, weekday and hour filters let a signal through? False
     means no signal there whatever the conditions (the live monitor skips such bars)."""
-    timed = setup.filters.model_copy(update={"min_atr_pct": None, "max_atr_pct": None})
-    return _filters(timed, candles, np.full(len(candles), np.nan))
+    filters = setup.filters
+    if filters.min_atr_pct is not None or filters.max_atr_pct is not None:
+        filters = filters.model_copy(update={"min_atr_pct": None, "max_atr_pct": None})
+    return _filters(filters, candles, np.full(len(candles), np.nan))
 
 
 def _level(ref: str | None, evaluated: dict[str, Evaluated], n: int) -> np.ndarray:
@@ -332,29 +355,39 @@ class CompiledSetup:
         self.version = version
         self.dropped = 0
         self.counters = {"dropped_invalid_stop": 0, "filtered_stop_too_tight": 0}
+        self._cache_keys: dict[str, tuple] = {}
+        self._lookback: int | None = None
 
     @property
     def lookback(self) -> int:
         """Bars a window must hold, ending at a bar, to decide that bar as the whole data does
         (`engine.setups.lookback`): what the live monitor keeps."""
-        return setup_lookback(self.setup)
+        if self._lookback is None:
+            self._lookback = setup_lookback(self.setup)
+        return self._lookback
 
     def evaluate(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None,
                  cache: dict | None = None) -> dict[str, Evaluated]:
         """Every condition on `candles`. `cache` (a dict the caller keeps for one candle frame,
         e.g. across optimiser trials) re-uses a condition whose block is unchanged."""
-        validate_candles(candles)
+        if not getattr(cache, "validated", False):
+            validate_candles(candles)
+            if isinstance(cache, FrameCache):
+                cache.validated = True
         market = self.setup.market
         ev = _Evaluator(candles, market.timeframe, context, market.context_timeframe)
         out = {}
         for name, block in self.setup.conditions.items():
-            key = (market.timeframe, market.context_timeframe, block.model_dump_json())
             if cache is None:
                 out[name] = ev.condition(block)
-            else:
-                if key not in cache:
-                    cache[key] = ev.condition(block)
-                out[name] = cache[key]
+                continue
+            key = self._cache_keys.get(name)
+            if key is None:  # the block's parameters, as text: blocks that detect alike share
+                key = (market.timeframe, market.context_timeframe, block.model_dump_json())
+                self._cache_keys[name] = key
+            if key not in cache:
+                cache[key] = ev.condition(block)
+            out[name] = cache[key]
         return out
 
     def detections(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None
@@ -370,24 +403,40 @@ class CompiledSetup:
         same signals, several times cheaper, for optimisers that only need their results;
         `cache` as in `evaluate`; ``since`` keeps only signals at bars from that position on
         (the live monitor asks for its new bars only)."""
+        signals = self.new_signals(candles, symbol=symbol, context=context, explain=explain,
+                                   cache=cache, since=since)
+        return empty_signals() if signals is None else signals
+
+    def new_signals(self, candles: pd.DataFrame, *, symbol: str,
+                    context: pd.DataFrame | None = None, explain: bool = True,
+                    cache: dict | None = None, since: int = 0) -> pd.DataFrame | None:
+        """`__call__`, but None instead of an empty frame when no signal is found: the live
+        monitor's usual bar, where building even an empty frame would cost more than the
+        detections. The time filters are computed on the bars from ``since`` on only."""
         if len(candles) == 0:
-            return empty_signals()
+            return None
         evaluated = self.evaluate(candles, context=context, cache=cache)
         n = len(candles)
-        active, direction = _combine(self.setup.signal, evaluated, n)
-        atr = detect.atr(candles, ATR_PERIOD)
+        combined, direction = _combine(self.setup.signal, evaluated, n)
+        atr = getattr(cache, "atr", None)
+        if atr is None:
+            atr = detect.atr(candles, ATR_PERIOD)
+            if isinstance(cache, FrameCache):
+                atr.flags.writeable = False  # shared by the setups on this frame
+                cache.atr = atr
         # a new array: never write into a condition's own, which may be cached
-        active = active & _filters(self.setup.filters, candles, atr)
+        active = np.zeros(n, dtype=bool)
+        tail = candles.iloc[since:] if since else candles
+        active[since:] = combined[since:] & _filters(self.setup.filters, tail, atr[since:])
         wanted = {"long": 1, "short": -1, "both": 0}[self.setup.direction]
         if wanted:
             active &= direction != -wanted
             direction = np.full(n, wanted, np.int8)
         else:
             active &= direction != 0
-        active[:since] = False
-        if since and not active.any():  # the live monitor's usual bar: nothing to build
+        if not active.any():
             self.dropped, self.counters = 0, dict.fromkeys(self.counters, 0)
-            return empty_signals()
+            return None
         return self._signals(candles, evaluated, np.flatnonzero(active), direction, atr,
                              symbol, explain)
 
@@ -450,7 +499,7 @@ class CompiledSetup:
         Built column-wise with Arrow string kernels: no Python object per signal."""
         per_condition = []
         for name, e in evaluated.items():
-            if e.frame is None or e.frame.empty:
+            if e.detections is None or not len(e.detections):
                 continue
             rows = e.last_event[bars]
             used, slot = np.unique(rows, return_inverse=True)

@@ -146,14 +146,15 @@ signal: gap
 direction: long
 plan: {{stop: {{level: gap.bottom}}, target: {{r_multiple: {target}}}}}
 """)
-    import engine.detect
+    import engine.setups.compile
+    from engine.detect import detect_fvg
 
     calls = []
-    real = engine.detect.detect_fvg
-    monkeypatch.setattr(engine.detect, "detect_fvg",
+    real = engine.setups.compile.fvg_detections
+    monkeypatch.setattr(engine.setups.compile, "fvg_detections",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     evaluator = LiveEvaluator(tmp_path)
-    gaps = real(day)
+    gaps = detect_fvg(day)
     bar = int(gaps["known_i"][(gaps["direction"] == 1) & (gaps["known_i"] > 50)].iloc[0])
     signals = evaluator.on_bars(KEY, day.iloc[:bar + 1])
     assert len(calls) == 1  # one detection for both setups
