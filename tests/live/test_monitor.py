@@ -14,16 +14,17 @@ import pytest
 from engine.adapters.store import CandleStore
 from engine.backtest.run import run_backtest
 from engine.errors import ConfigurationError
+from engine.live.evaluate import LiveEvaluator
 from engine.live.feeds import FeedKey
 from engine.live.journal import SignalJournal, journal_path
-from engine.live.monitor import PAUSED_SETUPS, LiveMonitor, alert_png_path, state_path
+from engine.live.monitor import LiveMonitor, alert_png_path
+from engine.live.state import read_live_state, set_setup_paused, state_path
 from engine.notify.telegram import ChatPacer, TelegramChannel
 from engine.settings import Settings
 from engine.setups import compile_setup
 from engine.setups.store import SetupStore
 from tests.data.fake_exchange import FakeBinance
 from tests.fakes.telegram_api import FakeTelegram
-from tests.live._evaluator import make_evaluator
 
 CHAT = "42"
 KEY = FeedKey("binance", "BTC/USDT", "1m")
@@ -105,7 +106,7 @@ def _monitor(home, market, telegram, clock, **settings) -> LiveMonitor:
     channel = TelegramChannel("123:abc", [CHAT], base_url=telegram.base_url, timeout=3,
                               pacer=ChatPacer(0.0))
     return LiveMonitor(config, clock=clock, exchange=_binance(market.url), telegram=channel,
-                       evaluator=make_evaluator(home), updates=False)
+                       evaluator=LiveEvaluator(home), updates=False)
 
 
 def _run(monitor, bars, clock, first: int, last: int) -> None:
@@ -199,7 +200,7 @@ def test_activating_a_new_version_takes_effect_on_the_next_bar(
 
 @pytest.mark.parametrize("policy", ["send", "record"])
 def test_a_gap_is_caught_up_in_order_and_old_bars_are_late(
-        home, bars, clock, market, telegram, policy) -> None:
+        home, bars, clock, market, telegram, policy, caplog) -> None:
     monitor = _monitor(home, market, telegram, clock, late_policy=policy, late_after_bars=2)
     try:
         _run(monitor, bars, clock, START, START + 2)
@@ -207,6 +208,8 @@ def test_a_gap_is_caught_up_in_order_and_old_bars_are_late(
         monitor.run_once()
     finally:
         monitor.close()
+    # every caught-up bar was decided on its full lookback, as in a backtest
+    assert not [r.message for r in caplog.records if "needed" in r.getMessage()]
     expected = _expected(bars, START, START + 150)
     with SignalJournal(journal_path(home)) as journal:
         rows = {s.signal_id: s for s in journal.recent(1000)}
@@ -257,7 +260,7 @@ def test_a_silent_feed_is_told_once_and_its_return_once(home, bars, clock, marke
 
 def test_a_paused_setup_sends_nothing(home, bars, clock, market, telegram) -> None:
     with SignalJournal(journal_path(home)) as journal:
-        journal.set_value(PAUSED_SETUPS, json.dumps(["sma-a"]))
+        set_setup_paused(journal, "sma-a", True)  # as the Live page does
     monitor = _monitor(home, market, telegram, clock)
     try:
         _run(monitor, bars, clock, START, START + 60)
@@ -285,10 +288,15 @@ def test_the_loop_holds_the_lock_answers_commands_and_stops_cleanly(
         telegram.queue_command(int(CHAT), "/status")
         telegram.wait_for(lambda: any("binance:BTC/USDT 1m" in (m.text or "")
                                       for m in telegram.requests), timeout=15)
-        state = json.loads(state_path(home).read_text())
-        assert state["mode"] == "live" and state["telegram"] == "ok"
-        assert state["feeds"][0]["symbol"] == "BTC/USDT"
-        assert {s["setup_id"] for s in state["setups"]} == {"sma-a", "sma-b"}
+        telegram.queue_command(int(CHAT), "/setups")
+        telegram.wait_for(lambda: any("sma-b v1: BTC/USDT 1m" in (m.text or "")
+                                      for m in telegram.requests), timeout=15)
+        state = read_live_state(home)  # what the writer wrote, as the pages read it
+        assert state.running and state.mode == "live" and state.telegram == "ok"
+        assert [(f.source, f.symbol, f.timeframe) for f in state.feeds] == [
+            ("binance", "BTC/USDT", "1m")]
+        assert {(s.setup_id, s.version, s.symbols) for s in state.setups} == {
+            ("sma-a", 1, ("BTC/USDT",)), ("sma-b", 1, ("BTC/USDT",))}
     finally:
         monitor.stop()
         thread.join(timeout=20)
