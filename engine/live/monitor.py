@@ -70,7 +70,9 @@ HEARTBEAT_SECONDS = live_state.DEFAULT_INTERVAL_S
 SILENT_FEEDS = "silent_feeds"  # journal kv: JSON list of the feeds Telegram was told are silent
 MT5_SOURCE = "mt5"
 WINDOW_MARGIN = 20  # bars kept beyond the largest warm-up
-PAINTERS = 2  # threads drawing alert pictures (render_png is thread-safe)
+PAINTERS = 1  # drawing alert pictures off the loop; one: the best is not slowed by the next,
+# which is drawn during the best's send and Telegram's 1 s per chat pause
+FETCH_WORKERS = 10  # series of one timeframe fetched at once (network-bound)
 
 
 def alert_png_path(home: str | Path, signal_id: str) -> Path:
@@ -288,14 +290,17 @@ class LiveMonitor:
             if key not in self.windows:
                 self._seed(key, sizes[key], now)
         self.windows = {key: self.windows[key] for key in keys}
-        ccxt_keys = [key for key in keys if key.source != MT5_SOURCE]
         delay = self.settings.live_delay_seconds
         self.feeds = []
-        if ccxt_keys:
+        # one feed per timeframe: a 1m close fetches the 1m series only, all at once
+        for timeframe in dict.fromkeys(key.timeframe for key in keys
+                                       if key.source != MT5_SOURCE):
+            group = [key for key in keys if key.source != MT5_SOURCE
+                     and key.timeframe == timeframe]
             self.feeds.append(CcxtFeed(
-                self.settings.live_exchange, ccxt_keys, self.store, exchange=self.exchange,
-                clock=self.clock, delay=delay, warmup_bars=max(sizes.values()),
-                background_writes=True))
+                self.settings.live_exchange, group, self.store, exchange=self._exchange(),
+                clock=self.clock, delay=delay, warmup_bars=max(sizes[key] for key in group),
+                workers=min(len(group), FETCH_WORKERS), background_writes=True))
         mt5_keys = [key for key in keys if key.source == MT5_SOURCE]
         if mt5_keys:
             from engine.live.mt5_folder import Mt5FolderFeed
@@ -304,6 +309,14 @@ class LiveMonitor:
             self.feeds.append(Mt5FolderFeed(self.settings.mt5_folder, zone, self.store,
                                             mt5_keys, clock=self.clock, delay=delay,
                                             background_writes=True).start())
+
+    def _exchange(self):
+        """The one ccxt client of every feed (one rate limiter for the exchange)."""
+        if self.exchange is None:
+            from engine.adapters.ccxt_source import make_exchange
+
+            self.exchange = make_exchange(self.settings.live_exchange)
+        return self.exchange
 
     def _seed(self, key: FeedKey, size: int, now: pd.Timestamp) -> None:
         """The rolling window from the store; bars up to its end count as evaluated (with no

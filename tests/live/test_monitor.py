@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import ccxt
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 
 from engine.adapters.store import CandleStore
 from engine.backtest.run import run_backtest
+from engine.candles import resample
 from engine.errors import ConfigurationError
 from engine.live.evaluate import LiveEvaluator
 from engine.live.feeds import FeedKey
@@ -304,3 +306,51 @@ def test_the_loop_holds_the_lock_answers_commands_and_stops_cleanly(
     third = _monitor(home, market, telegram, clock)  # the lock was released
     third.acquire_lock()
     third.close()
+
+
+def test_the_best_alert_is_sent_while_the_next_is_drawn(home, bars, clock, market, telegram,
+                                                        monkeypatch) -> None:
+    """Pictures are drawn off the loop: the best alert of a bar leaves as soon as its own PNG
+    is ready, not after every alert's PNG of that bar."""
+    from engine.live import monitor as monitor_module
+
+    drawn: dict[str, float] = {}
+    real = monitor_module.render_png
+
+    def slow_render(candles, signal, **options):
+        png = real(candles, signal, **options)
+        time.sleep(0.4)
+        drawn[signal.signal_id] = time.monotonic()
+        return png
+
+    monkeypatch.setattr(monitor_module, "render_png", slow_render)
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, START + 40)
+    finally:
+        monitor.close()
+    photos = telegram.sent()
+    sent = _sent_ids(home, telegram)
+    assert len(sent) >= 4
+    for first in range(0, len(sent), 2):  # sma-a and sma-b fire on the same bars
+        second = sent[first + 1]
+        assert photos[first].at < drawn[second], "the best waited for the next one's picture"
+
+
+def test_a_1m_close_does_not_fetch_the_5m_series(home, bars, clock, market, telegram) -> None:
+    SetupStore(home / "setups").save(SMA.format(id="sma-5m", fast=3, slow=8).replace(
+        "timeframe: 1m", "timeframe: 5m"))
+    market.series[("BTCUSDT", "5m")] = resample(bars, "5m")
+    market.series[("BTCUSDT", "1m")] = bars
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, START)  # the first poll fetches every series
+        market.requests.clear()
+        _run(monitor, bars, clock, START + 1, START + 20)
+    finally:
+        monitor.close()
+    fetched = [r["interval"] for r in market.requests if r["path"].endswith("/klines")]
+    closes_5m = sum(1 for i in range(START + 1, START + 21)
+                    if (bars.index[i] + pd.Timedelta("1min")).minute % 5 == 0)
+    assert fetched.count("1m") == 20
+    assert fetched.count("5m") == closes_5m == 4
