@@ -7,16 +7,22 @@ loop iteration:
    read each time, a version is parsed only when it changes); its symbols × its timeframe are
    the watched series: a symbol written with a slash (``BTC/USDT``) on the ccxt exchange
    ``live_exchange``, one without (``EURUSD``) in the MT5 folder ``mt5_folder`` when set;
-2. polls the feeds when a close is due (one `CcxtFeed` per exchange, store writes behind the
-   hot path, so the monitor keeps each series' rolling window in memory, seeded from the candle
-   store with the evaluator's warm-up; the MT5 folder feed wakes the loop when a file changes);
-3. hands each series with new bars to the evaluator, keeps only signals on bars it has not
-   evaluated before, drops those of paused setups, ranks them (`engine.live.rank`, the setup
-   version's backtest statistics cached until its run ids change), marks *late* the ones whose
-   bar closed ``late_after_bars`` bars ago or more, records them in the signal journal with
-   their Telegram delivery in the same transaction (not for late alerts when ``late_policy`` is
-   ``record``), draws each PNG to ``exchange/alerts/<short_key>.png`` and sends what is
-   pending, best first within a bar (`engine.notify.delivery.deliver_pending`);
+2. polls the feeds whose close is due, ``live_delay_seconds`` after it (one `CcxtFeed` per
+   timeframe sharing one ccxt client, so a 1m close fetches only the 1m series, all at once;
+   store writes behind the hot path, so the monitor keeps each series' rolling window in
+   memory, `LiveEvaluator.window_bars` long, seeded from the candle store; the MT5 folder feed
+   wakes the loop when a file changes);
+3. hands each series' new bars to the evaluator with the history before them (after a gap:
+   every missed bar, each on its full lookback, as in a backtest), keeps only signals on bars
+   it has not evaluated before, drops those of paused setups, ranks them (`engine.live.rank`,
+   the setup version's backtest statistics cached until its run ids change), marks *late* the
+   ones whose bar closed ``late_after_bars`` bars ago or more, records them in the signal
+   journal with their Telegram delivery in the same transaction (not for late alerts when
+   ``late_policy`` is ``record``), draws each PNG to ``exchange/alerts/<short_key>.png`` on a
+   painter thread, best first, and sends what is pending, best first within a bar
+   (`engine.notify.delivery.deliver_pending`): the best alert leaves as soon as its own picture
+   is drawn, the next one is drawn meanwhile. Telegram's 1 message per second per chat means
+   the n-th alert of one close reaches a chat at least n-1 seconds after the first;
 4. tells Telegram once when a feed falls silent (no bar for more than two of its bars) and
    once when it is back, never once per bar;
 5. writes the heartbeat ``exchange/live.json`` (atomically, after every iteration and at least

@@ -1,7 +1,8 @@
 """The live monitor's state as the pages and `ita live status` read it.
 
 The monitor (engine/live/monitor.py, the one writer) rewrites ``<home>/exchange/live.json``
-atomically after every loop iteration and at least every 5 s:
+atomically after every loop iteration and at least every 5 s, built by `state_json` from
+`FeedState` and `SetupState` rows, so the writer and `read_live_state` share these names:
 
 | field | meaning |
 | --- | --- |
