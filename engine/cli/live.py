@@ -49,13 +49,15 @@ def status() -> None:
                       f"{_time(state.started_at)}){paused}; Telegram: {state.telegram}")
     table = Table("feed", "timeframe", "last bar", "lag", "behind", "state")
     for feed in state.feeds:
-        health = "[red]silent[/red]" if feed.silent else "ok"
-        if feed.error:
-            health += f" ({feed.error})"
+        health = ("[red]silent[/red]" if feed.silent else "[red]failing[/red]" if feed.error
+                  else "ok")
         lag = "—" if feed.lag_seconds is None else f"{feed.lag_seconds:.1f} s"
         table.add_row(f"{feed.source}:{feed.symbol}", feed.timeframe, _time(feed.last_bar),
                       lag, str(feed.behind_bars), health)
     console.print(table)
+    for feed in state.failing_feeds:  # whole, below the table: a narrow column would cut it
+        console.print(f"{feed.source}:{feed.symbol} {feed.timeframe}: {feed.error}",
+                      markup=False, soft_wrap=True)
     for setup in state.setups:
         flag = " (paused)" if setup.paused else ""
         console.print(f"setup {setup.setup_id} v{setup.version}: "

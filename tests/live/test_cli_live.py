@@ -48,6 +48,10 @@ def test_status_says_running_with_feeds_and_not_running_when_stale(home) -> None
     assert "binance:BTC/USDT" in result.output and "setup sma-a v1" in result.output
     assert "alerts today: 0" in result.output
     state = json.loads(state_path(home).read_text())
+    state["feeds"][0]["error"] = "NetworkError: timed out"
+    state_path(home).write_text(json.dumps(state))
+    output = runner.invoke(app, ["live", "status"]).output
+    assert "failing" in output and "binance:BTC/USDT 1m: NetworkError: timed out" in output
     state["updated_at"] = "2020-01-01T00:00:00Z"
     state_path(home).write_text(json.dumps(state))
     assert "not running" in runner.invoke(app, ["live", "status"]).output
