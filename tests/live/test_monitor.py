@@ -351,6 +351,29 @@ def test_a_1m_close_does_not_fetch_the_5m_series(home, bars, clock, market, tele
         monitor.close()
     fetched = [r["interval"] for r in market.requests if r["path"].endswith("/klines")]
     closes_5m = sum(1 for i in range(START + 1, START + 21)
-                    if (bars.index[i] + pd.Timedelta("1min")).minute % 5 == 0)
+                    if bars.index[i].minute % 5 == 0)  # _run(i): just after bars.index[i]
     assert fetched.count("1m") == 20
     assert fetched.count("5m") == closes_5m == 4
+
+
+def test_feeds_due_on_one_close_are_fetched_at_the_same_time(home, bars, clock, market,
+                                                              telegram) -> None:
+    SetupStore(home / "setups").save(SMA.format(id="sma-5m", fast=3, slow=8).replace(
+        "timeframe: 1m", "timeframe: 5m"))
+    market.series[("BTCUSDT", "5m")] = resample(bars, "5m")
+    market.series[("BTCUSDT", "1m")] = bars
+    both = next(i for i in range(START + 2, START + 10)
+                if bars.index[i].minute % 5 == 0)
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, both - 1)
+        market.requests.clear()
+        market.slow_seconds, market.script = 1.5, ["slow", "slow"]  # each answer takes 1.5 s
+        clock.now = bars.index[both] + pd.Timedelta(seconds=1.6)  # a 1m and a 5m close
+        started = time.monotonic()
+        monitor.run_once()
+        elapsed = time.monotonic() - started
+    finally:
+        monitor.close()
+    assert sorted(r["interval"] for r in market.requests) == ["1m", "5m"]
+    assert elapsed < 2.7, f"1m and 5m fetched one after the other ({elapsed:.1f} s)"
