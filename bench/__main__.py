@@ -2,6 +2,7 @@
 
     python -m bench                 # all sections
     python -m bench detect backtest # only these
+    python -m bench live_latency    # live alerts: bar close -> Telegram (issue 11)
     python -m bench --quick detect  # smoke run of the harness: one month of data, at most
                                     # two timed calls each, printed only (BENCHMARKS.md kept)
 """
@@ -17,8 +18,11 @@ from pathlib import Path
 
 from bench._common import Result, quick
 
-SECTIONS = ["data", "detect", "setups", "backtest"]
-OUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+HERE = Path(__file__).resolve().parent
+# live_eval (s-evalspeed's bench/live_eval.py) joins by itself once its module exists
+SECTIONS = ["data", "detect", "setups", "backtest"] + [
+    name for name in ("live_latency", "live_eval") if (HERE / f"{name}.py").exists()]
+OUT = HERE.parent / "BENCHMARKS.md"
 
 
 def _machine() -> str:

@@ -85,8 +85,9 @@ class Settings(BaseSettings):
         default=None, description="Folder the MT5 ITAExport script writes bars to; symbols "
                                   "without a slash (EURUSD) are watched there")
     live_delay_seconds: float = Field(
-        default=1.5, ge=0, le=60, description="Seconds after a candle's close the live monitor "
-                                              "asks for it")
+        default=0.5, ge=0, le=60, description="Seconds after a candle's close the live monitor "
+                                              "asks for it (a bar the exchange has not closed "
+                                              "yet is asked for again 2 s later)")
 
     @field_validator("app_password", mode="after")
     @classmethod

@@ -104,6 +104,47 @@ def test_start_sh_serves_remotely_with_flag_and_password(fake_project) -> None:
     assert PASSWORD not in done.stdout + done.stderr
 
 
+LIVE_ITA = """case "$1" in
+  live) echo "$$" > "$(dirname "$0")/../../live.pid"; echo "monitor says hello"
+        exec sleep 60 ;;
+  *) echo "$@" >> "$(dirname "$0")/../../ita.args" ;;
+esac
+"""
+WAIT_FOR_LIVE = """for i in $(seq 100); do
+  [ -s "$(dirname "$0")/../../live.pid" ] && break; sleep 0.1
+done
+echo "$@" >> "$(dirname "$0")/../../streamlit.args"
+"""
+
+
+@pytest.mark.parametrize("live", ["1", "0"])
+def test_start_sh_starts_the_live_monitor_when_live_is_on_and_stops_it_with_the_app(
+        fake_project, tmp_path, live) -> None:
+    for name, body in (("ita", LIVE_ITA), ("streamlit", WAIT_FOR_LIVE)):
+        (fake_project / ".venv" / "bin" / name).write_text("#!/usr/bin/env bash\n" + body)
+    home = tmp_path / "home"
+    done = _start(fake_project, ITA_HOME=str(home), ITA_LIVE=live)
+    assert done.returncode == 0, done.stderr
+    assert "--server.address 127.0.0.1" in (fake_project / "streamlit.args").read_text()
+    pid_file = fake_project / "live.pid"
+    if live == "0":
+        assert not pid_file.exists() and "live monitor" not in done.stdout
+        return
+    assert "live monitor started" in done.stdout
+    log = home / "exchange" / "logs" / "live.log"
+    assert log.read_text() == "monitor says hello\n"
+    pid = int(pid_file.read_text())
+    for _ in range(50):  # the app stopped: the monitor is stopped with it
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        subprocess.run(["sleep", "0.1"], check=True)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the live monitor kept running after the app stopped")
+
+
 # --- the password gate in streamlit_app.py --------------------------------------------------
 
 

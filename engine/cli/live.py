@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -34,64 +31,43 @@ def live(ctx: typer.Context) -> None:
     monitor.run()
 
 
-def _state_age(state: dict) -> float | None:
-    try:
-        updated = datetime.fromisoformat(state["updated_at"].replace("Z", "+00:00"))
-    except (KeyError, ValueError, AttributeError):
-        return None
-    return (datetime.now(UTC) - updated).total_seconds()
-
-
-def _running(state: dict) -> bool:
-    age = _state_age(state)
-    interval = float(state.get("interval_seconds") or 5.0)
-    if age is None or age > 3 * interval:
-        return False
-    try:
-        os.kill(int(state.get("pid") or 0), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError):
-        return True
-    return int(state.get("pid") or 0) > 0
-
-
 def status() -> None:
     """Feeds (lag, silent), active setups and today's alerts, from exchange/live.json."""
-    from engine.live.monitor import state_path
+    from engine.live.state import read_live_state
     from engine.settings import get_settings
 
-    path = state_path(get_settings().home)
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    state = read_live_state(get_settings().home)
+    if state is None:
         console.print("live monitor: not running (it never ran in this home; start it with "
                       "`ita live`)")
         return
-    if not _running(state):
-        age = _state_age(state)
-        seen = f"; last seen {age:.0f} s ago" if age is not None else ""
-        console.print(f"live monitor: [red]not running[/red]{seen}")
+    if not state.running:
+        console.print(f"live monitor: [red]not running[/red] ({state.why_not})")
     else:
-        paused = " — alerts PAUSED" if state.get("paused") else ""
-        console.print(f"live monitor: [green]running[/green] (pid {state.get('pid')}, since "
-                      f"{state.get('started_at')}){paused}; Telegram: {state.get('telegram')}")
+        paused = " — alerts PAUSED" if state.paused else ""
+        console.print(f"live monitor: [green]running[/green] (pid {state.pid}, since "
+                      f"{_time(state.started_at)}){paused}; Telegram: {state.telegram}")
     table = Table("feed", "timeframe", "last bar", "lag", "behind", "state")
-    for feed in state.get("feeds", []):
-        lag = feed.get("lag_seconds")
-        health = "[red]silent[/red]" if feed.get("silent") else "ok"
-        if feed.get("error"):
-            health += f" ({feed['error']})"
-        table.add_row(f"{feed['source']}:{feed['symbol']}", feed["timeframe"],
-                      feed.get("last_bar") or "—", "—" if lag is None else f"{lag:.1f} s",
-                      str(feed.get("behind_bars", 0)), health)
+    for feed in state.feeds:
+        health = ("[red]silent[/red]" if feed.silent else "[red]failing[/red]" if feed.error
+                  else "ok")
+        lag = "—" if feed.lag_seconds is None else f"{feed.lag_seconds:.1f} s"
+        table.add_row(f"{feed.source}:{feed.symbol}", feed.timeframe, _time(feed.last_bar),
+                      lag, str(feed.behind_bars), health)
     console.print(table)
-    for setup in state.get("setups", []):
-        flag = " (paused)" if setup.get("paused") else ""
-        console.print(f"setup {setup['setup_id']} v{setup['version']}: "
-                      f"{', '.join(setup['symbols'])} {setup['timeframe']}{flag}")
-    console.print(f"alerts today: {state.get('alerts_today', 0)}; last alert: "
-                  f"{state.get('last_alert_at') or '—'}")
+    for feed in state.failing_feeds:  # whole, below the table: a narrow column would cut it
+        console.print(f"{feed.source}:{feed.symbol} {feed.timeframe}: {feed.error}",
+                      markup=False, soft_wrap=True)
+    for setup in state.setups:
+        flag = " (paused)" if setup.paused else ""
+        console.print(f"setup {setup.setup_id} v{setup.version}: "
+                      f"{', '.join(setup.symbols)} {setup.timeframe}{flag}")
+    console.print(f"alerts today: {state.alerts_today}; last alert: "
+                  f"{_time(state.last_alert_at)}")
+
+
+def _time(stamp) -> str:
+    return "—" if stamp is None else f"{stamp:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def replay(setup: str = typer.Argument(..., help="Setup id (active version) or id@N"),

@@ -7,33 +7,30 @@ loop iteration:
    read each time, a version is parsed only when it changes); its symbols × its timeframe are
    the watched series: a symbol written with a slash (``BTC/USDT``) on the ccxt exchange
    ``live_exchange``, one without (``EURUSD``) in the MT5 folder ``mt5_folder`` when set;
-2. polls the feeds when a close is due (one `CcxtFeed` per exchange, store writes behind the
-   hot path, so the monitor keeps each series' rolling window in memory, seeded from the candle
-   store with the evaluator's warm-up; the MT5 folder feed wakes the loop when a file changes);
-3. hands each series with new bars to the evaluator, keeps only signals on bars it has not
-   evaluated before, drops those of paused setups, ranks them (`engine.live.rank`, the setup
-   version's backtest statistics cached until its run ids change), marks *late* the ones whose
-   bar closed ``late_after_bars`` bars ago or more, records them in the signal journal with
-   their Telegram delivery in the same transaction (not for late alerts when ``late_policy`` is
-   ``record``), draws each PNG to ``exchange/alerts/<short_key>.png`` and sends what is
-   pending, best first within a bar (`engine.notify.delivery.deliver_pending`);
+2. polls the feeds whose close is due, ``live_delay_seconds`` after it (one `CcxtFeed` per
+   timeframe sharing one ccxt client, so a 1m close fetches only the 1m series, all at once;
+   store writes behind the hot path, so the monitor keeps each series' rolling window in
+   memory, `LiveEvaluator.window_bars` long, seeded from the candle store; the MT5 folder feed
+   wakes the loop when a file changes);
+3. hands each series' new bars to the evaluator with the history before them (after a gap:
+   every missed bar, each on its full lookback, as in a backtest), keeps only signals on bars
+   it has not evaluated before, drops those of paused setups, ranks them (`engine.live.rank`,
+   the setup version's backtest statistics cached until its run ids change), marks *late* the
+   ones whose bar closed ``late_after_bars`` bars ago or more, records them in the signal
+   journal with their Telegram delivery in the same transaction (not for late alerts when
+   ``late_policy`` is ``record``), draws each PNG to ``exchange/alerts/<short_key>.png`` on a
+   painter thread, best first, and sends what is pending, best first within a bar
+   (`engine.notify.delivery.deliver_pending`): the best alert leaves as soon as its own picture
+   is drawn, the next one is drawn meanwhile. Telegram's 1 message per second per chat means
+   the n-th alert of one close reaches a chat at least n-1 seconds after the first;
 4. tells Telegram once when a feed falls silent (no bar for more than two of its bars) and
    once when it is back, never once per bar;
 5. writes the heartbeat ``exchange/live.json`` (atomically, after every iteration and at least
-   every `HEARTBEAT_SECONDS`):
+   every `HEARTBEAT_SECONDS`; its fields and the "running or not" rule are in
+   `engine.live.state`, the one place the writer and the readers share).
 
-| key | meaning |
-| --- | --- |
-| pid, started_at, updated_at | the monitor's process and times (ISO UTC) |
-| mode | ``live`` (``replay`` is for a page showing a replay) |
-| paused | alerts paused globally (Telegram /pause, the Live page) |
-| telegram | ``off`` (not configured), ``ok``, or ``error: ...`` |
-| feeds | per series: source, symbol, timeframe, last_bar, lag_seconds, behind_bars, silent, error |
-| setups | per active setup: setup_id, version, symbols, timeframe, paused |
-| alerts_today, last_alert_at | the journal's signals of today (display zone) and the newest |
-
-A state older than ``3 x interval_seconds`` (or whose pid is gone) means: not running
-(`monitor_running`).
+Telegram commands (/status, /setups, /stats) are answered on a thread of their own
+(`engine.live.commands`).
 
 Restart rule: the journal's unique signal id makes a signal evaluated twice (a restart, a
 store write lost with a crash) a no-op; what a crash left pending is sent on the next loop.
@@ -41,7 +38,6 @@ store write lost with a crash) a no-op; what a crash left pending is sent on the
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -50,6 +46,7 @@ import signal as signals_module
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +60,10 @@ from engine.adapters.store import CandleStore
 from engine.backtest.presentation import price_decimals
 from engine.candles import timeframe_delta
 from engine.errors import ConfigurationError, ItaError
+from engine.live import state as live_state
 from engine.live.alert import caption, render_png
+from engine.live.commands import start_updates
+from engine.live.evaluate import LiveEvaluator
 from engine.live.feeds import CcxtFeed, FeedHealth, FeedKey
 from engine.live.journal import SignalJournal, journal_path, short_key
 from engine.live.rank import Rank, SetupStats, order_alerts, rank
@@ -71,34 +71,19 @@ from engine.setups.store import SetupStore
 
 log = logging.getLogger("ita.live.monitor")
 
-STATE_FILE = Path("exchange") / "live.json"
 LOCK_FILE = Path("exchange") / "live.lock"
-ALERTS_DIR = Path("exchange") / "alerts"
-HEARTBEAT_SECONDS = 5.0
-PAUSED_SETUPS = "paused_setups"  # journal kv: JSON list of paused setup ids
+HEARTBEAT_SECONDS = live_state.DEFAULT_INTERVAL_S
 SILENT_FEEDS = "silent_feeds"  # journal kv: JSON list of the feeds Telegram was told are silent
 MT5_SOURCE = "mt5"
 WINDOW_MARGIN = 20  # bars kept beyond the largest warm-up
-
-
-# --- shared helpers (the Live page and `ita live status` use them too) -----------------------
-
-def state_path(home: str | Path) -> Path:
-    return Path(home) / STATE_FILE
+PAINTERS = 1  # drawing alert pictures off the loop; one: the best is not slowed by the next,
+# which is drawn during the best's send and Telegram's 1 s per chat pause
+FETCH_WORKERS = 10  # series of one timeframe fetched at once (network-bound)
 
 
 def alert_png_path(home: str | Path, signal_id: str) -> Path:
-    """Where the monitor saves the chart of the alert `signal_id`."""
-    return Path(home) / ALERTS_DIR / f"{short_key(signal_id)}.png"
-
-
-def paused_setups(journal: SignalJournal) -> set[str]:
-    """The setup ids switched off on the Live page (journal key ``paused_setups``)."""
-    try:
-        ids = json.loads(journal.value(PAUSED_SETUPS, "[]") or "[]")
-    except json.JSONDecodeError:
-        return set()
-    return {str(i) for i in ids} if isinstance(ids, list) else set()
+    """Where the monitor saves the chart of the alert `signal_id` (the Live page shows it)."""
+    return live_state.alert_picture(home, short_key(signal_id))
 
 
 def feed_key(symbol: str, timeframe: str, *, exchange: str) -> FeedKey:
@@ -107,20 +92,8 @@ def feed_key(symbol: str, timeframe: str, *, exchange: str) -> FeedKey:
     return FeedKey(exchange if "/" in symbol else MT5_SOURCE, symbol, timeframe)
 
 
-def _iso(stamp: pd.Timestamp | datetime | None) -> str | None:
-    if stamp is None:
-        return None
-    return pd.Timestamp(stamp).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _utc_now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC")
-
-
-def _default_evaluator(home: Path):
-    from engine.live.evaluate import LiveEvaluator
-
-    return LiveEvaluator(home)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +139,7 @@ class LiveMonitor:
         self.store = CandleStore(settings.candles_dir)
         self.setups_store = SetupStore(settings.setups_dir)
         self.runs = RunStore(settings.runs_dir)
-        self.evaluator = evaluator if evaluator is not None else _default_evaluator(self.home)
+        self.evaluator = evaluator if evaluator is not None else LiveEvaluator(self.home)
         self.channel = telegram if telegram is not None else telegram_from(settings)
         self.tz = settings.display_tz
         self._stop = threading.Event()
@@ -180,7 +153,9 @@ class LiveMonitor:
         self.windows: dict[FeedKey, pd.DataFrame] = {}
         self._evaluated: dict[FeedKey, pd.Timestamp] = {}
         self._stats: dict[tuple[str, int], tuple[tuple[str, ...], SetupStats]] = {}
-        self._prepared: dict[str, _Prepared] = {}
+        # alerts' pictures are drawn off the loop, best first, while the best is being sent
+        self._painter = ThreadPoolExecutor(max_workers=PAINTERS, thread_name_prefix="alert-png")
+        self._prepared: dict[str, Future[_Prepared]] = {}
         self._telegram_state = "off" if self.channel is None else "ok"
         self._lock: filelock.BaseFileLock | None = None
         self._last_beat = 0.0
@@ -213,6 +188,7 @@ class LiveMonitor:
         for feed in self.feeds:
             _close_feed(feed)
         self.feeds = []
+        self._painter.shutdown(wait=True)  # every alert picture on disk
         if self.channel is not None and hasattr(self.channel, "close"):
             self.channel.close()
         self.journal.close()
@@ -225,7 +201,8 @@ class LiveMonitor:
         self.acquire_lock()
         restore = self._handle_signals()
         try:
-            self._start_updates()
+            if self._want_updates:
+                self._updates_thread = start_updates(self, self._stop)
             while not self._stop.is_set():
                 self.run_once()
                 if max_iterations is not None and self.iterations >= max_iterations:
@@ -266,15 +243,23 @@ class LiveMonitor:
         now = pd.Timestamp(now) if now is not None else self.clock()
         self.iterations += 1
         self.refresh_setups(now)
-        new_bars: dict[FeedKey, pd.DataFrame] = {}
-        for feed in self.feeds:
-            if feed.source == MT5_SOURCE or feed.next_due(now) <= now:
-                new_bars.update(feed.poll(now))
-        recorded = self._evaluate(new_bars, now)
+        recorded = self._evaluate(self.poll(now), now)
         self.deliver()
         self._tell_silence(now)
         self.write_state(now)
         return recorded
+
+    def poll(self, now: pd.Timestamp) -> dict[FeedKey, pd.DataFrame]:
+        """The new closed bars of every feed that is due; several due feeds (a 5m close is a
+        1m close too) are fetched at the same time."""
+        due = [feed for feed in self.feeds
+               if feed.source == MT5_SOURCE or feed.next_due(now) <= now]
+        if len(due) > 1:
+            with ThreadPoolExecutor(len(due), thread_name_prefix="feed-poll") as pool:
+                answers = list(pool.map(lambda feed: feed.poll(now), due))
+        else:
+            answers = [feed.poll(now) for feed in due]
+        return {key: bars for answer in answers for key, bars in answer.items()}
 
     def refresh_setups(self, now: pd.Timestamp) -> None:
         """Re-read the active versions; rebuild the feeds when the watched series change."""
@@ -307,9 +292,8 @@ class LiveMonitor:
         return list(dict.fromkeys(keys))
 
     def _window_bars(self, key: FeedKey) -> int:
-        warmups = [int(self.evaluator.warmup_bars(s.setup)) for s in self.active
-                   if key in s.keys]
-        return max(warmups or [0]) + WINDOW_MARGIN
+        """Bars kept in memory for `key`: the evaluator's history plus a margin."""
+        return int(self.evaluator.window_bars(key)) + WINDOW_MARGIN
 
     def _build_feeds(self, now: pd.Timestamp) -> None:
         for feed in self.feeds:
@@ -320,14 +304,17 @@ class LiveMonitor:
             if key not in self.windows:
                 self._seed(key, sizes[key], now)
         self.windows = {key: self.windows[key] for key in keys}
-        ccxt_keys = [key for key in keys if key.source != MT5_SOURCE]
         delay = self.settings.live_delay_seconds
         self.feeds = []
-        if ccxt_keys:
+        # one feed per timeframe: a 1m close fetches the 1m series only, all at once
+        for timeframe in dict.fromkeys(key.timeframe for key in keys
+                                       if key.source != MT5_SOURCE):
+            group = [key for key in keys if key.source != MT5_SOURCE
+                     and key.timeframe == timeframe]
             self.feeds.append(CcxtFeed(
-                self.settings.live_exchange, ccxt_keys, self.store, exchange=self.exchange,
-                clock=self.clock, delay=delay, warmup_bars=max(sizes.values()),
-                background_writes=True))
+                self.settings.live_exchange, group, self.store, exchange=self._exchange(),
+                clock=self.clock, delay=delay, warmup_bars=max(sizes[key] for key in group),
+                workers=min(len(group), FETCH_WORKERS), background_writes=True))
         mt5_keys = [key for key in keys if key.source == MT5_SOURCE]
         if mt5_keys:
             from engine.live.mt5_folder import Mt5FolderFeed
@@ -336,6 +323,14 @@ class LiveMonitor:
             self.feeds.append(Mt5FolderFeed(self.settings.mt5_folder, zone, self.store,
                                             mt5_keys, clock=self.clock, delay=delay,
                                             background_writes=True).start())
+
+    def _exchange(self):
+        """The one ccxt client of every feed (one rate limiter for the exchange)."""
+        if self.exchange is None:
+            from engine.adapters.ccxt_source import make_exchange
+
+            self.exchange = make_exchange(self.settings.live_exchange)
+        return self.exchange
 
     def _seed(self, key: FeedKey, size: int, now: pd.Timestamp) -> None:
         """The rolling window from the store; bars up to its end count as evaluated (with no
@@ -349,24 +344,33 @@ class LiveMonitor:
         self._evaluated[key] = (window.index[-1] if len(window)
                                 else now.floor(step) - 2 * step)
 
-    def _extend(self, key: FeedKey, bars: pd.DataFrame) -> pd.DataFrame:
+    def _extend(self, key: FeedKey, bars: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+        """The window with `bars` appended and how many of its tail bars were not evaluated
+        yet; a catch-up keeps the full history before each of its bars."""
         window = self.windows.get(key)
         if window is None or window.empty:
             joined = bars
         else:
             joined = pd.concat([window, bars[bars.index > window.index[-1]]])
-        joined = joined.iloc[-self._window_bars(key):]
-        self.windows[key] = joined
-        return joined
+        floor = self._evaluated.get(key)
+        new = len(joined) if floor is None else len(joined) - int(
+            joined.index.searchsorted(floor, side="right"))
+        size = self._window_bars(key)
+        self.windows[key] = joined.iloc[-size:]
+        return joined.iloc[-(size + new):], new
 
     # --- signals -----------------------------------------------------------------------------
     def _evaluate(self, new_bars: dict[FeedKey, pd.DataFrame], now: pd.Timestamp) -> int:
-        paused = paused_setups(self.journal)
+        paused = self.paused_setups()
         ranked: list[tuple[Any, Rank]] = []
+        frames: dict[FeedKey, pd.DataFrame] = {}
         for key, bars in new_bars.items():
-            window = self._extend(key, bars)
+            window, new = self._extend(key, bars)
+            frames[key] = window
             floor = self._evaluated.get(key)
-            for signal in self.evaluator.on_bars(key, window):
+            if not new:
+                continue
+            for signal in self.evaluator.on_bars(key, window, new_bars=new):
                 known = pd.Timestamp(signal.known_at)
                 if (floor is not None and known <= floor) or signal.setup_id in paused:
                     continue
@@ -374,7 +378,7 @@ class LiveMonitor:
             self._evaluated[key] = window.index[-1]
         recorded = 0
         for signal, signal_rank in order_alerts(ranked):
-            recorded += self._record(signal, signal_rank, now)
+            recorded += self._record(signal, signal_rank, now, frames)
         return recorded
 
     def _setup(self, setup_id: str, version: int):
@@ -405,7 +409,10 @@ class LiveMonitor:
         closed = pd.Timestamp(signal.known_at) + step
         return now - closed >= step * self.settings.late_after_bars
 
-    def _record(self, signal, signal_rank: Rank, now: pd.Timestamp) -> int:
+    def _record(self, signal, signal_rank: Rank, now: pd.Timestamp,
+                frames: dict[FeedKey, pd.DataFrame]) -> int:
+        """Journal the alert (queued for Telegram unless it is late and only recorded) and
+        start drawing its picture; True when it is new."""
         late = self.is_late(signal, now)
         channels = []
         if self.channel is not None and not (late and self.settings.late_policy == "record"):
@@ -413,9 +420,11 @@ class LiveMonitor:
         if not self.journal.record(signal, score=signal_rank.score, late=late,
                                    channels=channels):
             return 0
-        key = FeedKey(signal.source, signal.symbol, signal.timeframe)
-        candles = self.windows.get(key, pd.DataFrame())
-        self._prepared[signal.signal_id] = self._draw(signal, signal_rank, candles, late)
+        candles = frames.get(FeedKey(signal.source, signal.symbol, signal.timeframe))
+        drawing = self._painter.submit(self._draw, signal, signal_rank,
+                                       pd.DataFrame() if candles is None else candles, late)
+        if channels:  # the sender picks it up; otherwise it only leaves the PNG for the page
+            self._prepared[signal.signal_id] = drawing
         return 1
 
     def _draw(self, signal, signal_rank: Rank, candles: pd.DataFrame, late: bool) -> _Prepared:
@@ -434,8 +443,9 @@ class LiveMonitor:
 
     def render(self, item) -> tuple[bytes | None, str]:
         """Picture and caption of a queued alert (drawn again after a restart)."""
-        prepared = self._prepared.pop(item.signal_id, None)
-        if prepared is not None:
+        drawing = self._prepared.pop(item.signal_id, None)
+        if drawing is not None:
+            prepared = drawing.result()
             return prepared.png, prepared.caption
         signal = item.signal
         key = FeedKey(signal.source, signal.symbol, signal.timeframe)
@@ -495,96 +505,38 @@ class LiveMonitor:
             return False
         return True
 
+    def paused_setups(self) -> set[str]:
+        """The setups switched off on the Live page (an unreadable list pauses none)."""
+        try:
+            return live_state.paused_setups(self.journal)
+        except ItaError as error:
+            log.error("%s", error)
+            return set()
+
     def state(self, now: pd.Timestamp | None = None) -> dict:
-        """The heartbeat (see the module docstring)."""
+        """The heartbeat document (fields: `engine.live.state`)."""
         now = now if now is not None else self.clock()
-        paused = paused_setups(self.journal)
-        today = self.journal.today(tz=self.tz)
+        paused = self.paused_setups()
         newest = self.journal.recent(1)
-        feeds = [{"source": h.key.source, "symbol": h.key.symbol, "timeframe": h.key.timeframe,
-                  "last_bar": _iso(h.last_bar),
-                  "lag_seconds": None if h.lag is None else round(h.lag.total_seconds(), 1),
-                  "behind_bars": h.behind_bars, "silent": h.silent, "error": h.error}
-                 for h in self.health(now)]
-        setups = [{"setup_id": s.setup_id, "version": s.version,
-                   "symbols": list(s.setup.market.symbols),
-                   "timeframe": s.setup.market.timeframe, "paused": s.setup_id in paused}
-                  for s in self.active]
-        return {"pid": os.getpid(), "started_at": _iso(self.started_at),
-                "updated_at": _iso(datetime.now(UTC)), "clock": _iso(now), "mode": "live",
-                "interval_seconds": self.interval, "paused": self.journal.paused,
-                "telegram": self._telegram_state, "feeds": feeds, "setups": setups,
-                "alerts_today": len(today),
-                "last_alert_at": _iso(newest[0].created_at) if newest else None}
+        feeds = [live_state.FeedState(
+            source=h.key.source, symbol=h.key.symbol, timeframe=h.key.timeframe,
+            last_bar=h.last_bar, lag_seconds=None if h.lag is None else round(
+                h.lag.total_seconds(), 1), behind_bars=h.behind_bars, silent=h.silent,
+            error=h.error) for h in self.health(now)]
+        setups = [live_state.SetupState(
+            setup_id=s.setup_id, version=s.version, symbols=tuple(s.setup.market.symbols),
+            timeframe=s.setup.market.timeframe, paused=s.setup_id in paused)
+            for s in self.active]
+        return live_state.state_json(
+            pid=os.getpid(), started_at=self.started_at, updated_at=datetime.now(UTC),
+            clock=now, mode="live", interval_seconds=self.interval, paused=self.journal.paused,
+            telegram=self._telegram_state, feeds=feeds, setups=setups,
+            alerts_today=len(self.journal.today(tz=self.tz)),
+            last_alert_at=newest[0].created_at if newest else None)
 
     def write_state(self, now: pd.Timestamp | None = None) -> None:
-        write_json_atomic(state_path(self.home), self.state(now))
+        write_json_atomic(live_state.state_path(self.home), self.state(now))
         self._last_beat = time.monotonic()
-
-    # --- Telegram commands -------------------------------------------------------------------
-    def live_status(self):
-        """The answers to /status, /setups, /stats for the Telegram commands."""
-        from engine.notify.commands import LiveStatus
-
-        return LiveStatus.from_journal(self.journal, tz=self.tz, status=self.status_text,
-                                       setups=self.setups_text, stats=self.stats_text)
-
-    def status_text(self) -> str:
-        lines = ["Paused: alerts are not sent." if self.journal.paused else "Alerts on."]
-        for h in self.health():
-            lag = "no bar yet" if h.lag is None else f"lag {h.lag.total_seconds():.0f} s"
-            flag = " SILENT" if h.silent else ""
-            lines.append(f"{h.key}: {lag}{flag}" + (f" ({h.error})" if h.error else ""))
-        lines.append(f"{len(self.active)} active setup(s)")
-        return "\n".join(lines)
-
-    def setups_text(self) -> str:
-        if not self.active:
-            return "No active setups."
-        paused = paused_setups(self.journal)
-        return "\n".join(f"{s.setup_id} v{s.version}: {', '.join(s.setup.market.symbols)} "
-                         f"{s.setup.market.timeframe}" + (" (paused)" if s.setup_id in paused
-                                                          else "") for s in self.active)
-
-    def stats_text(self, setup_id: str) -> str:
-        for s in self.active:
-            if s.setup_id == setup_id:
-                stats = self.stats(s.setup_id, s.version)
-                overall = stats.overall()
-                if not overall.trades:
-                    return f"{setup_id} v{s.version}: no history yet (no backtest runs)"
-                lines = [f"{setup_id} v{s.version} from {stats.runs} run(s):",
-                         overall.sentence()]
-                return "\n".join(lines)
-        names = ", ".join(s.setup_id for s in self.active) or "none"
-        return f"No active setup {setup_id!r} (active: {names})"
-
-    def _start_updates(self) -> None:
-        if not self._want_updates or not hasattr(self.channel, "get_updates"):
-            return
-        from engine.notify.commands import TelegramUpdates
-
-        poller_channel = (self.channel.companion() if hasattr(self.channel, "companion")
-                          else self.channel)
-        poller = TelegramUpdates(poller_channel, self.journal, self.live_status())
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    poller.poll_once(timeout=2.0)
-                except ItaError as error:
-                    log.warning("Telegram updates: %s", error)
-                    self._stop.wait(5.0)
-                except Exception:  # the poller must never take the monitor down
-                    log.exception("Telegram updates failed")
-                    self._stop.wait(5.0)
-            if poller_channel is not self.channel:
-                with contextlib.suppress(Exception):
-                    poller_channel.close()
-
-        self._updates_thread = threading.Thread(target=loop, name="telegram-updates",
-                                                daemon=True)
-        self._updates_thread.start()
 
 
 def _close_feed(feed) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from engine.adapters.store import CandleStore
 from engine.backtest.presentation import price_decimals
 from engine.errors import ConfigurationError, DataError
 from engine.live.alert import caption, render_png
+from engine.live.evaluate import replay
 from engine.live.rank import SetupStats, order_alerts, rank
 from engine.pipeline import load_candles
 from engine.setups.store import SetupStore
@@ -44,15 +44,8 @@ class ReplaySummary:
     folder: Path
 
 
-def _default_replay():
-    from engine.live.evaluate import replay
-
-    return replay
-
-
 def replay_alerts(settings, ref: str, *, symbol: str | None = None, start=None, end=None,
-                  out: str | Path | None = None, source: str | None = None,
-                  replay: Callable | None = None) -> ReplaySummary:
+                  out: str | Path | None = None, source: str | None = None) -> ReplaySummary:
     """Alerts of setup `ref` (``id`` = active version, ``id@3``) on stored `symbol` candles
     between `start` and `end`, written to `out` (see the module docstring)."""
     home = Path(settings.home)
@@ -63,7 +56,7 @@ def replay_alerts(settings, ref: str, *, symbol: str | None = None, start=None, 
     source = store.resolve_source(symbol, source)
     candles = load_candles(store, symbol, setup.market.timeframe, end=end)
     begin = pd.Timestamp(start, tz="UTC") if start is not None else candles.index[0]
-    signals = [s for s in (replay or _default_replay())(
+    signals = [s for s in replay(
         setup, loaded.version, candles, timeframe=setup.market.timeframe, source=source)
         if pd.Timestamp(s.known_at) >= begin]
     stats = SetupStats.from_runs(home, loaded.id, loaded.version, tz=settings.display_tz)

@@ -1,7 +1,8 @@
 """The live monitor's state as the pages and `ita live status` read it.
 
 The monitor (engine/live/monitor.py, the one writer) rewrites ``<home>/exchange/live.json``
-atomically after every loop iteration and at least every 5 s:
+atomically after every loop iteration and at least every 5 s, built by `state_json` from
+`FeedState` and `SetupState` rows, so the writer and `read_live_state` share these names:
 
 | field | meaning |
 | --- | --- |
@@ -125,6 +126,28 @@ class LiveState:
     @property
     def telegram_ok(self) -> bool:
         return self.telegram == "ok"
+
+
+def _iso(stamp) -> str | None:
+    return None if stamp is None else f"{_utc(stamp):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _row(item: FeedState | SetupState) -> dict[str, Any]:
+    row = dataclasses.asdict(item)
+    return {k: _iso(v) if isinstance(v, pd.Timestamp) else list(v) if isinstance(v, tuple)
+            else v for k, v in row.items()}
+
+
+def state_json(*, pid: int, started_at, updated_at, mode: str, paused: bool, telegram: str,
+               feeds: list[FeedState], setups: list[SetupState], alerts_today: int,
+               last_alert_at, interval_seconds: float, clock=None) -> dict[str, Any]:
+    """The document the monitor writes (times as ISO UTC): the field names `read_live_state`
+    reads, the feed and setup rows from `FeedState` and `SetupState` themselves."""
+    return {"pid": pid, "started_at": _iso(started_at), "updated_at": _iso(updated_at),
+            "clock": _iso(clock), "mode": mode, "interval_seconds": interval_seconds,
+            "paused": paused, "telegram": telegram, "feeds": [_row(f) for f in feeds],
+            "setups": [_row(s) for s in setups], "alerts_today": alerts_today,
+            "last_alert_at": _iso(last_alert_at)}
 
 
 def read_live_state(home: str | Path, *, now: pd.Timestamp | None = None) -> LiveState | None:

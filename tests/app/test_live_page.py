@@ -15,7 +15,7 @@ from engine._io import write_json_atomic
 from engine.live.journal import SignalJournal, journal_path, short_key
 from engine.live.state import alert_picture, paused_setups, state_path
 from tests.app._pages import page, texts
-from tests.fakes.live_signal import make_signal
+from tests.live._signals import make_signal
 
 
 @pytest.fixture(autouse=True)

@@ -12,27 +12,23 @@ from typer.testing import CliRunner
 from engine.adapters.store import CandleStore
 from engine.cli import app
 from engine.errors import ConfigurationError
-from engine.live import replay as replay_module
-from engine.live.monitor import LiveMonitor, state_path
+from engine.live.evaluate import LiveEvaluator
+from engine.live.monitor import LiveMonitor
+from engine.live.state import state_path
 from engine.settings import Settings
 from engine.setups import compile_setup, parse_setup
 from engine.setups.store import SetupStore
 from tests.fakes.telegram_api import FakeTelegram
-from tests.live import _evaluator
 from tests.live.test_monitor import SMA
 
 runner = CliRunner()
 
 
 @pytest.fixture()
-def home(ita_home, demo_candles, monkeypatch):
+def home(ita_home, demo_candles):
     SetupStore(ita_home / "setups").save(SMA.format(id="sma-a", fast=3, slow=8))
     CandleStore(ita_home / "data" / "candles").upsert(
         demo_candles.iloc[:1400], source="binance", symbol="BTC/USDT", timeframe="1m")
-    try:
-        import engine.live.evaluate  # noqa: F401
-    except ImportError:  # until s-eval lands: the contract's stand-in
-        monkeypatch.setattr(replay_module, "_default_replay", lambda: _evaluator.replay)
     return ita_home
 
 
@@ -40,7 +36,7 @@ def test_status_says_running_with_feeds_and_not_running_when_stale(home) -> None
     assert "never ran" in runner.invoke(app, ["live", "status"]).output
     settings = Settings(home=home, live_exchange="binance")
     monitor = LiveMonitor(settings, exchange=ccxt.binance(), telegram=None,
-                          evaluator=_evaluator.ContractEvaluator(home), updates=False)
+                          evaluator=LiveEvaluator(home), updates=False)
     try:
         monitor.refresh_setups(pd.Timestamp.now(tz="UTC"))
         monitor.write_state()
@@ -52,6 +48,10 @@ def test_status_says_running_with_feeds_and_not_running_when_stale(home) -> None
     assert "binance:BTC/USDT" in result.output and "setup sma-a v1" in result.output
     assert "alerts today: 0" in result.output
     state = json.loads(state_path(home).read_text())
+    state["feeds"][0]["error"] = "NetworkError: timed out"
+    state_path(home).write_text(json.dumps(state))
+    output = runner.invoke(app, ["live", "status"]).output
+    assert "failing" in output and "binance:BTC/USDT 1m: NetworkError: timed out" in output
     state["updated_at"] = "2020-01-01T00:00:00Z"
     state_path(home).write_text(json.dumps(state))
     assert "not running" in runner.invoke(app, ["live", "status"]).output

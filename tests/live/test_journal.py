@@ -14,7 +14,7 @@ import pytest
 
 from engine.errors import DataError
 from engine.live.journal import SignalJournal, journal_path, short_key
-from tests.fakes.live_signal import make_signal
+from tests.live._signals import make_signal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,7 +122,7 @@ def test_pause_flag_persists(journal: SignalJournal) -> None:
 _RECORD_MANY = """
 import sys
 from engine.live.journal import SignalJournal
-from tests.fakes.live_signal import make_signal
+from tests.live._signals import make_signal
 journal = SignalJournal(sys.argv[1])
 new = sum(journal.record(make_signal(15 * i), channels=["telegram"]) for i in range(150))
 print(new)

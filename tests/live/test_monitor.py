@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import ccxt
 import pandas as pd
@@ -13,17 +14,19 @@ import pytest
 
 from engine.adapters.store import CandleStore
 from engine.backtest.run import run_backtest
+from engine.candles import resample
 from engine.errors import ConfigurationError
+from engine.live.evaluate import LiveEvaluator
 from engine.live.feeds import FeedKey
 from engine.live.journal import SignalJournal, journal_path
-from engine.live.monitor import PAUSED_SETUPS, LiveMonitor, alert_png_path, state_path
+from engine.live.monitor import LiveMonitor, alert_png_path
+from engine.live.state import read_live_state, set_setup_paused, state_path
 from engine.notify.telegram import ChatPacer, TelegramChannel
 from engine.settings import Settings
 from engine.setups import compile_setup
 from engine.setups.store import SetupStore
 from tests.data.fake_exchange import FakeBinance
 from tests.fakes.telegram_api import FakeTelegram
-from tests.live._evaluator import make_evaluator
 
 CHAT = "42"
 KEY = FeedKey("binance", "BTC/USDT", "1m")
@@ -105,7 +108,7 @@ def _monitor(home, market, telegram, clock, **settings) -> LiveMonitor:
     channel = TelegramChannel("123:abc", [CHAT], base_url=telegram.base_url, timeout=3,
                               pacer=ChatPacer(0.0))
     return LiveMonitor(config, clock=clock, exchange=_binance(market.url), telegram=channel,
-                       evaluator=make_evaluator(home), updates=False)
+                       evaluator=LiveEvaluator(home), updates=False)
 
 
 def _run(monitor, bars, clock, first: int, last: int) -> None:
@@ -199,7 +202,7 @@ def test_activating_a_new_version_takes_effect_on_the_next_bar(
 
 @pytest.mark.parametrize("policy", ["send", "record"])
 def test_a_gap_is_caught_up_in_order_and_old_bars_are_late(
-        home, bars, clock, market, telegram, policy) -> None:
+        home, bars, clock, market, telegram, policy, caplog) -> None:
     monitor = _monitor(home, market, telegram, clock, late_policy=policy, late_after_bars=2)
     try:
         _run(monitor, bars, clock, START, START + 2)
@@ -207,6 +210,8 @@ def test_a_gap_is_caught_up_in_order_and_old_bars_are_late(
         monitor.run_once()
     finally:
         monitor.close()
+    # every caught-up bar was decided on its full lookback, as in a backtest
+    assert not [r.message for r in caplog.records if "needed" in r.getMessage()]
     expected = _expected(bars, START, START + 150)
     with SignalJournal(journal_path(home)) as journal:
         rows = {s.signal_id: s for s in journal.recent(1000)}
@@ -257,7 +262,7 @@ def test_a_silent_feed_is_told_once_and_its_return_once(home, bars, clock, marke
 
 def test_a_paused_setup_sends_nothing(home, bars, clock, market, telegram) -> None:
     with SignalJournal(journal_path(home)) as journal:
-        journal.set_value(PAUSED_SETUPS, json.dumps(["sma-a"]))
+        set_setup_paused(journal, "sma-a", True)  # as the Live page does
     monitor = _monitor(home, market, telegram, clock)
     try:
         _run(monitor, bars, clock, START, START + 60)
@@ -285,10 +290,15 @@ def test_the_loop_holds_the_lock_answers_commands_and_stops_cleanly(
         telegram.queue_command(int(CHAT), "/status")
         telegram.wait_for(lambda: any("binance:BTC/USDT 1m" in (m.text or "")
                                       for m in telegram.requests), timeout=15)
-        state = json.loads(state_path(home).read_text())
-        assert state["mode"] == "live" and state["telegram"] == "ok"
-        assert state["feeds"][0]["symbol"] == "BTC/USDT"
-        assert {s["setup_id"] for s in state["setups"]} == {"sma-a", "sma-b"}
+        telegram.queue_command(int(CHAT), "/setups")
+        telegram.wait_for(lambda: any("sma-b v1: BTC/USDT 1m" in (m.text or "")
+                                      for m in telegram.requests), timeout=15)
+        state = read_live_state(home)  # what the writer wrote, as the pages read it
+        assert state.running and state.mode == "live" and state.telegram == "ok"
+        assert [(f.source, f.symbol, f.timeframe) for f in state.feeds] == [
+            ("binance", "BTC/USDT", "1m")]
+        assert {(s.setup_id, s.version, s.symbols) for s in state.setups} == {
+            ("sma-a", 1, ("BTC/USDT",)), ("sma-b", 1, ("BTC/USDT",))}
     finally:
         monitor.stop()
         thread.join(timeout=20)
@@ -296,3 +306,74 @@ def test_the_loop_holds_the_lock_answers_commands_and_stops_cleanly(
     third = _monitor(home, market, telegram, clock)  # the lock was released
     third.acquire_lock()
     third.close()
+
+
+def test_the_best_alert_is_sent_while_the_next_is_drawn(home, bars, clock, market, telegram,
+                                                        monkeypatch) -> None:
+    """Pictures are drawn off the loop: the best alert of a bar leaves as soon as its own PNG
+    is ready, not after every alert's PNG of that bar."""
+    from engine.live import monitor as monitor_module
+
+    drawn: dict[str, float] = {}
+    real = monitor_module.render_png
+
+    def slow_render(candles, signal, **options):
+        png = real(candles, signal, **options)
+        time.sleep(0.4)
+        drawn[signal.signal_id] = time.monotonic()
+        return png
+
+    monkeypatch.setattr(monitor_module, "render_png", slow_render)
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, START + 40)
+    finally:
+        monitor.close()
+    photos = telegram.sent()
+    sent = _sent_ids(home, telegram)
+    assert len(sent) >= 4
+    for first in range(0, len(sent), 2):  # sma-a and sma-b fire on the same bars
+        second = sent[first + 1]
+        assert photos[first].at < drawn[second], "the best waited for the next one's picture"
+
+
+def test_a_1m_close_does_not_fetch_the_5m_series(home, bars, clock, market, telegram) -> None:
+    SetupStore(home / "setups").save(SMA.format(id="sma-5m", fast=3, slow=8).replace(
+        "timeframe: 1m", "timeframe: 5m"))
+    market.series[("BTCUSDT", "5m")] = resample(bars, "5m")
+    market.series[("BTCUSDT", "1m")] = bars
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, START)  # the first poll fetches every series
+        market.requests.clear()
+        _run(monitor, bars, clock, START + 1, START + 20)
+    finally:
+        monitor.close()
+    fetched = [r["interval"] for r in market.requests if r["path"].endswith("/klines")]
+    closes_5m = sum(1 for i in range(START + 1, START + 21)
+                    if bars.index[i].minute % 5 == 0)  # _run(i): just after bars.index[i]
+    assert fetched.count("1m") == 20
+    assert fetched.count("5m") == closes_5m == 4
+
+
+def test_feeds_due_on_one_close_are_fetched_at_the_same_time(home, bars, clock, market,
+                                                              telegram) -> None:
+    SetupStore(home / "setups").save(SMA.format(id="sma-5m", fast=3, slow=8).replace(
+        "timeframe: 1m", "timeframe: 5m"))
+    market.series[("BTCUSDT", "5m")] = resample(bars, "5m")
+    market.series[("BTCUSDT", "1m")] = bars
+    both = next(i for i in range(START + 2, START + 10)
+                if bars.index[i].minute % 5 == 0)
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, both - 1)
+        market.requests.clear()
+        market.slow_seconds, market.script = 1.5, ["slow", "slow"]  # each answer takes 1.5 s
+        clock.now = bars.index[both] + pd.Timedelta(seconds=1.6)  # a 1m and a 5m close
+        started = time.monotonic()
+        monitor.run_once()
+        elapsed = time.monotonic() - started
+    finally:
+        monitor.close()
+    assert sorted(r["interval"] for r in market.requests) == ["1m", "5m"]
+    assert elapsed < 2.7, f"1m and 5m fetched one after the other ({elapsed:.1f} s)"

@@ -200,3 +200,21 @@ def test_the_demo_replay_is_reused_until_a_setup_changes(demo_home) -> None:
     second = build_demo_replay(demo_home)
     assert second != first and not first.folder.exists()
     assert [p.name for p in demo_root(demo_home).iterdir()] == [second.folder.name]
+
+
+def test_what_the_monitor_writes_is_what_the_pages_read(tmp_path) -> None:
+    from engine.live.state import FeedState, SetupState, state_json
+
+    feeds = [FeedState("binanceus", "BTC/USDT", "1m", pd.Timestamp("2024-05-06 09:59", tz="UTC"),
+                       3.2, 0, False, None),
+             FeedState("mt5", "EURUSD", "5m", None, None, 2, True, "no file yet")]
+    setups = [SetupState("sma-cross", 2, ("BTC/USDT", "ETH/USDT"), "1m", True)]
+    write(tmp_path, state_json(
+        pid=os.getpid(), started_at=NOW - pd.Timedelta("2h"), updated_at=NOW, mode="live",
+        paused=True, telegram="ok", feeds=feeds, setups=setups, alerts_today=3,
+        last_alert_at=NOW - pd.Timedelta("5min"), interval_seconds=2.0, clock=NOW))
+    state = read_live_state(tmp_path, now=NOW + pd.Timedelta(seconds=1))
+    assert state.running and state.paused and state.interval_seconds == 2.0
+    assert list(state.feeds) == feeds and list(state.setups) == setups
+    assert (state.alerts_today, state.last_alert_at) == (3, NOW - pd.Timedelta("5min"))
+    assert state.started_at == NOW - pd.Timedelta("2h")

@@ -10,8 +10,8 @@ import pytest
 from engine.live.journal import SignalJournal, short_key
 from engine.notify.commands import HELP, LiveStatus, TelegramUpdates, answer_command
 from engine.notify.delivery import deliver_pending
-from tests.fakes.live_signal import make_signal
 from tests.fakes.telegram_api import FakeTelegram
+from tests.live._signals import make_signal
 from tests.notify._alerts import render
 from tests.notify.conftest import CHAT
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from engine.live.journal import SignalJournal
-from tests.fakes.live_signal import make_signal
 from tests.fakes.telegram_api import FakeTelegram
+from tests.live._signals import make_signal
 from tests.notify._alerts import signal_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from engine.errors import ConfigurationError
 from engine.live.journal import SignalJournal, short_key
 from engine.notify.delivery import deliver_pending
 from engine.notify.telegram import TelegramChannel, parse_decision, retry_seconds
-from tests.fakes.live_signal import make_signal
 from tests.fakes.telegram_api import FakeTelegram
+from tests.live._signals import make_signal
 from tests.notify._alerts import PNG, render, signal_of
 from tests.notify.conftest import CHAT, FakeClock
 
