@@ -27,9 +27,9 @@ from engine.live.rank import Rank
 from engine.notify.delivery import deliver_pending
 from engine.notify.telegram import ChatPacer, TelegramChannel
 from engine.settings import Settings
-from tests.fakes.live_signal import make_signal
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.telegram_api import FakeTelegram
+from tests.live._signals import make_signal
 
 KEY = "sk-test-7f3a9c"
 CHAT = 4242
