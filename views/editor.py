@@ -28,7 +28,12 @@ key = f"editor_graph_{setup_id}_{version.version}"
 if key not in st.session_state:
     layout = fg.load_layout(store.layout_path(setup_id, version.version))
     st.session_state[key] = fg.setup_to_graph(version.setup, layout=layout)
-    st.session_state["editor_rev"] = 0
+    st.session_state.pop("editor_shown", None)
+if st.session_state.get("editor_shown") != key:  # another graph than the last run's
+    st.session_state["editor_shown"] = key
+    # a new canvas and new fields; a revision never used before in this session, so that no
+    # widget keeps the value it had for another setup's node of the same name
+    st.session_state["editor_rev"] = st.session_state.get("editor_rev", 0) + 1
 
 
 ACCENT = {"condition": "#2563eb", "combinator": "#7c3aed", "signal": "#0f766e",
@@ -64,10 +69,16 @@ def save_graph(rule, graph: fg.Graph) -> tuple[str, int, str]:
     newest = max(state.version_numbers(setup_id))
     saved = store.save(text, source=f"{setup_id} (editor)")
     fg.save_layout(store.layout_path(setup_id, saved.version), graph)
+    # the saved version is this very graph: it moves to the version's key and stays on the
+    # canvas, which neither remounts nor reports back (the old version reloads from its file
+    # if it is ever shown again)
+    saved_key = f"editor_graph_{setup_id}_{saved.version}"
     st.session_state.pop(key, None)
+    st.session_state[saved_key] = graph
+    st.session_state["editor_shown"] = saved_key
     message = (f"Saved {saved.id} v{saved.version}." if saved.version > newest else
                f"v{saved.version} already holds this rule: it is the active version now.")
-    return f"editor_graph_{setup_id}_{saved.version}", 0, message
+    return saved_key, st.session_state["editor_rev"], message
 
 
 def show_canvas(graph: fg.Graph) -> list:
@@ -76,8 +87,10 @@ def show_canvas(graph: fg.Graph) -> list:
     # The canvas gets the same state on every rerun until the graph changes (a new key then
     # remounts it): a state with a newer timestamp than the canvas's own makes it reload and
     # report back, which reruns the page — forever. What the canvas reports (moves, edges drawn,
-    # the node clicked) is read from its return value and never handed back to it.
-    flow_key = f"editor_flow_{setup_id}_{version.version}_{st.session_state['editor_rev']}"
+    # the node clicked) is read from its return value and never handed back to it. The key
+    # changes with the revision only (the panel changed the graph, or another setup or version
+    # is shown), not with a save: the saved graph stays mounted and a save is one page run.
+    flow_key = f"editor_flow_{setup_id}_{st.session_state['editor_rev']}"
     if st.session_state.get("editor_flow_key") != flow_key:
         st.session_state["editor_flow_key"] = flow_key
         st.session_state["editor_flow"] = to_flow(graph)

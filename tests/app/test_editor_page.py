@@ -19,6 +19,7 @@ class Canvas:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
+        self.mounts: list[str] = []  # a new key mounts a new canvas, which reports back once
         self.selected: str | None = None
         self.timestamp = 0
         self.extra_edges: list[StreamlitFlowEdge] = []
@@ -28,6 +29,8 @@ class Canvas:
 
     def __call__(self, key, state, **kwargs) -> StreamlitFlowState:
         self.calls.append((key, state.timestamp))
+        if key not in self.mounts:
+            self.mounts.append(key)
         if not self.timestamp:
             return state
         return StreamlitFlowState(list(state.nodes), list(state.edges) + self.extra_edges,
@@ -141,3 +144,48 @@ def test_the_stop_panel_shows_undeclared_fields_as_defaults(app_home, canvas) ->
     at.button(key="editor_apply").click().run()
     at.button(key="editor_save").click().run()
     assert any("No change" in s.value for s in at.success)
+
+
+def test_saving_keeps_the_canvas_mounted_and_shows_the_new_version(app_home, canvas,
+                                                                   monkeypatch) -> None:
+    from app import state
+
+    previews = []
+    signals = state.signals
+    monkeypatch.setattr(state, "signals", lambda version, **kw: (previews.append(version.ref),
+                                                                 signals(version, **kw))[1])
+    at = editor("bos-order-block-retest")
+    at.selectbox(key="editor_node").set_value("target").run()
+    next(n for n in at.number_input if n.label == "r_multiple").set_value(3.0).run()
+    at.button(key="editor_apply").click().run()
+    shown, mounts, previews[:] = canvas.calls[-1], list(canvas.mounts), []
+    at.button(key="editor_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Saved bos-order-block-retest v2." in s.value for s in at.success)
+    # the canvas was handed the very state it showed: no remount, so nothing reported back
+    # and no further run (the old page mounted a new canvas, which reran the page once more)
+    assert canvas.mounts == mounts
+    assert set(canvas.calls[canvas.calls.index(shown):]) == {shown}
+    assert previews == ["bos-order-block-retest@2"]  # one page run, showing the new version
+    assert at.selectbox(key="editor_node").value == "target"  # the panel stays where it was
+    canvas.click("stop")  # the canvas keeps working on the saved version
+    at.run()
+    assert at.selectbox(key="editor_node").value == "stop"
+    at.selectbox(key="editor_node").set_value("target").run()
+    next(n for n in at.number_input if n.label == "r_multiple").set_value(3.5).run()
+    at.button(key="editor_apply").click().run()  # a graph change still remounts it
+    assert canvas.mounts[-1] != shown[0]
+    at.button(key="editor_save").click().run()
+    assert any("Saved bos-order-block-retest v3." in s.value for s in at.success)
+    assert store().load("bos-order-block-retest").setup.plan.target.r_multiple == 3.5
+
+
+def test_another_setup_shows_its_own_values_not_the_last_ones_typed(app_home, canvas) -> None:
+    at = editor("bos-order-block-retest")
+    at.selectbox(key="editor_node").set_value("target").run()
+    next(n for n in at.number_input if n.label == "r_multiple").set_value(3.0).run()  # no Apply
+    at.selectbox(key="editor_setup").set_value("london-asia-sweep-fvg").run()
+    assert at.selectbox(key="editor_node").value == "target"
+    assert [n.value for n in at.number_input if n.label == "r_multiple"] == [2.0]
+    at.button(key="editor_save").click().run()
+    assert any("No change: v1 already holds this rule." in s.value for s in at.success)
