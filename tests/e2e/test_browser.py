@@ -373,15 +373,15 @@ def _demo_csv(home: Path, folder: Path) -> Path:
     return path
 
 
-def _live_step(clock: Clock, page, url: str, home: Path) -> None:
+def _live_step(clock: Clock, page, home: Path) -> None:
     """Live, before any monitor ran: the demo replay (built in the background after the
     journey changed the setups); Taken on its first alert is recorded in the demo's journal."""
     from playwright.sync_api import expect
 
     from engine.live.journal import SignalJournal
 
-    clock.time("open a page", "Live", lambda: page.goto(f"{url}/live"),
-               until=_visible(page.get_by_role("heading", name="Live", exact=True)))
+    _open(clock, page, "Live",
+          until=_visible(page.get_by_role("heading", name="Live", exact=True)))
     expect(page.get_by_role("heading", name="Demo replay — latest alerts")).to_be_visible()
     first = page.locator('[class*="st-key-live_alert_"]').first
     expect(first).to_be_visible(timeout=120_000)
@@ -587,7 +587,7 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             assert len(written) == 1 and "e2e: entered late" in written[0].read_text()
             assert "e2e-check" in written[0].read_text()
 
-            _live_step(clock, page, url, home)
+            _live_step(clock, page, home)
 
             # 8. every page settles (none reruns itself in a loop) and is screenshot; the app
             # scrolls inside its own container, so a tall window is what shows a whole page
