@@ -6,6 +6,8 @@ version, symbol and timeframe, the data range covered, costs and sizing.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
 
@@ -31,15 +33,20 @@ def costs_words(costs: dict) -> str:
             f"slippage {_g(costs.get('slippage_bps', 0.0))} bps")
 
 
-def _moment(stamp) -> str:
-    return f"{pd.Timestamp(stamp):%Y-%m-%d %H:%M}"
+def _moment(stamp, tz) -> str:
+    moment = pd.Timestamp(stamp)
+    moment = moment.tz_localize("UTC") if moment.tz is None else moment
+    return f"{moment.tz_convert(tz):%Y-%m-%d %H:%M}"
 
 
-def run_header(summary: dict) -> str:
-    """"sma-cross @ v2 — BTC/USDT 5m, 2023-03-01 00:00 → 2023-03-07 23:55 UTC"."""
+def run_header(summary: dict, tz=None) -> str:
+    """"sma-cross @ v2 — BTC/USDT 5m, 2023-03-01 00:00 → 2023-03-07 23:55 UTC", the range in
+    zone `tz` (None: UTC) and named by it, like every other time on the page."""
+    tz = tz or dt.UTC
+    name = "UTC" if tz is dt.UTC or str(tz) == "UTC" else str(tz)
     return (f"{summary['setup_id']} @ v{summary['setup_version']} — {summary['symbol']} "
-            f"{summary['timeframe']}, {_moment(summary['data_start'])} → "
-            f"{_moment(summary['data_end'])} UTC")
+            f"{summary['timeframe']}, {_moment(summary['data_start'], tz)} → "
+            f"{_moment(summary['data_end'], tz)} {name}")
 
 
 def run_details(summary: dict) -> str:

@@ -214,14 +214,14 @@ def filter_trades(frame: pd.DataFrame, *, tags=(), mistakes=(), sessions=(), wee
     return frame[keep]
 
 
-def pnl_calendar(trades: pd.DataFrame) -> pd.DataFrame:
-    """One row per UTC day with a closed trade: ``trades``, ``r`` (sum of R multiples) and
-    ``pnl`` (sum of money), indexed by ``day`` (a date). A trade counts on the day it closed,
-    as a broker statement books it."""
+def pnl_calendar(trades: pd.DataFrame, tz=None) -> pd.DataFrame:
+    """One row per day (in zone `tz`, the trader's; None: UTC) with a closed trade: ``trades``,
+    ``r`` (sum of R multiples) and ``pnl`` (sum of money), indexed by ``day`` (a date). A trade
+    counts on the day it closed, as a broker statement books it."""
     if trades.empty:
         return pd.DataFrame({"trades": pd.Series(dtype="int64"), "r": pd.Series(dtype=float),
                              "pnl": pd.Series(dtype=float)}).rename_axis("day")
-    days = pd.DatetimeIndex(trades["exit_time"]).tz_convert("UTC").date
+    days = pd.DatetimeIndex(trades["exit_time"]).tz_convert(tz or "UTC").date
     daily = trades.groupby(days).agg(trades=("r_multiple", "size"), r=("r_multiple", "sum"),
                                      pnl=("pnl", "sum"))
     return daily.rename_axis("day")

@@ -157,7 +157,7 @@ with user_errors():
     summary = runs.summary(run_id)
     trades = runs.frame(run_id, "trades")
     m = summary["metrics"]
-    st.subheader(run_header(summary))
+    st.subheader(run_header(summary, display_zone()))
     st.caption(run_details(summary))
     row1 = st.columns(6)
     row1[0].metric("Trades", m["trades"])

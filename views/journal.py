@@ -96,7 +96,7 @@ with tab_signals, user_errors():
                      run_id=run_id)
 
 with tab_calendar:
-    daily = pnl_calendar(shown)
+    daily = pnl_calendar(shown, display_zone())
     if daily.empty:
         st.info("No closed trades in this selection.")
     else:

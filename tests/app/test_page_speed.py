@@ -105,7 +105,8 @@ def test_the_app_imports_the_pages_modules_in_the_background_once(app_home) -> N
             "thread = state.warm_up()\n"
             "assert state.warm_up() is thread and thread.daemon\n"
             "thread.join(300)\n"
-            "import json\n"
+            "import gc, json\n"
+            "assert gc.get_freeze_count() > 100_000, gc.get_freeze_count()\n"
             "print(json.dumps([cold, [m for m in state.WARM_MODULES if m not in sys.modules]]))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=600,

@@ -206,3 +206,13 @@ def test_pnl_calendar_books_each_trade_on_its_closing_day() -> None:
     assert grid.loc["week of 27 Feb", "Monday"] == ""
     assert grid.loc["week of 06 Mar", "Monday"] == "6  -0.50 R  -50.00"
     assert pnl_calendar(trades.iloc[:0]).empty
+
+
+def test_pnl_calendar_books_days_in_the_traders_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    trades = _trades()
+    trades.loc[2, "exit_time"] = pd.Timestamp("2023-03-02 23:30", tz="UTC")  # 00:30 in Berlin
+    days = pnl_calendar(trades, ZoneInfo("Europe/Berlin")).index
+    assert pd.Timestamp("2023-03-03").date() in days
+    assert pd.Timestamp("2023-03-02").date() not in days
