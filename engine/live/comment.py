@@ -297,12 +297,15 @@ class CommentingChannel:
 
     ``send_alert`` sends exactly as `channel` does and returns as soon as it has; then, when
     `facts(signal_id)` gives the alert's `CommentFacts` (None: no comment for this one), it
-    starts `commenter.comment_later` for the messages just sent. Everything else is
-    `channel`'s. Pass it to `deliver_pending` in place of `channel`."""
+    starts `commenter.comment_later` for the messages just sent. The caption is edited through
+    `editor` (default `channel`; a `TelegramChannel.companion()` lets an edit run beside the
+    next send instead of holding its channel). Everything else is `channel`'s. Pass it to
+    `deliver_pending` in place of `channel`."""
 
     def __init__(self, channel: Any, commenter: Commenter, journal: Any,
-                 facts: Callable[[str], CommentFacts | None]) -> None:
+                 facts: Callable[[str], CommentFacts | None], *, editor: Any = None) -> None:
         self.channel, self.commenter, self.journal, self.facts = channel, commenter, journal, facts
+        self.editor = editor if editor is not None else channel
         self.name = channel.name
 
     def send_alert(self, png: bytes | None, caption: str, signal_id: str, *,
@@ -312,7 +315,7 @@ class CommentingChannel:
                                       on_sent=on_sent)
         found = self.facts(signal_id) if ids and png is not None else None
         if found is not None:  # a text alert has no caption to edit
-            self.commenter.comment_later(self.channel, self.journal, found.signal, found.rank,
+            self.commenter.comment_later(self.editor, self.journal, found.signal, found.rank,
                                          caption, setup=found.setup, context=found.context,
                                          message_ids=ids)
         return ids
