@@ -218,9 +218,10 @@ class Commenter:
                    api_key=key.get_secret_value() if key is not None else None,
                    timeout=settings.llm_timeout_seconds)
 
-    def close(self) -> None:
-        """Wait for the comments under way, then stop the worker threads."""
-        self._pool.shutdown(wait=True)
+    def close(self, *, drop_queued: bool = False) -> None:
+        """Wait for the comments under way, then stop the worker threads; `drop_queued` skips
+        those not started yet (a monitor shutting down does not wait for a backlog)."""
+        self._pool.shutdown(wait=True, cancel_futures=drop_queued)
         close = getattr(self.client, "close", None)
         if callable(close):
             close()
@@ -326,7 +327,7 @@ class CommentingChannel:
 
 def _log_bug(future: Future) -> None:
     """A worker's unexpected exception is a bug: logged (its type and traceback), not lost."""
-    error = future.exception()
+    error = None if future.cancelled() else future.exception()
     if error is not None:
         log.error("LLM comment worker failed (%s)", type(error).__name__,
                   exc_info=(type(error), error, error.__traceback__))

@@ -165,8 +165,9 @@ class Commenting:
 
     `sender` is `channel` itself, or a `CommentingChannel` that sends exactly as `channel`
     does and then comments on each alert from `facts(signal_id)` on the commenter's thread,
-    editing through a companion of `channel`. `close` waits for the comments under way (each
-    at most ``llm_timeout_seconds``), then closes the companion (not `channel`)."""
+    editing through a companion of `channel`. `close` waits for the comment under way (at most
+    ``llm_timeout_seconds``) but not for those queued behind it, then closes the companion
+    (not `channel`)."""
 
     def __init__(self, channel, settings, journal,
                  facts: Callable[[str], CommentFacts | None]) -> None:
@@ -185,7 +186,7 @@ class Commenting:
 
     def close(self) -> None:
         if self.commenter is not None:
-            self.commenter.close()
+            self.commenter.close(drop_queued=True)
             self.commenter = None
         if self._editor is not None:
             self._editor.close()

@@ -102,8 +102,10 @@ def test_a_sent_alert_gets_the_llm_comment_edited_into_its_caption(
         for i in range(START, LAST + 1):
             clock.now = bars.index[i] + pd.Timedelta(seconds=1.6)
             monitor.run_once()
+        telegram.wait_for(lambda: len(telegram.sent("editMessageCaption"))
+                          >= len(telegram.sent()))
     finally:
-        monitor.close()  # waits for the comments under way
+        monitor.close()
     photos = telegram.sent()
     edits = telegram.sent("editMessageCaption")
     assert len(photos) >= 2
@@ -134,6 +136,25 @@ def test_a_slow_llm_does_not_delay_the_alert(home, bars, clock, market, telegram
         photo, = telegram.sent()
         edit, = telegram.sent("editMessageCaption")  # the slow comment still arrived
         assert edit.caption.endswith(REPLY) and edit.at - photo.at >= 2.5
+
+
+def test_shutdown_waits_for_the_comment_under_way_not_for_a_backlog(
+        home, bars, clock, market, telegram) -> None:
+    with FakeOpenAI(reply=REPLY, delay=1.5) as slow:
+        monitor = _monitor(home, clock, telegram, market=market, llm=slow, llm_comment=True,
+                           llm_timeout_seconds=10)
+        try:
+            for i in range(START, LAST + 1):
+                clock.now = bars.index[i] + pd.Timedelta(seconds=1.6)
+                monitor.run_once()
+        finally:
+            started = time.monotonic()
+            monitor.close()
+            took = time.monotonic() - started
+        sent = len(telegram.sent())
+        assert sent >= 4  # one comment under way, the others queued behind it
+        assert took < 2.5, f"the shutdown waited for {sent} comments ({took:.1f} s)"
+        assert 1 <= len(telegram.sent("editMessageCaption")) < sent
 
 
 def test_a_failing_llm_leaves_the_alert_as_sent(home, bars, clock, market, telegram, llm,
