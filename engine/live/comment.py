@@ -218,9 +218,10 @@ class Commenter:
                    api_key=key.get_secret_value() if key is not None else None,
                    timeout=settings.llm_timeout_seconds)
 
-    def close(self) -> None:
-        """Wait for the comments under way, then stop the worker threads."""
-        self._pool.shutdown(wait=True)
+    def close(self, *, drop_queued: bool = False) -> None:
+        """Wait for the comments under way, then stop the worker threads; `drop_queued` skips
+        those not started yet (a monitor shutting down does not wait for a backlog)."""
+        self._pool.shutdown(wait=True, cancel_futures=drop_queued)
         close = getattr(self.client, "close", None)
         if callable(close):
             close()
@@ -297,12 +298,15 @@ class CommentingChannel:
 
     ``send_alert`` sends exactly as `channel` does and returns as soon as it has; then, when
     `facts(signal_id)` gives the alert's `CommentFacts` (None: no comment for this one), it
-    starts `commenter.comment_later` for the messages just sent. Everything else is
-    `channel`'s. Pass it to `deliver_pending` in place of `channel`."""
+    starts `commenter.comment_later` for the messages just sent. The caption is edited through
+    `editor` (default `channel`; a `TelegramChannel.companion()` lets an edit run beside the
+    next send instead of holding its channel). Everything else is `channel`'s. Pass it to
+    `deliver_pending` in place of `channel`."""
 
     def __init__(self, channel: Any, commenter: Commenter, journal: Any,
-                 facts: Callable[[str], CommentFacts | None]) -> None:
+                 facts: Callable[[str], CommentFacts | None], *, editor: Any = None) -> None:
         self.channel, self.commenter, self.journal, self.facts = channel, commenter, journal, facts
+        self.editor = editor if editor is not None else channel
         self.name = channel.name
 
     def send_alert(self, png: bytes | None, caption: str, signal_id: str, *,
@@ -312,7 +316,7 @@ class CommentingChannel:
                                       on_sent=on_sent)
         found = self.facts(signal_id) if ids and png is not None else None
         if found is not None:  # a text alert has no caption to edit
-            self.commenter.comment_later(self.channel, self.journal, found.signal, found.rank,
+            self.commenter.comment_later(self.editor, self.journal, found.signal, found.rank,
                                          caption, setup=found.setup, context=found.context,
                                          message_ids=ids)
         return ids
@@ -323,7 +327,7 @@ class CommentingChannel:
 
 def _log_bug(future: Future) -> None:
     """A worker's unexpected exception is a bug: logged (its type and traceback), not lost."""
-    error = future.exception()
+    error = None if future.cancelled() else future.exception()
     if error is not None:
         log.error("LLM comment worker failed (%s)", type(error).__name__,
                   exc_info=(type(error), error, error.__traceback__))

@@ -6,7 +6,9 @@ loop iteration:
 1. follows the setups: the active version of every setup (cheap: the ``active`` pointers are
    read each time, a version is parsed only when it changes); its symbols × its timeframe are
    the watched series: a symbol written with a slash (``BTC/USDT``) on the ccxt exchange
-   ``live_exchange``, one without (``EURUSD``) in the MT5 folder ``mt5_folder`` when set;
+   ``live_exchange``, one without (``EURUSD``) on MT5: the folder ``mt5_folder`` when set,
+   else the terminal where the ``MetaTrader5`` package imports, else reported "not watched"
+   on its health (`engine.live.wiring` decides);
 2. polls the feeds whose close is due, ``live_delay_seconds`` after it (one `CcxtFeed` per
    timeframe sharing one ccxt client, so a 1m close fetches only the 1m series, all at once;
    store writes behind the hot path, so the monitor keeps each series' rolling window in
@@ -22,7 +24,9 @@ loop iteration:
    painter thread, best first, and sends what is pending, best first within a bar
    (`engine.notify.delivery.deliver_pending`): the best alert leaves as soon as its own picture
    is drawn, the next one is drawn meanwhile. Telegram's 1 message per second per chat means
-   the n-th alert of one close reaches a chat at least n-1 seconds after the first;
+   the n-th alert of one close reaches a chat at least n-1 seconds after the first. With
+   ``llm_comment`` on, each sent alert is then commented on a thread of its own and the
+   comment edited into its caption (`engine.live.comment`): the alert never waits for it;
 4. tells Telegram once when a feed falls silent (no bar for more than two of its bars) and
    once when it is back, never once per bar;
 5. writes the heartbeat ``exchange/live.json`` (atomically, after every iteration and at least
@@ -63,10 +67,12 @@ from engine.errors import ConfigurationError, ItaError
 from engine.live import state as live_state
 from engine.live.alert import caption, render_png
 from engine.live.commands import start_updates
+from engine.live.comment import CommentFacts
 from engine.live.evaluate import LiveEvaluator
-from engine.live.feeds import CcxtFeed, FeedHealth, FeedKey
+from engine.live.feeds import FeedHealth, FeedKey
 from engine.live.journal import SignalJournal, journal_path, short_key
 from engine.live.rank import Rank, SetupStats, order_alerts, rank
+from engine.live.wiring import Commenting, build_feeds, event_driven, feed_key, telegram_from
 from engine.setups.store import SetupStore
 
 log = logging.getLogger("ita.live.monitor")
@@ -74,22 +80,14 @@ log = logging.getLogger("ita.live.monitor")
 LOCK_FILE = Path("exchange") / "live.lock"
 HEARTBEAT_SECONDS = live_state.DEFAULT_INTERVAL_S
 SILENT_FEEDS = "silent_feeds"  # journal kv: JSON list of the feeds Telegram was told are silent
-MT5_SOURCE = "mt5"
 WINDOW_MARGIN = 20  # bars kept beyond the largest warm-up
 PAINTERS = 1  # drawing alert pictures off the loop; one: the best is not slowed by the next,
 # which is drawn during the best's send and Telegram's 1 s per chat pause
-FETCH_WORKERS = 10  # series of one timeframe fetched at once (network-bound)
 
 
 def alert_png_path(home: str | Path, signal_id: str) -> Path:
     """Where the monitor saves the chart of the alert `signal_id` (the Live page shows it)."""
     return live_state.alert_picture(home, short_key(signal_id))
-
-
-def feed_key(symbol: str, timeframe: str, *, exchange: str) -> FeedKey:
-    """The series a setup's symbol is watched on: ``BTC/USDT`` on the ccxt `exchange`,
-    ``EURUSD`` (no slash) in the MT5 folder."""
-    return FeedKey(exchange if "/" in symbol else MT5_SOURCE, symbol, timeframe)
 
 
 def _utc_now() -> pd.Timestamp:
@@ -108,10 +106,13 @@ class ActiveSetup:
 
 @dataclasses.dataclass
 class _Prepared:
-    """An alert between ranking and sending: its picture and caption, drawn once."""
+    """An alert between ranking and sending: its picture and caption, drawn once, and what
+    its comment may be written from."""
 
     png: bytes | None
     caption: str
+    signal: Any
+    rank: Rank
 
 
 class LiveMonitor:
@@ -121,7 +122,8 @@ class LiveMonitor:
     (a channel, e.g. a `TelegramChannel` pointed at a fake), `evaluator` (a `LiveEvaluator`)
     and `sleep` are for tests and the benchmark; by default the system clock, a ccxt exchange
     made from ``live_exchange``, a `TelegramChannel` when ``ITA_TELEGRAM_TOKEN`` and a chat id
-    are set (else no Telegram), and `LiveEvaluator(home)`.
+    are set (else no Telegram), and `LiveEvaluator(home)`. The LLM comment follows the
+    settings (``llm_comment``, ``llm_base_url``, ``llm_model``; only with Telegram).
 
     >>> LiveMonitor(get_settings()).run()  # doctest: +SKIP
     """
@@ -141,6 +143,9 @@ class LiveMonitor:
         self.runs = RunStore(settings.runs_dir)
         self.evaluator = evaluator if evaluator is not None else LiveEvaluator(self.home)
         self.channel = telegram if telegram is not None else telegram_from(settings)
+        self._facts: dict[str, CommentFacts] = {}  # alerts being sent, for their comment
+        self.commenting = Commenting(self.channel, settings, self.journal,
+                                     lambda signal_id: self._facts.pop(signal_id, None))
         self.tz = settings.display_tz
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
@@ -189,6 +194,7 @@ class LiveMonitor:
             _close_feed(feed)
         self.feeds = []
         self._painter.shutdown(wait=True)  # every alert picture on disk
+        self.commenting.close()  # the comments under way edited in (each bounded in time)
         if self.channel is not None and hasattr(self.channel, "close"):
             self.channel.close()
         self.journal.close()
@@ -230,9 +236,9 @@ class LiveMonitor:
             seconds=self.interval)])
         # at least a moment: a clock standing still (tests) never spins the loop
         seconds = max(0.05, min((due - now).total_seconds(), self.interval))
-        mt5 = [feed for feed in self.feeds if feed.source == MT5_SOURCE]
-        if mt5:
-            mt5[0].wait(seconds)
+        waking = [feed for feed in self.feeds if event_driven(feed)]
+        if waking:
+            waking[0].wait(seconds)
         else:
             self._sleep(seconds)
 
@@ -252,8 +258,7 @@ class LiveMonitor:
     def poll(self, now: pd.Timestamp) -> dict[FeedKey, pd.DataFrame]:
         """The new closed bars of every feed that is due; several due feeds (a 5m close is a
         1m close too) are fetched at the same time."""
-        due = [feed for feed in self.feeds
-               if feed.source == MT5_SOURCE or feed.next_due(now) <= now]
+        due = [feed for feed in self.feeds if event_driven(feed) or feed.next_due(now) <= now]
         if len(due) > 1:
             with ThreadPoolExecutor(len(due), thread_name_prefix="feed-poll") as pool:
                 answers = list(pool.map(lambda feed: feed.poll(now), due))
@@ -286,10 +291,7 @@ class LiveMonitor:
             self._build_feeds(now)
 
     def _keys(self) -> list[FeedKey]:
-        keys = [key for setup in self.active for key in setup.keys]
-        if self.settings.mt5_folder is None:
-            keys = [key for key in keys if key.source != MT5_SOURCE]
-        return list(dict.fromkeys(keys))
+        return list(dict.fromkeys(key for setup in self.active for key in setup.keys))
 
     def _window_bars(self, key: FeedKey) -> int:
         """Bars kept in memory for `key`: the evaluator's history plus a margin."""
@@ -304,25 +306,8 @@ class LiveMonitor:
             if key not in self.windows:
                 self._seed(key, sizes[key], now)
         self.windows = {key: self.windows[key] for key in keys}
-        delay = self.settings.live_delay_seconds
-        self.feeds = []
-        # one feed per timeframe: a 1m close fetches the 1m series only, all at once
-        for timeframe in dict.fromkeys(key.timeframe for key in keys
-                                       if key.source != MT5_SOURCE):
-            group = [key for key in keys if key.source != MT5_SOURCE
-                     and key.timeframe == timeframe]
-            self.feeds.append(CcxtFeed(
-                self.settings.live_exchange, group, self.store, exchange=self._exchange(),
-                clock=self.clock, delay=delay, warmup_bars=max(sizes[key] for key in group),
-                workers=min(len(group), FETCH_WORKERS), background_writes=True))
-        mt5_keys = [key for key in keys if key.source == MT5_SOURCE]
-        if mt5_keys:
-            from engine.live.mt5_folder import Mt5FolderFeed
-
-            zone = self.settings.mt5_server_tz or "UTC"
-            self.feeds.append(Mt5FolderFeed(self.settings.mt5_folder, zone, self.store,
-                                            mt5_keys, clock=self.clock, delay=delay,
-                                            background_writes=True).start())
+        self.feeds = build_feeds(self.settings, keys, self.store, exchange=self._exchange,
+                                 clock=self.clock, warmup=sizes)
 
     def _exchange(self):
         """The one ccxt client of every feed (one rate limiter for the exchange)."""
@@ -439,22 +424,33 @@ class LiveMonitor:
         decimals = max(2, price_decimals(candles["close"].to_numpy()[-200:])) if len(
             candles) else None
         text = caption(signal, signal_rank, tz=self.tz, late=late, decimals=decimals)
-        return _Prepared(png, text)
+        return _Prepared(png, text, signal, signal_rank)
 
     def render(self, item) -> tuple[bytes | None, str]:
         """Picture and caption of a queued alert (drawn again after a restart)."""
         drawing = self._prepared.pop(item.signal_id, None)
         if drawing is not None:
             prepared = drawing.result()
-            return prepared.png, prepared.caption
-        signal = item.signal
-        key = FeedKey(signal.source, signal.symbol, signal.timeframe)
-        candles = self.windows.get(key)
-        if candles is None or candles.empty or candles.index[-1] < signal.known_at:
-            candles = self.store.read(signal.symbol, signal.timeframe, source=signal.source,
-                                      end=signal.known_at + timeframe_delta(signal.timeframe))
-        prepared = self._draw(signal, self._rank(signal), candles, signal.late)
+        else:
+            signal = item.signal
+            key = FeedKey(signal.source, signal.symbol, signal.timeframe)
+            candles = self.windows.get(key)
+            if candles is None or candles.empty or candles.index[-1] < signal.known_at:
+                candles = self.store.read(signal.symbol, signal.timeframe, source=signal.source,
+                                          end=signal.known_at + timeframe_delta(
+                                              signal.timeframe))
+            prepared = self._draw(signal, self._rank(signal), candles, signal.late)
+        if self.commenting.on:  # what its comment may say, once it is sent
+            self._facts[item.signal_id] = self._comment_facts(prepared)
         return prepared.png, prepared.caption
+
+    def _comment_facts(self, prepared: _Prepared) -> CommentFacts:
+        signal = prepared.signal
+        try:
+            setup = self._setup(signal.setup_id, int(signal.setup_version))
+        except ItaError:  # the version's file is gone: the comment goes without its idea
+            setup = None
+        return CommentFacts(signal, prepared.rank, setup=setup)
 
     def deliver(self) -> None:
         """Send what the journal holds for Telegram (oldest bar first, best first in a bar)."""
@@ -463,7 +459,7 @@ class LiveMonitor:
         from engine.notify.delivery import deliver_pending
 
         try:
-            report = deliver_pending(self.journal, self.channel, self.render)
+            report = deliver_pending(self.journal, self.commenting.sender, self.render)
         except ConfigurationError as error:
             self._telegram_state = f"error: {error}"
             log.error("Telegram: %s", error)
@@ -543,15 +539,3 @@ def _close_feed(feed) -> None:
     if hasattr(feed, "stop"):
         feed.stop()
     feed.close()
-
-
-def telegram_from(settings):
-    """A `TelegramChannel` when the token and a chat id are set, else None."""
-    token = settings.telegram_token
-    chats = settings.telegram_chat_ids
-    if token is None or not chats:
-        return None
-    from engine.notify.telegram import TelegramChannel
-
-    return TelegramChannel(token.get_secret_value(), chats,
-                           base_url=settings.telegram_api_url or None)
