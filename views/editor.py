@@ -11,7 +11,7 @@ from streamlit_flow.state import StreamlitFlowState
 
 from app import flow_graph as fg
 from app import state
-from app.charts import add_signals, candle_figure
+from app.charts import preview_figure
 from app.ui import sidebar, stop_if_empty, user_errors
 from engine.setups.edit import apply_setup
 from engine.setups.schema import DETECTOR_BLOCKS
@@ -241,6 +241,5 @@ st.subheader("Preview")
 with user_errors():  # the active version: the one loaded above (a save reruns the page)
     candles, signals, tf = state.signals(version, symbol=choice["symbol"],
                                          start=choice["start"], end=choice["end"])
-    fig = candle_figure(candles, tf, title=f"{version.ref}: {len(signals)} signals", height=420)
-    add_signals(fig, signals)
-    st.plotly_chart(fig, key="editor_preview_chart")
+    st.plotly_chart(preview_figure(candles, signals, tf, title=version.ref),
+                    key="editor_preview_chart")

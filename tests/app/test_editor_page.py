@@ -189,3 +189,21 @@ def test_another_setup_shows_its_own_values_not_the_last_ones_typed(app_home, ca
     assert [n.value for n in at.number_input if n.label == "r_multiple"] == [2.0]
     at.button(key="editor_save").click().run()
     assert any("No change: v1 already holds this rule." in s.value for s in at.success)
+
+
+def test_the_preview_is_light_the_last_bars_at_the_setups_timeframe(app_home, canvas) -> None:
+    import json
+
+    from app.charts import PREVIEW_CANDLES
+
+    at = editor("bos-order-block-retest")  # 21 days of 15m: 2,016 bars
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    candles = [t for t in spec["data"] if t["type"] == "candlestick"]
+    assert sum(len(t["x"]) for t in candles) == PREVIEW_CANDLES
+    title = spec["layout"]["title"]["text"]
+    assert f"in the last {PREVIEW_CANDLES:,} bars shown)" in title
+    assert "shown as" not in title  # the setup's own timeframe, not a resampled one
+    first_shown = min(min(t["x"]) for t in candles)
+    marks = [x for t in spec["data"] if t.get("name") in ("long signal", "short signal")
+             for x in t["x"]]
+    assert marks and min(marks) >= first_shown  # only the signals among the bars shown
