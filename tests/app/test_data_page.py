@@ -122,3 +122,15 @@ def test_gaps_of_the_chosen_series_are_listed(app_home) -> None:
     assert "GAPPY 1m (csv): 1 gap(s), 3 missing bars" in texts(at.caption)
     gaps = pd.DataFrame(at.dataframe[1].value)
     assert gaps["missing_bars"].tolist() == [3]
+
+
+def test_a_series_without_missing_bars_is_not_read_again_for_its_gaps(app_home,
+                                                                       monkeypatch) -> None:
+    reads = []
+    real = CandleStore.gaps
+    monkeypatch.setattr(CandleStore, "gaps",
+                        lambda self, *a, **k: reads.append(a) or real(self, *a, **k))
+    at = page("data")  # BTC/USDT: the listing counts no missing bar
+    assert "BTC/USDT 1m (binanceus): 0 gap(s), 0 missing bars" in texts(at.caption)
+    assert reads == []  # the page's first open does not read the 30,240 bars a second time
+    assert len(at.dataframe) == 1  # the coverage table, no empty gaps table
