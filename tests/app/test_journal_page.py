@@ -60,13 +60,15 @@ def test_a_signal_that_did_not_become_a_trade_can_be_journaled(journal_home, tmp
     runs = RunStore.from_settings()
     signals, trades = runs.frame(run_id, "signals"), runs.frame(run_id, "trades")
     at = page("journal")
+    at.session_state["journal_tabs"] = "Signals not traded"
+    at.run()
     untraded = signals_listed(at)
     assert 0 < len(untraded) == len(signals) - len(trades)
     traded = set(trades["signal_time"].dt.tz_localize(None).dt.floor("min"))
     assert not traded & set(untraded["signal_time"])
     picker = at.selectbox(key="journal_signal")
     picker.set_value(1).run()
-    box = at.text_area[1]  # the Trades tab's form comes first, then the Signals tab's
+    box = at.text_area[0]  # the Signals tab's form (the only tab built)
     box.input("Skipped: I was still in the previous trade, would have hit 2 R")
     [t for t in at.text_input if t.key == box.key.replace("note", "tags")][0].input("missed")
     at.button(key="journal_save_signal").click().run()

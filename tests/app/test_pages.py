@@ -270,10 +270,16 @@ def test_journal_page_breaks_a_run_down(run_home, monkeypatch) -> None:
     monkeypatch.setenv("ITA_HOME", str(home))
     at = page("journal")
     assert at.selectbox(key="journal_run").value == run_id
+    # only the open tab is built: the trades table, no breakdowns yet
+    assert not [m for m in texts(at.markdown) if m.startswith("**By ")]
+    assert len(at.get("plotly_chart")) == 0
+    at.session_state["journal_tabs"] = "Analytics"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
     assert [m for m in texts(at.markdown) if m.startswith("**By ")] == [
         f"**By {by}**" for by in BREAKDOWNS]
-    # trades, signals not traded, calendar, breakdowns
-    assert len(at.dataframe) == 3 + len(BREAKDOWNS)
+    assert len(at.dataframe) == len(BREAKDOWNS)  # the analytics tab alone
+    assert len(at.get("plotly_chart")) == 2  # R histogram, MFE/MAE
 
 
 # --- Settings -----------------------------------------------------------------------------

@@ -96,6 +96,8 @@ def test_journal_a_trade_filter_by_tag_and_find_it_on_the_calendar(own_runs) -> 
     assert listed["note"].tolist() == ["Clean sweep of the Asia low"]
     assert list(listed["tags"].iloc[0]) == ["a+", "asia-sweep"]
     r = float(listed["r_net"].iloc[0])
+    at.session_state["journal_tabs"] = "P&L calendar"
+    act(at)
     calendar = next(d for d in at.dataframe if "Monday" in d.value.columns).value
     filled = [c for c in calendar.to_numpy().ravel() if "R" in str(c)]
     assert len(filled) == 1 and f"{r:+.2f} R" in filled[0]
@@ -112,6 +114,8 @@ def test_journal_compares_two_versions_of_a_setup(own_runs) -> None:
     summary_path.write_text(json.dumps(summary))
     at = page("journal")
     assert at.selectbox(key="journal_version").value == 2
+    at.session_state["journal_tabs"] = "Version against version"
+    at.run()
     assert at.selectbox(key="journal_version_a").value == 1
     assert at.selectbox(key="journal_version_b").value == 2
     compared = at.dataframe[-1].value
