@@ -56,8 +56,9 @@ _COLUMNS = ["symbol", "direction", "signal_time", "pnl", "risk", "exit_reason"]
 
 
 class SignalLike(Protocol):
-    """The fields of a live signal (`engine.live.evaluate.LiveSignal`) ranking and alerts
-    read."""
+    """The fields ranking, alerts and comments read: a fresh `engine.live.evaluate.LiveSignal`
+    or a signal read back from the alert journal (`engine.live.journal.JournalSignal`, when a
+    restart redraws an unsent alert) both have them."""
 
     known_at: pd.Timestamp
     symbol: str

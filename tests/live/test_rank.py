@@ -3,7 +3,6 @@ suggestion and its warnings, the order of several alerts on one bar."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -15,6 +14,7 @@ from engine.adapters.store import CandleStore
 from engine.backtest.metrics import breakdown
 from engine.backtest.run import run_backtest
 from engine.demo import run_demo
+from engine.live.evaluate import LiveSignal
 from engine.live.rank import (
     NO_HISTORY,
     PRIOR_TRADES,
@@ -27,35 +27,6 @@ from engine.live.rank import (
 from engine.settings import Settings
 from engine.setups.schema import Costs
 from engine.setups.store import SetupStore
-
-try:  # s-eval's LiveSignal once it has landed; the same fields until then
-    from engine.live.evaluate import LiveSignal
-except ImportError:
-    @dataclasses.dataclass(frozen=True)
-    class LiveSignal:  # the contract's fields (live-contracts.md)
-        known_at: pd.Timestamp
-        symbol: str
-        direction: int
-        entry_type: str
-        entry: float
-        stop: float
-        target: float
-        r_planned: float
-        expiry_bars: int
-        time_exit_bars: int
-        breakeven_r: float
-        partial_r: float
-        partial_fraction: float
-        setup_id: str
-        setup_version: int
-        reasons: str
-        timeframe: str
-        source: str
-
-        @classmethod
-        def from_row(cls, row, *, timeframe: str, source: str) -> LiveSignal:
-            fields = {f.name for f in dataclasses.fields(cls)} - {"timeframe", "source"}
-            return cls(**{k: row[k] for k in fields}, timeframe=timeframe, source=source)
 
 
 def make_signal(**changes) -> LiveSignal:
