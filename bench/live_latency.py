@@ -60,23 +60,8 @@ class SkippingClock:
         self.skipped += seconds
 
 
-def _market(base: str) -> dict:
-    return {"id": f"{base}USDT", "symbol": f"{base}/USDT", "base": base, "quote": "USDT",
-            "baseId": base, "quoteId": "USDT", "active": True, "type": "spot", "spot": True,
-            "margin": False, "swap": False, "future": False, "option": False,
-            "contract": False, "linear": None, "inverse": None,
-            "precision": {"amount": 6, "price": 2}, "limits": {}, "info": {}}
 
 
-def _exchange(url: str):
-    import ccxt
-
-    exchange = ccxt.binance({"enableRateLimit": False, "timeout": 5000})
-    for name, api in list(exchange.urls["api"].items()):
-        path = "/" + api.split("/", 3)[3] if api.count("/") >= 3 else ""
-        exchange.urls["api"][name] = url + path
-    exchange.set_markets([_market(base) for base in SYMBOLS])
-    return exchange
 
 
 def _series(closes: int) -> dict:
@@ -113,9 +98,9 @@ def run() -> list[Result]:
         settings = Settings(home=home, live_exchange="binance", telegram_chat_id="42")
         channel = TelegramChannel("123:abc", ["42"], base_url=telegram.base_url)
         evaluator = _Timed(LiveEvaluator(home))
-        monitor = LiveMonitor(settings, clock=clock, exchange=_exchange(market.url),
-                              telegram=channel, evaluator=evaluator, sleep=clock.sleep,
-                              updates=False)
+        exchange = market.client(*SYMBOLS, timeout_ms=5000)
+        monitor = LiveMonitor(settings, clock=clock, exchange=exchange, telegram=channel,
+                              evaluator=evaluator, sleep=clock.sleep, updates=False)
         latencies, firsts, batches, seen = [], [], [], 0
         end = first.index[HISTORY + closes] + pd.Timedelta(seconds=1)
         try:

@@ -182,7 +182,7 @@ class _Chart:
 
     def _reason(self, reason: dict) -> None:
         kind = str(reason.get("kind", ""))
-        top, bottom = _number(reason.get("top")), _number(reason.get("bottom"))
+        top, bottom = finite_number(reason.get("top")), finite_number(reason.get("bottom"))
         if top is None:
             return
         bottom = top if bottom is None else bottom
@@ -232,7 +232,7 @@ class _Chart:
 
     def _position_box(self) -> None:
         s = self.signal
-        entry, stop, target = float(s.entry), float(s.stop), _number(s.target)
+        entry, stop, target = float(s.entry), float(s.stop), finite_number(s.target)
         x0, x1 = self.at + 0.5, self.at + 0.5 + BOX_BARS
         if target is not None:
             self.price.add_patch(_box(x0, x1, min(entry, target), max(entry, target), UP,
@@ -302,7 +302,8 @@ def _box(x0, x1, y0, y1, color, alpha):
                      zorder=1)
 
 
-def _number(value) -> float | None:
+def finite_number(value) -> float | None:
+    """`value` as a float, or None when it is missing, not a number or not finite."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -373,7 +374,7 @@ def _head(signal: SignalLike, rank: Rank, *, tz, late: bool, decimals: int) -> l
     entry = f"Entry <code>{float(signal.entry):,.{d}f}</code>" + (
         " limit" if signal.entry_type == "limit" else " market")
     plan = [entry, f"Stop <code>{float(signal.stop):,.{d}f}</code>"]
-    target = _number(signal.target)
+    target = finite_number(signal.target)
     if target is not None:
         plan.append(f"Target <code>{target:,.{d}f}</code>")
     plan.append(f"<b>{float(signal.r_planned):.2f} R</b>")
@@ -402,7 +403,7 @@ def _why(signal: SignalLike, *, tz, decimals: int) -> str:
     06:45 · bull_fvg: fvg 26,979.91–26,997.10 at 08:15``."""
     parts = []
     for reason in reasons_of(signal):
-        top, bottom = _number(reason.get("top")), _number(reason.get("bottom"))
+        top, bottom = finite_number(reason.get("top")), finite_number(reason.get("bottom"))
         prices = "" if top is None else (
             f" {top:,.{decimals}f}" if bottom is None or bottom == top
             else f" {bottom:,.{decimals}f}–{top:,.{decimals}f}")

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import html
 import logging
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,7 +41,7 @@ import pandas as pd
 from engine.backtest.presentation import price_decimals
 from engine.candles import timeframe_delta
 from engine.errors import ItaError
-from engine.live.alert import CAPTION_LIMIT, reasons_of, telegram_length
+from engine.live.alert import CAPTION_LIMIT, finite_number, reasons_of, telegram_length
 from engine.live.rank import Rank, SignalLike
 
 log = logging.getLogger("ita.live.comment")
@@ -126,7 +125,7 @@ def build_prompt(signal: SignalLike, rank: Rank, *, setup: Any = None,
 def _why(signal: SignalLike, decimals: int) -> str:
     parts = []
     for reason in reasons_of(signal):
-        top, bottom = _number(reason.get("top")), _number(reason.get("bottom"))
+        top, bottom = finite_number(reason.get("top")), finite_number(reason.get("bottom"))
         prices = "" if top is None else (
             f" at {top:,.{decimals}f}" if bottom is None or bottom == top
             else f" {bottom:,.{decimals}f}-{top:,.{decimals}f}")
@@ -337,16 +336,8 @@ def _value(raw: str) -> float:
     return float(raw.replace(",", ""))
 
 
-def _number(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _finite(value) -> bool:
-    return _number(value) is not None
+    return finite_number(value) is not None
 
 
 def _cut(text: str, limit: int) -> str:

@@ -24,6 +24,15 @@ INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m"
                "1w": 604_800_000}
 
 
+def spot_market(base: str) -> dict:
+    """ccxt's description of the spot market ``<base>/USDT``."""
+    return {"id": f"{base}USDT", "symbol": f"{base}/USDT", "base": base, "quote": "USDT",
+            "baseId": base, "quoteId": "USDT", "active": True, "type": "spot", "spot": True,
+            "margin": False, "swap": False, "future": False, "option": False,
+            "contract": False, "linear": None, "inverse": None,
+            "precision": {"amount": 6, "price": 2}, "limits": {}, "info": {}}
+
+
 class FakeBinance:
     def __init__(self, candles: pd.DataFrame, *,
                  series: dict[tuple[str, str], pd.DataFrame] | None = None,
@@ -44,6 +53,18 @@ class FakeBinance:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def client(self, *bases: str, timeout_ms: int = 3000, rate_limit: bool = False):
+        """The real ccxt Binance client with every API pointed at this server, knowing the spot
+        markets ``<base>/USDT`` of `bases` (default BTC) without loading them."""
+        import ccxt
+
+        exchange = ccxt.binance({"enableRateLimit": rate_limit, "timeout": timeout_ms})
+        for name, api in list(exchange.urls["api"].items()):
+            path = "/" + api.split("/", 3)[3] if api.count("/") >= 3 else ""
+            exchange.urls["api"][name] = self.url + path
+        exchange.set_markets([spot_market(base) for base in bases or ("BTC",)])
+        return exchange
 
     def __enter__(self) -> FakeBinance:
         self.thread.start()

@@ -9,7 +9,6 @@ import sys
 import types
 from pathlib import Path
 
-import ccxt
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,18 +25,6 @@ from tests.data.fake_exchange import FakeBinance
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _binance(base: str) -> ccxt.binance:
-    exchange = ccxt.binance({"enableRateLimit": True, "timeout": 700})
-    for name, url in list(exchange.urls["api"].items()):
-        path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else ""
-        exchange.urls["api"][name] = base + path
-    exchange.set_markets([{
-        "id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT",
-        "baseId": "BTC", "quoteId": "USDT", "active": True, "type": "spot", "spot": True,
-        "margin": False, "swap": False, "future": False, "option": False, "contract": False,
-        "linear": None, "inverse": None, "precision": {"amount": 6, "price": 2},
-        "limits": {}, "info": {}}])
-    return exchange
 
 
 @pytest.fixture()
@@ -47,8 +34,8 @@ def week(demo_candles) -> pd.DataFrame:
 
 def _download(fake, store, *, since, now, **kwargs):
     return download_history("binance", "BTC/USDT", "1m", since=since, store=store,
-                            exchange=_binance(fake.url), now=now, sleep=lambda s: None,
-                            **kwargs)
+                            exchange=fake.client(timeout_ms=700, rate_limit=True), now=now,
+                            sleep=lambda s: None, **kwargs)
 
 
 def test_download_paginates_and_skips_the_open_candle(tmp_path, week) -> None:

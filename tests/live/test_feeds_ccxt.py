@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import ccxt
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,21 +27,8 @@ class Clock:
         return self.now
 
 
-def _market(base: str) -> dict:
-    return {"id": f"{base}USDT", "symbol": f"{base}/USDT", "base": base, "quote": "USDT",
-            "baseId": base, "quoteId": "USDT", "active": True, "type": "spot", "spot": True,
-            "margin": False, "swap": False, "future": False, "option": False,
-            "contract": False, "linear": None, "inverse": None,
-            "precision": {"amount": 6, "price": 2}, "limits": {}, "info": {}}
 
 
-def _binance(base_url: str) -> ccxt.binance:
-    exchange = ccxt.binance({"enableRateLimit": False, "timeout": 3000})
-    for name, url in list(exchange.urls["api"].items()):
-        path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else ""
-        exchange.urls["api"][name] = base_url + path
-    exchange.set_markets([_market("BTC"), _market("ETH")])
-    return exchange
 
 
 @pytest.fixture()
@@ -70,7 +56,7 @@ def market(bars, clock):
 def _feed(market, store, keys, clock, **kwargs) -> tuple[CcxtFeed, list[float]]:
     sleeps: list[float] = []
     kwargs.setdefault("warmup_bars", 200)
-    feed = CcxtFeed("binance", keys, store, exchange=_binance(market.url), clock=clock,
+    feed = CcxtFeed("binance", keys, store, exchange=market.client("BTC", "ETH"), clock=clock,
                     sleep=sleeps.append, **kwargs)
     return feed, sleeps
 

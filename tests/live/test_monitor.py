@@ -8,7 +8,6 @@ import json
 import threading
 import time
 
-import ccxt
 import pandas as pd
 import pytest
 
@@ -55,17 +54,6 @@ class Clock:
         return self.now
 
 
-def _binance(base_url: str) -> ccxt.binance:
-    exchange = ccxt.binance({"enableRateLimit": False, "timeout": 3000})
-    for name, url in list(exchange.urls["api"].items()):
-        path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else ""
-        exchange.urls["api"][name] = base_url + path
-    exchange.set_markets([{
-        "id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC",
-        "quoteId": "USDT", "active": True, "type": "spot", "spot": True, "margin": False,
-        "swap": False, "future": False, "option": False, "contract": False, "linear": None,
-        "inverse": None, "precision": {"amount": 6, "price": 2}, "limits": {}, "info": {}}])
-    return exchange
 
 
 @pytest.fixture()
@@ -107,7 +95,7 @@ def _monitor(home, market, telegram, clock, **settings) -> LiveMonitor:
     config = Settings(home=home, live_exchange="binance", telegram_chat_id=CHAT, **settings)
     channel = TelegramChannel("123:abc", [CHAT], base_url=telegram.base_url, timeout=3,
                               pacer=ChatPacer(0.0))
-    return LiveMonitor(config, clock=clock, exchange=_binance(market.url), telegram=channel,
+    return LiveMonitor(config, clock=clock, exchange=market.client(), telegram=channel,
                        evaluator=LiveEvaluator(home), updates=False)
 
 

@@ -26,7 +26,7 @@ from engine.setups.store import SetupStore
 from tests.data.fake_exchange import FakeBinance
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.telegram_api import FakeTelegram
-from tests.live.test_monitor import CHAT, SMA, START, Clock, _binance, _sent_ids
+from tests.live.test_monitor import CHAT, SMA, START, Clock, _sent_ids
 from tests.live.test_mt5_terminal import FakeTerminal
 
 REPLY = "A clean cross after a quiet stretch; the history is thin."
@@ -79,7 +79,7 @@ def _monitor(home, clock, telegram, *, market=None, llm=None, **settings) -> Liv
     if llm is not None:
         settings = {"llm_base_url": llm.base_url, "llm_model": "fake-model", **settings}
     config = Settings(home=home, live_exchange="binance", telegram_chat_id=CHAT, **settings)
-    exchange = _binance(market.url) if market is not None else None
+    exchange = market.client() if market is not None else None
     return LiveMonitor(config, clock=clock, exchange=exchange, telegram=_channel(telegram),
                        evaluator=LiveEvaluator(home), updates=False)
 
