@@ -24,6 +24,17 @@ INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m"
                "1w": 604_800_000}
 
 
+class SetClock:
+    """A clock the test sets by hand (``clock.now = ...``); `FakeBinance` and the live feeds
+    call it for the time."""
+
+    def __init__(self, now: pd.Timestamp) -> None:
+        self.now = now
+
+    def __call__(self) -> pd.Timestamp:
+        return self.now
+
+
 def spot_market(base: str) -> dict:
     """ccxt's description of the spot market ``<base>/USDT``."""
     return {"id": f"{base}USDT", "symbol": f"{base}/USDT", "base": base, "quote": "USDT",

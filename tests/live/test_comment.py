@@ -61,12 +61,6 @@ def llm():
 
 
 @pytest.fixture()
-def telegram():
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture()
 def channel(telegram: FakeTelegram):
     with TelegramChannel("123:abc", [CHAT], base_url=telegram.base_url, timeout=2,
                          pacer=ChatPacer(0.0)) as ch:

@@ -12,19 +12,11 @@ from engine.adapters.store import CandleStore
 from engine.errors import TemporaryError
 from engine.live import feeds
 from engine.live.feeds import CcxtFeed, FeedKey
-from tests.data.fake_exchange import FakeBinance
+from tests.data.fake_exchange import FakeBinance, SetClock
 
 BTC = FeedKey("binance", "BTC/USDT", "1m")
 BTC5 = FeedKey("binance", "BTC/USDT", "5m")
 ETH = FeedKey("binance", "ETH/USDT", "1m")
-
-
-class Clock:
-    def __init__(self, now: pd.Timestamp) -> None:
-        self.now = now
-
-    def __call__(self) -> pd.Timestamp:
-        return self.now
 
 
 
@@ -37,8 +29,8 @@ def bars(demo_candles) -> pd.DataFrame:
 
 
 @pytest.fixture()
-def clock(bars) -> Clock:
-    return Clock(bars.index[1000] + pd.Timedelta(seconds=1.5))
+def clock(bars) -> SetClock:
+    return SetClock(bars.index[1000] + pd.Timedelta(seconds=1.5))
 
 
 @pytest.fixture()

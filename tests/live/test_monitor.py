@@ -24,8 +24,7 @@ from engine.notify.telegram import ChatPacer, TelegramChannel
 from engine.settings import Settings
 from engine.setups import compile_setup
 from engine.setups.store import SetupStore
-from tests.data.fake_exchange import FakeBinance
-from tests.fakes.telegram_api import FakeTelegram
+from tests.data.fake_exchange import SetClock
 
 CHAT = "42"
 KEY = FeedKey("binance", "BTC/USDT", "1m")
@@ -46,14 +45,6 @@ costs: {{fee_bps: 0.0, slippage_bps: 0.0}}
 """
 
 
-class Clock:
-    def __init__(self, now: pd.Timestamp) -> None:
-        self.now = now
-
-    def __call__(self) -> pd.Timestamp:
-        return self.now
-
-
 
 
 @pytest.fixture()
@@ -62,8 +53,8 @@ def bars(demo_candles) -> pd.DataFrame:
 
 
 @pytest.fixture()
-def clock(bars) -> Clock:
-    return Clock(bars.index[START] + pd.Timedelta(seconds=1.6))
+def clock(bars) -> SetClock:
+    return SetClock(bars.index[START] + pd.Timedelta(seconds=1.6))
 
 
 @pytest.fixture()
@@ -77,18 +68,6 @@ def home(ita_home, bars):
         bars.iloc[:START], source="binance", symbol="BTC/USDT", timeframe="1m")
     run_backtest("sma-b", symbol="BTC/USDT")
     return ita_home
-
-
-@pytest.fixture()
-def market(bars, clock):
-    with FakeBinance(bars, clock=clock) as fake:
-        yield fake
-
-
-@pytest.fixture()
-def telegram():
-    with FakeTelegram() as fake:
-        yield fake
 
 
 def _monitor(home, market, telegram, clock, **settings) -> LiveMonitor:

@@ -23,10 +23,9 @@ from engine.notify.telegram import ChatPacer, TelegramChannel
 from engine.settings import Settings
 from engine.setups import compile_setup, parse_setup
 from engine.setups.store import SetupStore
-from tests.data.fake_exchange import FakeBinance
+from tests.data.fake_exchange import SetClock
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.telegram_api import FakeTelegram
-from tests.live.test_monitor import CHAT, SMA, START, Clock, _sent_ids
+from tests.live.test_monitor import CHAT, SMA, START, _sent_ids
 from tests.live.test_mt5_terminal import FakeTerminal
 
 REPLY = "A clean cross after a quiet stretch; the history is thin."
@@ -39,8 +38,8 @@ def bars(demo_candles) -> pd.DataFrame:
 
 
 @pytest.fixture()
-def clock(bars) -> Clock:
-    return Clock(bars.index[START] + pd.Timedelta(seconds=1.6))
+def clock(bars) -> SetClock:
+    return SetClock(bars.index[START] + pd.Timedelta(seconds=1.6))
 
 
 @pytest.fixture()
@@ -50,18 +49,6 @@ def home(ita_home, bars):
     CandleStore(ita_home / "data" / "candles").upsert(
         bars.iloc[:START], source="binance", symbol="BTC/USDT", timeframe="1m")
     return ita_home
-
-
-@pytest.fixture()
-def market(bars, clock):
-    with FakeBinance(bars, clock=clock) as fake:
-        yield fake
-
-
-@pytest.fixture()
-def telegram():
-    with FakeTelegram() as fake:
-        yield fake
 
 
 @pytest.fixture()
