@@ -46,6 +46,7 @@ import json
 import math
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -183,11 +184,24 @@ class SignalJournal:
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                    check_same_thread=False)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._use_wal()
         self._db.execute("PRAGMA synchronous=FULL")
         with self._lock:  # idempotent; one transaction, so a racing process waits
             self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
             self._add_columns()
+
+    def _use_wal(self, wait: float = 30.0) -> None:
+        """Switch the file to WAL. SQLite answers "database is locked" at once, without its busy
+        timeout, while another process is creating or switching the same file: retry."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _add_columns(self) -> None:
         """Give a journal written by an older ITA the columns added since (idempotent)."""
