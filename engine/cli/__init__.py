@@ -17,9 +17,9 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so that `import engine.cli` stays cheap for tests that only need `app`.
-    from engine.cli import backtest, data, jobs, live, runs, setup
+    from engine.cli import backtest, data, jobs, kb, live, runs, setup
 
-    for module in (data, setup, backtest, runs, jobs, live):
+    for module in (data, setup, backtest, runs, jobs, live, kb):
         module.register(app)
 
 
@@ -29,7 +29,7 @@ _register()
 def main() -> None:
     """Console entry point: an `ItaError` is one red line and exit code 1, never a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a `typer.Exit(n)` comes back as n here
     except ItaError as error:
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         raise SystemExit(1) from None
@@ -40,3 +40,5 @@ def main() -> None:
         if show is not None:
             show()
         raise SystemExit(getattr(error, "exit_code", 1)) from None
+    if isinstance(code, int) and code:
+        raise SystemExit(code)

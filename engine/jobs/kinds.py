@@ -91,6 +91,20 @@ class SelftestParams(_Params):
     seconds: float = Field(1.0, ge=0, le=3600, description="How long the check runs")
 
 
+class KbIngestParams(_Params):
+    paths: list[str] = Field(
+        default_factory=list, max_length=10_000,
+        description="Files or folders to add as theory (uploads saved by the app); empty: only "
+                    "index what is already in the shared folder")
+    analyst: str | None = Field(None, description="Who adds them (default: ITA_ANALYST)")
+    tags: list[str] = Field(default_factory=list, max_length=50,
+                            description="Tags for every added file")
+
+
+class KbRebuildParams(_Params):
+    pass
+
+
 def _backtest(params: BacktestParams, progress, *, job_id: str) -> dict:
     from engine.backtest.run import run_backtest
     from engine.backtest.simulate import Costs, Sizing
@@ -150,8 +164,41 @@ def _walkforward(params: WalkforwardParams, progress, *, job_id: str) -> dict:
     return run_walkforward(params, progress, job_id=job_id)
 
 
+def _kb_ingest(params: KbIngestParams, progress, *, job_id: str) -> dict:
+    from pathlib import Path
+
+    from engine.kb.index import KnowledgeIndex
+    from engine.kb.ingest import add_files
+    from engine.settings import get_settings
+
+    settings = get_settings()
+    if not params.paths:
+        return _refresh_result(KnowledgeIndex(settings).refresh(progress=progress))
+    report = add_files(settings, [Path(p) for p in params.paths], analyst=params.analyst,
+                       tags=params.tags, progress=progress)
+    return {"files": [dataclasses.asdict(result) for result in report.files],
+            "failed": len(report.failed), **_refresh_result(report.refresh)}
+
+
+def _kb_rebuild(params: KbRebuildParams, progress, *, job_id: str) -> dict:
+    from engine.kb.index import KnowledgeIndex
+    from engine.settings import get_settings
+
+    return _refresh_result(KnowledgeIndex(get_settings()).rebuild(progress=progress))
+
+
+def _refresh_result(report) -> dict:
+    return {"added": list(report.added), "updated": list(report.updated),
+            "removed": list(report.removed), "unchanged": report.unchanged,
+            "index_failed": [list(pair) for pair in report.failed],
+            "warnings": [list(pair) for pair in report.warnings], "chunks": report.chunks,
+            "seconds": round(report.seconds, 2)}
+
+
 KINDS = {"backtest": Kind(BacktestParams, _backtest, requeue=True),
          "optimise": Kind(OptimiseParams, _optimise, requeue=True),
          "sweep": Kind(SweepParams, _sweep, requeue=True),
          "walkforward": Kind(WalkforwardParams, _walkforward, requeue=True),
+         "kb_ingest": Kind(KbIngestParams, _kb_ingest, requeue=True),  # idempotent
+         "kb_rebuild": Kind(KbRebuildParams, _kb_rebuild, requeue=True),
          "selftest": Kind(SelftestParams, _selftest)}  # a diagnostic: reported, not re-run

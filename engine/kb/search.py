@@ -43,6 +43,7 @@ TERM_WEIGHT = 0.15
 BM25_K1 = 1.2
 BM25_B = 0.75
 MAX_K = 100
+LANGUAGES = ("ru", "en", "mixed")
 
 _TOKEN = re.compile(r"\w+(?:[.,]\d+)*")
 _LOOKALIKES = str.maketrans("АВЕКМНОРСТУХаеорсух", "ABEKMHOPCTYXaeopcyx")
@@ -195,6 +196,9 @@ def search(settings, query: str, *, k: int = 5, source: str | None = None,
         raise KnowledgeError("search: the question is empty; type what you are looking for")
     if not 1 <= k <= MAX_K:
         raise KnowledgeError(f"search: k={k} is out of range; use 1 to {MAX_K}")
+    if language is not None and language not in LANGUAGES:
+        raise KnowledgeError(f"search: language {language!r} is not one of "
+                             f"{', '.join(LANGUAGES)}")
     snapshot = _snapshot(settings)
     if not snapshot.ids:
         return []

@@ -1,0 +1,135 @@
+"""`ita kb add|list|search|rebuild`: the knowledge base from the command line (the same
+`engine.kb` functions the Knowledge page and the daemon's kb jobs call)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+kb_app = typer.Typer(help="The knowledge base: add theory files, list and search them.",
+                     no_args_is_help=True)
+
+_STATUS_STYLE = {"added": "green", "already there": "cyan", "failed": "red"}
+
+
+@contextlib.contextmanager
+def _progress(label: str):
+    """A rich bar; yields the `progress(fraction, message)` callback the engine takes."""
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("", total=1.0)
+        yield lambda fraction, message: bar.update(task, completed=fraction,
+                                                   description=escape(message))
+
+
+def _print_refresh(report) -> None:
+    for source, warning in report.warnings:
+        console.print(f"[yellow]warning[/] {escape(source)}: {escape(warning)}")
+    changes = [f"{len(report.added)} added", f"{len(report.updated)} updated",
+               f"{len(report.removed)} removed", f"{report.unchanged} unchanged"]
+    console.print(f"index: {', '.join(changes)}; {report.chunks} passages embedded in "
+                  f"{report.seconds:.1f} s" + (" (rebuilt)" if report.rebuilt else ""))
+
+
+@kb_app.command("add")
+def add(paths: list[Path] = typer.Argument(..., help="Files or folders (PDF, PNG/JPG, MD, TXT, "
+                                                     "DOCX)"),
+        tag: list[str] = typer.Option(None, "--tag", "-t", help="A tag for every file (repeat "
+                                                                 "for several)"),
+        analyst: str = typer.Option(None, help="Who adds them (default: ITA_ANALYST)")) -> None:
+    """Add theory files to the shared base and index them; one line per file (exit code 1 if
+    any file failed, the others are added)."""
+    from engine.kb.ingest import add_files
+    from engine.settings import get_settings
+
+    with _progress("kb add") as progress:
+        report = add_files(get_settings(), paths, analyst=analyst, tags=tuple(tag or ()),
+                           progress=progress)
+    for result in report.files:
+        style = _STATUS_STYLE[result.status]
+        where = f" -> {escape(result.source)}" if result.source and result.status != "failed" \
+            else ""
+        console.print(f"[{style}]{result.status:>13}[/] {escape(result.name)}{where}: "
+                      f"{escape(result.message)}")
+    others = [(s, m) for s, m in report.refresh.failed
+              if s not in {r.source for r in report.files}]
+    for source, message in others:
+        console.print(f"[red]{'failed':>13}[/] {escape(source)} (already in the shared folder): "
+                      f"{escape(message)}")
+    _print_refresh(report.refresh)
+    if report.failed:
+        typer.secho(f"{len(report.failed)} of {len(report.files)} files failed",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+@kb_app.command("list")
+def list_documents() -> None:
+    """Every document of the local index: passages, who added it, when; failed ones with why."""
+    from engine.kb.index import KnowledgeIndex
+    from engine.settings import get_settings
+
+    rows = KnowledgeIndex(get_settings()).documents()
+    if not rows:
+        console.print("the knowledge base is empty — add files with `ita kb add FILE…`")
+        return
+    table = Table("document", "title", "analyst", "passages", "indexed", "status")
+    for row in rows:
+        status = "[green]indexed[/]" if row["status"] == "indexed" else \
+            f"[red]failed[/]: {escape(row.get('error', ''))}"
+        table.add_row(escape(row["source"]), escape(str(row.get("title", ""))),
+                      escape(str(row.get("analyst", ""))), str(row.get("chunks", "—")),
+                      str(row.get("indexed_at", row.get("failed_at", "—"))), status)
+    console.print(table)
+
+
+@kb_app.command("search")
+def search_command(
+    query: str = typer.Argument(..., help="What you are looking for, in Russian or English"),
+    k: int = typer.Option(5, "--k", "-k", min=1, max=100, help="How many passages"),
+    source: str = typer.Option(None, help="Only this document (as `ita kb list` shows it)"),
+    analyst: str = typer.Option(None, help="Only documents of this analyst"),
+    tag: str = typer.Option(None, help="Only documents with this tag"),
+    language: str = typer.Option(None, help="Only passages in this language: ru | en | mixed"),
+) -> None:
+    """The best passages for a question, with their file, page and heading."""
+    from engine.kb.search import search
+    from engine.settings import get_settings
+
+    hits = search(get_settings(), query, k=k, source=source, analyst=analyst, tag=tag,
+                  language=language)
+    if not hits:
+        console.print("nothing found (is the base empty? `ita kb list`)")
+        return
+    for number, hit in enumerate(hits, 1):
+        where = hit.source + (f", p. {hit.page}" if hit.page is not None else "")
+        heading = f" — {hit.heading}" if hit.heading else ""
+        console.print(f"[bold][{number}][/] [cyan]{escape(where)}[/]{escape(heading)} "
+                      f"[dim](score {hit.score:.2f}, {hit.language}, {escape(hit.analyst)})[/]")
+        console.print(escape(hit.text), soft_wrap=False)
+        console.print()
+
+
+@kb_app.command("rebuild")
+def rebuild() -> None:
+    """Drop the local index and index every file of the shared folder again."""
+    from engine.kb.index import KnowledgeIndex
+    from engine.settings import get_settings
+
+    with _progress("kb rebuild") as progress:
+        report = KnowledgeIndex(get_settings()).rebuild(progress=progress)
+    for source, message in report.failed:
+        console.print(f"[red]{'failed':>13}[/] {escape(source)}: {escape(message)}")
+    _print_refresh(report)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(kb_app, name="kb")
