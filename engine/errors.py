@@ -33,3 +33,8 @@ class SourceUnavailable(ItaError):
 
 class JobError(ItaError):
     """A background job request is malformed or its job failed."""
+
+
+class KnowledgeError(ItaError):
+    """A knowledge-base file cannot be added or read (encrypted or corrupt PDF, empty file,
+    archive, unknown type, unsafe name, over the size limit); the message names the file."""
