@@ -1,13 +1,14 @@
 """Sections to chunks: the passages the knowledge base embeds, searches and cites.
 
 A chunk never crosses a section (a PDF page, a Markdown/DOCX heading block), so its page and
-heading are exact. Inside a section, paragraphs are packed greedily into chunks of at most
-`MAX_CHARS` characters (so most are 800–1,200; a section's last chunk may be shorter); a
+heading are exact. Inside a section, paragraphs are packed into chunks of `TARGET_CHARS` to
+`MAX_CHARS` characters (800–1,200; a section's last chunk may be shorter); a
 paragraph longer than that is cut between sentences, else between words — never inside a word
 (only a "word" longer than `MAX_CHARS`, such as a long URL, is cut). Each chunk after the first
 of a section starts with the last ~`OVERLAP_CHARS` characters of the one before (from a word
-start), so a rule split across two chunks is found in either. A piece without any letter or
-digit (a lone page number, a rule line) is dropped.
+start), so a rule split across two chunks is found in either. A chunk shorter than
+`TARGET_CHARS` is filled with the next paragraph's first words rather than closed. A piece
+without any letter (a lone page number, a rule line) is dropped.
 
 | field         | meaning                                                                |
 | ------------- | ---------------------------------------------------------------------- |
@@ -34,9 +35,11 @@ from dataclasses import dataclass
 
 from engine.kb.extract import Document
 
+TARGET_CHARS = 800
+"""A chunk shorter than this is filled with the next paragraph's first words, not closed."""
 MAX_CHARS = 1200
 OVERLAP_CHARS = 150
-MIXED_SHARE = 0.3
+MIXED_SHARE = 0.35
 """A text is "mixed" when the smaller of its Cyrillic and Latin letter shares is at least this."""
 
 
@@ -56,7 +59,7 @@ class Chunk:
 
 def language_of(text: str) -> str:
     """"ru", "en" or "mixed" by the share of Cyrillic and Latin letters: Russian text with a
-    few English terms (FVG, sweep) is "ru"; "mixed" when each script holds at least 30 % of the
+    few English terms (FVG, sweep) is "ru"; "mixed" when each script holds at least 35 % of the
     letters, and when the text has no letters at all.
 
     >>> language_of("Fair value gap after a liquidity sweep"), language_of("FVG = ФВГ")
@@ -88,7 +91,7 @@ def chunk_document(doc: Document, *, source: str, analyst: str, file_sha256: str
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?…:;])\s+|\n")
-_MEANINGFUL = re.compile(r"\w")
+_MEANINGFUL = re.compile(r"[^\W\d_]")
 
 
 def split_text(text: str, *, limit: int = MAX_CHARS, overlap: int = OVERLAP_CHARS) -> list[str]:
@@ -104,10 +107,14 @@ def split_text(text: str, *, limit: int = MAX_CHARS, overlap: int = OVERLAP_CHAR
     passages: list[str] = []
     current = ""
     for piece, new_paragraph in pieces:
-        joined = f"{current}{chr(10) * 2 if new_paragraph else ' '}{piece}" if current else piece
+        sep = "\n\n" if new_paragraph else " "
+        joined = f"{current}{sep}{piece}" if current else piece
         if len(joined) <= limit:
             current = joined
             continue
+        if len(current) < TARGET_CHARS:  # too short to stand alone: fill it from the piece
+            head, piece = _fill(piece, limit - len(current) - len(sep))
+            current = f"{current}{sep}{head}" if head else current
         passages.append(current)
         tail = _tail(current, overlap)
         current = f"{tail} {piece}" if tail and len(tail) + 1 + len(piece) <= limit else piece
@@ -154,6 +161,19 @@ def _pack(parts: list[str], size: int, sep: str) -> list[str]:
     if current:
         packed.append(current)
     return packed
+
+
+def _fill(piece: str, room: int) -> tuple[str, str]:
+    """The words of `piece` that fit in `room` characters, and the rest."""
+    words = piece.split(" ")
+    taken = 0
+    used = -1
+    while taken < len(words) and used + 1 + len(words[taken]) <= room:
+        used += 1 + len(words[taken])
+        taken += 1
+    if taken == len(words):  # never leave nothing to carry on with
+        taken -= 1
+    return " ".join(words[:taken]), " ".join(words[taken:])
 
 
 def _hard_cut(word: str, size: int) -> list[str]:
