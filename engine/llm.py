@@ -17,7 +17,9 @@ taken out of the reply.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +80,12 @@ class LLM:
                                  "try again")
         return text
 
+    def close(self) -> None:
+        """Close the client's connections."""
+        close = getattr(self.client, "close", None)
+        if callable(close):
+            close()
+
     def _status_error(self, error) -> ItaError:
         status = int(getattr(error, "status_code", 0) or 0)
         what = f"LLM {self.model} at {self._where()} refused the request (HTTP {status}"
@@ -124,9 +132,19 @@ def chat_client(settings, *, client: Any = None) -> LLM | None:
     return LLM(settings.llm_model, settings.llm_base_url, timeout, client, key)
 
 
-def require_client(settings) -> LLM:
-    """`chat_client`, or a `ConfigurationError` saying how to turn the LLM on."""
-    llm = chat_client(settings)
-    if llm is None:
+@contextlib.contextmanager
+def using(settings, llm: LLM | None = None, *, required: bool = False) -> Iterator[LLM | None]:
+    """`llm` when given (left open: its owner closes it), else the configured model (None
+    when off; with `required`, a `ConfigurationError` saying how to turn it on), closed at
+    the end."""
+    if llm is not None:
+        yield llm
+        return
+    own = chat_client(settings)
+    if own is None and required:
         raise ConfigurationError(HOW_TO_ENABLE)
-    return llm
+    try:
+        yield own
+    finally:
+        if own is not None:
+            own.close()

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from engine.llm import chat_client
+from engine.llm import using
 
 RELEVANCE_FLOOR = 0.2
 """A hit scoring below this (`Hit.score`, higher is better) is not relevant to the question."""
@@ -147,10 +147,10 @@ def ask(settings, question: str, *, k: int = 5, hits: Sequence[Any] | None = Non
     passages = relevant(hits, min_score=min_score)
     if not passages:
         return Answer(question, language, hits, [], NOTHING[language], True)
-    llm = llm if llm is not None else chat_client(settings)
-    if llm is None:
-        return Answer(question, language, hits, passages, None, False)
-    reply = llm.chat(build_messages(question, passages, language), max_tokens=MAX_TOKENS)
+    with using(settings, llm) as model:
+        if model is None:
+            return Answer(question, language, hits, passages, None, False)
+        reply = model.chat(build_messages(question, passages, language), max_tokens=MAX_TOKENS)
     if _says_nothing(reply, language):
         return Answer(question, language, hits, passages, NOTHING[language], True)
     text, cited, removed = check_citations(reply, len(passages))

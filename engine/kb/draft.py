@@ -42,7 +42,7 @@ from pydantic import BaseModel
 from engine.candles import TIMEFRAMES
 from engine.errors import DataError, SetupError
 from engine.kb.answer import PASSAGE_CHARS, relevant, where
-from engine.llm import require_client
+from engine.llm import using
 from engine.settings import PROJECT_DIR
 from engine.setups import schema
 from engine.setups.edit import DELETE, apply_changes
@@ -207,6 +207,20 @@ def _check(reply: str) -> tuple[str, schema.Setup | None, list[str]]:
 
 # --- the loop -------------------------------------------------------------------------------
 
+def _ask_and_repair(model, messages: list[dict]) -> tuple[str, Any, list[str], int]:
+    """(last YAML, its setup or None, its errors, replies asked for): the first reply, then
+    at most `REPAIR_ROUNDS` repairs from the validator's messages."""
+    reply = model.chat(messages, max_tokens=MAX_TOKENS)
+    text, setup, errors = _check(reply)
+    rounds = 1
+    while errors and rounds <= REPAIR_ROUNDS:
+        messages = [*messages, {"role": "assistant", "content": reply}, repair_message(errors)]
+        reply = model.chat(messages, max_tokens=MAX_TOKENS)
+        text, setup, errors = _check(reply)
+        rounds += 1
+    return text, setup, errors, rounds
+
+
 def draft_setup(settings, idea: str, *, preview: bool = True, symbol: str | None = None,
                 hits: Sequence[Any] | None = None, llm: Any = None, k: int = 5) -> Draft:
     """A setup drafted by the LLM from `idea`, validated, repaired at most twice, with its
@@ -216,21 +230,13 @@ def draft_setup(settings, idea: str, *, preview: bool = True, symbol: str | None
     if not idea:
         raise SetupError("describe the idea in a few words, e.g. \"London sweep of the Asia "
                          "low, then a bullish FVG, stop beyond the sweep, target 2R\"")
-    llm = llm if llm is not None else require_client(settings)
-    if hits is None:
-        from engine.kb.search import search
+    with using(settings, llm, required=True) as model:
+        if hits is None:
+            from engine.kb.search import search
 
-        hits = search(settings, idea, k=k)
-    passages = relevant(list(hits))
-    messages = build_messages(idea, passages)
-    reply = llm.chat(messages, max_tokens=MAX_TOKENS)
-    text, setup, errors = _check(reply)
-    rounds = 1
-    while errors and rounds <= REPAIR_ROUNDS:
-        messages += [{"role": "assistant", "content": reply}, repair_message(errors)]
-        reply = llm.chat(messages, max_tokens=MAX_TOKENS)
-        text, setup, errors = _check(reply)
-        rounds += 1
+            hits = search(settings, idea, k=k)
+        passages = relevant(list(hits))
+        text, setup, errors, rounds = _ask_and_repair(model, build_messages(idea, passages))
     if setup is None:
         return Draft(idea, text, False, errors, rounds, [],
                      notes=[f"the draft is still invalid after {REPAIR_ROUNDS} repairs: "
