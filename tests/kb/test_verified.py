@@ -116,3 +116,13 @@ def test_findings_hold_the_runs_numbers(verified_home):
 
     unrun = write_findings(verified_home, "sma-cross", 1)
     assert "Not backtested yet" not in unrun.read_text()  # v1 has a run
+
+
+def test_the_visual_editor_keeps_the_sources():
+    from app.flow_graph import graph_to_setup, setup_to_graph
+
+    setup = parse_setup(CITED)
+    rebuilt = graph_to_setup(setup_to_graph(setup), base=setup)
+
+    assert rebuilt.sources == setup.sources
+    assert apply_setup(CITED, rebuilt) == CITED
