@@ -89,6 +89,11 @@ class Settings(BaseSettings):
                                               "asks for it (a bar the exchange has not closed "
                                               "yet is asked for again 2 s later)")
 
+    kb_max_file_mb: float = Field(
+        default=100.0, gt=0, le=10_000, description="Largest file (MB) the knowledge base "
+                                                    "accepts; bigger files are refused with a "
+                                                    "message")
+
     @field_validator("app_password", mode="after")
     @classmethod
     def _empty_password_is_none(cls, value: SecretStr | None) -> SecretStr | None:

@@ -1,0 +1,443 @@
+"""Files in, text out: a knowledge-base file as `Section`s of text in reading order.
+
+| kind       | files                 | how                                                   |
+| ---------- | --------------------- | ----------------------------------------------------- |
+| `pdf`      | .pdf                  | pypdf's text layer per page; a page with (almost) no  |
+|            |                       | text is rendered at 144 dpi (pypdfium2) and OCR'd      |
+| `image`    | .png .jpg .jpeg .webp | OCR (tesseract, ``eng+rus``)                           |
+| `markdown` | .md .markdown         | ``#`` headings give the heading path                   |
+| `text`     | .txt                  | UTF-8 (BOM or not), UTF-16 with a BOM, Windows-1251    |
+| `docx`     | .docx                 | python-docx; "Heading n" / "Title" styles give the path |
+
+A PDF gives one section per page (``page`` 1-based); Markdown and DOCX one per heading block
+(``page`` None); a text file one section. OCR'd text has its line breaks inside paragraphs
+joined and words hyphenated across lines rejoined. A page or part that yields nothing is named
+in `Document.warnings`; a document that yields no text at all is a `KnowledgeError`.
+
+Bad input is a one-line `KnowledgeError` naming the file: an encrypted or corrupt PDF, an
+empty file, an archive ("unpack it and add the files"), an unknown type, text in an unknown
+encoding, an image tesseract reads nothing in.
+
+>>> doc = extract(Path("notes.md"))  # doctest: +SKIP
+>>> doc.sections[0].heading_path
+('FVG',)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import KnowledgeError
+
+KINDS = {".pdf": "pdf", ".png": "image", ".jpg": "image", ".jpeg": "image", ".webp": "image",
+         ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".docx": "docx"}
+"""Supported file extensions (lower case) and the kind each one is read as."""
+
+ARCHIVES = (".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".tbz2", ".txz")
+_OTHER_HINTS = {".doc": "save it as DOCX", ".rtf": "save it as DOCX",
+                ".odt": "save it as DOCX", ".djvu": "convert it to PDF",
+                ".epub": "convert it to PDF", ".pptx": "export it as PDF",
+                ".ppt": "export it as PDF", ".heic": "save it as PNG or JPG"}
+OCR_SCALE = 2.0
+"""PDF pages without text are rendered at 72 dpi x this (144 dpi) for OCR."""
+MIN_PAGE_CHARACTERS = 16
+"""A PDF page whose text layer has fewer letters and digits than this is OCR'd instead."""
+OCR_THREADS = "1"
+"""tesseract's OpenMP threads (``OMP_THREAD_LIMIT``) unless the environment sets it: on two
+busy cores one thread read a screenshot in 0.3-0.9 s, the default 1.2-2.2 s."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A piece of a document before chunking, in reading order."""
+
+    text: str
+    page: int | None  # 1-based page (PDF), None otherwise
+    heading_path: tuple[str, ...]  # ("Глава 2", "FVG") from Markdown/DOCX headings; () if none
+    ocr: bool  # the text came from OCR
+
+
+@dataclass(frozen=True)
+class Document:
+    path: Path
+    kind: str  # "pdf" | "image" | "markdown" | "text" | "docx"
+    sections: list[Section]
+    warnings: list[str] = field(default_factory=list)  # "page 3: no text (OCR found nothing)"
+
+
+def kind_of(path: Path) -> str:
+    """The kind `path` is read as, from its extension; archives and unknown types are refused.
+
+    >>> kind_of(Path("Книга.PDF"))
+    'pdf'
+    """
+    name = path.name
+    suffix = path.suffix.lower()
+    if suffix in KINDS:
+        return KINDS[suffix]
+    if name.lower().endswith(ARCHIVES):
+        raise KnowledgeError(f"{name}: is an archive — unpack it and add the files")
+    hint = _OTHER_HINTS.get(suffix, "ITA reads PDF, PNG/JPG/WEBP, Markdown, TXT and DOCX")
+    shown = suffix or "no extension"
+    raise KnowledgeError(f"{name}: unsupported file type ({shown}) — {hint}")
+
+
+def extract(path: Path, *, ocr_languages: str = "eng+rus") -> Document:
+    """The text of `path` as sections in reading order, or a `KnowledgeError` naming the file."""
+    path = Path(path)
+    kind = kind_of(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise KnowledgeError(f"{path.name}: no such file ({path})") from None
+    if path.is_dir():
+        raise KnowledgeError(f"{path.name}: is a folder — add the files in it")
+    if size == 0:
+        raise KnowledgeError(f"{path.name}: the file is empty (0 bytes)")
+    reader = {"pdf": _pdf, "image": _image, "markdown": _markdown, "text": _text,
+              "docx": _docx}[kind]
+    sections, problems = reader(path, ocr_languages)
+    sections = [s for s in sections if s.text.strip()]
+    if not sections:
+        detail = "; ".join(problems) if problems else "no text in it"
+        raise KnowledgeError(f"{path.name}: no text found ({detail})")
+    return Document(path=path, kind=kind, sections=sections, warnings=problems)
+
+
+# ----------------------------------------------------------------------------------- PDF
+
+def open_pdf(path: Path):
+    """A pypdf reader for `path`, decrypted when it opens with an empty password; an encrypted
+    or unreadable PDF is a `KnowledgeError`."""
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    name = path.name
+    try:
+        with _quiet_pdf():
+            reader = PdfReader(path)
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise KnowledgeError(f"{name}: the PDF is encrypted — remove the password and "
+                                     "add it again")
+            len(reader.pages)
+    except KnowledgeError:
+        raise
+    except (FileNotDecryptedError, NotImplementedError):
+        raise KnowledgeError(f"{name}: the PDF is encrypted — remove the password and add it "
+                             "again") from None
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
+        raise KnowledgeError(f"{name}: the PDF is damaged and cannot be read "
+                             f"({_short(exc)}) — save or download it again") from None
+    return reader
+
+
+def _pdf(path: Path, languages: str) -> tuple[list[Section], list[str]]:
+    reader = open_pdf(path)
+    sections: list[Section] = []
+    problems: list[str] = []
+    rendered = None
+    try:
+        for number, page in enumerate(reader.pages, start=1):
+            text = _page_text(page)
+            if _letters(text) >= MIN_PAGE_CHARACTERS:
+                sections.append(Section(_clean(text), number, (), False))
+                continue
+            if rendered is None:
+                rendered = _open_pdfium(path)
+            ocr_text = _ocr(rendered[number - 1].render(scale=OCR_SCALE).to_pil(), languages,
+                            path.name)
+            if _letters(ocr_text) == 0:
+                problems.append(f"page {number}: no text (OCR found nothing)")
+                continue
+            sections.append(Section(_clean(ocr_text, ocr=True), number, (), True))
+    finally:
+        if rendered is not None:
+            rendered.close()
+    return sections, problems
+
+
+def _page_text(page) -> str:
+    try:
+        with _quiet_pdf():
+            return page.extract_text() or ""
+    except Exception:  # noqa: BLE001 - a page pypdf cannot parse is OCR'd like a scan
+        return ""
+
+
+def _open_pdfium(path: Path):
+    import pypdfium2
+
+    try:
+        return pypdfium2.PdfDocument(path)
+    except pypdfium2.PdfiumError as exc:
+        raise KnowledgeError(f"{path.name}: the PDF's pages cannot be rendered for OCR "
+                             f"({_short(exc)}) — save or download it again") from None
+
+
+class _quiet_pdf:
+    """pypdf reports recoverable oddities through logging and warnings; a damaged file is
+    reported by ITA's own message instead."""
+
+    def __enter__(self):
+        self._logger = logging.getLogger("pypdf")
+        self._level = self._logger.level
+        self._logger.setLevel(logging.ERROR)
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.simplefilter("ignore")
+        return self
+
+    def __exit__(self, *exc_info):
+        self._warnings.__exit__(*exc_info)
+        self._logger.setLevel(self._level)
+        return False
+
+
+# --------------------------------------------------------------------------------- images
+
+def _image(path: Path, languages: str) -> tuple[list[Section], list[str]]:
+    image = open_image(path)
+    text = _ocr(image, languages, path.name)
+    if _letters(text) == 0:
+        raise KnowledgeError(f"{path.name}: no text found in the image (OCR read nothing) — "
+                             "is it a picture of text?")
+    return [Section(_clean(text, ocr=True), None, (), True)], []
+
+
+def open_image(path: Path):
+    """The image at `path`, loaded and in a mode tesseract reads; a damaged image is a
+    `KnowledgeError`."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as handle:
+            handle.load()
+            image = handle.convert("RGB") if handle.mode not in ("RGB", "L") else handle.copy()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise KnowledgeError(f"{path.name}: the image is damaged or not an image "
+                             f"({_short(exc)})") from None
+    return image
+
+
+def _ocr(image, languages: str, name: str) -> str:
+    import pytesseract
+
+    os.environ.setdefault("OMP_THREAD_LIMIT", OCR_THREADS)  # inherited by tesseract
+    try:
+        return pytesseract.image_to_string(image, lang=languages)
+    except pytesseract.TesseractNotFoundError:
+        raise KnowledgeError(f"{name}: needs OCR but tesseract is not installed — run "
+                             "scripts/install_system.sh (tesseract-ocr, tesseract-ocr-rus)"
+                             ) from None
+    except pytesseract.TesseractError as exc:
+        raise KnowledgeError(f"{name}: OCR failed ({_short(exc)}) — is the tesseract "
+                             f"language pack for {languages!r} installed?") from None
+
+
+# ------------------------------------------------------------------------ Markdown and text
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+def _markdown(path: Path, languages: str) -> tuple[list[Section], list[str]]:
+    text = read_text(path)
+    sections: list[Section] = []
+    headings: list[tuple[int, str]] = []
+    lines: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        body = "\n".join(lines).strip()
+        if body:
+            sections.append(Section(body, None, tuple(h for _, h in headings), False))
+        lines.clear()
+
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        heading = None if in_fence else _ATX.match(line)
+        if heading is None:
+            lines.append(line)
+            continue
+        flush()
+        level, title = len(heading.group(1)), heading.group(2).strip()
+        headings = [(lvl, h) for lvl, h in headings if lvl < level] + [(level, title)]
+    flush()
+    return sections, []
+
+
+def _text(path: Path, languages: str) -> tuple[list[Section], list[str]]:
+    return [Section(read_text(path).strip(), None, (), False)], []
+
+
+def read_text(path: Path) -> str:
+    """The text of a Markdown or TXT file: UTF-8 (with or without a BOM), UTF-16 with a BOM, or
+    Windows-1251 (common for Russian files) when the bytes are not UTF-8 and read as mostly
+    Cyrillic; anything else is a `KnowledgeError`."""
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if b"\x00" in data:
+        raise KnowledgeError(f"{path.name}: is not a text file (it contains binary data)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1251")
+    except UnicodeDecodeError:
+        text = ""
+    if text and _looks_like_text(text):
+        return text
+    raise KnowledgeError(f"{path.name}: the text is neither UTF-8 nor Windows-1251 — save it "
+                         "as UTF-8 and add it again")
+
+
+def _looks_like_text(text: str) -> bool:
+    """Is this cp1251 decoding Russian? Any 8-bit text decodes as cp1251 (Greek, KOI8-R and
+    Latin-1 come out as Cyrillic gibberish), so the Cyrillic letters must look like Russian:
+    the ten commonest letters (о е а и н т с р в л) are about two thirds of Russian text and
+    vowels about 40 %; gibberish scored at most 0.31 on both."""
+    if any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text):
+        return False
+    cyrillic = [ch.lower() for ch in text if "\u0400" <= ch <= "\u04ff"]
+    if not cyrillic:
+        return False
+    common = sum(ch in "оеаинтсрвл" for ch in cyrillic) / len(cyrillic)
+    vowels = sum(ch in "аеёиоуыэюя" for ch in cyrillic) / len(cyrillic)
+    return common >= 0.5 and 0.3 <= vowels <= 0.6
+
+
+# ----------------------------------------------------------------------------------- DOCX
+
+_HEADING_STYLE = re.compile(r"^(?:heading|заголовок)\s*(\d)$", re.IGNORECASE)
+
+
+def open_docx(path: Path):
+    """A python-docx document for `path`; a damaged file is a `KnowledgeError`."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        return docx.Document(str(path))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise KnowledgeError(f"{path.name}: the DOCX file is damaged or not a Word document "
+                             f"({_short(exc)}) — save it again as .docx") from None
+
+
+def _docx(path: Path, languages: str) -> tuple[list[Section], list[str]]:
+    document = open_docx(path)
+    sections: list[Section] = []
+    headings: list[tuple[int, str]] = []
+    parts: list[str] = []
+
+    def flush() -> None:
+        body = "\n\n".join(p for p in parts if p.strip()).strip()
+        if body:
+            sections.append(Section(body, None, tuple(h for _, h in headings), False))
+        parts.clear()
+
+    for block in document.iter_inner_content():
+        if not hasattr(block, "style") or not hasattr(block, "text"):  # a table
+            parts.append(_table_text(block))
+            continue
+        level = _heading_level(block)
+        if level is None or not block.text.strip():
+            parts.append(block.text)
+            continue
+        flush()
+        headings = [(lvl, h) for lvl, h in headings if lvl < level] + [(level,
+                                                                          block.text.strip())]
+    flush()
+    return sections, []
+
+
+def _heading_level(paragraph) -> int | None:
+    name = (paragraph.style.name if paragraph.style is not None else "") or ""
+    if name.lower() == "title":
+        return 1
+    match = _HEADING_STYLE.match(name.strip())
+    return int(match.group(1)) if match else None
+
+
+def _table_text(table) -> str:
+    rows = []
+    for row in table.rows:
+        cells = [cell.text.strip() for cell in row.cells]
+        rows.append(" | ".join(c for c in cells if c))
+    return "\n".join(r for r in rows if r)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+_HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
+_SOFT_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
+
+
+def _clean(text: str, *, ocr: bool = False) -> str:
+    """Normalised whitespace; for OCR, lines inside a paragraph joined into one."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0c", "\n\n")
+    text = text.replace("\u00ad", "")
+    if ocr:
+        text = _HYPHEN_BREAK.sub(r"\1\2", text)
+        text = _SOFT_BREAK.sub(" ", text)
+    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    text = re.sub(r" ?\n ?", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _letters(text: str) -> int:
+    return sum(1 for ch in text if ch.isalnum())
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def sniff_archive(data: bytes) -> bool:
+    """True if `data` (a file's first bytes) starts like an archive (zip, rar, 7z, gzip, bzip2,
+    xz); DOCX files are zips too, so the caller decides by the extension."""
+    return data.startswith((b"PK\x03\x04", b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"\x1f\x8b",
+                            b"BZh", b"\xfd7zXZ\x00"))
+
+
+def probe(path: Path, *, name: str | None = None) -> None:
+    """A cheap check that `path` can be read as its kind (a PDF opens and is not encrypted, an
+    image decodes, a DOCX opens, a text file decodes), without OCR; a `KnowledgeError` if not.
+    `name` is the user's name for the file (an upload's) when `path` is a temporary copy: it
+    decides the kind and is the name the message shows. `shared.add_theory` calls this so a bad
+    file never enters the shared folder."""
+    shown = name if name is not None else path.name
+    kind = kind_of(Path(shown))
+    try:
+        _probe(path, kind)
+    except KnowledgeError as exc:
+        message = str(exc)
+        if message.startswith(path.name + ":"):
+            message = shown + message[len(path.name):]
+        raise KnowledgeError(message) from None
+
+
+def _probe(path: Path, kind: str) -> None:
+    if kind == "pdf":
+        open_pdf(path)
+    elif kind == "image":
+        open_image(path)
+    elif kind == "docx":
+        open_docx(path)
+    elif sniff_archive(path.read_bytes()[:8]):
+        raise KnowledgeError(f"{path.name}: is an archive — unpack it and add the files")
+    else:
+        read_text(path)
+
+
+__all__ = ["ARCHIVES", "Document", "KINDS", "Section", "extract", "kind_of", "probe",
+           "read_text"]
