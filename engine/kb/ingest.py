@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from engine.errors import KnowledgeError
 from engine.kb.index import KnowledgeIndex, Progress, RefreshReport, _no_progress
@@ -104,10 +104,12 @@ def _result(name: str, copied, failed, unreadable, state) -> FileResult:
     if name in failed:
         return FileResult(name, "failed", failed[name])
     source, new = copied[name]
-    if source in unreadable:
-        return FileResult(name, "failed", unreadable[source], source)
-    if source in state["failed"]:  # the same file failed before
-        return FileResult(name, "failed", state["failed"][source]["error"], source)
+    if source in unreadable or source in state["failed"]:  # now, or the same file before
+        message = unreadable.get(source) or state["failed"][source]["error"]
+        stored = PurePosixPath(source).name  # the message names the file as the user does
+        if message.startswith(stored + ":"):
+            message = PurePosixPath(name).name + message[len(stored):]
+        return FileResult(name, "failed", message, source)
     chunks = int(state["documents"].get(source, {}).get("chunks", 0))
     status = "added" if new else "already there"
     return FileResult(name, status, f"{chunks} passages", source, chunks)

@@ -132,7 +132,7 @@ QUESTIONS: list[tuple[str, str, str]] = [
 
 def passage_chunks(analyst: str = "anna"):
     """The passages as chunks of one document each (``questions/<key>.md``)."""
-    from tests.kb._chunk import Chunk
+    from engine.kb.chunk import Chunk
 
     return {key: [Chunk(id=f"questions/{key}.md#00000", text=text, source=f"questions/{key}.md",
                         page=None, heading="", language=language, analyst=analyst,
