@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +46,10 @@ LANGUAGES = ("ru", "en", "mixed")
 
 _TOKEN = re.compile(r"\w+(?:[.,]\d+)*")
 _LOOKALIKES = str.maketrans("АВЕКМНОРСТУХаеорсух", "ABEKMHOPCTYXaeopcyx")
+_LATIN_WITH_LOOKALIKE = frozenset("abekmhopctyx")
+_CYRILLIC_LOOKALIKES = str.maketrans("abekmhopctyx", "авекмнорстух")
+"""Lower-case Latin letters whose capitals look like Cyrillic ones (a term typed in capitals
+with a Russian keyboard, "ОТЕ", lower-cases to these)."""
 
 
 @dataclass(frozen=True)
@@ -86,33 +89,60 @@ def query_terms(text: str) -> list[str]:
 
 
 class _Terms:
-    """A BM25 inverted index: token -> (chunk positions, counts)."""
+    """BM25 over exact terms, found when first asked for: each term is a literal search over
+    all the chunks' lower-cased text joined into one string (C speed: 15-45 ms over 20,000
+    chunks), kept per snapshot. A term matches as a whole word, in Latin letters or in their
+    Cyrillic look-alikes ("ote" also finds "ОТЕ")."""
 
     def __init__(self, texts: list[str]) -> None:
-        postings: dict[str, dict[int, int]] = defaultdict(dict)
-        lengths = np.zeros(len(texts), dtype=np.float32)
-        for position, text in enumerate(texts):
-            words = tokens(text)
-            lengths[position] = len(words)
-            for word in words:
-                row = postings[word]
-                row[position] = row.get(position, 0) + 1
         self.size = len(texts)
-        self.norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / max(1.0, float(lengths.mean())
-                                                                   if len(texts) else 1.0))
-        self.postings = {word: (np.fromiter(row.keys(), np.int64, len(row)),
-                                np.fromiter(row.values(), np.float32, len(row)))
-                         for word, row in postings.items()}
+        self.joined = "\n".join(texts).lower()
+        self.starts = np.cumsum([0] + [len(text) + 1 for text in texts[:-1]], dtype=np.int64)
+        lengths = np.array([len(text.split()) for text in texts], dtype=np.float32)
+        mean = float(lengths.mean()) if self.size else 1.0
+        self.norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / max(1.0, mean))
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def postings(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk positions, counts) of `word` (already normalised by `tokens`)."""
+        with self._lock:
+            found = self._postings.get(word)
+            if found is None:
+                found = self._postings[word] = self._find(word)
+                if len(self._postings) > 10_000:
+                    self._postings.pop(next(iter(self._postings)))
+            return found
+
+    def _find(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        joined, hits = self.joined, []
+        variants = {word}
+        if all(ch in _LATIN_WITH_LOOKALIKE for ch in word):  # the whole word could be typed
+            variants.add(word.translate(_CYRILLIC_LOOKALIKES))  # in Cyrillic capitals
+        for variant in variants:
+            for match in re.finditer(re.escape(variant), joined):
+                start, end = match.start(), match.end()
+                if not (_word_char(joined[start - 1:start]) or _word_char(joined[end:end + 1])):
+                    hits.append(start)
+        if not hits:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        chunks = np.searchsorted(self.starts, np.array(hits, np.int64), side="right") - 1
+        positions, counts = np.unique(chunks, return_counts=True)
+        return positions, counts.astype(np.float32)
 
     def scores(self, words: list[str]) -> np.ndarray:
         total = np.zeros(self.size, dtype=np.float32)
         for word in words:
-            if word not in self.postings:
+            positions, counts = self.postings(word)
+            if not len(positions):
                 continue
-            positions, counts = self.postings[word]
             idf = np.log(1 + (self.size - len(positions) + 0.5) / (len(positions) + 0.5))
             total[positions] += idf * counts * (BM25_K1 + 1) / (counts + self.norm[positions])
         return total
+
+
+def _word_char(text: str) -> bool:
+    return bool(text) and (text.isalnum() or text == "_")
 
 
 class _Snapshot:

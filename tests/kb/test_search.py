@@ -73,7 +73,7 @@ def test_terms_are_abbreviations_and_numbers_with_cyrillic_lookalikes_read_as_la
 def test_an_abbreviation_in_cyrillic_letters_is_the_same_term_as_in_latin(settings):
     """"Зона ОТЕ" (Cyrillic О, Т, Е) in one passage and "OTE" in another are one term."""
     snapshot = _snapshot(settings)
-    positions, _ = snapshot.terms.postings["ote"]
+    positions, _ = snapshot.terms.postings("ote")
     assert {snapshot.columns["source"][p] for p in positions} == {"questions/ote.md",
                                                                   "questions/ote_ru.md"}
     assert {hit.source for hit in search(settings, "ОТЕ", k=2)} == {"questions/ote.md",

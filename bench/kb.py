@@ -1,0 +1,163 @@
+"""The knowledge base: ingest a 100-page text PDF (made here with fpdf2: Russian and English
+trading prose, ~1,500 characters a page) into an empty home through `add_files` — copy,
+extract, chunk, embed with the multilingual model on one thread, write to Chroma; search p95 of
+60 questions over an index of 20,000 chunks (their texts generated from trading sentences; to
+build that index in a minute, its chunk vectors are seeded random unit vectors, the questions
+are embedded by the real model, so the timed path is the real one); the first search after a
+change, which loads the snapshot (texts, metadata, vectors, term index) from Chroma; OCR of a
+1100x240 screenshot with Russian and English text (tesseract eng+rus)."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench._common import Result, measure
+
+TITLE = "Knowledge base (issue 12)"
+TIMING = ("ingest: one call into a fresh home after the model and Chroma are loaded; search: "
+          "60 questions after one warm-up, p95 reported; first search: one call; OCR: 1 "
+          "warm-up call, then the best of 3.")
+CHUNKS = 20_000
+PAGES = 100
+
+_SENTENCES = [
+    "Справедливый разрыв стоимости (FVG) появляется после сильного импульса.",
+    "A fair value gap forms when the middle candle of three moves fast.",
+    "Цена часто возвращается в имбаланс перед продолжением движения.",
+    "The London session frequently sweeps the Asian range low before reversing.",
+    "Ордер блок — последняя противоположная свеча перед смещением.",
+    "Place the stop beyond the wick of the sweep candle.",
+    "Слом структуры (BOS) подтверждает продолжение тренда.",
+    "A change of character (CHoCH) warns that the trend may turn.",
+    "Зона OTE лежит между уровнями 0.62 и 0.79 коррекции.",
+    "Risk a fixed fraction of the account on every trade.",
+    "Дневной лимит убытка останавливает торговлю до следующего дня.",
+    "Premium and discount split the dealing range at equilibrium.",
+]
+QUESTIONS = ["где ставить стоп после свипа", "what is a fair value gap", "зона OTE",
+             "CHoCH vs BOS", "how much to risk per trade", "азиатская сессия ликвидность"] * 10
+
+
+def _page_text(page: int, rng: np.random.Generator) -> str:
+    picks = rng.choice(len(_SENTENCES), size=24)
+    return f"Глава {page // 10 + 1}. " + " ".join(_SENTENCES[i] for i in picks)
+
+
+def _book(path: Path) -> Path:
+    from fpdf import FPDF
+
+    from tests.kb.files import FONT
+
+    rng = np.random.default_rng(7)
+    pdf = FPDF()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=10)
+    for page in range(PAGES):
+        pdf.add_page()
+        pdf.multi_cell(0, 5, _page_text(page, rng))
+    pdf.output(str(path))
+    return path
+
+
+def _ingest(folder: Path) -> Result:
+    from engine.kb.embed import embed_texts
+    from engine.kb.ingest import add_files
+    from engine.kb.search import search
+    from engine.settings import Settings
+
+    book = _book(folder / "smc-book.pdf")
+    warm = Settings(home=folder / "warm")  # load the model and Chroma outside the timer
+    embed_texts(["warm up"])
+    search(warm, "warm up")
+    home = folder / "ingest"
+    report = None
+
+    def ingest(_):
+        nonlocal report
+        report = add_files(Settings(home=home), [book], analyst="bench")
+
+    seconds = measure(ingest, make_input=lambda: None, warmup=0, repeat=1)
+    chunks = report.files[0].chunks
+    return Result("kb", f"ingest a {PAGES}-page text PDF ({chunks} passages)", seconds,
+                  target=20.0, note=f"{chunks / seconds:.0f} passages/s incl. extract")
+
+
+def _fake_vectors(texts: list[str]) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha256("".join(texts).encode()).digest()[:8], "little")
+    vectors = np.random.default_rng(seed).standard_normal((len(texts), 512)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _big_index(home: Path):
+    from engine.kb import index as kb_index
+    from engine.kb.chunk import Chunk, language_of
+    from engine.settings import Settings
+
+    settings = Settings(home=home)
+    rng = np.random.default_rng(11)
+    real, kb_index.embed_texts = kb_index.embed_texts, _fake_vectors
+    try:
+        index = kb_index.KnowledgeIndex(settings)
+        per_document = 500
+        for document in range(CHUNKS // per_document):
+            source = f"theory/book-{document:02d}--{document:08x}.pdf"
+            chunks = []
+            for n in range(per_document):
+                text = " ".join(_SENTENCES[i] for i in rng.choice(len(_SENTENCES), size=8))
+                chunks.append(Chunk(f"{source}#{n:05d}", text, source, n // 3 + 1, "",
+                                    language_of(text), f"analyst{document % 3}", "x", False,
+                                    ("smc",) if document % 2 else ()))
+            index.index_chunks(source, chunks, sha256=f"{document}")
+    finally:
+        kb_index.embed_texts = real
+    return settings
+
+
+def _search(folder: Path) -> list[Result]:
+    from engine.kb.search import search
+
+    started = time.perf_counter()
+    settings = _big_index(folder / "big")
+    built = time.perf_counter() - started
+    first_started = time.perf_counter()
+    search(settings, "warm up", k=5)
+    first = time.perf_counter() - first_started
+    times = []
+    for question in QUESTIONS:
+        start = time.perf_counter()
+        search(settings, question, k=5)
+        times.append(time.perf_counter() - start)
+    filtered = []
+    for question in QUESTIONS[:20]:
+        start = time.perf_counter()
+        search(settings, question, k=5, tag="smc", language="ru")
+        filtered.append(time.perf_counter() - start)
+    return [Result("kb", f"search p95 over {CHUNKS:,} chunks", float(np.percentile(times, 95)),
+                   target=0.1, note=f"median {np.median(times) * 1000:.0f} ms"),
+            Result("kb", "search p95 with tag + language filters",
+                   float(np.percentile(filtered, 95)), target=0.1),
+            Result("kb", "first search after a change (loads the snapshot)", first,
+                   note=f"index of {CHUNKS:,} chunks written in {built:.0f} s (vectors seeded)")]
+
+
+def _ocr(folder: Path) -> Result:
+    from engine.kb.extract import extract
+    from tests.kb.files import screenshot_png
+
+    png = screenshot_png(folder / "screenshot.png",
+                         ["Вход от ордерблока после слома структуры",
+                          "Entry from the order block after CHoCH",
+                          "Стоп за свип, цель 2R — stop beyond the sweep, target 2R"])
+    seconds = measure(lambda path: extract(path), make_input=lambda: png, warmup=1, repeat=3)
+    return Result("kb", "OCR of a screenshot (ru+en)", seconds, target=2.0)
+
+
+def run() -> list[Result]:
+    with tempfile.TemporaryDirectory(prefix="ita-bench-kb-") as tmp:
+        folder = Path(tmp)
+        return [_ingest(folder), *_search(folder), _ocr(folder)]
