@@ -169,13 +169,26 @@ class KnowledgeIndex:
     def count(self) -> int:
         return self.collection().count()
 
-    def records(self, *, page_size: int = 5000) -> Iterator[dict[str, Any]]:
-        """Every chunk as ``{"ids", "documents", "metadatas", "embeddings"}`` pages."""
+    def records(self, sources: Sequence[str] | None = None, *, page_size: int = 5000
+                ) -> Iterator[dict[str, Any]]:
+        """Every chunk (of `sources` only, if given) as Chroma `get` pages: ``{"ids",
+        "documents", "metadatas", "embeddings"}``."""
         collection = self.collection()
+        include = ["documents", "metadatas", "embeddings"]
+        if sources is not None:
+            names = sorted(sources)
+            for start in range(0, len(names), 100):
+                yield collection.get(where={"source": {"$in": names[start:start + 100]}},
+                                     include=include)
+            return
         total = collection.count()
         for offset in range(0, total, page_size):
-            yield collection.get(limit=page_size, offset=offset,
-                                 include=["documents", "metadatas", "embeddings"])
+            yield collection.get(limit=page_size, offset=offset, include=include)
+
+    def signature(self) -> dict[str, str]:
+        """Per indexed document, a text that changes whenever its chunks were rewritten."""
+        return {source: f"{info.get('sha256')}|{info.get('indexed_at')}|{info.get('chunks')}"
+                for source, info in self.state()["documents"].items()}
 
     # ---- writing ----------------------------------------------------------------------------
 

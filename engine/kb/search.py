@@ -145,23 +145,64 @@ def _word_char(text: str) -> bool:
     return bool(text) and (text.isalnum() or text == "_")
 
 
-class _Snapshot:
-    """Every chunk of one index version, in memory."""
+@dataclass
+class _Block:
+    """One document's chunks."""
 
-    def __init__(self, index: KnowledgeIndex) -> None:
-        ids, texts, metas, vectors = [], [], [], []
-        for page in index.records():
-            ids += page["ids"]
-            texts += page["documents"]
-            metas += page["metadatas"]
-            vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
-        self.ids = ids
-        self.texts = texts
-        self.vectors = np.concatenate(vectors) if vectors else np.zeros((0, 512), np.float32)
+    ids: list[str]
+    texts: list[str]
+    metas: list[dict]
+    vectors: np.ndarray
+
+
+def _blocks(index: KnowledgeIndex, sources=None) -> dict[str, _Block]:
+    blocks: dict[str, _Block] = {}
+    for page in index.records(sources):
+        vectors = np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, 512)
+        for row, (chunk_id, text, meta) in enumerate(zip(page["ids"], page["documents"],
+                                                         page["metadatas"], strict=True)):
+            block = blocks.setdefault(meta["source"], _Block([], [], [], []))
+            block.ids.append(chunk_id)
+            block.texts.append(text)
+            block.metas.append(meta)
+            block.vectors.append(vectors[row])
+    for block in blocks.values():
+        block.vectors = np.asarray(block.vectors, dtype=np.float32).reshape(-1, 512)
+    return blocks
+
+
+class _Snapshot:
+    """Every chunk of one index version, in memory, kept per document so that a change reloads
+    only the documents it touched (`updated`)."""
+
+    def __init__(self, blocks: dict[str, _Block], signature: dict[str, str]) -> None:
+        self.blocks, self.signature = blocks, signature
+        ordered = [blocks[source] for source in sorted(blocks)]
+        self.ids = [chunk_id for block in ordered for chunk_id in block.ids]
+        self.texts = [text for block in ordered for text in block.texts]
+        metas = [meta for block in ordered for meta in block.metas]
+        self.vectors = (np.concatenate([block.vectors for block in ordered]) if ordered
+                        else np.zeros((0, 512), np.float32))
         self.columns = {name: np.array([meta.get(name, "") for meta in metas], dtype=object)
                         for name in ("source", "heading", "language", "analyst", "tags")}
         self.pages = np.array([int(meta.get("page", -1)) for meta in metas], dtype=np.int64)
-        self.terms = _Terms(texts)
+        self.terms = _Terms(self.texts)
+        self._masks: dict[tuple[str, str], np.ndarray] = {}
+
+    @classmethod
+    def load(cls, index: KnowledgeIndex) -> _Snapshot:
+        signature = index.signature()  # before reading: a later write shows as a change
+        return cls(_blocks(index), signature)
+
+    def updated(self, index: KnowledgeIndex) -> _Snapshot:
+        signature = index.signature()
+        changed = {source for source, mark in signature.items()
+                   if self.signature.get(source) != mark}
+        blocks = {source: block for source, block in self.blocks.items()
+                  if source in signature and source not in changed}
+        if changed:
+            blocks.update(_blocks(index, changed))
+        return _Snapshot(blocks, signature)
 
     def mask(self, *, source, analyst, tag, language) -> np.ndarray | None:
         keep = None
@@ -169,9 +210,14 @@ class _Snapshot:
                             ("tags", None if tag is None else f",{tag},")):
             if value is None:
                 continue
-            column = self.columns[name]
-            match = (np.array([value in text for text in column], dtype=bool) if name == "tags"
-                     else column == value)
+            match = self._masks.get((name, value))
+            if match is None:
+                column = self.columns[name]
+                match = (np.array([value in text for text in column], dtype=bool)
+                         if name == "tags" else column == value)
+                if len(self._masks) > 256:
+                    self._masks.clear()
+                self._masks[(name, value)] = match
             keep = match if keep is None else keep & match
         return keep
 
@@ -198,15 +244,19 @@ def _snapshot(settings) -> _Snapshot:
             index = _indexes[folder] = KnowledgeIndex(settings)
         version = index.version()
         cached = _snapshots.get(folder)
-        if cached is None or cached[0] != version:
-            cached = _snapshots[folder] = (version, _Snapshot(index))
+        if cached is None:
+            cached = _snapshots[folder] = (version, _Snapshot.load(index))
+        elif cached[0] != version:
+            cached = _snapshots[folder] = (version, cached[1].updated(index))
         return cached[1]
 
 
 def rank(snapshot: _Snapshot, query: str, *, term_weight: float = TERM_WEIGHT,
          keep: np.ndarray | None = None) -> np.ndarray:
     """Scores of every chunk for `query` (dense cosine + term bonus); -inf outside `keep`."""
-    scores = snapshot.vectors @ embed_query(query)
+    # einsum, not `@`: BLAS's threads on busy cores made the p95 of this product 72 ms against
+    # 15 ms for numpy's own single-threaded loop (20,000 x 512, measured under load)
+    scores = np.einsum("ij,j->i", snapshot.vectors, embed_query(query))
     words = query_terms(query)
     if words and term_weight:
         lexical = snapshot.terms.scores(words)

@@ -89,3 +89,28 @@ def test_bad_requests_are_one_line_errors(settings, query, k, message):
 
 def test_an_empty_index_finds_nothing(ita_home: Path):
     assert search(Settings(home=ita_home), "fvg") == []
+
+
+def test_a_change_reloads_only_the_documents_it_touched(ita_home, monkeypatch):
+    settings = Settings(home=ita_home)
+    index = KnowledgeIndex(settings)
+    chunks = passage_chunks()
+    for key in ("fvg", "risk", "bos"):
+        index.index_chunks(f"questions/{key}.md", chunks[key], sha256=key)
+    assert search(settings, "fair value gap", k=1)[0].source == "questions/fvg.md"
+
+    asked: list[object] = []
+    records = KnowledgeIndex.records
+
+    def spy(self, sources=None, **kwargs):
+        asked.append(None if sources is None else sorted(sources))
+        return records(self, sources, **kwargs)
+
+    monkeypatch.setattr(KnowledgeIndex, "records", spy)
+    index.index_chunks("questions/ote.md", chunks["ote"], sha256="ote")
+    index.drop("questions/fvg.md")
+    hits = search(settings, "fibonacci retracement 62% 79%", k=10)
+    assert asked == [["questions/ote.md"]]
+    assert hits[0].source == "questions/ote.md"
+    assert {hit.source for hit in hits} == {"questions/ote.md", "questions/risk.md",
+                                            "questions/bos.md"}
