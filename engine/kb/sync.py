@@ -462,6 +462,7 @@ def _bisync_args(settings: Settings, local: Path, remote: str, workdir: Path, *,
             "--conflict-resolve", "none", "--conflict-loser", "num",
             "--conflict-suffix", "conflict", "--suffix-keep-extension",
             "--compare", "size,modtime,checksum", "--slow-hash-sync-only",
+            "--drive-skip-gdocs",  # Google Docs have no stable size: never sync them
             "--verbose", "--color", "NEVER"]
     if check_access:
         args.append("--check-access")
