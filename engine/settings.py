@@ -45,8 +45,9 @@ class Settings(BaseSettings):
                                   "rclone's own (RCLONE_CONFIG or ~/.config/rclone/rclone.conf)")
     sync_max_delete: int = Field(
         default=25, ge=0, le=100, description="A sync that would delete more than this percent "
-                                              "of the shared files on either side stops and "
-                                              "asks (`ita sync --force`)")
+                                              "of the shared files on either side (and more "
+                                              "than 10 files) stops and asks (`ita sync "
+                                              "--force`)")
     telegram_token: SecretStr | None = Field(default=None, description="Telegram bot token")
     telegram_chat_id: str | None = Field(
         default=None, description="Telegram chat id(s) for alerts; several separated by commas")

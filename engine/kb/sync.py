@@ -22,7 +22,8 @@ What a trader can rely on (each rule is tested in tests/kb/test_sync.py):
   with rclone's last error lines until a run succeeds.
 - **Guards.** `--check-access` (the `RCLONE_TEST` file at the top of both sides: a remote
   that lists empty by mistake is not taken for "everything deleted"), `--max-delete`
-  (`sync_max_delete` percent; `ita sync --force` when a big deletion is meant), `--max-lock 2m`
+  (more than `sync_max_delete` percent of the files, and more than `FEW_DELETES`, deleted on
+  one side stops the sync; `ita sync --force` when a big deletion is meant), `--max-lock 2m`
   (a lock left by a killed sync expires), `--resilient --recover` (an interrupted run resumes).
 - **Status** in `exchange/sync.json` (`read_status`): state `ok` | `error` (retried next
   time) | `needs_attention` | `running`, last run, last success, message, files up/down,
@@ -37,6 +38,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
@@ -66,6 +68,7 @@ FILTERS = """# written by ITA (engine/kb/sync.py): never synced
 """
 _EXCLUDED = ("*.tmp", "*.lock", "*.partial", ".DS_Store", "Thumbs.db", "desktop.ini", "~$*")
 CONFLICT_NAME = re.compile(r"\.conflict\d+(\.[^./]*)?$")
+FEW_DELETES = 10  # deletions the --max-delete guard always lets through
 ERROR_LINES = 5  # rclone's last error lines kept in the status
 Progress = Callable[[float, str], None]
 
@@ -99,9 +102,11 @@ class SyncReport:
         return self.state == "ok"
 
     @property
-    def changed_here(self) -> bool:
-        """Did files under shared_kb/ change (so the index needs a refresh)?"""
-        return not self.dry_run and bool(self.files_down or self.deleted_down or self.conflicts)
+    def changed(self) -> bool:
+        """Did files move either way? Then the index is refreshed: files came down, or files
+        changed here that nothing indexed yet (a theory file removed by its adder)."""
+        return not self.dry_run and bool(self.files_up or self.files_down or self.deleted_up
+                                         or self.deleted_down or self.conflicts)
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -453,12 +458,22 @@ def _free_conflict_name(path: Path) -> Path:
         n += 1
 
 
+def _max_delete(settings: Settings, workdir: Path) -> int:
+    """`sync_max_delete` percent, raised so that `FEW_DELETES` files may always go: removing
+    one book from a base of five is not a mass deletion."""
+    listing = sorted(workdir.glob("*.path1.lst"))
+    total = (sum(1 for line in listing[0].read_text(encoding="utf-8").splitlines()
+                 if line.startswith("-")) if listing else len(local_files(settings)))
+    floor = math.ceil(100 * FEW_DELETES / total) if total else 100
+    return min(100, max(settings.sync_max_delete, floor))
+
+
 def _bisync_args(settings: Settings, local: Path, remote: str, workdir: Path, *, resync: bool,
                  dry_run: bool, force: bool, check_access: bool) -> list[str]:
     args = [*_config_args(settings), "bisync", str(local), remote,
             "--workdir", str(workdir), "--filters-file", str(workdir / "filters.txt"),
             "--resilient", "--recover", "--max-lock", "2m",
-            "--max-delete", str(settings.sync_max_delete),
+            "--max-delete", str(_max_delete(settings, workdir)),
             "--conflict-resolve", "none", "--conflict-loser", "num",
             "--conflict-suffix", "conflict", "--suffix-keep-extension",
             "--compare", "size,modtime,checksum", "--slow-hash-sync-only",
@@ -581,13 +596,13 @@ def refresh_index(settings: Settings, progress: Progress | None = None):
 def sync_and_refresh(settings: Settings, *, dry_run: bool = False, resync: bool = False,
                      force: bool = False, wait_seconds: float = 0.0,
                      progress: Progress | None = None) -> tuple[SyncReport, object]:
-    """`sync`, then the index refresh when files changed here: what the CLI, the `sync` job and
-    the engine's periodic sync all call."""
+    """`sync`, then the index refresh when files moved: what the CLI, the `sync` job and the
+    engine's periodic sync all call."""
     step = progress or (lambda fraction, message: None)
     report = sync(settings, dry_run=dry_run, resync=resync, force=force,
                   wait_seconds=wait_seconds, progress=lambda f, m: step(f * 0.8, m))
     refreshed = None
-    if report.changed_here:
+    if report.changed:
         refreshed = refresh_index(settings, lambda f, m: step(0.8 + f * 0.2, m))
     step(1.0, report.message)
     return report, refreshed

@@ -186,15 +186,18 @@ def test_a_critical_error_is_shown_then_recovered_without_losing_a_file(tmp_path
 
 def test_a_mass_deletion_stops_and_asks(tmp_path, remote) -> None:
     anna = home(tmp_path, "anna", remote, sync_max_delete=25)
-    paths = [write(anna, f"analysts/anna/notes/n{n}.md", str(n)) for n in range(8)]
+    paths = [write(anna, f"analysts/anna/notes/n{n}.md", str(n)) for n in range(40)]
     assert kbsync.sync(anna).ok
-    for path in paths[:6]:
+    for path in paths[:4]:  # a few deletions always pass, even over 25 % of a small base
+        (anna.shared_kb_dir / path).unlink()
+    assert kbsync.sync(anna).deleted_up == 4
+    for path in paths[4:30]:
         (anna.shared_kb_dir / path).unlink()
     stopped = kbsync.sync(anna)
     assert stopped.state == "needs_attention" and "ita sync --force" in stopped.message
-    assert all((Path(remote.removeprefix("loc:")) / p).exists() for p in paths)
+    assert all((Path(remote.removeprefix("loc:")) / p).exists() for p in paths[4:])
     forced = kbsync.sync(anna, force=True)
-    assert forced.ok and forced.deleted_up == 6
+    assert forced.ok and forced.deleted_up == 26
 
 
 def test_one_sync_at_a_time(tmp_path, remote) -> None:
