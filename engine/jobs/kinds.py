@@ -46,6 +46,12 @@ class BacktestParams(_Params):
     _safe_setup_ref = field_validator("setup")(_checked_setup_ref)
 
 
+class SyncParams(_Params):
+    dry_run: bool = Field(False, description="Show what would change; change nothing")
+    resync: bool = Field(False, description="Compare both sides in full, keep every file")
+    force: bool = Field(False, description="Allow deleting more than sync_max_delete percent")
+
+
 # engine.backtest.optimise.OBJECTIVES (a test keeps them equal); importing it here would load
 # Optuna into every process that submits a job
 OBJECTIVES = ("expectancy_r", "profit_factor", "sharpe", "sqn", "total_return_pct")
@@ -91,12 +97,6 @@ class SelftestParams(_Params):
     seconds: float = Field(1.0, ge=0, le=3600, description="How long the check runs")
 
 
-class SyncParams(_Params):
-    dry_run: bool = Field(False, description="Show what would change; change nothing")
-    resync: bool = Field(False, description="Compare both sides in full, keep every file")
-    force: bool = Field(False, description="Allow deleting more than sync_max_delete percent")
-
-
 def _backtest(params: BacktestParams, progress, *, job_id: str) -> dict:
     from engine.backtest.run import run_backtest
     from engine.backtest.simulate import Costs, Sizing
@@ -120,6 +120,20 @@ def _selftest(params: SelftestParams, progress, *, job_id: str) -> dict:
         time.sleep(params.seconds / steps)
         progress((i + 1) / steps, f"step {i + 1}/{steps}")
     return {"slept": params.seconds}
+
+
+def _sync(params: SyncParams, progress, *, job_id: str) -> dict:
+    """The shared folder's sync (the Knowledge page's button); waits for a periodic sync that
+    is running. A sync that ends in error is a failed job with the status' message."""
+    from engine.kb.sync import sync_and_refresh
+    from engine.settings import get_settings
+
+    report, refreshed = sync_and_refresh(get_settings(), dry_run=params.dry_run,
+                                         resync=params.resync, force=params.force,
+                                         wait_seconds=600.0, progress=progress)
+    if not report.ok:
+        raise JobError(f"sync {report.state.replace('_', ' ')}: {report.message}")
+    return report.to_dict() | {"index_refreshed": refreshed is not None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,23 +170,9 @@ def _walkforward(params: WalkforwardParams, progress, *, job_id: str) -> dict:
     return run_walkforward(params, progress, job_id=job_id)
 
 
-def _sync(params: SyncParams, progress, *, job_id: str) -> dict:
-    """The shared folder's sync (the Knowledge page's button); waits for a periodic sync that
-    is running. A sync that ends in error is a failed job with the status' message."""
-    from engine.kb.sync import sync_and_refresh
-    from engine.settings import get_settings
-
-    report, refreshed = sync_and_refresh(get_settings(), dry_run=params.dry_run,
-                                         resync=params.resync, force=params.force,
-                                         wait_seconds=600.0, progress=progress)
-    if not report.ok:
-        raise JobError(f"sync {report.state.replace('_', ' ')}: {report.message}")
-    return report.to_dict() | {"index_refreshed": refreshed is not None}
-
-
 KINDS = {"backtest": Kind(BacktestParams, _backtest, requeue=True),
+         "sync": Kind(SyncParams, _sync, requeue=True),  # a second run finds nothing to do
          "optimise": Kind(OptimiseParams, _optimise, requeue=True),
          "sweep": Kind(SweepParams, _sweep, requeue=True),
          "walkforward": Kind(WalkforwardParams, _walkforward, requeue=True),
-         "sync": Kind(SyncParams, _sync, requeue=True),  # a second run finds nothing to do
          "selftest": Kind(SelftestParams, _selftest)}  # a diagnostic: reported, not re-run
