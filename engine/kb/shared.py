@@ -119,7 +119,7 @@ def check_input(path: Path, *, max_bytes: int, name: str | None = None) -> None:
         raise KnowledgeError(f"{shown}: the file is empty (0 bytes)")
     if size > max_bytes:
         raise KnowledgeError(f"{shown}: the file is {size / MB:.1f} MB, over the "
-                             f"{max_bytes / MB:g} MB limit (ITA_KB_MAX_FILE_MB) — split it or "
+                             f"{max_bytes / MB:.3g} MB limit (ITA_KB_MAX_FILE_MB) — split it or "
                              "raise the limit")
 
 
