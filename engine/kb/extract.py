@@ -28,9 +28,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import unicodedata
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.errors import KnowledgeError
@@ -48,6 +50,9 @@ OCR_SCALE = 2.0
 """PDF pages without text are rendered at 72 dpi x this (144 dpi) for OCR."""
 MIN_PAGE_CHARACTERS = 16
 """A PDF page whose text layer has fewer letters and digits than this is OCR'd instead."""
+SCAN_WITH_HEADER_CHARACTERS = 200
+"""A page with fewer letters and digits than this and a picture on it is OCR'd too (a scan
+with a typed running header); the longer of the two readings is kept."""
 OCR_THREADS = "1"
 """tesseract's OpenMP threads (``OMP_THREAD_LIMIT``) unless the environment sets it: on two
 busy cores one thread read a screenshot in 0.3-0.9 s, the default 1.2-2.2 s."""
@@ -88,8 +93,14 @@ def kind_of(path: Path) -> str:
     raise KnowledgeError(f"{name}: unsupported file type ({shown}) — {hint}")
 
 
-def extract(path: Path, *, ocr_languages: str = "eng+rus") -> Document:
-    """The text of `path` as sections in reading order, or a `KnowledgeError` naming the file."""
+Progress = Callable[[float, str], None]
+"""``progress(fraction, message)``: the callback shape the jobs use."""
+
+
+def extract(path: Path, *, ocr_languages: str = "eng+rus",
+            progress: Progress | None = None) -> Document:
+    """The text of `path` as sections in reading order, or a `KnowledgeError` naming the file.
+    `progress` hears about every PDF page (a scanned book OCRs at about a page a second)."""
     path = Path(path)
     kind = kind_of(path)
     try:
@@ -100,14 +111,25 @@ def extract(path: Path, *, ocr_languages: str = "eng+rus") -> Document:
         raise KnowledgeError(f"{path.name}: is a folder — add the files in it")
     if size == 0:
         raise KnowledgeError(f"{path.name}: the file is empty (0 bytes)")
-    reader = {"pdf": _pdf, "image": _image, "markdown": _markdown, "text": _text,
-              "docx": _docx}[kind]
-    sections, problems = reader(path, ocr_languages)
-    sections = [s for s in sections if s.text.strip()]
+    if kind == "pdf":
+        sections, problems = _pdf(path, ocr_languages, progress)
+    else:
+        reader = {"image": _image, "markdown": _markdown, "text": _text, "docx": _docx}[kind]
+        sections, problems = reader(path, ocr_languages)
+    sections = [replace(s, text=_normal(s.text)) for s in sections]
+    sections = [s for s in sections if s.text]
     if not sections:
         detail = "; ".join(problems) if problems else "no text in it"
         raise KnowledgeError(f"{path.name}: no text found ({detail})")
+    if progress is not None:
+        progress(1.0, f"{path.name}: read")
     return Document(path=path, kind=kind, sections=sections, warnings=problems)
+
+
+def _normal(text: str) -> str:
+    """NFKC (ligatures such as "ﬁ" -> "fi", decomposed "й" composed), no trailing spaces."""
+    text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
 
 # ----------------------------------------------------------------------------------- PDF
@@ -116,7 +138,7 @@ def open_pdf(path: Path):
     """A pypdf reader for `path`, decrypted when it opens with an empty password; an encrypted
     or unreadable PDF is a `KnowledgeError`."""
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
     name = path.name
     try:
@@ -131,35 +153,61 @@ def open_pdf(path: Path):
     except (FileNotDecryptedError, NotImplementedError):
         raise KnowledgeError(f"{name}: the PDF is encrypted — remove the password and add it "
                              "again") from None
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
+    except (PyPdfError, DependencyError, ValueError, KeyError, TypeError, OSError,
+            AttributeError, RecursionError) as exc:
         raise KnowledgeError(f"{name}: the PDF is damaged and cannot be read "
                              f"({_short(exc)}) — save or download it again") from None
     return reader
 
 
-def _pdf(path: Path, languages: str) -> tuple[list[Section], list[str]]:
+def _pdf(path: Path, languages: str, progress: Progress | None
+         ) -> tuple[list[Section], list[str]]:
     reader = open_pdf(path)
     sections: list[Section] = []
     problems: list[str] = []
+    pages = len(reader.pages)
     rendered = None
     try:
         for number, page in enumerate(reader.pages, start=1):
+            if progress is not None:
+                progress((number - 1) / pages, f"{path.name}: page {number} of {pages}")
             text = _page_text(page)
-            if _letters(text) >= MIN_PAGE_CHARACTERS:
+            if not _needs_ocr(page, text):
                 sections.append(Section(_clean(text), number, (), False))
                 continue
             if rendered is None:
                 rendered = _open_pdfium(path)
             ocr_text = _ocr(rendered[number - 1].render(scale=OCR_SCALE).to_pil(), languages,
                             path.name)
-            if _letters(ocr_text) == 0:
+            if _letters(ocr_text) > _letters(text):
+                sections.append(Section(_clean(ocr_text, ocr=True), number, (), True))
+            elif _letters(text):
+                sections.append(Section(_clean(text), number, (), False))
+            else:
                 problems.append(f"page {number}: no text (OCR found nothing)")
-                continue
-            sections.append(Section(_clean(ocr_text, ocr=True), number, (), True))
     finally:
         if rendered is not None:
             rendered.close()
     return sections, problems
+
+
+def _needs_ocr(page, text: str) -> bool:
+    """A page with (almost) no text layer, or little text over a picture (a scan with a typed
+    header, a slide that is an image), is read by OCR."""
+    letters = _letters(text)
+    if letters < MIN_PAGE_CHARACTERS:
+        return True
+    return letters < SCAN_WITH_HEADER_CHARACTERS and _has_image(page)
+
+
+def _has_image(page) -> bool:
+    try:
+        with _quiet_pdf():
+            objects = page["/Resources"].get_object().get("/XObject")
+            objects = objects.get_object() if objects is not None else {}
+            return any(obj.get_object().get("/Subtype") == "/Image" for obj in objects.values())
+    except Exception:  # noqa: BLE001 - odd resources: trust the text layer
+        return False
 
 
 def _page_text(page) -> str:
@@ -377,7 +425,7 @@ def _table_text(table) -> str:
 
 # ---------------------------------------------------------------------------------- helpers
 
-_HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
+_HYPHEN_BREAK = re.compile(r"(\w)-\n([a-zа-яё])")
 _SOFT_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
 
 
@@ -385,8 +433,8 @@ def _clean(text: str, *, ocr: bool = False) -> str:
     """Normalised whitespace; for OCR, lines inside a paragraph joined into one."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0c", "\n\n")
     text = text.replace("\u00ad", "")
+    text = _HYPHEN_BREAK.sub(r"\1\2", text)  # "обра-\nботка" -> "обработка"
     if ocr:
-        text = _HYPHEN_BREAK.sub(r"\1\2", text)
         text = _SOFT_BREAK.sub(" ", text)
     text = re.sub(r"[ \t\u00a0]+", " ", text)
     text = re.sub(r" ?\n ?", "\n", text)

@@ -85,21 +85,24 @@ def blank_png(path: Path) -> Path:
     return path
 
 
-def scanned_pdf(path: Path, *, lines: list[str] = SCAN_LINES, text_page: str | None = None
-                ) -> Path:
+def scanned_pdf(path: Path, *, lines: list[str] = SCAN_LINES, text_page: str | None = None,
+                header: str | None = None) -> Path:
     """A PDF whose page is a picture of text (no text layer), like a scanned book page; with
-    `text_page`, a text page comes first and the scanned page is page 2."""
+    `text_page`, a text page comes first and the scanned page is page 2; with `header`, the
+    scanned page also has that line as real text above the picture (a typed running header)."""
     from fpdf import FPDF
 
     image = text_image(lines, width=1400, size=40)
     pdf = FPDF()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=12)
     if text_page is not None:
-        pdf.add_font("DejaVu", fname=str(FONT))
-        pdf.set_font("DejaVu", size=12)
         pdf.add_page()
         pdf.multi_cell(0, 8, text_page)
     pdf.add_page()
-    pdf.image(image, x=10, y=10, w=190)
+    if header is not None:
+        pdf.cell(0, 8, header)
+    pdf.image(image, x=10, y=30, w=190)
     pdf.output(str(path))
     return path
 

@@ -56,6 +56,36 @@ def test_scanned_page_is_ocrd_and_keeps_its_page_number(tmp_path: Path) -> None:
     assert "London" in scanned.text and "sweep" in scanned.text
 
 
+def test_scan_under_a_typed_header_is_ocrd_too(tmp_path: Path) -> None:
+    path = files.scanned_pdf(tmp_path / "scan.pdf", header="Глава 3. Сессии — стр. 41")
+    (section,) = extract(path).sections
+    assert section.ocr and section.page == 1
+    assert "ликвидности" in section.text and "London" in section.text
+
+
+def test_progress_hears_every_pdf_page(tmp_path: Path) -> None:
+    path = files.text_pdf(tmp_path / "book.pdf", pages=[f"Page {n} text about FVG entries."
+                                                        for n in range(1, 6)])
+    heard: list[tuple[float, str]] = []
+    extract(path, progress=lambda fraction, message: heard.append((fraction, message)))
+    assert [m for _, m in heard] == [f"book.pdf: page {n} of 5" for n in range(1, 6)] + [
+        "book.pdf: read"]
+    fractions = [f for f, _ in heard]
+    assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1
+
+
+def test_text_is_normalised_ligatures_and_hyphenation(tmp_path: Path) -> None:
+    path = tmp_path / "notes.md"
+    # "ﬁ" ligature, a decomposed "й" (и + combining breve), a word hyphenated across lines
+    path.write_text("The ﬁrst sweep.\n\nАзиатски\u0438\u0306 диапазон.\n",
+                    encoding="utf-8")
+    text = extract(path).sections[0].text
+    assert "The first sweep." in text and "Азиатский" in text
+    pdf = files.text_pdf(tmp_path / "hyphen.pdf", pages=["Снятие ликвидности и обра-\nботка "
+                                                           "зоны после импульса."])
+    assert "обработка" in extract(pdf).sections[0].text
+
+
 def test_blank_pdf_page_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     from fpdf import FPDF
 
