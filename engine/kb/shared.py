@@ -13,7 +13,9 @@ Rules every analyst's ITA keeps, so two analysts syncing through rclone never wr
   nothing and returns the document already there.
 - The manifest ``{"file", "sha256", "size", "added_by", "added_at", "original_name", "title",
   "tags"}`` is written once, by the adder, after the file. Only the adder removes a theory file
-  (the file, then its manifest).
+  (the file, then its manifest). Two analysts adding the same file before a sync get one
+  name and two manifests, which rclone keeps as conflict copies (``.manifest.json.conflict1``):
+  the earliest addition is the adder, on every machine alike.
 - An analyst writes only under ``analysts/<own name>/``, each file atomically.
 - Indexed documents (`list_documents`): every supported file under ``theory/`` and
   ``analysts/*/findings|notes/``, keyed by its POSIX path relative to ``shared_kb/``. A theory
@@ -29,6 +31,7 @@ Rules every analyst's ITA keeps, so two analysts syncing through rclone never wr
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -171,6 +174,8 @@ def remove_theory(settings, source: str, *, analyst: str) -> None:
         raise KnowledgeError(f"{source}: was added by {adder}; only {adder} may remove it")
     target.unlink()
     _manifest_path(target).unlink(missing_ok=True)
+    for copy in target.parent.glob(glob.escape(_manifest_path(target).name) + ".conflict*"):
+        copy.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------ analysts
@@ -290,8 +295,23 @@ def file_sha256(path: Path) -> str:
 
 
 def _read_manifest(path: Path) -> dict | None:
+    """The file's manifest; when two analysts added the same file at once, rclone keeps both
+    manifests as conflict copies (``.manifest.json.conflict1``, ...): the earliest addition
+    counts, the same choice on every machine."""
+    manifest = _load_json(_manifest_path(path))
+    if manifest is not None:
+        return manifest
+    copies = [_load_json(p) for p in path.parent.glob(glob.escape(_manifest_path(path).name)
+                                                         + ".conflict*")]
+    copies = [c for c in copies if c is not None]
+    if not copies:
+        return None
+    return min(copies, key=lambda c: (str(c.get("added_at", "")), str(c.get("added_by", ""))))
+
+
+def _load_json(path: Path) -> dict | None:
     try:
-        data = json.loads(_manifest_path(path).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None

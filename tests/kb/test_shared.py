@@ -189,6 +189,24 @@ def test_a_file_without_its_manifest_is_not_removed(settings: Settings, tmp_path
     assert doc.path.exists()
 
 
+def test_same_file_added_by_two_analysts_at_once_belongs_to_the_first(
+        settings: Settings, tmp_path: Path) -> None:
+    """Both add one book before syncing: one name, two manifests, which rclone keeps as
+    conflict copies; every machine then attributes the file to the earlier addition."""
+    doc = add_theory(settings, files.markdown(tmp_path / "book.md"), analyst="anna")
+    manifest = doc.path.with_name(doc.path.name + ".manifest.json")
+    anna = json.loads(manifest.read_text())
+    boris = {**anna, "added_by": "boris", "added_at": "2020-01-01T00:00:00Z"}
+    manifest.rename(manifest.with_name(manifest.name + ".conflict1"))
+    manifest.with_name(manifest.name + ".conflict2").write_text(json.dumps(boris))
+    (listed,) = list_documents(settings)
+    assert (listed.source, listed.analyst) == (doc.source, "boris")
+    with pytest.raises(KnowledgeError, match="only boris may remove it"):
+        remove_theory(settings, doc.source, analyst="anna")
+    remove_theory(settings, doc.source, analyst="boris")
+    assert _tree(settings.shared_kb_dir / "theory") == []
+
+
 @pytest.mark.parametrize("source", ["theory/../setups/x.md", "analysts/anna/notes/a.md",
                                     "/etc/passwd", "theory/a/b.md", "theory/.hidden.md"])
 def test_remove_refuses_anything_but_a_theory_file(settings: Settings, source: str) -> None:
