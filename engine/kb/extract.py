@@ -261,12 +261,13 @@ def _image(path: Path, languages: str) -> tuple[list[Section], list[str]]:
 def open_image(path: Path):
     """The image at `path`, loaded and in a mode tesseract reads; a damaged image is a
     `KnowledgeError`."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as handle:
             handle.load()
-            image = handle.convert("RGB") if handle.mode not in ("RGB", "L") else handle.copy()
+            image = ImageOps.exif_transpose(handle)  # a phone photo of a page, upright
+            image = image.convert("RGB") if image.mode not in ("RGB", "L") else image.copy()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise KnowledgeError(f"{path.name}: the image is damaged or not an image "
                              f"({_short(exc)})") from None

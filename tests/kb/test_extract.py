@@ -119,6 +119,17 @@ def test_jpeg_and_webp_are_read_too(tmp_path: Path) -> None:
         assert "Liquidity sweep" in extract(tmp_path / name).sections[0].text
 
 
+def test_phone_photo_is_turned_upright_by_its_exif_orientation(tmp_path: Path) -> None:
+    from PIL import Image
+
+    upright = files.text_image(["Liquidity sweep"])
+    stored = upright.rotate(90, expand=True)  # the camera stored it on its side
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to show"
+    stored.save(tmp_path / "photo.jpg", format="JPEG", quality=95, exif=exif)
+    assert "Liquidity sweep" in extract(tmp_path / "photo.jpg").sections[0].text
+
+
 def test_markdown_headings_become_the_heading_path(tmp_path: Path) -> None:
     doc = extract(files.markdown(tmp_path / "notes.md"))
     assert doc.kind == "markdown"
