@@ -9,7 +9,8 @@
 | `text`     | .txt                  | UTF-8 (BOM or not), UTF-16 with a BOM, Windows-1251    |
 | `docx`     | .docx                 | python-docx; "Heading n" / "Title" styles give the path |
 
-A PDF gives one section per page (``page`` 1-based); Markdown and DOCX one per heading block
+A PDF gives one section per page (``page`` 1-based; its heading path from the PDF's bookmarks,
+when it has them); Markdown and DOCX one per heading block
 (``page`` None); a text file one section. OCR'd text has its line breaks inside paragraphs
 joined and words hyphenated across lines rejoined. A page or part that yields nothing is named
 in `Document.warnings`; a document that yields no text at all is a `KnowledgeError`.
@@ -166,29 +167,63 @@ def _pdf(path: Path, languages: str, progress: Progress | None
     sections: list[Section] = []
     problems: list[str] = []
     pages = len(reader.pages)
+    headings = outline_headings(reader)
     rendered = None
     try:
         for number, page in enumerate(reader.pages, start=1):
             if progress is not None:
                 progress((number - 1) / pages, f"{path.name}: page {number} of {pages}")
             text = _page_text(page)
+            heading = headings.get(number, ())
             if not _needs_ocr(page, text):
-                sections.append(Section(_clean(text), number, (), False))
+                sections.append(Section(_clean(text), number, heading, False))
                 continue
             if rendered is None:
                 rendered = _open_pdfium(path)
             ocr_text = _ocr(rendered[number - 1].render(scale=OCR_SCALE).to_pil(), languages,
                             path.name)
             if _letters(ocr_text) > _letters(text):
-                sections.append(Section(_clean(ocr_text, ocr=True), number, (), True))
+                sections.append(Section(_clean(ocr_text, ocr=True), number, heading, True))
             elif _letters(text):
-                sections.append(Section(_clean(text), number, (), False))
+                sections.append(Section(_clean(text), number, heading, False))
             else:
                 problems.append(f"page {number}: no text (OCR found nothing)")
     finally:
         if rendered is not None:
             rendered.close()
     return sections, problems
+
+
+def outline_headings(reader) -> dict[int, tuple[str, ...]]:
+    """Page number -> the heading path of the bookmark (PDF outline) in force on that page:
+    the last bookmark starting on or before it, with its parents. {} without bookmarks."""
+    starts: list[tuple[int, tuple[str, ...]]] = []
+
+    def walk(items, parents: tuple[str, ...]) -> None:
+        last = parents
+        for item in items:
+            if isinstance(item, list):
+                walk(item, last)
+                continue
+            title = " ".join(str(getattr(item, "title", "") or "").split())
+            page = reader.get_destination_page_number(item)
+            last = (*parents, title) if title else parents
+            if page is not None and page >= 0 and title:
+                starts.append((page + 1, last))
+
+    try:
+        with _quiet_pdf():
+            walk(reader.outline, ())
+    except Exception:  # noqa: BLE001 - broken bookmarks: pages simply have no heading
+        return {}
+    starts.sort(key=lambda start: start[0])
+    headings: dict[int, tuple[str, ...]] = {}
+    for number in range(1, len(reader.pages) + 1):
+        for first_page, path in starts:
+            if first_page > number:
+                break
+            headings[number] = path
+    return headings
 
 
 def _needs_ocr(page, text: str) -> bool:

@@ -59,6 +59,23 @@ def text_pdf(path: Path, *, pages: list[str]) -> Path:
     return path
 
 
+def book_pdf(path: Path, *, pages: list[tuple[tuple[str, int] | None, str]]) -> Path:
+    """A text PDF with bookmarks: per page, an optional (title, level) bookmark starting on it
+    and the page's text."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=12)
+    for bookmark, text in pages:
+        pdf.add_page()
+        if bookmark is not None:
+            pdf.start_section(*bookmark)
+        pdf.multi_cell(0, 8, text)
+    pdf.output(str(path))
+    return path
+
+
 def text_image(lines: list[str], *, width: int = 1100, size: int = 30):
     """A white Pillow image with `lines` of black DejaVu text, like a screenshot."""
     from PIL import Image, ImageDraw, ImageFont

@@ -44,6 +44,21 @@ def test_text_pdf_gives_one_section_per_page_with_russian_and_english(tmp_path: 
     assert "fair value" in doc.sections[0].text
     assert "liquidity sweep" in doc.sections[1].text
     assert not any(s.ocr for s in doc.sections)
+    assert all(s.heading_path == () for s in doc.sections)  # no bookmarks, no headings
+
+
+def test_pdf_bookmarks_give_each_page_its_heading_path(tmp_path: Path) -> None:
+    path = files.book_pdf(tmp_path / "book.pdf", pages=[
+        (("Глава 1. Ликвидность", 0), "Ликвидность лежит за максимумами."),
+        (("Свипы", 1), "Свип снимает стопы над максимумом."),
+        (None, "Продолжение про свипы и London session."),
+        (("Глава 2. FVG", 0), "Fair value gap forms after an impulse.")])
+    doc = extract(path)
+    assert [(s.page, s.heading_path) for s in doc.sections] == [
+        (1, ("Глава 1. Ликвидность",)),
+        (2, ("Глава 1. Ликвидность", "Свипы")),
+        (3, ("Глава 1. Ликвидность", "Свипы")),
+        (4, ("Глава 2. FVG",))]
 
 
 def test_scanned_page_is_ocrd_and_keeps_its_page_number(tmp_path: Path) -> None:
