@@ -31,12 +31,12 @@ import os
 import re
 import unicodedata
 import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.errors import KnowledgeError
+from engine.kb._formats import docx_blocks, markdown_blocks, open_docx, read_text, short_error
 
 KINDS = {".pdf": "pdf", ".png": "image", ".jpg": "image", ".jpeg": "image", ".webp": "image",
          ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".docx": "docx"}
@@ -157,7 +157,7 @@ def open_pdf(path: Path):
     except (PyPdfError, DependencyError, ValueError, KeyError, TypeError, OSError,
             AttributeError, RecursionError) as exc:
         raise KnowledgeError(f"{name}: the PDF is damaged and cannot be read "
-                             f"({_short(exc)}) — save or download it again") from None
+                             f"({short_error(exc)}) — save or download it again") from None
     return reader
 
 
@@ -260,7 +260,7 @@ def _open_pdfium(path: Path):
         return pypdfium2.PdfDocument(path)
     except pypdfium2.PdfiumError as exc:
         raise KnowledgeError(f"{path.name}: the PDF's pages cannot be rendered for OCR "
-                             f"({_short(exc)}) — save or download it again") from None
+                             f"({short_error(exc)}) — save or download it again") from None
 
 
 class _quiet_pdf:
@@ -305,7 +305,7 @@ def open_image(path: Path):
             image = image.convert("RGB") if image.mode not in ("RGB", "L") else image.copy()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise KnowledgeError(f"{path.name}: the image is damaged or not an image "
-                             f"({_short(exc)})") from None
+                             f"({short_error(exc)})") from None
     return image
 
 
@@ -320,143 +320,24 @@ def _ocr(image, languages: str, name: str) -> str:
                              "scripts/install_system.sh (tesseract-ocr, tesseract-ocr-rus)"
                              ) from None
     except pytesseract.TesseractError as exc:
-        raise KnowledgeError(f"{name}: OCR failed ({_short(exc)}) — is the tesseract "
+        raise KnowledgeError(f"{name}: OCR failed ({short_error(exc)}) — is the tesseract "
                              f"language pack for {languages!r} installed?") from None
 
 
-# ------------------------------------------------------------------------ Markdown and text
-
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
-
+# ------------------------------------------------------------- Markdown, text and DOCX
 
 def _markdown(path: Path, languages: str) -> tuple[list[Section], list[str]]:
-    text = read_text(path)
-    sections: list[Section] = []
-    headings: list[tuple[int, str]] = []
-    lines: list[str] = []
-    in_fence = False
-
-    def flush() -> None:
-        body = "\n".join(lines).strip()
-        if body:
-            sections.append(Section(body, None, tuple(h for _, h in headings), False))
-        lines.clear()
-
-    for line in text.splitlines():
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        heading = None if in_fence else _ATX.match(line)
-        if heading is None:
-            lines.append(line)
-            continue
-        flush()
-        level, title = len(heading.group(1)), heading.group(2).strip()
-        headings = [(lvl, h) for lvl, h in headings if lvl < level] + [(level, title)]
-    flush()
-    return sections, []
+    return [Section(body, None, headings, False)
+            for body, headings in markdown_blocks(read_text(path))], []
 
 
 def _text(path: Path, languages: str) -> tuple[list[Section], list[str]]:
     return [Section(read_text(path).strip(), None, (), False)], []
 
 
-def read_text(path: Path) -> str:
-    """The text of a Markdown or TXT file: UTF-8 (with or without a BOM), UTF-16 with a BOM, or
-    Windows-1251 (common for Russian files) when the bytes are not UTF-8 and read as mostly
-    Cyrillic; anything else is a `KnowledgeError`."""
-    data = path.read_bytes()
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    if b"\x00" in data:
-        raise KnowledgeError(f"{path.name}: is not a text file (it contains binary data)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("cp1251")
-    except UnicodeDecodeError:
-        text = ""
-    if text and _looks_like_text(text):
-        return text
-    raise KnowledgeError(f"{path.name}: the text is neither UTF-8 nor Windows-1251 — save it "
-                         "as UTF-8 and add it again")
-
-
-def _looks_like_text(text: str) -> bool:
-    """Is this cp1251 decoding Russian? Any 8-bit text decodes as cp1251 (Greek, KOI8-R and
-    Latin-1 come out as Cyrillic gibberish), so the Cyrillic letters must look like Russian:
-    the ten commonest letters (о е а и н т с р в л) are about two thirds of Russian text and
-    vowels about 40 %; gibberish scored at most 0.31 on both."""
-    if any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text):
-        return False
-    cyrillic = [ch.lower() for ch in text if "\u0400" <= ch <= "\u04ff"]
-    if not cyrillic:
-        return False
-    common = sum(ch in "оеаинтсрвл" for ch in cyrillic) / len(cyrillic)
-    vowels = sum(ch in "аеёиоуыэюя" for ch in cyrillic) / len(cyrillic)
-    return common >= 0.5 and 0.3 <= vowels <= 0.6
-
-
-# ----------------------------------------------------------------------------------- DOCX
-
-_HEADING_STYLE = re.compile(r"^(?:heading|заголовок)\s*(\d)$", re.IGNORECASE)
-
-
-def open_docx(path: Path):
-    """A python-docx document for `path`; a damaged file is a `KnowledgeError`."""
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-
-    try:
-        return docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise KnowledgeError(f"{path.name}: the DOCX file is damaged or not a Word document "
-                             f"({_short(exc)}) — save it again as .docx") from None
-
-
 def _docx(path: Path, languages: str) -> tuple[list[Section], list[str]]:
-    document = open_docx(path)
-    sections: list[Section] = []
-    headings: list[tuple[int, str]] = []
-    parts: list[str] = []
-
-    def flush() -> None:
-        body = "\n\n".join(p for p in parts if p.strip()).strip()
-        if body:
-            sections.append(Section(body, None, tuple(h for _, h in headings), False))
-        parts.clear()
-
-    for block in document.iter_inner_content():
-        if not hasattr(block, "style") or not hasattr(block, "text"):  # a table
-            parts.append(_table_text(block))
-            continue
-        level = _heading_level(block)
-        if level is None or not block.text.strip():
-            parts.append(block.text)
-            continue
-        flush()
-        headings = [(lvl, h) for lvl, h in headings if lvl < level] + [(level,
-                                                                          block.text.strip())]
-    flush()
-    return sections, []
-
-
-def _heading_level(paragraph) -> int | None:
-    name = (paragraph.style.name if paragraph.style is not None else "") or ""
-    if name.lower() == "title":
-        return 1
-    match = _HEADING_STYLE.match(name.strip())
-    return int(match.group(1)) if match else None
-
-
-def _table_text(table) -> str:
-    rows = []
-    for row in table.rows:
-        cells = [cell.text.strip() for cell in row.cells]
-        rows.append(" | ".join(c for c in cells if c))
-    return "\n".join(r for r in rows if r)
+    return [Section(body, None, headings, False)
+            for body, headings in docx_blocks(open_docx(path))], []
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -479,11 +360,6 @@ def _clean(text: str, *, ocr: bool = False) -> str:
 
 def _letters(text: str) -> int:
     return sum(1 for ch in text if ch.isalnum())
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def sniff_archive(data: bytes) -> bool:
@@ -521,7 +397,3 @@ def _probe(path: Path, kind: str) -> None:
         raise KnowledgeError(f"{path.name}: is an archive — unpack it and add the files")
     else:
         read_text(path)
-
-
-__all__ = ["ARCHIVES", "Document", "KINDS", "Section", "extract", "kind_of", "probe",
-           "read_text"]
