@@ -84,7 +84,7 @@ def kind_of(path: Path) -> str:
     'pdf'
     """
     name = path.name
-    suffix = path.suffix.lower()
+    suffix = Path(without_conflict_suffix(name)).suffix.lower()
     if suffix in KINDS:
         return KINDS[suffix]
     if name.lower().endswith(ARCHIVES):
@@ -92,6 +92,21 @@ def kind_of(path: Path) -> str:
     hint = _OTHER_HINTS.get(suffix, "ITA reads PDF, PNG/JPG/WEBP, Markdown, TXT and DOCX")
     shown = suffix or "no extension"
     raise KnowledgeError(f"{name}: unsupported file type ({shown}) — {hint}")
+
+
+_CONFLICT_END = re.compile(r"(\.\.path[12]|\.conflict\d+|\.path[12])$", re.IGNORECASE)
+_CONFLICT_INSIDE = re.compile(r"\.(conflict\d+|path[12])(?=\.[^.]+$)", re.IGNORECASE)
+
+
+def without_conflict_suffix(name: str) -> str:
+    """`name` without the suffix rclone bisync gives the copies of a conflict
+    (``notes.md.conflict1``, ``notes.conflict1.md`` with ``--suffix-keep-extension``, older
+    rclone's ``notes.md..path1``), so a conflict copy is read like the file it copies.
+
+    >>> without_conflict_suffix("notes.md.conflict2"), without_conflict_suffix("a.conflict1.md")
+    ('notes.md', 'a.md')
+    """
+    return _CONFLICT_INSIDE.sub("", _CONFLICT_END.sub("", name))
 
 
 Progress = Callable[[float, str], None]

@@ -44,7 +44,7 @@ from pathlib import Path, PurePosixPath
 from engine._io import atomic_path, write_bytes_atomic, write_json_atomic
 from engine.errors import KnowledgeError
 from engine.ids import checked_id
-from engine.kb.extract import KINDS, kind_of, probe
+from engine.kb.extract import KINDS, kind_of, probe, without_conflict_suffix
 
 THEORY = "theory"
 ANALYSTS = "analysts"
@@ -53,8 +53,6 @@ MANIFEST_SUFFIX = ".manifest.json"
 UNKNOWN_ANALYST = "unknown"
 MB = 1024 * 1024
 
-_CONFLICT = re.compile(r"(\.\.path[12]|\.conflict\d+|\.path[12])$", re.IGNORECASE)
-_CONFLICT_INSIDE = re.compile(r"\.(conflict\d+|path[12])(?=\.[^.]+$)", re.IGNORECASE)
 _STORED = re.compile(r"^(?P<stem>.+)--(?P<sha8>[0-9a-f]{8})(?P<ext>\.[A-Za-z0-9]+)$")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
              *(f"LPT{i}" for i in range(10))}
@@ -144,7 +142,7 @@ def add_theory(settings, path: Path, *, analyst: str, tags=(), title: str | None
     existing = _find_theory(theory, sha256)
     if existing is not None:
         return existing
-    stem, ext = _split_name(name)
+    stem, ext = _split_name(without_conflict_suffix(name))
     target = theory / f"{_slug(stem)}--{sha256[:8]}{ext}"
     with atomic_path(target) as tmp:
         shutil.copyfile(path, tmp)
@@ -224,7 +222,7 @@ def document_kind(name: str) -> str | None:
     None if it is not indexable."""
     if name.startswith(".") or name.endswith(_SKIPPED_SUFFIXES):
         return None
-    base = _CONFLICT_INSIDE.sub("", _CONFLICT.sub("", name))
+    base = without_conflict_suffix(name)
     if base.endswith(MANIFEST_SUFFIX):
         return None
     return KINDS.get(os.path.splitext(base)[1].lower())
@@ -242,7 +240,7 @@ def _theory_document(root: Path, path: Path, manifest: dict | None) -> SharedDoc
     stat = path.stat()
     manifest = manifest or {}
     sha = manifest.get("sha256") if manifest.get("size") == stat.st_size else None
-    stored = _STORED.match(_CONFLICT.sub("", path.name))
+    stored = _STORED.match(without_conflict_suffix(path.name))
     if sha is None or not stored or not sha.startswith(stored.group("sha8")):
         sha = file_sha256(path)
     title = manifest.get("title") or (stored.group("stem") if stored else path.stem)
@@ -267,7 +265,7 @@ def _find_theory(theory: Path, sha256: str) -> SharedDocument | None:
     if not theory.is_dir():
         return None
     for path in sorted(theory.glob(f"*--{sha256[:8]}.*")):
-        if document_kind(path.name) is None or _CONFLICT.search(path.name):
+        if document_kind(path.name) is None or without_conflict_suffix(path.name) != path.name:
             continue
         manifest = _read_manifest(path)
         known = manifest.get("sha256") if manifest else None

@@ -278,6 +278,27 @@ def test_list_documents_sees_every_indexable_file(settings: Settings, tmp_path: 
     assert by_source["analysts/boris/notes/2024/screen.png"].kind == "image"
 
 
+def test_conflict_copies_are_read_like_the_files_they_copy(settings: Settings,
+                                                           tmp_path: Path) -> None:
+    from engine.kb.extract import extract
+
+    root = settings.shared_kb_dir
+    book = add_theory(settings, files.text_pdf(tmp_path / "book.pdf",
+                                               pages=[files.RU_EN_PASSAGE]), analyst="anna")
+    book.path.rename(book.path.with_name(book.path.name + ".conflict1"))
+    write_analyst_file(settings, "anna", "findings/a.md.conflict2", "# Итоги\n\nВторая копия")
+    write_analyst_file(settings, "anna", "notes/b.conflict1.md", "# Notes\n\nKept copy")
+    write_analyst_file(settings, "anna", "notes/c.txt..path1", "Старое имя копии")
+    docs = list_documents(settings)
+    assert len(docs) == 4 and {d.kind for d in docs} == {"pdf", "markdown", "text"}
+    texts = {d.source: extract(d.path).sections[-1].text for d in docs}
+    assert texts.pop(f"{book.source}.conflict1").startswith("Справедливый разрыв стоимости")
+    assert texts == {"analysts/anna/findings/a.md.conflict2": "Вторая копия",
+                     "analysts/anna/notes/b.conflict1.md": "Kept copy",
+                     "analysts/anna/notes/c.txt..path1": "Старое имя копии"}
+    assert root.joinpath(book.source + ".conflict1").exists()
+
+
 def test_list_documents_sees_a_changed_finding(settings: Settings) -> None:
     path = write_analyst_file(settings, "anna", "findings/a.md", "# one")
     first = list_documents(settings)[0].sha256
