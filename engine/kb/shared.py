@@ -229,11 +229,16 @@ def document_kind(name: str) -> str | None:
 
 
 def _files(folder: Path, *, recursive: bool = False) -> list[Path]:
-    if not folder.is_dir():
+    """Indexable files in `folder` (and below it when `recursive`); hidden files and folders
+    and symbolic links are skipped (rclone does not sync links, so they are nobody's
+    document and may point anywhere)."""
+    if not folder.is_dir() or folder.is_symlink():
         return []
-    found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if p.is_file() and document_kind(p.name) is not None
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    found: list[Path] = []
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if recursive and not d.startswith(".")]
+        found += [Path(here) / n for n in names if document_kind(n) is not None]
+    return sorted(p for p in found if p.is_file() and not p.is_symlink())
 
 
 def _theory_document(root: Path, path: Path, manifest: dict | None) -> SharedDocument:

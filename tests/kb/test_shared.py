@@ -258,6 +258,12 @@ def test_list_documents_sees_every_indexable_file(settings: Settings, tmp_path: 
     (root / "theory" / (theory.path.name + ".manifest.json.conflict1")).write_text("{}")
     (root / "analysts/.trash/findings").mkdir(parents=True)
     (root / "analysts/.trash/findings/x.md").write_text("x")
+    (root / "analysts/boris/notes/.cache").mkdir()
+    (root / "analysts/boris/notes/.cache/x.md").write_text("x")
+    secret = tmp_path / "secret.md"
+    secret.write_text("not for the shared folder")
+    (root / "theory" / "link--00000000.md").symlink_to(secret)     # links are skipped
+    (root / "analysts/boris/notes/linked").symlink_to(tmp_path, target_is_directory=True)
 
     docs = list_documents(settings)
     assert [d.source for d in docs] == sorted([
