@@ -9,11 +9,13 @@
 | `text`     | .txt                  | UTF-8 (BOM or not), UTF-16 with a BOM, Windows-1251    |
 | `docx`     | .docx                 | python-docx; "Heading n" / "Title" styles give the path |
 
-A PDF gives one section per page (``page`` 1-based; its heading path from the PDF's bookmarks,
-when it has them); Markdown and DOCX one per heading block
-(``page`` None); a text file one section. OCR'd text has its line breaks inside paragraphs
-joined and words hyphenated across lines rejoined. A page or part that yields nothing is named
-in `Document.warnings`; a document that yields no text at all is a `KnowledgeError`.
+A PDF gives one section per page (``page`` 1-based; its heading path from the PDF's
+bookmarks, when it has them); Markdown and DOCX one per heading block (``page`` None); a text
+file one section. Images are OCR'd at their own size (upscaling small screenshot text 2x made
+tesseract read "CHoCH" as Cyrillic). OCR'd text has the line breaks inside its paragraphs
+joined; a word hyphenated across lines is rejoined; every text is NFKC-normalised. A page that
+yields nothing is named in `Document.warnings`; a document that yields no text at all is a
+`KnowledgeError`.
 
 Bad input is a one-line `KnowledgeError` naming the file: an encrypted or corrupt PDF, an
 empty file, an archive ("unpack it and add the files"), an unknown type, text in an unknown
@@ -48,7 +50,9 @@ _OTHER_HINTS = {".doc": "save it as DOCX", ".rtf": "save it as DOCX",
                 ".epub": "convert it to PDF", ".pptx": "export it as PDF",
                 ".ppt": "export it as PDF", ".heic": "save it as PNG or JPG"}
 OCR_SCALE = 2.0
-"""PDF pages without text are rendered at 72 dpi x this (144 dpi) for OCR."""
+"""PDF pages without text are rendered at 72 dpi x this (144 dpi) for OCR. Measured on a dense
+11-pt Russian/English page scanned at 150 dpi: scale 1 read 97.9 % of the words, 1.5 99.4 %,
+2 99.7 %, 3 99.4 %; the time grows with the pixels (scale 1 about 40 % of scale 2's)."""
 MIN_PAGE_CHARACTERS = 16
 """A PDF page whose text layer has fewer letters and digits than this is OCR'd instead."""
 SCAN_WITH_HEADER_CHARACTERS = 200
@@ -65,7 +69,7 @@ class Section:
 
     text: str
     page: int | None  # 1-based page (PDF), None otherwise
-    heading_path: tuple[str, ...]  # ("Глава 2", "FVG") from Markdown/DOCX headings; () if none
+    heading_path: tuple[str, ...]  # ("Глава 2", "FVG"): Markdown/DOCX headings, PDF bookmarks
     ocr: bool  # the text came from OCR
 
 
