@@ -22,7 +22,7 @@ empty file, an archive ("unpack it and add the files"), an unknown type, text in
 encoding, an image tesseract reads nothing in.
 
 >>> doc = extract(Path("notes.md"))  # doctest: +SKIP
->>> doc.sections[0].heading_path
+>>> doc.sections[0].heading_path  # doctest: +SKIP
 ('FVG',)
 """
 

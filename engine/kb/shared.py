@@ -25,7 +25,7 @@ Rules every analyst's ITA keeps, so two analysts syncing through rclone never wr
 - No database file is ever written here (the index lives in ``.ita/kb``).
 
 >>> doc = add_theory(settings, Path("SMC книга.pdf"), analyst="anna")  # doctest: +SKIP
->>> doc.source
+>>> doc.source  # doctest: +SKIP
 'theory/SMC-книга--1a2b3c4d.pdf'
 """
 
