@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine._io import write_text_atomic
 from engine.adapters.runs import RunStore
 from engine.backtest.metrics import breakdown
 from engine.errors import ConfigurationError
 from engine.ids import checked_id
 from engine.kb.answer import document_title
+from engine.kb.shared import write_analyst_file
 from engine.kb.verified import LEARNING_NOT_BUILT, RunNumbers, run_summaries, runs_of
 from engine.setups.store import SetupStore, SetupVersion
 
@@ -44,8 +44,8 @@ def write_findings(settings, setup_id: str, version: int | None = None) -> Path:
     found = SetupStore.from_settings(settings).load(setup_id, version)
     runs = runs_of(run_summaries(settings), found.id, found.version)
     path = findings_path(settings, found.id, found.version)
-    write_text_atomic(path, findings_markdown(settings, found, runs))
-    return path
+    return write_analyst_file(settings, path.parent.parent.name, f"findings/{path.name}",
+                              findings_markdown(settings, found, runs))
 
 
 def findings_markdown(settings, found: SetupVersion, runs: list[RunNumbers]) -> str:
