@@ -112,4 +112,5 @@ def _result(name: str, copied, failed, unreadable, state) -> FileResult:
         return FileResult(name, "failed", message, source)
     chunks = int(state["documents"].get(source, {}).get("chunks", 0))
     status = "added" if new else "already there"
-    return FileResult(name, status, f"{chunks} passages", source, chunks)
+    return FileResult(name, status, f"{chunks} passage{'' if chunks == 1 else 's'}", source,
+                      chunks)
