@@ -15,9 +15,12 @@ How a query is scored (chosen with the retrieval test, tests/kb/test_retrieval.p
 
 Filters (source, analyst, tag, language) are exact matches applied before ranking.
 
-The snapshot — every chunk's text, metadata and vector, plus the term index — is loaded from
-Chroma once per index version (`KnowledgeIndex.version()`) and kept in memory per process, so a
-long-lived app sees another process's ingest on its next search.
+The snapshot — every chunk's text, metadata and vector — is loaded from Chroma on a process's
+first search (4 s for 20,000 chunks on a busy 2-core machine) and kept in memory; when the index
+version changes (`KnowledgeIndex.version()`, another process's ingest included) only the
+documents whose chunks were rewritten are read again (0.3 s after one more document). Exact
+terms are looked up when a query first uses them and kept with the snapshot. Search p95 over
+20,000 chunks: 12 ms (bench/kb.py).
 
 >>> hits = search(get_settings(), "вход от FVG", k=3)  # doctest: +SKIP
 >>> hits[0].source, hits[0].page
