@@ -1,0 +1,153 @@
+"""The Knowledge page and the Setups page's draft box, as a trader uses them (AppTest).
+
+Each test gets its own copy of the demo home (`app_home`); the files are uploaded through the
+page's real `st.file_uploader` and indexed by the real engine (offline embedding model)."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.app._pages import page, texts
+from tests.app.conftest import ROOT
+
+FVG_RU = ("# Имбаланс\n\nИмбаланс (FVG) — это разрыв между тенью первой и тенью третьей свечи "
+          "сильного импульсного движения. Цена часто возвращается в этот разрыв, прежде чем "
+          "продолжить движение. Вход от имбаланса после снятия ликвидности азиатской сессии.\n")
+RISK_EN = ("# Risk\n\nNever risk more than one percent of the account on a single trade. Size "
+           "the position from the distance between the entry and the stop loss.\n")
+MD = "text/markdown"
+
+
+def _view(at: AppTest, name: str) -> AppTest:
+    at.segmented_control(key="knowledge_view").set_value(name)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _upload(at: AppTest, files: list[tuple[str, bytes, str]]) -> AppTest:
+    _view(at, "Add files")
+    at.file_uploader(key="knowledge_upload").set_value(files)
+    at.button(key="knowledge_add").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_uploaded_files_are_added_indexed_and_listed(app_home):
+    at = page("knowledge")
+    assert at.segmented_control(key="knowledge_view").value == "Add files"  # empty base
+    _upload(at, [("Имбаланс.md", FVG_RU.encode(), MD), ("risk.md", RISK_EN.encode(), MD)])
+    shown = _markdown(at)
+    assert shown.count(":green[added]") == 2, shown
+    assert "Имбаланс.md" in shown and "risk.md" in shown
+    assert "passages" in shown
+
+    _view(at, "Documents")
+    table = at.dataframe[0].value
+    assert sorted(table["title"]) == ["risk", "Имбаланс"]
+    assert set(table["status"]) == {"indexed"}
+    assert set(table["analyst"]) == {"analyst"}
+    assert (table["passages"] >= 1).all()
+    ru = table[table["title"] == "Имбаланс"].iloc[0]
+    assert ru["languages"].startswith("ru")
+    assert ru["file"].startswith("theory/") and ru["file"].endswith(".md")
+
+    # the same content again is "unchanged", nothing new in the folder
+    _upload(at, [("copy of risk.md", RISK_EN.encode(), MD)])
+    assert ":blue[unchanged]" in _markdown(at)
+    assert len(list((app_home / "shared_kb" / "theory").glob("*.md"))) == 2
+
+
+def test_an_english_query_finds_the_russian_passage_highlighted(app_home):
+    at = page("knowledge")
+    _upload(at, [("Имбаланс.md", FVG_RU.encode(), MD), ("risk.md", RISK_EN.encode(), MD)])
+    _view(at, "Search")
+    query = "imbalance between the first and third candle"  # no word of it in the passage
+    at.text_input(key="knowledge_query").set_value(query).run()
+    assert not at.exception, [e.value for e in at.exception]
+    passages = [h.proto.body for h in at.get("html")]
+    assert passages, _markdown(at)
+    assert "Имбаланс (FVG)" in passages[0]  # the Russian passage first
+    assert "theory/" in _markdown(at) and "score" in _markdown(at)
+
+    at.text_input(key="knowledge_query").set_value("имбаланс FVG").run()
+    first = at.get("html")[0].proto.body
+    assert "<mark>Имбаланс</mark>" in first and "<mark>FVG</mark>" in first
+    # without an LLM: passages, and one line saying how to get answers
+    assert not _has_key(at, "knowledge_ask")
+    assert any("Answers need an LLM" in c.value for c in at.caption)
+
+
+def _has_key(at: AppTest, key: str) -> bool:
+    return any(getattr(b, "key", None) == key for b in at.button)
+
+
+def test_bad_files_get_their_reason_and_the_others_are_added(app_home):
+    at = page("knowledge")
+    _upload(at, [("empty.md", b"", MD), ("book.zip", b"PK\x03\x04rest", "application/zip"),
+                 ("../../escape.md", FVG_RU.encode(), MD),
+                 ("risk.md", RISK_EN.encode(), MD)])
+    shown = _markdown(at)
+    assert shown.count(":red[refused]") == 3, shown
+    assert shown.count(":green[added]") == 1, shown
+    assert "empty" in shown and "0 bytes" in shown
+    lines = [line for line in shown.splitlines() if ":red[refused]" in line]
+    assert all(len(line) < 300 for line in lines), lines  # one line each
+    theory = app_home / "shared_kb" / "theory"
+    assert [p.name.split("--")[0] for p in theory.glob("*.md")] == ["risk"]
+    assert not (app_home.parent / "escape.md").exists()
+
+
+def test_sync_without_a_remote_says_how_to_set_one_up(app_home, monkeypatch):
+    monkeypatch.setenv("ITA_KB_REMOTE", "")
+    at = _view(page("knowledge"), "Sync")
+    assert not at.error
+    notes = texts(at.info)
+    assert any("Sharing is off" in n and "docs/SHARED_KB.md" in n for n in notes), notes
+
+
+def test_draft_box_without_an_llm_says_how_to_enable_it(app_home, monkeypatch):
+    monkeypatch.setenv("ITA_LLM_MODEL", "")
+    at = page("setups")
+    notes = texts(at.info)
+    assert any("Drafting needs an LLM" in n and "llm_model" in n for n in notes), notes
+    assert not _has_key(at, "setups_idea_draft_button")
+
+
+def test_cite_in_setup_adds_the_passage_as_an_unsaved_edit(app_home):
+    at = page("knowledge")
+    _upload(at, [("Имбаланс.md", FVG_RU.encode(), MD)])
+    _view(at, "Search")
+    at.text_input(key="knowledge_query").set_value("FVG").run()
+    cite = [b for b in at.button if str(b.key).startswith("knowledge_cite_theory/")]
+    cite[0].click().run()
+    at.selectbox(key="knowledge_cite_setup").set_value("sma-cross")
+    at.button(key="knowledge_cite_add").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("unsaved edit" in s for s in texts(at.success)), texts(at.error)
+    drafts = at.session_state["setups_drafts"]
+    (text,) = drafts["sma-cross"].values()
+    assert "sources:" in text and "Имбаланс" in text
+    saved = (app_home / "setups" / "sma-cross").glob("v*.yaml")
+    assert all("sources:" not in p.read_text() for p in saved)  # nothing saved
+
+
+def test_highlighting_escapes_html_first():
+    from app.kb_ui import highlighted, linked_answer
+
+    assert highlighted("<script>FVG</script> & fvgs", "fvg") == (
+        "&lt;script&gt;<mark>FVG</mark>&lt;/script&gt; &amp; <mark>fvgs</mark>")
+    assert "<mark>ликвидности</mark>" in highlighted("снятие ликвидности", "ликвидность")
+    assert highlighted("a & b &lt;", "amp lt") == "a &amp; b &amp;<mark>lt</mark>;"  # not in &amp;
+    assert linked_answer("FVG is a gap [1][3] <b>", {1: "p1"}) == (
+        'FVG is a gap <a href="#p1">[1]</a>[3] &lt;b&gt;')
+
+
+def test_the_knowledge_page_is_in_the_navigation():
+    source = (ROOT / "streamlit_app.py").read_text()
+    assert 'st.Page("views/knowledge.py"' in source
