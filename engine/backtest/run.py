@@ -21,7 +21,9 @@ from engine.adapters.store import CandleStore
 from engine.backtest.metrics import compute_metrics
 from engine.backtest.simulate import Costs, SimulationResult, Sizing, check_gap_entry, simulate
 from engine.candles import timeframe_delta
-from engine.pipeline import detect_setup
+from engine.pipeline import detect_setup, load_candles
+from engine.setups.compile import compile_setup
+from engine.setups.schema import Setup
 from engine.setups.store import SetupStore
 
 Progress = Callable[[float, str], None]
@@ -50,6 +52,51 @@ def _lower_candles(store: CandleStore, symbol: str, timeframe: str, start, end):
         return None
 
 
+def simulate_signals(setup: Setup, candles: pd.DataFrame, signals: pd.DataFrame, *,
+                     symbol: str, candle_store: CandleStore, costs: Costs, sizing: Sizing,
+                     initial_equity: float = 10_000.0,
+                     gap_entry: Literal["fill", "skip"] = "fill",
+                     ) -> tuple[SimulationResult, dict, bool]:
+    """Simulate `setup`'s `signals` on `candles` (with stored 1m bars to resolve bars that
+    touch stop and target) and measure the result: (simulation, metrics, whether 1m bars were
+    used). Shared by `run_backtest` and `preview_backtest`."""
+    timeframe = setup.market.timeframe
+    lower = _lower_candles(candle_store, symbol, timeframe, candles.index[0],
+                           candles.index[-1] + timeframe_delta(timeframe))
+    result = simulate(candles, signals, costs=costs, sizing=sizing,
+                      initial_equity=initial_equity, lower_candles=lower, gap_entry=gap_entry)
+    metrics = compute_metrics(result.trades, result.equity, timeframe=timeframe,
+                              candles=candles, initial_equity=initial_equity)
+    return result, metrics, lower is not None
+
+
+@dataclasses.dataclass
+class Preview:
+    """A quick backtest of a setup that is not saved (a draft): nothing is written."""
+
+    symbol: str
+    timeframe: str
+    signals: int
+    metrics: dict
+    result: SimulationResult
+
+
+def preview_backtest(setup: Setup, *, symbol: str | None = None, start=None, end=None,
+                     candle_store: CandleStore | None = None,
+                     initial_equity: float = 10_000.0) -> Preview:
+    """Backtest an unsaved `setup` on stored candles (its first symbol by default) with its
+    own costs and risk; a `DataError` when no candles are stored. Writes nothing."""
+    candle_store = candle_store or CandleStore.from_settings()
+    symbol = symbol or setup.market.symbols[0]
+    candles = load_candles(candle_store, symbol, setup.market.timeframe, start=start, end=end)
+    signals = compile_setup(setup)(candles, symbol=symbol)
+    result, metrics, _ = simulate_signals(
+        setup, candles, signals, symbol=symbol, candle_store=candle_store,
+        costs=Costs(setup.costs.fee_bps, setup.costs.slippage_bps),
+        sizing=Sizing("risk_percent", setup.risk.percent), initial_equity=initial_equity)
+    return Preview(symbol, setup.market.timeframe, len(signals), metrics, result)
+
+
 def run_backtest(ref: str, *, symbol: str | None = None, start=None, end=None,
                  costs: Costs | None = None, sizing: Sizing | None = None,
                  initial_equity: float = 10_000.0, candle_store: CandleStore | None = None,
@@ -70,14 +117,10 @@ def run_backtest(ref: str, *, symbol: str | None = None, start=None, end=None,
     costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
     sizing = sizing or Sizing("risk_percent", setup.risk.percent)
     report(0.4, f"simulating {len(found.signals)} signals")
-    lower = _lower_candles(candle_store, found.symbol, setup.market.timeframe,
-                           found.candles.index[0], found.candles.index[-1]
-                           + timeframe_delta(setup.market.timeframe))
-    result = simulate(found.candles, found.signals, costs=costs, sizing=sizing,
-                      initial_equity=initial_equity, lower_candles=lower, gap_entry=gap_entry)
+    result, metrics, lower = simulate_signals(
+        setup, found.candles, found.signals, symbol=found.symbol, candle_store=candle_store,
+        costs=costs, sizing=sizing, initial_equity=initial_equity, gap_entry=gap_entry)
     report(0.8, "computing metrics")
-    metrics = compute_metrics(result.trades, result.equity, timeframe=setup.market.timeframe,
-                              candles=found.candles, initial_equity=initial_equity)
     now = dt.datetime.now(dt.UTC)
     run_id = (f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{setup.id}-"
               f"v{found.version.version}")
@@ -96,7 +139,7 @@ def run_backtest(ref: str, *, symbol: str | None = None, start=None, end=None,
         "signals_dropped_invalid_stop": found.dropped,
         "counters": {"filtered_stop_too_tight": found.counters["filtered_stop_too_tight"],
                      **result.counters},
-        "lower_timeframe_resolution": lower is not None, "metrics": metrics,
+        "lower_timeframe_resolution": lower, "metrics": metrics,
     }
     path = run_store.write(run_id, frames={"trades": result.trades, "equity": result.equity,
                                            "signals": found.signals}, summary=summary)

@@ -17,9 +17,9 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so that `import engine.cli` stays cheap for tests that only need `app`.
-    from engine.cli import backtest, data, jobs, live, runs, setup
+    from engine.cli import backtest, data, jobs, kb, live, runs, setup
 
-    for module in (data, setup, backtest, runs, jobs, live):
+    for module in (data, setup, backtest, runs, jobs, live, kb):
         module.register(app)
 
 

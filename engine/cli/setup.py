@@ -83,6 +83,53 @@ def show(setup_id: str, version: int = typer.Option(None, help="Version (default
     v = _store().load(setup_id, version)
     console.print(f"# {v.id} v{v.version}  hash {v.hash}  rule {v.rule_hash}")
     console.print(Syntax(v.text, "yaml"))
+    if v.setup.sources:
+        table = Table("document", "page", "quote", title="Theory this rule formalises")
+        for cited in v.setup.sources:
+            table.add_row(cited.source, "" if cited.page is None else str(cited.page),
+                          cited.quote)
+        console.print(table)
+
+
+@setup_app.command("draft")
+def draft(idea: str = typer.Argument(..., help="The idea in your words (Russian or English)"),
+          symbol: str = typer.Option(None, help="Preview on this symbol (default: the "
+                                                "draft's first)"),
+          save: bool = typer.Option(False, "--save", help="Save the draft as a new setup"),
+          preview: bool = typer.Option(True, help="Backtest the draft on stored candles"),
+          ) -> None:
+    """Draft a setup from an idea with the LLM (validated, repaired at most twice), with the
+    knowledge base's passages it relied on and a backtest preview; saved only with --save."""
+    from engine.kb.draft import draft_setup, save_draft
+    from engine.settings import get_settings
+
+    settings = get_settings()
+    result = draft_setup(settings, idea, preview=preview, symbol=symbol)
+    console.print(Syntax(result.yaml_text, "yaml"))
+    rounds = f"{result.rounds} repl{'y' if result.rounds == 1 else 'ies'}"
+    if not result.valid:
+        for problem in result.errors:
+            typer.secho(problem, fg=typer.colors.RED, err=True)
+        typer.secho(f"draft not valid after {rounds}: nothing saved", fg=typer.colors.RED,
+                    err=True)
+        raise typer.Exit(1)
+    console.print(f"[green]valid[/] after {rounds}; relies on {len(result.sources)} "
+                  "passage(s) of the knowledge base")
+    for note in result.notes:
+        console.print(f"[yellow]note[/]: {note}")
+    if result.preview is not None:
+        m = result.preview.metrics
+        r = "—" if m.get("expectancy_r") is None else f"{m['expectancy_r']:+.2f} R"
+        won = "—" if m.get("win_rate") is None else f"{m['win_rate']:.0%}"
+        console.print(f"preview on {result.preview.symbol} {result.preview.timeframe} "
+                      f"({str(m['start'])[:10]} → {str(m['end'])[:10]}): "
+                      f"{result.preview.signals} signals, {m['trades']} trades, {r}, "
+                      f"{won} won (not saved)")
+    if save:
+        version = save_draft(settings, result)
+        console.print(f"saved {version.id} v{version.version}")
+    else:
+        console.print("not saved: run again with --save, or paste it into the editor")
 
 
 @setup_app.command("diff")

@@ -53,7 +53,6 @@ MAX_TOKENS = 120
 PASSAGE_CHARS = 600  # per knowledge-base passage in the prompt
 MAX_PASSAGES = 5
 DESCRIPTION_CHARS = 600
-NO_KEY = "not-needed"  # local servers (Ollama, LM Studio) take any key; the client needs one
 
 SYSTEM_PROMPT = (
     "You comment on one trading alert for a discretionary trader. Write at most two short "
@@ -196,10 +195,12 @@ class Commenter:
                  client: Any = None) -> None:
         import openai
 
+        from engine.llm import openai_client
+
         self.model, self.timeout, self.language = model, float(timeout), language
         self._secret = api_key or ""
-        self.client = client or openai.OpenAI(api_key=api_key or NO_KEY, base_url=base_url,
-                                              timeout=self.timeout, max_retries=0)
+        self.client = client or openai_client(base_url=base_url, api_key=api_key,
+                                              timeout=self.timeout)
         self._errors: tuple[type[BaseException], ...] = (openai.OpenAIError,)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                         thread_name_prefix="llm-comment")

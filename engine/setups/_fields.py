@@ -56,3 +56,14 @@ def symbol(value: str) -> str:
     except ItaError as error:
         raise ValueError(str(error)) from None
     return value
+
+
+def document_key(value: str) -> str:
+    """A knowledge-base document key: a relative POSIX path inside the shared folder, e.g.
+    ``theory/smc-book--1a2b3c4d.pdf`` (no ``..``, no leading ``/``, no backslash)."""
+    parts = value.split("/")
+    if value.startswith("/") or "\\" in value or "\x00" in value or \
+            any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"{value!r} is not a document of the knowledge base: use the key "
+                         "`ita kb search` shows, e.g. theory/smc-book--1a2b3c4d.pdf")
+    return value

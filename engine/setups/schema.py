@@ -394,6 +394,27 @@ class ParamRange(Strict):
         return self
 
 
+QUOTE_CHARS = 300
+
+
+class Source(Strict):
+    """A passage of the trader's knowledge base this setup formalises (`ita kb search`)."""
+
+    source: str = Field(min_length=1, max_length=500,
+                        description="The document's key in the shared folder, e.g. "
+                                    "theory/smc-book--1a2b3c4d.pdf")
+    page: int | None = Field(None, ge=1, le=100_000, description="Page of the passage (PDF)")
+    chunk: str | None = Field(None, max_length=600,
+                              description="The passage's id in the knowledge base")
+    quote: str = Field("", max_length=QUOTE_CHARS,
+                       description=f"The words of the rule, at most {QUOTE_CHARS} characters")
+
+    @field_validator("source")
+    @classmethod
+    def _document_key(cls, value: str) -> str:
+        return _fields.document_key(value)
+
+
 class Setup(Strict):
     schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this format")
     id: Annotated[str, AfterValidator(_fields.setup_id)] = Field(
@@ -414,6 +435,10 @@ class Setup(Strict):
     optimise: dict[str, ParamRange] = Field(default_factory=dict,
                                             description="Parameter ranges (paths into this "
                                                         "setup) for optimisation")
+    sources: list[Source] = Field(
+        default_factory=list, max_length=50,
+        description="Passages of the knowledge base this rule formalises; their backtests "
+                    "are shown next to them")
 
     @model_validator(mode="after")
     def _references(self) -> Setup:
@@ -421,6 +446,15 @@ class Setup(Strict):
 
         check_references(self)
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_sources(self, handler):
+        """Leave `sources` out while there are none, so the rule (and its `rule_hash`) of a
+        setup that cites nothing is what it was before citations existed."""
+        data = handler(self)
+        if not data.get("sources"):
+            data.pop("sources", None)
+        return data
 
 
 def signal_names(node: SignalNode) -> list[str]:

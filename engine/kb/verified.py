@@ -1,0 +1,134 @@
+"""Knowledge verified by backtests: which setups formalise a passage, and how they did.
+
+A setup version cites the passages it formalises in ``sources:`` (see
+`engine.setups.schema.Source`). `results_for_source(settings, source, page)` finds every
+setup version citing that document (and page) and puts its backtest runs beside it, read from
+``runs/<run-id>/summary.json``: symbol, timeframe, period, trades, expectancy (R, net), win
+rate, profit factor. So the Knowledge page and `ita kb ask` can say "this rule from
+«smc-book», p. 42, as setup london-asia-sweep-fvg v3: 212 trades, +0.31 R".
+
+Learning verdicts (a model's AUC on the setup's signals) are not built yet: every result says
+so in `Verified.learning` instead of showing a number.
+
+>>> for found in results_for_source(settings, "theory/smc-book--1a2b3c4d.pdf", page=42):
+...     print(found.line())  # doctest: +SKIP
+this rule from «smc-book», p. 42, as setup london-asia-sweep-fvg v3: 212 trades, +0.31 R
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from engine.adapters.runs import RunStore
+from engine.errors import SetupError
+from engine.kb.answer import document_title
+from engine.setups.schema import Source
+from engine.setups.store import SetupStore
+
+LEARNING_NOT_BUILT = "learning verdicts are not built yet"
+
+
+@dataclass(frozen=True)
+class RunNumbers:
+    """One backtest run of a setup version, in the numbers a trader compares."""
+
+    run_id: str
+    symbol: str
+    timeframe: str
+    start: str  # first bar, UTC
+    end: str  # last bar, UTC
+    trades: int
+    expectancy_r: float | None  # net R per R risked (None: no trade closed by the rules)
+    win_rate: float | None
+    profit_factor: float | None
+    created_at: str
+
+    @classmethod
+    def from_summary(cls, summary: dict) -> RunNumbers:
+        metrics = summary.get("metrics") or {}
+        return cls(str(summary.get("run_id")), str(summary.get("symbol")),
+                   str(summary.get("timeframe")), str(summary.get("data_start")),
+                   str(summary.get("data_end")), int(metrics.get("trades") or 0),
+                   metrics.get("expectancy_r"), metrics.get("win_rate"),
+                   metrics.get("profit_factor"), str(summary.get("created_at")))
+
+    def line(self) -> str:
+        """``BTC/USDT 5m 2023-03-01→2023-03-21: 212 trades, +0.31 R, 46% won, PF 1.4``."""
+        parts = [f"{self.trades} trades"]
+        if self.expectancy_r is not None:
+            parts.append(f"{self.expectancy_r:+.2f} R")
+        if self.win_rate is not None:
+            parts.append(f"{self.win_rate:.0%} won")
+        if self.profit_factor is not None:
+            parts.append(f"PF {self.profit_factor:.2f}")
+        return (f"{self.symbol} {self.timeframe} {self.start[:10]}→{self.end[:10]}: "
+                + ", ".join(parts))
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A setup version citing the passage, with its runs (newest first)."""
+
+    setup_id: str
+    version: int
+    setup_name: str
+    citation: Source
+    runs: list[RunNumbers]
+    learning: str = LEARNING_NOT_BUILT
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One sentence: the rule, where it comes from, what its latest run measured."""
+        page = f", p. {self.citation.page}" if self.citation.page is not None else ""
+        head = (f"this rule from «{document_title(self.citation.source)}»{page}, as setup "
+                f"{self.setup_id} v{self.version}")
+        if not self.runs:
+            return f"{head}: not backtested yet"
+        latest = self.runs[0]
+        r = f", {latest.expectancy_r:+.2f} R" if latest.expectancy_r is not None else ""
+        return f"{head}: {latest.trades} trades{r} ({latest.symbol} {latest.timeframe})"
+
+
+def run_summaries(settings) -> list[dict]:
+    """Every run's summary, newest first (a run with an unreadable summary is skipped)."""
+    store = RunStore.from_settings(settings)
+    out = []
+    for run_id in store.ids():
+        try:
+            out.append(json.loads((store.root / run_id / "summary.json").read_text("utf-8")))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def runs_of(summaries: list[dict], setup_id: str, version: int) -> list[RunNumbers]:
+    """The runs of one setup version, newest first."""
+    return [RunNumbers.from_summary(s) for s in summaries
+            if s.get("setup_id") == setup_id and s.get("setup_version") == version]
+
+
+def _cites(citation: Source, source: str, page: int | None) -> bool:
+    return citation.source == source and (page is None or citation.page == page)
+
+
+def results_for_source(settings, source: str, page: int | None = None) -> list[Verified]:
+    """Every setup version citing document `source` (on `page`, when given) with its runs;
+    sorted by setup id, newest version first. A setup whose file no longer validates is
+    skipped (the Setups page reports it)."""
+    store = SetupStore.from_settings(settings)
+    summaries = run_summaries(settings)
+    found = []
+    for setup_id in store.ids():
+        try:
+            versions = store.versions(setup_id)
+        except SetupError:
+            continue
+        for version in reversed(versions):
+            for citation in version.setup.sources:
+                if _cites(citation, source, page):
+                    found.append(Verified(setup_id, version.version, version.setup.name,
+                                          citation, runs_of(summaries, setup_id,
+                                                            version.version)))
+                    break
+    return found

@@ -1,0 +1,128 @@
+"""Knowledge verified by backtests: `sources:` round-trips through the store and the editor,
+`results_for_source` puts real runs beside the passage a setup cites, and `write_findings`
+writes the analyst's findings with those runs' numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.adapters.runs import RunStore
+from engine.adapters.store import CandleStore
+from engine.backtest.run import run_backtest
+from engine.demo import import_demo_candles
+from engine.errors import SetupError
+from engine.kb.findings import write_findings
+from engine.kb.verified import LEARNING_NOT_BUILT, results_for_source
+from engine.settings import Settings
+from engine.setups.edit import apply_changes, apply_setup
+from engine.setups.parse import parse_setup, rule_hash
+from engine.setups.store import SetupStore
+from tests.conftest import ROOT
+
+BOOK = "theory/smc-book--1a2b3c4d.pdf"
+SMA = (ROOT / "examples" / "setups" / "sma-cross.yaml").read_text(encoding="utf-8")
+CITED = SMA + (
+    "sources:\n"
+    f"  - source: {BOOK}\n"
+    "    page: 42\n"
+    f"    chunk: '{BOOK}#00012'\n"
+    "    quote: Buy when the fast average crosses above the slow one.  # the book's words\n")
+
+
+def test_sources_round_trip_through_the_store_and_the_editor(tmp_path):
+    setup = parse_setup(CITED)
+    assert setup.sources[0].page == 42 and setup.sources[0].chunk == f"{BOOK}#00012"
+    assert rule_hash(parse_setup(SMA)) == "d66d8728b88ff313"  # unchanged by the new field
+
+    edited = apply_setup(CITED, setup.model_copy(update={"direction": "long"}))
+    assert edited.replace("direction: long", "direction: both") == CITED  # one-line diff
+    assert "# the book's words" in edited
+    moved = apply_changes(CITED, {("sources", 0, "page"): 43})
+    assert parse_setup(moved).sources[0].page == 43
+
+    version = SetupStore(tmp_path / "setups").save(CITED)
+    assert version.setup.sources == setup.sources
+
+
+def test_bad_sources_name_the_line_and_field():
+    with pytest.raises(SetupError) as bad:
+        parse_setup(SMA + "sources:\n  - {source: ../secrets.txt, quote: '" + "x" * 301
+                    + "'}\n", source="s.yaml")
+    message = str(bad.value)
+    assert "s.yaml:29: sources.0.source: '../secrets.txt' is not a document" in message
+    assert "s.yaml:29: sources.0.quote: String should have at most 300 characters" in message
+
+
+@pytest.fixture(scope="module")
+def verified_home(tmp_path_factory):
+    """A home with the demo candles, sma-cross v1 (no sources) and v2 (cites p. 42), and two
+    real backtest runs of v2 and one of v1."""
+    home = tmp_path_factory.mktemp("home")
+    settings = Settings(home=home, analyst="anna")
+    candles, setups = CandleStore.from_settings(settings), SetupStore.from_settings(settings)
+    import_demo_candles(candles)
+    setups.save(SMA)
+    setups.save(CITED)
+    runs = RunStore.from_settings(settings)
+    for ref, start in (("sma-cross@1", None), ("sma-cross@2", None),
+                       ("sma-cross@2", "2023-03-10")):
+        run_backtest(ref, start=start, end="2023-03-14", candle_store=candles,
+                     setup_store=setups, run_store=runs)
+    return settings
+
+
+def test_results_for_a_cited_passage_show_the_real_runs(verified_home):
+    [found] = results_for_source(verified_home, BOOK, page=42)
+
+    assert (found.setup_id, found.version) == ("sma-cross", 2)
+    assert found.learning == LEARNING_NOT_BUILT
+    assert len(found.runs) == 2
+    store = RunStore.from_settings(verified_home)
+    for run in found.runs:
+        summary = store.root / run.run_id / "summary.json"
+        assert summary.exists()
+        metrics = json.loads(summary.read_text())["metrics"]
+        assert (run.trades, run.expectancy_r, run.win_rate, run.profit_factor) == (
+            metrics["trades"], metrics["expectancy_r"], metrics["win_rate"],
+            metrics["profit_factor"])
+        assert run.trades > 0 and run.symbol == "BTC/USDT" and run.timeframe == "1m"
+    latest = found.runs[0]
+    assert latest.start.startswith("2023-03-10")  # newest first
+    assert found.line() == (f"this rule from «smc-book», p. 42, as setup sma-cross v2: "
+                            f"{latest.trades} trades, {latest.expectancy_r:+.2f} R "
+                            "(BTC/USDT 1m)")
+
+    assert results_for_source(verified_home, BOOK) == [found]
+    assert results_for_source(verified_home, BOOK, page=41) == []
+    assert results_for_source(verified_home, "theory/other--00000000.pdf") == []
+
+
+def test_findings_hold_the_runs_numbers(verified_home):
+    path = write_findings(verified_home, "sma-cross", 2)
+
+    assert path == (verified_home.home / "shared_kb" / "analysts" / "anna" / "findings"
+                    / "sma-cross-v2.md")
+    text = path.read_text(encoding="utf-8")
+    [found] = results_for_source(verified_home, BOOK, page=42)
+    for run in found.runs:
+        assert (f"| BTC/USDT | 1m | {run.start[:10]} → {run.end[:10]} | {run.trades} | "
+                f"{run.expectancy_r:+.2f} R |") in text
+    assert "«smc-book», p. 42: “Buy when the fast average crosses above the slow one.”" in text
+    assert "- By session (all runs' trades): " in text and "- By side" in text
+    assert f"Learning: {LEARNING_NOT_BUILT}." in text
+    assert not list(path.parent.glob(".*.tmp"))
+
+    unrun = write_findings(verified_home, "sma-cross", 1)
+    assert "Not backtested yet" not in unrun.read_text()  # v1 has a run
+
+
+def test_the_visual_editor_keeps_the_sources():
+    from app.flow_graph import graph_to_setup, setup_to_graph
+
+    setup = parse_setup(CITED)
+    rebuilt = graph_to_setup(setup_to_graph(setup), base=setup)
+
+    assert rebuilt.sources == setup.sources
+    assert apply_setup(CITED, rebuilt) == CITED
