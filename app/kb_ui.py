@@ -3,13 +3,13 @@ passage in a setup.
 
 What the trader can rely on:
 
-- **Adding files.** Each uploaded file goes into the shared folder through
-  `engine.kb.shared.add_theory` (a bad file is refused with its one-line reason and never enters
-  the folder; the others go on), then the local index is brought up to date — as a `kb_ingest`
-  job of the engine daemon when it runs (a 300-page PDF never freezes the page), in the app with
-  a progress bar otherwise. Each file's result is listed: added (with its chunks and warnings:
-  pages OCR'd, pages without text), unchanged (the same content is in the base already), or
-  refused (why).
+- **Adding files.** The uploads are added by the engine's one operation,
+  `engine.kb.ingest.add_files` — as a `kb_ingest` job of the engine daemon when it runs (a
+  300-page PDF never freezes the page), in the app with a progress bar otherwise. A bad file is
+  refused with its one-line reason and leaves the base unchanged; the others go on. Each file's
+  result is listed: added (its passages and warnings: pages OCR'd, pages without text), already
+  there (the same content is in the base), or refused (why). The uploads wait in
+  ``.ita/uploads/`` (never synced) until they are added, then go.
 - **Search** is the engine's (`engine.kb.search.search`): Russian or English, with filters.
   Passages are HTML-escaped before the query's words are highlighted. Each passage shows the
   setups that cite it and their measured results (`engine.kb.verified.results_for_source`).
@@ -21,13 +21,14 @@ What the trader can rely on:
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import re
-import tempfile
+import shutil
 import threading
+import uuid
 from collections import Counter
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,7 @@ QUOTE_CHARS = 300  # a `sources:` quote (engine.setups.schema.QUOTE_CHARS)
 UPLOAD_KEY = "knowledge_upload"
 JOB_KEY = "knowledge_job"
 RESULTS_KEY = "knowledge_added"
+UPLOADS_KEY = "knowledge_uploads_folder"
 log = logging.getLogger(__name__)
 _warm_lock = threading.Lock()
 _warm_thread: threading.Thread | None = None
@@ -81,101 +83,101 @@ def has_documents(settings) -> bool:
 
 # ------------------------------------------------------------------------------ adding files
 
-@dataclass(frozen=True)
-class FileResult:
-    """What happened to one uploaded file."""
+def stage_uploads(settings, uploads) -> tuple[Path, list[Path], list[dict]]:
+    """Write the uploads (objects with `.name` and `.getvalue()`) under a fresh folder of
+    ``.ita/uploads/``, each in its own sub-folder under its own name (so two uploads of one
+    name never meet); a name that is a path or otherwise unsafe is refused here. Returns the
+    folder, the files, and the refused ones' results."""
+    from engine.kb.shared import checked_file_name
 
-    name: str  # the file's name as uploaded
-    outcome: str  # "added" | "unchanged" | "refused" | "indexing"
-    source: str = ""  # its document key in shared_kb/
-    message: str = ""  # the one-line reason (refused) or what it became
-    chunks: int = 0
-    warnings: tuple[str, ...] = field(default=())
-
-
-def add_uploads(settings, uploads, *, tags=()) -> list[FileResult]:
-    """Put every upload (objects with `.name` and `.getvalue()`) into the shared folder as
-    this analyst's theory; one result per file, a bad file refused with its reason."""
-    from engine.kb.shared import add_theory, list_documents
-
-    before = {doc.source for doc in list_documents(settings)}
-    results = []
-    with tempfile.TemporaryDirectory(prefix="ita-upload-") as folder:
-        for n, upload in enumerate(uploads):
-            name = str(upload.name)
-            copy = Path(folder) / f"upload-{n}"  # never the browser's name: it may be a path
-            copy.write_bytes(upload.getvalue())
-            try:
-                doc = add_theory(settings, copy, analyst=settings.analyst, tags=tags,
-                                 original_name=name)
-            except KnowledgeError as error:
-                results.append(FileResult(name, "refused", message=str(error)))
-                continue
-            if doc.source in before:
-                results.append(FileResult(name, "unchanged", doc.source,
-                                          f"the same content is in the base as {doc.source}"))
-            else:
-                results.append(FileResult(name, "indexing", doc.source))
-    return results
-
-
-def indexed_results(settings, results: list[FileResult]) -> list[FileResult]:
-    """`results` completed from the index: chunks and warnings of what was indexed, the
-    reason for a file the index could not read (an image without text)."""
-    from engine.kb.index import KnowledgeIndex
-
-    known = KnowledgeIndex(settings).state()
-    done = []
-    for result in results:
-        if result.outcome == "refused" or not result.source:
-            done.append(result)
+    folder = Path(settings.home) / ".ita" / "uploads" / uuid.uuid4().hex
+    paths, refused = [], []
+    for n, upload in enumerate(uploads):
+        try:
+            name = checked_file_name(str(upload.name))
+        except KnowledgeError as error:
+            refused.append({"name": str(upload.name), "status": "failed",
+                            "message": str(error), "source": None, "chunks": 0})
             continue
-        failed = known["failed"].get(result.source)
-        info = known["documents"].get(result.source)
-        if failed:
-            done.append(replace(result, outcome="refused", message=failed.get("error", "")))
-        elif info:
-            outcome = "added" if result.outcome == "indexing" else result.outcome
-            done.append(replace(result, outcome=outcome, chunks=int(info.get("chunks", 0)),
-                                warnings=tuple(info.get("warnings") or ())))
-        else:
-            done.append(replace(result, message="not indexed yet: it will be on the next "
-                                                "refresh"))
-    return done
+        path = folder / str(n) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(upload.getvalue())
+        paths.append(path)
+    return folder, paths, refused
 
 
-def refresh_index(settings, results: list[FileResult]) -> None:
-    """Index what was added: a `kb_ingest` job when the daemon runs, else here with a bar."""
-    from engine.jobs.kinds import KINDS
+def file_results(files: list[dict], warnings: list) -> list[dict]:
+    """`add_files`' per-file results with each file's warnings (pages OCR'd, no text)."""
+    by_source: dict[str, list[str]] = {}
+    for source, warning in warnings:
+        by_source.setdefault(source, []).append(warning)
+    return [{**result, "warnings": by_source.get(result.get("source") or "", [])}
+            for result in files]
 
-    engine = state.engine_state()
-    if engine and engine["alive"] and "kb_ingest" in KINDS:
-        sources = [r.source for r in results if r.outcome == "indexing"]
-        st.session_state[JOB_KEY] = state.job_bus().submit("kb_ingest", {"sources": sources})
+
+def add_uploads(settings, uploads, *, tags=()) -> None:
+    """Add the uploads through `engine.kb.ingest.add_files`: a `kb_ingest` job when the
+    engine daemon runs (the page follows its progress), else here with a progress bar. The
+    results land in ``st.session_state[RESULTS_KEY]``."""
+    folder, paths, refused = stage_uploads(settings, uploads)
+    st.session_state[RESULTS_KEY] = refused
+    if not paths:
+        shutil.rmtree(folder, ignore_errors=True)
         return
-    from engine.kb.index import KnowledgeIndex
+    engine = state.engine_state()
+    if engine and engine["alive"]:
+        st.session_state[JOB_KEY] = state.job_bus().submit(
+            "kb_ingest", {"paths": [str(p) for p in paths], "tags": list(tags)})
+        st.session_state[UPLOADS_KEY] = str(folder)
+        return
+    from engine.kb.ingest import add_files
 
-    bar = st.progress(0.0, text="indexing")
-    KnowledgeIndex(settings).refresh(progress=lambda f, m: bar.progress(min(1.0, f), text=m))
-    bar.empty()
-    st.session_state[RESULTS_KEY] = indexed_results(settings, results)
+    bar = st.progress(0.0, text="adding")
+    try:
+        report = add_files(settings, paths, tags=tags,
+                           progress=lambda f, m: bar.progress(min(1.0, max(0.0, f)), text=m))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        bar.empty()
+    files = [dataclasses.asdict(result) for result in report.files]
+    st.session_state[RESULTS_KEY] = refused + file_results(files, list(report.refresh.warnings))
 
 
-OUTCOME_WORDS = {"added": ":green[added]", "unchanged": ":blue[unchanged]",
-                 "refused": ":red[refused]", "indexing": ":orange[indexing]"}
+def follow_ingest() -> bool:
+    """While a `kb_ingest` job runs: its progress bar (True). When it ends: its results."""
+    if not st.session_state.get(JOB_KEY):
+        return False
+    status = follow(JOB_KEY)
+    if status is None:
+        return True
+    st.session_state.pop(JOB_KEY, None)
+    shutil.rmtree(st.session_state.pop(UPLOADS_KEY, ""), ignore_errors=True)
+    if status["state"] != "done":
+        st.error(f"Adding the files {status['state']}: {status.get('error', '')}")
+        return False
+    result = status.get("result") or {}
+    st.session_state[RESULTS_KEY] = (st.session_state.get(RESULTS_KEY, [])
+                                     + file_results(result.get("files", []),
+                                                    result.get("warnings", [])))
+    return False
 
 
-def show_results(results: list[FileResult]) -> None:
+STATUS_WORDS = {"added": ":green[added]", "already there": ":blue[already there]",
+                "failed": ":red[refused]"}
+
+
+def show_results(results: list[dict]) -> None:
     """One line per file; its warnings (pages OCR'd, pages without text) under it."""
+    counts = Counter(r["status"] for r in results)
+    st.caption(", ".join(f"{n} {word}" for word, n in counts.items()))
     for result in results:
-        words = OUTCOME_WORDS[result.outcome]
-        if result.outcome == "refused":
-            st.markdown(f"{words} **{_md(result.name)}** — {_md(result.message)}")
+        words = STATUS_WORDS.get(result["status"], result["status"])
+        name = _md(result["name"])
+        if result["status"] == "failed":
+            st.markdown(f"{words} **{name}** — {_md(result['message'])}")
             continue
-        detail = (f"{result.chunks} passages" if result.outcome == "added" else result.message)
-        st.markdown(f"{words} **{_md(result.name)}** → `{result.source}`"
-                    + (f" — {_md(detail)}" if detail else ""))
-        for warning in result.warnings:
+        st.markdown(f"{words} **{name}** → `{result['source']}` — {_md(result['message'])}")
+        for warning in result.get("warnings") or ():
             st.caption(f"⚠ {warning}")
 
 
@@ -189,34 +191,19 @@ def add_part(settings) -> None:
         submitted = st.form_submit_button("Add to the knowledge base", type="primary",
                                           key="knowledge_add")
     st.caption(f"Files go to the shared folder as your documents (analyst "
-               f"**{settings.analyst}**) and are indexed here; nothing leaves this machine "
-               "unless a sync remote is set.")
+               f"**{settings.analyst}**) and are indexed on this machine; they leave it only "
+               "when a sync remote is set.")
     if submitted:
         if not files:
             st.warning("Choose or drop at least one file first.")
         else:
             with user_errors():
-                results = add_uploads(settings, files, tags=split_tags(tags))
-                st.session_state[RESULTS_KEY] = results
-                if any(r.outcome == "indexing" for r in results):
-                    refresh_index(settings, results)
-                else:
-                    st.session_state[RESULTS_KEY] = indexed_results(settings, results)
-    if st.session_state.get(JOB_KEY):
-        status = follow(JOB_KEY)
-        if status is None:
-            show_results(st.session_state.get(RESULTS_KEY, []))
-            return
-        st.session_state.pop(JOB_KEY, None)
-        if status["state"] != "done":
-            st.error(f"Indexing {status['state']}: {status.get('error', '')}")
-        st.session_state[RESULTS_KEY] = indexed_results(settings,
-                                                        st.session_state.get(RESULTS_KEY, []))
+                add_uploads(settings, files, tags=split_tags(tags))
+    if follow_ingest():
+        return
     results = st.session_state.get(RESULTS_KEY)
     if results:
-        counts = Counter(r.outcome for r in results)
         st.subheader("Added files")
-        st.caption(", ".join(f"{n} {word}" for word, n in counts.items()))
         show_results(results)
 
 

@@ -5,6 +5,9 @@ page's real `st.file_uploader` and indexed by the real engine (offline embedding
 
 from __future__ import annotations
 
+import io
+import time
+
 from streamlit.testing.v1 import AppTest
 
 from tests.app._pages import page, texts
@@ -57,9 +60,9 @@ def test_uploaded_files_are_added_indexed_and_listed(app_home):
     assert ru["languages"].startswith("ru")
     assert ru["file"].startswith("theory/") and ru["file"].endswith(".md")
 
-    # the same content again is "unchanged", nothing new in the folder
+    # the same content again is "already there", nothing new in the folder
     _upload(at, [("copy of risk.md", RISK_EN.encode(), MD)])
-    assert ":blue[unchanged]" in _markdown(at)
+    assert ":blue[already there]" in _markdown(at)
     assert len(list((app_home / "shared_kb" / "theory").glob("*.md"))) == 2
 
 
@@ -90,10 +93,10 @@ def _has_key(at: AppTest, key: str) -> bool:
 def test_bad_files_get_their_reason_and_the_others_are_added(app_home):
     at = page("knowledge")
     _upload(at, [("empty.md", b"", MD), ("book.zip", b"PK\x03\x04rest", "application/zip"),
-                 ("../../escape.md", FVG_RU.encode(), MD),
+                 ("../../escape.md", FVG_RU.encode(), MD), ("blank.png", _blank_png(), "image/png"),
                  ("risk.md", RISK_EN.encode(), MD)])
     shown = _markdown(at)
-    assert shown.count(":red[refused]") == 3, shown
+    assert shown.count(":red[refused]") == 4, shown
     assert shown.count(":green[added]") == 1, shown
     assert "empty" in shown and "0 bytes" in shown
     lines = [line for line in shown.splitlines() if ":red[refused]" in line]
@@ -101,6 +104,39 @@ def test_bad_files_get_their_reason_and_the_others_are_added(app_home):
     theory = app_home / "shared_kb" / "theory"
     assert [p.name.split("--")[0] for p in theory.glob("*.md")] == ["risk"]
     assert not (app_home.parent / "escape.md").exists()
+    assert "blank.png" in shown and not list(theory.glob("*.png"))  # no text: taken out again
+    assert not any((app_home / ".ita" / "uploads").iterdir())  # the uploads are cleaned up
+
+
+def _blank_png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (200, 80), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_with_the_daemon_running_files_are_added_by_a_kb_ingest_job(app_home):
+    from engine.jobs.bus import JobBus
+    from tests.jobs._processes import start_daemon, wait_for
+
+    daemon = start_daemon(app_home)
+    try:
+        wait_for(lambda: (app_home / "exchange" / "engine.json").exists(), what="the daemon")
+        at = page("knowledge")
+        _upload(at, [("Имбаланс.md", FVG_RU.encode(), MD), ("empty.md", b"", MD)])
+        job = at.session_state["knowledge_job"]
+        assert JobBus.from_settings().status(job)["kind"] == "kb_ingest"
+        deadline = time.monotonic() + 120
+        while ":green[added]" not in _markdown(at) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            at.run()
+        shown = _markdown(at)
+        assert ":green[added]" in shown and ":red[refused]" in shown, shown
+        assert not any((app_home / ".ita" / "uploads").iterdir())
+    finally:
+        daemon.kill()
+        daemon.wait(10)
 
 
 def test_sync_without_a_remote_says_how_to_set_one_up(app_home, monkeypatch):
