@@ -287,7 +287,7 @@ def documents_part(settings) -> None:
         text = frame[["title", "file", "analyst", "tags"]].astype(str).agg(" ".join, axis=1)
         shown = frame[text.str.contains(needle.strip(), case=False, regex=False)]
     st.caption(f"{len(shown)} of {len(frame)} documents")
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
+    st.dataframe(shown, hide_index=True, width="stretch", placeholder="—", column_config={
         "pages": st.column_config.NumberColumn("pages", format="%d"),
         "passages": st.column_config.NumberColumn("passages", format="%d")})
     own = frame[(frame["analyst"] == settings.analyst)
@@ -419,7 +419,6 @@ def search_part(settings) -> None:
     asked = False
     if llm_on:
         asked = st.button("Ask", key="knowledge_ask", type="primary",
-                          disabled=not query.strip(),
                           help="An answer written only from the passages below, citing them")
     else:
         st.caption("Answers need an LLM: set `llm_model` (and `llm_base_url` for a local "

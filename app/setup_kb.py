@@ -28,8 +28,8 @@ def draft_box(settings, current) -> None:
         idea = st.text_area("Your idea, in words (Russian or English)", key="setups_idea",
                             height=90, placeholder="после снятия азиатского минимума в "
                                                    "Лондоне вход от FVG, стоп за свип, цель 2R")
-        if st.button("Draft", key="setups_idea_draft_button", type="primary",
-                     disabled=not idea.strip()):
+        # never disabled while the box is empty: a click that blurs the box commits its text
+        if st.button("Draft", key="setups_idea_draft_button", type="primary"):
             from engine.kb.draft import draft_setup
 
             with user_errors(), st.spinner("drafting (the model, then the validator)"):

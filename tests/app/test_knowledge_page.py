@@ -187,3 +187,47 @@ def test_highlighting_escapes_html_first():
 def test_the_knowledge_page_is_in_the_navigation():
     source = (ROOT / "streamlit_app.py").read_text()
     assert 'st.Page("views/knowledge.py"' in source
+
+
+def test_ask_shows_the_answer_with_citations_linked_to_the_passages(app_home, monkeypatch):
+    from tests.fakes.openai_api import ANSWER_CITING_1_AND_7, FakeOpenAI
+
+    with FakeOpenAI(reply=ANSWER_CITING_1_AND_7) as server:
+        monkeypatch.setenv("ITA_LLM_MODEL", "llama3.1")
+        monkeypatch.setenv("ITA_LLM_BASE_URL", server.base_url)
+        at = page("knowledge")
+        _upload(at, [("Имбаланс.md", FVG_RU.encode(), MD)])
+        _view(at, "Search")
+        at.text_input(key="knowledge_query").set_value("что такое FVG").run()
+        at.button(key="knowledge_ask").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        bodies = [h.proto.body for h in at.get("html")]
+        answer = next(b for b in bodies if "fair value gap" in b)
+        assert '<a href="#kb-passage-1">[1]</a>' in answer  # linked to the passage shown
+        assert "[7]" not in answer  # the invented citation is taken out
+        assert any('id="kb-passage-1"' in b for b in bodies)
+        assert any("not given" in c.value for c in at.caption)
+        assert len(server.requests) == 1
+
+
+def test_draft_box_drafts_and_puts_the_draft_into_the_editor_unsaved(app_home, monkeypatch):
+    from tests.fakes.openai_api import VALID_DRAFT, FakeOpenAI
+
+    with FakeOpenAI(reply=VALID_DRAFT) as server:
+        monkeypatch.setenv("ITA_LLM_MODEL", "llama3.1")
+        monkeypatch.setenv("ITA_LLM_BASE_URL", server.base_url)
+        at = page("setups")
+        at.text_area(key="setups_idea").set_value(
+            "после снятия азиатского минимума в Лондоне вход от FVG, стоп за свип, цель 2R")
+        at.button(key="setups_idea_draft_button").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(s.startswith("Valid") for s in texts(at.success)), texts(at.error)
+        assert "id: asia-sweep-fvg-draft" in at.code[0].value
+        assert {m.label for m in at.metric} >= {"Signals", "Trades"}  # the preview's numbers
+        current = at.selectbox(key="setups_id").value
+        at.button(key="setups_idea_use").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        editor = at.text_area(key=f"setups_yaml_{current}_1").value
+        assert "id: asia-sweep-fvg-draft" in editor
+        assert any(b.key == "setups_save_new" for b in at.button)  # "Save as new setup"
+        assert not (app_home / "setups" / "asia-sweep-fvg-draft").exists()  # nothing saved
