@@ -374,10 +374,6 @@ def _cited_by(home: str, stamp: str, source: str, page: int | None) -> list[tupl
 
 def cited_by(settings, source: str, page: int | None) -> list[tuple[str, list]]:
     """The setups citing this passage's document (and page), each with its latest runs."""
-    try:
-        import engine.kb.verified  # noqa: F401  (arrives with the setups' `sources:`)
-    except ModuleNotFoundError:
-        return []
     stamp = state._stamp(settings.setups_dir, "*/*.yaml") + state._stamp(
         settings.runs_dir, "*/summary.json")
     return _cited_by(str(settings.home), stamp, source, page)

@@ -231,3 +231,22 @@ def test_draft_box_drafts_and_puts_the_draft_into_the_editor_unsaved(app_home, m
         assert "id: asia-sweep-fvg-draft" in editor
         assert any(b.key == "setups_save_new" for b in at.button)  # "Save as new setup"
         assert not (app_home / "setups" / "asia-sweep-fvg-draft").exists()  # nothing saved
+
+
+def test_a_passage_shows_the_setups_citing_it_with_their_results(app_home):
+    from engine.setups.edit import apply_changes
+    from engine.setups.store import SetupStore
+
+    at = page("knowledge")
+    _upload(at, [("Имбаланс.md", FVG_RU.encode(), MD)])
+    (source,) = [f"theory/{p.name}" for p in (app_home / "shared_kb" / "theory").glob("*.md")]
+    store = SetupStore.from_settings()
+    text = apply_changes(store.load("sma-cross").text, {"sources": [
+        {"source": source, "page": None, "chunk": f"{source}#00000", "quote": "Имбаланс"}]},
+        source="sma-cross.yaml")
+    store.save(text, source="sma-cross.yaml")
+    _view(at, "Search")
+    at.text_input(key="knowledge_query").set_value("имбаланс").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = _markdown(at)
+    assert "this rule from «Имбаланс», as setup sma-cross v2: not backtested yet" in shown, shown
