@@ -147,6 +147,32 @@ def test_sync_without_a_remote_says_how_to_set_one_up(app_home, monkeypatch):
     assert any("Sharing is off" in n and "docs/SHARED_KB.md" in n for n in notes), notes
 
 
+def test_sync_status_shows_the_error_pending_changes_and_both_conflict_copies(app_home,
+                                                                            monkeypatch,
+                                                                            tmp_path):
+    import json
+
+    monkeypatch.setenv("ITA_KB_REMOTE", str(tmp_path / "remote"))
+    notes = app_home / "shared_kb" / "analysts" / "analyst" / "notes"
+    notes.mkdir(parents=True)
+    for name in ("fvg.conflict1.md", "fvg.conflict2.md"):
+        (notes / name).write_text("# FVG\n\nmine\n")
+    (app_home / "exchange").mkdir(exist_ok=True)
+    (app_home / "exchange" / "sync.json").write_text(json.dumps(
+        {"state": "error", "message": "rclone exited with code 7: the remote is not reachable",
+         "last_run": "2026-11-28T12:00:00+00:00", "last_ok": "2026-11-27T09:00:00+00:00",
+         "files_up": 1, "files_down": 2}))
+    at = _view(page("knowledge"), "Sync")
+    assert any("code 7" in e for e in texts(at.error)), texts(at.error)
+    shown = _markdown(at)
+    assert "2026-11-28 12:00:00" in shown and "needs" not in shown
+    assert ("`analysts/analyst/notes/fvg.md`: `analysts/analyst/notes/fvg.conflict1.md` and "
+            "`analysts/analyst/notes/fvg.conflict2.md`") in shown, shown
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Conflicts"] == "1" and int(metrics["Local changes not synced"]) >= 2
+    assert any(b.key == "knowledge_sync" for b in at.button)
+
+
 def test_draft_box_without_an_llm_says_how_to_enable_it(app_home, monkeypatch):
     monkeypatch.setenv("ITA_LLM_MODEL", "")
     at = page("setups")
