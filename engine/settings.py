@@ -32,6 +32,22 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=PROJECT_DIR, description="Folder holding ITA's data folders")
     analyst: str = Field(default="analyst", description="Your name in the shared folder")
+    # sharing the knowledge base (engine/kb/sync.py, docs/SHARED_KB.md)
+    kb_remote: str = Field(
+        default="", description="rclone remote the shared folder syncs with, e.g. gdrive:ITA "
+                                "(docs/SHARED_KB.md); empty: sync off")
+    sync_minutes: float = Field(
+        default=5.0, ge=0, le=24 * 60, description="Minutes between the engine's automatic "
+                                                   "syncs of the shared folder; 0: only on "
+                                                   "demand (`ita sync`, the Knowledge page)")
+    rclone_config: Path | None = Field(
+        default=None, description="rclone's config file (remotes and their tokens); empty: "
+                                  "rclone's own (RCLONE_CONFIG or ~/.config/rclone/rclone.conf)")
+    sync_max_delete: int = Field(
+        default=25, ge=0, le=100, description="A sync that would delete more than this percent "
+                                              "of the shared files on either side (and more "
+                                              "than 10 files) stops and asks (`ita sync "
+                                              "--force`)")
     telegram_token: SecretStr | None = Field(default=None, description="Telegram bot token")
     telegram_chat_id: str | None = Field(
         default=None, description="Telegram chat id(s) for alerts; several separated by commas")
@@ -110,7 +126,7 @@ class Settings(BaseSettings):
     def _empty_text_is_none(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("mt5_folder", mode="before")
+    @field_validator("mt5_folder", "rclone_config", mode="before")
     @classmethod
     def _empty_folder_is_none(cls, value):
         return None if isinstance(value, str) and not value.strip() else value

@@ -19,6 +19,9 @@
   ones may belong to a live writer (the app, the CLI) and stay.
 - Keeps the active version of every setup and notices new or changed ones without a restart
   (``on_setup_change`` hooks: the live monitor subscribes there).
+- Syncs the shared folder every ``sync_minutes`` when ``kb_remote`` is set, on a thread of its
+  own (`engine.kb.sync.run_periodically`: a period is skipped while another sync runs; a
+  failure is in ``exchange/sync.json`` and retried next period), then refreshes the index.
 - Writes a heartbeat ``exchange/engine.json`` (pid, started_at, last_seen, jobs, setups).
 - One daemon per ITA home: ``exchange/engine.lock`` is locked by the operating system
   (``flock``; ``LockFileEx`` on Windows) for the daemon's whole life, so a second daemon
@@ -331,6 +334,19 @@ class EngineDaemon:
         observer.start()
         return observer
 
+    def _start_periodic_sync(self, stopping: threading.Event) -> threading.Thread | None:
+        """The shared folder's periodic sync, when a remote is set and a period is given."""
+        if not self.settings.kb_remote.strip() or self.settings.sync_minutes <= 0:
+            return None
+        from engine.kb.sync import run_periodically
+
+        thread = threading.Thread(target=run_periodically, args=(self.settings, stopping),
+                                  kwargs={"log": log}, name="ita-sync", daemon=True)
+        thread.start()
+        log.info("shared folder syncs with %s every %s min", self.settings.kb_remote.strip(),
+                 self.settings.sync_minutes)
+        return thread
+
     def serve(self, *, once: bool = False, stop: threading.Event | None = None) -> None:
         self.acquire_lock()
         try:
@@ -342,6 +358,8 @@ class EngineDaemon:
                 self.run_pending()
                 return
             observer = self._watch()
+            stopping = threading.Event()
+            self._start_periodic_sync(stopping)
             try:
                 while not (stop and stop.is_set()):
                     self.run_pending()
@@ -350,6 +368,7 @@ class EngineDaemon:
                     self.wake.wait(RESCAN_SECONDS)
                     self.wake.clear()
             finally:
+                stopping.set()
                 observer.stop()
                 observer.join(5)
         finally:

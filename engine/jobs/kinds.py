@@ -46,6 +46,12 @@ class BacktestParams(_Params):
     _safe_setup_ref = field_validator("setup")(_checked_setup_ref)
 
 
+class SyncParams(_Params):
+    dry_run: bool = Field(False, description="Show what would change; change nothing")
+    resync: bool = Field(False, description="Compare both sides in full, keep every file")
+    force: bool = Field(False, description="Allow deleting more than sync_max_delete percent")
+
+
 # engine.backtest.optimise.OBJECTIVES (a test keeps them equal); importing it here would load
 # Optuna into every process that submits a job
 OBJECTIVES = ("expectancy_r", "profit_factor", "sharpe", "sqn", "total_return_pct")
@@ -116,6 +122,20 @@ def _selftest(params: SelftestParams, progress, *, job_id: str) -> dict:
     return {"slept": params.seconds}
 
 
+def _sync(params: SyncParams, progress, *, job_id: str) -> dict:
+    """The shared folder's sync (the Knowledge page's button); waits for a periodic sync that
+    is running. A sync that ends in error is a failed job with the status' message."""
+    from engine.kb.sync import sync_and_refresh
+    from engine.settings import get_settings
+
+    report, refreshed = sync_and_refresh(get_settings(), dry_run=params.dry_run,
+                                         resync=params.resync, force=params.force,
+                                         wait_seconds=600.0, progress=progress)
+    if not report.ok:
+        raise JobError(f"sync {report.state.replace('_', ' ')}: {report.message}")
+    return report.to_dict() | {"index_refreshed": refreshed is not None}
+
+
 @dataclasses.dataclass(frozen=True)
 class Kind:
     params: type[_Params]
@@ -151,6 +171,7 @@ def _walkforward(params: WalkforwardParams, progress, *, job_id: str) -> dict:
 
 
 KINDS = {"backtest": Kind(BacktestParams, _backtest, requeue=True),
+         "sync": Kind(SyncParams, _sync, requeue=True),  # a second run finds nothing to do
          "optimise": Kind(OptimiseParams, _optimise, requeue=True),
          "sweep": Kind(SweepParams, _sweep, requeue=True),
          "walkforward": Kind(WalkforwardParams, _walkforward, requeue=True),

@@ -5,6 +5,7 @@ with English terms) as searchable passages, shared between analysts through a sy
 | ------------ | --------------------------------------------------------------------------- |
 | `extract`    | a file -> `Document` of `Section`s (text per PDF page or heading block; OCR  |
 |              | for scans and screenshots); bad input is a one-line `KnowledgeError`         |
+| `_formats`   | the Markdown, TXT (UTF-8 / UTF-16 / Windows-1251) and DOCX readers           |
 | `chunk`      | `Document` -> `Chunk`s of at most 1,200 characters with ~150 of overlap,     |
 |              | never across a page or heading, with stable ids ``<source>#00000``          |
 | `shared`     | the ``shared_kb/`` layout: theory files with manifests (append-only, one     |

@@ -9,17 +9,20 @@
 | `text`     | .txt                  | UTF-8 (BOM or not), UTF-16 with a BOM, Windows-1251    |
 | `docx`     | .docx                 | python-docx; "Heading n" / "Title" styles give the path |
 
-A PDF gives one section per page (``page`` 1-based); Markdown and DOCX one per heading block
-(``page`` None); a text file one section. OCR'd text has its line breaks inside paragraphs
-joined and words hyphenated across lines rejoined. A page or part that yields nothing is named
-in `Document.warnings`; a document that yields no text at all is a `KnowledgeError`.
+A PDF gives one section per page (``page`` 1-based; its heading path from the PDF's
+bookmarks, when it has them); Markdown and DOCX one per heading block (``page`` None); a text
+file one section. Images are OCR'd at their own size (upscaling small screenshot text 2x made
+tesseract read "CHoCH" as Cyrillic). OCR'd text has the line breaks inside its paragraphs
+joined; a word hyphenated across lines is rejoined; every text is NFKC-normalised. A page that
+yields nothing is named in `Document.warnings`; a document that yields no text at all is a
+`KnowledgeError`.
 
 Bad input is a one-line `KnowledgeError` naming the file: an encrypted or corrupt PDF, an
 empty file, an archive ("unpack it and add the files"), an unknown type, text in an unknown
 encoding, an image tesseract reads nothing in.
 
 >>> doc = extract(Path("notes.md"))  # doctest: +SKIP
->>> doc.sections[0].heading_path
+>>> doc.sections[0].heading_path  # doctest: +SKIP
 ('FVG',)
 """
 
@@ -28,12 +31,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+import unicodedata
 import warnings
-import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.errors import KnowledgeError
+from engine.kb._formats import docx_blocks, markdown_blocks, open_docx, read_text, short_error
 
 KINDS = {".pdf": "pdf", ".png": "image", ".jpg": "image", ".jpeg": "image", ".webp": "image",
          ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".docx": "docx"}
@@ -45,9 +50,14 @@ _OTHER_HINTS = {".doc": "save it as DOCX", ".rtf": "save it as DOCX",
                 ".epub": "convert it to PDF", ".pptx": "export it as PDF",
                 ".ppt": "export it as PDF", ".heic": "save it as PNG or JPG"}
 OCR_SCALE = 2.0
-"""PDF pages without text are rendered at 72 dpi x this (144 dpi) for OCR."""
+"""PDF pages without text are rendered at 72 dpi x this (144 dpi) for OCR. Measured on a dense
+11-pt Russian/English page scanned at 150 dpi: scale 1 read 97.9 % of the words, 1.5 99.4 %,
+2 99.7 %, 3 99.4 %; the time grows with the pixels (scale 1 about 40 % of scale 2's)."""
 MIN_PAGE_CHARACTERS = 16
 """A PDF page whose text layer has fewer letters and digits than this is OCR'd instead."""
+SCAN_WITH_HEADER_CHARACTERS = 200
+"""A page with fewer letters and digits than this and a picture on it is OCR'd too (a scan
+with a typed running header); the longer of the two readings is kept."""
 OCR_THREADS = "1"
 """tesseract's OpenMP threads (``OMP_THREAD_LIMIT``) unless the environment sets it: on two
 busy cores one thread read a screenshot in 0.3-0.9 s, the default 1.2-2.2 s."""
@@ -59,7 +69,7 @@ class Section:
 
     text: str
     page: int | None  # 1-based page (PDF), None otherwise
-    heading_path: tuple[str, ...]  # ("Глава 2", "FVG") from Markdown/DOCX headings; () if none
+    heading_path: tuple[str, ...]  # ("Глава 2", "FVG"): Markdown/DOCX headings, PDF bookmarks
     ocr: bool  # the text came from OCR
 
 
@@ -78,7 +88,7 @@ def kind_of(path: Path) -> str:
     'pdf'
     """
     name = path.name
-    suffix = path.suffix.lower()
+    suffix = Path(without_conflict_suffix(name)).suffix.lower()
     if suffix in KINDS:
         return KINDS[suffix]
     if name.lower().endswith(ARCHIVES):
@@ -88,8 +98,29 @@ def kind_of(path: Path) -> str:
     raise KnowledgeError(f"{name}: unsupported file type ({shown}) — {hint}")
 
 
-def extract(path: Path, *, ocr_languages: str = "eng+rus") -> Document:
-    """The text of `path` as sections in reading order, or a `KnowledgeError` naming the file."""
+_CONFLICT_END = re.compile(r"(\.\.path[12]|\.conflict\d+|\.path[12])$", re.IGNORECASE)
+_CONFLICT_INSIDE = re.compile(r"\.(conflict\d+|path[12])(?=\.[^.]+$)", re.IGNORECASE)
+
+
+def without_conflict_suffix(name: str) -> str:
+    """`name` without the suffix rclone bisync gives the copies of a conflict
+    (``notes.md.conflict1``, ``notes.conflict1.md`` with ``--suffix-keep-extension``, older
+    rclone's ``notes.md..path1``), so a conflict copy is read like the file it copies.
+
+    >>> without_conflict_suffix("notes.md.conflict2"), without_conflict_suffix("a.conflict1.md")
+    ('notes.md', 'a.md')
+    """
+    return _CONFLICT_INSIDE.sub("", _CONFLICT_END.sub("", name))
+
+
+Progress = Callable[[float, str], None]
+"""``progress(fraction, message)``: the callback shape the jobs use."""
+
+
+def extract(path: Path, *, ocr_languages: str = "eng+rus",
+            progress: Progress | None = None) -> Document:
+    """The text of `path` as sections in reading order, or a `KnowledgeError` naming the file.
+    `progress` hears about every PDF page (a scanned book OCRs at about a page a second)."""
     path = Path(path)
     kind = kind_of(path)
     try:
@@ -100,14 +131,25 @@ def extract(path: Path, *, ocr_languages: str = "eng+rus") -> Document:
         raise KnowledgeError(f"{path.name}: is a folder — add the files in it")
     if size == 0:
         raise KnowledgeError(f"{path.name}: the file is empty (0 bytes)")
-    reader = {"pdf": _pdf, "image": _image, "markdown": _markdown, "text": _text,
-              "docx": _docx}[kind]
-    sections, problems = reader(path, ocr_languages)
-    sections = [s for s in sections if s.text.strip()]
+    if kind == "pdf":
+        sections, problems = _pdf(path, ocr_languages, progress)
+    else:
+        reader = {"image": _image, "markdown": _markdown, "text": _text, "docx": _docx}[kind]
+        sections, problems = reader(path, ocr_languages)
+    sections = [replace(s, text=_normal(s.text)) for s in sections]
+    sections = [s for s in sections if s.text]
     if not sections:
         detail = "; ".join(problems) if problems else "no text in it"
         raise KnowledgeError(f"{path.name}: no text found ({detail})")
+    if progress is not None:
+        progress(1.0, f"{path.name}: read")
     return Document(path=path, kind=kind, sections=sections, warnings=problems)
+
+
+def _normal(text: str) -> str:
+    """NFKC (ligatures such as "ﬁ" -> "fi", decomposed "й" composed), no trailing spaces."""
+    text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
 
 # ----------------------------------------------------------------------------------- PDF
@@ -116,7 +158,7 @@ def open_pdf(path: Path):
     """A pypdf reader for `path`, decrypted when it opens with an empty password; an encrypted
     or unreadable PDF is a `KnowledgeError`."""
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
     name = path.name
     try:
@@ -131,35 +173,95 @@ def open_pdf(path: Path):
     except (FileNotDecryptedError, NotImplementedError):
         raise KnowledgeError(f"{name}: the PDF is encrypted — remove the password and add it "
                              "again") from None
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
+    except (PyPdfError, DependencyError, ValueError, KeyError, TypeError, OSError,
+            AttributeError, RecursionError) as exc:
         raise KnowledgeError(f"{name}: the PDF is damaged and cannot be read "
-                             f"({_short(exc)}) — save or download it again") from None
+                             f"({short_error(exc)}) — save or download it again") from None
     return reader
 
 
-def _pdf(path: Path, languages: str) -> tuple[list[Section], list[str]]:
+def _pdf(path: Path, languages: str, progress: Progress | None
+         ) -> tuple[list[Section], list[str]]:
     reader = open_pdf(path)
     sections: list[Section] = []
     problems: list[str] = []
+    pages = len(reader.pages)
+    headings = outline_headings(reader)
     rendered = None
     try:
         for number, page in enumerate(reader.pages, start=1):
+            if progress is not None:
+                progress((number - 1) / pages, f"{path.name}: page {number} of {pages}")
             text = _page_text(page)
-            if _letters(text) >= MIN_PAGE_CHARACTERS:
-                sections.append(Section(_clean(text), number, (), False))
+            heading = headings.get(number, ())
+            if not _needs_ocr(page, text):
+                sections.append(Section(_clean(text), number, heading, False))
                 continue
             if rendered is None:
                 rendered = _open_pdfium(path)
             ocr_text = _ocr(rendered[number - 1].render(scale=OCR_SCALE).to_pil(), languages,
                             path.name)
-            if _letters(ocr_text) == 0:
+            if _letters(ocr_text) > _letters(text):
+                sections.append(Section(_clean(ocr_text, ocr=True), number, heading, True))
+            elif _letters(text):
+                sections.append(Section(_clean(text), number, heading, False))
+            else:
                 problems.append(f"page {number}: no text (OCR found nothing)")
-                continue
-            sections.append(Section(_clean(ocr_text, ocr=True), number, (), True))
     finally:
         if rendered is not None:
             rendered.close()
     return sections, problems
+
+
+def outline_headings(reader) -> dict[int, tuple[str, ...]]:
+    """Page number -> the heading path of the bookmark (PDF outline) in force on that page:
+    the last bookmark starting on or before it, with its parents. {} without bookmarks."""
+    starts: list[tuple[int, tuple[str, ...]]] = []
+
+    def walk(items, parents: tuple[str, ...]) -> None:
+        last = parents
+        for item in items:
+            if isinstance(item, list):
+                walk(item, last)
+                continue
+            title = " ".join(str(getattr(item, "title", "") or "").split())
+            page = reader.get_destination_page_number(item)
+            last = (*parents, title) if title else parents
+            if page is not None and page >= 0 and title:
+                starts.append((page + 1, last))
+
+    try:
+        with _quiet_pdf():
+            walk(reader.outline, ())
+    except Exception:  # noqa: BLE001 - broken bookmarks: pages simply have no heading
+        return {}
+    starts.sort(key=lambda start: start[0])
+    headings: dict[int, tuple[str, ...]] = {}
+    for number in range(1, len(reader.pages) + 1):
+        for first_page, path in starts:
+            if first_page > number:
+                break
+            headings[number] = path
+    return headings
+
+
+def _needs_ocr(page, text: str) -> bool:
+    """A page with (almost) no text layer, or little text over a picture (a scan with a typed
+    header, a slide that is an image), is read by OCR."""
+    letters = _letters(text)
+    if letters < MIN_PAGE_CHARACTERS:
+        return True
+    return letters < SCAN_WITH_HEADER_CHARACTERS and _has_image(page)
+
+
+def _has_image(page) -> bool:
+    try:
+        with _quiet_pdf():
+            objects = page["/Resources"].get_object().get("/XObject")
+            objects = objects.get_object() if objects is not None else {}
+            return any(obj.get_object().get("/Subtype") == "/Image" for obj in objects.values())
+    except Exception:  # noqa: BLE001 - odd resources: trust the text layer
+        return False
 
 
 def _page_text(page) -> str:
@@ -177,7 +279,7 @@ def _open_pdfium(path: Path):
         return pypdfium2.PdfDocument(path)
     except pypdfium2.PdfiumError as exc:
         raise KnowledgeError(f"{path.name}: the PDF's pages cannot be rendered for OCR "
-                             f"({_short(exc)}) — save or download it again") from None
+                             f"({short_error(exc)}) — save or download it again") from None
 
 
 class _quiet_pdf:
@@ -213,15 +315,16 @@ def _image(path: Path, languages: str) -> tuple[list[Section], list[str]]:
 def open_image(path: Path):
     """The image at `path`, loaded and in a mode tesseract reads; a damaged image is a
     `KnowledgeError`."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as handle:
             handle.load()
-            image = handle.convert("RGB") if handle.mode not in ("RGB", "L") else handle.copy()
+            image = ImageOps.exif_transpose(handle)  # a phone photo of a page, upright
+            image = image.convert("RGB") if image.mode not in ("RGB", "L") else image.copy()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise KnowledgeError(f"{path.name}: the image is damaged or not an image "
-                             f"({_short(exc)})") from None
+                             f"({short_error(exc)})") from None
     return image
 
 
@@ -236,148 +339,29 @@ def _ocr(image, languages: str, name: str) -> str:
                              "scripts/install_system.sh (tesseract-ocr, tesseract-ocr-rus)"
                              ) from None
     except pytesseract.TesseractError as exc:
-        raise KnowledgeError(f"{name}: OCR failed ({_short(exc)}) — is the tesseract "
+        raise KnowledgeError(f"{name}: OCR failed ({short_error(exc)}) — is the tesseract "
                              f"language pack for {languages!r} installed?") from None
 
 
-# ------------------------------------------------------------------------ Markdown and text
-
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
-
+# ------------------------------------------------------------- Markdown, text and DOCX
 
 def _markdown(path: Path, languages: str) -> tuple[list[Section], list[str]]:
-    text = read_text(path)
-    sections: list[Section] = []
-    headings: list[tuple[int, str]] = []
-    lines: list[str] = []
-    in_fence = False
-
-    def flush() -> None:
-        body = "\n".join(lines).strip()
-        if body:
-            sections.append(Section(body, None, tuple(h for _, h in headings), False))
-        lines.clear()
-
-    for line in text.splitlines():
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        heading = None if in_fence else _ATX.match(line)
-        if heading is None:
-            lines.append(line)
-            continue
-        flush()
-        level, title = len(heading.group(1)), heading.group(2).strip()
-        headings = [(lvl, h) for lvl, h in headings if lvl < level] + [(level, title)]
-    flush()
-    return sections, []
+    return [Section(body, None, headings, False)
+            for body, headings in markdown_blocks(read_text(path))], []
 
 
 def _text(path: Path, languages: str) -> tuple[list[Section], list[str]]:
     return [Section(read_text(path).strip(), None, (), False)], []
 
 
-def read_text(path: Path) -> str:
-    """The text of a Markdown or TXT file: UTF-8 (with or without a BOM), UTF-16 with a BOM, or
-    Windows-1251 (common for Russian files) when the bytes are not UTF-8 and read as mostly
-    Cyrillic; anything else is a `KnowledgeError`."""
-    data = path.read_bytes()
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    if b"\x00" in data:
-        raise KnowledgeError(f"{path.name}: is not a text file (it contains binary data)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("cp1251")
-    except UnicodeDecodeError:
-        text = ""
-    if text and _looks_like_text(text):
-        return text
-    raise KnowledgeError(f"{path.name}: the text is neither UTF-8 nor Windows-1251 — save it "
-                         "as UTF-8 and add it again")
-
-
-def _looks_like_text(text: str) -> bool:
-    """Is this cp1251 decoding Russian? Any 8-bit text decodes as cp1251 (Greek, KOI8-R and
-    Latin-1 come out as Cyrillic gibberish), so the Cyrillic letters must look like Russian:
-    the ten commonest letters (о е а и н т с р в л) are about two thirds of Russian text and
-    vowels about 40 %; gibberish scored at most 0.31 on both."""
-    if any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text):
-        return False
-    cyrillic = [ch.lower() for ch in text if "\u0400" <= ch <= "\u04ff"]
-    if not cyrillic:
-        return False
-    common = sum(ch in "оеаинтсрвл" for ch in cyrillic) / len(cyrillic)
-    vowels = sum(ch in "аеёиоуыэюя" for ch in cyrillic) / len(cyrillic)
-    return common >= 0.5 and 0.3 <= vowels <= 0.6
-
-
-# ----------------------------------------------------------------------------------- DOCX
-
-_HEADING_STYLE = re.compile(r"^(?:heading|заголовок)\s*(\d)$", re.IGNORECASE)
-
-
-def open_docx(path: Path):
-    """A python-docx document for `path`; a damaged file is a `KnowledgeError`."""
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-
-    try:
-        return docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise KnowledgeError(f"{path.name}: the DOCX file is damaged or not a Word document "
-                             f"({_short(exc)}) — save it again as .docx") from None
-
-
 def _docx(path: Path, languages: str) -> tuple[list[Section], list[str]]:
-    document = open_docx(path)
-    sections: list[Section] = []
-    headings: list[tuple[int, str]] = []
-    parts: list[str] = []
-
-    def flush() -> None:
-        body = "\n\n".join(p for p in parts if p.strip()).strip()
-        if body:
-            sections.append(Section(body, None, tuple(h for _, h in headings), False))
-        parts.clear()
-
-    for block in document.iter_inner_content():
-        if not hasattr(block, "style") or not hasattr(block, "text"):  # a table
-            parts.append(_table_text(block))
-            continue
-        level = _heading_level(block)
-        if level is None or not block.text.strip():
-            parts.append(block.text)
-            continue
-        flush()
-        headings = [(lvl, h) for lvl, h in headings if lvl < level] + [(level,
-                                                                          block.text.strip())]
-    flush()
-    return sections, []
-
-
-def _heading_level(paragraph) -> int | None:
-    name = (paragraph.style.name if paragraph.style is not None else "") or ""
-    if name.lower() == "title":
-        return 1
-    match = _HEADING_STYLE.match(name.strip())
-    return int(match.group(1)) if match else None
-
-
-def _table_text(table) -> str:
-    rows = []
-    for row in table.rows:
-        cells = [cell.text.strip() for cell in row.cells]
-        rows.append(" | ".join(c for c in cells if c))
-    return "\n".join(r for r in rows if r)
+    return [Section(body, None, headings, False)
+            for body, headings in docx_blocks(open_docx(path))], []
 
 
 # ---------------------------------------------------------------------------------- helpers
 
-_HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
+_HYPHEN_BREAK = re.compile(r"(\w)-\n([a-zа-яё])")
 _SOFT_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
 
 
@@ -385,8 +369,8 @@ def _clean(text: str, *, ocr: bool = False) -> str:
     """Normalised whitespace; for OCR, lines inside a paragraph joined into one."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0c", "\n\n")
     text = text.replace("\u00ad", "")
+    text = _HYPHEN_BREAK.sub(r"\1\2", text)  # "обра-\nботка" -> "обработка"
     if ocr:
-        text = _HYPHEN_BREAK.sub(r"\1\2", text)
         text = _SOFT_BREAK.sub(" ", text)
     text = re.sub(r"[ \t\u00a0]+", " ", text)
     text = re.sub(r" ?\n ?", "\n", text)
@@ -395,11 +379,6 @@ def _clean(text: str, *, ocr: bool = False) -> str:
 
 def _letters(text: str) -> int:
     return sum(1 for ch in text if ch.isalnum())
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def sniff_archive(data: bytes) -> bool:
@@ -437,7 +416,3 @@ def _probe(path: Path, kind: str) -> None:
         raise KnowledgeError(f"{path.name}: is an archive — unpack it and add the files")
     else:
         read_text(path)
-
-
-__all__ = ["ARCHIVES", "Document", "KINDS", "Section", "extract", "kind_of", "probe",
-           "read_text"]

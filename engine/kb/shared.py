@@ -13,7 +13,9 @@ Rules every analyst's ITA keeps, so two analysts syncing through rclone never wr
   nothing and returns the document already there.
 - The manifest ``{"file", "sha256", "size", "added_by", "added_at", "original_name", "title",
   "tags"}`` is written once, by the adder, after the file. Only the adder removes a theory file
-  (the file, then its manifest).
+  (the file, then its manifest). Two analysts adding the same file before a sync get one
+  name and two manifests, which rclone keeps as conflict copies (``.manifest.json.conflict1``):
+  the earliest addition is the adder, on every machine alike.
 - An analyst writes only under ``analysts/<own name>/``, each file atomically.
 - Indexed documents (`list_documents`): every supported file under ``theory/`` and
   ``analysts/*/findings|notes/``, keyed by its POSIX path relative to ``shared_kb/``. A theory
@@ -23,12 +25,13 @@ Rules every analyst's ITA keeps, so two analysts syncing through rclone never wr
 - No database file is ever written here (the index lives in ``.ita/kb``).
 
 >>> doc = add_theory(settings, Path("SMC книга.pdf"), analyst="anna")  # doctest: +SKIP
->>> doc.source
+>>> doc.source  # doctest: +SKIP
 'theory/SMC-книга--1a2b3c4d.pdf'
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -41,7 +44,7 @@ from pathlib import Path, PurePosixPath
 from engine._io import atomic_path, write_bytes_atomic, write_json_atomic
 from engine.errors import KnowledgeError
 from engine.ids import checked_id
-from engine.kb.extract import KINDS, kind_of, probe
+from engine.kb.extract import KINDS, kind_of, probe, without_conflict_suffix
 
 THEORY = "theory"
 ANALYSTS = "analysts"
@@ -50,8 +53,6 @@ MANIFEST_SUFFIX = ".manifest.json"
 UNKNOWN_ANALYST = "unknown"
 MB = 1024 * 1024
 
-_CONFLICT = re.compile(r"(\.\.path[12]|\.conflict\d+|\.path[12])$", re.IGNORECASE)
-_CONFLICT_INSIDE = re.compile(r"\.(conflict\d+|path[12])(?=\.[^.]+$)", re.IGNORECASE)
 _STORED = re.compile(r"^(?P<stem>.+)--(?P<sha8>[0-9a-f]{8})(?P<ext>\.[A-Za-z0-9]+)$")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
              *(f"LPT{i}" for i in range(10))}
@@ -119,7 +120,7 @@ def check_input(path: Path, *, max_bytes: int, name: str | None = None) -> None:
         raise KnowledgeError(f"{shown}: the file is empty (0 bytes)")
     if size > max_bytes:
         raise KnowledgeError(f"{shown}: the file is {size / MB:.1f} MB, over the "
-                             f"{max_bytes / MB:g} MB limit (ITA_KB_MAX_FILE_MB) — split it or "
+                             f"{max_bytes / MB:.3g} MB limit (ITA_KB_MAX_FILE_MB) — split it or "
                              "raise the limit")
 
 
@@ -141,7 +142,7 @@ def add_theory(settings, path: Path, *, analyst: str, tags=(), title: str | None
     existing = _find_theory(theory, sha256)
     if existing is not None:
         return existing
-    stem, ext = _split_name(name)
+    stem, ext = _split_name(without_conflict_suffix(name))
     target = theory / f"{_slug(stem)}--{sha256[:8]}{ext}"
     with atomic_path(target) as tmp:
         shutil.copyfile(path, tmp)
@@ -171,6 +172,8 @@ def remove_theory(settings, source: str, *, analyst: str) -> None:
         raise KnowledgeError(f"{source}: was added by {adder}; only {adder} may remove it")
     target.unlink()
     _manifest_path(target).unlink(missing_ok=True)
+    for copy in target.parent.glob(glob.escape(_manifest_path(target).name) + ".conflict*"):
+        copy.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------ analysts
@@ -219,25 +222,30 @@ def document_kind(name: str) -> str | None:
     None if it is not indexable."""
     if name.startswith(".") or name.endswith(_SKIPPED_SUFFIXES):
         return None
-    base = _CONFLICT_INSIDE.sub("", _CONFLICT.sub("", name))
+    base = without_conflict_suffix(name)
     if base.endswith(MANIFEST_SUFFIX):
         return None
     return KINDS.get(os.path.splitext(base)[1].lower())
 
 
 def _files(folder: Path, *, recursive: bool = False) -> list[Path]:
-    if not folder.is_dir():
+    """Indexable files in `folder` (and below it when `recursive`); hidden files and folders
+    and symbolic links are skipped (rclone does not sync links, so they are nobody's
+    document and may point anywhere)."""
+    if not folder.is_dir() or folder.is_symlink():
         return []
-    found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if p.is_file() and document_kind(p.name) is not None
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    found: list[Path] = []
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if recursive and not d.startswith(".")]
+        found += [Path(here) / n for n in names if document_kind(n) is not None]
+    return sorted(p for p in found if p.is_file() and not p.is_symlink())
 
 
 def _theory_document(root: Path, path: Path, manifest: dict | None) -> SharedDocument:
     stat = path.stat()
     manifest = manifest or {}
     sha = manifest.get("sha256") if manifest.get("size") == stat.st_size else None
-    stored = _STORED.match(_CONFLICT.sub("", path.name))
+    stored = _STORED.match(without_conflict_suffix(path.name))
     if sha is None or not stored or not sha.startswith(stored.group("sha8")):
         sha = file_sha256(path)
     title = manifest.get("title") or (stored.group("stem") if stored else path.stem)
@@ -262,7 +270,7 @@ def _find_theory(theory: Path, sha256: str) -> SharedDocument | None:
     if not theory.is_dir():
         return None
     for path in sorted(theory.glob(f"*--{sha256[:8]}.*")):
-        if document_kind(path.name) is None or _CONFLICT.search(path.name):
+        if document_kind(path.name) is None or without_conflict_suffix(path.name) != path.name:
             continue
         manifest = _read_manifest(path)
         known = manifest.get("sha256") if manifest else None
@@ -290,8 +298,23 @@ def file_sha256(path: Path) -> str:
 
 
 def _read_manifest(path: Path) -> dict | None:
+    """The file's manifest; when two analysts added the same file at once, rclone keeps both
+    manifests as conflict copies (``.manifest.json.conflict1``, ...): the earliest addition
+    counts, the same choice on every machine."""
+    manifest = _load_json(_manifest_path(path))
+    if manifest is not None:
+        return manifest
+    copies = [_load_json(p) for p in path.parent.glob(glob.escape(_manifest_path(path).name)
+                                                         + ".conflict*")]
+    copies = [c for c in copies if c is not None]
+    if not copies:
+        return None
+    return min(copies, key=lambda c: (str(c.get("added_at", "")), str(c.get("added_by", ""))))
+
+
+def _load_json(path: Path) -> dict | None:
     try:
-        data = json.loads(_manifest_path(path).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None

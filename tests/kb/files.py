@@ -59,6 +59,23 @@ def text_pdf(path: Path, *, pages: list[str]) -> Path:
     return path
 
 
+def book_pdf(path: Path, *, pages: list[tuple[tuple[str, int] | None, str]]) -> Path:
+    """A text PDF with bookmarks: per page, an optional (title, level) bookmark starting on it
+    and the page's text."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=12)
+    for bookmark, text in pages:
+        pdf.add_page()
+        if bookmark is not None:
+            pdf.start_section(*bookmark)
+        pdf.multi_cell(0, 8, text)
+    pdf.output(str(path))
+    return path
+
+
 def text_image(lines: list[str], *, width: int = 1100, size: int = 30):
     """A white Pillow image with `lines` of black DejaVu text, like a screenshot."""
     from PIL import Image, ImageDraw, ImageFont
@@ -85,21 +102,24 @@ def blank_png(path: Path) -> Path:
     return path
 
 
-def scanned_pdf(path: Path, *, lines: list[str] = SCAN_LINES, text_page: str | None = None
-                ) -> Path:
+def scanned_pdf(path: Path, *, lines: list[str] = SCAN_LINES, text_page: str | None = None,
+                header: str | None = None) -> Path:
     """A PDF whose page is a picture of text (no text layer), like a scanned book page; with
-    `text_page`, a text page comes first and the scanned page is page 2."""
+    `text_page`, a text page comes first and the scanned page is page 2; with `header`, the
+    scanned page also has that line as real text above the picture (a typed running header)."""
     from fpdf import FPDF
 
     image = text_image(lines, width=1400, size=40)
     pdf = FPDF()
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=12)
     if text_page is not None:
-        pdf.add_font("DejaVu", fname=str(FONT))
-        pdf.set_font("DejaVu", size=12)
         pdf.add_page()
         pdf.multi_cell(0, 8, text_page)
     pdf.add_page()
-    pdf.image(image, x=10, y=10, w=190)
+    if header is not None:
+        pdf.cell(0, 8, header)
+    pdf.image(image, x=10, y=30, w=190)
     pdf.output(str(path))
     return path
 

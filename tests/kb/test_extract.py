@@ -44,6 +44,21 @@ def test_text_pdf_gives_one_section_per_page_with_russian_and_english(tmp_path: 
     assert "fair value" in doc.sections[0].text
     assert "liquidity sweep" in doc.sections[1].text
     assert not any(s.ocr for s in doc.sections)
+    assert all(s.heading_path == () for s in doc.sections)  # no bookmarks, no headings
+
+
+def test_pdf_bookmarks_give_each_page_its_heading_path(tmp_path: Path) -> None:
+    path = files.book_pdf(tmp_path / "book.pdf", pages=[
+        (("Глава 1. Ликвидность", 0), "Ликвидность лежит за максимумами."),
+        (("Свипы", 1), "Свип снимает стопы над максимумом."),
+        (None, "Продолжение про свипы и London session."),
+        (("Глава 2. FVG", 0), "Fair value gap forms after an impulse.")])
+    doc = extract(path)
+    assert [(s.page, s.heading_path) for s in doc.sections] == [
+        (1, ("Глава 1. Ликвидность",)),
+        (2, ("Глава 1. Ликвидность", "Свипы")),
+        (3, ("Глава 1. Ликвидность", "Свипы")),
+        (4, ("Глава 2. FVG",))]
 
 
 def test_scanned_page_is_ocrd_and_keeps_its_page_number(tmp_path: Path) -> None:
@@ -54,6 +69,36 @@ def test_scanned_page_is_ocrd_and_keeps_its_page_number(tmp_path: Path) -> None:
     assert (scanned.page, scanned.ocr) == (2, True)
     assert "ликвидности" in scanned.text and "азиатской" in scanned.text
     assert "London" in scanned.text and "sweep" in scanned.text
+
+
+def test_scan_under_a_typed_header_is_ocrd_too(tmp_path: Path) -> None:
+    path = files.scanned_pdf(tmp_path / "scan.pdf", header="Глава 3. Сессии — стр. 41")
+    (section,) = extract(path).sections
+    assert section.ocr and section.page == 1
+    assert "ликвидности" in section.text and "London" in section.text
+
+
+def test_progress_hears_every_pdf_page(tmp_path: Path) -> None:
+    path = files.text_pdf(tmp_path / "book.pdf", pages=[f"Page {n} text about FVG entries."
+                                                        for n in range(1, 6)])
+    heard: list[tuple[float, str]] = []
+    extract(path, progress=lambda fraction, message: heard.append((fraction, message)))
+    assert [m for _, m in heard] == [f"book.pdf: page {n} of 5" for n in range(1, 6)] + [
+        "book.pdf: read"]
+    fractions = [f for f, _ in heard]
+    assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1
+
+
+def test_text_is_normalised_ligatures_and_hyphenation(tmp_path: Path) -> None:
+    path = tmp_path / "notes.md"
+    # "ﬁ" ligature, a decomposed "й" (и + combining breve), a word hyphenated across lines
+    path.write_text("The ﬁrst sweep.\n\nАзиатски\u0438\u0306 диапазон.\n",
+                    encoding="utf-8")
+    text = extract(path).sections[0].text
+    assert "The first sweep." in text and "Азиатский" in text
+    pdf = files.text_pdf(tmp_path / "hyphen.pdf", pages=["Снятие ликвидности и обра-\nботка "
+                                                           "зоны после импульса."])
+    assert "обработка" in extract(pdf).sections[0].text
 
 
 def test_blank_pdf_page_is_a_warning_not_a_failure(tmp_path: Path) -> None:
@@ -87,6 +132,17 @@ def test_jpeg_and_webp_are_read_too(tmp_path: Path) -> None:
     image.save(tmp_path / "b.webp", format="WEBP", quality=95)
     for name in ("a.JPG", "b.webp"):
         assert "Liquidity sweep" in extract(tmp_path / name).sections[0].text
+
+
+def test_phone_photo_is_turned_upright_by_its_exif_orientation(tmp_path: Path) -> None:
+    from PIL import Image
+
+    upright = files.text_image(["Liquidity sweep"])
+    stored = upright.rotate(90, expand=True)  # the camera stored it on its side
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to show"
+    stored.save(tmp_path / "photo.jpg", format="JPEG", quality=95, exif=exif)
+    assert "Liquidity sweep" in extract(tmp_path / "photo.jpg").sections[0].text
 
 
 def test_markdown_headings_become_the_heading_path(tmp_path: Path) -> None:
