@@ -43,11 +43,8 @@ def _when(text: str | None) -> str:
 
 def sync_part(settings) -> None:
     """Last sync, pending changes, conflicts, Sync now."""
-    try:
-        from engine.kb import sync
-    except ModuleNotFoundError:
-        st.info(NO_REMOTE)
-        return
+    from engine.kb import sync
+
     status = sync.read_status(settings)
     if not status.get("enabled"):
         st.info(NO_REMOTE)
