@@ -7,6 +7,7 @@ from app import state
 from app.chart_views import setup_chart
 from app.setup_drafts import setup_drafts
 from app.setup_editor import yaml_editor
+from app.setup_kb import draft_box
 from app.ui import sidebar, stop_if_empty, user_errors
 
 choice = sidebar(state.series(), timeframe=False)
@@ -32,6 +33,9 @@ version = st.selectbox("Version", numbers, index=numbers.index(active),
                        key=f"setups_version_{setup_id}",
                        format_func=lambda n: f"v{n}" + (" (active)" if n == active else ""))
 current = store.load(setup_id, version)
+draft_box(state.settings(), current)
+if idea_notice := st.session_state.pop("setups_idea_notice", None):
+    st.info(idea_notice)
 elsewhere = [f"{i} v{v}" for i, versions in drafts.items() for v in versions
              if (i, v) != (setup_id, version)]
 if elsewhere:

@@ -12,7 +12,9 @@ trader's journey through the pages:
 7. Journal: a note and a tag on a trade of the run; the tag filter finds it.
 8. Live: the demo replay's alerts (no monitor, no Telegram); "Taken" on the first is recorded
    in the demo's own journal, never the real one.
-9. Screenshot every page into artifacts/screenshots/.
+9. Knowledge: drop a Markdown file (Russian), added by the daemon's kb_ingest job; an English
+   query finds its passage, the query's words highlighted.
+10. Screenshot every page into artifacts/screenshots/.
 
 Pages are opened as a trader opens them: by the sidebar's navigation links, which rerun the
 app's script in the open document (a `page.goto` reloads the whole document: JS bundle,
@@ -57,7 +59,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage"]
 PAGES = ["Home", "Data", "Setups", "Editor", "Backtest", "Research", "Runs", "Journal", "Live",
-         "Settings"]  # the sidebar's navigation links
+         "Knowledge", "Settings"]  # the sidebar's navigation links
 CEILING = 20.0  # seconds: an interaction slower than this is a hang, not a slow machine
 TARGET = 1.0  # seconds: the issue's target for every page interaction (a quiet machine)
 MEDIAN_CEILING = 3.0  # seconds: the median of each kind of page interaction, even under load
@@ -398,6 +400,44 @@ def _live_step(clock: Clock, page, home: Path) -> None:
     page.screenshot(path=str(SHOTS / "live.png"), full_page=True)
 
 
+KB_NOTE = ("# Имбаланс\n\nИмбаланс (FVG) — это разрыв между тенью первой и тенью третьей свечи "
+           "сильного импульсного движения. Цена часто возвращается в этот разрыв, прежде чем "
+           "продолжить движение.\n")
+
+
+def _knowledge_step(clock: Clock, page, home: Path, folder: Path) -> None:
+    """Knowledge on an empty base: drop a Russian note (added by the daemon's kb_ingest job),
+    then an English question finds it, with the query's words marked."""
+    from playwright.sync_api import expect
+
+    note = folder / "Имбаланс.md"
+    note.write_text(KB_NOTE, encoding="utf-8")
+    _open(clock, page, "Knowledge",
+          until=_visible(page.get_by_role("heading", name="Knowledge", exact=True)))
+    clock.time("upload a file", "Knowledge: drop a Markdown file",
+               lambda: _key(page, "knowledge_upload").locator("input[type=file]")
+               .set_input_files(note),
+               until=_visible(_key(page, "knowledge_upload").get_by_text(note.name)))
+    clock.time("daemon job", "Knowledge: add it (kb_ingest in the daemon)",
+               page.get_by_role("button", name="Add to the knowledge base").click,
+               until=_visible(page.get_by_text("Added files")), ceiling=JOB_CEILING)
+    expect(page.get_by_text(re.compile(r"^1 added$"))).to_be_visible()
+    assert len(list(home.glob("shared_kb/theory/*.md"))) == 1
+    clock.time("click a button", "Knowledge: Search view",
+               _key(page, "knowledge_view").get_by_role("radio", name="Search").click,
+               until=_visible(_key(page, "knowledge_query")))
+    query = _key(page, "knowledge_query").locator("input")
+    query.fill("imbalance (FVG) between the first and third candle")
+    clock.time("type into a field", "Knowledge: search (English query, Russian passage)",
+               lambda: query.press("Enter"), until=_visible(page.locator("mark").first))
+    expect(page.locator("#kb-passage-1")).to_contain_text("Имбаланс (FVG)")
+    query.fill("FVG разрыв свечи")
+    clock.time("type into a field", "Knowledge: search again",
+               lambda: query.press("Enter"),
+               until=_visible(page.locator("mark", has_text="разрыв").first))
+    page.screenshot(path=str(SHOTS / "knowledge-search.png"), full_page=True)
+
+
 # --- the journey ------------------------------------------------------------------------------
 
 def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
@@ -588,8 +628,9 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             assert "e2e-check" in written[0].read_text()
 
             _live_step(clock, page, home)
+            _knowledge_step(clock, page, home, tmp_path_factory.mktemp("kb"))
 
-            # 8. every page settles (none reruns itself in a loop) and is screenshot; the app
+            # 10. every page settles (none reruns itself in a loop) and is screenshot; the app
             # scrolls inside its own container, so a tall window is what shows a whole page
             page.set_viewport_size({"width": 1440, "height": 2400})
             for name in PAGES:
