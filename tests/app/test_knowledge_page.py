@@ -48,7 +48,7 @@ def test_uploaded_files_are_added_indexed_and_listed(app_home):
     shown = _markdown(at)
     assert shown.count(":green[added]") == 2, shown
     assert "Имбаланс.md" in shown and "risk.md" in shown
-    assert "passages" in shown
+    assert shown.count("— 1 passage") == 2, shown  # each short file is one passage
 
     _view(at, "Documents")
     table = at.dataframe[0].value
