@@ -134,6 +134,7 @@ def test_a_refused_album_goes_photo_by_photo(fake, channel, journal) -> None:
     fake.fail_next("400", method="sendPhoto")  # the best one's caption is the bad one
     report = deliver_pending(journal, channel, render)
     assert (report.sent, report.failed) == (2, 1)
+    assert fake.attempts.count("sendMediaGroup") == 1  # the album was tried first
     assert [signal_of(p.caption) for p in fake.sent("sendPhoto")] == ids[1:]
     assert journal.deliveries(ids[0])["telegram"]["state"] == "failed"
 
