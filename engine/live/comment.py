@@ -253,18 +253,20 @@ class Commenter:
 
     def comment_later(self, channel: Any, journal: Any, signal: SignalLike, rank: Rank,
                       caption: str, *, setup: Any = None, context: Iterable[str] = (),
-                      message_ids: Mapping[str, int] | None = None) -> Future:
+                      message_ids: Mapping[str, int] | None = None,
+                      buttons: bool = True) -> Future:
         """Comment on an alert already sent through `channel` with `caption`, on a worker
         thread: ask the model, record the comment in `journal`, edit it into the caption of
         each message (`message_ids` {chat: message id}; default: those the journal recorded).
-        Returns at once; the future's result is the comment or None."""
+        `buttons` False: the messages carry no decision buttons (an album's photos). Returns
+        at once; the future's result is the comment or None."""
         future = self._pool.submit(self._comment_and_edit, channel, journal, signal, rank,
-                                   caption, setup, tuple(context), message_ids)
+                                   caption, setup, tuple(context), message_ids, buttons)
         future.add_done_callback(_log_bug)
         return future
 
     def _comment_and_edit(self, channel, journal, signal, rank, caption, setup, context,
-                          message_ids) -> str | None:
+                          message_ids, buttons=True) -> str | None:
         signal_id = signal.signal_id
         try:
             text = self.comment(signal, rank, setup=setup, context=context)
@@ -279,7 +281,8 @@ class Commenter:
                 log.info("LLM comment on %s not shown: the caption is full", signal_id)
                 return text
             for chat, message_id in message_ids.items():
-                channel.edit_caption(chat, int(message_id), edited, signal_id=signal_id)
+                channel.edit_caption(chat, int(message_id), edited,
+                                     signal_id=signal_id if buttons else None)
             return text
         except ItaError as error:  # Telegram refused or is away: the alert stays as sent
             log.warning("LLM comment on %s not edited in: %s", signal_id, self._safe(error))
@@ -319,6 +322,21 @@ class CommentingChannel:
             self.commenter.comment_later(self.editor, self.journal, found.signal, found.rank,
                                          caption, setup=found.setup, context=found.context,
                                          message_ids=ids)
+        return ids
+
+    def send_album(self, photos: list[tuple[bytes, str, str]], *, skip_chats: Any = (),
+                   on_sent: Callable[[str, list[int]], None] | None = None
+                   ) -> dict[str, list[int]]:
+        """An album sent as `channel` sends it; then each of its alerts commented on, edited
+        into its own photo's caption (an album's photos carry no buttons)."""
+        ids = self.channel.send_album(photos, skip_chats=skip_chats, on_sent=on_sent)
+        for position, (_, caption, signal_id) in enumerate(photos):
+            found = self.facts(signal_id) if ids else None
+            if found is not None:
+                self.commenter.comment_later(
+                    self.editor, self.journal, found.signal, found.rank, caption,
+                    setup=found.setup, context=found.context, buttons=False,
+                    message_ids={chat: numbers[position] for chat, numbers in ids.items()})
         return ids
 
     def __getattr__(self, name: str) -> Any:

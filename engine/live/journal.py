@@ -26,6 +26,7 @@ Live page and ``ita live status`` read while the monitor writes. Exports for Duc
 | attempts, last_error | sends tried and the last error, in the trader's words |
 | message_ids | JSON {chat id: message id} of the chats that confirmed |
 | resent | 1 when it was sent again after a crash left it unconfirmed (see below) |
+| buttons | after an album: JSON {chat id: id of the buttons message, null while owed} |
 | created_at, updated_at, sending_at, sent_at | ISO UTC |
 
 **Exactly once.** `record(signal, channels=...)` writes the signal and its outbox rows in one
@@ -36,6 +37,12 @@ row still `sending` is the one ambiguous case: the process died between asking t
 writing its answer, and Telegram cannot tell whether it delivered. Such a row is sent again to
 the chats without a recorded message id, its caption marked "(resent)": an alert may then
 arrive twice, never zero times. Every other crash point delivers exactly once.
+
+**Albums.** Several alerts of one close go to a chat as one album, their buttons in a message
+after it. The album's message ids are recorded for every alert of it in one transaction, with
+the buttons marked owed; a restart that finds buttons owed sends only them (never the album
+again). A crash after Telegram accepted the buttons and before their id was recorded sends
+the buttons again: the one duplicate an album can cause, and only of its buttons.
 """
 
 from __future__ import annotations
@@ -100,7 +107,8 @@ CREATE INDEX IF NOT EXISTS outbox_state ON outbox (channel, state);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # columns added after the first release: (table, name, SQL type), added to older files on open
-_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (("signals", "comment", "TEXT"),)
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (("signals", "comment", "TEXT"),
+                                                    ("outbox", "buttons", "TEXT"))
 
 
 def journal_path(home: str | Path) -> Path:
@@ -154,10 +162,16 @@ class OutboxItem:
     attempts: int
     last_error: str | None
     message_ids: dict[str, int]
+    buttons: dict[str, int | None] = field(default_factory=dict)  # after an album, per chat
 
     @property
     def signal_id(self) -> str:
         return self.signal.signal_id
+
+    @property
+    def owed_buttons(self) -> list[str]:
+        """The chats that have this alert in an album but not yet its decision buttons."""
+        return [chat for chat, message_id in self.buttons.items() if message_id is None]
 
     @property
     def unconfirmed(self) -> bool:
@@ -339,7 +353,7 @@ class SignalJournal:
         """What `channel` still has to deliver, oldest bar first, best score first within a bar:
         `pending` rows and `sending` rows left unconfirmed by a crash."""
         rows = self._read(
-            "SELECT o.signal_id, o.state, o.attempts, o.last_error, o.message_ids "
+            "SELECT o.signal_id, o.state, o.attempts, o.last_error, o.message_ids, o.buttons "
             "FROM outbox o JOIN signals s USING (signal_id) "
             "WHERE o.channel = ? AND o.state IN ('pending', 'sending') "
             "ORDER BY s.known_at, s.score DESC NULLS LAST, o.seq", [channel])
@@ -349,7 +363,8 @@ class SignalJournal:
             "WHERE s.signal_id IN (SELECT signal_id FROM outbox WHERE channel = ? "
             "AND state IN ('pending', 'sending'))", [channel])}
         return [OutboxItem(signals[row["signal_id"]], channel, row["state"], row["attempts"],
-                           row["last_error"], json.loads(row["message_ids"])) for row in rows]
+                           row["last_error"], json.loads(row["message_ids"]),
+                           json.loads(row["buttons"] or "{}")) for row in rows]
 
     def mark_sending(self, signal_id: str, channel: str, *, resent: bool = False) -> None:
         self._set_state(signal_id, channel, "sending", attempts=1, sending=True,
@@ -363,6 +378,30 @@ class SignalJournal:
                        "updated_at = ? WHERE signal_id = ? AND channel = ?",
                        [f'$."{chat_id}"', int(message_id), _iso(self._clock()), signal_id,
                         channel])
+
+    def mark_album_sent(self, signal_ids: list[str], channel: str, chat_id: str | int,
+                        message_ids: list[int]) -> None:
+        """One chat confirmed an album: each alert's message id, and its buttons owed, for all
+        the album's alerts at once (a crash never records half an album)."""
+        if len(signal_ids) != len(message_ids):
+            raise ValueError(f"{len(signal_ids)} alerts but {len(message_ids)} message ids")
+        path, now = f'$."{chat_id}"', _iso(self._clock())
+        with self._write() as db:
+            for signal_id, message_id in zip(signal_ids, message_ids, strict=True):
+                db.execute("UPDATE outbox SET message_ids = json_set(message_ids, ?, ?), "
+                           "buttons = json_set(COALESCE(buttons, '{}'), ?, json('null')), "
+                           "updated_at = ? WHERE signal_id = ? AND channel = ?",
+                           [path, int(message_id), path, now, signal_id, channel])
+
+    def mark_buttons_sent(self, signal_ids: list[str], channel: str, chat_id: str | int,
+                          message_id: int) -> None:
+        """The decision buttons of these album alerts reached `chat_id` as `message_id`."""
+        path, now = f'$."{chat_id}"', _iso(self._clock())
+        with self._write() as db:
+            for signal_id in signal_ids:
+                db.execute("UPDATE outbox SET buttons = json_set(COALESCE(buttons, '{}'), ?, ?),"
+                           " updated_at = ? WHERE signal_id = ? AND channel = ?",
+                           [path, int(message_id), now, signal_id, channel])
 
     def mark_sent(self, signal_id: str, channel: str,
                   message_id: dict[str, int] | int | None = None) -> None:
@@ -396,7 +435,8 @@ class SignalJournal:
     def deliveries(self, signal_id: str) -> dict[str, dict[str, Any]]:
         """{channel: outbox row as a dict} for one signal."""
         rows = self._read("SELECT * FROM outbox WHERE signal_id = ?", [signal_id])
-        return {row["channel"]: {**dict(row), "message_ids": json.loads(row["message_ids"])}
+        return {row["channel"]: {**dict(row), "message_ids": json.loads(row["message_ids"]),
+                                 "buttons": json.loads(row["buttons"] or "null")}
                 for row in rows}
 
     def _set_state(self, signal_id: str, channel: str, state: str, *, attempts: int = 0,

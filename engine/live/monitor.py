@@ -21,12 +21,14 @@ loop iteration:
    ones whose bar closed ``late_after_bars`` bars ago or more, records them in the signal
    journal with their Telegram delivery in the same transaction (not for late alerts when
    ``late_policy`` is ``record``), draws each PNG to ``exchange/alerts/<short_key>.png`` on a
-   painter thread, best first, and sends what is pending, best first within a bar
-   (`engine.notify.delivery.deliver_pending`): the best alert leaves as soon as its own picture
-   is drawn, the next one is drawn meanwhile. Telegram's 1 message per second per chat means
-   the n-th alert of one close reaches a chat at least n-1 seconds after the first. With
-   ``llm_comment`` on, each sent alert is then commented on a thread of its own and the
-   comment edited into its caption (`engine.live.comment`): the alert never waits for it;
+   painter thread, best first, and sends what is pending, oldest close first
+   (`engine.notify.delivery.deliver_pending`): the alerts of one close go to a chat as one
+   album, best first, as soon as their pictures are drawn, their decision buttons in a message
+   after it. Telegram allows about 1 message per second per chat and counts an album of N as
+   N messages, so single photos would reach the chat a second apart; the album brings them
+   all at once and only the buttons wait. With ``llm_comment`` on, each sent alert is then
+   commented on a thread of its own and the comment edited into its caption
+   (`engine.live.comment`): the alert never waits for it;
 4. tells Telegram once when a feed falls silent (no bar for more than two of its bars) and
    once when it is back, never once per bar;
 5. writes the heartbeat ``exchange/live.json`` (atomically, after every iteration and at least
@@ -81,8 +83,8 @@ LOCK_FILE = Path("exchange") / "live.lock"
 HEARTBEAT_SECONDS = live_state.DEFAULT_INTERVAL_S
 SILENT_FEEDS = "silent_feeds"  # journal kv: JSON list of the feeds Telegram was told are silent
 WINDOW_MARGIN = 20  # bars kept beyond the largest warm-up
-PAINTERS = 1  # drawing alert pictures off the loop; one: the best is not slowed by the next,
-# which is drawn during the best's send and Telegram's 1 s per chat pause
+PAINTERS = 1  # drawing alert pictures off the loop; matplotlib holds the GIL while it draws,
+# so a second thread would only interleave them
 
 
 def alert_png_path(home: str | Path, signal_id: str) -> Path:

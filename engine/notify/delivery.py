@@ -1,16 +1,25 @@
 """The outbox loop: send what the journal has queued for a channel, exactly once.
 
-`deliver_pending(journal, channel, render)` takes the channel's queued alerts oldest bar first
-(best score first within one bar) and for each: renders it, marks it `sending`, sends it
-(each chat's message id is recorded as that chat confirms), marks it `sent`. An alert left
+`deliver_pending(journal, channel, render)` takes the channel's queued alerts oldest close
+first (best score first within one close) and for each: renders it, marks it `sending`, sends
+it (each chat's message id is recorded as that chat confirms), marks it `sent`. An alert left
 `sending` by a crash is sent again, only to the chats that never confirmed, its caption
 starting with "(resent)" — the one case where a trader may see an alert twice (see
 `engine/live/journal.py`).
 
+**Albums.** When a channel can (`send_album`), the alerts of one close that have a picture go
+as one album (up to 10, best first; more make several), which reaches the chat as fast as one
+photo where single photos would arrive a second apart; their decision buttons follow in one
+message (`send_decisions`), which is not urgent. The album's message ids are recorded in one
+transaction with the buttons marked owed; a restart sends owed buttons only, never the album
+again. An album Telegram refuses is retried photo by photo, so one bad caption fails alone.
+
 `ITA_CRASH_POINT` (tests only) names a point where the process kills itself with SIGKILL:
-`after_mark_sending`; `after_accept` (a chat accepted the alert, its message id not yet
-recorded: the ambiguous point); `after_send` (every chat's id recorded, the row still
-`sending`: the restart sends nothing more); `after_mark_sent`. The crash tests start a real
+`after_mark_sending`; `after_accept` (a chat accepted the alert or album, its message ids not
+yet recorded: the ambiguous point); `after_send` (every chat's ids recorded, the row still
+`sending`: the restart sends nothing more, except an album's buttons, which are not sent
+yet); `after_buttons_accept` (an album's buttons accepted, their id not recorded: the restart
+sends the buttons again, not the album); `after_mark_sent`. The crash tests start a real
 process with it and restart one without it.
 """
 
@@ -21,9 +30,11 @@ import logging
 import os
 import re
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import pandas as pd
 
 from engine.errors import ConfigurationError, ItaError, TemporaryError
 from engine.live.journal import OutboxItem, SignalJournal
@@ -32,6 +43,7 @@ log = logging.getLogger(__name__)
 
 RESENT_MARK = "(resent) "
 CRASH_ENV = "ITA_CRASH_POINT"
+ALBUM_LIMIT = 10  # photos in one album (Telegram's sendMediaGroup)
 
 Render = Callable[[OutboxItem], tuple[bytes | None, str]]
 
@@ -75,30 +87,106 @@ def deliver_pending(journal: SignalJournal, channel: Channel, render: Render) ->
     if journal.paused:
         report.suppressed = journal.suppress_pending(channel.name)
         return report
-    items = journal.pending(channel.name)
-    for position, item in enumerate(items):
+    items = in_close_order(journal.pending(channel.name))
+    albums = callable(getattr(channel, "send_album", None))
+    done = 0
+    for group in _groups(items, albums=albums):
         try:
-            _deliver_one(journal, channel, render, item)
-        except AlertRejected as exc:
-            journal.mark_failed(item.signal_id, channel.name, str(exc))
-            log.warning("alert %s refused by %s: %s", item.signal_id, channel.name, exc)
-            report.failed += 1
-            continue
+            sent, failed = _deliver_group(journal, channel, render, group)
         except (TemporaryError, ConfigurationError) as exc:
-            journal.mark_retry(item.signal_id, channel.name, str(exc))
-            report.waiting = len(items) - position
+            for item in items[done:]:
+                if journal.deliveries(item.signal_id)[channel.name]["state"] in (
+                        "pending", "sending"):
+                    journal.mark_retry(item.signal_id, channel.name, str(exc))
+            report.waiting = len(items) - done - _settled(journal, channel, items[done:])
             report.error = str(exc)
             if isinstance(exc, ConfigurationError):
                 raise
             log.warning("%s unavailable, %d alert(s) wait: %s", channel.name, report.waiting, exc)
             return report
-        report.sent += 1
+        report.sent += sent
+        report.failed += failed
+        done += len(group)
     return report
 
 
-def _deliver_one(journal: SignalJournal, channel: Channel, render: Render,
-                 item: OutboxItem) -> None:
-    png, caption = _rendered(render, item)
+def in_close_order(items: list[OutboxItem]) -> list[OutboxItem]:
+    """Oldest close first (a bar's close: `known_at` + its timeframe, so a 5m and a 1m bar
+    closing together are one close), best score first within a close, then journal order."""
+    def key(pair: tuple[int, OutboxItem]) -> tuple:
+        position, item = pair
+        score = item.signal.score
+        return (_close(item), score is None, -(score or 0.0), position)
+
+    return [item for _, item in sorted(enumerate(items), key=key)]
+
+
+def _close(item: OutboxItem) -> pd.Timestamp:
+    from engine.candles import timeframe_delta
+
+    signal = item.signal
+    return pd.Timestamp(signal.known_at) + timeframe_delta(str(signal.timeframe))
+
+
+def _groups(items: list[OutboxItem], *, albums: bool) -> Iterator[list[OutboxItem]]:
+    """Runs of alerts that may share an album (one close, the same chats still to reach) or
+    owe the buttons of one (one close); at most `ALBUM_LIMIT` per run. Without albums, one
+    alert per run."""
+    def kind(item: OutboxItem) -> tuple:
+        return (_close(item), frozenset(item.message_ids), bool(item.owed_buttons))
+
+    run: list[OutboxItem] = []
+    for item in items:
+        if run and (not albums or kind(run[0]) != kind(item) or len(run) == ALBUM_LIMIT):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run
+
+
+def _settled(journal: SignalJournal, channel: Channel, items: list[OutboxItem]) -> int:
+    return sum(journal.deliveries(i.signal_id)[channel.name]["state"] not in (
+        "pending", "sending") for i in items)
+
+
+def _deliver_group(journal: SignalJournal, channel: Channel, render: Render,
+                   group: list[OutboxItem]) -> tuple[int, int]:
+    """Deliver one group (see `_groups`); (sent, refused)."""
+    if group[0].owed_buttons:  # an album went out before a crash or failure: its buttons
+        _send_decisions(journal, channel, group)
+        chats = set(getattr(channel, "chat_ids", ()))
+        done = [i for i in group if chats <= set(i.message_ids)]
+        for item in done:
+            journal.mark_sent(item.signal_id, channel.name, {})
+        return len(done), 0
+    rendered = [(item, *_rendered(render, item)) for item in group]
+    photos = [(item, png, caption) for item, png, caption in rendered if png is not None]
+    singles = [(item, png, caption) for item, png, caption in rendered if png is None]
+    if len(photos) >= 2:
+        try:
+            _deliver_album(journal, channel, photos)
+        except AlertRejected as exc:
+            log.warning("album of %d refused by %s (%s): sending its alerts one by one",
+                        len(photos), channel.name, exc)
+            singles = photos + singles
+    else:
+        singles = photos + singles
+    sent = failed = 0
+    for item, png, caption in singles:
+        try:
+            _deliver_one(journal, channel, item, png, caption)
+        except AlertRejected as exc:
+            journal.mark_failed(item.signal_id, channel.name, str(exc))
+            log.warning("alert %s refused by %s: %s", item.signal_id, channel.name, exc)
+            failed += 1
+            continue
+        sent += 1
+    return sent + len(group) - len(singles), failed
+
+
+def _deliver_one(journal: SignalJournal, channel: Channel, item: OutboxItem,
+                 png: bytes | None, caption: str) -> None:
     if item.unconfirmed:
         caption = RESENT_MARK + caption
     journal.mark_sending(item.signal_id, channel.name, resent=item.unconfirmed)
@@ -113,6 +201,57 @@ def _deliver_one(journal: SignalJournal, channel: Channel, render: Render,
     crash_point("after_send")
     journal.mark_sent(item.signal_id, channel.name, ids)
     crash_point("after_mark_sent")
+
+
+def _deliver_album(journal: SignalJournal, channel: Any,
+                   photos: list[tuple[OutboxItem, bytes, str]]) -> None:
+    """One album of `photos` (same close, same chats to reach), then their buttons."""
+    ids = [item.signal_id for item, _, _ in photos]
+    for item, _, _ in photos:
+        journal.mark_sending(item.signal_id, channel.name, resent=item.unconfirmed)
+    crash_point("after_mark_sending")
+
+    def confirmed(chat: str, message_ids: list[int]) -> None:
+        crash_point("after_accept")
+        journal.mark_album_sent(ids, channel.name, chat, message_ids)
+
+    channel.send_album([(png, RESENT_MARK + caption if item.unconfirmed else caption,
+                         item.signal_id) for item, png, caption in photos],
+                       skip_chats=set(photos[0][0].message_ids), on_sent=confirmed)
+    crash_point("after_send")
+    items = [item for item, _, _ in photos]
+    _send_decisions(journal, channel, items)
+    for item in items:
+        journal.mark_sent(item.signal_id, channel.name, {})
+    crash_point("after_mark_sent")
+
+
+def _send_decisions(journal: SignalJournal, channel: Any, items: list[OutboxItem]) -> None:
+    """The buttons of album alerts `items` to each chat that owes them (read fresh from the
+    journal: the album just recorded them), one message per chat."""
+    fresh = {i.signal_id: i for i in journal.pending(channel.name)}
+    owed: dict[str, list[OutboxItem]] = {}
+    for item in items:
+        current = fresh.get(item.signal_id, item)
+        for chat in current.owed_buttons:
+            owed.setdefault(chat, []).append(current)
+    for chat, alerts in owed.items():
+        ids = [item.signal_id for item in alerts]
+        first = min(item.message_ids[chat] for item in alerts)
+        message_id = channel.send_decisions(chat, decisions_text(alerts), ids, reply_to=first)
+        crash_point("after_buttons_accept")
+        journal.mark_buttons_sent(ids, channel.name, chat, message_id)
+
+
+def decisions_text(items: list[OutboxItem]) -> str:
+    """The text above an album's buttons: one numbered line per alert (setup, symbol)."""
+    lines = [f"Your decision on these {len(items)} alerts:"]
+    for number, item in enumerate(items, start=1):
+        s = item.signal
+        side = "LONG" if s.direction > 0 else "SHORT"
+        lines.append(f"{number}. <b>{html.escape(s.setup_id)} v{s.setup_version}</b> "
+                     f"{html.escape(s.symbol)} {html.escape(s.timeframe)} {side}")
+    return "\n".join(lines)
 
 
 def _rendered(render: Render, item: OutboxItem) -> tuple[bytes | None, str]:

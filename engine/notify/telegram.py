@@ -1,4 +1,5 @@
-"""Telegram: alerts as a photo with an HTML caption and Taken / Skipped / Missed buttons.
+"""Telegram: alerts as a photo with an HTML caption and Taken / Skipped / Missed buttons;
+several alerts of one close as one album, their buttons in a message after it.
 
 `TelegramChannel(token, chat_ids)` wraps python-telegram-bot's async `Bot` for a long-running
 synchronous process: it owns a private event loop, and every call runs on it under a lock (a
@@ -12,7 +13,12 @@ second thread, such as the `TelegramUpdates` poller, uses its own channel). Rule
   Telegram refuses (400): `AlertRejected` (a caption over 1,024 characters is sent as plain
   text, cut, so that it is never refused for its length).
 - One chat gets at most one message per `min_interval` (1 s, Telegram's per-chat limit),
-  whichever thread sends; the clock and sleep are injectable for tests.
+  whichever thread sends, and all chats together at most one per `overall_interval` (1/30 s,
+  Telegram's 30 messages per second); an album of N photos counts as N messages, so the
+  next message to that chat waits N s after it. The clock and sleep are injectable for tests.
+- An album (`send_album`, 2 to 10 photos, Telegram's `sendMediaGroup`) cannot carry buttons:
+  `send_decisions` sends them after it, one row per alert numbered as in the album, as a reply
+  to its first photo.
 - Buttons carry `T:`/`S:`/`M:` + the 16-digit short key of the signal id (64-byte limit).
 """
 
@@ -29,7 +35,13 @@ from typing import Any
 # Opt in to PTB's future `RetryAfter.retry_after: timedelta`; otherwise PTB 22 warns on every 429.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update  # noqa: E402
+from telegram import (  # noqa: E402
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Update,
+)
 from telegram.error import (  # noqa: E402
     BadRequest,
     ChatMigrated,
@@ -46,9 +58,10 @@ from engine.live.journal import DECISIONS, short_key  # noqa: E402
 from engine.notify.delivery import AlertRejected, deliver_pending, plain_text  # noqa: E402
 
 __all__ = ["TelegramChannel", "ChatPacer", "deliver_pending", "retry_seconds",
-           "decision_keyboard", "parse_decision"]
+           "decision_keyboard", "decisions_keyboard", "parse_decision"]
 
 CAPTION_LIMIT = 1024
+ALBUM_LIMIT = 10  # photos per sendMediaGroup
 TEXT_LIMIT = 4096
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 _ACTIONS = {decision[0]: decision for decision in DECISIONS}  # T, S, M
@@ -65,6 +78,14 @@ def decision_keyboard(signal_id: str) -> InlineKeyboardMarkup:
                                   for code, decision in _ACTIONS.items()]])
 
 
+def decisions_keyboard(signal_ids: list[str]) -> InlineKeyboardMarkup:
+    """One row of Taken / Skipped / Missed per alert, numbered as the album's photos."""
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(f"{number}. {decision}", callback_data=f"{code}:{short_key(sid)}")
+         for code, decision in _ACTIONS.items()]
+        for number, sid in enumerate(signal_ids, start=1)])
+
+
 def parse_decision(data: str | None) -> tuple[str, str] | None:
     """(decision, short key) from a button's callback data, or None if it is not ours."""
     code, _, key = (data or "").partition(":")
@@ -72,27 +93,40 @@ def parse_decision(data: str | None) -> tuple[str, str] | None:
 
 
 class ChatPacer:
-    """At most one message per `min_interval` seconds per chat, across threads: a send starts
-    `min_interval` after the previous one to that chat ended, so they also *arrive* apart."""
+    """At most one message per `min_interval` seconds per chat and one per `overall_interval`
+    over all chats, across threads: a send starts `min_interval` after the previous one to that
+    chat ended, so they also *arrive* apart. A request carrying `count` messages (an album)
+    counts `count` times: the next send to that chat waits `count` intervals after it."""
 
-    def __init__(self, min_interval: float = 1.0, *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, min_interval: float = 1.0, *, overall_interval: float = 1 / 30,
+                 clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.min_interval = min_interval
+        self.min_interval, self.overall_interval = min_interval, overall_interval
         self.clock, self.sleep = clock, sleep
         self._next: dict[str, float] = {}
+        self._next_any = 0.0
         self._lock = threading.Lock()
 
-    def wait(self, chat: str) -> None:
+    def wait(self, chat: str, count: int = 1) -> None:
+        """Block until `count` messages may go to `chat`; reserve their slots."""
         with self._lock:
             now = self.clock()
-            slot = max(now, self._next.get(chat, now))
-            self._next[chat] = slot + self.min_interval
+            slot = max(now, self._next.get(chat, now), self._next_any)
+            self._next[chat] = slot + count * self.min_interval
+            self._next_any = slot + count * self.overall_interval
         if slot > now:
             self.sleep(slot - now)
 
-    def done(self, chat: str) -> None:
+    def done(self, chat: str, count: int = 1) -> None:
+        """The send of `count` messages to `chat` ended (accepted or not)."""
         with self._lock:
-            self._next[chat] = max(self._next.get(chat, 0.0), self.clock() + self.min_interval)
+            self._next[chat] = max(self._next.get(chat, 0.0),
+                                   self.clock() + count * self.min_interval)
+
+    def next_free(self, chat: str) -> float:
+        """When, on `clock`, the next message to `chat` may start."""
+        with self._lock:
+            return max(self._next.get(chat, 0.0), self._next_any)
 
 
 class TelegramChannel:
@@ -164,19 +198,59 @@ class TelegramChannel:
                 message = self.send_text(chat, caption, reply_markup=keyboard, html=True)
             else:
                 text, mode = _fitted(caption, CAPTION_LIMIT)
-                message = self._call(chat, lambda c=chat, t=text, m=mode: self._bot.send_photo(
-                    chat_id=c, photo=png, caption=t, parse_mode=m, reply_markup=keyboard))
+                message = self._id(self._call(chat, lambda c=chat, t=text, m=mode: (
+                    self._bot.send_photo(chat_id=c, photo=png, caption=t, parse_mode=m,
+                                         reply_markup=keyboard))))
             sent[chat] = message
             if on_sent is not None:
                 on_sent(chat, message)
         return sent
 
+    def send_album(self, photos: list[tuple[bytes, str, str]], *,
+                   skip_chats: Iterable[str] = (),
+                   on_sent: Callable[[str, list[int]], None] | None = None
+                   ) -> dict[str, list[int]]:
+        """Send 2 to 10 alerts (PNG, caption, signal id) as one album to every chat not in
+        `skip_chats`; call
+        `on_sent(chat, message ids in album order)` as each confirms. No buttons: see
+        `send_decisions`. Returns {chat: message ids}."""
+        if not 2 <= len(photos) <= ALBUM_LIMIT:
+            raise ValueError(f"an album holds 2 to {ALBUM_LIMIT} photos, not {len(photos)}")
+        media = []
+        for png, caption, _ in photos:
+            text, mode = _fitted(caption, CAPTION_LIMIT)
+            media.append(InputMediaPhoto(png, caption=text, parse_mode=mode))
+        skip = {str(c) for c in skip_chats}
+        sent: dict[str, list[int]] = {}
+        for chat in self.chat_ids:
+            if chat in skip:
+                continue
+            messages = self._call(chat, lambda c=chat: self._bot.send_media_group(
+                chat_id=c, media=media), count=len(media))
+            sent[chat] = [message.message_id for message in messages]
+            if len(sent[chat]) != len(photos):
+                raise TemporaryError(f"Telegram answered the album of {len(photos)} with "
+                                     f"{len(sent[chat])} messages")
+            if on_sent is not None:
+                on_sent(chat, sent[chat])
+        return sent
+
+    def send_decisions(self, chat: str | int, text: str, signal_ids: list[str], *,
+                       reply_to: int | None = None) -> int:
+        """The decision buttons of several alerts (an album's) in one message: `text` (HTML)
+        and one numbered row per signal; a reply to `reply_to` when given."""
+        body, mode = _fitted(text, TEXT_LIMIT)
+        keyboard = decisions_keyboard(signal_ids)
+        return self._id(self._call(str(chat), lambda: self._bot.send_message(
+            chat_id=chat, text=body, parse_mode=mode, reply_markup=keyboard,
+            reply_to_message_id=reply_to, allow_sending_without_reply=True)))
+
     def send_text(self, chat: str | int, text: str, *, reply_markup: Any = None,
                   html: bool = False) -> int:
         """Send a text message (≤ 4,096 characters; longer is cut); returns its message id."""
         body, mode = _fitted(text, TEXT_LIMIT) if html else (_cut(text, TEXT_LIMIT), None)
-        return self._call(str(chat), lambda: self._bot.send_message(
-            chat_id=chat, text=body, parse_mode=mode, reply_markup=reply_markup))
+        return self._id(self._call(str(chat), lambda: self._bot.send_message(
+            chat_id=chat, text=body, parse_mode=mode, reply_markup=reply_markup)))
 
     def edit_caption(self, chat: str | int, message_id: int, caption: str, *,
                      signal_id: str | None = None) -> None:
@@ -205,14 +279,18 @@ class TelegramChannel:
                 self._ready = True
             return self._loop.run_until_complete(make())
 
-    def _call(self, chat: str, make: Callable[[], Any]) -> int:
-        """Send one message to `chat` with pacing and the retry rules; its message id."""
+    @staticmethod
+    def _id(message: Any) -> int:
+        return message.message_id if hasattr(message, "message_id") else 0
+
+    def _call(self, chat: str, make: Callable[[], Any], *, count: int = 1) -> Any:
+        """Send `count` messages to `chat` in one request with pacing and the retry rules;
+        Telegram's answer."""
         failures, waited = 0, 0.0
         while True:
-            self.pacer.wait(chat)
+            self.pacer.wait(chat, count)
             try:
-                message = self._run_translated(make, chat)
-                return message.message_id if hasattr(message, "message_id") else 0
+                return self._run_translated(make, chat, count)
             except RetryAfter as exc:
                 delay = retry_seconds(exc.retry_after)
                 if waited + delay > self.max_wait:
@@ -227,7 +305,7 @@ class TelegramChannel:
                                          f"{exc}; the alert stays queued") from exc
                 self.pacer.sleep(min(self.backoff * 2 ** (failures - 1), 60.0))
 
-    def _run_translated(self, make: Callable[[], Any], chat: str) -> Any:
+    def _run_translated(self, make: Callable[[], Any], chat: str, count: int = 1) -> Any:
         try:
             return self._run(make)
         except (RetryAfter, NetworkError) as exc:
@@ -244,7 +322,7 @@ class TelegramChannel:
         except TelegramError as exc:
             raise TemporaryError(f"Telegram error: {exc.message}") from exc
         finally:
-            self.pacer.done(chat)
+            self.pacer.done(chat, count)
 
 
 def _fitted(text: str, limit: int) -> tuple[str, str | None]:

@@ -44,6 +44,13 @@ def spot_market(base: str) -> dict:
             "precision": {"amount": 6, "price": 2}, "limits": {}, "info": {}}
 
 
+class _Server(ThreadingHTTPServer):
+    # Each request is a new connection (HTTP/1.0); socketserver's listen backlog of 5 drops
+    # the connects beyond it when 20 series are fetched at once, and the kernel retries them
+    # a full second later: a delay the fake's, not the exchange's.
+    request_queue_size = 128
+
+
 class FakeBinance:
     def __init__(self, candles: pd.DataFrame, *,
                  series: dict[tuple[str, str], pd.DataFrame] | None = None,
@@ -57,7 +64,7 @@ class FakeBinance:
         self.requests: list[dict] = []
         self.slow_seconds = 2.0
         handler = self._handler()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = _Server(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._lock = threading.Lock()
 

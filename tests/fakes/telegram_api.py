@@ -1,9 +1,11 @@
 """A local fake of the Telegram Bot API on 127.0.0.1, for the real python-telegram-bot client.
 
 Point a `telegram.Bot` at it with `base_url=fake.base_url` (the token is appended by the
-client). It answers getMe, sendPhoto (multipart), sendMessage, editMessageCaption,
-answerCallbackQuery and getUpdates; it records every request it answered in `requests`
-(method, chat id, form fields, uploaded files), and it can misbehave on demand:
+client). It answers getMe, sendPhoto (multipart), sendMediaGroup (multipart: an album, one
+message id per photo), sendMessage, editMessageCaption, answerCallbackQuery and getUpdates;
+it records every request it answered in `requests` (method, chat id, form fields, uploaded
+files; an album's photos in `items`), `photos()` lists every photo delivered, single or in an
+album, and it can misbehave on demand:
 
 - `fail_next(kind, count=1, method=None, retry_after=1)` queues faults for the next requests:
   ``"429"`` (Too Many Requests with ``retry_after``), ``"500"``, ``"400"`` (refused),
@@ -12,6 +14,9 @@ answerCallbackQuery and getUpdates; it records every request it answered in `req
   then the answer waits until `release()`: a crash while Telegram holds the request);
 - `outage` (a callable ``method -> bool``) answers 500 while it returns True, for an outage
   driven by a test's own clock;
+- `chat_interval` (seconds, default None: off) plays Telegram's per-chat flood control: a
+  message to a chat earlier than `chat_interval` after the previous one (an album of N counts
+  as N: the next may come N intervals after it) is answered 429 and counted in `flooded`;
 - `queue_command(chat_id, text)` / `queue_callback(chat_id, data, message_id)` queue updates
   that getUpdates returns (long polling honours its ``timeout`` up to `max_long_poll`).
 
@@ -31,7 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-MESSAGE_METHODS = {"sendPhoto", "sendMessage", "editMessageCaption"}
+MESSAGE_METHODS = {"sendPhoto", "sendMessage", "editMessageCaption", "sendMediaGroup"}
+RATE_SLACK = 0.05  # seconds of clock jitter the flood control forgives
 
 
 @dataclass
@@ -43,6 +49,7 @@ class Recorded:
     files: dict[str, bytes] = field(default_factory=dict)
     message_id: int | None = None
     at: float = 0.0
+    items: list[Recorded] = field(default_factory=list)  # an album's photos
 
     @property
     def chat_id(self) -> str | None:
@@ -65,8 +72,12 @@ class Recorded:
 class FakeTelegram:
     """The fake Bot API server; a context manager that starts and stops it."""
 
-    def __init__(self, *, max_long_poll: float = 2.0, hang_seconds: float = 5.0) -> None:
+    def __init__(self, *, max_long_poll: float = 2.0, hang_seconds: float = 5.0,
+                 chat_interval: float | None = None) -> None:
         self.requests: list[Recorded] = []
+        self.chat_interval = chat_interval
+        self.flooded = 0  # messages refused by the flood control
+        self._chat_free: dict[str, float] = {}
         self.attempts: list[str] = []  # every request received, answered or not
         self.outage = lambda method: False
         self.max_long_poll = max_long_poll
@@ -124,6 +135,13 @@ class FakeTelegram:
         with self._lock:
             return [r for r in self.requests if r.method == method]
 
+    def photos(self) -> list[Recorded]:
+        """Every photo delivered, in order: a sendPhoto, or one per photo of an album (method
+        ``sendMediaGroup``, its own caption, message id and ``files["photo"]``)."""
+        with self._lock:
+            return [photo for r in self.requests if r.method in ("sendPhoto", "sendMediaGroup")
+                    for photo in (r.items or [r])]
+
     def wait_for(self, predicate, timeout: float = 10.0) -> None:
         end = time.monotonic() + timeout
         with self._lock:
@@ -167,11 +185,26 @@ class FakeTelegram:
             fault = ("500", 0)
         if fault is not None and fault[0] != "hold":
             return _fault(fault, self.hang_seconds)
+        if fault is None and not self._within_rate(method, fields):
+            return _fault(("429", max(1, round(self.chat_interval or 1))), 0)
         status, body = self._result(method, fields, files)
         if fault is not None:  # "hold": delivered and recorded, the answer waits
             self.held.set()
             self._released.wait(60)
         return status, body
+
+    def _within_rate(self, method: str, fields: dict[str, str]) -> bool:
+        """Flood control (`chat_interval`): may this request's messages go to its chat now?"""
+        if self.chat_interval is None or method not in MESSAGE_METHODS:
+            return True
+        count = len(json.loads(fields.get("media") or "[]")) or 1
+        chat, now = fields.get("chat_id", ""), time.monotonic()
+        with self._lock:
+            if now < self._chat_free.get(chat, 0.0) - RATE_SLACK:
+                self.flooded += count
+                return False
+            self._chat_free[chat] = now + count * self.chat_interval
+        return True
 
     def _result(self, method: str, fields: dict[str, str],
                 files: dict[str, bytes]) -> tuple[int, dict[str, Any]]:
@@ -188,6 +221,8 @@ class FakeTelegram:
             if method == "editMessageCaption":
                 message = self._message(chat, message_id=int(fields["message_id"]),
                                         caption=fields.get("caption", ""))
+            elif method == "sendMediaGroup":
+                return 200, {"ok": True, "result": self._album(chat, fields, files)}
             elif method == "sendPhoto":
                 message = self._message(chat, caption=fields.get("caption", ""), photo=[{
                     "file_id": "f", "file_unique_id": "u", "width": 10, "height": 10}])
@@ -196,6 +231,27 @@ class FakeTelegram:
             self._record(method, fields, files, message["message_id"])
             return 200, {"ok": True, "result": message}
         return 404, {"ok": False, "error_code": 404, "description": "Not Found: method"}
+
+    def _album(self, chat: int, fields: dict[str, str],
+               files: dict[str, bytes]) -> list[dict[str, Any]]:
+        media = json.loads(fields["media"])
+        if not 2 <= len(media) <= 10:
+            raise ValueError(f"an album of {len(media)}")
+        messages, items = [], []
+        for entry in media:
+            attached = files.get(str(entry["media"]).removeprefix("attach://"), b"")
+            message = self._message(chat, caption=entry.get("caption", ""), photo=[{
+                "file_id": "f", "file_unique_id": "u", "width": 10, "height": 10}],
+                media_group_id="album")
+            item = {k: v if isinstance(v, str) else json.dumps(v) for k, v in entry.items()}
+            items.append(Recorded("sendMediaGroup", {"chat_id": str(chat), **item},
+                                  {"photo": attached}, message["message_id"], time.monotonic()))
+            messages.append(message)
+        with self._lock:
+            self.requests.append(Recorded("sendMediaGroup", fields, files,
+                                          messages[0]["message_id"], time.monotonic(), items))
+            self._lock.notify_all()
+        return messages
 
     def _record(self, method: str, fields: dict[str, str], files: dict[str, bytes],
                 message_id: int | None) -> None:

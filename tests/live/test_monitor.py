@@ -99,10 +99,10 @@ def _expected(bars, first: int, last: int, setup_id: str = "sma-a") -> list[str]
 
 
 def _sent_ids(home, telegram) -> list[str]:
+    """The signal of each photo the chat got (single or in an album), in order."""
     with SignalJournal(journal_path(home)) as journal:
-        keys = [json.loads(r.fields["reply_markup"])["inline_keyboard"][0][0]["callback_data"]
-                .split(":")[1] for r in telegram.sent()]
-        return [journal.signal_for_key(k) for k in keys]
+        return [journal.signal_for_message(CHAT, photo.message_id)
+                for photo in telegram.photos()]
 
 
 def test_each_signal_is_sent_once_with_its_chart_best_first_within_a_bar(
@@ -118,7 +118,7 @@ def test_each_signal_is_sent_once_with_its_chart_best_first_within_a_bar(
     assert len(sent) == len(set(sent))  # never twice
     assert sorted(sent) == sorted(expected_a + [s.replace("sma-a", "sma-b") for s in
                                                 expected_a])
-    photos = telegram.sent()
+    photos = telegram.photos()
     assert all(p.files.get("photo", b"")[:8] == b"\x89PNG\r\n\x1a\n" for p in photos)
     assert all(alert_png_path(home, s).exists() for s in sent)
     with SignalJournal(journal_path(home)) as journal:
@@ -135,12 +135,12 @@ def test_a_restarted_monitor_sends_nothing_again(home, bars, clock, market, tele
     monitor = _monitor(home, market, telegram, clock)
     _run(monitor, bars, clock, START, START + 60)
     monitor.close()
-    before = len(telegram.sent())
+    before = len(telegram.photos())
     assert before >= 2
     again = _monitor(home, market, telegram, clock)  # same home, same bar: nothing new
     try:
         again.run_once()
-        assert len(telegram.sent()) == before
+        assert len(telegram.photos()) == before
         _run(again, bars, clock, START + 61, START + 120)  # and goes on from there
     finally:
         again.close()
@@ -194,7 +194,7 @@ def test_a_gap_is_caught_up_in_order_and_old_bars_are_late(
         assert not set(sent) & late
     else:
         assert late <= set(sent)
-        assert all("LATE" in p.caption for p, s in zip(telegram.sent(), sent, strict=True)
+        assert all("LATE" in p.caption for p, s in zip(telegram.photos(), sent, strict=True)
                    if s in late)
     times = [rows[s].known_at for s in sent]
     assert times == sorted(times)  # in the order of their bars
@@ -218,7 +218,7 @@ def test_a_silent_feed_is_told_once_and_its_return_once(home, bars, clock, marke
             monitor.run_once()
         frozen["until"] = None
         _run(monitor, bars, clock, START + 13, START + 15)
-        texts = [m.text for m in telegram.sent("sendMessage")]
+        texts = [m.text for m in telegram.sent("sendMessage") if m.reply_markup is None]
         assert [t.split(" ")[0] for t in texts] == ["⚠️", "✅"]
         assert "binance:BTC/USDT 1m is silent" in texts[0] and "is back" in texts[1]
         state = json.loads(state_path(home).read_text())
@@ -275,10 +275,10 @@ def test_the_loop_holds_the_lock_answers_commands_and_stops_cleanly(
     third.close()
 
 
-def test_the_best_alert_is_sent_while_the_next_is_drawn(home, bars, clock, market, telegram,
-                                                        monkeypatch) -> None:
-    """Pictures are drawn off the loop: the best alert of a bar leaves as soon as its own PNG
-    is ready, not after every alert's PNG of that bar."""
+def test_the_alerts_of_a_close_leave_together_once_drawn(home, bars, clock, market, telegram,
+                                                         monkeypatch) -> None:
+    """The alerts of one close reach the chat as one album, best first, as soon as the last
+    of their pictures is drawn (the buttons after it), not one photo a second."""
     from engine.live import monitor as monitor_module
 
     drawn: dict[str, float] = {}
@@ -286,7 +286,7 @@ def test_the_best_alert_is_sent_while_the_next_is_drawn(home, bars, clock, marke
 
     def slow_render(candles, signal, **options):
         png = real(candles, signal, **options)
-        time.sleep(0.4)
+        time.sleep(0.3)
         drawn[signal.signal_id] = time.monotonic()
         return png
 
@@ -296,12 +296,17 @@ def test_the_best_alert_is_sent_while_the_next_is_drawn(home, bars, clock, marke
         _run(monitor, bars, clock, START, START + 40)
     finally:
         monitor.close()
-    photos = telegram.sent()
-    sent = _sent_ids(home, telegram)
-    assert len(sent) >= 4
-    for first in range(0, len(sent), 2):  # sma-a and sma-b fire on the same bars
-        second = sent[first + 1]
-        assert photos[first].at < drawn[second], "the best waited for the next one's picture"
+    albums = telegram.sent("sendMediaGroup")
+    assert len(albums) >= 2 and telegram.sent("sendPhoto") == []
+    with SignalJournal(journal_path(home)) as journal:
+        for album in albums:  # sma-a and sma-b fire on the same bars
+            ids = [journal.signal_for_message(CHAT, p.message_id) for p in album.items]
+            scores = [journal.get(i).score for i in ids]
+            assert sorted(i.split("@")[0] for i in ids) == ["sma-a", "sma-b"]
+            assert scores == sorted(scores, reverse=True)  # best first
+            last = max(drawn[i] for i in ids)
+            assert last <= album.at < last + 0.3, "the album waited for something else"
+    assert len(telegram.sent("sendMessage")) == len(albums)  # one message of buttons each
 
 
 def test_a_1m_close_does_not_fetch_the_5m_series(home, bars, clock, market, telegram) -> None:

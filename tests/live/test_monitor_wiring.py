@@ -77,7 +77,7 @@ def _until_first_alert(monitor, bars, clock, telegram) -> float:
         clock.now = bars.index[i] + pd.Timedelta(seconds=1.6)
         started = time.monotonic()
         monitor.run_once()
-        if telegram.sent():
+        if telegram.photos():
             return time.monotonic() - started
     raise AssertionError("no alert between START and LAST")
 
@@ -90,10 +90,10 @@ def test_a_sent_alert_gets_the_llm_comment_edited_into_its_caption(
             clock.now = bars.index[i] + pd.Timedelta(seconds=1.6)
             monitor.run_once()
         telegram.wait_for(lambda: len(telegram.sent("editMessageCaption"))
-                          >= len(telegram.sent()))
+                          >= len(telegram.photos()))
     finally:
         monitor.close()
-    photos = telegram.sent()
+    photos = telegram.photos()
     edits = telegram.sent("editMessageCaption")
     assert len(photos) >= 2
     assert len(edits) == len(photos) == len(llm.requests)
@@ -120,7 +120,7 @@ def test_a_slow_llm_does_not_delay_the_alert(home, bars, clock, market, telegram
         finally:
             monitor.close()
         assert took < 2.5, f"the alert waited for the LLM ({took:.1f} s)"
-        photo, = telegram.sent()
+        photo, = telegram.photos()
         edit, = telegram.sent("editMessageCaption")  # the slow comment still arrived
         assert edit.caption.endswith(REPLY) and edit.at - photo.at >= 2.5
 
@@ -138,7 +138,7 @@ def test_shutdown_waits_for_the_comment_under_way_not_for_a_backlog(
             started = time.monotonic()
             monitor.close()
             took = time.monotonic() - started
-        sent = len(telegram.sent())
+        sent = len(telegram.photos())
         assert sent >= 4  # one comment under way, the others queued behind it
         assert took < 2.5, f"the shutdown waited for {sent} comments ({took:.1f} s)"
         assert 1 <= len(telegram.sent("editMessageCaption")) < sent
@@ -154,7 +154,7 @@ def test_a_failing_llm_leaves_the_alert_as_sent(home, bars, clock, market, teleg
             _until_first_alert(monitor, bars, clock, telegram)
         finally:
             monitor.close()
-    assert llm.requests and len(telegram.sent()) == 1
+    assert llm.requests and len(telegram.photos()) == 1
     assert not telegram.sent("editMessageCaption")
     assert "LLM comment" in caplog.text and "sk-secret-key" not in caplog.text
     with SignalJournal(journal_path(home)) as journal:
@@ -168,7 +168,7 @@ def test_with_llm_comment_off_no_request_reaches_the_llm(home, bars, clock, mark
         _until_first_alert(monitor, bars, clock, telegram)
     finally:
         monitor.close()
-    assert telegram.sent() and not telegram.sent("editMessageCaption")
+    assert telegram.photos() and not telegram.sent("editMessageCaption")
     assert llm.requests == []
 
 

@@ -91,3 +91,48 @@ def test_kill_while_telegram_holds_the_request(tmp_path: Path) -> None:
         fake.release()
         captions = _restart_and_check(path, fake, ids, {ids[0]})
     assert captions[1] == "(resent) " + captions[0]
+
+
+def _queued_album(tmp_path: Path) -> tuple[Path, list[str]]:
+    """Three alerts of one close: they go as one album, then one message of buttons."""
+    path = tmp_path / ".ita" / "live.sqlite"
+    with SignalJournal(path) as journal:
+        signals = [make_signal(0, setup_id=setup) for setup in ("a_setup", "b_setup", "c_setup")]
+        for score, s in enumerate(signals):
+            journal.record(s, score=float(score), channels=["telegram"])
+    return path, [s.signal_id for s in reversed(signals)]
+
+
+@pytest.mark.parametrize(("point", "albums", "buttons"), [
+    ("after_mark_sending", (0, 1), (0, 1)),    # nothing left: album and buttons on restart
+    ("after_accept", (1, 2), (0, 1)),          # the ambiguous point: the album again, marked
+    ("after_send", (1, 1), (0, 1)),            # album recorded: only its buttons on restart
+    ("after_buttons_accept", (1, 1), (1, 2)),  # buttons not recorded: only they go again
+    ("after_mark_sent", (1, 1), (1, 1)),       # recorded: nothing again
+])
+def test_kill_during_an_album_then_restart(tmp_path: Path, point: str, albums: tuple[int, int],
+                                           buttons: tuple[int, int]) -> None:
+    path, ids = _queued_album(tmp_path)
+    with FakeTelegram() as fake:
+        child = _child(path, fake, point)
+        child.communicate(timeout=120)
+        assert child.returncode == -signal.SIGKILL
+        before = (len(fake.sent("sendMediaGroup")), len(fake.sent("sendMessage")))
+        restart = _child(path, fake)
+        out, err = restart.communicate(timeout=120)
+        assert restart.returncode == 0, err
+        after = (len(fake.sent("sendMediaGroup")), len(fake.sent("sendMessage")))
+        last_album = fake.sent("sendMediaGroup")[-1]
+        last_buttons = fake.sent("sendMessage")[-1]
+    assert (before[0], after[0]) == albums and (before[1], after[1]) == buttons
+    assert fake.sent("sendPhoto") == []
+    assert [signal_of(p.caption) for p in last_album.items] == ids  # best first, every time
+    resent = point in {"after_mark_sending", "after_accept"}
+    assert all(p.caption.startswith("(resent) ") == resent for p in last_album.items)
+    with SignalJournal(path) as journal:
+        assert journal.pending("telegram") == []
+        for signal_id, photo in zip(ids, last_album.items, strict=True):
+            delivery = journal.deliveries(signal_id)["telegram"]
+            assert delivery["state"] == "sent"
+            assert delivery["message_ids"] == {"4242": photo.message_id}
+            assert delivery["buttons"] == {"4242": last_buttons.message_id}
