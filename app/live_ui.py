@@ -30,6 +30,7 @@ from engine.live.rank import Rank, SetupStats, rank
 log = logging.getLogger(__name__)
 
 REFRESH_S = 3  # while the monitor runs: status and alerts re-read this often
+BUILD_QUIET_S = 1.0  # the demo replay's build goes on this long after the last page run
 SHOWN = 10  # alerts shown at first; "Show more" adds as many again
 FETCHED = 500  # newest alerts the filters choose from
 DELIVERY_WORDS = {"pending": "pending", "sending": "sending", "sent": "sent",
@@ -104,9 +105,11 @@ class DemoBuild:
 
         def progress(what: str, done: float) -> None:
             self.what, self.done = what, done
-            # between its steps the build lets a page being drawn go first (a build started
-            # ahead, or while the trader works elsewhere, must not slow their clicks)
-            state.wait_until_idle(at_most=5)
+            # between its steps the build lets the pages being drawn go first, and waits a
+            # little longer than the warm-up (a build started ahead, while the trader clicks
+            # through other pages, must not slow their clicks); on the Live page itself, which
+            # waits for it, only fragments run, so it goes on after one quiet second
+            state.wait_until_idle(quiet=BUILD_QUIET_S, at_most=20)
 
         try:
             self.replay = build_demo_replay(root, tz=tz, progress=progress)
