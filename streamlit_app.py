@@ -8,7 +8,7 @@ script as a legacy multipage app until `st.navigation` first runs, so opening a 
 import streamlit as st
 
 from app.auth import require_password
-from app.state import warm_up
+from app.state import page_run, warm_up
 
 st.set_page_config(page_title="ITA", page_icon=":material/candlestick_chart:", layout="wide")
 require_password()  # stops here unless this visitor may see the pages (ITA_APP_PASSWORD)
@@ -31,7 +31,8 @@ pages = {
     # Live and Knowledge pages join this section in later releases.
     "System": [st.Page("views/settings.py", title="Settings", icon=":material/settings:")],
 }
-try:
-    st.navigation(pages).run()
-finally:  # once per server, after the first page is drawn (or stopped): the others' imports
-    warm_up()
+with page_run():  # the server's background work waits while a page is drawn
+    try:
+        st.navigation(pages).run()
+    finally:  # once per server, after the first page is drawn (or stopped): the others' imports
+        warm_up()

@@ -9,17 +9,24 @@ import plotly.graph_objects as go
 
 from engine.charts import MAX_CANDLES, PriceChart, fit_for_browser, local_times
 
-__all__ = ["MAX_CANDLES", "PREVIEW_CANDLES", "add_signals", "candle_figure", "fit_for_browser",
-           "preview_figure"]
+__all__ = ["MAX_CANDLES", "PLAIN_CANDLES", "PREVIEW_CANDLES", "add_signals", "candle_figure",
+           "fit_for_browser", "preview_figure"]
 
 # a preview, not the chart (the Backtest page shows the whole range): fewer bars to send and
-# for the browser to draw again after every save (2,016 bars were ~250 KB of Plotly JSON)
-PREVIEW_CANDLES = 1200
+# for the browser to draw again after every save. Plotly draws a candle in ~0.4 ms (1,200 bars
+# were ~150 KB of JSON and ~0.4 s of the browser's main thread after each Save); 500 bars of
+# 15m are five days, wider than the chart is in pixels
+PREVIEW_CANDLES = 500
+# a plain chart of a whole range (the Data page): a longer range is shown on the first higher
+# timeframe that fits, as on the Backtest page, but sooner: a chart ~1,300 px wide cannot show
+# more candles than this apart, and each one costs the browser (2,016 bars: ~0.7 s to draw)
+PLAIN_CANDLES = 1000
 
 
 def candle_figure(candles: pd.DataFrame, timeframe: str, *, title: str = "",
-                  height: int = 560, tz="UTC") -> go.Figure:
-    return PriceChart(candles, timeframe, tz=tz, title=title, height=height).figure
+                  height: int = 560, tz="UTC", max_candles: int = MAX_CANDLES) -> go.Figure:
+    return PriceChart(candles, timeframe, tz=tz, title=title, height=height,
+                      max_candles=max_candles).figure
 
 
 def add_signals(fig: go.Figure, signals: pd.DataFrame, *, tz="UTC") -> None:

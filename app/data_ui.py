@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
-from app.charts import candle_figure
+from app.charts import PLAIN_CANDLES, candle_figure
 from app.ui import show_error, user_errors
 from engine.adapters.importers import TimeframeMismatch, import_file
 from engine.adapters.store import CandleStore
@@ -212,15 +212,21 @@ def series_detail(series: pd.DataFrame, choice: dict) -> None:
                    f"{missing:,} missing bars")
         if missing:
             st.dataframe(gaps, hide_index=True)
-        stamp = tuple(rows[["source", "timeframe", "last", "bars"]].itertuples(index=False))
-        st.plotly_chart(_chart(str(state.candle_store().root), stamp, choice["symbol"],
-                               choice["timeframe"], choice["start"], choice["end"]),
-                        key="data_chart")
+        st.plotly_chart(series_chart(series, choice), key="data_chart")
+
+
+def series_chart(series: pd.DataFrame, choice: dict) -> go.Figure:
+    """The chart of the sidebar's symbol, timeframe and range (`choice`), built once per stored
+    state of the symbol: changing back to a range seen before costs nothing."""
+    rows = series[series["symbol"] == choice["symbol"]]
+    stamp = tuple(rows[["source", "timeframe", "last", "bars"]].itertuples(index=False))
+    return _chart(str(state.candle_store().root), stamp, choice["symbol"], choice["timeframe"],
+                  choice["start"], choice["end"])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _chart(root: str, stamp: tuple, symbol: str, timeframe: str, start, end) -> go.Figure:
-    """The candle chart of one range, built once per stored state of the symbol (`stamp`:
-    its series' last bars and counts): changing back to a range seen before costs nothing."""
+    """The candle chart of one range (`stamp`: its series' last bars and counts)."""
     candles = CandleStore(Path(root)).read(symbol, timeframe, start=start, end=end)
-    return candle_figure(candles, timeframe, title=f"{symbol} {timeframe}")
+    return candle_figure(candles, timeframe, title=f"{symbol} {timeframe}",
+                         max_candles=PLAIN_CANDLES)

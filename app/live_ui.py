@@ -30,6 +30,7 @@ from engine.live.rank import Rank, SetupStats, rank
 log = logging.getLogger(__name__)
 
 REFRESH_S = 3  # while the monitor runs: status and alerts re-read this often
+BUILD_QUIET_S = 1.0  # the demo replay's build goes on this long after the last page run
 SHOWN = 10  # alerts shown at first; "Show more" adds as many again
 FETCHED = 500  # newest alerts the filters choose from
 DELIVERY_WORDS = {"pending": "pending", "sending": "sending", "sent": "sent",
@@ -90,17 +91,25 @@ class DemoBuild:
 
         self.what, self.done = "starting", 0.0
         self.error: str | None = None
+        self._finished = threading.Event()
         self.replay = find_demo_replay(root, tz=tz)  # on disk already: nothing to build
         if self.replay is None:
             self._thread = threading.Thread(target=self._build, args=(root, tz), daemon=True,
                                             name="ita-demo-replay")
             self._thread.start()
+        else:
+            self._finished.set()
 
     def _build(self, root: str, tz: str) -> None:
         from engine.live.demo import build_demo_replay
 
         def progress(what: str, done: float) -> None:
             self.what, self.done = what, done
+            # between its steps the build lets the pages being drawn go first, and waits a
+            # little longer than the warm-up (a build started ahead, while the trader clicks
+            # through other pages, must not slow their clicks); on the Live page itself, which
+            # waits for it, only fragments run, so it goes on after one quiet second
+            state.wait_until_idle(quiet=BUILD_QUIET_S, at_most=20)
 
         try:
             self.replay = build_demo_replay(root, tz=tz, progress=progress)
@@ -109,10 +118,16 @@ class DemoBuild:
         except Exception as error:  # a bug: shown on the page, and in the server's log
             log.exception("the demo replay failed")
             self.error = f"the demo replay failed: {error!r}"
+        finally:
+            self._finished.set()
 
     @property
     def finished(self) -> bool:
         return self.replay is not None or self.error is not None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the replay is there (or failed); False if `timeout` passed first."""
+        return self._finished.wait(timeout)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -126,6 +141,20 @@ def demo_build() -> DemoBuild:
     settings = state.settings()
     return _demo(str(settings.home), state._stamp(settings.setups_dir),
                  state._stamp(settings.candles_dir, "*/*/*.parquet"), settings.display_tz)
+
+
+def shows_demo() -> bool:
+    """Whether the Live page shows the demo replay: no monitor has ever run here and
+    Telegram is not configured."""
+    return live_state() is None and not telegram_configured()
+
+
+def prebuild_demo() -> DemoBuild | None:
+    """The demo replay of what is on disk now, started ahead of the Live page's first open
+    (the server's keeper calls this at start and every few seconds: after a setup or candle
+    change the page finds the new replay built, or being built, instead of starting it);
+    None while the page would not show it."""
+    return demo_build() if shows_demo() else None
 
 
 def demo_alerts() -> AlertSource | DemoBuild:

@@ -9,6 +9,7 @@ sees the change even within the same second.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import gc
 import hashlib
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -37,8 +39,14 @@ WARM_MODULES = (  # what the pages import at their first use, slowest first (num
     "engine.backtest.report", "streamlit_flow", "app.flow_graph", "engine.setups.edit",
     "app.research_ui", "app.journal_ui", "app.runs_ui", "engine.backtest.optimise",
 )
+QUIET_AFTER_RUN_S = 0.5  # background work resumes this long after the last page run ended
+DEMO_CHECK_S = 2.0  # how often the server looks for setups or candles the demo replay misses
 _warm_lock = threading.Lock()
 _warm_thread: threading.Thread | None = None
+_keeper_thread: threading.Thread | None = None
+_page_runs = threading.Condition()
+_running = 0  # page runs in progress (the app's script, any session)
+_last_run_end = 0.0  # time.monotonic() when the last one ended
 log = logging.getLogger(__name__)
 
 
@@ -202,10 +210,42 @@ def version_numbers(setup_id: str) -> list[int]:
     return _version_numbers(str(store.root), _setup_stamp(store, setup_id), setup_id)
 
 
+@contextlib.contextmanager
+def page_run():
+    """Around a run of the app's script (`streamlit_app.py`): while any page is being drawn,
+    and for `QUIET_AFTER_RUN_S` after, the server's background work (`warm_up`, the demo
+    replay) waits, so that it never slows the page a trader is opening."""
+    global _running, _last_run_end
+    with _page_runs:
+        _running += 1
+    try:
+        yield
+    finally:
+        with _page_runs:
+            _running -= 1
+            _last_run_end = time.monotonic()
+            _page_runs.notify_all()
+
+
+def wait_until_idle(*, quiet: float = QUIET_AFTER_RUN_S, at_most: float = 30.0) -> None:
+    """Block (a background thread) until no page run is in progress and none ended within
+    `quiet` seconds; after `at_most` seconds go on regardless (work that waits is not lost)."""
+    deadline = time.monotonic() + at_most
+    with _page_runs:
+        while (now := time.monotonic()) < deadline:
+            rest = quiet - (now - _last_run_end) if _running == 0 else deadline - now
+            if rest <= 0:
+                return
+            _page_runs.wait(min(rest, deadline - now))
+
+
 def warm_up() -> threading.Thread:
-    """Import the modules the pages need (`WARM_MODULES`) in a background thread, once per
-    server process: the first visit to the Editor or the Backtest page then does not pay
-    seconds of imports (numba's detectors, plotly, the flow component). Returns the thread."""
+    """Import the modules the pages need (`WARM_MODULES`) and fill the loaders their first
+    visit reads, in a background thread, once per server process, one step at a time between
+    page runs (`wait_until_idle`): the first visit to a page then does not pay seconds of
+    imports (numba's detectors, plotly, the flow component) nor wait for them. In a real
+    server it ends by starting the demo replay's keeper (`keep_demo_replay`). Returns the
+    thread."""
     global _warm_thread
     with _warm_lock:
         if _warm_thread is None:
@@ -219,22 +259,76 @@ def warm_up() -> threading.Thread:
 
 
 def _import_modules() -> None:
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:  # a warm-up is an optimisation: the page importing it will say why
-            log.exception("warming up %s failed", name)
-    for first_use in (_warm_figures, _warm_detectors):
-        try:
-            first_use()
-        except Exception:
-            log.exception("warming up failed in %s", first_use.__name__)
     # Streamlit collects garbage after every script run (0.1-0.6 s with the editor's ~240k
-    # objects, paid inside a Save that reruns the page). What is alive now (modules, numba and
-    # plotly tables) lives as long as the server: move it out of every later collection.
+    # objects, paid by the page being opened). What is alive now and what each step below
+    # adds (modules, numba and plotly tables, cached frames) lives as long as the server: each
+    # step moves it out of every later collection.
+    atexit.register(gc.unfreeze)  # let native extensions free their objects at exit
+    gc.freeze()
+    steps = [functools.partial(importlib.import_module, name) for name in WARM_MODULES]
+    for step in [*steps, _warm_figures, _warm_detectors, _warm_loaders]:
+        wait_until_idle()
+        try:
+            step()
+        except Exception:  # a warm-up is an optimisation: the page doing it will say why
+            log.exception("warming up failed in %s", getattr(step, "args", step))
+        gc.freeze()
     gc.collect()
     gc.freeze()
-    atexit.register(gc.unfreeze)  # let native extensions free their objects at exit
+    _start_keeper()
+
+
+def _start_keeper() -> None:
+    """In a running server (not under AppTest or a plain import): the demo replay's keeper."""
+    global _keeper_thread
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return
+    with _warm_lock:
+        if _keeper_thread is None:
+            _keeper_thread = threading.Thread(target=keep_demo_replay, name="ita-demo-keeper",
+                                              daemon=True)
+            add_script_run_ctx(_keeper_thread, get_script_run_ctx(suppress_warning=True))
+            _keeper_thread.start()
+
+
+def keep_demo_replay(*, rounds: int | None = None, every: float = DEMO_CHECK_S) -> None:
+    """Build the Live page's demo replay ahead of its first open, and again whenever the
+    setups or candles it is computed from change (`app.live_ui.prebuild_demo`), between page
+    runs; `rounds` (tests) stops after that many checks, else it runs as long as the server."""
+    from app.live_ui import prebuild_demo
+
+    done = 0
+    while rounds is None or done < rounds:
+        wait_until_idle(at_most=60)
+        try:
+            build = prebuild_demo()
+            if build is not None:
+                build.wait()
+        except Exception:  # the Live page builds it itself, and says why it cannot
+            log.exception("building the demo replay ahead failed")
+        done += 1
+        if rounds is None or done < rounds:
+            time.sleep(every)
+
+
+def _warm_loaders() -> None:
+    """What Home, Data and the Editor read on their first open, for the sidebar's defaults:
+    the candle listing, the runs, the Data page's chart and the first setup's preview."""
+    from app import data_ui
+    from app.ui import sidebar_defaults
+
+    listing = series()
+    runs()
+    if not len(listing):
+        return
+    choice = sidebar_defaults(listing)
+    data_ui.series_chart(listing, choice)
+    ids = setup_store().ids()
+    if ids:
+        signals(setup_version(ids[0]), symbol=choice["symbol"], start=choice["start"],
+                end=choice["end"])
 
 
 def _warm_figures() -> None:

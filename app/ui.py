@@ -191,6 +191,14 @@ def sidebar(series, *, market: bool = True, timeframe: bool = True) -> dict:
     return _choice(series, symbol, chosen_tf, start, end)
 
 
+def sidebar_defaults(series) -> dict:
+    """The choice `sidebar` returns to a new session that has chosen nothing yet (what the
+    server's warm-up prepares the pages' loaders for)."""
+    symbols = sorted(series["symbol"].unique()) if len(series) else ["BTC/USDT"]
+    return _choice(series, "BTC/USDT" if "BTC/USDT" in symbols else symbols[0], "15m", None,
+                   None)
+
+
 def symbol_range(series, symbol: str) -> tuple[dt.date, dt.date]:
     """First and last day stored for `symbol` (today for an unknown symbol)."""
     rows = series[series["symbol"] == symbol] if len(series) else series

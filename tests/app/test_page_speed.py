@@ -151,3 +151,81 @@ def test_backtest_reruns_reuse_the_runs_equity_chart_and_breakdowns(run_home,
     assert not at.exception, [e.value for e in at.exception]
     assert at.dataframe[-1].value.equals(shown)  # the same table as the first run showed
     assert built.count("equity_figure") <= 1 and built.count("breakdown") <= 2, built
+
+
+def test_background_work_waits_while_a_page_is_drawn() -> None:
+    import threading
+    import time
+
+    from app import state
+
+    resumed: list[float] = []
+    worker = threading.Thread(target=lambda: (state.wait_until_idle(quiet=0.3),
+                                              resumed.append(time.monotonic())))
+    with state.page_run():
+        worker.start()
+        time.sleep(0.6)
+        assert not resumed  # a page is being drawn: the warm-up's next step waits
+    ended = time.monotonic()
+    worker.join(10)
+    assert resumed and resumed[0] - ended >= 0.25  # and lets the page's messages go first
+
+
+def test_the_warm_up_prepares_what_data_and_the_editor_show_first(app_home, monkeypatch,
+                                                                 detections) -> None:
+    from app import data_ui, state
+    from tests.app._pages import page
+
+    state._warm_loaders()  # what the server's warm-up thread does between page runs
+    built: list[str] = []
+    real = data_ui.candle_figure
+    monkeypatch.setattr(data_ui, "candle_figure",
+                        lambda *a, **k: (built.append(a[1]), real(*a, **k))[1])
+    monkeypatch.setattr(streamlit_flow, "streamlit_flow", Canvas())
+    detections.clear()
+    assert page("data").get("plotly_chart")  # the chart is shown ...
+    assert built == []  # ... as the warm-up built it
+    assert page("editor").get("plotly_chart")  # the first setup's preview ...
+    assert detections == []  # ... from the signals the warm-up detected
+
+
+def test_the_data_chart_sends_the_browser_a_bounded_number_of_candles(app_home) -> None:
+    import json
+
+    from app.charts import PLAIN_CANDLES
+    from tests.app._pages import page
+
+    spec = json.loads(page("data").get("plotly_chart")[0].proto.spec)  # 21 days of 15m
+    candles = sum(len(t["x"]) for t in spec["data"] if t["type"] == "candlestick")
+    assert 0 < candles <= PLAIN_CANDLES
+    assert "shown as 1h" in spec["layout"]["title"]["text"]  # and it says so
+
+
+def test_the_editor_preview_is_small_enough_to_redraw_after_each_save(app_home,
+                                                                      monkeypatch) -> None:
+    from tests.app._pages import page
+
+    monkeypatch.setattr(streamlit_flow, "streamlit_flow", Canvas())
+    spec = page("editor").get("plotly_chart")[0].proto.spec
+    assert len(spec) < 100_000  # bytes of Plotly JSON (1,200 bars were ~155 KB)
+
+
+def test_the_demo_replay_is_built_ahead_and_again_after_a_change(app_home) -> None:
+    from app import state
+    from engine.setups.store import SetupStore
+    from tests.app._pages import page
+
+    state.keep_demo_replay(rounds=1, every=0)  # the server's keeper, once
+    first = list(app_home.glob(".ita/demo-live/*/live.sqlite"))
+    assert len(first) == 1
+    at = page("live")  # its first open reads the replay: nothing to build, no progress
+    assert not at.get("progress") and any(b.label == "Taken" for b in at.button)
+
+    store = SetupStore.from_settings()
+    text = store.load("sma-cross").text
+    store.save(text.replace("fast: 10", "fast: 12"), source="sma-cross.yaml")  # a new version
+    state.keep_demo_replay(rounds=1, every=0)
+    now = list(app_home.glob(".ita/demo-live/*/live.sqlite"))
+    assert len(now) == 1 and now != first  # rebuilt for the new version; the old one gone
+    at = page("live")
+    assert not at.get("progress") and any(b.label == "Taken" for b in at.button)
