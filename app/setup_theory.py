@@ -68,7 +68,8 @@ def passages_part(theory) -> None:
         page = f", p. {cited.page}" if cited.page is not None else ""
         with st.container(border=True):
             if passage.present:
-                st.markdown(f"📖 **{_md(passage.title)}**{page}  \n:gray[`{cited.source}`]")
+                st.markdown(f":material/menu_book: **{_md(passage.title)}**{page}  \n"
+                            f":gray[`{cited.source}`]")
             else:
                 st.markdown(f":red[**missing**] **{_md(passage.title)}**{page} — no longer in "
                             "the knowledge base (removed from the shared folder, or not synced "
@@ -148,12 +149,19 @@ def publish(settings, setup_id: str, version: int) -> None:
                 progress=lambda f, m: bar.progress(min(1.0, max(0.0, f)), text=m))
         finally:
             bar.empty()
-        report = published.refresh
-        st.session_state[NOTICE_KEY] = (
-            f"Findings written to `{published.path}` and indexed ({report.chunks} passages "
-            f"embedded in {report.seconds:.1f} s): search finds them now; other analysts get "
-            "them at their next sync.")
+        st.session_state[NOTICE_KEY] = published_words(published)
         st.rerun()
+
+
+def published_words(published) -> str:
+    """What "Write findings" did, in words."""
+    report = published.refresh
+    if published.source in report.added + report.updated:
+        indexed = (f"indexed ({report.chunks} passages embedded in {report.seconds:.1f} s)")
+    else:
+        indexed = "the index already held this very text"
+    return (f"Findings written to `{published.path}`; {indexed}: search finds them now, other "
+            "analysts get them at their next sync.")
 
 
 def _md(text: str) -> str:

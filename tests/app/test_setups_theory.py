@@ -119,17 +119,34 @@ def test_write_findings_writes_and_indexes_them(cited_home):
     path = home / "shared_kb" / "analysts" / "anna" / "findings" / "sma-cross-v2.md"
     assert path.exists()
     [notice] = texts(at.success)
-    assert f"Findings written to `{path}` and indexed" in notice
+    assert f"Findings written to `{path}`; indexed (" in notice
     assert at.button(key="setups_theory_write").label == "Write findings again"
     assert "analysts/anna/findings/sma-cross-v2.md`, written" in " ".join(
         c.value for c in at.caption)
     from engine.kb.search import search
     from engine.settings import get_settings
 
-    hits = search(get_settings(), "findings of sma-cross v2", k=3)
-    assert hits[0].source == "analysts/anna/findings/sma-cross-v2.md"
     text = path.read_text(encoding="utf-8")
+    latest = json.loads((home / "runs" / runs[1].run_id / "summary.json").read_text())["metrics"]
+    query = f"{latest['trades']} trades {latest['expectancy_r']:+.2f} R"  # numbers only there
+    hits = search(get_settings(), query, k=3)
+    assert hits[0].source == "analysts/anna/findings/sma-cross-v2.md", [h.source for h in hits]
     assert QUOTE in text
     for run in runs:
         metrics = json.loads((home / "runs" / run.run_id / "summary.json").read_text())["metrics"]
         assert f"| {metrics['trades']} | {metrics['expectancy_r']:+.2f} R |" in text
+
+
+def test_findings_already_indexed_are_not_called_embedded(tmp_path):
+    from app.setup_theory import published_words
+    from engine.kb.findings import Published
+    from engine.kb.index import RefreshReport
+
+    source = "analysts/anna/findings/sma-cross-v2.md"
+    same = Published(tmp_path / "sma-cross-v2.md", source, RefreshReport(unchanged=3))
+    new = Published(tmp_path / "sma-cross-v2.md", source,
+                    RefreshReport(added=(source,), chunks=4, seconds=1.26))
+
+    assert "the index already held this very text" in published_words(same)
+    assert "embedded" not in published_words(same)
+    assert "indexed (4 passages embedded in 1.3 s)" in published_words(new)

@@ -4,6 +4,8 @@ writes the analyst's findings with those runs' numbers."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 
 import pytest
@@ -179,4 +181,7 @@ def test_published_findings_are_found_by_search(verified_home):
         assert hits and hits[0].source == published.source, (query, [h.source for h in hits])
     now = findings_status(verified_home, "sma-cross", 2, [latest])
     assert now.written_at is not None and now.newer_runs == 0
+    later = dataclasses.replace(latest, created_at=(now.written_at + dt.timedelta(seconds=1))
+                                .isoformat())
+    assert findings_status(verified_home, "sma-cross", 2, [latest, later]).newer_runs == 1
     assert status.newer_runs in (0, 2)  # written before by another test, or not at all
