@@ -1,5 +1,5 @@
-"""Setups: list and versions, YAML editing with validation, diff, activate, and the setup's
-detections and signals on a chart."""
+"""Setups: list and versions, YAML editing with validation, diff, activate, the setup's
+detections and signals on a chart, and the theory it cites beside its measured results."""
 
 import streamlit as st
 
@@ -8,6 +8,7 @@ from app.chart_views import setup_chart
 from app.setup_drafts import setup_drafts
 from app.setup_editor import yaml_editor
 from app.setup_kb import draft_box
+from app.setup_theory import theory_view
 from app.ui import sidebar, stop_if_empty, user_errors
 
 choice = sidebar(state.series(), timeframe=False)
@@ -43,7 +44,8 @@ if elsewhere:
 
 # one view at a time: st.tabs would run every body, the chart's detections on every click;
 # unsaved YAML edits are kept per setup and version (app/setup_drafts.py) across views
-view = st.segmented_control("View", ["YAML", "Diff & activate", "Chart"], default="YAML",
+view = st.segmented_control("View", ["YAML", "Diff & activate", "Chart", "Theory"],
+                            default="YAML",
                             key="setups_view", label_visibility="collapsed") or "YAML"
 if view == "YAML":
     yaml_editor(store, current, active, numbers)
@@ -65,3 +67,6 @@ if view == "Diff & activate":
 if view == "Chart":
     with user_errors():
         setup_chart(setup_id, version, choice)
+
+if view == "Theory":
+    theory_view(state.settings(), setup_id, version)

@@ -173,14 +173,16 @@ def _ask_commands(kb_app: typer.Typer) -> None:
     def findings(setup: str = typer.Argument(..., help="Setup id, or id@version"),
                  ) -> None:
         """Write the findings of a setup version (its runs' numbers) into your folder of the
-        shared base: analysts/<you>/findings/<setup>-v<n>.md."""
-        from engine.kb.findings import write_findings
+        shared base, analysts/<you>/findings/<setup>-v<n>.md, and index them."""
+        from engine.kb.findings import publish_findings
         from engine.settings import get_settings
         from engine.setups.store import split_ref
 
         setup_id, version = split_ref(setup)
-        path = write_findings(get_settings(), setup_id, version)
-        console.print(f"wrote {path}")
+        with _progress("indexing") as progress:
+            published = publish_findings(get_settings(), setup_id, version, progress=progress)
+        console.print(f"wrote {escape(str(published.path))}")
+        _print_refresh(published.refresh)
 
 
 _ask_commands(kb_app)

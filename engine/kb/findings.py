@@ -9,20 +9,30 @@ best and worst run, and the trades of all its runs by session and by direction â
 plainly when there is nothing to report (not backtested yet; learning verdicts not built).
 Only numbers the runs computed are written.
 
+`publish_findings` is the operation the CLI (`ita kb findings`) and the Setups page call:
+write the findings, then refresh the local knowledge index, so the next search or question
+finds them (and every other analyst's ITA indexes them after a sync). Findings are written when
+the trader asks, not after every backtest: a run on the wrong period or with the wrong costs
+would otherwise be published to every analyst at once; `findings_status` tells the page when
+runs newer than the written findings exist.
+
 >>> write_findings(settings, "london-asia-sweep-fvg", 3)  # doctest: +SKIP
 PosixPath('.../shared_kb/analysts/anna/findings/london-asia-sweep-fvg-v3.md')
+>>> publish_findings(settings, "london-asia-sweep-fvg", 3).source  # doctest: +SKIP
+'analysts/anna/findings/london-asia-sweep-fvg-v3.md'
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from engine.adapters.runs import RunStore
 from engine.backtest.metrics import breakdown
-from engine.errors import ConfigurationError
+from engine.errors import ConfigurationError, KnowledgeError
 from engine.ids import checked_id
 from engine.kb.answer import document_title
 from engine.kb.shared import write_analyst_file
@@ -46,6 +56,61 @@ def write_findings(settings, setup_id: str, version: int | None = None) -> Path:
     path = findings_path(settings, found.id, found.version)
     return write_analyst_file(settings, path.parent.parent.name, f"findings/{path.name}",
                               findings_markdown(settings, found, runs))
+
+
+@dataclass(frozen=True)
+class Published:
+    """Findings written and indexed."""
+
+    path: Path
+    source: str  # the document key: ``analysts/<me>/findings/<setup>-v<n>.md``
+    refresh: object  # the index refresh's `engine.kb.index.RefreshReport`
+
+
+def publish_findings(settings, setup_id: str, version: int | None = None, *,
+                     progress=None) -> Published:
+    """Write the findings of `setup_id` at `version` (default: the active one) and index them
+    (`KnowledgeIndex.refresh`: this file and whatever else changed in the shared folder).
+    `progress(fraction, message)` follows the indexing."""
+    from engine.kb.index import KnowledgeIndex
+
+    path = write_findings(settings, setup_id, version)
+    source = path.relative_to(settings.shared_kb_dir).as_posix()
+    report = KnowledgeIndex(settings).refresh(progress=progress)
+    for failed, message in report.failed:
+        if failed == source:
+            raise KnowledgeError(f"{source}: written but not indexed: {message}")
+    return Published(path, source, report)
+
+
+@dataclass(frozen=True)
+class FindingsStatus:
+    """Whether this analyst's findings of a setup version are written, and current."""
+
+    path: Path
+    source: str
+    written_at: dt.datetime | None  # None: not written yet
+    newer_runs: int  # runs of the version made after the findings were written
+
+
+def findings_status(settings, setup_id: str, version: int,
+                    runs: list[RunNumbers]) -> FindingsStatus:
+    path = findings_path(settings, setup_id, version)
+    source = path.relative_to(settings.shared_kb_dir).as_posix()
+    try:
+        written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+    except FileNotFoundError:
+        return FindingsStatus(path, source, None, len(runs))
+    newer = sum(1 for run in runs if _created(run) > written)
+    return FindingsStatus(path, source, written, newer)
+
+
+def _created(run: RunNumbers) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(run.created_at)
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def findings_markdown(settings, found: SetupVersion, runs: list[RunNumbers]) -> str:

@@ -7,6 +7,10 @@ setup version citing that document (and page) and puts its backtest runs beside 
 rate, profit factor. So the Knowledge page and `ita kb ask` can say "this rule from
 «smc-book», p. 42, as setup london-asia-sweep-fvg v3: 212 trades, +0.31 R".
 
+`theory_of(settings, setup_id, version)` is the other direction, for the Setups page: the
+passages one setup version cites (title, page, quote; a document no longer in the shared folder
+is marked missing, never hidden) with that version's runs.
+
 Learning verdicts (a model's AUC on the setup's signals) are not built yet: every result says
 so in `Verified.learning` instead of showing a number.
 
@@ -17,12 +21,14 @@ this rule from «smc-book», p. 42, as setup london-asia-sweep-fvg v3: 212 trade
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 
 from engine.adapters.runs import RunStore
 from engine.errors import SetupError
 from engine.kb.answer import document_title
+from engine.kb.shared import _read_manifest
 from engine.setups.schema import Source
 from engine.setups.store import SetupStore
 
@@ -64,6 +70,41 @@ class RunNumbers:
             parts.append(f"PF {self.profit_factor:.2f}")
         return (f"{self.symbol} {self.timeframe} {self.start[:10]}→{self.end[:10]}: "
                 + ", ".join(parts))
+
+    def measured(self) -> str:
+        """``212 trades, +0.31 R, win 48 %, PF 1.40, BTC/USDT 5m, 1–21 Mar 2023``."""
+        parts = [f"{self.trades} trade{'s' if self.trades != 1 else ''}"]
+        if self.expectancy_r is not None:
+            parts.append(f"{self.expectancy_r:+.2f} R")
+        if self.win_rate is not None:
+            parts.append(f"win {self.win_rate:.0%}".replace("%", " %"))
+        if self.profit_factor is not None:
+            parts.append(f"PF {self.profit_factor:.2f}")
+        parts += [f"{self.symbol} {self.timeframe}", period_words(self.start, self.end)]
+        return ", ".join(parts)
+
+
+def period_words(start: str, end: str) -> str:
+    """A run's period as a trader says it.
+
+    >>> period_words("2023-03-01 00:00:00+00:00", "2023-03-21 23:55:00+00:00")
+    '1–21 Mar 2023'
+    >>> period_words("2023-02-27 00:00:00+00:00", "2023-03-02 00:00:00+00:00")
+    '27 Feb – 2 Mar 2023'
+    >>> period_words("2022-12-30", "2023-01-02")
+    '30 Dec 2022 – 2 Jan 2023'
+    """
+    try:
+        first, last = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
+    except ValueError:
+        return f"{start[:10]} – {end[:10]}"
+    if first.date() == last.date():
+        return f"{first.day} {first:%b %Y}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last.day} {last:%b %Y}"
+    if first.year == last.year:
+        return f"{first.day} {first:%b} – {last.day} {last:%b %Y}"
+    return f"{first.day} {first:%b %Y} – {last.day} {last:%b %Y}"
 
 
 @dataclass(frozen=True)
@@ -132,3 +173,43 @@ def results_for_source(settings, source: str, page: int | None = None) -> list[V
                                                             version.version)))
                     break
     return found
+
+
+@dataclass(frozen=True)
+class CitedPassage:
+    """One `sources:` entry of a setup version and whether its document is still in the base."""
+
+    citation: Source
+    title: str  # the manifest's title, else the file's name without ITA's ``--<sha8>``
+    present: bool  # False: the document was removed from the shared folder (or never synced)
+
+
+@dataclass(frozen=True)
+class SetupTheory:
+    """What the Setups page shows in a version's Theory section."""
+
+    setup_id: str
+    version: int
+    setup_name: str
+    passages: list[CitedPassage]
+    runs: list[RunNumbers]  # this version's runs, newest first
+    learning: str = LEARNING_NOT_BUILT
+
+
+def cited_document(settings, source: str) -> tuple[str, bool]:
+    """(title, present) of a cited document key; the key was checked by the schema (a relative
+    path inside the shared folder)."""
+    path = settings.shared_kb_dir.joinpath(*source.split("/"))
+    present = path.is_file()
+    manifest = _read_manifest(path) if present and source.startswith("theory/") else None
+    title = str((manifest or {}).get("title") or "") or document_title(source)
+    return title, present
+
+
+def theory_of(settings, setup_id: str, version: int) -> SetupTheory:
+    """The passages `setup_id` v`version` cites, with its runs (see the module docstring)."""
+    found = SetupStore.from_settings(settings).load(setup_id, version)
+    passages = [CitedPassage(citation, *cited_document(settings, citation.source))
+                for citation in found.setup.sources]
+    return SetupTheory(found.id, found.version, found.setup.name, passages,
+                       runs_of(run_summaries(settings), found.id, found.version))

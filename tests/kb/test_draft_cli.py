@@ -86,3 +86,4 @@ def test_kb_findings_writes_into_my_folder(llm, tmp_path):
     path = tmp_path / "shared_kb/analysts/anna/findings/asia-sweep-fvg-draft-v1.md"
     assert result.exit_code == 0 and path.exists(), result.output
     assert "Not backtested yet" in path.read_text(encoding="utf-8")
+    assert "index: 1 added, 0 updated, 0 removed" in result.output  # indexed, not only written

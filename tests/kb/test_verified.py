@@ -4,6 +4,8 @@ writes the analyst's findings with those runs' numbers."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 
 import pytest
@@ -13,8 +15,9 @@ from engine.adapters.store import CandleStore
 from engine.backtest.run import run_backtest
 from engine.demo import import_demo_candles
 from engine.errors import SetupError
-from engine.kb.findings import write_findings
-from engine.kb.verified import LEARNING_NOT_BUILT, results_for_source
+from engine.kb.findings import findings_status, publish_findings, write_findings
+from engine.kb.shared import add_theory
+from engine.kb.verified import LEARNING_NOT_BUILT, period_words, results_for_source, theory_of
 from engine.settings import Settings
 from engine.setups.edit import apply_changes, apply_setup
 from engine.setups.parse import parse_setup, rule_hash
@@ -126,3 +129,59 @@ def test_the_visual_editor_keeps_the_sources():
 
     assert rebuilt.sources == setup.sources
     assert apply_setup(CITED, rebuilt) == CITED
+
+
+def test_a_run_reads_as_a_trader_says_it(verified_home):
+    [found] = results_for_source(verified_home, BOOK, page=42)
+    latest = found.runs[0]
+
+    assert latest.measured() == (
+        f"{latest.trades} trades, {latest.expectancy_r:+.2f} R, win "
+        f"{round(latest.win_rate * 100)} %, PF {latest.profit_factor:.2f}, BTC/USDT 1m, "
+        "10–13 Mar 2023")
+    assert period_words("2023-03-01 00:00:00+00:00", "2023-03-21 23:59:00+00:00") == \
+        "1–21 Mar 2023"
+    assert period_words("2023-02-27", "2023-03-02") == "27 Feb – 2 Mar 2023"
+    assert period_words("2022-12-30", "2023-01-02") == "30 Dec 2022 – 2 Jan 2023"
+
+
+def test_the_theory_of_a_version_marks_a_missing_document(verified_home, tmp_path):
+    note = tmp_path / "Crossing averages.md"
+    note.write_text("# Averages\n\nBuy when the fast average crosses above the slow one.\n",
+                    encoding="utf-8")
+    added = add_theory(verified_home, note, analyst="anna", title="Moving averages, ch. 3")
+    both = CITED + f"  - source: {added.source}\n    quote: Buy when the fast crosses.\n"
+    store = SetupStore.from_settings(verified_home)
+    version = store.save(both.replace("id: sma-cross", "id: sma-cross-cited"))
+
+    theory = theory_of(verified_home, "sma-cross-cited", version.version)
+
+    book, note_passage = theory.passages
+    assert (book.citation.source, book.citation.page, book.present, book.title) == (
+        BOOK, 42, False, "smc-book")  # the book was never added: missing, not hidden
+    assert (note_passage.present, note_passage.title) == (True, "Moving averages, ch. 3")
+    assert theory.runs == [] and theory.learning == LEARNING_NOT_BUILT
+    [cited] = theory_of(verified_home, "sma-cross", 2).runs[:1]
+    assert cited == results_for_source(verified_home, BOOK, page=42)[0].runs[0]
+    assert theory_of(verified_home, "sma-cross", 1).passages == []
+
+
+def test_published_findings_are_found_by_search(verified_home):
+    from engine.kb.search import search
+
+    status = findings_status(verified_home, "sma-cross", 2,
+                             theory_of(verified_home, "sma-cross", 2).runs)
+    published = publish_findings(verified_home, "sma-cross", 2)
+
+    assert published.source == "analysts/anna/findings/sma-cross-v2.md"
+    assert published.source in published.refresh.added + published.refresh.updated
+    [latest, *_] = theory_of(verified_home, "sma-cross", 2).runs
+    for query in ("findings of sma-cross v2", f"{latest.trades} trades"):
+        hits = search(verified_home, query, k=3)
+        assert hits and hits[0].source == published.source, (query, [h.source for h in hits])
+    now = findings_status(verified_home, "sma-cross", 2, [latest])
+    assert now.written_at is not None and now.newer_runs == 0
+    later = dataclasses.replace(latest, created_at=(now.written_at + dt.timedelta(seconds=1))
+                                .isoformat())
+    assert findings_status(verified_home, "sma-cross", 2, [latest, later]).newer_runs == 1
+    assert status.newer_runs in (0, 2)  # written before by another test, or not at all
