@@ -44,7 +44,7 @@ import numpy as np
 from engine.errors import KnowledgeError
 from engine.kb.embed import embed_query
 from engine.kb.index import KnowledgeIndex
-from engine.kb.terms import Term, find_terms, fold
+from engine.kb.terms import Term, find_terms, fold, mentions
 
 TERM_WEIGHT = 0.15
 """Weight of the exact-term bonus (0..1 after normalisation) added to the cosine similarity."""
@@ -119,14 +119,16 @@ class _Terms:
         with self._lock:
             found = self._postings.get(word)
             if found is None:
-                pattern = word.pattern if isinstance(word, Term) else _word_pattern(word)
-                found = self._postings[word] = self._find(pattern)
+                found = self._postings[word] = self._find(word)
                 if len(self._postings) > 10_000:
                     self._postings.pop(next(iter(self._postings)))
             return found
 
-    def _find(self, pattern: re.Pattern) -> tuple[np.ndarray, np.ndarray]:
-        hits = [match.start() for match in pattern.finditer(self.joined)]
+    def _find(self, word: str | Term) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(word, Term):
+            hits = [start for start, _ in mentions(word, self.joined)]
+        else:
+            hits = _word_starts(word, self.joined)
         if not hits:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         chunks = np.searchsorted(self.starts, np.array(hits, np.int64), side="right") - 1
@@ -144,13 +146,24 @@ class _Terms:
         return total
 
 
-def _word_pattern(word: str) -> re.Pattern:
-    """`word` as a whole word; in Latin letters or, if every letter has one, in their Cyrillic
-    look-alikes (the whole word could be typed in Cyrillic capitals)."""
-    variants = [re.escape(word)]
+def _word_starts(word: str, joined: str) -> list[int]:
+    """Where `word` starts as a whole word; in Latin letters or, if every letter has one, in
+    their Cyrillic look-alikes (the whole word could be typed in Cyrillic capitals). A literal
+    search, then the boundaries: a pattern opening with a look-behind is ten times slower."""
+    variants = {word}
     if all(ch in _LATIN_WITH_LOOKALIKE for ch in word):
-        variants.append(re.escape(word.translate(_CYRILLIC_LOOKALIKES)))
-    return re.compile(rf"(?<!\w)(?:{'|'.join(variants)})(?!\w)")
+        variants.add(word.translate(_CYRILLIC_LOOKALIKES))
+    starts = []
+    for variant in variants:
+        for match in re.finditer(re.escape(variant), joined):
+            start, end = match.start(), match.end()
+            if not (_word_char(joined[start - 1:start]) or _word_char(joined[end:end + 1])):
+                starts.append(start)
+    return starts
+
+
+def _word_char(text: str) -> bool:
+    return bool(text) and (text.isalnum() or text == "_")
 
 
 def exact_terms(query: str, *, glossary: bool = True) -> list[str | Term]:

@@ -112,16 +112,15 @@ _JOIN = r"[\s\-/]*"
 
 @dataclass(frozen=True)
 class Term:
-    """One glossary row: `key` (the term as the glossary names it), its `forms` and the
-    compiled `pattern` that finds any of them in text folded by `fold`."""
+    """One glossary row: `key` (the term as the glossary names it), its `forms`, `pattern`
+    (any form as a whole word, for short texts and `fullmatch`) and `scans` (one pattern per
+    form variant, each starting with a literal so that a scan over megabytes of passages runs
+    at C speed; `mentions` checks the word boundary before it)."""
 
     key: str
     forms: tuple[str, ...]
     pattern: re.Pattern
-
-
-def _is_abbreviation(form: str) -> bool:
-    return " " not in form and sum(ch.isupper() for ch in form) >= 2
+    scans: tuple[re.Pattern, ...]
 
 
 def fold(text: str) -> str:
@@ -129,37 +128,44 @@ def fold(text: str) -> str:
     return text.lower().replace("ё", "е")
 
 
+def _is_abbreviation(form: str) -> bool:
+    return " " not in form and sum(ch.isupper() for ch in form) >= 2
+
+
 def _word(word: str, *, last: bool) -> str:
     word = fold(word)
     if word.endswith("*"):
-        return re.escape(word[:-1].lower()) + r"\w*"
+        return re.escape(word[:-1]) + r"\w*"
     text = re.escape(word)
     if last and word.isascii() and word.isalpha():
         return text + "(?:s|es)?"
     return text
 
 
-def form_pattern(form: str) -> str:
-    """The regular expression of one form (see the table in the module docstring)."""
+def form_variants(form: str) -> list[str]:
+    """The regular expressions of one form, without the word boundaries (see the table in the
+    module docstring)."""
     if _is_abbreviation(form):
         word = fold(form)
         variants = [re.escape(word)]
         letters = [ch for ch in word if ch.isalpha()]
         if letters and all(ch in "abekmhopctyx" for ch in letters):
             variants.append(re.escape(word.translate(_LATIN_LOOKALIKE)))
-        body = "(?:" + "|".join(variants) + ")"
-    else:
-        words = form.replace("-", " ").replace("/", " ").split()
-        body = _JOIN.join(_word(w, last=i == len(words) - 1) for i, w in enumerate(words))
-    return rf"(?<!\w){body}(?!\w)"
+        return variants
+    words = form.replace("-", " ").replace("/", " ").split()
+    return [_JOIN.join(_word(w, last=i == len(words) - 1) for i, w in enumerate(words))]
+
+
+def _term(key: str, forms: tuple[str, ...]) -> Term:
+    variants = [v for form in sorted(forms, key=len, reverse=True) for v in form_variants(form)]
+    return Term(key, forms, re.compile(rf"(?<!\w)(?:{'|'.join(variants)})(?!\w)"),
+                tuple(re.compile(rf"{v}(?!\w)") for v in variants))
 
 
 @cache
 def glossary() -> tuple[Term, ...]:
     """Every term of `GLOSSARY`, compiled once."""
-    return tuple(Term(key, forms, re.compile("|".join(form_pattern(f) for f in
-                                                      sorted(forms, key=len, reverse=True))))
-                 for key, forms in GLOSSARY.items())
+    return tuple(_term(key, forms) for key, forms in GLOSSARY.items())
 
 
 def term_named(key: str) -> Term:
@@ -170,12 +176,28 @@ def term_named(key: str) -> Term:
     raise KeyError(key)
 
 
+def mentions(term: Term, folded: str) -> list[tuple[int, int]]:
+    """(start, end) of every mention of `term` in `folded` (a text passed through `fold`),
+    in order; where two forms overlap ("liquidity sweep", "sweep") the longer one counts."""
+    found = sorted((match.start(), -match.end()) for scan in term.scans
+                    for match in scan.finditer(folded)
+                    if not _word_char(folded[match.start() - 1:match.start()]))
+    spans: list[tuple[int, int]] = []
+    for start, negative_end in found:
+        if not spans or start >= spans[-1][1]:
+            spans.append((start, -negative_end))
+    return spans
+
+
+def _word_char(text: str) -> bool:
+    return bool(text) and (text.isalnum() or text == "_")
+
+
 def find_terms(text: str) -> list[Term]:
     """The glossary terms `text` mentions, in the order it mentions them; where two forms
     overlap ("inverse FVG" and "FVG") only the longer one counts."""
     lowered = fold(text)
-    found = [(match.start(), match.end(), term) for term in glossary()
-             for match in term.pattern.finditer(lowered)]
+    found = [(start, end, term) for term in glossary() for start, end in mentions(term, lowered)]
     found.sort(key=lambda item: (item[0] - item[1], item[0]))  # longest first
     taken: list[tuple[int, int]] = []
     first: dict[str, tuple[int, Term]] = {}
