@@ -156,14 +156,16 @@ def _ask_commands(kb_app: typer.Typer) -> None:
         answer = ask_base(get_settings(), question, k=k)
         if answer.answer is not None:
             console.print(f"[bold]{escape(answer.answer)}[/]\n")
-        elif answer.passages:
+        else:
             console.print("[dim]No LLM is configured (ITA_LLM_MODEL): the passages are the "
-                          "answer.[/]\n")
+                          "answer, best first.[/]\n")
+        if not answer.hits:
+            console.print("[dim]No passage found: is the base empty? `ita kb list`[/]")
         for warning in answer.warnings:
             console.print(f"[yellow]warning[/]: {escape(warning)}")
         shown = answer.passages or answer.hits
         if shown and not answer.passages:
-            console.print("[dim]Closest passages (not relevant enough to answer from):[/]")
+            console.print("[dim]Closest passages (none scores high enough to ask the model):[/]")
         for n, hit in enumerate(shown, 1):
             console.print(f"[cyan][{n}][/] {escape(where(hit))}  [dim]{escape(hit.source)} "
                           f"· score {hit.score:.2f}[/]")

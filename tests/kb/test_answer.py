@@ -1,17 +1,24 @@
 """`ask`: passages always; with an LLM (the real openai client against the local fake
 server) an answer from the given passages only, in the question's language; "nothing in the
-base" without calling the model when no passage is relevant."""
+base" without calling the model when no passage clears the relevance floor; without an LLM
+every passage found, "nothing" only when nothing was found."""
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
 
+import pytest
+from typer.testing import CliRunner
+
+from engine.cli import app
 from engine.errors import ConfigurationError, TemporaryError
-from engine.kb.answer import NOTHING, ask, check_citations, question_language
+from engine.kb.answer import NOTHING, RELEVANCE_FLOOR, ask, check_citations, question_language
+from engine.kb.index import KnowledgeIndex
 from engine.llm import chat_client
 from engine.settings import Settings
 from tests.fakes.openai_api import ANSWER_CITING_1_AND_7, FakeOpenAI
 from tests.kb._passages import FVG, SWEEP, passage
+from tests.kb.questions import FVG_RU_MD, passage_chunks
 
 KEY = "sk-test-2b7e"
 
@@ -77,6 +84,71 @@ def test_without_an_llm_the_passages_are_the_answer(tmp_path):
     answer = ask(_settings(tmp_path), "What is a fair value gap?", hits=[FVG])
 
     assert answer.answer is None and answer.passages == [FVG] and not answer.nothing
+    assert answer.warnings == ()
+
+
+def test_without_an_llm_a_low_score_never_hides_the_passages(tmp_path):
+    """The issue: the right Russian passage scored 0.10 and the trader was told "nothing"."""
+    weak = [replace(FVG, score=0.10), replace(SWEEP, score=0.04)]
+    answer = ask(_settings(tmp_path), "what is a fair value gap?", hits=weak)
+
+    assert not answer.nothing and answer.answer is None
+    assert answer.passages == weak  # best first, as found
+    assert answer.warnings == (f"no passage scores {RELEVANCE_FLOOR:.2f} or more: they may not "
+                               "answer the question",)
+    nothing = ask(_settings(tmp_path), "what is a fair value gap?", hits=[])
+    assert nothing.nothing and nothing.answer == NOTHING["en"] and nothing.passages == []
+
+
+def test_a_low_but_relevant_hit_is_worth_a_model_call(tmp_path, llm):
+    """A right passage can score 0.15 (under the old floor, 0.2): the model decides."""
+    low = replace(FVG, score=0.15)
+    answer = ask(_settings(tmp_path, llm), "What is a fair value gap?",
+                 hits=[low, replace(SWEEP, score=0.05)])
+
+    assert len(llm.requests) == 1 and answer.passages == [low] and answer.cited == (1,)
+
+
+@pytest.mark.parametrize("question", ["Рецепт борща со сметаной",
+                                      "Best way to learn to play the guitar"])
+def test_off_topic_on_an_empty_or_unrelated_base_is_nothing_without_the_model(
+        tmp_path, llm, question):
+    settings = _settings(tmp_path, llm)
+    empty = ask(settings, question)
+    assert empty.nothing and empty.hits == []
+
+    index = KnowledgeIndex(settings)
+    for key, chunks in passage_chunks().items():
+        if key in ("risk", "journal", "daily_limit", "target"):
+            index.index_chunks(chunks[0].source, chunks, sha256=key)
+    unrelated = ask(settings, question)
+    assert unrelated.nothing and unrelated.answer == NOTHING[unrelated.language]
+    assert len(unrelated.hits) == 4 and unrelated.passages == []
+    assert llm.requests == []
+
+
+def test_kb_ask_without_an_llm_shows_the_new_users_passage(ita_home, monkeypatch, tmp_path):
+    """The issue, as the lead ran it: `ita kb add fvg.md` (Russian), then an English question."""
+    monkeypatch.delenv("ITA_LLM_MODEL", raising=False)
+    note = tmp_path / "fvg.md"
+    note.write_text(FVG_RU_MD, encoding="utf-8")
+    runner = CliRunner(env={"COLUMNS": "200"})
+    added = runner.invoke(app, ["kb", "add", str(note)])
+    assert added.exit_code == 0, added.output
+
+    asked = runner.invoke(app, ["kb", "ask", "what is a fair value gap?"])
+    assert asked.exit_code == 0, asked.output
+    text = " ".join(asked.output.split())
+    assert "nothing" not in text.lower() and "not relevant" not in text
+    assert "the passages are the answer, best first" in text
+    assert "[1] fvg — Имбаланс (FVG)" in text and "Имбаланс, или FVG, — это разрыв" in text
+
+
+def test_kb_ask_on_an_empty_base_says_nothing_and_where_to_look(ita_home, monkeypatch):
+    monkeypatch.delenv("ITA_LLM_MODEL", raising=False)
+    asked = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["kb", "ask", "что такое FVG?"])
+    assert asked.exit_code == 0, asked.output
+    assert NOTHING["ru"] in asked.output and "`ita kb list`" in asked.output
 
 
 def test_llm_failures_are_one_line_errors_without_the_key(tmp_path, llm):

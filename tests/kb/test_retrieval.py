@@ -1,10 +1,14 @@
 """Retrieval quality on the fixed question set (tests/kb/questions.py), through `search`.
 
 Measured when the combination was chosen (32 questions over 26 passages; recall@1 / @3):
-dense only 23 / 29, dense + exact-term bonus (shipped) 24 / 29 with every jargon question
-first, equal-weight rank fusion with full BM25 19 / 22, BM25 alone 17 / 18. The floors below
-leave three questions of margin; the comparisons guard the two properties the combination was
-chosen for.
+dense only 23 / 29, dense + exact-term bonus 24 / 29 with every jargon question first,
+equal-weight rank fusion with full BM25 19 / 22, BM25 alone 17 / 18. The floors below leave
+three questions of margin; the comparisons guard the two properties the combination was chosen
+for.
+
+With the glossary (engine/kb/terms.py; 46 questions, the ``terms`` group added; recall@1 / @3
+per group, before -> after): ru->en 6/8 -> 7/9 of 9, en->ru 3/6 -> 5/7 of 7, same 3/3 -> 3/3
+of 4, jargon 12/12 -> 12/12 of 12, terms 8/10 -> 11/14 of 14; all 32/39 -> 38/45 of 46.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import numpy as np
 import pytest
 
 from engine.kb import search as kb_search
+from engine.kb.answer import RELEVANCE_FLOOR
 from engine.kb.index import KnowledgeIndex
 from engine.settings import Settings
-from tests.kb.questions import QUESTIONS, passage_chunks
+from tests.kb.questions import OFF_TOPIC, QUESTIONS, passage_chunks
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +43,8 @@ def _ranks(order_of) -> dict[str, list[int]]:
     """Rank (0 = first) of the right passage for each question, by group."""
     ranks: dict[str, list[int]] = {}
     for question, want, group in QUESTIONS:
-        ranks.setdefault(group, []).append(order_of(question).index(want))
+        order = order_of(question)
+        ranks.setdefault(group, []).append(min(order.index(key) for key in want.split("|")))
     return ranks
 
 
@@ -63,9 +69,31 @@ def test_recall_of_the_shipped_search(settings):
     at1, at3 = _recall(ranks, 1), _recall(ranks, 3)
     print(f"\nrecall@1 {at1}/{total}, recall@3 {at3}/{total}; first hits by group: "
           + ", ".join(f"{g} {_recall(ranks, 1, g)}/{len(v)}" for g, v in ranks.items()))
-    assert at3 >= 26, f"recall@3 {at3}/{total}"
-    assert at1 >= 21, f"recall@1 {at1}/{total}"
+    assert at3 >= 26 + 12, f"recall@3 {at3}/{total}"  # the floors of the first 32, plus
+    assert at1 >= 21 + 9, f"recall@1 {at1}/{total}"  # those of the terms group
     assert _recall(ranks, 3, "ru->en") + _recall(ranks, 3, "en->ru") >= 12
+    assert _recall(ranks, 1, "terms") >= 9 and _recall(ranks, 3, "terms") >= 12
+
+
+def test_the_glossary_helps_terms_and_costs_no_group(settings):
+    shipped = _shipped(settings)
+    plain = _by_scores(settings, lambda s, q: kb_search.rank(s, q, glossary=False))
+    assert _recall(shipped, 1, "terms") >= _recall(plain, 1, "terms") + 2
+    assert _recall(shipped, 3, "terms") >= _recall(plain, 3, "terms") + 2
+    for group in plain:
+        for at in (1, 3):
+            assert _recall(shipped, at, group) >= _recall(plain, at, group), (group, at)
+
+
+def test_the_relevance_floor_lets_every_trading_question_through(settings):
+    """`engine.kb.answer.RELEVANCE_FLOOR` decides whether the model is asked: every question
+    of the set clears it with room to spare; most off-topic questions do not."""
+    tops = {q: kb_search.search(settings, q, k=1)[0].score for q, _, _ in QUESTIONS}
+    lowest = min(tops, key=tops.get)
+    assert tops[lowest] >= RELEVANCE_FLOOR + 0.05, (lowest, tops[lowest])
+    off = [kb_search.search(settings, q, k=1)[0].score for q in OFF_TOPIC]
+    assert sum(score < RELEVANCE_FLOOR for score in off) >= len(OFF_TOPIC) * 2 // 3, off
+    assert max(off) < RELEVANCE_FLOOR + 0.05, off
 
 
 def test_the_term_bonus_helps_jargon_and_never_costs_cross_lingual(settings):

@@ -1,17 +1,23 @@
-"""Search: what a hit carries, the filters, the term rules, bad requests."""
+"""Search: what a hit carries, the filters, the term rules and the glossary, bad requests."""
 
 from __future__ import annotations
 
+import doctest
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from engine.errors import KnowledgeError
+from engine.kb import search as search_module
+from engine.kb import terms as terms_module
+from engine.kb.answer import RELEVANCE_FLOOR
 from engine.kb.index import KnowledgeIndex
+from engine.kb.ingest import add_files
 from engine.kb.search import Hit, _snapshot, query_terms, search, tokens
+from engine.kb.terms import GLOSSARY, find_terms, fold, term_named
 from engine.settings import Settings
-from tests.kb.questions import passage_chunks
+from tests.kb.questions import FVG_RU_MD, PASSAGES, passage_chunks
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +120,76 @@ def test_a_change_reloads_only_the_documents_it_touched(ita_home, monkeypatch):
     assert hits[0].source == "questions/ote.md"
     assert {hit.source for hit in hits} == {"questions/ote.md", "questions/risk.md",
                                             "questions/bos.md"}
+
+
+# --- the glossary (engine/kb/terms.py) ------------------------------------------------------
+
+DISTRACTORS = ("order_block", "risk", "journal", "killzone", "asia_sweep", "premium", "choch",
+               "stop", "breaker", "ote")
+"""English passages of the question set that are not about fair value gaps."""
+
+
+@pytest.fixture(scope="module")
+def new_users_base(tmp_path_factory) -> Settings:
+    """The issue's new user: a Russian FVG note added with `add_files` (the real extraction,
+    chunking and index), beside English passages on other topics."""
+    folder = tmp_path_factory.mktemp("new-user")
+    settings = Settings(home=folder / "home", analyst="anna")
+    files = [folder / "fvg.md"]
+    files[0].write_text(FVG_RU_MD, encoding="utf-8")
+    for key in DISTRACTORS:
+        files.append(folder / f"{key}.md")
+        files[-1].write_text(PASSAGES[key][1], encoding="utf-8")
+    report = add_files(settings, files)
+    assert not report.failed
+    return settings
+
+
+def test_an_english_question_finds_the_russian_passage_first(new_users_base):
+    """Dense alone scored the note 0.10 for this question and ranked English passages on
+    other topics above it."""
+    hits = search(new_users_base, "what is a fair value gap?", k=3)
+    assert hits[0].source.startswith("theory/fvg--") and "Имбаланс, или FVG" in hits[0].text
+    assert hits[0].score >= RELEVANCE_FLOOR + 0.05
+
+
+@pytest.mark.parametrize(("question", "want"), [
+    ("Что такое брейкер?", "breaker"),  # Russian slang -> "breaker block"
+    ("stop hunt above equal highs", "equal_highs"),  # -> "Равные максимумы … снятием ликвидности"
+    ("Что такое митигация ордер-блока?", "ob_mitigation"),  # stem: "митигированным"
+    ("How does price grab liquidity above equal highs?", "equal_highs"),
+])
+def test_a_term_in_one_language_finds_the_passage_in_another_form(settings, question, want):
+    assert search(settings, question, k=1)[0].source == f"questions/{want}.md"
+
+
+def test_a_glossary_term_matches_every_form_in_the_passages(settings):
+    snapshot = _snapshot(settings)
+    positions, counts = snapshot.terms.postings(term_named("FVG"))
+    found = dict(zip((snapshot.columns["source"][p] for p in positions), counts, strict=True))
+    # "fair value gap (FVG)", "FVG … имбаланс … имбаланса", "имбаланс", "FVG … имбаланс"
+    assert found == {"questions/fvg.md": 2, "questions/fvg_entry.md": 3,
+                     "questions/displacement.md": 1, "questions/ifvg.md": 2}
+
+
+@pytest.mark.parametrize(("text", "keys"), [
+    ("fair value gaps on H1", ["FVG"]),
+    ("Что такое ФВГ и имбалансы?", ["FVG"]),
+    ("ордер-блоками и ордерблок", ["order block"]),
+    ("Зона ОТЕ", ["OTE"]),  # Cyrillic look-alikes
+    ("объемный имбаланс", ["volume imbalance"]),  # "ё" typed as "е"; the longer form wins
+    ("what is an inverse FVG?", ["IFVG"]),
+    ("цена сняла ликвидность, затем слом структуры", ["liquidity sweep", "BOS"]),
+    ("an obvious move, a bossy trader", []),  # abbreviations match whole words only
+    ("что такое ордер блок", ["order block"]),
+])
+def test_find_terms_reads_every_form(text, keys):
+    assert [term.key for term in find_terms(text)] == keys
+
+
+def test_the_glossary_is_data_and_its_examples_hold():
+    forms = [fold(form) for forms in GLOSSARY.values() for form in forms]
+    assert len(forms) == len(set(forms)), "a form is listed twice"
+    assert 30 <= len(GLOSSARY) <= 60
+    assert doctest.testmod(terms_module).failed == 0
+    assert doctest.testmod(search_module).failed == 0
