@@ -75,12 +75,13 @@ def to_flow(graph: fg.Graph) -> StreamlitFlowState:
     return StreamlitFlowState(nodes, edges)
 
 
-def save_graph(setup_id: str) -> None:
+def save_graph(setup_id: str, number: int) -> None:
     """Save's callback, run before the graph editor reruns (which then shows the saved version
-    as the active one): the canvas's rule as an edit of the active version's text (only changed
-    lines differ). The outcome is kept as a notice with the graph it belongs to."""
-    version = state.setup_version(setup_id)
-    key = graph_key(setup_id, version.version)
+    as the active one): the canvas's rule as an edit of the text of the version it shows
+    (only changed lines differ), even if another one was made active meanwhile. The outcome is
+    kept as a notice with the graph it belongs to."""
+    version = state.setup_version(setup_id, number)
+    key = graph_key(setup_id, number)
     graph, rev = st.session_state[key], st.session_state["editor_rev"]
     try:
         text = apply_setup(version.text, fg.graph_to_setup(graph, base=version.setup),
@@ -116,7 +117,8 @@ def show_canvas(graph: fg.Graph) -> list:
     # report back, which reruns the page — forever. What the canvas reports (moves, edges drawn,
     # the node clicked) is read from its return value and never handed back to it. The key
     # changes with the revision only (the panel changed the graph, or another setup or version
-    # is shown), not with a save: the saved graph stays mounted and a save is one page run.
+    # is shown), not with a save: the saved graph stays mounted, and a save reruns only the
+    # graph editor.
     flow_key = f"editor_flow_{setup_id}_{st.session_state['editor_rev']}"
     if st.session_state.get("editor_flow_key") != flow_key:
         st.session_state["editor_flow_key"] = flow_key
@@ -240,7 +242,8 @@ def show_panel(graph: fg.Graph, problems: list, version, key: str) -> None:
     if notice and notice[:2] == (key, st.session_state["editor_rev"]):
         (st.success if notice[2] == "success" else st.error)(notice[3])
     st.button("Save as new version", type="primary", key="editor_save",
-              disabled=bool(problems), on_click=save_graph, args=(version.id,))
+              disabled=bool(problems), on_click=save_graph,
+              args=(version.id, version.version))
 
 
 def version_label(graph: fg.Graph, version, rule: str | None) -> str:

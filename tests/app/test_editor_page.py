@@ -248,6 +248,23 @@ def test_an_incomplete_graph_has_no_preview_until_it_is_a_rule(app_home, canvas)
     assert "unsaved edits: the preview shows them" in version_label(at)
 
 
+def test_edits_are_saved_when_another_version_was_made_active_meanwhile(app_home,
+                                                                        canvas) -> None:
+    at = editor("bos-order-block-retest")
+    at.selectbox(key="editor_node").set_value("target").run()
+    next(n for n in at.number_input if n.label == "r_multiple").set_value(3.0).run()
+    at.button(key="editor_apply").click().run()
+    s = store()  # meanwhile, on the Setups page: v2, active
+    s.save(s.load("bos-order-block-retest").text.replace("length: 5", "length: 6"))
+    at.button(key="editor_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Saved bos-order-block-retest v3." in s.value for s in at.success)
+    saved = store().load("bos-order-block-retest")
+    assert saved.version == 3 and saved.setup.plan.target.r_multiple == 3.0  # the edit ...
+    assert saved.setup.conditions["bullish_ob_retest"].length == 5  # ... of v1, on the canvas
+    assert version_label(at) == "Editing bos-order-block-retest v3 (active; 3 versions)"
+
+
 def test_another_setup_shows_its_own_values_not_the_last_ones_typed(app_home, canvas) -> None:
     at = editor("bos-order-block-retest")
     at.selectbox(key="editor_node").set_value("target").run()
