@@ -59,6 +59,16 @@ def detect_setup(ref: str, *, symbol: str | None = None, start=None, end=None,
                      dict(compiled.counters))
 
 
+def detect_rule(setup: Setup, *, symbol: str | None = None, start=None, end=None,
+                candle_store: CandleStore | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The candles and signals of a rule that is not stored as a version (the Editor's canvas
+    with unsaved edits), on stored candles at its timeframe; its signals carry version 0."""
+    candle_store = candle_store or CandleStore.from_settings()
+    symbol = symbol or setup.market.symbols[0]
+    candles = load_candles(candle_store, symbol, setup.market.timeframe, start=start, end=end)
+    return candles, compile_setup(setup)(candles, symbol=symbol)
+
+
 def check_setup_stops(setup: Setup, *, candle_store: CandleStore | None = None) -> StopCheck:
     """The stop check of `engine.setups.stops` on the stored candles of the setup's first
     symbol at its timeframe; a `DataError` when none are stored."""

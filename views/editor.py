@@ -1,7 +1,11 @@
 """Editor: a setup as a node graph. Click a node (or pick it in the list) to edit its
 parameters in the side panel; add blocks from the palette; draw edges on the canvas; save a new
 version. The canvas shows structure; parameters are edited beside it (the component's nodes
-hold no widgets)."""
+hold no widgets).
+
+The preview below shows the rule on the canvas now, saved or not (`app.editor_preview`): an
+edit that changes the rule reruns the page and shows its signals; a save does not change the
+rule, so it reruns only the canvas and its panel (a fragment), and the chart stays as it is."""
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -9,10 +13,11 @@ from streamlit_flow import streamlit_flow
 from streamlit_flow.elements import StreamlitFlowEdge, StreamlitFlowNode
 from streamlit_flow.state import StreamlitFlowState
 
+from app import editor_preview as preview
 from app import flow_graph as fg
 from app import state
-from app.charts import preview_figure
 from app.ui import sidebar, stop_if_empty, user_errors
+from engine.errors import ItaError
 from engine.setups.edit import apply_setup
 from engine.setups.schema import DETECTOR_BLOCKS
 from engine.setups.store import text_hash
@@ -24,7 +29,14 @@ ids = store.ids()
 stop_if_empty(ids, "No setups yet: run `ita demo` to add the examples.")
 setup_id = st.selectbox("Setup", ids, key="editor_setup")
 version = state.setup_version(setup_id)  # the active one
-key = f"editor_graph_{setup_id}_{version.version}"
+
+
+def graph_key(setup_id: str, number: int) -> str:
+    """Where the session keeps the graph of a setup version (with its unsaved edits)."""
+    return f"editor_graph_{setup_id}_{number}"
+
+
+key = graph_key(setup_id, version.version)
 if key not in st.session_state:
     layout = fg.load_layout(store.layout_path(setup_id, version.version))
     st.session_state[key] = fg.setup_to_graph(version.setup, layout=layout)
@@ -34,6 +46,10 @@ if st.session_state.get("editor_shown") != key:  # another graph than the last r
     # a new canvas and new fields; a revision never used before in this session, so that no
     # widget keeps the value it had for another setup's node of the same name
     st.session_state["editor_rev"] = st.session_state.get("editor_rev", 0) + 1
+# the rule the preview at the bottom shows in this run; the graph editor reruns the whole page
+# when its graph comes to describe another one
+st.session_state["editor_preview_rule"] = preview.canvas_rule_hash(st.session_state[key],
+                                                                   version)
 
 
 ACCENT = {"condition": "#2563eb", "combinator": "#7c3aed", "signal": "#0f766e",
@@ -59,26 +75,38 @@ def to_flow(graph: fg.Graph) -> StreamlitFlowState:
     return StreamlitFlowState(nodes, edges)
 
 
-def save_graph(rule, graph: fg.Graph) -> tuple[str, int, str]:
-    """Save the edited rule as an edit of the version's text (only changed lines differ);
-    the notice to show, keyed to the graph it belongs to."""
-    text = apply_setup(version.text, rule, source=str(version.path))
-    if text_hash(text) == version.hash:  # the text, not a version number, says "no change"
-        return key, st.session_state["editor_rev"], (
-            f"No change: v{version.version} already holds this rule.")
-    newest = max(state.version_numbers(setup_id))
-    saved = store.save(text, source=f"{setup_id} (editor)")
-    fg.save_layout(store.layout_path(setup_id, saved.version), graph)
+def save_graph(setup_id: str, number: int) -> None:
+    """Save's callback, run before the graph editor reruns (which then shows the saved version
+    as the active one): the canvas's rule as an edit of the text of the version it shows
+    (only changed lines differ), even if another one was made active meanwhile. The outcome is
+    kept as a notice with the graph it belongs to."""
+    version = state.setup_version(setup_id, number)
+    key = graph_key(setup_id, number)
+    graph, rev = st.session_state[key], st.session_state["editor_rev"]
+    try:
+        text = apply_setup(version.text, fg.graph_to_setup(graph, base=version.setup),
+                           source=str(version.path))
+        if text_hash(text) == version.hash:  # the text, not a version number, says "no change"
+            st.session_state["editor_notice"] = (
+                key, rev, "success", f"No change: v{version.version} already holds this rule.")
+            return
+        newest = max(state.version_numbers(setup_id))
+        saved = store.save(text, source=f"{setup_id} (editor)")
+        fg.save_layout(store.layout_path(setup_id, saved.version), graph)
+    except (ValueError, ItaError) as error:
+        st.session_state["editor_notice"] = (key, rev, "error",
+                                             "  \n".join(str(error).splitlines()))
+        return
     # the saved version is this very graph: it moves to the version's key and stays on the
     # canvas, which neither remounts nor reports back (the old version reloads from its file
     # if it is ever shown again)
-    saved_key = f"editor_graph_{setup_id}_{saved.version}"
+    saved_key = graph_key(setup_id, saved.version)
     st.session_state.pop(key, None)
     st.session_state[saved_key] = graph
     st.session_state["editor_shown"] = saved_key
     message = (f"Saved {saved.id} v{saved.version}." if saved.version > newest else
                f"v{saved.version} already holds this rule: it is the active version now.")
-    return saved_key, st.session_state["editor_rev"], message
+    st.session_state["editor_notice"] = (saved_key, rev, "success", message)
 
 
 def show_canvas(graph: fg.Graph) -> list:
@@ -89,7 +117,8 @@ def show_canvas(graph: fg.Graph) -> list:
     # report back, which reruns the page — forever. What the canvas reports (moves, edges drawn,
     # the node clicked) is read from its return value and never handed back to it. The key
     # changes with the revision only (the panel changed the graph, or another setup or version
-    # is shown), not with a save: the saved graph stays mounted and a save is one page run.
+    # is shown), not with a save: the saved graph stays mounted, and a save reruns only the
+    # graph editor.
     flow_key = f"editor_flow_{setup_id}_{st.session_state['editor_rev']}"
     if st.session_state.get("editor_flow_key") != flow_key:
         st.session_state["editor_flow_key"] = flow_key
@@ -153,17 +182,19 @@ def node_fields(node, node_id: str) -> tuple[dict, list[str]]:
     return values, typos
 
 
-def changed() -> None:
-    """The graph changed: new widgets and a new canvas, in this fragment only (the preview
-    shows the saved version, which did not change)."""
+def changed(graph: fg.Graph, version) -> None:
+    """The graph changed: new widgets and a new canvas. The whole page reruns when the rule
+    changed (the preview shows it), else only this fragment."""
     st.session_state["editor_rev"] += 1
+    if preview.canvas_rule_hash(graph, version) != st.session_state.get("editor_preview_rule"):
+        st.rerun()
     try:
         st.rerun(scope="fragment")
     except StreamlitAPIException:  # the fragment ran as part of the whole page (its first run)
         st.rerun()
 
 
-def palette(graph: fg.Graph, node_id: str) -> None:
+def palette(graph: fg.Graph, node_id: str, version) -> None:
     st.markdown("**Palette**")
     kind = st.selectbox("Add a block", list(DETECTOR_BLOCKS) + [f"combinator:{c}" for c in
                                                                 fg.COMBINATORS],
@@ -174,11 +205,11 @@ def palette(graph: fg.Graph, node_id: str) -> None:
             fg.add_combinator(graph, kind.split(":")[1])
         else:
             fg.add_condition(graph, kind)
-        changed()
+        changed(graph, version)
     if c2.button("Delete node", key="editor_delete"):
         try:
             fg.remove_node(graph, node_id)
-            changed()
+            changed(graph, version)
         except ValueError as error:
             st.error(str(error))
     with st.expander("Edges (remove one drawn by mistake)"):
@@ -186,10 +217,10 @@ def palette(graph: fg.Graph, node_id: str) -> None:
         gone = st.selectbox("Edge", edge_ids, key="editor_edge") if edge_ids else None
         if gone and st.button("Remove edge", key="editor_edge_remove"):
             graph.edges = [e for e in graph.edges if e.id != gone]
-            changed()
+            changed(graph, version)
 
 
-def show_panel(graph: fg.Graph, problems: list) -> None:
+def show_panel(graph: fg.Graph, problems: list, version, key: str) -> None:
     node_ids = [n.id for n in graph.nodes]
     if st.session_state.get("editor_node") not in node_ids:
         st.session_state.pop("editor_node", None)  # another setup, or a node deleted
@@ -201,45 +232,62 @@ def show_panel(graph: fg.Graph, problems: list) -> None:
     if st.button("Apply", key="editor_apply", disabled=bool(typos)):
         try:
             fg.update_node(graph, node_id, values)
-            changed()
+            changed(graph, version)
         except ValueError as error:
             st.error(str(error))
-    palette(graph, node_id)
+    palette(graph, node_id, version)
 
     # the last save's outcome stays on screen until the graph changes again
     notice = st.session_state.get("editor_notice")
     if notice and notice[:2] == (key, st.session_state["editor_rev"]):
-        st.success(notice[2])
-    if st.button("Save as new version", type="primary", key="editor_save",
-                 disabled=bool(problems)):
-        with user_errors():
-            try:
-                rule = fg.graph_to_setup(graph, base=version.setup)
-            except ValueError as error:
-                st.error(str(error))
-            else:
-                st.session_state["editor_notice"] = save_graph(rule, graph)
-                st.rerun()  # the whole page: the new version's selector, canvas and preview
+        (st.success if notice[2] == "success" else st.error)(notice[3])
+    st.button("Save as new version", type="primary", key="editor_save",
+              disabled=bool(problems), on_click=save_graph,
+              args=(version.id, version.version))
+
+
+def version_label(graph: fg.Graph, version, rule: str | None) -> str:
+    """Which version the canvas holds, and whether it holds edits not saved yet."""
+    count = len(state.version_numbers(version.id))
+    label = (f"Editing {version.id} v{version.version} (active; {count} "
+             f"version{'s' if count > 1 else ''})")
+    if rule is None:
+        return label + " · unsaved edits, not a complete rule yet (see the warnings)"
+    return label + (" · unsaved edits: the preview shows them"
+                    if rule != preview.rule_hash(version.setup) else "")
 
 
 @st.fragment
-def graph_editor() -> None:
-    """The canvas and the side panel. A fragment: a click on a node, a field, Apply, Add or
-    Delete rerun only this part (the preview below shows the saved version and stays); Save
-    reruns the page."""
+def graph_editor(setup_id: str) -> None:
+    """The version label, the canvas and the side panel. A fragment: a click on a node, a
+    field, Save, and an edit that keeps the rule rerun only this part; an edit of the rule
+    reruns the page, whose preview shows the rule on the canvas."""
+    version = state.setup_version(setup_id)  # the active one: after a save, the saved one
+    key = graph_key(setup_id, version.version)
+    if key not in st.session_state:  # another version made active elsewhere (Setups, CLI)
+        st.rerun()
     graph: fg.Graph = st.session_state[key]
+    label = st.empty()
     canvas, panel = st.columns([3, 2])
     with canvas:
         problems = show_canvas(graph)
+    rule = preview.canvas_rule_hash(graph, version)
+    if rule != st.session_state.get("editor_preview_rule"):
+        st.rerun()  # an edge drawn on the canvas changed the rule: the preview shows it
+    label.caption(version_label(graph, version, rule))
     with panel:
-        show_panel(graph, problems)
+        show_panel(graph, problems, version, key)
 
 
-graph_editor()
+graph_editor(setup_id)
 
 st.subheader("Preview")
-with user_errors():  # the active version: the one loaded above (a save reruns the page)
-    candles, signals, tf = state.signals(version, symbol=choice["symbol"],
-                                         start=choice["start"], end=choice["end"])
-    st.plotly_chart(preview_figure(candles, signals, tf, title=version.ref),
-                    key="editor_preview_chart")
+rule = preview.canvas_rule(st.session_state[key], version)
+if rule is None:
+    st.info("The preview shows the rule once the graph on the canvas is complete: see the "
+            "warnings above.")
+else:
+    with user_errors():
+        st.plotly_chart(preview.preview_chart(rule, version, symbol=choice["symbol"],
+                                              start=choice["start"], end=choice["end"]),
+                        key="editor_preview_chart")

@@ -52,6 +52,11 @@ def editor(setup_id: str) -> AppTest:
     return at
 
 
+def version_label(at: AppTest) -> str:
+    """The line above the canvas naming the version on it."""
+    return next(c.value for c in at.caption if c.value.startswith("Editing "))
+
+
 def store():
     from engine.setups.store import SetupStore
 
@@ -146,27 +151,22 @@ def test_the_stop_panel_shows_undeclared_fields_as_defaults(app_home, canvas) ->
     assert any("No change" in s.value for s in at.success)
 
 
-def test_saving_keeps_the_canvas_mounted_and_shows_the_new_version(app_home, canvas,
-                                                                   monkeypatch) -> None:
-    from app import state
-
-    previews = []
-    signals = state.signals
-    monkeypatch.setattr(state, "signals", lambda version, **kw: (previews.append(version.ref),
-                                                                 signals(version, **kw))[1])
+def test_saving_keeps_the_canvas_mounted_and_shows_the_new_version(app_home, canvas) -> None:
     at = editor("bos-order-block-retest")
     at.selectbox(key="editor_node").set_value("target").run()
     next(n for n in at.number_input if n.label == "r_multiple").set_value(3.0).run()
     at.button(key="editor_apply").click().run()
-    shown, mounts, previews[:] = canvas.calls[-1], list(canvas.mounts), []
+    assert "v1 (active; 1 version) · unsaved edits" in version_label(at)
+    shown, mounts = canvas.calls[-1], list(canvas.mounts)
     at.button(key="editor_save").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Saved bos-order-block-retest v2." in s.value for s in at.success)
+    # the label names the saved version as the active one, with nothing left unsaved
+    assert version_label(at) == "Editing bos-order-block-retest v2 (active; 2 versions)"
     # the canvas was handed the very state it showed: no remount, so nothing reported back
     # and no further run (the old page mounted a new canvas, which reran the page once more)
     assert canvas.mounts == mounts
     assert set(canvas.calls[canvas.calls.index(shown):]) == {shown}
-    assert previews == ["bos-order-block-retest@2"]  # one page run, showing the new version
     assert at.selectbox(key="editor_node").value == "target"  # the panel stays where it was
     canvas.click("stop")  # the canvas keeps working on the saved version
     at.run()
@@ -178,6 +178,91 @@ def test_saving_keeps_the_canvas_mounted_and_shows_the_new_version(app_home, can
     at.button(key="editor_save").click().run()
     assert any("Saved bos-order-block-retest v3." in s.value for s in at.success)
     assert store().load("bos-order-block-retest").setup.plan.target.r_multiple == 3.5
+
+
+@pytest.fixture()
+def builds(monkeypatch) -> list[str]:
+    """Every preview chart built and every detection run, in order."""
+    import app.charts
+    import engine.pipeline
+
+    calls: list[str] = []
+    for module, name in ((app.charts, "candle_figure"), (engine.pipeline, "detect_setup"),
+                         (engine.pipeline, "detect_rule")):
+        real = getattr(module, name, None)
+        if real is not None:
+            monkeypatch.setattr(module, name, lambda *a, _real=real, _name=name, **k: (
+                calls.append(_name), _real(*a, **k))[1])
+    return calls
+
+
+def preview_spec(at: AppTest) -> dict:
+    import json
+
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def shown_signals(spec: dict) -> dict[str, int]:
+    return {t["name"]: len(t["x"]) for t in spec["data"]
+            if t.get("name") in ("long signal", "short signal")}
+
+
+def test_the_preview_shows_the_edits_and_a_save_does_not_rebuild_it(app_home, canvas,
+                                                                    builds) -> None:
+    at = editor("sma-cross")  # direction: both
+    before = preview_spec(at)
+    assert set(shown_signals(before)) == {"long signal", "short signal"}
+    canvas.click("signal")
+    at.run()
+    at.selectbox(key=next(s.key for s in at.selectbox if s.label == "direction")
+                 ).set_value("long").run()
+    at.button(key="editor_apply").click().run()
+    edited = preview_spec(at)  # the rule on the canvas, not yet saved: long signals only
+    assert set(shown_signals(edited)) == {"long signal"}
+    assert edited["layout"]["title"]["text"].startswith("sma-cross as on the canvas: ")
+    assert edited["layout"]["title"]["text"] != before["layout"]["title"]["text"]
+    assert "v1 (active; 1 version) · unsaved edits: the preview shows them" in (
+        version_label(at))
+    builds.clear()
+    at.button(key="editor_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Saved sma-cross v2." in s.value for s in at.success)
+    assert version_label(at) == "Editing sma-cross v2 (active; 2 versions)"
+    assert builds == []  # the same rule: no detection, no new chart ...
+    assert preview_spec(at) == edited  # ... and the very chart of the edits
+    assert store().load("sma-cross").setup.direction == "long"
+
+
+def test_an_incomplete_graph_has_no_preview_until_it_is_a_rule(app_home, canvas) -> None:
+    at = editor("ny-fvg-continuation")
+    at.selectbox(key="editor_palette").set_value("rsi").run()
+    at.button(key="editor_add").click().run()
+    assert not at.get("plotly_chart")
+    assert any("once the graph on the canvas is complete" in i.value for i in at.info)
+    assert "not a complete rule yet" in version_label(at)
+    canvas.extra_edges = [StreamlitFlowEdge("st-flow-edge_cond:rsi_1-op:1", "cond:rsi_1",
+                                            "op:1")]
+    canvas.click(None)
+    at.run()  # the edge drawn makes it a rule again: its preview is back
+    assert not at.info and len(at.get("plotly_chart")) == 1
+    assert "unsaved edits: the preview shows them" in version_label(at)
+
+
+def test_edits_are_saved_when_another_version_was_made_active_meanwhile(app_home,
+                                                                        canvas) -> None:
+    at = editor("bos-order-block-retest")
+    at.selectbox(key="editor_node").set_value("target").run()
+    next(n for n in at.number_input if n.label == "r_multiple").set_value(3.0).run()
+    at.button(key="editor_apply").click().run()
+    s = store()  # meanwhile, on the Setups page: v2, active
+    s.save(s.load("bos-order-block-retest").text.replace("length: 5", "length: 6"))
+    at.button(key="editor_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Saved bos-order-block-retest v3." in s.value for s in at.success)
+    saved = store().load("bos-order-block-retest")
+    assert saved.version == 3 and saved.setup.plan.target.r_multiple == 3.0  # the edit ...
+    assert saved.setup.conditions["bullish_ob_retest"].length == 5  # ... of v1, on the canvas
+    assert version_label(at) == "Editing bos-order-block-retest v3 (active; 3 versions)"
 
 
 def test_another_setup_shows_its_own_values_not_the_last_ones_typed(app_home, canvas) -> None:

@@ -4,7 +4,8 @@ trader's journey through the pages:
 
 1. Data: upload a CSV of candles as a new symbol; the sidebar lists it.
 2. Setups: edit a number in a setup's YAML, save it as a new version.
-3. Editor: open nodes by clicking them on the canvas, change a parameter, save a new version.
+3. Editor: open nodes by clicking them on the canvas, change a parameter (the preview shows
+   the edit), save a new version (the preview stays as it is).
 4. Backtest: run that version through the daemon; the header names it.
 5. Open its trades on the chart (Next, then a row of the table): the chart zooms to each;
    panned away (and dragged back), its price axis fits the visible candles.
@@ -529,10 +530,18 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             field.fill("3.5")
             clock.time("type into a field", "Editor: r_multiple", lambda: field.press("Enter"))
             clock.time("click a button", "Editor: Apply",
-                       _key(page, "editor_apply").get_by_role("button").click)
+                       _key(page, "editor_apply").get_by_role("button").click,
+                       until=_visible(page.get_by_text("unsaved edits: the preview shows them")))
+            # the preview shows the edited rule; saving it changes nothing there: the chart
+            # stays the very element it was, neither rebuilt nor redrawn
+            preview = page.locator(".st-key-editor_preview_chart .js-plotly-plot")
+            preview.evaluate("plot => { plot.dataset.itaBeforeSave = 'yes'; }")
             clock.time("click a button", "Editor: Save as new version",
                        _key(page, "editor_save").get_by_role("button").click,
                        until=_visible(page.get_by_text(f"Saved {SETUP} v3")))
+            expect(page.get_by_text(f"Editing {SETUP} v3 (active; 3 versions)",
+                                    exact=True)).to_be_visible()
+            assert preview.evaluate("plot => plot.dataset.itaBeforeSave") == "yes"
             saved = home / "setups" / SETUP / "v0003.yaml"
             assert "r_multiple: 3.5" in saved.read_text()
             assert "breakeven_at_r: 1.5" in saved.read_text()  # the Setups edit carried on
