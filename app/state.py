@@ -38,6 +38,7 @@ WARM_MODULES = (  # what the pages import at their first use, slowest first (num
     "engine.pipeline", "engine.backtest.run", "plotly.graph_objects", "app.chart_views",
     "engine.backtest.report", "streamlit_flow", "app.flow_graph", "engine.setups.edit",
     "app.research_ui", "app.journal_ui", "app.runs_ui", "engine.backtest.optimise",
+    "chromadb", "engine.kb.search", "app.kb_ui", "app.kb_share", "engine.kb.sync",
 )
 QUIET_AFTER_RUN_S = 0.5  # background work resumes this long after the last page run ended
 DEMO_CHECK_S = 2.0  # how often the server looks for setups or candles the demo replay misses
@@ -266,7 +267,7 @@ def _import_modules() -> None:
     atexit.register(gc.unfreeze)  # let native extensions free their objects at exit
     gc.freeze()
     steps = [functools.partial(importlib.import_module, name) for name in WARM_MODULES]
-    for step in [*steps, _warm_figures, _warm_detectors, _warm_loaders]:
+    for step in [*steps, _warm_figures, _warm_detectors, _warm_loaders, _warm_knowledge]:
         wait_until_idle()
         try:
             step()
@@ -329,6 +330,16 @@ def _warm_loaders() -> None:
     if ids:
         signals(setup_version(ids[0]), symbol=choice["symbol"], start=choice["start"],
                 end=choice["end"])
+
+
+def _warm_knowledge() -> None:
+    """What the Knowledge page's first search needs: the embedding model (~3 s), then, when
+    an index exists, its snapshot in memory (~4 s at 20,000 passages)."""
+    from app import kb_ui
+
+    kb_ui.load_model()
+    wait_until_idle()
+    kb_ui.load_snapshot(settings())
 
 
 def _warm_figures() -> None:
