@@ -40,6 +40,7 @@ from app.setup_drafts import draft_text, keep_draft, yaml_key
 from app.ui import show_error, user_errors
 from engine.errors import ItaError, KnowledgeError
 
+KNOWLEDGE_PAGE = "views/knowledge.py"
 KINDS_WORDS = "PDF, PNG/JPG screenshots, Markdown, TXT, DOCX"
 ANY = "any"
 SEARCH_K = 5
@@ -53,25 +54,52 @@ _warm_lock = threading.Lock()
 _warm_thread: threading.Thread | None = None
 
 
-def warm_model() -> threading.Thread:
-    """Load the embedding model in the background, once per server process: the page's first
-    search then does not wait ~2.5 s for it."""
+def warm_in_background(settings) -> threading.Thread:
+    """Get the first search ready without slowing the page: once the page runs are over
+    (`state.wait_until_idle`), load the embedding model and bring the search snapshot up to
+    the index (`warm_search`). The server's warm-up does this before the page is ever opened;
+    each run of the page asks again, so an index changed meanwhile (a `kb_ingest` job, a sync,
+    another analyst's files) is read before the trader's next search, not during it. One such
+    thread at a time; returns it."""
     global _warm_thread
     with _warm_lock:
-        if _warm_thread is None:
-            _warm_thread = threading.Thread(target=_load_model, name="ita-kb-warm-up",
-                                            daemon=True)
+        if _warm_thread is None or not _warm_thread.is_alive():
+            _warm_thread = threading.Thread(target=_warm_when_idle, args=(settings,),
+                                            name="ita-kb-warm-up", daemon=True)
             _warm_thread.start()
         return _warm_thread
 
 
-def _load_model() -> None:
+def _warm_when_idle(settings) -> None:
+    state.wait_until_idle()
     try:
-        from engine.kb.embed import embed_query
-
-        embed_query("warm up")
+        warm_search(settings)
     except Exception:  # an optimisation: the first search says what is wrong
-        log.exception("warming up the embedding model failed")
+        log.exception("warming up the knowledge base failed")
+
+
+def load_model() -> None:
+    """Load the embedding model of `engine.kb.embed` (~3 s once per process)."""
+    from engine.kb.embed import embed_query
+
+    embed_query("warm up")
+
+
+def load_snapshot(settings) -> None:
+    """When an index exists: its snapshot in memory as `engine.kb.search` keeps it (read in
+    full the first time, then only the documents changed since); nothing is created when
+    there is no index yet."""
+    from engine.kb.index import KnowledgeIndex
+    from engine.kb.search import search
+
+    if KnowledgeIndex(settings).version() != "empty":
+        search(settings, "warm up", k=1)
+
+
+def warm_search(settings) -> None:
+    """The model, then the snapshot, in this thread (`load_model`, `load_snapshot`)."""
+    load_model()
+    load_snapshot(settings)
 
 
 def has_documents(settings) -> bool:
@@ -79,6 +107,23 @@ def has_documents(settings) -> bool:
     from engine.kb.shared import list_documents
 
     return bool(list_documents(settings))
+
+
+def home_line(settings) -> None:
+    """Home's line about the knowledge base (`engine.kb.status`: two small JSON reads, no
+    Chroma), linking to the Knowledge page; a failed sync in red."""
+    from streamlit.errors import StreamlitPageNotFoundError
+
+    from engine.kb.status import knowledge_status, line
+
+    status = knowledge_status(settings)
+    text = _md(line(status))
+    if status.failed:
+        text = f":red[{text}]"
+    try:
+        st.page_link(KNOWLEDGE_PAGE, label=text, icon=":material/local_library:")
+    except StreamlitPageNotFoundError:  # the page run alone (AppTest), not in the navigation
+        st.markdown(text)
 
 
 # ------------------------------------------------------------------------------ adding files

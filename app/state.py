@@ -38,6 +38,8 @@ WARM_MODULES = (  # what the pages import at their first use, slowest first (num
     "engine.pipeline", "engine.backtest.run", "plotly.graph_objects", "app.chart_views",
     "engine.backtest.report", "streamlit_flow", "app.flow_graph", "engine.setups.edit",
     "app.research_ui", "app.journal_ui", "app.runs_ui", "engine.backtest.optimise",
+    "chromadb", "engine.kb.search", "engine.kb.verified", "app.kb_ui", "app.kb_share",
+    "engine.kb.sync",
 )
 QUIET_AFTER_RUN_S = 0.5  # background work resumes this long after the last page run ended
 DEMO_CHECK_S = 2.0  # how often the server looks for setups or candles the demo replay misses
@@ -243,7 +245,8 @@ def warm_up() -> threading.Thread:
     """Import the modules the pages need (`WARM_MODULES`) and fill the loaders their first
     visit reads, in a background thread, once per server process, one step at a time between
     page runs (`wait_until_idle`): the first visit to a page then does not pay seconds of
-    imports (numba's detectors, plotly, the flow component) nor wait for them. In a real
+    imports (numba's detectors, plotly, the flow component, Chroma) nor wait for them, and
+    the Knowledge page's first search finds the embedding model and the index loaded. In a real
     server it ends by starting the demo replay's keeper (`keep_demo_replay`). Returns the
     thread."""
     global _warm_thread
@@ -266,7 +269,7 @@ def _import_modules() -> None:
     atexit.register(gc.unfreeze)  # let native extensions free their objects at exit
     gc.freeze()
     steps = [functools.partial(importlib.import_module, name) for name in WARM_MODULES]
-    for step in [*steps, _warm_figures, _warm_detectors, _warm_loaders]:
+    for step in [*steps, _warm_figures, _warm_detectors, _warm_loaders, _warm_knowledge]:
         wait_until_idle()
         try:
             step()
@@ -329,6 +332,16 @@ def _warm_loaders() -> None:
     if ids:
         signals(setup_version(ids[0]), symbol=choice["symbol"], start=choice["start"],
                 end=choice["end"])
+
+
+def _warm_knowledge() -> None:
+    """What the Knowledge page's first search needs: the embedding model (~3 s), then, when
+    an index exists, its snapshot in memory (~4 s at 20,000 passages)."""
+    from app import kb_ui
+
+    kb_ui.load_model()
+    wait_until_idle()
+    kb_ui.load_snapshot(settings())
 
 
 def _warm_figures() -> None:

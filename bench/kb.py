@@ -6,7 +6,10 @@ build that index in a minute, its chunk vectors are seeded random unit vectors, 
 are embedded by the real model, so the timed path is the real one); the first search after a
 search in a new process, which loads the snapshot (texts, metadata, vectors) from Chroma, and
 the first one after another document was indexed, which reloads only that document; OCR of a
-1100x240 screenshot with Russian and English text (tesseract eng+rus)."""
+1100x240 screenshot with Russian and English text (tesseract eng+rus); an incremental sync of
+a shared folder of ~1,000 files with nothing changed (the real rclone bisync, `engine.kb.sync`,
+against a local-folder remote, after the first full sync) and the Sync view's status with its
+count of local changes (a walk of the folder against bisync's listing)."""
 
 from __future__ import annotations
 
@@ -22,9 +25,11 @@ from bench._common import Result, measure
 TITLE = "Knowledge base (issue 12)"
 TIMING = ("ingest: one call into a fresh home after the model and Chroma are loaded; search: "
           "60 questions after one warm-up, p95 reported; first search: one call; OCR: 1 "
-          "warm-up call, then the best of 3.")
+          "warm-up call, then the best of 3; sync: the first full sync untimed, then the best "
+          "of 3 syncs with nothing changed; sync status: the best of 5.")
 CHUNKS = 20_000
 PAGES = 100
+SYNC_FILES = 1_000
 
 _SENTENCES = [
     "Справедливый разрыв стоимости (FVG) появляется после сильного импульса.",
@@ -172,7 +177,60 @@ def _ocr(folder: Path) -> Result:
     return Result("kb", "OCR of a screenshot (ru+en)", seconds, target=2.0)
 
 
+def _shared_folder(home: Path, files: int) -> int:
+    """A shared folder of `files` files as analysts fill it: theory files with their
+    manifests (two files per document) and a tenth of notes and findings; returns the count."""
+    import json
+
+    root = home / "shared_kb"
+    written = 0
+    notes = files // 10
+    for n in range((files - notes) // 2):
+        path = root / "theory" / f"book-{n:04d}--{n:08x}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# Book {n}\n\n" + _SENTENCES[n % len(_SENTENCES)] * 20)
+        Path(f"{path}.manifest.json").write_text(json.dumps(
+            {"file": path.name, "sha256": f"{n:064x}", "added_by": f"analyst{n % 3}"}))
+        written += 2
+    for n in range(files - written):
+        kind = "notes" if n % 2 else "findings"
+        path = root / "analysts" / f"analyst{n % 3}" / kind / f"note-{n:04d}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_SENTENCES[n % len(_SENTENCES)])
+        written += 1
+    return written
+
+
+def _sync(folder: Path) -> list[Result]:
+    from engine.kb.sync import read_status, sync
+    from engine.settings import Settings
+
+    remote = folder / "remote"
+    remote.mkdir()
+    settings = Settings(home=folder / "sync-home", kb_remote=str(remote))
+    files = _shared_folder(settings.home, SYNC_FILES)
+    first = sync(settings)  # the first full sync (a resync): sends every file
+    if not first.ok:
+        raise RuntimeError(f"the first sync failed: {first.message}")
+    reports = []
+
+    def again(_):
+        reports.append(sync(settings))
+
+    seconds = measure(again, make_input=lambda: None, warmup=0, repeat=3)
+    if not all(r.ok and not r.changed and not r.resync for r in reports):
+        raise RuntimeError(f"a sync with nothing changed moved files: {reports[-1].message}")
+    status = measure(lambda _: read_status(settings), make_input=lambda: None, warmup=0,
+                     repeat=5)
+    pending = read_status(settings)["pending_local_changes"]
+    return [Result("kb", f"incremental sync, nothing changed ({files:,} files, local remote)",
+                   seconds, target=5.0,
+                   note=f"real rclone bisync; first full sync {first.seconds:.1f} s"),
+            Result("kb", f"sync status with local changes counted ({files:,} files)", status,
+                   target=0.1, note=f"{pending} pending; what the Sync view reads")]
+
+
 def run() -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="ita-bench-kb-") as tmp:
         folder = Path(tmp)
-        return [_ingest(folder), *_search(folder), _ocr(folder)]
+        return [_ingest(folder), *_search(folder), _ocr(folder), *_sync(folder)]

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import state
+from app import kb_ui, state
 from app.ui import display_zone, runs_table, sidebar, user_errors
 from engine.live.state import heartbeat, read_live_state
 
@@ -37,6 +37,7 @@ with user_errors():
         st.success(line)
     else:
         st.warning(line)
+    kb_ui.home_line(state.settings())
 
     st.subheader("Candles in the store")
     if len(series):

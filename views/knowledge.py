@@ -14,7 +14,6 @@ if notice := st.session_state.pop("knowledge_notice", None):
     st.success(notice)
 
 VIEWS = ["Search", "Add files", "Documents", "Sync", "Analysts"]
-kb_ui.warm_model()
 empty = not kb_ui.has_documents(current)
 view = st.segmented_control("View", VIEWS, default="Add files" if empty else "Search",
                             key="knowledge_view", label_visibility="collapsed") or VIEWS[0]
@@ -29,3 +28,4 @@ with user_errors():
         kb_share.sync_part(current)
     else:
         kb_share.analysts_part(current)
+kb_ui.warm_in_background(current)  # after this run: the model and the index, if not ready

@@ -37,7 +37,6 @@ replaced atomically after every write) and reopens the client when it changed.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -52,6 +51,7 @@ import numpy as np
 from engine._io import write_json_atomic
 from engine.errors import KnowledgeError
 from engine.kb.embed import BATCH, MODEL_ID, UsemEmbedding, embed_texts
+from engine.kb.index_state import index_state_path, read_index_state
 
 COLLECTION = "knowledge"
 LOCK_TIMEOUT_SECONDS = 1800.0
@@ -123,7 +123,7 @@ class KnowledgeIndex:
     def __init__(self, settings) -> None:
         self.settings = settings
         self.folder = Path(settings.home) / ".ita" / "kb"
-        self.state_path = self.folder / "state.json"
+        self.state_path = index_state_path(settings.home)
         self.lock_path = Path(settings.home) / ".ita" / "kb.lock"
 
     # ---- reading ----------------------------------------------------------------------------
@@ -137,16 +137,8 @@ class KnowledgeIndex:
         return f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
 
     def state(self) -> dict[str, Any]:
-        try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            state = {}
-        except (OSError, json.JSONDecodeError) as error:
-            raise KnowledgeError(f"{self.state_path}: unreadable ({error}); run `ita kb rebuild`"
-                                 ) from None
+        state = read_index_state(self.state_path)
         state.setdefault("model", MODEL_ID)
-        state.setdefault("documents", {})
-        state.setdefault("failed", {})
         return state
 
     def documents(self) -> list[dict[str, Any]]:

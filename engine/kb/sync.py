@@ -131,8 +131,10 @@ def _has_listings(workdir: Path) -> bool:
     return any(workdir.glob("*.path1.lst")) and any(workdir.glob("*.path2.lst"))
 
 
-def read_status(settings: Settings) -> dict:
-    """The last sync's status (empty when none ran), with the local changes not yet synced."""
+def read_status(settings: Settings, *, pending: bool = True) -> dict:
+    """The last sync's status (empty when none ran), with the local changes not yet synced
+    (`pending=False` leaves them out: counting them walks the shared folder, which a one-line
+    summary such as the Home page's does not need)."""
     try:
         status = json.loads(status_path(settings).read_text())
     except (OSError, ValueError):
@@ -142,7 +144,7 @@ def read_status(settings: Settings) -> dict:
         status["message"] = "the last sync was interrupted (ITA stopped); it runs again next time"
     remote = settings.kb_remote.strip()
     status["enabled"] = bool(remote)
-    if remote:
+    if remote and pending:
         status["pending_local_changes"] = pending_local_changes(settings, remote)
     return status
 

