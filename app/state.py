@@ -282,11 +282,16 @@ def _import_modules() -> None:
 
 
 def _start_keeper() -> None:
-    """In a running server (not under AppTest or a plain import): the demo replay's keeper."""
-    global _keeper_thread
-    from streamlit import runtime
+    """In a running server (not under AppTest or a plain import): the demo replay's keeper.
 
-    if not runtime.exists():
+    The keeper runs as long as the process and follows the home of the current settings, so
+    it must never start in a test process: AppTest puts a mock `Runtime` in place while a page
+    runs, and a warm-up ending during some later page's run would otherwise start it there,
+    building demo replays in whatever ITA home the tests running next point at."""
+    global _keeper_thread
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists() or type(Runtime.instance()) is not Runtime:  # none, or AppTest's
         return
     with _warm_lock:
         if _keeper_thread is None:
