@@ -25,6 +25,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+from app import preload
 from engine.adapters.runs import RunStore
 from engine.adapters.store import CandleStore
 from engine.errors import ConfigurationError
@@ -269,7 +270,8 @@ def _import_modules() -> None:
     atexit.register(gc.unfreeze)  # let native extensions free their objects at exit
     gc.freeze()
     steps = [functools.partial(importlib.import_module, name) for name in WARM_MODULES]
-    for step in [*steps, _warm_figures, _warm_detectors, _warm_loaders, _warm_knowledge]:
+    for step in [*steps, preload.warm_figures, lambda: preload.warm_detectors(setup_store()),
+                 _warm_loaders, _warm_knowledge]:
         wait_until_idle()
         try:
             step()
@@ -347,39 +349,6 @@ def _warm_knowledge() -> None:
     kb_ui.load_model()
     wait_until_idle()
     kb_ui.load_snapshot(settings())
-
-
-def _warm_figures() -> None:
-    """Plotly loads each trace type's classes and validators at its first use (~0.5 s)."""
-    import plotly.graph_objects as go
-    import plotly.io
-
-    figure = go.Figure([go.Candlestick(x=[0], open=[1], high=[2], low=[0], close=[1]),
-                        go.Scatter(x=[0], y=[1]), go.Bar(x=[0], y=[1]),
-                        go.Heatmap(z=[[1]]), go.Histogram(x=[1])])
-    figure.add_shape(type="rect", x0=0, x1=1, y0=0, y1=1)
-    plotly.io.to_json(figure.to_dict(), validate=False)
-
-
-def _warm_detectors() -> None:
-    """Each setup's active version run once on a few synthetic candles: numba loads (or
-    compiles) the detectors it uses at their first call, ~1 s the Editor's preview would pay."""
-    import numpy as np
-
-    from engine.candles import COLUMNS, timeframe_delta
-    from engine.setups.compile import compile_setup
-
-    store = setup_store()
-    for setup_id in store.ids():
-        setup = store.load(setup_id).setup
-        bars = 600
-        times = pd.date_range("2024-01-01", periods=bars, tz="UTC",
-                              freq=timeframe_delta(setup.market.timeframe))
-        close = 100 + np.cumsum(np.random.default_rng(0).normal(0, 0.5, bars))
-        candles = pd.DataFrame(dict(zip(COLUMNS, (close, close + 0.6, close - 0.6,
-                                                  close + 0.1, np.ones(bars)), strict=True)),
-                               index=times)
-        compile_setup(setup, version=0)(candles, symbol=setup.market.symbols[0])
 
 
 def _run_stamp(store: RunStore, run_id: str) -> str:

@@ -101,7 +101,7 @@ def served(tmp_path):
     port = _free_port()
     engine = subprocess.Popen([sys.executable, "-m", "engine.cli", "engine"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+    app = subprocess.Popen([sys.executable, "-m", "app.serve",  # as `make run` starts it
                             "--server.headless", "true", "--server.address", "127.0.0.1",
                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

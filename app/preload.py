@@ -1,0 +1,39 @@
+"""What the app warms before a trader needs it, importable without Streamlit: used by the
+launcher before the server opens its port (`app.serve`) and by the in-session warm-up
+(`app.state.warm_up`), whichever runs first (the second finds the work done)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def warm_figures() -> None:
+    """Plotly loads each trace type's classes and validators at its first use (~0.5 s)."""
+    import plotly.graph_objects as go
+    import plotly.io
+
+    figure = go.Figure([go.Candlestick(x=[0], open=[1], high=[2], low=[0], close=[1]),
+                        go.Scatter(x=[0], y=[1]), go.Bar(x=[0], y=[1]),
+                        go.Heatmap(z=[[1]]), go.Histogram(x=[1])])
+    figure.add_shape(type="rect", x0=0, x1=1, y0=0, y1=1)
+    plotly.io.to_json(figure.to_dict(), validate=False)
+
+
+def warm_detectors(store) -> None:
+    """Each setup's active version run once on a few synthetic candles: numba loads (or
+    compiles) the detectors it uses at their first call, ~1 s the Editor's preview would pay."""
+    import numpy as np
+
+    from engine.candles import COLUMNS, timeframe_delta
+    from engine.setups.compile import compile_setup
+
+    for setup_id in store.ids():
+        setup = store.load(setup_id).setup
+        bars = 600
+        times = pd.date_range("2024-01-01", periods=bars, tz="UTC",
+                              freq=timeframe_delta(setup.market.timeframe))
+        close = 100 + np.cumsum(np.random.default_rng(0).normal(0, 0.5, bars))
+        candles = pd.DataFrame(dict(zip(COLUMNS, (close, close + 0.6, close - 0.6,
+                                                  close + 0.1, np.ones(bars)), strict=True)),
+                               index=times)
+        compile_setup(setup, version=0)(candles, symbol=setup.market.symbols[0])
