@@ -46,6 +46,7 @@ from engine.setups.store import SetupStore
 
 LABELS = ("known_at", "outcome_at", "hit_target", "r_multiple", "side", "signal_id", "symbol",
           "setup_id", "setup_version")
+TEXT = ("signal_id", "symbol", "setup_id")
 META_KEY = b"ita_dataset"
 
 
@@ -156,4 +157,6 @@ def load_dataset(path) -> Dataset:
     missing = [c for c in (*extra["features"], *LABELS) if c not in frame.columns]
     if missing:
         raise DataError(f"{path}: dataset lacks column(s) {', '.join(missing)}")
+    for column in TEXT:  # as built: object columns (pandas 3 reads text back as str)
+        frame[column] = frame[column].astype(object)
     return Dataset(frame, tuple(extra["features"]), extra["meta"])
