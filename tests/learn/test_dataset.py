@@ -86,3 +86,20 @@ def test_a_file_that_is_not_a_dataset_is_refused(tmp_path) -> None:
     broken.write_text("nope")
     with pytest.raises(DataError, match="broken.parquet: not a readable dataset"):
         load_dataset(broken)
+
+
+def test_no_signal_gives_an_empty_dataset_with_every_column(demo_candles) -> None:
+    from pathlib import Path
+
+    from engine.candles import resample
+    from engine.learn.dataset import make_dataset
+    from engine.setups import parse_setup
+
+    text = (Path(__file__).resolve().parents[2] / "examples" / "setups" /
+            "pdh-sweep-reversal.yaml").read_text()
+    setup = parse_setup(text)
+    dataset = make_dataset(setup, resample(demo_candles.iloc[:600], setup.market.timeframe),
+                           symbol="BTC/USDT", version=2)
+    assert dataset.meta["signals"] == 0 and dataset.frame.empty
+    assert list(dataset.frame.columns) == [*dataset.features, *LABELS]
+    assert len(dataset.features) > 20
