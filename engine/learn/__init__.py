@@ -8,8 +8,10 @@ The package contract (each module owns one step; the app, the CLI and the daemon
   ``known_at``, ``outcome_at`` (exit bar), ``hit_target`` (0/1), ``r_multiple`` (net R of the
   signal taken alone), ``side`` (+1/-1), ``signal_id``, ``symbol``, ``setup_id``,
   ``setup_version``. `build_dataset(settings, ref, symbol=..., start=..., end=...)`,
-  `make_dataset(setup, candles, ...)` (pure), `save_dataset` / `load_dataset` (Parquet, meta in
-  the schema metadata).
+  `make_dataset(setup, candles, ...)` (pure), `pool_datasets([...])` (several setups as one,
+  ``setup_<id>`` 0/1 features), `save_dataset` / `load_dataset` (Parquet, meta in the schema
+  metadata); ``dataset.X`` / ``dataset.y`` are the feature frame and ``hit_target``. Labels
+  come from `engine.backtest.alone.simulate_alone` (each signal taken on its own).
 - `engine.learn.splits`, `.model`, `.metrics` — walk-forward purged/embargoed splits,
   `evaluate` (AUC with a bootstrap interval, Brier, log loss, calibration, thresholds, baselines,
   a plain verdict), `train` (XGBoost, calibrated, deterministic bytes).

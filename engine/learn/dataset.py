@@ -129,6 +129,32 @@ def build_dataset(settings, setup_ref: str, *, symbol: str | None = None, start=
                               "requested_end": str(end) if end else None})
 
 
+def pool_datasets(datasets: list[Dataset]) -> Dataset:
+    """Several setups' (or symbols') datasets as one, for a setup with too few signals of its
+    own: the union of their features (NaN where a setup has no such column, e.g. another
+    setup's detections), plus ``setup_<id>`` (0/1) per setup so a model can tell them apart;
+    rows sorted by ``known_at`` (stable). ``meta["pooled"]`` keeps each dataset's meta."""
+    if not datasets:
+        raise DataError("no dataset to pool")
+    features: list[str] = []
+    for dataset in datasets:
+        features += [f for f in dataset.features if f not in features]
+    setups = sorted({d.meta.get("setup_id", "") for d in datasets})
+    indicators = [f"setup_{setup_id}" for setup_id in setups]
+    frames = []
+    for dataset in datasets:
+        frame = dataset.frame.reindex(columns=[*features, *LABELS])
+        frame[features] = frame[features].astype(np.float64)
+        for setup_id, column in zip(setups, indicators, strict=True):
+            frame[column] = float(dataset.meta.get("setup_id", "") == setup_id)
+        frames.append(frame[[*features, *indicators, *LABELS]])
+    frame = pd.concat(frames, ignore_index=True).sort_values("known_at", kind="stable")
+    meta = {"setup_id": "+".join(setups), "feature_set": FEATURE_SET,
+            "rows": len(frame), "positives": int(frame["hit_target"].sum()),
+            "pooled": [d.meta for d in datasets]}
+    return Dataset(frame.reset_index(drop=True), (*features, *indicators), meta)
+
+
 def save_dataset(dataset: Dataset, path) -> Path:
     """Write `dataset` to `path` (Parquet, atomically) with its meta and feature list."""
     table = pa.Table.from_pandas(dataset.frame, preserve_index=False)

@@ -103,3 +103,26 @@ def test_no_signal_gives_an_empty_dataset_with_every_column(demo_candles) -> Non
     assert dataset.meta["signals"] == 0 and dataset.frame.empty
     assert list(dataset.frame.columns) == [*dataset.features, *LABELS]
     assert len(dataset.features) > 20
+
+
+def test_pooled_datasets_keep_every_row_with_the_setup_as_a_feature(settings) -> None:
+    from engine.learn.dataset import pool_datasets
+
+    a = build_dataset(settings, "london-asia-sweep-fvg")
+    b = build_dataset(settings, "bos-order-block-retest")
+    pooled = pool_datasets([a, b])
+    frame = pooled.frame
+    assert len(frame) == len(a.frame) + len(b.frame)
+    assert frame["known_at"].is_monotonic_increasing
+    assert list(frame.columns) == [*pooled.features, *LABELS]
+    for dataset, column in ((a, "setup_london-asia-sweep-fvg"),
+                            (b, "setup_bos-order-block-retest")):
+        mine = frame[frame["setup_id"] == dataset.meta["setup_id"]].reset_index(drop=True)
+        assert (mine[column] == 1.0).all() and len(mine) == len(dataset.frame)
+        pd.testing.assert_frame_equal(mine[list(dataset.features)],
+                                      dataset.frame[list(dataset.features)], check_exact=True)
+    only_a = [f for f in a.features if f not in b.features]
+    assert only_a and frame.loc[frame["setup_id"] == "bos-order-block-retest", only_a].isna(
+    ).all().all()
+    with pytest.raises(DataError, match="no dataset to pool"):
+        pool_datasets([])
