@@ -15,6 +15,10 @@ that never filled or a stop on the wrong side (``unfilled_or_invalid``), no bar 
 (``no_bar_to_fill``), and trades still open at the end of the data (``open_at_end``: their
 outcome is not known yet).
 
+``signal_id`` is the journal's entry id of the signal (`engine.journal.entry_id`), so the
+analyst's journal joins the rows: ``journal_tags`` and ``journal_mistakes`` (comma-separated,
+"" without an entry) are the trader's own labels, kept beside the features, not among them.
+
 Saved as Parquet with the meta (and the feature list) in the schema metadata, key
 ``ita_dataset``.
 """
@@ -32,12 +36,14 @@ import pyarrow.parquet as pq
 
 import engine
 from engine._io import atomic_path
+from engine.adapters.journal import JournalStore
 from engine.adapters.store import CandleStore
 from engine.backtest.alone import simulate_alone
 from engine.backtest.run import _lower_candles, data_hash
 from engine.backtest.simulate import Costs
 from engine.candles import timeframe_delta
 from engine.errors import DataError
+from engine.journal import JournalEntry, TradeKey, entry_id
 from engine.learn.features import FEATURE_SET, signal_features
 from engine.pipeline import load_candles
 from engine.setups.compile import FrameCache, compile_setup
@@ -45,8 +51,8 @@ from engine.setups.schema import Setup
 from engine.setups.store import SetupStore
 
 LABELS = ("known_at", "outcome_at", "hit_target", "r_multiple", "side", "signal_id", "symbol",
-          "setup_id", "setup_version")
-TEXT = ("signal_id", "symbol", "setup_id")
+          "setup_id", "setup_version", "journal_tags", "journal_mistakes")
+TEXT = ("signal_id", "symbol", "setup_id", "journal_tags", "journal_mistakes")
 META_KEY = b"ita_dataset"
 
 
@@ -67,9 +73,11 @@ class Dataset:
 
 def make_dataset(setup: Setup, candles: pd.DataFrame, *, symbol: str, version: int = 0,
                  costs: Costs | None = None, lower_candles: pd.DataFrame | None = None,
+                 journal: dict[str, JournalEntry] | None = None,
                  meta: dict | None = None) -> Dataset:
     """The dataset of `setup` on `candles` (its timeframe); `lower_candles`: 1m bars to
-    resolve bars that touch both stop and target, as the backtester does."""
+    resolve bars that touch both stop and target, as the backtester does; `journal`: the
+    analyst's journal entries by entry id (their tags and mistakes join the rows)."""
     costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
     compiled = compile_setup(setup, version=version)
     cache = FrameCache()
@@ -85,15 +93,22 @@ def make_dataset(setup: Setup, candles: pd.DataFrame, *, symbol: str, version: i
     dropped["open_at_end"] = int(open_at_end.sum())
     side = signals["direction"].to_numpy(np.int8)
     known = signals["known_at"]
-    ids = (f"{setup.id}@v{version}/{symbol}/" + known.dt.strftime("%Y%m%dT%H%M%SZ")
-           + np.where(side > 0, "/L", "/S"))
+    ids = np.full(len(signals), "", dtype=object)
+    kept = np.flatnonzero(keep)  # the journal's key: a note on a signal finds its row
+    for i, stamp in zip(kept, known.iloc[kept], strict=True):
+        ids[i] = entry_id(TradeKey(setup.id, version, symbol, stamp, int(side[i])))
+    entries = [(journal or {}).get(i) for i in ids]
     labels = pd.DataFrame({
         "known_at": known, "outcome_at": outcomes["exit_time"],
         "hit_target": (outcomes["exit_reason"] == "target").to_numpy(np.int64),
         "r_multiple": outcomes["r_net"].to_numpy(np.float64), "side": side,
-        "signal_id": ids.astype(object), "symbol": signals["symbol"].astype(object),
+        "signal_id": pd.Series(ids, dtype=object), "symbol": signals["symbol"].astype(object),
         "setup_id": signals["setup_id"].astype(object),
-        "setup_version": signals["setup_version"].to_numpy(np.int32)})
+        "setup_version": signals["setup_version"].to_numpy(np.int32),
+        "journal_tags": pd.Series([",".join(e.tags) if e else "" for e in entries],
+                                  dtype=object),
+        "journal_mistakes": pd.Series([",".join(e.mistakes) if e else "" for e in entries],
+                                      dtype=object)})
     frame = pd.concat([features, labels], axis=1)[keep].reset_index(drop=True)
     info = {
         "setup_id": setup.id, "setup_version": version, "symbol": symbol,
@@ -122,8 +137,10 @@ def build_dataset(settings, setup_ref: str, *, symbol: str | None = None, start=
     candles = load_candles(candle_store, symbol, timeframe, start=start, end=end)
     lower = _lower_candles(candle_store, symbol, timeframe, candles.index[0],
                            candles.index[-1] + timeframe_delta(timeframe))
+    journal = JournalStore.from_settings(settings).entries(setup_id=setup.id,
+                                                           setup_version=version.version)
     return make_dataset(setup, candles, symbol=symbol, version=version.version,
-                        lower_candles=lower,
+                        lower_candles=lower, journal=journal,
                         meta={"rule_hash": version.rule_hash, "setup_hash": version.hash,
                               "requested_start": str(start) if start else None,
                               "requested_end": str(end) if end else None})

@@ -53,7 +53,7 @@ def test_the_dataset_follows_its_contract(settings) -> None:
     assert str(frame["known_at"].dt.tz) == "UTC" and str(frame["outcome_at"].dt.tz) == "UTC"
     assert (frame["outcome_at"] > frame["known_at"]).all()
     assert set(frame["hit_target"]) <= {0, 1} and set(frame["side"]) <= {-1, 1}
-    assert frame["signal_id"].is_unique
+    assert frame["signal_id"].is_unique and frame["signal_id"].dtype == object
     assert all(str(frame[f].dtype) == "float64" for f in dataset.features)
     meta = dataset.meta
     for key in ("setup_id", "setup_version", "rule_hash", "symbol", "timeframe", "data_start",
@@ -126,3 +126,26 @@ def test_pooled_datasets_keep_every_row_with_the_setup_as_a_feature(settings) ->
     ).all().all()
     with pytest.raises(DataError, match="no dataset to pool"):
         pool_datasets([])
+
+
+def test_the_journal_joins_the_rows_by_signal_id(home, monkeypatch, tmp_path) -> None:
+    import shutil
+
+    from engine.adapters.journal import JournalStore
+    from engine.journal import TradeKey, entry_id
+
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)  # the module's home stays unannotated
+    monkeypatch.setenv("ITA_HOME", str(copy))
+    settings = get_settings()
+    before = build_dataset(settings, "sma-cross")
+    row = before.frame.iloc[5]
+    key = TradeKey(row["setup_id"], row["setup_version"], row["symbol"], row["known_at"],
+                   row["side"])
+    assert row["signal_id"] == entry_id(key) and row["journal_tags"] == ""
+    JournalStore.from_settings(settings).annotate(key, tags="a+, news", mistakes="late-entry")
+    after = build_dataset(settings, "sma-cross")
+    assert after.frame.loc[5, "journal_tags"] == "a+,news"
+    assert after.frame.loc[5, "journal_mistakes"] == "late-entry"
+    assert (after.frame.drop(index=5)["journal_tags"] == "").all()
+    assert after.features == before.features  # the trader's labels are not features
