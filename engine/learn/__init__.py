@@ -6,8 +6,10 @@ The package contract (each module owns one step; the app, the CLI and the daemon
   outcome, sorted by ``known_at``; feature columns (float64, NaN allowed; feature set
   ``features_v1``, `engine.learn.features`) computed only from bars up to ``known_at``, then
   ``known_at``, ``outcome_at`` (exit bar), ``hit_target`` (0/1), ``r_multiple`` (net R of the
-  signal taken alone), ``side`` (+1/-1), ``signal_id``, ``symbol``, ``setup_id``,
-  ``setup_version``. `build_dataset(settings, ref, symbol=..., start=..., end=...)`,
+  signal taken alone), ``side`` (+1/-1), ``signal_id`` (the journal's entry id of the
+  signal), ``symbol``, ``setup_id``, ``setup_version``, ``journal_tags``, ``journal_mistakes``
+  (the analyst's own labels from the journal; not features).
+  `build_dataset(settings, ref, symbol=..., start=..., end=...)`,
   `make_dataset(setup, candles, ...)` (pure), `pool_datasets([...])` (several setups as one,
   ``setup_<id>`` 0/1 features), `save_dataset` / `load_dataset` (Parquet, meta in the schema
   metadata); ``dataset.X`` / ``dataset.y`` are the feature frame and ``hit_target``. Labels
