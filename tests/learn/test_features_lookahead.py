@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.candles import resample
 from engine.learn.features import FEATURE_SET, signal_features
@@ -58,3 +60,41 @@ def test_every_feature_is_a_float_and_the_set_is_named(demo_candles) -> None:
         assert any(c == column or c.endswith("_" + column) for c in frame.columns), column
     assert frame["prev_day_high_atr"].notna().sum() > 0
     assert frame["htf_trend"].dropna().isin([-1.0, 0.0, 1.0]).all()
+
+
+RANDOM_SETUP = """
+schema_version: 1
+id: random-structure
+name: Structure after a swing sweep, with a 1h context
+market: {symbols: [SYN/USD], timeframe: 5m, context_timeframe: 1h}
+conditions:
+  sweep: {detector: sweep, of: swing, side: low, length: 3, reclaim_bars: 3}
+  bos: {detector: structure, direction: bullish, length: 3}
+  trend: {detector: ma_trend, period: 10, direction: bullish, timeframe: context}
+signal: {all: [trend, {any: [sweep, bos]}]}
+direction: long
+plan:
+  entry: {type: limit, level: bos.level, expiry_bars: 6}
+  stop: {percent: 0.4}
+  target: {r_multiple: 1.5}
+risk: {percent: 0.5}
+costs: {fee_bps: 5.0, slippage_bps: 2.0}
+"""
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**16), where=st.lists(st.floats(0.05, 1.0), min_size=1,
+                                                   max_size=3))
+def test_random_markets_and_cuts(seed, where) -> None:
+    from bench._common import synthetic_candles
+
+    setup = parse_setup(RANDOM_SETUP)
+    candles = resample(synthetic_candles(5 * 1440, seed=seed), "5m")
+    signals, full = features_of(setup, candles)
+    assert len(signals) >= 5 and full["htf_trend"].notna().any()
+    bars = np.searchsorted(candles.index, signals["known_at"])
+    for fraction in where:
+        t = min(len(candles) - 1, int(fraction * len(candles)))
+        _, cut = features_of(setup, candles.iloc[:t + 1])
+        pd.testing.assert_frame_equal(full[bars <= t].reset_index(drop=True), cut,
+                                      check_exact=True, obj=f"features at cut {t}")
