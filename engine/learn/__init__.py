@@ -1,0 +1,22 @@
+"""Learning (issue 13): which signals of a setup work.
+
+The package contract (each module owns one step; the app, the CLI and the daemon call these):
+
+- `engine.learn.dataset` — `Dataset(frame, features, meta)`: one row per signal with a known
+  outcome, sorted by ``known_at``; feature columns (float64, NaN allowed; feature set
+  ``features_v1``, `engine.learn.features`) computed only from bars up to ``known_at``, then
+  ``known_at``, ``outcome_at`` (exit bar), ``hit_target`` (0/1), ``r_multiple`` (net R of the
+  signal taken alone), ``side`` (+1/-1), ``signal_id`` (the journal's entry id of the
+  signal), ``symbol``, ``setup_id``, ``setup_version``, ``journal_tags``, ``journal_mistakes``
+  (the analyst's own labels from the journal; not features).
+  `build_dataset(settings, ref, symbol=..., start=..., end=...)`,
+  `make_dataset(setup, candles, ...)` (pure), `pool_datasets([...])` (several setups as one,
+  ``setup_<id>`` 0/1 features), `save_dataset` / `load_dataset` (Parquet, meta in the schema
+  metadata); ``dataset.X`` / ``dataset.y`` are the feature frame and ``hit_target``. Labels
+  come from `engine.backtest.alone.simulate_alone` (each signal taken on its own).
+- `engine.learn.splits`, `.model`, `.metrics` — walk-forward purged/embargoed splits,
+  `evaluate` (AUC with a bootstrap interval, Brier, log loss, calibration, thresholds, baselines,
+  a plain verdict), `train` (XGBoost, calibrated, deterministic bytes).
+- `engine.learn.registry`, `.explain` — models versioned in the shared knowledge folder,
+  champion / challenger, explanations and similar past cases.
+"""
