@@ -1,0 +1,240 @@
+"""Why the model says what it says about one signal, and the past signals most like it.
+
+`explain` turns XGBoost's per-feature contributions (``pred_contribs=True``: log-odds that add up,
+with the bias, to the model's raw score) into a trader's sentences:
+
+    strengths   the features that raised the probability most, e.g.
+                "gap 1.8× ATR: above this setup's usual (+0.06)"
+    weaknesses  the features that lowered it most, e.g. "stop distance 2.4× ATR: above this
+                setup's usual (−0.04)"
+
+The number in brackets is the feature's effect in probability points on the model's raw
+(uncalibrated) score: how much lower (or higher) the probability would be without that feature's
+contribution. A strength always has a positive contribution and a weakness a negative one (a
+tested property); "usual" is the median of the feature over the setup's signals
+(`typical_values`), and is left out when no typical values are given.
+
+`similar` finds the k historical signals of the same setup nearest to a signal in standardised
+feature space (each feature centred on its mean and divided by its standard deviation over those
+signals). Missing values are safe: a feature the signal lacks does not count, and a past
+signal's missing feature counts as that feature's mean. By default only signals whose outcome
+was known when the signal appeared are candidates (``known_only=True``), so a historical signal
+is compared with what a trader could have seen then. The summary reads
+"7 of the 10 most similar reached target".
+
+>>> explanation = explain(model, row, typical=typical_values(dataset.frame, dataset.features))
+... # doctest: +SKIP
+>>> similar(dataset, row).summary  # doctest: +SKIP
+'7 of the 10 most similar reached target'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# feature name -> (display name, unit). Units: "atr" (1.8× ATR), "min", "bars", "pct", "r",
+# "ratio" (1.4×), "hour", "weekday", "side", "flag", "" (plain number).
+DISPLAY: dict[str, tuple[str, str]] = {
+    "gap_atr": ("gap", "atr"),
+    "gap_size_atr": ("gap", "atr"),
+    "sweep_depth_atr": ("sweep depth", "atr"),
+    "bars_since_sweep": ("bars since the sweep", "bars"),
+    "structure_direction": ("structure", "side"),
+    "minutes_into_session": ("minutes into the session", "min"),
+    "weekday": ("weekday", "weekday"),
+    "hour": ("hour", "hour"),
+    "stop_atr": ("stop distance", "atr"),
+    "stop_distance_atr": ("stop distance", "atr"),
+    "planned_r": ("planned reward", "r"),
+    "volume_ratio": ("volume vs its average", "ratio"),
+    "relative_volume": ("volume vs its average", "ratio"),
+    "htf_trend": ("higher-timeframe trend", "side"),
+    "htf_slope": ("higher-timeframe slope", ""),
+    "volatility_regime": ("volatility vs its average", "ratio"),
+    "in_kill_zone": ("in a kill zone", "flag"),
+    "side": ("direction", "side"),
+}
+_SUFFIX_UNITS = (("_atr", "atr"), ("_minutes", "min"), ("_min", "min"), ("_bars", "bars"),
+                 ("_pct", "pct"), ("_ratio", "ratio"), ("_r", "r"))
+_PREFIX_UNITS = (("bars_", "bars"), ("minutes_", "min"), ("is_", "flag"), ("in_", "flag"))
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_OUTCOME_COLUMNS = ("hit_target", "r_multiple")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One feature's part in a prediction."""
+
+    feature: str
+    label: str  # display name: "gap"
+    value: float
+    contribution: float  # log-odds, from pred_contribs
+    effect: float  # probability points on the raw score: p - p(without this contribution)
+    text: str  # "gap 1.8× ATR: above this setup's usual (+0.06)"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    probability: float  # the model's calibrated probability of reaching target
+    strengths: tuple[Reason, ...]
+    weaknesses: tuple[Reason, ...]
+
+    def lines(self) -> list[str]:
+        """Plain lines for an alert: "+ gap 1.8× ATR: ..." and "− stop distance ..."."""
+        return [f"+ {r.text}" for r in self.strengths] + [f"− {r.text}" for r in self.weaknesses]
+
+
+@dataclass(frozen=True)
+class SimilarCases:
+    rows: pd.DataFrame  # the nearest past signals, nearest first, with a "distance" column
+    reached: int  # how many of them reached target
+    average_r: float  # their mean net R (NaN when there are none)
+    summary: str  # "7 of the 10 most similar reached target"
+
+
+# ------------------------------------------------------------------------------ names
+
+def display_name(feature: str) -> tuple[str, str]:
+    """(display name, unit) of a feature: from `DISPLAY`, else read from its name."""
+    if feature in DISPLAY:
+        return DISPLAY[feature]
+    stem, unit = feature, ""
+    for suffix, suffix_unit in _SUFFIX_UNITS:
+        if feature.endswith(suffix) and len(feature) > len(suffix):
+            stem, unit = feature[: -len(suffix)], suffix_unit
+            break
+    else:
+        for prefix, prefix_unit in _PREFIX_UNITS:
+            if feature.startswith(prefix):
+                unit = prefix_unit
+                break
+    return stem.replace("_", " ").strip(), unit
+
+
+def format_value(value: float, unit: str) -> str:
+    """A feature value in the trader's units: "1.8× ATR", "35 min", "Tuesday", "long"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unknown"
+    value = float(value)
+    formats = {
+        "atr": lambda v: f"{v:.1f}× ATR", "min": lambda v: f"{v:.0f} min",
+        "bars": lambda v: f"{v:.0f} bars", "pct": lambda v: f"{v:.1f} %",
+        "r": lambda v: f"{v:.1f} R", "ratio": lambda v: f"{v:.1f}×",
+        "hour": lambda v: f"{v:.0f}h UTC",
+        "weekday": lambda v: _WEEKDAYS[int(v) % 7] if v == int(v) else f"{v:g}",
+        "side": lambda v: "up" if v > 0 else "down" if v < 0 else "flat",
+        "flag": lambda v: "yes" if v else "no",
+    }
+    return formats.get(unit, lambda v: f"{v:.3g}")(value)
+
+
+def typical_values(frame: pd.DataFrame, features) -> dict[str, float]:
+    """Each feature's median over the setup's signals (NaN when a feature is always missing)."""
+    values = frame[list(features)].to_numpy(dtype="float64")
+    with np.errstate(all="ignore"):
+        medians = [float(np.nanmedian(col)) if np.isfinite(col).any() else math.nan
+                   for col in values.T]
+    return dict(zip(features, medians, strict=True))
+
+
+# ------------------------------------------------------------------------------ explain
+
+def explain(model, row: pd.DataFrame, *, top: int = 3,
+            typical: dict[str, float] | None = None) -> Explanation:
+    """The probability of `row` (one signal's features) with its `top` strengths and
+    weaknesses in plain words."""
+    features = list(model.features)
+    X = row.iloc[[0]][features]
+    probability = float(np.asarray(model.probability(X)).ravel()[0])
+    contributions = model.contributions(X)
+    values = X.iloc[0].to_numpy(dtype="float64")
+    parts = contributions[features].iloc[0].to_numpy(dtype="float64")
+    margin = float(parts.sum() + contributions["bias"].iloc[0])
+    reasons = [_reason(name, value, part, margin, typical)
+               for name, value, part in zip(features, values, parts, strict=True)]
+    order = np.argsort(-parts, kind="stable")
+    strengths = tuple(reasons[i] for i in order if parts[i] > 0)[:top]
+    weaknesses = tuple(reasons[i] for i in order[::-1] if parts[i] < 0)[:top]
+    return Explanation(probability=probability, strengths=strengths, weaknesses=weaknesses)
+
+
+def _reason(feature: str, value: float, part: float, margin: float,
+            typical: dict[str, float] | None) -> Reason:
+    label, unit = display_name(feature)
+    effect = _sigmoid(margin) - _sigmoid(margin - part)
+    relation = ""
+    usual = (typical or {}).get(feature, math.nan)
+    if not math.isnan(value) and not math.isnan(usual) and unit not in {"weekday", "side"}:
+        relation = ("above this setup's usual " if value > usual else
+                    "below this setup's usual " if value < usual else "this setup's usual ")
+    text = f"{label} {format_value(value, unit)}: {relation}({_signed(effect)})"
+    return Reason(feature=feature, label=label, value=float(value), contribution=float(part),
+                  effect=float(effect), text=text)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def _signed(effect: float) -> str:
+    text = f"{abs(effect):.2f}"
+    return f"+{text}" if effect >= 0 else f"−{text}"
+
+
+# ------------------------------------------------------------------------------ similar
+
+def similar(dataset, row: pd.DataFrame, *, k: int = 10, known_only: bool = True) -> SimilarCases:
+    """The `k` past signals of `row`'s setup nearest to it in standardised feature space, with
+    their outcomes (module docstring)."""
+    frame, features = dataset.frame, list(dataset.features)
+    query = row.iloc[0]
+    pool = _candidates(frame, query, known_only=known_only)
+    history = frame[features].to_numpy(dtype="float64")[pool]
+    point = pd.to_numeric(query[features], errors="coerce").to_numpy(dtype="float64")
+    distance = _distances(history, point)
+    nearest = np.argsort(distance, kind="stable")[:k]
+    rows = frame.iloc[pool[nearest]].copy()
+    rows["distance"] = distance[nearest]
+    reached = int(rows["hit_target"].sum()) if len(rows) else 0
+    average_r = float(rows["r_multiple"].mean()) if len(rows) else math.nan
+    return SimilarCases(rows=rows, reached=reached, average_r=average_r,
+                        summary=_summary(reached, len(rows)))
+
+
+def _candidates(frame: pd.DataFrame, query: pd.Series, *, known_only: bool) -> np.ndarray:
+    keep = np.ones(len(frame), dtype=bool)
+    if "setup_id" in frame and "setup_id" in query.index:
+        keep &= (frame["setup_id"] == query["setup_id"]).to_numpy()
+    if "signal_id" in frame and "signal_id" in query.index:
+        keep &= (frame["signal_id"] != query["signal_id"]).to_numpy()
+    if known_only and "outcome_at" in frame and "known_at" in query.index:
+        keep &= (frame["outcome_at"] <= query["known_at"]).to_numpy()
+    return np.flatnonzero(keep)
+
+
+def _distances(history: np.ndarray, point: np.ndarray) -> np.ndarray:
+    if len(history) == 0:
+        return np.empty(0)
+    present = np.isfinite(history)
+    counts = present.sum(axis=0)
+    with np.errstate(all="ignore"):
+        mean = np.where(counts > 0, np.nansum(history, axis=0) / np.maximum(counts, 1), 0.0)
+        spread = np.sqrt(np.nansum((history - mean) ** 2, axis=0) / np.maximum(counts, 1))
+    spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
+    scaled = np.where(present, (history - mean) / spread, 0.0)
+    used = np.isfinite(point) & (counts > 0)
+    target = np.where(used, (point - mean) / spread, 0.0)
+    return np.sqrt((((scaled - target) ** 2) * used).sum(axis=1))
+
+
+def _summary(reached: int, found: int) -> str:
+    if found == 0:
+        return "no similar past signals yet"
+    if found == 1:
+        return ("the most similar past signal reached target" if reached else
+                "the most similar past signal did not reach target")
+    return f"{reached} of the {found} most similar reached target"
