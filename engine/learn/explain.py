@@ -187,17 +187,63 @@ def _signed(effect: float) -> str:
 
 # ------------------------------------------------------------------------------ similar
 
+class SimilarIndex:
+    """A dataset prepared for repeated `similar` queries (a live alert's): the features
+    standardised once (mean and spread over the dataset's signals, missing values at the
+    mean), and the setup, signal id and outcome time of every row as arrays.
+
+    >>> index = SimilarIndex(dataset)  # doctest: +SKIP
+    >>> similar(index, row).summary  # doctest: +SKIP
+    """
+
+    def __init__(self, dataset) -> None:
+        frame, features = dataset.frame, list(dataset.features)
+        history = frame[features].to_numpy(dtype="float64")
+        present = np.isfinite(history)
+        counts = present.sum(axis=0)
+        filled = np.where(present, history, 0.0)
+        mean = filled.sum(axis=0) / np.maximum(counts, 1)
+        deviation = np.where(present, history - mean, 0.0)
+        spread = np.sqrt((deviation ** 2).sum(axis=0) / np.maximum(counts, 1))
+        self.frame = frame
+        self.features = features
+        self.mean = mean
+        self.spread = np.where(spread > 0, spread, 1.0)
+        self.known = counts > 0  # a feature missing everywhere never counts
+        self.scaled = deviation / self.spread
+        self.setup_ids = frame["setup_id"].to_numpy() if "setup_id" in frame else None
+        self.signal_ids = frame["signal_id"].to_numpy() if "signal_id" in frame else None
+        self.outcome_at = (_nanoseconds(frame["outcome_at"]) if "outcome_at" in frame
+                           else None)
+
+    def candidates(self, query: pd.Series, *, known_only: bool) -> np.ndarray:
+        keep = np.ones(len(self.frame), dtype=bool)
+        if self.setup_ids is not None and "setup_id" in query.index:
+            keep &= self.setup_ids == query["setup_id"]
+        if self.signal_ids is not None and "signal_id" in query.index:
+            keep &= self.signal_ids != query["signal_id"]
+        if known_only and self.outcome_at is not None and "known_at" in query.index:
+            keep &= self.outcome_at <= pd.Timestamp(query["known_at"]).value
+        return np.flatnonzero(keep)
+
+    def distances(self, rows: np.ndarray, point: np.ndarray) -> np.ndarray:
+        used = np.isfinite(point) & self.known
+        target = np.where(used, (point - self.mean) / self.spread, 0.0)
+        gaps = self.scaled[np.ix_(rows, np.flatnonzero(used))] - target[used]
+        return np.sqrt(np.einsum("ij,ij->i", gaps, gaps))
+
+
 def similar(dataset, row: pd.DataFrame, *, k: int = 10, known_only: bool = True) -> SimilarCases:
     """The `k` past signals of `row`'s setup nearest to it in standardised feature space, with
-    their outcomes (module docstring)."""
-    frame, features = dataset.frame, list(dataset.features)
+    their outcomes (module docstring). `dataset` is a `Dataset` or, for repeated queries, a
+    `SimilarIndex` of one."""
+    index = dataset if isinstance(dataset, SimilarIndex) else SimilarIndex(dataset)
     query = row.iloc[0]
-    pool = _candidates(frame, query, known_only=known_only)
-    history = frame[features].to_numpy(dtype="float64")[pool]
-    point = pd.to_numeric(query[features], errors="coerce").to_numpy(dtype="float64")
-    distance = _distances(history, point)
+    pool = index.candidates(query, known_only=known_only)
+    point = np.array([_number(query.get(name)) for name in index.features], dtype="float64")
+    distance = index.distances(pool, point)
     nearest = np.argsort(distance, kind="stable")[:k]
-    rows = frame.iloc[pool[nearest]].copy()
+    rows = index.frame.iloc[pool[nearest]].copy()
     rows["distance"] = distance[nearest]
     reached = int(rows["hit_target"].sum()) if len(rows) else 0
     average_r = float(rows["r_multiple"].mean()) if len(rows) else math.nan
@@ -205,30 +251,18 @@ def similar(dataset, row: pd.DataFrame, *, k: int = 10, known_only: bool = True)
                         summary=_summary(reached, len(rows)))
 
 
-def _candidates(frame: pd.DataFrame, query: pd.Series, *, known_only: bool) -> np.ndarray:
-    keep = np.ones(len(frame), dtype=bool)
-    if "setup_id" in frame and "setup_id" in query.index:
-        keep &= (frame["setup_id"] == query["setup_id"]).to_numpy()
-    if "signal_id" in frame and "signal_id" in query.index:
-        keep &= (frame["signal_id"] != query["signal_id"]).to_numpy()
-    if known_only and "outcome_at" in frame and "known_at" in query.index:
-        keep &= (frame["outcome_at"] <= query["known_at"]).to_numpy()
-    return np.flatnonzero(keep)
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
-def _distances(history: np.ndarray, point: np.ndarray) -> np.ndarray:
-    if len(history) == 0:
-        return np.empty(0)
-    present = np.isfinite(history)
-    counts = present.sum(axis=0)
-    with np.errstate(all="ignore"):
-        mean = np.where(counts > 0, np.nansum(history, axis=0) / np.maximum(counts, 1), 0.0)
-        spread = np.sqrt(np.nansum((history - mean) ** 2, axis=0) / np.maximum(counts, 1))
-    spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
-    scaled = np.where(present, (history - mean) / spread, 0.0)
-    used = np.isfinite(point) & (counts > 0)
-    target = np.where(used, (point - mean) / spread, 0.0)
-    return np.sqrt((((scaled - target) ** 2) * used).sum(axis=1))
+def _nanoseconds(times: pd.Series) -> np.ndarray:
+    """Times as int64 nanoseconds; a missing time (no outcome yet) as "never"."""
+    stamps = pd.to_datetime(times, utc=True)
+    values = stamps.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").astype("int64")
+    return np.where(stamps.isna().to_numpy(), np.iinfo("int64").max, values)
 
 
 def _summary(reached: int, found: int) -> str:

@@ -28,10 +28,11 @@ class ContractTrainedModel:
     params: dict
 
     def _matrix(self, X: pd.DataFrame):
-        booster = xgb.Booster(params={"nthread": 1})
-        booster.load_model(bytearray(self.booster_bytes))
-        return booster, xgb.DMatrix(X[list(self.features)].to_numpy("float64"),
-                                    feature_names=list(self.features))
+        if getattr(self, "_booster", None) is None:
+            self._booster = xgb.Booster(params={"nthread": 1})
+            self._booster.load_model(bytearray(self.booster_bytes))
+        return self._booster, xgb.DMatrix(X[list(self.features)].to_numpy("float64"),
+                                          feature_names=list(self.features), nthread=1)
 
     def probability(self, X: pd.DataFrame) -> np.ndarray:
         booster, matrix = self._matrix(X)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from engine.learn.explain import (
+    SimilarIndex,
     display_name,
     explain,
     format_value,
@@ -129,5 +130,22 @@ def test_only_outcomes_known_at_the_signal_and_its_own_setup() -> None:
     assert set(cases.rows["signal_id"]) == {"s0", "s1", "s2"}
     everything = similar(dataset, third, k=10, known_only=False)
     assert "s3" not in set(everything.rows["signal_id"]) and len(everything.rows) == 5
+    pending = DatasetShape(dataset.frame.assign(outcome_at=dataset.frame["outcome_at"].where(
+        dataset.frame["signal_id"] != "s1")), dataset.features, {})
+    assert set(similar(pending, third).rows["signal_id"]) == {"s0", "s2"}  # s1: no outcome yet
     other_setup = third.assign(setup_id="b")
     assert similar(dataset, other_setup).summary == "no similar past signals yet"
+
+
+def test_a_prepared_index_answers_like_the_dataset() -> None:
+    frame = synthetic_frame(400, seed=2)
+    frame.loc[::7, "sweep_depth_atr"] = np.nan
+    dataset = DatasetShape(frame=frame, features=FEATURES, meta={})
+    index = SimilarIndex(dataset)
+    for i in (50, 200, 399):
+        row = frame.iloc[[i]]
+        by_index, by_dataset = similar(index, row), similar(dataset, row)
+        pd.testing.assert_frame_equal(by_index.rows, by_dataset.rows)
+        assert len(by_index.rows) == 10 and by_index.summary == by_dataset.summary
+        assert (by_index.rows["outcome_at"] <= row["known_at"].iloc[0]).all()
+        assert row["signal_id"].iloc[0] not in set(by_index.rows["signal_id"])
