@@ -336,9 +336,12 @@ def consider(settings, card: ModelCard, *, champion_evaluation=None) -> Decision
     the decision and its reason are stored beside the model, the pointer last."""
     current = champion(settings, card.setup_id, card.setup_version)
     promoted, reason = _judge(card, current, champion_evaluation)
-    if current is not None and current.model_id == card.model_id:
-        promoted, reason = False, "already the champion"
-    _write_decision(card, promoted, reason)
+    if current is not None and (current.model_id, current.analyst) == (card.model_id,
+                                                                        card.analyst):
+        return Decision(promoted=False, reason="already the champion", card=current,
+                        champion=current)
+    if card.analyst == settings.analyst:  # another analyst's folder is theirs to write
+        _write_decision(card, promoted, reason)
     if promoted:
         _write_pointer(settings, card, reason)
     return Decision(promoted=promoted, reason=reason, card=_reread(settings, card),
@@ -418,14 +421,15 @@ def _read_card(folder: Path, settings) -> ModelCard:
         card = ModelCard.from_json(json.loads((folder / CARD).read_text("utf-8")), path=folder)
     except (OSError, ValueError, KeyError) as exc:
         raise RegistryError(f"{folder / CARD}: unreadable model card ({exc})") from exc
-    status, reason = "new", ""
+    is_champion = _is_champion(settings, card)
+    status, reason = ("champion" if is_champion else "new"), ""
     decision = folder / DECISION
     if decision.is_file():
         stored = json.loads(decision.read_text("utf-8"))
-        status = "challenger"
         reason = str(stored.get("reason", ""))
-    if _is_champion(settings, card):
-        status = "champion"
+        if not is_champion:
+            status = "challenger"
+            reason = f"former champion ({reason})" if stored.get("promoted") else reason
     return dataclasses.replace(card, status=status, reason=reason)
 
 

@@ -127,8 +127,14 @@ def test_challenger_must_beat_champion_on_auc_and_expected_r(settings) -> None:
     decision = consider(settings, winner)
     assert decision.promoted and decision.champion.model_id == first.model_id
     assert champion(settings, "london-fvg", 3).model_id == winner.model_id
-    statuses = {c.model_id: c.status for c in list_models(settings)}
-    assert statuses[winner.model_id] == "champion" and statuses[first.model_id] == "challenger"
+    statuses = {c.model_id: (c.status, c.reason) for c in list_models(settings)}
+    assert statuses[winner.model_id] == ("champion", decision.reason)
+    assert statuses[first.model_id][0] == "challenger"
+    assert statuses[first.model_id][1].startswith("former champion (first model of london-fvg@3")
+    assert statuses[equal.model_id][1].startswith("does not beat the champion")
+    again = consider(settings, winner)
+    assert not again.promoted and again.reason == "already the champion"
+    assert champion(settings, "london-fvg", 3).model_id == winner.model_id
 
 
 def test_different_splits_are_not_compared(settings) -> None:
