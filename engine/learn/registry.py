@@ -3,8 +3,8 @@ the champion.
 
     shared_kb/analysts/<analyst>/models/<setup_id>/v<0003>/
       <model_id>/model.ubj         the XGBoost booster, exactly the bytes `train` produced
-      <model_id>/calibrator.json   the calibration map as numbers (isotonic thresholds or Platt
-                                   coefficients), never a pickle
+      <model_id>/calibrator.json   the calibration map as numbers (isotonic knots or Platt
+                                   coefficients: `Calibrator.to_dict`), never a pickle
       <model_id>/features.json     the feature columns, in the order the booster expects
       <model_id>/card.json         setup id and version, rule hash, symbol, timeframe, data range
                                    and hash, feature set, training parameters, trained_at and the
@@ -76,74 +76,25 @@ class RegistryError(ItaError):
 
 # ------------------------------------------------------------------------------ calibrators
 
-@dataclass(frozen=True)
-class IsotonicCalibrator:
-    """An isotonic calibration map stored as its thresholds: linear interpolation between
-    (x, y) points, flat beyond the ends — what scikit-learn's `IsotonicRegression` with
-    ``out_of_bounds="clip"`` computes."""
-
-    x: tuple[float, ...]
-    y: tuple[float, ...]
-
-    def predict(self, raw) -> np.ndarray:
-        raw = np.asarray(raw)
-        mapped = np.interp(raw.astype("float64").ravel(), self.x, self.y)
-        # like scikit-learn, the result keeps the input's float type (XGBoost's is float32)
-        return mapped.astype(raw.dtype) if raw.dtype.kind == "f" else mapped
-
-    transform = predict
-    __call__ = predict
-
-
-@dataclass(frozen=True)
-class PlattCalibrator:
-    """A Platt (logistic) calibration map: probability = 1 / (1 + exp(-(a·raw + b)))."""
-
-    a: float
-    b: float
-
-    def predict_proba(self, raw) -> np.ndarray:
-        p = self.predict(raw)
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, raw) -> np.ndarray:
-        z = self.a * np.asarray(raw, dtype="float64").ravel() + self.b
-        return 1.0 / (1.0 + np.exp(-z))
-
-    transform = predict
-    __call__ = predict
-
-
 def calibrator_to_json(calibrator: object | None) -> dict[str, Any]:
-    """The calibrator as plain numbers: ``{"kind": "none"}``, ``{"kind": "isotonic", "x": [...],
-    "y": [...]}`` or ``{"kind": "platt", "a": ..., "b": ...}``."""
+    """The calibrator as plain numbers: its own ``to_dict()`` (engine.learn.model.Calibrator:
+    isotonic knots or Platt coefficients), or ``{"kind": "none"}`` for an uncalibrated model."""
     if calibrator is None:
         return {"kind": "none"}
-    if isinstance(calibrator, IsotonicCalibrator):
-        return {"kind": "isotonic", "x": list(calibrator.x), "y": list(calibrator.y)}
-    if isinstance(calibrator, PlattCalibrator):
-        return {"kind": "platt", "a": calibrator.a, "b": calibrator.b}
-    if hasattr(calibrator, "X_thresholds_") and hasattr(calibrator, "y_thresholds_"):
-        return {"kind": "isotonic", "x": [float(v) for v in calibrator.X_thresholds_],
-                "y": [float(v) for v in calibrator.y_thresholds_]}
-    if hasattr(calibrator, "coef_") and hasattr(calibrator, "intercept_"):
-        coef = np.asarray(calibrator.coef_, dtype="float64").ravel()
-        if coef.size == 1:
-            return {"kind": "platt", "a": float(coef[0]),
-                    "b": float(np.asarray(calibrator.intercept_).ravel()[0])}
-    raise RegistryError(f"calibrator {type(calibrator).__name__}: cannot be stored as numbers "
-                        "(use isotonic regression or a one-input logistic map)")
+    to_dict = getattr(calibrator, "to_dict", None)
+    if to_dict is None:
+        raise RegistryError(f"calibrator {type(calibrator).__name__}: cannot be stored as "
+                            "numbers (it has no to_dict)")
+    return _plain(to_dict())
 
 
-def calibrator_from_json(data: dict[str, Any]) -> IsotonicCalibrator | PlattCalibrator | None:
-    kind = data.get("kind")
-    if kind == "none":
+def calibrator_from_json(data: dict[str, Any]):
+    """The inverse of `calibrator_to_json`."""
+    if data.get("kind") == "none":
         return None
-    if kind == "isotonic":
-        return IsotonicCalibrator(tuple(map(float, data["x"])), tuple(map(float, data["y"])))
-    if kind == "platt":
-        return PlattCalibrator(float(data["a"]), float(data["b"]))
-    raise RegistryError(f"{CALIBRATOR}: unknown calibrator kind {kind!r}")
+    from engine.learn.model import Calibrator
+
+    return Calibrator.from_dict(data)
 
 
 # ------------------------------------------------------------------------------ cards

@@ -13,9 +13,30 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.isotonic import IsotonicRegression
 
-from engine.learn.registry import IsotonicCalibrator
-
 FEATURES = ("gap_atr", "sweep_depth_atr", "minutes_into_session")
+
+
+@dataclass(frozen=True)
+class ContractCalibrator:
+    """engine/learn/model.py's `Calibrator` (isotonic knots), for branches where it is absent."""
+
+    kind: str
+    x: tuple[float, ...] = ()
+    y: tuple[float, ...] = ()
+    slope: float = 1.0
+    intercept: float = 0.0
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        return np.interp(np.asarray(raw, dtype=float), np.asarray(self.x), np.asarray(self.y))
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "x": list(self.x), "y": list(self.y), "slope": self.slope,
+                "intercept": self.intercept}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        return cls(kind=data["kind"], x=tuple(data["x"]), y=tuple(data["y"]),
+                   slope=float(data["slope"]), intercept=float(data["intercept"]))
 
 
 @dataclass
@@ -32,12 +53,12 @@ class ContractTrainedModel:
             self._booster = xgb.Booster(params={"nthread": 1})
             self._booster.load_model(bytearray(self.booster_bytes))
         return self._booster, xgb.DMatrix(X[list(self.features)].to_numpy("float64"),
-                                          feature_names=list(self.features), nthread=1)
+                                          nthread=1)
 
     def probability(self, X: pd.DataFrame) -> np.ndarray:
         booster, matrix = self._matrix(X)
-        raw = booster.predict(matrix)
-        return raw if self.calibrator is None else np.asarray(self.calibrator.predict(raw))
+        raw = booster.predict(matrix).astype(float)
+        return raw if self.calibrator is None else self.calibrator.apply(raw)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         booster, matrix = self._matrix(X)
@@ -45,15 +66,19 @@ class ContractTrainedModel:
         return pd.DataFrame(values, columns=[*self.features, "bias"], index=X.index)
 
 
-def trained_model_class():
+def _model_module():
     try:
-        from engine.learn.model import TrainedModel
+        from engine.learn import model
     except ImportError:
-        module = types.ModuleType("engine.learn.model")
-        module.TrainedModel = ContractTrainedModel
-        sys.modules["engine.learn.model"] = module
-        return ContractTrainedModel
-    return TrainedModel
+        model = types.ModuleType("engine.learn.model")
+        model.TrainedModel = ContractTrainedModel
+        model.Calibrator = ContractCalibrator
+        sys.modules["engine.learn.model"] = model
+    return model
+
+
+def trained_model_class():
+    return _model_module().TrainedModel
 
 
 def synthetic_frame(n: int = 300, *, seed: int = 0) -> pd.DataFrame:
@@ -75,22 +100,22 @@ def synthetic_frame(n: int = 300, *, seed: int = 0) -> pd.DataFrame:
 
 
 def tiny_model(frame: pd.DataFrame | None = None, *, trees: int = 12, seed: int = 0,
-               calibrated: bool = True, sklearn_calibrator: bool = False):
+               calibrated: bool = True):
     frame = synthetic_frame() if frame is None else frame
     X = frame[list(FEATURES)].to_numpy("float64")
     y = frame["hit_target"].to_numpy()
     params = {"objective": "binary:logistic", "max_depth": 3, "eta": 0.3, "seed": seed,
               "nthread": 1}
-    booster = xgb.train(params, xgb.DMatrix(X, label=y, feature_names=list(FEATURES)),
-                        num_boost_round=trees)
+    # like engine/learn/model.py: the booster knows its inputs by position, not by name
+    booster = xgb.train(params, xgb.DMatrix(X, label=y), num_boost_round=trees)
     raw_bytes = bytes(booster.save_raw("ubj"))
     calibrator = None
     if calibrated:
-        calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        calibrator.fit(booster.predict(xgb.DMatrix(X, feature_names=list(FEATURES))), y)
-        if not sklearn_calibrator:
-            calibrator = IsotonicCalibrator(tuple(map(float, calibrator.X_thresholds_)),
-                                            tuple(map(float, calibrator.y_thresholds_)))
+        curve = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        curve.fit(booster.predict(xgb.DMatrix(X)), y)
+        calibrator = _model_module().Calibrator("isotonic",
+                                                x=tuple(map(float, curve.X_thresholds_)),
+                                                y=tuple(map(float, curve.y_thresholds_)))
     return trained_model_class()(features=FEATURES, booster_bytes=raw_bytes,
                                  calibrator=calibrator, params={**params, "trees": trees})
 

@@ -57,16 +57,6 @@ def test_round_trip_gives_the_same_probabilities(settings) -> None:
     assert card.metrics["expected_r"] == 0.30 and card.metrics["trades_kept"] == 120
 
 
-def test_a_scikit_learn_isotonic_calibrator_is_stored_as_numbers(settings) -> None:
-    model = tiny_model(sklearn_calibrator=True)
-    card = save_model(settings, model, evaluation(), DATASET_META)
-    loaded, _ = load_model(settings, card.model_id)
-    X = synthetic_frame(50, seed=7)
-    assert isinstance(loaded.calibrator, registry.IsotonicCalibrator)
-    # scikit-learn interpolates in float32; the stored map in float64: equal to 1e-7
-    np.testing.assert_allclose(loaded.probability(X), model.probability(X), rtol=0, atol=1e-7)
-
-
 def test_uncalibrated_model_round_trips(settings) -> None:
     model = tiny_model(calibrated=False)
     card = save_model(settings, model, evaluation(), DATASET_META)
