@@ -19,9 +19,11 @@ _STATUS_STYLE = {"champion": "green", "challenger": "yellow", "new": "cyan"}
 def models_list(setup: str = typer.Argument(None, help="Only this setup's models (its id)")
                 ) -> None:
     """Every stored model with its walk-forward numbers, champion or challenger and why."""
-    from engine.learn.registry import list_models
+    from engine.learn.registry import list_models, unreadable_models
     from engine.settings import get_settings
 
+    for problem in unreadable_models(get_settings()):
+        console.print(f"[yellow]skipped[/] {escape(problem)}")
     cards = list_models(get_settings(), setup)
     if not cards:
         console.print(f"no models{f' of {setup}' if setup else ''} yet — `ita learn train` "

@@ -231,11 +231,28 @@ def list_models(settings, setup_id: str | None = None) -> list[ModelCard]:
     """Every stored model (of every analyst in the shared folder), optionally of one setup,
     sorted by setup, version and training time; `status` and `reason` are filled in from your
     champion pointers and the stored decisions."""
+    return sorted((card for card in _scan(settings, setup_id) if isinstance(card, ModelCard)),
+                  key=lambda c: (c.setup_id, c.setup_version, c.trained_at, c.model_id))
+
+
+def unreadable_models(settings) -> list[str]:
+    """One line per model folder whose card cannot be read (a half-synced or damaged copy from
+    the shared folder); `list_models` leaves those out rather than failing on them."""
+    return [str(item) for item in _scan(settings, None) if not isinstance(item, ModelCard)]
+
+
+def _scan(settings, setup_id: str | None) -> list[ModelCard | RegistryError]:
     root = settings.shared_kb_dir / ANALYSTS
     pattern = f"*/{MODELS}/{setup_id if setup_id else '*'}/v*/*/{CARD}"
-    cards = [_read_card(path.parent, settings) for path in sorted(root.glob(pattern))
-             if not any(part.startswith(".") for part in path.relative_to(root).parts)]
-    return sorted(cards, key=lambda c: (c.setup_id, c.setup_version, c.trained_at, c.model_id))
+    found: list[ModelCard | RegistryError] = []
+    for path in sorted(root.glob(pattern)):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue  # a folder still being written
+        try:
+            found.append(_read_card(path.parent, settings))
+        except RegistryError as error:
+            found.append(error)
+    return found
 
 
 def find_model(settings, model_id: str) -> ModelCard:
@@ -370,8 +387,8 @@ def _version_dir(settings, analyst: str, setup_id: str, version: int) -> Path:
 def _read_card(folder: Path, settings) -> ModelCard:
     try:
         card = ModelCard.from_json(json.loads((folder / CARD).read_text("utf-8")), path=folder)
-    except (OSError, ValueError, KeyError) as exc:
-        raise RegistryError(f"{folder / CARD}: unreadable model card ({exc})") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RegistryError(f"{folder / CARD}: unreadable model card ({exc!r})") from exc
     is_champion = _is_champion(settings, card)
     status, reason = ("champion" if is_champion else "new"), ""
     decision = folder / DECISION

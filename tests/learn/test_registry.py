@@ -189,3 +189,12 @@ def test_models_of_other_analysts_are_listed_but_not_your_champion(settings, mon
     assert champion(settings, "london-fvg", 3) is None
     assert [(c.analyst, c.status) for c in list_models(settings)] == [("boris", "challenger")]
     assert registry.find_model(settings, card.model_id).analyst == "boris"
+
+
+def test_a_damaged_card_is_left_out_of_the_list_and_named(settings) -> None:
+    good = _save(settings)
+    broken = _save(settings, seed=1)
+    (broken.path / "card.json").write_text('{"model_id": "trunc')
+    assert [c.model_id for c in list_models(settings)] == [good.model_id]
+    problems = registry.unreadable_models(settings)
+    assert len(problems) == 1 and broken.model_id in problems[0] and "unreadable" in problems[0]

@@ -31,5 +31,9 @@ def test_list_and_promote(ita_home) -> None:
     assert champion(get_settings(), "london-fvg", 3).model_id == weak.model_id
     narrow = CliRunner(env={"COLUMNS": "100"}).invoke(app, ["models", "list"])
     assert good.model_id in narrow.output and "0.62 [0.55, 0.68]" in narrow.output
+    (good.path / "card.json").write_text("{")
+    damaged = runner.invoke(app, ["models", "list"])
+    assert damaged.exit_code == 0 and "skipped" in damaged.output
+    assert "unreadable model card" in damaged.output and weak.model_id in damaged.output
     missing = runner.invoke(app, ["models", "promote", "zzzz"])
     assert missing.exit_code == 1 and "no such model" in str(missing.exception)
