@@ -192,12 +192,19 @@ class SimilarIndex:
     standardised once (mean and spread over the dataset's signals, missing values at the
     mean), and the setup, signal id and outcome time of every row as arrays.
 
-    >>> index = SimilarIndex(dataset)  # doctest: +SKIP
+    `weights` (feature -> weight ≥ 0, e.g. `feature_weights`) stretch the space: a feature
+    of weight 4 counts like a distance twice as large, weight 0 not at all; unnamed features
+    weigh 1.
+
+    >>> index = SimilarIndex(dataset, weights=feature_weights(model, dataset.frame))
+    ... # doctest: +SKIP
     >>> similar(index, row).summary  # doctest: +SKIP
     """
 
-    def __init__(self, dataset) -> None:
+    def __init__(self, dataset, *, weights: dict[str, float] | None = None) -> None:
         frame, features = dataset.frame, list(dataset.features)
+        stretch = np.sqrt(np.array([max(float((weights or {}).get(name, 1.0)), 0.0)
+                                    for name in features]))
         history = frame[features].to_numpy(dtype="float64")
         present = np.isfinite(history)
         counts = present.sum(axis=0)
@@ -208,8 +215,8 @@ class SimilarIndex:
         self.frame = frame
         self.features = features
         self.mean = mean
-        self.spread = np.where(spread > 0, spread, 1.0)
-        self.known = counts > 0  # a feature missing everywhere never counts
+        self.spread = np.where(spread > 0, spread, 1.0) / np.where(stretch > 0, stretch, 1.0)
+        self.known = (counts > 0) & (stretch > 0)  # missing everywhere or weight 0: never counts
         self.scaled = deviation / self.spread
         self.setup_ids = frame["setup_id"].to_numpy() if "setup_id" in frame else None
         self.signal_ids = frame["signal_id"].to_numpy() if "signal_id" in frame else None
@@ -233,11 +240,13 @@ class SimilarIndex:
         return np.sqrt(np.einsum("ij,ij->i", gaps, gaps))
 
 
-def similar(dataset, row: pd.DataFrame, *, k: int = 10, known_only: bool = True) -> SimilarCases:
+def similar(dataset, row: pd.DataFrame, *, k: int = 10, known_only: bool = True,
+            weights: dict[str, float] | None = None) -> SimilarCases:
     """The `k` past signals of `row`'s setup nearest to it in standardised feature space, with
     their outcomes (module docstring). `dataset` is a `Dataset` or, for repeated queries, a
-    `SimilarIndex` of one."""
-    index = dataset if isinstance(dataset, SimilarIndex) else SimilarIndex(dataset)
+    `SimilarIndex` of one (which carries its own weights)."""
+    index = (dataset if isinstance(dataset, SimilarIndex) else
+             SimilarIndex(dataset, weights=weights))
     query = row.iloc[0]
     pool = index.candidates(query, known_only=known_only)
     point = np.array([_number(query.get(name)) for name in index.features], dtype="float64")
@@ -249,6 +258,22 @@ def similar(dataset, row: pd.DataFrame, *, k: int = 10, known_only: bool = True)
     average_r = float(rows["r_multiple"].mean()) if len(rows) else math.nan
     return SimilarCases(rows=rows, reached=reached, average_r=average_r,
                         summary=_summary(reached, len(rows)))
+
+
+def feature_weights(model, frame: pd.DataFrame, *, sample: int = 2000) -> dict[str, float]:
+    """How much each feature moves the model's score: its mean absolute contribution over (an
+    evenly spaced sample of at most `sample` rows of) `frame`, scaled so the weights average 1.
+    For `similar`: past signals alike in what the model finds important."""
+    features = list(model.features)
+    rows = frame.iloc[np.unique(np.linspace(0, len(frame) - 1, min(sample, len(frame)),
+                                            dtype=int))] if len(frame) else frame
+    if rows.empty:
+        return dict.fromkeys(features, 1.0)
+    strength = model.contributions(rows[features])[features].abs().mean().to_numpy()
+    total = float(strength.sum())
+    scale = len(features) / total if total > 0 else 0.0
+    return {name: float(value * scale) if total > 0 else 1.0
+            for name, value in zip(features, strength, strict=True)}
 
 
 def _number(value) -> float:

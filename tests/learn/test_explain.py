@@ -14,6 +14,7 @@ from engine.learn.explain import (
     SimilarIndex,
     display_name,
     explain,
+    feature_weights,
     format_value,
     similar,
     typical_values,
@@ -149,3 +150,18 @@ def test_a_prepared_index_answers_like_the_dataset() -> None:
         assert len(by_index.rows) == 10 and by_index.summary == by_dataset.summary
         assert (by_index.rows["outcome_at"] <= row["known_at"].iloc[0]).all()
         assert row["signal_id"].iloc[0] not in set(by_index.rows["signal_id"])
+
+
+def test_weights_make_neighbours_alike_in_what_matters(model) -> None:
+    dataset = _hand_made()
+    row = pd.DataFrame({"gap_atr": [0.92], "stop_atr": [1.0], "signal_id": ["new"],
+                        "setup_id": ["a"], "known_at": [pd.Timestamp("2024-04-01", tz="UTC")]})
+    # unweighted, s3's stop (2.0 vs 1.0) pushes it behind s0 and s1
+    assert list(similar(dataset, row, k=3).rows["signal_id"]) == ["s0", "s1", "s5"]
+    # weight on the gap only: s3 (gap 0.9) is the nearest, s4 (gap 5.0) the farthest
+    by_gap = similar(dataset, row, k=6, weights={"gap_atr": 1.0, "stop_atr": 0.0})
+    assert list(by_gap.rows["signal_id"])[:3] == ["s3", "s0", "s1"]
+    assert by_gap.rows["signal_id"].iloc[-1] == "s4"
+    weights = feature_weights(model, synthetic_frame(200, seed=4))
+    assert max(weights, key=weights.get) == "gap_atr"  # the label depends on the gap
+    assert sum(weights.values()) == pytest.approx(len(FEATURES))
