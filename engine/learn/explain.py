@@ -36,31 +36,39 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-# feature name -> (display name, unit). Units: "atr" (1.8× ATR), "min", "bars", "pct", "r",
-# "ratio" (1.4×), "hour", "weekday", "side", "flag", "" (plain number).
+# feature name -> (display name, unit), for the names of engine/learn/features.py (features_v1).
+# Units: "atr" (1.8× ATR), "min", "bars", "pct", "r", "ratio" (1.4×), "rank" (82nd percentile),
+# "hour", "weekday", "side" (up/down), "trade" (long/short), "flag" (yes/no), "" (plain number).
 DISPLAY: dict[str, tuple[str, str]] = {
-    "gap_atr": ("gap", "atr"),
-    "gap_size_atr": ("gap", "atr"),
-    "sweep_depth_atr": ("sweep depth", "atr"),
-    "bars_since_sweep": ("bars since the sweep", "bars"),
-    "structure_direction": ("structure", "side"),
-    "minutes_into_session": ("minutes into the session", "min"),
+    "kill_zone": ("in a kill zone", "flag"),
+    "session_asia": ("in the Asia session", "flag"),
+    "session_london": ("in the London session", "flag"),
+    "session_new_york": ("in the New York session", "flag"),
+    "session_minutes": ("minutes into the session", "min"),
     "weekday": ("weekday", "weekday"),
     "hour": ("hour", "hour"),
-    "stop_atr": ("stop distance", "atr"),
-    "stop_distance_atr": ("stop distance", "atr"),
-    "planned_r": ("planned reward", "r"),
-    "volume_ratio": ("volume vs its average", "ratio"),
-    "relative_volume": ("volume vs its average", "ratio"),
+    "prev_day_high_atr": ("close to the previous day's high", "atr"),
+    "prev_day_low_atr": ("close to the previous day's low", "atr"),
+    "prev_week_high_atr": ("close to the previous week's high", "atr"),
+    "prev_week_low_atr": ("close to the previous week's low", "atr"),
     "htf_trend": ("higher-timeframe trend", "side"),
-    "htf_slope": ("higher-timeframe slope", ""),
-    "volatility_regime": ("volatility vs its average", "ratio"),
-    "in_kill_zone": ("in a kill zone", "flag"),
-    "side": ("direction", "side"),
+    "htf_slope_atr": ("higher-timeframe slope", "atr"),
+    "atr_percentile": ("volatility (ATR rank)", "rank"),
+    "range_atr": ("range of the last 20 bars", "atr"),
+    "relative_volume": ("volume vs its average", "ratio"),
+    "direction": ("direction", "trade"),
+    "stop_atr": ("stop distance", "atr"),
+    "r_planned": ("planned reward", "r"),
+    "entry_offset_atr": ("entry beyond the close", "atr"),
+    "limit_entry": ("limit entry", "flag"),
 }
+# per-condition detection features: "<condition>_size_atr" -> "<condition> size", ...
+_PATTERNS = (("_size_atr", "{} size", "atr"), ("_depth_atr", "{} depth", "atr"),
+             ("_bars_since", "bars since the {}", "bars"), ("_direction", "{} direction", "side"))
 _SUFFIX_UNITS = (("_atr", "atr"), ("_minutes", "min"), ("_min", "min"), ("_bars", "bars"),
                  ("_pct", "pct"), ("_ratio", "ratio"), ("_r", "r"))
 _PREFIX_UNITS = (("bars_", "bars"), ("minutes_", "min"), ("is_", "flag"), ("in_", "flag"))
+_NO_USUAL = {"weekday", "hour", "side", "trade", "flag"}  # "above usual" means nothing there
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _OUTCOME_COLUMNS = ("hit_target", "r_multiple")
 
@@ -102,6 +110,12 @@ def display_name(feature: str) -> tuple[str, str]:
     """(display name, unit) of a feature: from `DISPLAY`, else read from its name."""
     if feature in DISPLAY:
         return DISPLAY[feature]
+    if feature.startswith("param_") and len(feature) > len("param_"):
+        label, unit = display_name(feature.removeprefix("param_"))
+        return f"setup parameter {label}", unit
+    for suffix, label, unit in _PATTERNS:
+        if feature.endswith(suffix) and len(feature) > len(suffix):
+            return label.format(feature[: -len(suffix)].replace("_", " ")), unit
     stem, unit = feature, ""
     for suffix, suffix_unit in _SUFFIX_UNITS:
         if feature.endswith(suffix) and len(feature) > len(suffix):
@@ -127,9 +141,16 @@ def format_value(value: float, unit: str) -> str:
         "hour": lambda v: f"{v:.0f}h UTC",
         "weekday": lambda v: _WEEKDAYS[int(v) % 7] if v == int(v) else f"{v:g}",
         "side": lambda v: "up" if v > 0 else "down" if v < 0 else "flat",
+        "trade": lambda v: "long" if v > 0 else "short" if v < 0 else "none",
+        "rank": lambda v: f"{_ordinal(round(v * 100))} percentile",
         "flag": lambda v: "yes" if v else "no",
     }
     return formats.get(unit, lambda v: f"{v:.3g}")(value)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def typical_values(frame: pd.DataFrame, features) -> dict[str, float]:
@@ -168,7 +189,7 @@ def _reason(feature: str, value: float, part: float, margin: float,
     effect = _sigmoid(margin) - _sigmoid(margin - part)
     relation = ""
     usual = (typical or {}).get(feature, math.nan)
-    if not math.isnan(value) and not math.isnan(usual) and unit not in {"weekday", "side"}:
+    if not math.isnan(value) and not math.isnan(usual) and unit not in _NO_USUAL:
         relation = ("above this setup's usual " if value > usual else
                     "below this setup's usual " if value < usual else "this setup's usual ")
     text = f"{label} {format_value(value, unit)}: {relation}({_signed(effect)})"

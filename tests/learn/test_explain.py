@@ -76,9 +76,18 @@ def _margin(model, row) -> float:
 
 
 def test_display_names_and_units() -> None:
+    # the names of engine/learn/features.py (features_v1)
+    assert display_name("fvg_size_atr") == ("fvg size", "atr")
+    assert display_name("sweep_depth_atr") == ("sweep depth", "atr")
+    assert display_name("sweep_bars_since") == ("bars since the sweep", "bars")
+    assert display_name("bos_direction") == ("bos direction", "side")
+    assert display_name("session_minutes") == ("minutes into the session", "min")
+    assert display_name("param_fvg_min_size_atr") == ("setup parameter fvg min size", "atr")
     assert display_name("gap_atr") == ("gap", "atr")
-    assert display_name("range_60_atr") == ("range 60", "atr")
     assert display_name("bars_since_bos") == ("bars since bos", "bars")
+    assert format_value(0.823, "rank") == "82nd percentile"
+    assert format_value(0.11, "rank") == "11th percentile"
+    assert format_value(1.0, "trade") == "long" and format_value(1.0, "flag") == "yes"
     assert format_value(1.84, "atr") == "1.8× ATR"
     assert format_value(2.0, "weekday") == "Wednesday"
     assert format_value(-1.0, "side") == "down"
