@@ -40,13 +40,19 @@ def models_list(setup: str = typer.Argument(None, help="Only this setup's models
         owner = "" if card.analyst == settings.analyst else f" ({card.analyst})"
         table.add_row(
             card.model_id + owner, card.ref, card.trained_at[:10], str(numbers["n"]),
-            f"{numbers['auc']:.2f} [{numbers['auc_low']:.2f}, {numbers['auc_high']:.2f}]",
+            _auc(numbers),
             f"{numbers['expected_r']:+.2f} ({numbers['trades_kept']}) ≥ {numbers['threshold']:.2f}",
             f"[{style}]{card.status}[/]" if style else card.status)
     console.print(table)
     for card in cards:
         if card.reason:
             console.print(f"{card.model_id}: {escape(card.reason)}", highlight=False)
+
+
+def _auc(numbers: dict) -> str:
+    if numbers.get("auc") is None:  # too few signals to measure
+        return "—"
+    return f"{numbers['auc']:.2f} [{numbers['auc_low']:.2f}, {numbers['auc_high']:.2f}]"
 
 
 def models_promote(model_id: str = typer.Argument(..., help="Model id or its first 4+ "
@@ -60,7 +66,7 @@ def models_promote(model_id: str = typer.Argument(..., help="Model id or its fir
     promote(settings, model_id)
     card = find_model(settings, model_id)
     console.print(f"{card.model_id} is now the champion of {card.ref} "
-                  f"(AUC {card.metrics['auc']:.2f} on {card.metrics['n']} signals)")
+                  f"(AUC {_auc(card.metrics)} on {card.metrics['n']} signals)")
 
 
 def register(app: typer.Typer) -> None:

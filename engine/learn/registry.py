@@ -328,10 +328,10 @@ def promote(settings, model_id: str, *, reason: str = "promoted by hand") -> Non
 def _judge(card: ModelCard, current: ModelCard | None, champion_evaluation) -> tuple[bool, str]:
     numbers = card.metrics
     if not card.better_than_chance:
-        return False, (f"not better than chance: AUC {_auc_text(numbers)} on {numbers['n']} "
-                       "signals — the champion stays" if current else
-                       f"not better than chance: AUC {_auc_text(numbers)} on {numbers['n']} "
-                       "signals — no champion yet")
+        measured = (f"AUC {_auc_text(numbers)} on {numbers['n']} signals"
+                    if numbers.get("auc") is not None else str(numbers.get("verdict", "")))
+        return False, (f"not better than chance: {measured} — "
+                       f"{'the champion stays' if current else 'no champion yet'}")
     if current is None:
         return True, (f"first model of {card.ref} that is better than chance: AUC "
                       f"{_auc_text(numbers)}")

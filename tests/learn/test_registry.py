@@ -3,6 +3,7 @@ and a crash before the pointer leaves the old champion."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -198,3 +199,19 @@ def test_a_damaged_card_is_left_out_of_the_list_and_named(settings) -> None:
     assert [c.model_id for c in list_models(settings)] == [good.model_id]
     problems = registry.unreadable_models(settings)
     assert len(problems) == 1 and broken.model_id in problems[0] and "unreadable" in problems[0]
+
+
+def test_a_model_of_too_few_signals_is_stored_and_says_so(settings) -> None:
+    empty = evaluation(n=0)
+    nan = float("nan")
+    too_few = dataclasses.replace(
+        empty, auc=nan, auc_low=nan, auc_high=nan, brier=nan, log_loss=nan, folds=0,
+        better_than_chance=False, verdict="not yet — 30 signals (9 reached target); need more",
+        thresholds=empty.thresholds.iloc[0:0], calibration=empty.calibration.iloc[0:0])
+    card = save_model(settings, tiny_model(), too_few, DATASET_META)
+    assert card.metrics["auc"] is None and card.metrics["trades_kept"] == 0
+    decision = consider(settings, card)
+    assert not decision.promoted
+    assert decision.reason == ("not better than chance: not yet — 30 signals (9 reached target); "
+                               "need more — no champion yet")
+    assert json.loads((card.path / "card.json").read_text())["metrics"]["auc"] is None
