@@ -41,7 +41,7 @@ def models_list(setup: str = typer.Argument(None, help="Only this setup's models
         table.add_row(
             card.model_id + owner, card.ref, card.trained_at[:10], str(numbers["n"]),
             _auc(numbers),
-            f"{numbers['expected_r']:+.2f} ({numbers['trades_kept']}) ≥ {numbers['threshold']:.2f}",
+            _at_threshold(numbers),
             f"[{style}]{card.status}[/]" if style else card.status)
     console.print(table)
     for card in cards:
@@ -53,6 +53,13 @@ def _auc(numbers: dict) -> str:
     if numbers.get("auc") is None:  # too few signals to measure
         return "—"
     return f"{numbers['auc']:.2f} [{numbers['auc_low']:.2f}, {numbers['auc_high']:.2f}]"
+
+
+def _at_threshold(numbers: dict) -> str:
+    if not numbers.get("trades_kept"):  # no threshold kept enough trades out of sample
+        return "—"
+    return (f"{numbers['expected_r']:+.2f} ({numbers['trades_kept']}) "
+            f"≥ {numbers['threshold']:.2f}")
 
 
 def models_promote(model_id: str = typer.Argument(..., help="Model id or its first 4+ "

@@ -24,7 +24,7 @@ def test_list_and_promote(ita_home) -> None:
     assert listed.exit_code == 0, listed.output
     assert good.model_id in listed.output and weak.model_id in listed.output
     assert "champion" in listed.output and "not better than chance" in listed.output
-    assert "0.62 [0.55, 0.68]" in listed.output
+    assert "0.62 [0.55, 0.68]" in listed.output and "+0.30 (120) ≥ 0.40" in listed.output
     promoted = runner.invoke(app, ["models", "promote", weak.model_id[:6]])
     assert promoted.exit_code == 0, promoted.output
     assert f"{weak.model_id} is now the champion of london-fvg@3" in promoted.output
