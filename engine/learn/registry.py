@@ -243,7 +243,9 @@ def unreadable_models(settings) -> list[str]:
 
 def _scan(settings, setup_id: str | None) -> list[ModelCard | RegistryError]:
     root = settings.shared_kb_dir / ANALYSTS
-    pattern = f"*/{MODELS}/{setup_id if setup_id else '*'}/v*/*/{CARD}"
+    if setup_id:
+        setup_id = checked_id(setup_id, what="setup id", error=RegistryError)
+    pattern = f"*/{MODELS}/{setup_id or '*'}/v*/*/{CARD}"
     found: list[ModelCard | RegistryError] = []
     for path in sorted(root.glob(pattern)):
         if any(part.startswith(".") for part in path.relative_to(root).parts):
@@ -289,8 +291,10 @@ def champion(settings, setup_id: str, version: int) -> ModelCard | None:
     if not pointer.is_file():
         return None
     data = json.loads(pointer.read_text(encoding="utf-8"))
-    folder = (settings.shared_kb_dir / ANALYSTS / data["analyst"] / MODELS / setup_id
-              / _version_name(int(version)) / data["model_id"])
+    owner = checked_id(data.get("analyst"), what=f"{pointer}: analyst", error=RegistryError)
+    model_id = checked_id(data.get("model_id"), what=f"{pointer}: model id", error=RegistryError)
+    folder = (settings.shared_kb_dir / ANALYSTS / owner / MODELS / setup_id
+              / _version_name(int(version)) / model_id)
     if not (folder / CARD).is_file():
         raise RegistryError(f"{pointer}: names model {data['model_id']!r}, which is not in the "
                             "shared folder (not synced yet?)")
