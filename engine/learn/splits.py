@@ -1,9 +1,10 @@
 """Purged and embargoed walk-forward splits in time (pure).
 
 A model is judged only on signals it could not have seen. The rows (signals) are ordered by
-``known_at``; the oldest ``max(min_train, n // (folds + 1))`` rows only ever train, and the rest are
-cut into ``folds`` consecutive test blocks of (almost) equal size. The window expands: test block
-``k`` is predicted by a model trained on rows older than the block, with two rules on top:
+``known_at``; the oldest ``max(min_train, n // (folds + 1))`` rows (or a few more, see below)
+only ever train, and the rest are cut into ``folds`` consecutive test blocks of (almost) equal
+size. The window expands: test block ``k`` is predicted by a model trained on rows older than
+the block, with two rules on top:
 
 - **Purging**: a training row's label window ``[known_at, outcome_at]`` must end strictly before
   the test block's first ``known_at``. A signal still open when the test block starts (its outcome
@@ -12,8 +13,9 @@ cut into ``folds`` consecutive test blocks of (almost) equal size. The window ex
   ``known_at`` are dropped from every later training set (the market right after a test block is
   serially correlated with it). ``embargo=None`` means no embargo beyond purging.
 
-A fold whose purged training set has fewer than ``min_train`` rows is skipped; when no fold is
-left, ``DataError`` says how many signals are needed.
+The first test block starts late enough that its purged training set keeps ``min_train`` rows.
+A later fold whose purged (and embargoed) training set has fewer than ``min_train`` rows is
+skipped; when no fold is left, ``DataError`` says how many signals are needed.
 
 >>> import pandas as pd
 >>> t = pd.date_range("2024-01-01", periods=12, freq="h", tz="UTC")
@@ -42,6 +44,15 @@ def _times(values, name: str) -> np.ndarray:
     return times.as_unit("ns").asi8  # one unit: pandas may keep times in us or ms
 
 
+def _first_test(known, outcome, order, start: int, *, min_train: int, last: int) -> int:
+    """The first test position from `start` on whose purged training set keeps `min_train`."""
+    for first in range(start, last + 1):
+        head = order[:first]
+        if np.count_nonzero(outcome[head] < known[order[first]]) >= min_train:
+            return first
+    return start
+
+
 def walk_forward_splits(known_at, outcome_at, *, folds: int = 5,
                         embargo: pd.Timedelta | None = None,
                         min_train: int = 50) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -63,7 +74,8 @@ def walk_forward_splits(known_at, outcome_at, *, folds: int = 5,
                         f"{minimum_signals(folds=folds, min_train=min_train)} are needed for "
                         f"{folds} folds with {min_train} training signals")
     order = np.argsort(known, kind="stable")
-    first_test = max(min_train, n // (folds + 1))
+    first_test = _first_test(known, outcome, order, max(min_train, n // (folds + 1)),
+                             min_train=min_train, last=n - folds)
     blocks = np.array_split(order[first_test:], folds)
     embargo_ns = 0 if embargo is None else int(pd.Timedelta(embargo).value)
     embargoed = np.zeros(n, dtype=bool)

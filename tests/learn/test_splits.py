@@ -107,3 +107,13 @@ def test_an_outcome_before_its_signal_is_a_data_error() -> None:
     outcome.iloc[3] = known.iloc[3] - HOUR
     with pytest.raises(DataError, match="outcome_at is before its known_at"):
         walk_forward_splits(known, outcome, folds=2, min_train=20)
+
+
+def test_purging_does_not_cost_the_first_fold_when_every_signal_overlaps_the_next() -> None:
+    known = pd.Series(pd.date_range("2024-01-01", periods=300, freq="h", tz="UTC"))
+    outcome = known + 3 * HOUR  # each signal resolves after the next three are known
+    result = walk_forward_splits(known, outcome, folds=5, min_train=50)
+    assert len(result) == 5
+    first_train, first_test = result[0]
+    assert len(first_train) == 50 and first_test[0] == 53
+    assert (outcome.iloc[first_train] < known.iloc[first_test[0]]).all()
