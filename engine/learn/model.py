@@ -182,6 +182,61 @@ class Evaluation:
     verdict: str
     oof: pd.DataFrame
 
+    def to_dict(self) -> dict:
+        """JSON-safe (NaN as None): the numbers, baselines and both tables as lists of records;
+        the out-of-fold rows are left out (one per signal: too large for a model card)."""
+        numbers = {name: _json_number(getattr(self, name))
+                   for name in ("auc", "auc_low", "auc_high", "brier", "log_loss")}
+        return {"n": self.n, "positives": self.positives, "folds": self.folds, **numbers,
+                "baselines": {kind: {k: _json_number(v) for k, v in scores.items()}
+                              for kind, scores in self.baselines.items()},
+                "calibration": _records(self.calibration),
+                "thresholds": _records(self.thresholds),
+                "better_than_chance": self.better_than_chance, "verdict": self.verdict}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Evaluation:
+        """The inverse of ``to_dict`` (``oof`` comes back empty)."""
+        def number(value) -> float:
+            return float("nan") if value is None else float(value)
+
+        return cls(
+            n=int(data["n"]), positives=int(data["positives"]), folds=int(data["folds"]),
+            **{name: number(data[name])
+               for name in ("auc", "auc_low", "auc_high", "brier", "log_loss")},
+            baselines={kind: {k: number(v) for k, v in scores.items()}
+                       for kind, scores in data["baselines"].items()},
+            calibration=_frame(data["calibration"], CALIBRATION_COLUMNS),
+            thresholds=_frame(data["thresholds"], THRESHOLD_COLUMNS),
+            better_than_chance=bool(data["better_than_chance"]), verdict=str(data["verdict"]),
+            oof=_empty_oof())
+
+
+CALIBRATION_COLUMNS = {"bin": "float64", "mean_predicted": "float64", "observed": "float64",
+                       "count": "int64"}
+THRESHOLD_COLUMNS = {"threshold": "float64", "trades": "int64", "expected_r": "float64",
+                     "total_r": "float64"}
+
+
+def _json_number(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: (_json_number(v) if isinstance(v, float) else int(v)) for k, v in row.items()}
+            for row in frame.to_dict(orient="records")]
+
+
+def _frame(records: list[dict], columns: dict[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=list(columns))
+    return frame.fillna(np.nan).astype(columns) if len(frame) else frame.astype(columns)
+
+
+def _empty_oof() -> pd.DataFrame:
+    return pd.DataFrame({"signal_id": pd.Series(dtype=str), "probability": pd.Series(dtype=float),
+                         "fold": pd.Series(dtype="int64")})
+
 
 def feature_matrix(frame: pd.DataFrame, features) -> np.ndarray:
     """The features as a float64 matrix in the given order; DataError names missing columns."""
@@ -303,10 +358,7 @@ def _too_few(frame: pd.DataFrame, y: np.ndarray, folds: int, reason: str) -> Eva
         baselines={"constant": dict(empty_scores), "logistic": dict(empty_scores)},
         calibration=metrics.calibration_table(np.array([]), np.array([])),
         thresholds=metrics.threshold_curve(np.array([]), np.array([])),
-        better_than_chance=False, verdict=verdict,
-        oof=pd.DataFrame({"signal_id": pd.Series(dtype=str),
-                          "probability": pd.Series(dtype=float),
-                          "fold": pd.Series(dtype="int64")}))
+        better_than_chance=False, verdict=verdict, oof=_empty_oof())
 
 
 def evaluate(dataset, *, folds: int = 5, trees: int = 200, seed: int = 0) -> Evaluation:

@@ -145,3 +145,23 @@ def test_calibrator_is_isotonic_with_enough_of_both_outcomes_else_platt() -> Non
 def test_unknown_calibrator_kind_is_a_data_error() -> None:
     with pytest.raises(DataError, match="unknown kind 'beta'"):
         Calibrator.from_dict({"kind": "beta"})
+
+
+def test_evaluation_round_trips_through_json(evaluation) -> None:
+    from engine.learn.model import Evaluation
+
+    data = json.loads(json.dumps(evaluation.to_dict(), allow_nan=False))
+    back = Evaluation.from_dict(data)
+    assert back.verdict == evaluation.verdict and back.n == evaluation.n
+    assert back.auc_low == evaluation.auc_low and back.baselines == evaluation.baselines
+    pd.testing.assert_frame_equal(back.calibration, evaluation.calibration)
+    pd.testing.assert_frame_equal(back.thresholds, evaluation.thresholds)
+    assert back.oof.empty
+
+
+def test_a_not_yet_evaluation_round_trips_through_strict_json() -> None:
+    from engine.learn.model import Evaluation
+
+    result = evaluate(market(40), trees=TREES)
+    back = Evaluation.from_dict(json.loads(json.dumps(result.to_dict(), allow_nan=False)))
+    assert np.isnan(back.auc) and back.verdict == result.verdict and back.calibration.empty
