@@ -9,7 +9,8 @@ How it is judged (``evaluate``), in a trader's words:
   out-of-sample predictions; the oldest block only ever trains.
 - **The model**: gradient-boosted trees (XGBoost, ``hist``, depth 3, 0.05 learning rate, 80 %
   row and column sampling, a fixed seed, one thread): the same inputs give the same model bytes.
-  Missing feature values (NaN) are allowed; the trees learn where to send them.
+  Missing feature values (NaN, and infinities, which count as missing) are allowed; the trees
+  learn where to send them.
 - **Calibrated probabilities.** Raw tree scores are mapped to probabilities by a calibrator fitted
   only on predictions the model had not seen: inside each training set, a smaller walk-forward
   (3 folds) yields out-of-fold scores, and the calibrator fitted on them maps that fold's test
@@ -239,11 +240,16 @@ def _empty_oof() -> pd.DataFrame:
 
 
 def feature_matrix(frame: pd.DataFrame, features) -> np.ndarray:
-    """The features as a float64 matrix in the given order; DataError names missing columns."""
+    """The features as a float64 matrix in the given order; DataError names missing columns.
+
+    An infinite value (a ratio over a zero range) counts as missing, like NaN.
+    """
     missing = [name for name in features if name not in frame.columns]
     if missing:
         raise DataError(f"model input: missing feature columns {missing}")
-    return frame[list(features)].to_numpy(dtype=np.float64)
+    matrix = frame[list(features)].to_numpy(dtype=np.float64, copy=True)
+    matrix[np.isinf(matrix)] = np.nan
+    return matrix
 
 
 def _classifier(trees: int, seed: int) -> xgboost.XGBClassifier:

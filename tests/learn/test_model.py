@@ -165,3 +165,15 @@ def test_a_not_yet_evaluation_round_trips_through_strict_json() -> None:
     result = evaluate(market(40), trees=TREES)
     back = Evaluation.from_dict(json.loads(json.dumps(result.to_dict(), allow_nan=False)))
     assert np.isnan(back.auc) and back.verdict == result.verdict and back.calibration.empty
+
+
+def test_infinite_feature_values_count_as_missing() -> None:
+    data = market(200, seed=4)
+    frame = data.frame.copy()
+    frame.loc[::7, "noise_1"] = np.inf
+    frame.loc[3::11, "noise_2"] = -np.inf
+    infinite = type(data)(frame=frame, features=data.features, meta=data.meta)
+    model = train(infinite, trees=10)
+    as_nan = frame.replace([np.inf, -np.inf], np.nan)
+    np.testing.assert_array_equal(model.probability(frame), model.probability(as_nan))
+    assert np.isfinite(evaluate(infinite, trees=10).auc)
