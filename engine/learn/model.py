@@ -350,14 +350,22 @@ def _verdict(n: int, auc: float, low: float, high: float) -> tuple[bool, str]:
                    "need more signals")
 
 
-def _too_few(frame: pd.DataFrame, y: np.ndarray, folds: int, reason: str) -> Evaluation:
-    nan = float("nan")
+def _why_not(y: np.ndarray, folds: int, split_error: str | None) -> str:
+    """Why no walk-forward verdict is possible yet, in a trader's words."""
     positives = int(y.sum())
-    if len(y) and (positives == 0 or positives == len(y)):
-        reason = "every signal had the same outcome"
     needed = minimum_signals(folds=folds, min_train=MIN_TRAIN)
-    verdict = (f"not yet — {len(y):,} signals ({positives:,} reached target); {reason}. "
-               f"A walk-forward test needs at least {needed} signals with both outcomes: "
+    if len(y) < needed:
+        return f"a walk-forward test needs at least {needed}"
+    if positives in (0, len(y)):
+        return "a model needs signals that reached target and signals that did not"
+    if split_error is not None:
+        return f"after purging overlapping signals no fold keeps {MIN_TRAIN} to train on"
+    return "the out-of-sample signals all had the same outcome"
+
+
+def _too_few(y: np.ndarray, reason: str) -> Evaluation:
+    nan = float("nan")
+    verdict = (f"not yet — {len(y):,} signals ({int(y.sum()):,} reached target); {reason}: "
                "need more signals")
     empty_scores = {"auc": nan, "brier": nan, "log_loss": nan}
     return Evaluation(
@@ -379,14 +387,14 @@ def evaluate(dataset, *, folds: int = 5, trees: int = 200, seed: int = 0) -> Eva
         splits = walk_forward_splits(frame["known_at"], frame["outcome_at"], folds=folds,
                                      embargo=embargo, min_train=MIN_TRAIN)
     except DataError as exc:
-        return _too_few(frame, y, folds, str(exc).split(": ", 1)[-1])
+        return _too_few(y, _why_not(y, folds, str(exc)))
     probability, constant, logistic, fold_of = _walk_forward(frame, X, y, splits,
                                                              embargo=embargo, trees=trees,
                                                              seed=seed)
     tested = np.flatnonzero(fold_of >= 0)
     labels, p = y[tested], probability[tested]
     if labels.min() == labels.max():
-        return _too_few(frame, y, folds, "the out-of-sample signals all had the same outcome")
+        return _too_few(y, _why_not(y, folds, None))
     auc = metrics.auc(labels, p)
     low, high = metrics.auc_interval(labels, p, seed=seed)
     better, verdict = _verdict(len(tested), auc, low, high)

@@ -117,15 +117,25 @@ def test_too_few_signals_give_a_not_yet_verdict_not_an_error() -> None:
     result = evaluate(small, trees=TREES)
     assert not result.better_than_chance
     assert result.n == 0 and result.oof.empty and result.calibration.empty
-    assert result.verdict.startswith("not yet — 40 signals")
-    assert "at least 55" in result.verdict and "need more" in result.verdict
+    positives = small.frame["hit_target"].sum()
+    assert result.verdict == (f"not yet — 40 signals ({positives} reached target); a walk-forward "
+                              "test needs at least 55: need more signals")
+
+
+def test_signals_all_open_past_every_test_block_say_so() -> None:
+    data = market(120)
+    frame = data.frame.assign(outcome_at=data.frame["known_at"].max() + pd.Timedelta(hours=1))
+    result = evaluate(type(data)(frame=frame, features=data.features, meta=data.meta), trees=5)
+    assert "after purging overlapping signals no fold keeps 50 to train on" in result.verdict
 
 
 def test_one_outcome_only_is_not_yet_and_cannot_train() -> None:
     data = market(120, dependent=False)
     frame = data.frame.assign(hit_target=0)
     same = type(data)(frame=frame, features=data.features, meta=data.meta)
-    assert "same outcome" in evaluate(same, trees=TREES).verdict
+    assert evaluate(same, trees=TREES).verdict == (
+        "not yet — 120 signals (0 reached target); a model needs signals that reached target and "
+        "signals that did not: need more signals")
     with pytest.raises(DataError, match="same outcome"):
         train(same, trees=TREES)
 
