@@ -24,7 +24,10 @@ How it is judged (``evaluate``), in a trader's words:
   filled with the training median). A tree model that cannot beat the logistic line is not worth
   its complexity.
 - **The verdict** says "better than chance" only when the lower end of the AUC's bootstrap 95 %
-  interval is above 0.5; otherwise "not yet" with the number of signals, and "need more".
+  interval is above 0.5; "worse than chance" when even its upper end is below 0.5 (what the
+  model learned on older signals reversed on newer ones: the market changed, and waiting for more
+  of the same signals will not help; seen on the demo's sma-cross, AUC 0.27 [0.24, 0.30]);
+  otherwise "not yet" with the number of signals, and "need more".
 - ``Evaluation.n`` counts the signals scored out of sample (the calibration table's counts sum to
   it); with too few signals for a walk-forward test it is 0 and the verdict says how many are
   needed.
@@ -346,6 +349,10 @@ def _verdict(n: int, auc: float, low: float, high: float) -> tuple[bool, str]:
     interval = f"AUC {auc:.2f} [{low:.2f}, {high:.2f}]"
     if low > 0.5:
         return True, f"better than chance: {interval} on {n:,} out-of-sample signals"
+    if high < 0.5:
+        return False, (f"worse than chance: {interval} on {n:,} out-of-sample signals; what older "
+                       "signals taught the model reversed on newer ones (the market changed "
+                       "under this setup), so more of the same signals will not fix it")
     return False, (f"not yet — {n:,} out-of-sample signals, {interval}: not better than chance; "
                    "need more signals")
 

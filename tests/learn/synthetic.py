@@ -53,3 +53,14 @@ def market(n: int = 400, *, dependent: bool = True, features: int = 5, seed: int
     meta = {"setup_id": "synthetic", "setup_version": 1, "symbol": "EURUSD",
             "feature_set": "features_v1", "dependent": dependent, "seed": seed}
     return Dataset(frame=frame, features=tuple(names), meta=meta)
+
+
+def reversed_market(n: int = 400, *, seed: int = 0, strength: float = 2.0) -> Dataset:
+    """A market whose edge flips: in the older half a high ``edge`` leads to target, in the newer
+    half a low one does (a regime change no amount of the same data fixes)."""
+    older = market(n // 2, dependent=True, seed=seed, strength=strength)
+    newer = market(n - n // 2, dependent=True, seed=seed + 1, strength=-strength,
+                   start=str((older.frame["known_at"].max() + pd.Timedelta(hours=2)).date()))
+    frame = pd.concat([older.frame, newer.frame], ignore_index=True)
+    frame["signal_id"] = [f"syn-{i:05d}" for i in range(len(frame))]
+    return Dataset(frame=frame, features=older.features, meta={**older.meta, "reversed": True})

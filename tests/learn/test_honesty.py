@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.learn.model import evaluate, train
-from tests.learn.synthetic import market
+from tests.learn.synthetic import market, reversed_market
 
 TREES = 60
 
@@ -62,3 +62,12 @@ def test_no_edge_stays_not_yet_on_other_draws(seed: int) -> None:
     result = evaluate(market(300, dependent=False, seed=seed), trees=TREES)
     assert not result.better_than_chance
     assert np.isfinite(result.auc)
+
+
+def test_an_edge_that_reversed_is_called_worse_than_chance_not_need_more() -> None:
+    # one fold: trained on the older half, tested on the newer (where the edge flipped)
+    result = evaluate(reversed_market(400, seed=3), folds=1, trees=TREES)
+    assert not result.better_than_chance
+    assert result.auc_high < 0.5
+    assert result.verdict.startswith(f"worse than chance: AUC {result.auc:.2f}")
+    assert "market changed" in result.verdict and "need more" not in result.verdict
