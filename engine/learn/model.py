@@ -186,6 +186,10 @@ class Evaluation:
     better_than_chance: bool
     verdict: str
     oof: pd.DataFrame
+    # per test block: fold, test_start, test_end, train_signals, test_signals, positives, auc
+    # (an edge that holds in early blocks and reverses in later ones shows here); None when no
+    # walk-forward test ran
+    by_fold: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
         """JSON-safe (NaN as None): the numbers, baselines and both tables as lists of records;
@@ -197,7 +201,10 @@ class Evaluation:
                               for kind, scores in self.baselines.items()},
                 "calibration": _records(self.calibration),
                 "thresholds": _records(self.thresholds),
-                "better_than_chance": self.better_than_chance, "verdict": self.verdict}
+                "better_than_chance": self.better_than_chance, "verdict": self.verdict,
+                "by_fold": None if self.by_fold is None else _records(
+                    self.by_fold.assign(test_start=self.by_fold["test_start"].astype(str),
+                                        test_end=self.by_fold["test_end"].astype(str)))}
 
     @classmethod
     def from_dict(cls, data: dict) -> Evaluation:
@@ -214,11 +221,14 @@ class Evaluation:
             calibration=_frame(data["calibration"], CALIBRATION_COLUMNS),
             thresholds=_frame(data["thresholds"], THRESHOLD_COLUMNS),
             better_than_chance=bool(data["better_than_chance"]), verdict=str(data["verdict"]),
-            oof=_empty_oof())
+            oof=_empty_oof(), by_fold=_fold_frame(data.get("by_fold")))
 
 
 CALIBRATION_COLUMNS = {"bin": "float64", "mean_predicted": "float64", "observed": "float64",
                        "count": "int64"}
+FOLD_COLUMNS = {"fold": "int64", "test_start": "object", "test_end": "object",
+                "train_signals": "int64", "test_signals": "int64", "positives": "int64",
+                "auc": "float64"}
 THRESHOLD_COLUMNS = {"threshold": "float64", "trades": "int64", "expected_r": "float64",
                      "total_r": "float64"}
 
@@ -229,8 +239,33 @@ def _json_number(value) -> float | None:
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: (_json_number(v) if isinstance(v, float) else int(v)) for k, v in row.items()}
-            for row in frame.to_dict(orient="records")]
+    def plain(value):
+        if isinstance(value, str):
+            return value
+        return _json_number(value) if isinstance(value, float) else int(value)
+
+    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _fold_frame(records: list[dict] | None) -> pd.DataFrame | None:
+    if records is None:
+        return None
+    frame = _frame(records, FOLD_COLUMNS)
+    for column in ("test_start", "test_end"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def _fold_table(frame: pd.DataFrame, y: np.ndarray, probability: np.ndarray,
+                splits) -> pd.DataFrame:
+    known = pd.to_datetime(frame["known_at"], utc=True)
+    rows = [{"fold": number, "test_start": known.iloc[test].min(),
+             "test_end": known.iloc[test].max(), "train_signals": len(train),
+             "test_signals": len(test), "positives": int(y[test].sum()),
+             "auc": metrics.auc(y[test], probability[test])}
+            for number, (train, test) in enumerate(splits)]
+    return pd.DataFrame(rows).astype({k: v for k, v in FOLD_COLUMNS.items()
+                                      if k not in ("test_start", "test_end")})
 
 
 def _frame(records: list[dict], columns: dict[str, str]) -> pd.DataFrame:
@@ -415,7 +450,8 @@ def evaluate(dataset, *, folds: int = 5, trees: int = 200, seed: int = 0) -> Eva
         thresholds=metrics.threshold_curve(p, frame["r_multiple"].to_numpy(float)[tested]),
         better_than_chance=better, verdict=verdict,
         oof=pd.DataFrame({"signal_id": frame["signal_id"].to_numpy()[tested].astype(str),
-                          "probability": p, "fold": fold_of[tested].astype("int64")}))
+                          "probability": p, "fold": fold_of[tested].astype("int64")}),
+        by_fold=_fold_table(frame, y, probability, splits))
 
 
 def train(dataset, *, trees: int = 200, seed: int = 0, folds: int = 5) -> TrainedModel:

@@ -60,7 +60,8 @@ def reversed_market(n: int = 400, *, seed: int = 0, strength: float = 2.0) -> Da
     half a low one does (a regime change no amount of the same data fixes)."""
     older = market(n // 2, dependent=True, seed=seed, strength=strength)
     newer = market(n - n // 2, dependent=True, seed=seed + 1, strength=-strength,
-                   start=str((older.frame["known_at"].max() + pd.Timedelta(hours=2)).date()))
+                   start=(older.frame["known_at"].max() + pd.Timedelta(hours=2)).isoformat())
     frame = pd.concat([older.frame, newer.frame], ignore_index=True)
     frame["signal_id"] = [f"syn-{i:05d}" for i in range(len(frame))]
+    assert frame["known_at"].is_monotonic_increasing  # the contract: sorted by known_at
     return Dataset(frame=frame, features=older.features, meta={**older.meta, "reversed": True})

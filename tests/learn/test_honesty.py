@@ -71,3 +71,13 @@ def test_an_edge_that_reversed_is_called_worse_than_chance_not_need_more() -> No
     assert result.auc_high < 0.5
     assert result.verdict.startswith(f"worse than chance: AUC {result.auc:.2f}")
     assert "market changed" in result.verdict and "need more" not in result.verdict
+
+
+def test_the_folds_show_where_an_edge_reversed() -> None:
+    data = reversed_market(400, seed=3)
+    flip = data.frame["known_at"].iloc[200]
+    folds = evaluate(data, folds=5, trees=TREES).by_fold
+    before = folds[folds["test_end"] < flip]
+    first_after = folds[folds["test_start"] >= flip].iloc[0]
+    assert len(before) >= 2 and (before["auc"] > 0.6).all()
+    assert first_after["auc"] < 0.4

@@ -92,6 +92,12 @@ def test_tables_add_up_and_baselines_are_present(dataset, evaluation) -> None:
     assert curve["expected_r"].iloc[0] == pytest.approx(tested["r_multiple"].mean())
     assert (np.diff(curve["trades"]) <= 0).all()
     assert evaluation.calibration["observed"].between(0, 1).all()
+    folds = evaluation.by_fold
+    assert folds["fold"].tolist() == [0, 1, 2, 3, 4]
+    assert folds["test_signals"].sum() == evaluation.n
+    assert folds["positives"].sum() == evaluation.positives
+    assert (np.diff(folds["train_signals"]) > 0).all()
+    assert (folds["test_start"].iloc[1:].to_numpy() > folds["test_end"].iloc[:-1].to_numpy()).all()
 
 
 def test_earlier_predictions_do_not_see_later_signals(dataset, evaluation) -> None:
@@ -166,6 +172,7 @@ def test_evaluation_round_trips_through_json(evaluation) -> None:
     assert back.auc_low == evaluation.auc_low and back.baselines == evaluation.baselines
     pd.testing.assert_frame_equal(back.calibration, evaluation.calibration)
     pd.testing.assert_frame_equal(back.thresholds, evaluation.thresholds)
+    pd.testing.assert_frame_equal(back.by_fold, evaluation.by_fold, check_dtype=False)
     assert back.oof.empty
 
 
@@ -175,6 +182,7 @@ def test_a_not_yet_evaluation_round_trips_through_strict_json() -> None:
     result = evaluate(market(40), trees=TREES)
     back = Evaluation.from_dict(json.loads(json.dumps(result.to_dict(), allow_nan=False)))
     assert np.isnan(back.auc) and back.verdict == result.verdict and back.calibration.empty
+    assert back.by_fold is None and result.by_fold is None
 
 
 def test_infinite_feature_values_count_as_missing() -> None:
