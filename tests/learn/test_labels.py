@@ -240,3 +240,40 @@ def test_pictures_of_the_disagreements(settings, bars, tmp_path):
         assert path.read_bytes().startswith(b"\x89PNG")
     with pytest.raises(DataError, match="no label"):
         disagreement_png(check, "nope")
+
+
+def test_the_cli_adds_imports_lists_and_checks(demo_home, bars, tmp_path, monkeypatch):
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    monkeypatch.setattr("engine.cli.labels.console", Console(width=200))
+    monkeypatch.setenv("ITA_HOME", str(demo_home))
+    monkeypatch.setenv("ITA_ANALYST", "cli-labels")
+    index, positions = bars
+    signal = isolated(positions)[0]
+    runner = CliRunner()
+    added = runner.invoke(app, ["labels", "add", SETUP, "--time", f"{index[signal]:%Y-%m-%d %H:%M}",
+                                "--label", "not", "--note", "too late"])
+    assert added.exit_code == 0, added.output
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png())
+    (folder / "a.yaml").write_text(f"symbol: BTC/USDT\ntime: '{index[signal + 30]}'\n"
+                                   "label: setup\n")
+    (folder / "b.png").write_bytes(png((1, 2, 3)))
+    (folder / "b.yaml").write_text("symbol: BTC/USDT\nlabel: setup\n")
+    imported = runner.invoke(app, ["labels", "add", SETUP, "--folder", str(folder)])
+    assert imported.exit_code == 1
+    assert "b.yaml: time: is required" in imported.output
+    assert "added 1 labels" in imported.output
+    listed = runner.invoke(app, ["labels", "list", SETUP])
+    assert listed.exit_code == 0 and "not_setup" in listed.output
+    checked = runner.invoke(app, ["labels", "check", SETUP, "--tolerance", "2", "--pictures",
+                                  str(tmp_path / "pictures")])
+    assert checked.exit_code == 0, checked.output
+    assert ("precision 0.00 (0 of 1 labels where ITA signals are setups) · recall 0.00 (0 of 1 "
+            "setups found) · ±2 bars") in checked.output
+    assert "wrote 2 pictures" in checked.output
+    assert len(list((tmp_path / "pictures").glob("*.png"))) == 2
