@@ -508,7 +508,11 @@ def disagreement_png(check: LabelCheck, label_id: str, *, tz="UTC", before: int 
             if pd.notna(level):
                 axes.hlines(level, i, i + 8, colors=color, lw=1.2, zorder=4)
     axes.set_xlim(-1, len(window))
-    axes.set_ylim(float(low.min()) * 0.999, float(h.max()) * 1.001)
+    levels = inside[["stop", "target"]].to_numpy(float).ravel()
+    levels = levels[np.isfinite(levels)]
+    bottom, top = min(low.min(), *levels, np.inf), max(h.max(), *levels, -np.inf)
+    pad = (top - bottom) * 0.04
+    axes.set_ylim(float(bottom - pad), float(top + pad))
     ticks = x[:: max(len(window) // 6, 1)].astype(int)
     local = window.index.tz_convert(zone(tz))
     axes.set_xticks(ticks, [f"{local[t]:%m-%d %H:%M}" for t in ticks], fontsize=8)
