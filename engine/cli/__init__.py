@@ -34,6 +34,10 @@ def _register() -> None:
 
     sync.register(app)
 
+    from engine.cli import labels  # the trader's labels (issue 13)
+
+    labels.register(app)
+
 
 _register()
 
