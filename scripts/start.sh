@@ -28,6 +28,6 @@ if [ -n "$live_log" ]; then
 fi
 
 echo "ITA is starting on http://$HOST:$PORT (engine daemon pid $daemon)"
-.venv/bin/python -m app.serve \
+.venv/bin/ita-app \
   --server.address "$HOST" --server.port "$PORT" --server.headless true \
   --browser.gatherUsageStats false

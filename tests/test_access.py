@@ -47,13 +47,13 @@ def test_other_addresses_need_the_flag_and_a_password(clean_env, host) -> None:
     assert remote_problem(host, Settings()) is None
 
 
-# --- scripts/start.sh, with a fake venv whose streamlit only records how it was started ------
+# --- scripts/start.sh, with a fake venv whose app launcher only records how it was started ---
 
 
 @pytest.fixture()
 def fake_project(tmp_path, clean_env) -> Path:
     """A copy of scripts/start.sh beside a fake .venv: `python` is the real one (engine from
-    this checkout), `ita` and `streamlit` record their arguments."""
+    this checkout), `ita` and `ita-app` (the app's launcher) record their arguments."""
     (tmp_path / "scripts").mkdir()
     start = tmp_path / "scripts" / "start.sh"
     start.write_text((ROOT / "scripts" / "start.sh").read_text())
@@ -62,7 +62,7 @@ def fake_project(tmp_path, clean_env) -> Path:
     bin_dir.mkdir(parents=True)
     scripts = {"python": f'exec {sys.executable} "$@"\n',
                "ita": 'echo "$@" >> "$(dirname "$0")/../../ita.args"\n',
-               "streamlit": 'echo "$@" >> "$(dirname "$0")/../../streamlit.args"\n'}
+               "ita-app": 'echo "$@" >> "$(dirname "$0")/../../streamlit.args"\n'}
     for name, body in scripts.items():
         (bin_dir / name).write_text("#!/usr/bin/env bash\n" + body)
         (bin_dir / name).chmod(0o755)
@@ -120,7 +120,7 @@ echo "$@" >> "$(dirname "$0")/../../streamlit.args"
 @pytest.mark.parametrize("live", ["1", "0"])
 def test_start_sh_starts_the_live_monitor_when_live_is_on_and_stops_it_with_the_app(
         fake_project, tmp_path, live) -> None:
-    for name, body in (("ita", LIVE_ITA), ("streamlit", WAIT_FOR_LIVE)):
+    for name, body in (("ita", LIVE_ITA), ("ita-app", WAIT_FOR_LIVE)):
         (fake_project / ".venv" / "bin" / name).write_text("#!/usr/bin/env bash\n" + body)
     home = tmp_path / "home"
     done = _start(fake_project, ITA_HOME=str(home), ITA_LIVE=live)
