@@ -17,6 +17,16 @@ The package contract (each module owns one step; the app, the CLI and the daemon
 - `engine.learn.splits`, `.model`, `.metrics` — walk-forward purged/embargoed splits,
   `evaluate` (AUC with a bootstrap interval, Brier, log loss, calibration, thresholds, baselines,
   a plain verdict), `train` (XGBoost, calibrated, deterministic bytes).
-- `engine.learn.registry`, `.explain` — models versioned in the shared knowledge folder,
-  champion / challenger, explanations and similar past cases.
+- `engine.learn.registry`, `.explain` — models versioned in the shared knowledge folder
+  (``analysts/<me>/models/<setup>/vNNNN/<model-id>/``: booster bytes, calibrator numbers,
+  features, a card; no pickle; the id is a hash of what was trained, so the same inputs give the
+  same id), champion / challenger on the same splits, explanations in words and similar past
+  cases.
+- `engine.learn.labels` — the trader's labels ("setup here" / "not a setup", with a note and
+  a screenshot) in ``analysts/<me>/labels/``, and `check_labels`: the detector's precision and
+  recall against them within a tolerance of N bars, every disagreement listed and drawn.
+
+Honesty rules every module keeps: a feature uses only bars up to the signal's ``known_at``
+(cut-and-compare tests); no training row's outcome window overlaps its test block (purging,
+embargo); "better than chance" only when the AUC interval's lower end is above 0.5.
 """
