@@ -22,6 +22,10 @@ def _register() -> None:
     for module in (data, setup, backtest, runs, jobs, live, kb):
         module.register(app)
 
+    from engine.cli import models  # the model registry (issue 13)
+
+    models.register(app)
+
     from engine.cli import sync  # the shared folder (issue 12)
 
     sync.register(app)
