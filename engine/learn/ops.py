@@ -48,29 +48,40 @@ class LearnError(ItaError):
 @dataclasses.dataclass(frozen=True)
 class LearnResult:
     """What one `learn` did: the dataset's meta, the evaluation, the stored model's card and
-    the champion/challenger decision."""
+    the champion/challenger decision. Nothing is trained when the walk-forward evaluation could
+    not score a signal (too few: the verdict says how many are needed): `card`, `decision` and
+    `dataset_path` are then None."""
 
     dataset_meta: dict
     evaluation: object  # engine.learn.model.Evaluation
-    card: object  # engine.learn.registry.ModelCard
-    decision: object  # engine.learn.registry.Decision
-    dataset_path: Path
+    card: object | None  # engine.learn.registry.ModelCard
+    decision: object | None  # engine.learn.registry.Decision
+    dataset_path: Path | None
     seconds: float
 
     @property
+    def trained(self) -> bool:
+        return self.card is not None
+
+    @property
     def status(self) -> str:
+        if self.decision is None:
+            return "not trained"
         return "champion" if self.decision.card.status == "champion" else "challenger"
 
     def to_dict(self) -> dict:
         """The job's result (JSON)."""
-        evaluation = self.evaluation
-        return {"model_id": self.card.model_id, "setup": self.card.ref,
-                "status": self.status, "promoted": bool(self.decision.promoted),
-                "reason": self.decision.reason, "verdict": evaluation.verdict,
-                "n": int(evaluation.n), "auc": _number(evaluation.auc),
-                "auc_low": _number(evaluation.auc_low), "auc_high": _number(evaluation.auc_high),
-                "rows": int(self.dataset_meta.get("rows", 0)),
-                "dataset": str(self.dataset_path), "seconds": round(self.seconds, 2)}
+        evaluation, meta = self.evaluation, self.dataset_meta
+        result = {"setup": f"{meta.get('setup_id')}@{meta.get('setup_version')}",
+                  "trained": self.trained, "status": self.status, "verdict": evaluation.verdict,
+                  "n": int(evaluation.n), "auc": _number(evaluation.auc),
+                  "auc_low": _number(evaluation.auc_low),
+                  "auc_high": _number(evaluation.auc_high), "rows": int(meta.get("rows", 0)),
+                  "seconds": round(self.seconds, 2)}
+        if self.trained:
+            result.update(model_id=self.card.model_id, promoted=bool(self.decision.promoted),
+                          reason=self.decision.reason, dataset=str(self.dataset_path))
+        return result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,6 +179,11 @@ def learn_dataset(settings, dataset, *, folds: int = 5, trees: int = 200, seed: 
     rows = len(dataset.frame)
     _tell(progress, 0.0, f"walk-forward evaluation: {rows} signals, {folds} folds")
     evaluation = evaluate(dataset, folds=folds, trees=trees, seed=seed)
+    if evaluation.n == 0:  # a model without a walk-forward verdict would not be judged
+        _tell(progress, 1.0, f"nothing trained: {evaluation.verdict}")
+        return LearnResult(dataset_meta=dict(dataset.meta), evaluation=evaluation, card=None,
+                           decision=None, dataset_path=None,
+                           seconds=time.perf_counter() - began)
     _tell(progress, 0.55, f"training on {rows} signals")
     model = train(dataset, trees=trees, seed=seed, folds=folds)
     _tell(progress, 0.85, "saving the model")

@@ -192,3 +192,12 @@ def test_the_learn_job_runs_the_operation(settings):
     assert result["setup"].startswith("sma-cross@") and result["model_id"]
     assert result["status"] in {"champion", "challenger"} and result["verdict"]
     assert seen[-1] == 1.0
+
+
+def test_too_few_signals_train_nothing_and_say_why(ita_home):
+    settings = get_settings()
+    result = learn_dataset(settings, market(30), **FAST)
+    assert not result.trained and result.card is None and result.status == "not trained"
+    assert "need" in result.evaluation.verdict
+    assert result.to_dict()["trained"] is False and "model_id" not in result.to_dict()
+    assert list_models(settings, "synthetic") == []
