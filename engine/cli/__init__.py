@@ -22,6 +22,10 @@ def _register() -> None:
     for module in (data, setup, backtest, runs, jobs, live, kb):
         module.register(app)
 
+    from engine.cli import learn  # datasets, walk-forward verdicts, training (issue 13)
+
+    learn.register(app)
+
     from engine.cli import models  # the model registry (issue 13)
 
     models.register(app)
@@ -29,6 +33,10 @@ def _register() -> None:
     from engine.cli import sync  # the shared folder (issue 12)
 
     sync.register(app)
+
+    from engine.cli import labels  # the trader's labels (issue 13)
+
+    labels.register(app)
 
 
 _register()
