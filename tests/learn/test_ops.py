@@ -201,3 +201,20 @@ def test_too_few_signals_train_nothing_and_say_why(ita_home):
     assert "need" in result.evaluation.verdict
     assert result.to_dict()["trained"] is False and "model_id" not in result.to_dict()
     assert list_models(settings, "synthetic") == []
+
+
+def test_a_learn_job_runs_in_the_engine_daemon(ita_home):
+    from engine.jobs.bus import JobBus
+    from tests.jobs._processes import engine_once
+
+    run_demo()
+    bus = JobBus.from_settings()
+    job = bus.submit("learn", {"setup": "sma-cross", "end": "2023-03-08", **FAST})
+    done = engine_once(ita_home)
+    assert done.returncode == 0, done.stderr
+    status = bus.status(job)
+    assert status["state"] == "done" and status["progress"] == 1.0, status
+    result = status["result"]
+    card = list_models(get_settings(), "sma-cross")[0]
+    assert result["model_id"] == card.model_id and result["trained"] is True
+    assert result["rows"] == card.params["rows"] and result["verdict"]
