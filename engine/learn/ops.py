@@ -291,7 +291,14 @@ def similar_signals(settings, setup_ref: str, signal_id: str, *, k: int = 10):
 
 def _fresh(settings, setup_ref: str, card):
     symbols = card.dataset.get("symbols") or [card.dataset.get("symbol")]
-    return dataset_for(settings, setup_ref, symbol=symbols[0] if len(symbols) == 1 else None)
+    dataset = dataset_for(settings, setup_ref, symbol=symbols[0] if len(symbols) == 1 else None)
+    missing = [f for f in card.features if f not in dataset.frame.columns]
+    if missing:
+        raise LearnError(f"champion {card.model_id} of {card.ref} needs feature(s) "
+                         f"{', '.join(missing[:3])} the dataset no longer has (feature set "
+                         f"{dataset.meta.get('feature_set')}): retrain it: ita learn train "
+                         f"{setup_ref}")
+    return dataset
 
 
 # ------------------------------------------------------------------------------ retraining

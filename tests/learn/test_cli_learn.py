@@ -77,3 +77,27 @@ def test_train_then_explain_and_similar_from_the_champion(runner) -> None:
     unknown = runner.invoke(app, ["learn", "similar", "sma-cross", "sma-cross-nope"])
     assert unknown.exit_code == 1
     assert "not among the" in str(unknown.exception)
+
+
+def test_a_champion_whose_features_are_gone_asks_for_a_retrain(runner, monkeypatch) -> None:
+    import engine.learn.ops as ops
+
+    settings = get_settings()
+    if champion(settings, "sma-cross", 1) is None:  # run alone (-k): make one
+        _ok(runner, "learn", "train", "sma-cross", *FAST)
+        _ok(runner, "models", "promote", list_models(settings, "sma-cross")[0].model_id)
+    card = champion(settings, "sma-cross", 1)
+    real = ops.dataset_for
+
+    def renamed(*args, **kwargs):
+        dataset = real(*args, **kwargs)
+        first = dataset.features[0]
+        frame = dataset.frame.rename(columns={first: first + "_v2"})
+        return type(dataset)(frame, (first + "_v2", *dataset.features[1:]), dataset.meta)
+
+    monkeypatch.setattr(ops, "dataset_for", renamed)
+    result = runner.invoke(app, ["learn", "explain", "sma-cross", "sma-cross-v1"])
+    assert result.exit_code == 1
+    message = str(result.exception)
+    assert f"champion {card.model_id} of sma-cross@1 needs feature(s)" in message
+    assert "retrain it: ita learn train sma-cross" in message
