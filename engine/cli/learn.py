@@ -180,10 +180,26 @@ def learn_similar(setup: str = SETUP, signal: str = SIGNAL,
     console.print(table)
 
 
+def learn_due(setup: str = SETUP) -> None:
+    """Whether the setup version has gained enough known outcomes (+20 % or +50 signals) since
+    its model was trained to be worth training again (the retrain trigger)."""
+    from engine.learn.ops import due_for_training
+    from engine.settings import get_settings
+    from engine.setups.store import SetupStore
+
+    settings = get_settings()
+    version = SetupStore.from_settings(settings).load(setup)
+    due = due_for_training(settings, version.setup.id, version.version)
+    console.print(f"{version.setup.id}@{version.version}: "
+                  f"{'retrain: ita learn train ' + escape(setup) if due.due else 'not due'} — "
+                  f"{escape(due.reason)}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     learn_app.command("dataset")(learn_dataset)
     learn_app.command("evaluate")(learn_evaluate)
     learn_app.command("train")(learn_train)
     learn_app.command("explain")(learn_explain)
     learn_app.command("similar")(learn_similar)
+    learn_app.command("due")(learn_due)
     app.add_typer(learn_app, name="learn")

@@ -101,3 +101,12 @@ def test_a_champion_whose_features_are_gone_asks_for_a_retrain(runner, monkeypat
     message = str(result.exception)
     assert f"champion {card.model_id} of sma-cross@1 needs feature(s)" in message
     assert "retrain it: ita learn train sma-cross" in message
+
+
+def test_due_says_whether_to_retrain(runner) -> None:
+    never = _ok(runner, "learn", "due", "bos-order-block-retest")
+    assert "retrain: ita learn train bos-order-block-retest" in never
+    assert "never trained" in never
+    _ok(runner, "learn", "train", "sma-cross", *FAST)
+    fresh = _ok(runner, "learn", "due", "sma-cross")
+    assert "sma-cross@1: not due" in fresh and "+0 (+0%)" in fresh
