@@ -111,6 +111,19 @@ class KbRebuildParams(_Params):
     pass
 
 
+class LearnParams(_Params):
+    setup: str = Field(description="Setup id or id@version")
+    symbol: str | None = Field(None, description="One symbol (default: every symbol of the "
+                                                 "setup, pooled)")
+    start: str | None = None
+    end: str | None = None
+    folds: int = Field(5, ge=2, le=20, description="Walk-forward folds")
+    trees: int = Field(200, ge=1, le=5000, description="Boosted trees")
+    seed: int = Field(0, ge=0, description="Random seed (the same seed: the same model)")
+
+    _safe_setup_ref = field_validator("setup")(_checked_setup_ref)
+
+
 def _backtest(params: BacktestParams, progress, *, job_id: str) -> dict:
     from engine.backtest.run import run_backtest
     from engine.backtest.simulate import Costs, Sizing
@@ -148,6 +161,17 @@ def _sync(params: SyncParams, progress, *, job_id: str) -> dict:
     if not report.ok:
         raise JobError(f"sync {report.state.replace('_', ' ')}: {report.message}")
     return report.to_dict() | {"index_refreshed": refreshed is not None}
+
+
+def _learn(params: LearnParams, progress, *, job_id: str) -> dict:
+    """Dataset, walk-forward evaluation, training, registry, champion or challenger
+    (`engine.learn.ops.learn`, the same as `ita learn train`)."""
+    from engine.learn.ops import learn
+    from engine.settings import get_settings
+
+    return learn(get_settings(), params.setup, symbol=params.symbol, start=params.start,
+                 end=params.end, folds=params.folds, trees=params.trees, seed=params.seed,
+                 progress=progress).to_dict()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,4 +246,5 @@ KINDS = {"backtest": Kind(BacktestParams, _backtest, requeue=True),
          "walkforward": Kind(WalkforwardParams, _walkforward, requeue=True),
          "kb_ingest": Kind(KbIngestParams, _kb_ingest, requeue=True),  # idempotent
          "kb_rebuild": Kind(KbRebuildParams, _kb_rebuild, requeue=True),
+         "learn": Kind(LearnParams, _learn, requeue=True),  # the same inputs: the same model
          "selftest": Kind(SelftestParams, _selftest)}  # a diagnostic: reported, not re-run
