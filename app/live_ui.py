@@ -8,9 +8,14 @@ Telegram buttons use (`engine/live/journal.py`, `engine/live/state.py`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +31,7 @@ from engine.live import state as live
 from engine.live.alert import title
 from engine.live.journal import DECISIONS, JournalSignal, SignalJournal, journal_path, short_key
 from engine.live.rank import Rank, SetupStats, rank
+from engine.settings import PROJECT_DIR
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +88,13 @@ def real_alerts() -> AlertSource:
     return AlertSource(journal_path(root), lambda key: live.alert_picture(root, key))
 
 
+DEMO_COMMAND = (sys.executable, "-m", "engine.live.demo")  # + home, --tz: builds the replay
+
+
+def _lower_priority() -> None:
+    os.nice(10)
+
+
 class DemoBuild:
     """The demo replay being built in a background thread (a page never waits for it):
     `what`/`done` say how far it got, then `replay` (or `error`) is set."""
@@ -101,23 +114,38 @@ class DemoBuild:
             self._finished.set()
 
     def _build(self, root: str, tz: str) -> None:
-        from engine.live.demo import build_demo_replay
+        """Run the build as a child process at a lower priority (`engine.live.demo`'s
+        command line): its seconds of replaying and drawing then never hold the server's
+        interpreter while a page is drawn, and the system runs the pages first."""
+        from engine.live.demo import find_demo_replay
 
-        def progress(what: str, done: float) -> None:
-            self.what, self.done = what, done
-            # between its steps the build lets the pages being drawn go first, and waits a
-            # little longer than the warm-up (a build started ahead, while the trader clicks
-            # through other pages, must not slow their clicks); on the Live page itself, which
-            # waits for it, only fragments run, so it goes on after one quiet second
-            state.wait_until_idle(quiet=BUILD_QUIET_S, at_most=20)
-
+        state.wait_until_idle(quiet=BUILD_QUIET_S, at_most=20)
         try:
-            self.replay = build_demo_replay(root, tz=tz, progress=progress)
-        except ItaError as error:
-            self.error = str(error)
-        except Exception as error:  # a bug: shown on the page, and in the server's log
-            log.exception("the demo replay failed")
-            self.error = f"the demo replay failed: {error!r}"
+            errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: it never fills up
+            with subprocess.Popen(
+                    [*DEMO_COMMAND, root, "--tz", tz], cwd=PROJECT_DIR, stdout=subprocess.PIPE,
+                    stderr=errors, text=True,
+                    env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                        filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")]))},
+                    preexec_fn=_lower_priority if os.name == "posix" else None) as process:
+                for line in process.stdout:
+                    done, _, what = line.rstrip("\n").partition("\t")
+                    with contextlib.suppress(ValueError):
+                        self.what, self.done = what, float(done)
+            errors.seek(0)
+            problem = errors.read().strip()
+            errors.close()
+            if process.returncode != 0:
+                self.error = problem.splitlines()[-1] if problem else (
+                    f"the demo replay failed (exit code {process.returncode})")
+                if problem and "Traceback" in problem:  # a bug: the whole story in the log
+                    log.error("the demo replay failed:\n%s", problem)
+            else:
+                self.replay = find_demo_replay(root, tz=tz)
+                if self.replay is None:
+                    self.error = "the demo replay finished without writing its folder"
+        except OSError as error:
+            self.error = f"the demo replay could not start: {error}"
         finally:
             self._finished.set()
 

@@ -202,3 +202,31 @@ def _forget_others(keep: Path) -> None:
     for other in keep.parent.iterdir():
         if other != keep and other.is_dir() and not other.name.startswith("."):
             shutil.rmtree(other, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.live.demo HOME [--tz ZONE]``: build the demo replay of `HOME` in this
+    process, one ``<fraction>\\t<what>`` progress line per step on stdout; an `ItaError` is one
+    line on stderr and exit code 1. The app runs it as a child process at a lower priority, so
+    the build never competes with the pages for the server's interpreter."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m engine.live.demo")
+    parser.add_argument("home")
+    parser.add_argument("--tz", default="UTC")
+    args = parser.parse_args(argv)
+
+    def progress(what: str, done: float) -> None:
+        print(f"{done:.3f}\t{what}", flush=True)
+
+    try:
+        build_demo_replay(args.home, tz=args.tz, progress=progress)
+    except ItaError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -4,7 +4,7 @@ written exactly as the monitor writes them, alerts from a journal holding real r
 from __future__ import annotations
 
 import os
-import threading
+import sys
 import time
 from pathlib import Path
 
@@ -104,28 +104,50 @@ def test_without_monitor_or_telegram_the_page_shows_the_demo_replay(app_home) ->
     assert not journal_path(app_home).exists()  # the demo never touches the real journal
 
 
+SLOW_BUILD = """import pathlib, sys, time
+print("0.400\\treplaying sma-cross v1 on BTC/USDT 1m", flush=True)
+while not pathlib.Path({release!r}).exists():
+    time.sleep(0.05)
+from engine.live.demo import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
 def test_the_page_opens_while_the_demo_replay_is_built_and_shows_it_when_done(
-        app_home, monkeypatch) -> None:
-    import engine.live.demo as demo
+        app_home, monkeypatch, tmp_path) -> None:
+    from app import live_ui
 
-    release, real = threading.Event(), demo.build_demo_replay
-
-    def slow_build(*args, **kwargs):
-        kwargs["progress"]("replaying sma-cross v1 on BTC/USDT 1m", 0.4)
-        assert release.wait(60)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(demo, "build_demo_replay", slow_build)
+    release = tmp_path / "release"
+    monkeypatch.setattr(live_ui, "DEMO_COMMAND",
+                        (sys.executable, "-c", SLOW_BUILD.format(release=str(release))))
     started = time.monotonic()
     at = page("live")  # the build is still running: the page does not wait for it
     assert time.monotonic() - started < 30
     assert "Demo replay — latest alerts" in [s.value for s in at.subheader]
+    deadline = time.monotonic() + 30  # the child process reports its first step
+    while [p.value for p in at.get("progress")] != [40] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
     assert [p.value for p in at.get("progress")] == [40]
     assert "sma-cross" in at.get("progress")[0].proto.text
     assert [t.label for t in at.toggle][:2] == ["Pause all alerts", "bos-order-block-retest v1"]
     assert not any(b.label == "Taken" for b in at.button)
-    release.set()
+    release.touch()
     at = until_built(at)
+    assert any(b.label == "Taken" for b in at.button)
+
+
+def test_the_demo_replay_is_built_by_a_child_process(app_home, monkeypatch) -> None:
+    """Seconds of replaying and drawing never run in the server's own interpreter, where
+    they slowed the clicks of a trader on other pages."""
+    import engine.live.demo as demo
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the demo replay was built inside the server process")
+
+    monkeypatch.setattr(demo, "build_demo_replay", not_here)
+    at = until_built(page("live"))
+    assert not at.exception and not at.error
     assert any(b.label == "Taken" for b in at.button)
 
 
