@@ -1,30 +1,16 @@
-"""Knowledge-base passages for the answer and draft tests, shaped like `engine.kb.search.Hit`
-(the contract in /work/prompts/s4/kb-contracts.md) so these tests do not need the index."""
+"""Knowledge-base passages for the answer and draft tests: `engine.kb.search.Hit`s made by
+hand, so these tests do not need the index."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Passage:
-    chunk_id: str
-    text: str
-    source: str
-    page: int | None
-    heading: str
-    language: str
-    analyst: str
-    tags: tuple[str, ...]
-    score: float
-
+from engine.kb.search import Hit
 
 BOOK = "theory/smc-book--1a2b3c4d.pdf"
 
 
 def passage(n: int, text: str, *, score: float = 0.6, page: int | None = 42,
-            source: str = BOOK, language: str = "en") -> Passage:
-    return Passage(f"{source}#{n:05d}", text, source, page, "Chapter 2 > FVG", language,
+            source: str = BOOK, language: str = "en") -> Hit:
+    return Hit(f"{source}#{n:05d}", text, source, page, "Chapter 2 > FVG", language,
                    "anna", (), score)
 
 

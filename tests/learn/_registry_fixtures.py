@@ -1,84 +1,16 @@
-"""Small objects of the engine/learn contract shapes for the registry and explanation tests:
-a `TrainedModel` from a tiny real XGBoost fit, an `Evaluation`-shaped record and a `Dataset`-
-shaped frame. The real `TrainedModel` is used when engine/learn/model.py exists."""
+"""Small real objects for the registry and explanation tests: a `TrainedModel` from a tiny
+XGBoost fit, an `Evaluation` with chosen numbers and a signals frame shaped like a `Dataset`'s."""
 
 from __future__ import annotations
-
-import sys
-import types
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 from sklearn.isotonic import IsotonicRegression
 
+from engine.learn.model import Calibrator, Evaluation, TrainedModel
+
 FEATURES = ("gap_atr", "sweep_depth_atr", "minutes_into_session")
-
-
-@dataclass(frozen=True)
-class ContractCalibrator:
-    """engine/learn/model.py's `Calibrator` (isotonic knots), for branches where it is absent."""
-
-    kind: str
-    x: tuple[float, ...] = ()
-    y: tuple[float, ...] = ()
-    slope: float = 1.0
-    intercept: float = 0.0
-
-    def apply(self, raw: np.ndarray) -> np.ndarray:
-        return np.interp(np.asarray(raw, dtype=float), np.asarray(self.x), np.asarray(self.y))
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "x": list(self.x), "y": list(self.y), "slope": self.slope,
-                "intercept": self.intercept}
-
-    @classmethod
-    def from_dict(cls, data: dict):
-        return cls(kind=data["kind"], x=tuple(data["x"]), y=tuple(data["y"]),
-                   slope=float(data["slope"]), intercept=float(data["intercept"]))
-
-
-@dataclass
-class ContractTrainedModel:
-    """The contract's `TrainedModel` (engine/learn/model.py), for branches where it is absent."""
-
-    features: tuple[str, ...]
-    booster_bytes: bytes
-    calibrator: object | None
-    params: dict
-
-    def _matrix(self, X: pd.DataFrame):
-        if getattr(self, "_booster", None) is None:
-            self._booster = xgb.Booster(params={"nthread": 1})
-            self._booster.load_model(bytearray(self.booster_bytes))
-        return self._booster, xgb.DMatrix(X[list(self.features)].to_numpy("float64"),
-                                          nthread=1)
-
-    def probability(self, X: pd.DataFrame) -> np.ndarray:
-        booster, matrix = self._matrix(X)
-        raw = booster.predict(matrix).astype(float)
-        return raw if self.calibrator is None else self.calibrator.apply(raw)
-
-    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        booster, matrix = self._matrix(X)
-        values = booster.predict(matrix, pred_contribs=True)
-        return pd.DataFrame(values, columns=[*self.features, "bias"], index=X.index)
-
-
-def _model_module():
-    try:
-        from engine.learn import model
-    except ImportError:
-        model = types.ModuleType("engine.learn.model")
-        model.TrainedModel = ContractTrainedModel
-        model.Calibrator = ContractCalibrator
-        sys.modules["engine.learn.model"] = model
-    return model
-
-
-def trained_model_class():
-    return _model_module().TrainedModel
 
 
 def synthetic_frame(n: int = 300, *, seed: int = 0) -> pd.DataFrame:
@@ -113,35 +45,15 @@ def tiny_model(frame: pd.DataFrame | None = None, *, trees: int = 12, seed: int 
     if calibrated:
         curve = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         curve.fit(booster.predict(xgb.DMatrix(X)), y)
-        calibrator = _model_module().Calibrator("isotonic",
-                                                x=tuple(map(float, curve.X_thresholds_)),
-                                                y=tuple(map(float, curve.y_thresholds_)))
-    return trained_model_class()(features=FEATURES, booster_bytes=raw_bytes,
-                                 calibrator=calibrator, params={**params, "trees": trees})
-
-
-@dataclass(frozen=True)
-class EvaluationShape:
-    """The fields of the contract's `Evaluation`."""
-
-    n: int
-    positives: int
-    folds: int
-    auc: float
-    auc_low: float
-    auc_high: float
-    brier: float
-    log_loss: float
-    baselines: dict
-    calibration: pd.DataFrame
-    thresholds: pd.DataFrame
-    better_than_chance: bool
-    verdict: str
-    oof: pd.DataFrame
+        calibrator = Calibrator("isotonic",
+                                x=tuple(map(float, curve.X_thresholds_)),
+                                y=tuple(map(float, curve.y_thresholds_)))
+    return TrainedModel(features=FEATURES, booster_bytes=raw_bytes,
+                        calibrator=calibrator, params={**params, "trees": trees})
 
 
 def evaluation(*, auc: float = 0.62, low: float = 0.55, expected_r: float = 0.30,
-               n: int = 300, folds: int = 5) -> EvaluationShape:
+               n: int = 300, folds: int = 5):
     ids = [f"s{i:05d}" for i in range(n)]
     oof = pd.DataFrame({"signal_id": ids, "probability": np.linspace(0.1, 0.9, n),
                         "fold": np.arange(n) * folds // n})
@@ -152,13 +64,13 @@ def evaluation(*, auc: float = 0.62, low: float = 0.55, expected_r: float = 0.30
     calibration = pd.DataFrame({"bin": [0, 1], "mean_predicted": [0.3, 0.7],
                                 "observed": [0.28, 0.71], "count": [150, 150]})
     verdict = f"AUC {auc:.2f} [{low:.2f}, {auc + 0.06:.2f}] on {n} signals"
-    return EvaluationShape(n=n, positives=n // 3, folds=folds, auc=auc, auc_low=low,
-                           auc_high=auc + 0.06, brier=0.21, log_loss=0.61,
-                           baselines={"constant": {"auc": 0.5, "brier": 0.22, "log_loss": 0.64},
-                                      "logistic": {"auc": 0.55, "brier": 0.215,
-                                                   "log_loss": 0.63}},
-                           calibration=calibration, thresholds=thresholds,
-                           better_than_chance=low > 0.5, verdict=verdict, oof=oof)
+    return Evaluation(n=n, positives=n // 3, folds=folds, auc=auc, auc_low=low,
+                      auc_high=auc + 0.06, brier=0.21, log_loss=0.61,
+                      baselines={"constant": {"auc": 0.5, "brier": 0.22, "log_loss": 0.64},
+                                 "logistic": {"auc": 0.55, "brier": 0.215,
+                                              "log_loss": 0.63}},
+                      calibration=calibration, thresholds=thresholds,
+                      better_than_chance=low > 0.5, verdict=verdict, oof=oof)
 
 
 DATASET_META = {"setup_id": "london-fvg", "setup_version": 3, "rule_hash": "abc123",

@@ -10,20 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from engine.cli import app
-from engine.demo import run_demo
 from engine.learn.registry import champion, list_models
 from engine.settings import get_settings
 
 FAST = ["--folds", "3", "--trees", "15"]
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
-    return folder
 
 
 @pytest.fixture()

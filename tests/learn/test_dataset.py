@@ -8,19 +8,9 @@ import pandas as pd
 import pytest
 
 from engine.backtest.run import run_backtest
-from engine.demo import run_demo
 from engine.errors import DataError
 from engine.learn.dataset import LABELS, build_dataset, load_dataset, save_dataset
 from engine.settings import get_settings
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
-        yield folder
 
 
 @pytest.fixture()

@@ -7,20 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from engine.cli import app
-from engine.demo import run_demo
 from engine.settings import get_settings
 
 datasets = pytest.importorskip("engine.learn.dataset")
 registry = pytest.importorskip("engine.learn.registry")
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
-    return folder
 
 
 @pytest.fixture()

@@ -28,15 +28,6 @@ from engine.setups.store import SetupStore
 FAST = {"folds": 3, "trees": 15}
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
-        yield folder
-
-
 @pytest.fixture()
 def settings(home, monkeypatch):
     monkeypatch.setenv("ITA_HOME", str(home))
