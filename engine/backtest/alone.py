@@ -35,6 +35,7 @@ from engine.backtest.simulate import (
     _names,
     bar_positions,
     check_gap_entry,
+    signal_arrays,
 )
 from engine.candles import CLOSE, HIGH, LOW, OPEN, validate_candles
 from engine.errors import DataError
@@ -118,12 +119,7 @@ def simulate_alone(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs
         columns=list(SIGNAL_COLUMNS))
     bars = bar_positions(candles.index, signals["known_at"])
     status, entry_i, exit_i, reason, r_gross, r_net = _alone_nb(
-        o, h, lo, c, bars.astype(np.int64), signals["direction"].to_numpy(np.int64),
-        (signals["entry_type"] == "limit").to_numpy(bool), signals["entry"].to_numpy(float),
-        signals["stop"].to_numpy(float), signals["target"].to_numpy(float),
-        signals["expiry_bars"].to_numpy(np.int64), signals["time_exit_bars"].to_numpy(np.int64),
-        signals["breakeven_r"].to_numpy(float), signals["partial_r"].to_numpy(float),
-        signals["partial_fraction"].to_numpy(float), costs.fee_bps / 1e4,
+        o, h, lo, c, bars.astype(np.int64), *signal_arrays(signals), costs.fee_bps / 1e4,
         costs.slippage_bps / 1e4, float(initial_equity), *_lower_bounds(candles, lower_candles),
         target_on_entry_bar, end_exit == "open", gap_entry == "skip")
     index = candles.index.as_unit("ns")

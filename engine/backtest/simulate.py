@@ -138,6 +138,18 @@ def _session_of(index: pd.DatetimeIndex) -> np.ndarray:
     return out
 
 
+
+def signal_arrays(signals: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """The signal columns the simulation kernels read, in their order (`simulate_nb` and
+    `engine.backtest.alone`'s kernel take the same ones)."""
+    return (signals["direction"].to_numpy(np.int64),
+            (signals["entry_type"] == "limit").to_numpy(bool), signals["entry"].to_numpy(float),
+            signals["stop"].to_numpy(float), signals["target"].to_numpy(float),
+            signals["expiry_bars"].to_numpy(np.int64),
+            signals["time_exit_bars"].to_numpy(np.int64),
+            signals["breakeven_r"].to_numpy(float), signals["partial_r"].to_numpy(float),
+            signals["partial_fraction"].to_numpy(float))
+
 def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Costs(),
              sizing: Sizing = Sizing(), initial_equity: float = 10_000.0,
              lower_candles: pd.DataFrame | None = None,
@@ -171,12 +183,7 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     sizing_kind = {"risk_percent": k.RISK_PERCENT, "fixed_size": k.FIXED_SIZE,
                    "fixed_cash": k.FIXED_CASH}[sizing.kind]
     out = k.simulate_nb(
-        o, h, lo, c, bars.astype(np.int64), signals["direction"].to_numpy(np.int64),
-        (signals["entry_type"] == "limit").to_numpy(bool), signals["entry"].to_numpy(float),
-        signals["stop"].to_numpy(float), signals["target"].to_numpy(float),
-        signals["expiry_bars"].to_numpy(np.int64), signals["time_exit_bars"].to_numpy(np.int64),
-        signals["breakeven_r"].to_numpy(float), signals["partial_r"].to_numpy(float),
-        signals["partial_fraction"].to_numpy(float), costs.fee_bps / 1e4,
+        o, h, lo, c, bars.astype(np.int64), *signal_arrays(signals), costs.fee_bps / 1e4,
         costs.slippage_bps / 1e4, sizing_kind, float(sizing.value), float(sizing.max_leverage),
         float(initial_equity),
         *_lower_bounds(candles, lower_candles), target_on_entry_bar,
