@@ -6,6 +6,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+WARM_MODULES = (  # what the pages import at their first use, slowest first (numba, plotly)
+    "engine.pipeline", "engine.backtest.run", "plotly.graph_objects", "app.chart_views",
+    "engine.backtest.report", "streamlit_flow", "app.flow_graph", "engine.setups.edit",
+    "app.research_ui", "app.journal_ui", "app.runs_ui", "engine.backtest.optimise",
+    "chromadb", "engine.kb.search", "engine.kb.verified", "app.kb_ui", "app.kb_share",
+    "engine.kb.sync",
+)
+# those the launcher imports before the server starts: no Streamlit, so no component declared
+# outside a page's script context (the app's modules and the flow canvas wait for a page)
+PRELOAD = tuple(name for name in WARM_MODULES if not name.startswith(("app.", "streamlit")))
+
 
 def warm_figures() -> None:
     """Plotly loads each trace type's classes and validators at its first use (~0.5 s)."""

@@ -24,17 +24,13 @@ import time
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[1] / "streamlit_app.py"
-# importable outside a page: no Streamlit component is declared in them
-PRELOAD = ("engine.pipeline", "engine.backtest.run", "engine.backtest.report",
-           "engine.backtest.optimise", "engine.setups.edit", "plotly.graph_objects",
-           "chromadb", "engine.kb.search", "engine.kb.verified", "engine.kb.sync")
 log = logging.getLogger("ita.serve")
 
 
 def preload() -> float:
-    """Import `PRELOAD`, draw one figure of each trace type, run each setup's detectors once
-    and load the embedding model; the seconds it took."""
-    from app.preload import warm_detectors, warm_figures
+    """Import `app.preload.PRELOAD`, draw one figure of each trace type, run each setup's
+    detectors once and load the embedding model; the seconds it took."""
+    from app.preload import PRELOAD, warm_detectors, warm_figures
     from engine.kb.embed import embed_query
     from engine.settings import get_settings
     from engine.setups.store import SetupStore

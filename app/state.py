@@ -35,13 +35,7 @@ from engine.setups.store import SetupStore
 from engine.timezones import parse_timezone
 
 HEARTBEAT_ALIVE_S = 15  # the daemon writes its heartbeat every few seconds
-WARM_MODULES = (  # what the pages import at their first use, slowest first (numba, plotly)
-    "engine.pipeline", "engine.backtest.run", "plotly.graph_objects", "app.chart_views",
-    "engine.backtest.report", "streamlit_flow", "app.flow_graph", "engine.setups.edit",
-    "app.research_ui", "app.journal_ui", "app.runs_ui", "engine.backtest.optimise",
-    "chromadb", "engine.kb.search", "engine.kb.verified", "app.kb_ui", "app.kb_share",
-    "engine.kb.sync",
-)
+WARM_MODULES = preload.WARM_MODULES
 QUIET_AFTER_RUN_S = 0.5  # background work resumes this long after the last page run ended
 DEMO_CHECK_S = 2.0  # how often the server looks for setups or candles the demo replay misses
 _warm_lock = threading.Lock()

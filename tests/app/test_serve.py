@@ -12,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CHECK = """
 import sys
-from app.serve import PRELOAD, preload
+from app.preload import PRELOAD
+from app.serve import preload
 preload()
 missing = [name for name in PRELOAD if name not in sys.modules]
 assert not missing, missing
