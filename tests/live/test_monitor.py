@@ -24,11 +24,10 @@ from engine.notify.telegram import ChatPacer, TelegramChannel
 from engine.settings import Settings
 from engine.setups import compile_setup
 from engine.setups.store import SetupStore
-from tests.data.fake_exchange import SetClock
+from tests.live.conftest import START
 
 CHAT = "42"
 KEY = FeedKey("binance", "BTC/USDT", "1m")
-START = 1000  # the monitor starts as bar START opens; bars before it are in the store
 SMA = """schema_version: 1
 id: {id}
 name: SMA {fast}/{slow}
@@ -45,16 +44,6 @@ costs: {{fee_bps: 0.0, slippage_bps: 0.0}}
 """
 
 
-
-
-@pytest.fixture()
-def bars(demo_candles) -> pd.DataFrame:
-    return demo_candles.iloc[:1400].copy()
-
-
-@pytest.fixture()
-def clock(bars) -> SetClock:
-    return SetClock(bars.index[START] + pd.Timedelta(seconds=1.6))
 
 
 @pytest.fixture()

@@ -23,23 +23,12 @@ from engine.notify.telegram import ChatPacer, TelegramChannel
 from engine.settings import Settings
 from engine.setups import compile_setup, parse_setup
 from engine.setups.store import SetupStore
-from tests.data.fake_exchange import SetClock
 from tests.fakes.openai_api import FakeOpenAI
 from tests.live.test_monitor import CHAT, SMA, START, _sent_ids
 from tests.live.test_mt5_terminal import FakeTerminal
 
 REPLY = "A clean cross after a quiet stretch; the history is thin."
 LAST = START + 60  # the demo candles cross several times between START and LAST
-
-
-@pytest.fixture()
-def bars(demo_candles) -> pd.DataFrame:
-    return demo_candles.iloc[:1400].copy()
-
-
-@pytest.fixture()
-def clock(bars) -> SetClock:
-    return SetClock(bars.index[START] + pd.Timedelta(seconds=1.6))
 
 
 @pytest.fixture()
