@@ -44,6 +44,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import ConfigurationError, DataError, ItaError
+from engine.paper.kill import KillState
 from engine.timezones import parse_timezone
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -227,6 +229,11 @@ class Proposal:
     symbol: str
     risk: float
 
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.risk) or self.risk < 0:
+            raise ValueError(f"the risk of a {self.symbol} trade must be a finite amount of "
+                             f"money >= 0 (entry to stop), got {self.risk!r}")
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -332,10 +339,13 @@ def drawdown_floor(rules: RiskRules, state: AccountState) -> float | None:
 
 
 def check(rules: RiskRules, state: AccountState, proposal: Proposal, now: dt.datetime, *,
-          news: Sequence[NewsEvent] = ()) -> Verdict:
-    """May `proposal` open now? Every limit is checked; the verdict lists every refusal."""
+          news: Sequence[NewsEvent] = (), kill_switch: KillState | None = None) -> Verdict:
+    """May `proposal` open now? Every limit is checked; the verdict lists every refusal.
+    `news` comes from `load_news` (or `news_for`); `kill_switch` from `engine.paper.kill.state`:
+    while it is on every trade is refused, first."""
     _aware(now)
     reasons = [text for text in (
+        _killed(kill_switch),
         _risk_per_trade(rules, state, proposal),
         _positions(rules, state, proposal),
         _daily(rules, state, proposal, now),
@@ -347,6 +357,13 @@ def check(rules: RiskRules, state: AccountState, proposal: Proposal, now: dt.dat
     warnings = tuple(warning.text for warning in nearing(rules, state, now))
     return Verdict(allowed=not reasons, reason=reasons[0] if reasons else "",
                    reasons=tuple(reasons), warnings=warnings)
+
+
+def _killed(kill_switch: KillState | None) -> str:
+    if kill_switch is None or not kill_switch.engaged:
+        return ""
+    why = f": {kill_switch.reason}" if kill_switch.reason else ""
+    return f"kill switch on (by {kill_switch.by}){why}"
 
 
 def _risk_per_trade(rules: RiskRules, state: AccountState, proposal: Proposal) -> str:
@@ -473,6 +490,19 @@ def nearing(rules: RiskRules, state: AccountState, now: dt.datetime) -> list[Lim
 # --- the news calendar -------------------------------------------------------------------------
 
 _NEWS_FIELDS = {"time", "title", "currency", "symbol", "minutes_before", "minutes_after"}
+
+
+def news_for(home: str | Path, rules: RiskRules) -> list[NewsEvent]:
+    """The events of ``rules.news_calendar``, a path relative to the ITA home (``[]`` when none
+    is set). A path that leaves the home is refused."""
+    if not rules.news_calendar:
+        return []
+    root = Path(home).resolve()
+    path = (root / rules.news_calendar).resolve()
+    if not path.is_relative_to(root):
+        raise ConfigurationError(f"news_calendar {rules.news_calendar!r} must be a file under "
+                                 f"the ITA home {root}")
+    return load_news(path)
 
 
 def load_news(path: str | Path) -> list[NewsEvent]:

@@ -218,3 +218,19 @@ def test_state_file_is_plain_json(settings):
     kill.engage(settings, by="app", reason="x", now=T0)
     data = json.loads((settings.home / ".ita" / "kill.json").read_text(encoding="utf-8"))
     assert data["engaged"] is True and data["since"] == T0.isoformat()
+
+
+def test_doors_used_at_once_lose_nothing(settings):
+    import threading
+
+    def door(name: str) -> None:
+        for _ in range(5):
+            kill.engage(settings, by=name, reason=name)
+
+    threads = [threading.Thread(target=door, args=(f"door{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(kill.history(settings)) == 20
+    assert kill.state(settings).engaged

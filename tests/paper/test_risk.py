@@ -258,3 +258,44 @@ def test_nearing_warns_at_80_percent_with_a_stable_key():
 def test_naive_now_is_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         check(RiskRules(), state(), Proposal("EURUSD", 1), dt.datetime(2026, 11, 27))
+
+
+def test_a_proposal_without_a_real_risk_is_refused_outright():
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="must be a finite amount of money >= 0"):
+            Proposal("EURUSD", bad)
+
+
+def test_the_kill_switch_refuses_first():
+    from engine.paper.kill import KillState
+
+    on = KillState(engaged=True, by="cli", reason="news spike")
+    verdict = check(RiskRules(max_risk_per_trade_pct=1), state(), Proposal("EURUSD", 5_000), NOW,
+                    kill_switch=on)
+    assert verdict.reasons == ("kill switch on (by cli): news spike",
+                               "risk per trade: this trade risks 5 % of the balance, the limit "
+                               "is 1 %")
+    assert check(RiskRules(), state(), Proposal("EURUSD", 1), NOW,
+                 kill_switch=KillState()).allowed
+
+
+def test_drawdown_in_money_the_smaller_limit_applies():
+    rules = RiskRules(max_drawdown_pct=10, max_drawdown_money=2_000)
+    now = state(equity=99_000.0, balance=99_000.0)
+    assert drawdown_floor(rules, now) == 98_000
+    assert check(rules, now, Proposal("ES", 1_000), NOW).allowed
+    refused = check(rules, now, Proposal("ES", 1_000.5), NOW)
+    assert refused.reason == ("max drawdown (static): 1 % of 2 % used (floor 98,000.00, equity "
+                              "99,000.00), this trade risks 1 %")
+
+
+def test_the_calendar_is_read_under_the_ita_home(tmp_path):
+    (tmp_path / "calendar").mkdir()
+    (tmp_path / "calendar" / "news.csv").write_text(
+        "time,currency,minutes_before,minutes_after\n2026-12-04T13:30Z,USD,5,5\n",
+        encoding="utf-8")
+    assert risk.news_for(tmp_path, RiskRules()) == []
+    [event] = risk.news_for(tmp_path, RiskRules(news_calendar="calendar/news.csv"))
+    assert event.currency == "USD" and event.row == 2
+    with pytest.raises(ConfigurationError, match="must be a file under the ITA home"):
+        risk.news_for(tmp_path, RiskRules(news_calendar="../elsewhere.csv"))
