@@ -49,14 +49,16 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import ConfigurationError, DataError, ItaError
-from engine.paper.kill import KillState
 from engine.timezones import parse_timezone
+
+if TYPE_CHECKING:  # the switch's state only; risk stays free of files and locks
+    from engine.paper.kill import KillState
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _WINDOW = re.compile(r"^\s*(\d\d:\d\d)\s*-\s*(\d\d:\d\d)\s*$")

@@ -299,3 +299,16 @@ def test_the_calendar_is_read_under_the_ita_home(tmp_path):
     assert event.currency == "USD" and event.row == 2
     with pytest.raises(ConfigurationError, match="must be a file under the ITA home"):
         risk.news_for(tmp_path, RiskRules(news_calendar="../elsewhere.csv"))
+
+
+def test_risk_stays_pure():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, engine.paper.risk; print(sorted(m for m in ('filelock', "
+            "'engine.paper.kill', 'duckdb', 'streamlit', 'requests') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(root), "PATH": ""}, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
