@@ -187,7 +187,7 @@ def engage(settings: Any, *, by: str, reason: str = "", close_positions: bool = 
         _append(settings, KillEvent("engage", at, by, reason, close_positions))
     finally:
         lock.release()
-    log.warning("kill switch engaged by %s: %s", by, reason or "(no reason)")
+    log.info("kill switch engaged by %s: %s", by, reason or "(no reason)")
     return _as_state(data)
 
 
@@ -204,7 +204,7 @@ def release(settings: Any, *, by: str, now: dt.datetime | None = None) -> KillSt
         _append(settings, KillEvent("release", at, by))
     finally:
         lock.release()
-    log.warning("kill switch released by %s", by)
+    log.info("kill switch released by %s", by)
     return _as_state(data)
 
 

@@ -106,6 +106,8 @@ def test_the_cli_door_as_a_real_process(settings):
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert kill.state(settings).reason == "away"
+    assert done.stderr == ""  # the banner on stdout once, no stray log line
+    assert done.stdout.count("KILL SWITCH ON") == 1
 
 
 # --- the file door -----------------------------------------------------------------------------

@@ -312,3 +312,18 @@ def test_risk_stays_pure():
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                          env={"PYTHONPATH": str(root), "PATH": ""}, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_losing_day_warns_once_per_limit_and_day():
+    """The caller keeps the keys it sent: an equity path sliding past 80 % and on, over two
+    trading days, sends the daily warning once a day."""
+    rules = RiskRules(max_daily_loss_pct=5, daily_reset="17:00", timezone="America/New_York")
+    sent: list[str] = []
+    path = [(NOW, 97_000.0), (NOW + dt.timedelta(minutes=5), 95_900.0),
+            (NOW + dt.timedelta(minutes=10), 95_500.0), (NOW + dt.timedelta(minutes=15), 96_100.0),
+            (NOW + dt.timedelta(hours=8), 95_800.0), (NOW + dt.timedelta(hours=9), 95_600.0)]
+    for moment, equity in path:
+        for warning in nearing(rules, state(equity=equity), moment):
+            if warning.key not in sent:
+                sent.append(warning.key)
+    assert sent == ["daily_loss:2026-11-26", "daily_loss:2026-11-27"]
