@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import math
 import re
@@ -496,7 +497,7 @@ _NEWS_FIELDS = {"time", "title", "currency", "symbol", "minutes_before", "minute
 
 def news_for(home: str | Path, rules: RiskRules) -> list[NewsEvent]:
     """The events of ``rules.news_calendar``, a path relative to the ITA home (``[]`` when none
-    is set). A path that leaves the home is refused."""
+    is set), read again only when the file changes. A path that leaves the home is refused."""
     if not rules.news_calendar:
         return []
     root = Path(home).resolve()
@@ -504,7 +505,17 @@ def news_for(home: str | Path, rules: RiskRules) -> list[NewsEvent]:
     if not path.is_relative_to(root):
         raise ConfigurationError(f"news_calendar {rules.news_calendar!r} must be a file under "
                                  f"the ITA home {root}")
-    return load_news(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise DataError(f"{path}: news calendar not found") from None
+    return list(_cached_news(str(path), info.st_mtime_ns, info.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_news(path: str, _mtime_ns: int, _size: int) -> tuple[NewsEvent, ...]:
+    """`load_news` once per version of the file (the follower asks on every bar)."""
+    return tuple(load_news(path))
 
 
 def load_news(path: str | Path) -> list[NewsEvent]:

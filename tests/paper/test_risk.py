@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import doctest
+import os
 
 import pytest
 
@@ -299,6 +300,15 @@ def test_the_calendar_is_read_under_the_ita_home(tmp_path):
     assert event.currency == "USD" and event.row == 2
     with pytest.raises(ConfigurationError, match="must be a file under the ITA home"):
         risk.news_for(tmp_path, RiskRules(news_calendar="../elsewhere.csv"))
+    with pytest.raises(DataError, match="news calendar not found"):
+        risk.news_for(tmp_path, RiskRules(news_calendar="calendar/none.csv"))
+    # An edited calendar is read again (the cache is keyed on the file's version).
+    path = tmp_path / "calendar" / "news.csv"
+    path.write_text("time,symbol\n2026-12-05T08:00Z,GER40\n2026-12-05T09:00Z,UK100\n",
+                    encoding="utf-8")
+    os.utime(path, ns=(1, 2_000_000_000))
+    events = risk.news_for(tmp_path, RiskRules(news_calendar="calendar/news.csv"))
+    assert [e.symbol for e in events] == ["GER40", "UK100"]
 
 
 def test_risk_stays_pure():
