@@ -27,9 +27,10 @@ Topstep and most prop firms state their limits):
   may cross midnight (``"22:00-02:00"``). Outside every trading-hours window (when any are set)
   or inside any no-trade window, no trade.
 - **News windows**: each row of the calendar blocks trades on matching symbols from
-  ``minutes_before`` before to ``minutes_after`` after its time. A row names a ``symbol`` (exact,
-  case-insensitive) or a ``currency`` (its letters appear in the symbol: ``USD`` matches
-  ``EURUSD`` and ``BTC/USDT``) or neither (blocks every symbol).
+  ``minutes_before`` before to ``minutes_after`` after its time (end excluded; a row that does
+  not say uses the rules' ``news_minutes_before`` / ``news_minutes_after``, 2 and 2). A row
+  names a ``symbol`` (exact, case-insensitive) or a ``currency`` (its letters appear in the
+  symbol: ``USD`` matches ``EURUSD`` and ``BTC/USDT``) or neither (blocks every symbol).
 
 >>> rules = RiskRules(max_daily_loss_pct=5)
 >>> state = AccountState(balance=100_000, equity=95_400, equity_high=100_000,
@@ -140,6 +141,12 @@ class RiskRules(BaseModel):
     news_calendar: str | None = Field(
         default=None, description="Calendar file (CSV or YAML) under the ITA home with news "
         "times that block trades around them; see `load_news`")
+    news_minutes_before: int = Field(
+        default=2, ge=0, le=1440, description="Minutes before a news time when no trade opens, "
+        "for calendar rows that do not say (FTMO's news rule: 2)")
+    news_minutes_after: int = Field(
+        default=2, ge=0, le=1440, description="Minutes after a news time when no trade opens, "
+        "for calendar rows that do not say (FTMO's news rule: 2)")
     warn_at_pct: float = Field(
         default=80, gt=0, lt=100, description="Warn once when this % of a limit is used")
 
@@ -266,17 +273,16 @@ class NewsEvent:
     title: str = ""
     currency: str | None = None
     symbol: str | None = None
-    minutes_before: int = 0
-    minutes_after: int = 0
+    minutes_before: int | None = None  # None: the rules' news_minutes_before
+    minutes_after: int | None = None  # None: the rules' news_minutes_after
     row: int = field(default=0, compare=False)
 
-    @property
-    def start(self) -> dt.datetime:
-        return self.at - dt.timedelta(minutes=self.minutes_before)
-
-    @property
-    def end(self) -> dt.datetime:
-        return self.at + dt.timedelta(minutes=self.minutes_after)
+    def window(self, rules: RiskRules) -> tuple[dt.datetime, dt.datetime, int, int]:
+        """(start, end, minutes before, minutes after) under `rules`' defaults."""
+        before = rules.news_minutes_before if self.minutes_before is None else self.minutes_before
+        after = rules.news_minutes_after if self.minutes_after is None else self.minutes_after
+        return (self.at - dt.timedelta(minutes=before), self.at + dt.timedelta(minutes=after),
+                before, after)
 
     def matches(self, symbol: str) -> bool:
         if self.symbol:
@@ -355,7 +361,7 @@ def check(rules: RiskRules, state: AccountState, proposal: Proposal, now: dt.dat
         _drawdown(rules, state, proposal),
         _cooldown(rules, state, now),
         _hours(rules, now),
-        _news(news, proposal.symbol, now),
+        _news(rules, news, proposal.symbol, now),
     ) if text]
     warnings = tuple(warning.text for warning in nearing(rules, state, now))
     return Verdict(allowed=not reasons, reason=reasons[0] if reasons else "",
@@ -455,12 +461,13 @@ def _hours(rules: RiskRules, now: dt.datetime) -> str:
     return ""
 
 
-def _news(news: Iterable[NewsEvent], symbol: str, now: dt.datetime) -> str:
+def _news(rules: RiskRules, news: Iterable[NewsEvent], symbol: str, now: dt.datetime) -> str:
     for event in news:
-        if event.start <= now < event.end and event.matches(symbol):
+        start, end, before, after = event.window(rules)
+        if start <= now < end and event.matches(symbol):
             what = event.title or event.symbol or event.currency or "news"
             return (f"news window: {what} at {event.at.astimezone(dt.UTC):%H:%M} UTC, no trade "
-                    f"from {event.minutes_before} min before to {event.minutes_after} min after")
+                    f"from {before} min before to {after} min after")
     return ""
 
 
@@ -521,7 +528,8 @@ def _cached_news(path: str, _mtime_ns: int, _size: int) -> tuple[NewsEvent, ...]
 def load_news(path: str | Path) -> list[NewsEvent]:
     """Read a news calendar: CSV with a header, or YAML (a list of mappings, or a mapping with
     ``events:``). Fields: ``time`` (ISO 8601 with an offset or ``Z``; no offset means UTC),
-    ``title``, ``currency`` or ``symbol`` (optional), ``minutes_before``, ``minutes_after``.
+    ``title``, ``currency`` or ``symbol`` (optional), ``minutes_before``, ``minutes_after``
+    (optional: the rules' ``news_minutes_before`` / ``news_minutes_after`` when left out).
 
     A bad file or row is a `DataError` of one line naming the file and the row.
     """
@@ -590,10 +598,10 @@ def _event_time(where: str, value: object) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-def _minutes(where: str, row: dict, name: str) -> int:
+def _minutes(where: str, row: dict, name: str) -> int | None:
     value = row.get(name)
     if value in (None, ""):
-        return 0
+        return None
     try:
         minutes = int(str(value).strip())
     except ValueError:

@@ -202,6 +202,13 @@ def test_news_window_from_a_yaml_calendar(tmp_path):
     assert check(rules, state(), Proposal("EURGBP", 10), at(13, 30), news=news).allowed
     assert not check(rules, state(), Proposal("ger40", 10), at(8, 0), news=news).allowed
     assert check(rules, state(), Proposal("ger40", 10), at(8, 5), news=news).allowed
+    # minutes_before left out: the rules' default (2, FTMO's news rule)
+    assert check(rules, state(), Proposal("GER40", 10), at(7, 57), news=news).allowed
+    blocked = check(rules, state(), Proposal("GER40", 10), at(7, 58), news=news)
+    assert blocked.reason == ("news window: GER40 at 08:00 UTC, no trade from 2 min before to "
+                              "5 min after")
+    wider = RiskRules(news_minutes_before=30)
+    assert not check(wider, state(), Proposal("GER40", 10), at(7, 31), news=news).allowed
 
 
 def test_news_window_from_a_csv_calendar(tmp_path):
