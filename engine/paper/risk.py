@@ -463,8 +463,11 @@ def _hours(rules: RiskRules, now: dt.datetime) -> str:
 
 def _news(rules: RiskRules, news: Iterable[NewsEvent], symbol: str, now: dt.datetime) -> str:
     for event in news:
-        start, end, before, after = event.window(rules)
-        if start <= now < end and event.matches(symbol):
+        minutes_after_news = (now - event.at).total_seconds() / 60
+        if abs(minutes_after_news) > _MAX_NEWS_MINUTES:  # the quick skip for far-off rows
+            continue
+        _, _, before, after = event.window(rules)
+        if -before <= minutes_after_news < after and event.matches(symbol):
             what = event.title or event.symbol or event.currency or "news"
             return (f"news window: {what} at {event.at.astimezone(dt.UTC):%H:%M} UTC, no trade "
                     f"from {before} min before to {after} min after")
@@ -499,6 +502,7 @@ def nearing(rules: RiskRules, state: AccountState, now: dt.datetime) -> list[Lim
 
 # --- the news calendar -------------------------------------------------------------------------
 
+_MAX_NEWS_MINUTES = 1440
 _NEWS_FIELDS = {"time", "title", "currency", "symbol", "minutes_before", "minutes_after"}
 
 
@@ -606,6 +610,7 @@ def _minutes(where: str, row: dict, name: str) -> int | None:
         minutes = int(str(value).strip())
     except ValueError:
         raise DataError(f"{where}: {name} {value!r} is not a whole number of minutes") from None
-    if minutes < 0:
-        raise DataError(f"{where}: {name} must not be negative, got {minutes}")
+    if not 0 <= minutes <= _MAX_NEWS_MINUTES:
+        raise DataError(f"{where}: {name} must be 0 to {_MAX_NEWS_MINUTES} minutes, got "
+                        f"{minutes}")
     return minutes

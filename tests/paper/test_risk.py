@@ -229,7 +229,9 @@ def test_news_window_from_a_csv_calendar(tmp_path):
     ("bad.yaml", "- {time: '2026-12-04T13:30Z', curency: USD}\n",
      r"bad\.yaml: row 1: unknown field 'curency'"),
     ("bad.yaml", "- {time: '2026-12-04T13:30Z', minutes_after: -5}\n",
-     r"bad\.yaml: row 1: minutes_after must not be negative"),
+     r"bad\.yaml: row 1: minutes_after must be 0 to 1440 minutes, got -5"),
+    ("bad.yaml", "- {time: '2026-12-04T13:30Z', minutes_before: 1441}\n",
+     r"bad\.yaml: row 1: minutes_before must be 0 to 1440 minutes, got 1441"),
     ("bad.yaml", "events: [unclosed\n", r"bad\.yaml: line \d+ not valid YAML"),
     ("bad.yaml", "just text\n", r"bad\.yaml: expected a list of events"),
 ])
