@@ -346,3 +346,11 @@ def test_a_losing_day_warns_once_per_limit_and_day():
             if warning.key not in sent:
                 sent.append(warning.key)
     assert sent == ["daily_loss:2026-11-26", "daily_loss:2026-11-27"]
+
+
+def test_every_rule_is_documented_for_the_editor():
+    schema = RiskRules.model_json_schema()
+    undocumented = [name for name, spec in schema["properties"].items()
+                    if not spec.get("description")]
+    assert undocumented == []
+    assert schema["additionalProperties"] is False
