@@ -343,7 +343,8 @@ def drawdown_floor(rules: RiskRules, state: AccountState) -> float | None:
         return None
     if rules.drawdown_mode == "static":
         return state.start_balance - limit
-    floor = max(state.equity_high, state.start_balance) - limit
+    # The high is at least the equity now (a ledger that updates the high later changes nothing).
+    floor = max(state.equity_high, state.equity, state.start_balance) - limit
     return min(floor, state.start_balance) if rules.trailing_lock else floor
 
 

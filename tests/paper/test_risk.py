@@ -132,6 +132,8 @@ def test_static_vs_trailing_drawdown_on_a_hand_made_equity_path():
     # Before the high passes start + 10k, the locked floor still trails.
     early = state(equity=104_000.0, balance=104_000.0, equity_high=104_000.0)
     assert drawdown_floor(locked, early) == drawdown_floor(trailing, early) == 94_000
+    stale_high = state(equity=105_000.0, balance=100_000.0, equity_high=104_000.0)
+    assert drawdown_floor(trailing, stale_high) == 95_000
 
 
 def test_cooldown_minutes_and_until_next_day():
