@@ -38,6 +38,10 @@ def _register() -> None:
 
     labels.register(app)
 
+    from engine.cli import report  # period reports and the random-sample check (issue 14)
+
+    report.register(app)
+
 
 _register()
 
