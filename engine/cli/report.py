@@ -55,12 +55,14 @@ def report_period(
 
 
 def _day(text: str, option: str):
+    import datetime as dt
+
     import pandas as pd
 
     from engine.errors import ConfigurationError
 
     try:
-        return pd.Timestamp(text).tz_localize("UTC").normalize()
+        return pd.Timestamp(dt.date.fromisoformat(text), tz="UTC")
     except ValueError:
         raise ConfigurationError(f"{option} {text!r}: write a day as YYYY-MM-DD") from None
 

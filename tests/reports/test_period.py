@@ -9,8 +9,7 @@ import pytest
 from engine.adapters.runs import RunStore
 from engine.adapters.store import CandleStore
 from engine.backtest.metrics import breakdown, compute_metrics
-from engine.reports.period import (HEADLINE, SAMPLE_COLUMNS, period_metrics, run_report,
-                                   setup_report)
+from engine.reports.period import HEADLINE, SAMPLE_COLUMNS, period_metrics, run_report, setup_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
