@@ -71,7 +71,10 @@ def report_run(run_id: str = typer.Argument(..., help="Run id (ita runs list sho
                sample: int = typer.Option(5, "--sample", min=0, max=100,
                                           help="Trades drawn for the random-sample check"),
                seed: int = typer.Option(0, "--seed", help="Seed of the draw (the same seed "
-                                                          "draws the same trades)")) -> None:
+                                                          "draws the same trades)"),
+               charts: Path = typer.Option(None, "--charts", help="Write each sampled trade's "
+                                                                  "chart (PNG) into this folder")
+               ) -> None:
     """A run's headline numbers and N random trades to check by eye on a chart."""
     from engine.adapters.runs import RunStore
     from engine.backtest import presentation as view
@@ -91,6 +94,13 @@ def report_run(run_id: str = typer.Argument(..., help="Run id (ita runs list sho
     decimals = view.price_decimals(report.trades["entry_price"]) if len(rows) else 2
     console.print(view.text_table(rows, columns, decimals=decimals, tz=tz).to_string(
         index=False), markup=False, highlight=False)
+    if charts is not None:
+        from engine._io import write_bytes_atomic
+
+        for number, png in enumerate(report.sample_pngs(), start=1):
+            path = Path(charts) / f"sample-{number}-seed{seed}.png"
+            write_bytes_atomic(path, png)
+            console.print(f"wrote {path}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

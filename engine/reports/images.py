@@ -14,8 +14,9 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from engine.backtest.presentation import format_time, format_value, zone
+from engine.backtest.presentation import format_time, format_value, price_decimals, zone, zone_name
 from engine.live.alert import DOWN, UP
 
 DPI = 100
@@ -63,6 +64,7 @@ def r_histogram_png(r: pd.Series, *, title: str = "R per trade (net)") -> bytes:
     axes.set_title(title, fontsize=10)
     axes.set_xlabel("R")
     axes.set_ylabel("trades")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     return _png(figure)
 
 
@@ -70,7 +72,8 @@ def trade_png(candles: pd.DataFrame, trade: pd.Series, *, tz=None, window: int =
               ) -> bytes:
     """Candles from `window` bars before the trade's entry to `window` bars after its exit,
     its stop and target as dashed lines from entry to exit, the entry as a triangle and the
-    exit as a cross at their prices; the title names both times and prices."""
+    exit as a cross at their prices; the title names both times and prices (to the
+    instrument's decimals: never rounded), the axis the zone."""
     first = max(0, candles.index.searchsorted(trade["entry_time"]) - window)
     last = candles.index.searchsorted(trade["exit_time"], side="right") + window
     bars = candles.iloc[first:last]
@@ -97,9 +100,11 @@ def trade_png(candles: pd.DataFrame, trade: pd.Series, *, tz=None, window: int =
     axes.autoscale_view()
     ticks = x[:: max(1, len(x) // 6)]
     axes.set_xticks(ticks, [format_time(t, tz)[5:] for t in bars.index[ticks]], fontsize=7)
+    axes.set_xlabel(zone_name(tz), fontsize=7)
+    decimals = max(price_decimals(c), price_decimals([trade["entry_price"], trade["exit_price"]]))
     axes.set_title(f"{'long' if long else 'short'} · in {format_time(trade['entry_time'], tz)} "
-                   f"@ {trade['entry_price']:g} · out {format_time(trade['exit_time'], tz)} "
-                   f"@ {trade['exit_price']:g} · {format_value(trade['r_multiple'], 'r')}",
-                   fontsize=8)
+                   f"@ {trade['entry_price']:,.{decimals}f} · out "
+                   f"{format_time(trade['exit_time'], tz)} @ {trade['exit_price']:,.{decimals}f}"
+                   f" · {format_value(trade['r_multiple'], 'r')}", fontsize=8)
     axes.grid(alpha=0.2)
     return _png(figure)

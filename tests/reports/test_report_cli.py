@@ -10,15 +10,17 @@ from engine.cli import app
 from engine.reports.period import run_report
 
 
-def test_report_run_prints_the_numbers_and_the_seeded_sample(run) -> None:
+def test_report_run_prints_the_numbers_and_the_seeded_sample(run, tmp_path) -> None:
     result = CliRunner().invoke(app, ["report", "run", short_id(run.run_id), "--sample", "3",
-                                      "--seed", "5"])
+                                      "--seed", "5", "--charts", str(tmp_path / "c")])
     assert result.exit_code == 0, result.output
     assert "random-sample check: 3 of" in result.output and "seed 5" in result.output
     assert "Win rate" in result.output
     sample = run_report(RunStore.from_settings(), run.run_id, sample=3, seed=5).sample
     for time in sample["entry_time"]:
         assert pd.Timestamp(time).strftime("%Y-%m-%d %H:%M") in result.output
+    written = sorted(p.name for p in (tmp_path / "c").iterdir())
+    assert written == [f"sample-{n}-seed5.png" for n in (1, 2, 3)]
 
 
 def test_report_period_writes_csv_and_html(run, tmp_path) -> None:
