@@ -85,7 +85,7 @@ class VersionLine:
     backtest: dict | None
     backtest_period: dict | None
     live: dict
-    live_r: np.ndarray = field(repr=False)
+    live_r: pd.Series = field(repr=False)  # taken trades' R by signal time
     drift: float | None
     interval: tuple[float, float] | None
     verdict: str
@@ -210,8 +210,11 @@ def _img(png: bytes, alt: str) -> str:
             f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
 
 
-def _section(line: VersionLine) -> str:
+def _section(line: VersionLine, tz, start: pd.Timestamp) -> str:
     lv = line.live
+    if line.run_id is None and not lv["signals"]:
+        return (f"<h2>{html.escape(line.setup_id)} v{line.version}</h2><p class='note'>No "
+                "backtest run and no live signals in this period.</p>")
     run = (f"run {short_id(line.run_id)} ({html.escape(line.run_id)})" if line.run_id
            else "no backtest run")
     css = "worse" if line.verdict.startswith("Live is worse") else "note"
@@ -221,21 +224,31 @@ def _section(line: VersionLine) -> str:
              f"({lv['total_r']:+.2f} R)</p>", _side_by_side(line),
              f"<p class='{css}'>{html.escape(line.verdict)}</p>"]
     if len(line.live_r):
-        curve = pd.Series(np.cumsum(line.live_r), index=pd.date_range(
-            "2000-01-01", periods=len(line.live_r), freq="D", tz="UTC"))
-        parts.append(_img(images.r_histogram_png(pd.Series(line.live_r),
-                                                 title="Live R per trade"), "live R"))
-        parts.append(_img(images.equity_png(curve, title="Live: cumulative R by trade"),
+        parts.append(_img(images.r_histogram_png(line.live_r, title="Live R per trade"),
+                          "live R"))
+        curve = pd.concat([pd.Series([0.0], index=pd.DatetimeIndex([start])),
+                           line.live_r.cumsum()])  # from 0 R at the period's start
+        parts.append(_img(images.equity_png(curve, tz=tz,
+                                            title="Live: cumulative R (by signal time)"),
                           "live cumulative R"))
     return "".join(parts)
+
+
+def period_words(start: pd.Timestamp, end: pd.Timestamp, tz) -> tuple[str, str]:
+    """The period's first and last moment as a reader says them: whole days as their dates,
+    the last day included (``2023-03-01``, ``2023-03-21``); else the times, the end excluded."""
+    local = [t.tz_convert(view.zone(tz)) for t in (start, end)]
+    if all(t == t.normalize() for t in local):
+        return f"{local[0]:%Y-%m-%d}", f"{local[1] - pd.Timedelta(days=1):%Y-%m-%d}"
+    return view.format_time(start, tz), f"{view.format_time(end, tz)} (excluded)"
 
 
 def render_html(report: PeriodReport) -> str:
     """The period report as one HTML page: images inline (base64), no network."""
     zone = view.zone_name(report.tz)
-    first = view.format_time(report.start, report.tz)
-    last = view.format_time(report.end, report.tz)
-    sections = "".join(_section(line) for line in report.lines) or "<p>No setups.</p>"
+    first, last = period_words(report.start, report.end, report.tz)
+    sections = "".join(_section(line, report.tz, report.start)
+                       for line in report.lines) or "<p>No setups.</p>"
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ITA period report {first} → {last}</title><style>{CSS}</style></head><body>

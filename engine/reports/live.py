@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from engine.live.journal import SignalJournal, journal_path
@@ -44,17 +43,20 @@ def in_period(frame: pd.DataFrame, start, end) -> pd.DataFrame:
     return frame[(known >= start) & (known < end)]
 
 
-def taken_r(signals: pd.DataFrame) -> np.ndarray:
-    """The R of the taken signals whose outcome is known, in time order."""
+def taken_r(signals: pd.DataFrame) -> pd.Series:
+    """The R of the taken signals whose outcome is known, indexed by their signal time (UTC),
+    in time order."""
     if signals.empty:
-        return np.empty(0)
+        return pd.Series(dtype=float, index=pd.DatetimeIndex([], tz="UTC"))
     taken = signals[signals["decision"] == "Taken"]
-    return pd.to_numeric(taken["outcome_r"], errors="coerce").dropna().to_numpy(float)
+    r = pd.Series(pd.to_numeric(taken["outcome_r"], errors="coerce").to_numpy(float),
+                  index=pd.DatetimeIndex(pd.to_datetime(taken["known_at"], utc=True)))
+    return r.dropna().sort_index()
 
 
 def live_numbers(signals: pd.DataFrame) -> dict:
     """`LIVE_NUMBERS` of these signals (means are None without outcomes)."""
-    r = taken_r(signals)
+    r = taken_r(signals).to_numpy()
     decisions = signals["decision"] if not signals.empty else pd.Series(dtype=object)
     wins = int((r > 0).sum())
     return {"signals": len(signals), "taken": int((decisions == "Taken").sum()),

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.reports.drift import bootstrap_interval, judge, period_report
+from engine.reports.drift import bootstrap_interval, judge, period_report, period_words
 from engine.settings import get_settings
 from tests.reports._journal import record_live
 
@@ -85,3 +85,10 @@ def test_csv_and_html_are_written_whole_and_atomically(home, run, tmp_path, monk
         report.write_csv(csv)
     assert csv.read_bytes() == before  # the old file whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["period.csv", "period.html"]
+
+
+def test_the_period_is_named_as_a_reader_says_it() -> None:
+    start, end = pd.Timestamp("2023-03-01", tz="UTC"), pd.Timestamp("2023-03-22", tz="UTC")
+    assert period_words(start, end, "UTC") == ("2023-03-01", "2023-03-21")
+    assert period_words(start, end, "Europe/Berlin") == ("2023-03-01 01:00",
+                                                         "2023-03-22 01:00 (excluded)")
