@@ -61,6 +61,8 @@ class TradeReport:
     sample_size: int = DEFAULT_SAMPLE
     tz: object = None
     candles: Callable[[], pd.DataFrame] | None = field(default=None, repr=False)
+    live: dict | None = None  # `engine.reports.live.live_numbers` of the version in the period
+    live_verdict: str | None = None  # `engine.reports.drift.judge`'s sentence
 
     @cached_property
     def breakdowns(self) -> dict[str, pd.DataFrame]:
@@ -163,9 +165,11 @@ def period_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: str
 
 
 def setup_report(run_store: RunStore, setup_id: str, version: int, *, start, end,
-                 sample: int = DEFAULT_SAMPLE, seed: int = 0, tz=None, candle_store=None
-                 ) -> TradeReport | None:
-    """The setup version over ``[start, end)`` from its latest run there (None: no run)."""
+                 sample: int = DEFAULT_SAMPLE, seed: int = 0, tz=None, candle_store=None,
+                 home=None) -> TradeReport | None:
+    """The setup version over ``[start, end)`` from its latest run there (None: no run); with
+    `home`, also its live journal's numbers in the period and the drift sentence against the
+    whole run's expectancy (as the period report across setups says it)."""
     run_id = latest_run(run_store, setup_id, version, start=start, end=end)
     if run_id is None:
         return None
@@ -179,4 +183,15 @@ def setup_report(run_store: RunStore, setup_id: str, version: int, *, start, end
         setup_id=setup_id, setup_version=version, symbol=summary["symbol"],
         timeframe=summary["timeframe"], start=_utc(start), end=_utc(end), run_ids=[run_id],
         metrics=metrics, trades=trades, equity=curve, seed=seed, sample_size=sample, tz=tz,
-        candles=_candles_of(summary, candle_store))
+        candles=_candles_of(summary, candle_store),
+        **(_live_part(home, setup_id, version, start, end, summary) if home else {}))
+
+
+def _live_part(home, setup_id: str, version: int, start, end, summary: dict) -> dict:
+    from engine.reports import live
+    from engine.reports.drift import judge
+
+    signals = live.in_period(live.journal_frame(home), _utc(start), _utc(end))
+    mine = live.by_version(signals).get((setup_id, version), signals.iloc[0:0])
+    verdict = judge(summary["metrics"].get("expectancy_r_net"), live.taken_r(mine))[2]
+    return {"live": live.live_numbers(mine), "live_verdict": verdict}

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.adapters.runs import RunStore
 from engine.reports.drift import bootstrap_interval, judge, period_report, period_words
+from engine.reports.period import setup_report
 from engine.settings import get_settings
 from tests.reports._journal import record_live
 
@@ -58,6 +60,13 @@ def test_period_report_sets_live_beside_the_backtest(home, run) -> None:
     assert others and all(x.live["signals"] == 0 for x in others)  # the other active setups
     assert all(x.verdict == "No live trades with a known outcome in this period."
                for x in others if x.backtest is not None)
+    with_live = setup_report(RunStore.from_settings(), "sma-cross", version, start=WEEK[0],
+                             end=WEEK[1], home=home)
+    assert with_live is None  # the run's bars are in March 2023: no backtest this week
+    march = setup_report(RunStore.from_settings(), "sma-cross", version, start="2023-03-01",
+                         end="2026-04-01", home=home)
+    assert march.live["outcomes"] == 9 and march.live["taken"] == 10
+    assert march.live_verdict.startswith("Live is worse than the backtest")
     only = period_report(get_settings(), start=WEEK[0], end=WEEK[1], setup="sma-cross")
     assert [x.setup_id for x in only.lines] == ["sma-cross"]
 
