@@ -94,6 +94,8 @@ def _esc(text: str) -> str:
 
 def _block(line: VersionLine) -> str:
     lv = line.live
+    if not lv["signals"]:
+        return f"<b>{_esc(line.setup_id)} v{line.version}</b>: no signals this week"
     rows = [f"<b>{_esc(line.setup_id)} v{line.version}</b>",
             f"signals {lv['signals']} · taken {lv['taken']} · outcomes {lv['outcomes']} "
             f"({lv['wins']} W / {lv['losses']} L) · {lv['total_r']:+.2f} R"

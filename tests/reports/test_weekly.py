@@ -81,6 +81,7 @@ def test_summary_per_setup_version_against_its_backtest(home, run) -> None:
     assert "signals 3 · taken 3 · outcomes 2 (1 W / 1 L) · +0.50 R (avg +0.25 R)" in text
     assert f"per trade (run {short_id(run.run_id)}) · drift +" in text
     assert "Too few live trades to judge" in text
+    assert "<b>pdh-sweep-reversal v1</b>: no signals this week" in text  # idle: one line
 
 
 def test_long_summaries_split_between_setups() -> None:
