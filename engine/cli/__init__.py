@@ -42,6 +42,10 @@ def _register() -> None:
 
     kill.register(app)
 
+    from engine.cli import report  # period reports and the random-sample check (issue 14)
+
+    report.register(app)
+
 
 _register()
 
