@@ -38,6 +38,10 @@ def _register() -> None:
 
     labels.register(app)
 
+    from engine.cli import notion  # Notion: journal, parameters, reports (issue 14)
+
+    notion.register(app)
+
 
 _register()
 
