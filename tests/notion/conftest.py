@@ -23,4 +23,5 @@ def notion_env(fake, ita_home, monkeypatch) -> NotionSettings:
                                              f"{fake.parent.replace('-', '')}")
     monkeypatch.setenv("ITA_NOTION_API_URL", fake.base_url)
     monkeypatch.setenv("ITA_NOTION_RATE", "100")
+    monkeypatch.setenv("ITA_NOTION_RETRY_SECONDS", "0.01")
     return NotionSettings()

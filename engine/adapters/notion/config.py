@@ -6,6 +6,7 @@
 | ``NOTION_PARENT_PAGE`` (``ITA_NOTION_PARENT_PAGE``) | the page ITA writes under: URL or id |
 | ``ITA_NOTION_API_URL`` | API root (tests: a local fake); default https://api.notion.com |
 | ``ITA_NOTION_RATE`` | requests per second ITA allows itself (Notion's average limit is 3) |
+| ``ITA_NOTION_RETRY_SECONDS`` | first wait before retrying a failed read (doubles) |
 
 The token is a `SecretStr`: it is never printed, logged or written anywhere by ITA.
 """
@@ -38,6 +39,10 @@ class NotionSettings(BaseSettings):
         description="Notion API root; tests use a local fake")
     rate: float = Field(default=3.0, gt=0, le=100, validation_alias=AliasChoices("ITA_NOTION_RATE"),
                         description="Requests per second ITA sends at most")
+    retry_seconds: float = Field(
+        default=1.0, ge=0, le=60, validation_alias=AliasChoices("ITA_NOTION_RETRY_SECONDS"),
+        description="First wait before retrying a failed read (doubles each time; a 429's "
+                    "Retry-After wins)")
 
     @field_validator("token", mode="after")
     @classmethod

@@ -65,20 +65,20 @@ class Pacer:
 class NotionGateway:
     """ITA's Notion client. `settings` must be enabled (token and page)."""
 
-    def __init__(self, settings: NotionSettings, *, max_retry_delay: float = 60.0,
-                 read_retry_delay: float = 1.0) -> None:
+    def __init__(self, settings: NotionSettings, *, max_retry_delay: float = 60.0) -> None:
         require_enabled(settings)
         assert settings.token is not None
         self.settings = settings
         self.parent_page_id = settings.parent_page_id()
         self.pacer = Pacer(settings.rate)
-        self.read_retry_delay = read_retry_delay
+        self.read_retry_delay = settings.retry_seconds
         http = httpx.Client(event_hooks={"request": [self.pacer.wait]})
         options = ClientOptions(
             auth=settings.token.get_secret_value(), base_url=settings.api_url.rstrip("/"),
             notion_version=NOTION_VERSION, timeout_ms=30_000, logger=log,
             log_level=logging.WARNING,
-            retry=RetryOptions(max_retries=4, initial_retry_delay_ms=500,
+            retry=RetryOptions(max_retries=4,
+                               initial_retry_delay_ms=int(settings.retry_seconds * 500),
                                max_retry_delay_ms=int(max_retry_delay * 1000)))
         self.client = Client(options, client=http)
 
@@ -103,7 +103,7 @@ class NotionGateway:
                 translated = _translate(error, what=what, object_id=object_id)
                 if read and isinstance(translated, TemporaryError) and attempt < READ_RETRIES:
                     attempt += 1
-                    time.sleep(self.read_retry_delay * attempt)
+                    time.sleep(self.read_retry_delay * 2 ** (attempt - 1))
                     continue
                 raise translated from None
             except (RequestTimeoutError, httpx.TransportError) as error:
