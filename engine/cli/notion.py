@@ -1,4 +1,4 @@
-"""`ita notion setup|status|sync-journal`: ITA's Notion workspace (docs/NOTION.md).
+"""`ita notion setup|status|sync-journal|push-params|pull`: ITA's Notion workspace (docs/NOTION.md).
 
 Without NOTION_TOKEN and NOTION_PARENT_PAGE each command prints the one line that says how to
 enable Notion and exits 1.
@@ -78,6 +78,30 @@ def sync_journal_command() -> None:
     if result.error:
         console.print(f"Notion unavailable, kept for later: {result.error}", style="yellow",
                       highlight=False)
+        raise typer.Exit(1)
+
+
+@notion_app.command("push-params")
+def push_params_command() -> None:
+    """Write every setup's active version to the parameter table (one row per setup)."""
+    from engine.adapters.notion.params import push_parameters
+
+    count = push_parameters(_home(), _settings())
+    console.print(f"{count} setup(s) in Notion's parameter table", highlight=False)
+
+
+@notion_app.command("pull")
+def pull_command() -> None:
+    """Read edits from the parameter table: each valid edit becomes a new setup version."""
+    from engine.adapters.notion.params import pull_parameters
+
+    outcomes = pull_parameters(_home(), _settings())
+    if not outcomes:
+        console.print("no edits in Notion's parameter table")
+    for outcome in outcomes:
+        style = "green" if outcome.saved_version is not None else "red"
+        console.print(f"{outcome.setup_id}: {outcome.status}", style=style, highlight=False)
+    if any(o.saved_version is None for o in outcomes):
         raise typer.Exit(1)
 
 

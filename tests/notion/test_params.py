@@ -81,3 +81,19 @@ def test_a_deleted_column_is_reported_not_crashed_on(fake, notion_env, ita_home,
     outcomes = {o.setup_id: o for o in pull_parameters(ita_home, notion_env, store)}
     assert "column 'conditions.cross.slow' is missing" in outcomes["sma-cross"].status
     assert len(store.versions("sma-cross")) == 1
+
+
+def test_the_cli_pushes_and_pulls(fake, notion_env, ita_home, table):
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    store, source = table
+    runner = CliRunner()
+    assert "2 setup(s)" in runner.invoke(app, ["notion", "push-params"]).output
+    assert "no edits" in runner.invoke(app, ["notion", "pull"]).output
+    _edit(fake, source, "sma-cross", "conditions.cross.fast", 15)
+    result = runner.invoke(app, ["notion", "pull"])
+    assert result.exit_code == 0, result.output
+    assert "sma-cross: saved v2: conditions.cross.fast 10 → 15" in result.output
+    assert store.load("sma-cross").setup.conditions["cross"].fast == 15
