@@ -12,6 +12,9 @@ Optional: without NOTION_TOKEN and NOTION_PARENT_PAGE every command says how to 
 | `outbox` | writes kept on disk while Notion is down, delivered later in order, once |
 | `workspace` | `setup_workspace` (databases + reports page, idempotent), `workspace_status` |
 | `sync` | `sync_journal`, `deliver_outbox` |
+| `params` | the parameter table: `push_parameters`, `pull_parameters` (edit → new setup version) |
+| `reports` | `publish_report`: one page per report key under "ITA reports", blocks and images |
+| `periodic` | `notion_tick`: what the daemon runs every few minutes |
 
 **The exactly-once rule.** Every row ITA writes carries a stable id column (``Signal id``,
 ``Setup id``). A write is first appended to the outbox, then delivered as an upsert: find the
