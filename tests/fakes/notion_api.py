@@ -178,6 +178,9 @@ class FakeNotion:
             return self._create_page(body)
         page = self._visible_page(rest[0])
         if method == "PATCH":
+            if page["in_trash"] and "properties" in body:
+                raise _bad("Can't edit page that is archived. You must unarchive the page "
+                           "before editing.")
             if "properties" in body:
                 schema = self._schema_of(page)
                 page["properties"].update(_checked_properties(body["properties"], schema))

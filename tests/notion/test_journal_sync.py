@@ -144,3 +144,26 @@ def test_a_crash_after_notion_confirmed_delivers_again_without_a_second_row(
 def test_sync_before_setup_says_to_run_setup(notion_env, ita_home, journal):
     with pytest.raises(ConfigurationError, match="ita notion setup"):
         sync_journal(ita_home, notion_env)
+
+
+def test_a_row_the_trader_deleted_is_made_again_when_its_alert_changes(
+        fake, notion_env, ita_home, journal, workspace):
+    signal = make_signal(0)
+    journal.record(signal)
+    sync_journal(ita_home, notion_env)
+    [row] = fake.rows(workspace)
+    row["in_trash"] = True  # deleted in Notion
+    journal.set_decision(signal.signal_id, "Skipped")
+    result = sync_journal(ita_home, notion_env)
+    assert result.refused == [] and result.delivered == 1
+    [again] = fake.rows(workspace)
+    assert again["id"] != row["id"] and plain(again["properties"]["Decision"]) == "Skipped"
+
+
+def test_a_line_torn_by_a_crash_mid_append_is_ignored(ita_home):
+    outbox = Outbox(ita_home)
+    outbox.add("journal", "a", {"R": {"number": 1}})
+    with outbox.path.open("a") as handle:
+        handle.write('{"op_id": "torn", "tab')  # killed mid-write
+    outbox.add("journal", "b", {"R": {"number": 2}})
+    assert [op.key for op in outbox.pending()] == ["a", "b"]

@@ -67,14 +67,14 @@ class NotionGateway:
 
     def __init__(self, settings: NotionSettings, *, max_retry_delay: float = 60.0) -> None:
         require_enabled(settings)
-        assert settings.token is not None
+        token = settings.token.get_secret_value() if settings.token else ""
         self.settings = settings
         self.parent_page_id = settings.parent_page_id()
         self.pacer = Pacer(settings.rate)
         self.read_retry_delay = settings.retry_seconds
         http = httpx.Client(event_hooks={"request": [self.pacer.wait]})
         options = ClientOptions(
-            auth=settings.token.get_secret_value(), base_url=settings.api_url.rstrip("/"),
+            auth=token, base_url=settings.api_url.rstrip("/"),
             notion_version=NOTION_VERSION, timeout_ms=30_000, logger=log,
             log_level=logging.WARNING,
             retry=RetryOptions(max_retries=4,
@@ -197,20 +197,24 @@ class NotionGateway:
         """Update the row whose `key_property` is `key` (or `page_id` when known), else create
         it; returns its page id. Safe to repeat: a second call never makes a second row."""
         values = {**properties, key_property: blocks.text_value(key)}
-        if page_id is None:
-            page_id = self.find_row(data_source_id, key_property, key)
         if page_id is not None:
             try:
-                self.call(lambda: self.client.pages.update(page_id, properties=values),
-                          what=f"updating the row {key!r}", object_id=page_id)
+                self._update(page_id, values, key)
                 return page_id
-            except ConfigurationError:  # the row was deleted in Notion: make it again
-                if self.find_row(data_source_id, key_property, key) is not None:
-                    raise
+            except (ConfigurationError, DataError):
+                pass  # deleted or trashed in Notion: find it by its id, else make it again
+        found = self.find_row(data_source_id, key_property, key)
+        if found is not None:
+            self._update(found, values, key)
+            return found
         made = self.call(lambda: self.client.pages.create(
             parent={"type": "data_source_id", "data_source_id": data_source_id},
             properties=values), what=f"adding the row {key!r}", object_id=data_source_id)
         return made["id"]
+
+    def _update(self, page_id: str, values: dict[str, Any], key: str) -> None:
+        self.call(lambda: self.client.pages.update(page_id, properties=values),
+                  what=f"updating the row {key!r}", object_id=page_id)
 
     def _collect(self, method: Callable[..., Any], *, what: str, object_id: str,
                  page_size: int = 100) -> list[dict[str, Any]]:
