@@ -291,6 +291,9 @@ class FakeNotion:
         made = {"object": "block", "id": block_id, "type": kind, kind: content,
                 "has_children": bool(content.get("children"))}
         kids = content.pop("children", None)
+        if kids and len(kids) > 100:
+            raise _bad(f"body failed validation: {where}.{kind}.children.length should be ≤ "
+                       f"`100`, instead was `{len(kids)}`.")
         self.created["block"] += 1
         if kids:
             self.children[block_id] = [self._block(k, f"{where}.children") for k in kids]

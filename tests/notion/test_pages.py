@@ -69,3 +69,15 @@ def test_an_unknown_column_is_refused_with_its_name(fake, notion_env):
                                                     "Key": {"rich_text": {}}})
         with pytest.raises(DataError, match="Colour is not a property"):
             notion.upsert_row(source, "Key", "a", {"Colour": blocks.text_value("red")})
+
+
+def test_a_long_table_is_split_into_tables_notion_accepts(fake, notion_env):
+    rows = [[i, i * 0.5] for i in range(250)]
+    with NotionGateway(notion_env) as notion:
+        page_id = notion.create_page("Trades", blocks.tables(["#", "R"], rows))
+    made = fake.block_children(page_id)
+    assert [b["type"] for b in made] == ["table"] * 3
+    counts = [len(fake.block_children(b["id"])) - 1 for b in made]
+    assert counts == [99, 99, 52]
+    with pytest.raises(ValueError, match="tables"):
+        blocks.table(["#"], [[i] for i in range(100)])

@@ -53,8 +53,21 @@ def heading(text: str, level: int = 2) -> dict[str, Any]:
     return {"object": "block", "type": kind, kind: {"rich_text": rich_text(text)}}
 
 
+TABLE_ROWS = BLOCKS_PER_CALL - 1  # data rows in one table block (the header is the 100th)
+
+
+def tables(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Table blocks for any number of rows: one table per 99 rows, each with the header
+    (Notion takes at most 100 children in one request, nested table rows included)."""
+    return [table(header, rows[i:i + TABLE_ROWS])
+            for i in range(0, len(rows), TABLE_ROWS)] or [table(header, [])]
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
-    """A table block with a header row; cells are written as text (numbers via `cell`)."""
+    """A table block with a header row; cells are written as text (numbers via `cell`).
+    At most `TABLE_ROWS` rows: use `tables` for more."""
+    if len(rows) > TABLE_ROWS:
+        raise ValueError(f"a Notion table block holds at most {TABLE_ROWS} rows; use tables()")
     lines = [list(header), *[[cell(value) for value in row] for row in rows]]
     return {"object": "block", "type": "table",
             "table": {"table_width": len(header), "has_column_header": True,
