@@ -167,3 +167,13 @@ def test_a_line_torn_by_a_crash_mid_append_is_ignored(ita_home):
         handle.write('{"op_id": "torn", "tab')  # killed mid-write
     outbox.add("journal", "b", {"R": {"number": 2}})
     assert [op.key for op in outbox.pending()] == ["a", "b"]
+
+
+def test_no_network_at_all_keeps_the_writes_for_later(fake, notion_env, ita_home, journal,
+                                                      workspace):
+    journal.record(make_signal(0))
+    offline = notion_env.model_copy(update={"api_url": "http://127.0.0.1:9"})  # nothing there
+    result = sync_journal(ita_home, offline)
+    assert (result.delivered, result.pending) == (0, 1)
+    assert "Notion did not answer" in result.error
+    assert sync_journal(ita_home, notion_env).delivered == 1
