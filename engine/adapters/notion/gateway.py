@@ -94,7 +94,8 @@ class NotionGateway:
     # -- the boundary ------------------------------------------------------------------------
     def call(self, action: Callable[[], _T], *, what: str, object_id: str | None = None,
              read: bool = False) -> _T:
-        """Run one notion_client call, translating its errors; `read`: retry 5xx."""
+        """Run one notion_client call, translating its errors. `read`: a read sent as POST
+        (a query), whose 5xx the gateway retries (notion_client retries those of GETs)."""
         attempt = 0
         while True:
             try:
@@ -113,18 +114,17 @@ class NotionGateway:
     # -- operations --------------------------------------------------------------------------
     def check(self) -> dict[str, Any]:
         """The token and the parent page work: returns the parent page."""
-        self.call(lambda: self.client.users.me(), what="checking the token", read=True)
+        self.call(lambda: self.client.users.me(), what="checking the token")
         return self.call(lambda: self.client.pages.retrieve(self.parent_page_id),
-                         what="opening the parent page", object_id=self.parent_page_id,
-                         read=True)
+                         what="opening the parent page", object_id=self.parent_page_id)
 
     def page(self, page_id: str) -> dict[str, Any]:
         return self.call(lambda: self.client.pages.retrieve(page_id), what="reading a page",
-                         object_id=page_id, read=True)
+                         object_id=page_id)
 
     def database(self, database_id: str) -> dict[str, Any]:
         return self.call(lambda: self.client.databases.retrieve(database_id),
-                         what="reading a database", object_id=database_id, read=True)
+                         what="reading a database", object_id=database_id)
 
     def create_database(self, title: str, properties: dict[str, Any]) -> tuple[str, str]:
         """A database under the parent page with one data source: (database id, source id)."""
@@ -156,7 +156,7 @@ class NotionGateway:
 
     def list_blocks(self, block_id: str) -> list[dict[str, Any]]:
         return self._collect(lambda **kw: self.client.blocks.children.list(block_id, **kw),
-                             what="reading a page's blocks", object_id=block_id)
+                             what="reading a page's blocks", object_id=block_id, read=False)
 
     def upload_image(self, path: str | Path, *, content_type: str = "image/png") -> str:
         """Send a file with the file upload API; returns the id an `blocks.image` shows."""
@@ -180,7 +180,7 @@ class NotionGateway:
 
     def data_source(self, data_source_id: str) -> dict[str, Any]:
         return self.call(lambda: self.client.data_sources.retrieve(data_source_id),
-                         what="reading a database", object_id=data_source_id, read=True)
+                         what="reading a database", object_id=data_source_id)
 
     def update_schema(self, data_source_id: str, properties: dict[str, Any]) -> None:
         self.call(lambda: self.client.data_sources.update(data_source_id,
@@ -217,7 +217,7 @@ class NotionGateway:
                   what=f"updating the row {key!r}", object_id=page_id)
 
     def _collect(self, method: Callable[..., Any], *, what: str, object_id: str,
-                 page_size: int = 100) -> list[dict[str, Any]]:
+                 page_size: int = 100, read: bool = True) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
@@ -225,7 +225,7 @@ class NotionGateway:
             if cursor:
                 kwargs["start_cursor"] = cursor
             answer = self.call(lambda kw=kwargs: method(**kw), what=what, object_id=object_id,
-                               read=True)
+                               read=read)
             results.extend(answer["results"])
             if not answer.get("has_more"):
                 return results
