@@ -177,3 +177,21 @@ def test_no_network_at_all_keeps_the_writes_for_later(fake, notion_env, ita_home
     assert (result.delivered, result.pending) == (0, 1)
     assert "Notion did not answer" in result.error
     assert sync_journal(ita_home, notion_env).delivered == 1
+
+
+def test_the_cli_syncs_and_says_what_waits(fake, notion_env, ita_home, journal, workspace):
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    runner = CliRunner()
+    journal.record(make_signal(0))
+    fake.outage = True
+    down = runner.invoke(app, ["notion", "sync-journal"])
+    assert down.exit_code == 1 and "queued 1, delivered 0, waiting 1" in down.output
+    assert "waiting in the outbox: 1" in runner.invoke(app, ["notion", "status"]).output
+    fake.outage = False
+    up = runner.invoke(app, ["notion", "sync-journal"])
+    assert up.exit_code == 0 and "queued 0, delivered 1, waiting 0" in up.output
+    status = runner.invoke(app, ["notion", "status"]).output
+    assert "journal rows in Notion: 1" in status and "waiting in the outbox: 0" in status
