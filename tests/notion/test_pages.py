@@ -81,3 +81,22 @@ def test_a_long_table_is_split_into_tables_notion_accepts(fake, notion_env):
     assert counts == [99, 99, 52]
     with pytest.raises(ValueError, match="tables"):
         blocks.table(["#"], [[i] for i in range(100)])
+
+
+def test_the_pacer_spaces_calls_and_a_long_wait_resets_it():
+    from engine.adapters.notion.gateway import Pacer
+
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    pacer = Pacer(3.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        pacer.wait()
+    assert slept == [round(1 / 3, 6)] * 2
+    now[0] += 5.0  # a 429's Retry-After wait happened in between: no extra pause after it
+    pacer.wait()
+    assert len(slept) == 2
