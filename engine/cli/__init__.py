@@ -46,6 +46,10 @@ def _register() -> None:
 
     report.register(app)
 
+    from engine.cli import notion  # Notion: journal, parameters, reports (issue 14)
+
+    notion.register(app)
+
 
 _register()
 
