@@ -133,10 +133,10 @@ def dataset_part(dataset) -> None:
     reached = int(frame["hit_target"].sum()) if len(frame) else 0
     first, last = (frame["known_at"].min(), frame["known_at"].max()) if len(frame) else (None,
                                                                                          None)
-    cols = st.columns(4)
+    cols = st.columns([1, 1, 2, 1])
     cols[0].metric("Signals", f"{int(meta.get('signals', len(frame))):,}")
     cols[1].metric("Known outcomes", f"{known:,}", f"{reached:,} reached target",
-                   delta_color="off")
+                   delta_color="off", delta_arrow="off")
     cols[2].metric("From – to", "—" if first is None else
                    f"{first:%Y-%m-%d} – {last:%Y-%m-%d}")
     cols[3].metric("Symbols", ", ".join(meta.get("symbols") or [str(meta.get("symbol", "—"))]))
@@ -162,10 +162,9 @@ def verdict_part(card, early) -> None:
     cols = st.columns([1, 2])
     cols[0].metric("AUC", _num(metrics.get("auc")),
                    f"95 % interval {_num(metrics.get('auc_low'))} – "
-                   f"{_num(metrics.get('auc_high'))}", delta_color="off")
+                   f"{_num(metrics.get('auc_high'))}", delta_color="off", delta_arrow="off")
     cols[0].metric("Expected R above the threshold", _num(metrics.get("expected_r")),
-                   f"{int(metrics.get('trades_kept', 0))} trades kept at p ≥ "
-                   f"{_num(metrics.get('threshold'))}", delta_color="off")
+                   _kept(metrics), delta_color="off", delta_arrow="off")
     cols[1].dataframe(pd.DataFrame(rows, columns=["", "AUC", "Brier", "log loss"]),
                       hide_index=True, key="learning_scores",
                       column_config={name: st.column_config.NumberColumn(format="%.3f")
@@ -173,6 +172,15 @@ def verdict_part(card, early) -> None:
     cols[1].caption(f"{int(metrics.get('n', 0)):,} signals tested out of sample in "
                     f"{int(metrics.get('folds', 0))} walk-forward folds; lower Brier and log "
                     "loss are better; an AUC of 0.5 is chance.")
+
+
+def _kept(metrics: dict) -> str:
+    kept, threshold = int(metrics.get("trades_kept", 0)), float(metrics.get("threshold") or 0)
+    if not kept:
+        return "no threshold keeps enough trades"
+    if threshold <= 0:
+        return f"every signal ({kept:,}): no threshold did better out of sample"
+    return f"{kept:,} trades kept at probability ≥ {threshold:.2f}"
 
 
 def curves_part(card) -> None:
@@ -289,7 +297,8 @@ def signal_part(learning: Learning, dataset) -> None:
     outcome = "reached target" if int(first["hit_target"]) == 1 else "did not reach target"
     left, right = st.columns([1, 2])
     left.metric("Probability of reaching target", f"{explanation.probability:.0%}",
-                f"it {outcome} ({float(first['r_multiple']):+.2f} R)", delta_color="off")
+                f"it {outcome} ({float(first['r_multiple']):+.2f} R)", delta_color="off",
+                delta_arrow="off")
     right.markdown("\n".join([f"- :green[+] {r.text}" for r in explanation.strengths]
                              + [f"- :red[−] {r.text}" for r in explanation.weaknesses])
                    or "No feature moved this signal's probability.")
@@ -300,6 +309,7 @@ def signal_part(learning: Learning, dataset) -> None:
 
 def cases_part(learning: Learning, row: pd.DataFrame, cases) -> None:
     table = cases.rows.assign(
+        side=cases.rows["side"].map({1: "long", -1: "short"}),
         outcome=cases.rows["hit_target"].map({1: "target", 0: "stop / exit"}),
         when=cases.rows["known_at"].dt.strftime("%Y-%m-%d %H:%M"))
     st.dataframe(table[["when", "symbol", "side", "outcome", "r_multiple", "distance"]],
@@ -320,7 +330,8 @@ def cases_part(learning: Learning, row: pd.DataFrame, cases) -> None:
                       key="learning_chart_signal")
     right.plotly_chart(_case_figure(stamp, str(case["symbol"]), timeframe, case["known_at"],
                                     f"similar: {case['outcome']} ({case['r_multiple']:+.2f} R)",
-                                    int(case["side"])), key="learning_chart_case")
+                                    int(cases.rows["side"].iloc[int(pick)])),
+                      key="learning_chart_case")
 
 
 # ------------------------------------------------------------------------------ retraining

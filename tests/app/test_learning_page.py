@@ -128,6 +128,8 @@ def test_one_signal_explained_with_its_similar_cases(learned):
     assert any("of the 10 most similar" in m.value for m in at.markdown)
     cases = _table(at, "outcome")
     assert len(cases) == 10 and set(cases["outcome"]) <= {"target", "stop / exit"}
+    assert set(cases["side"]) <= {"long", "short"}
+    assert len(at.get("plotly_chart")) == 4  # two curves, this signal and a similar case
     signal.set_value(signal.options[-1].split(" · ")[-1])
     at.run()
     assert not at.exception, [e.value for e in at.exception]
