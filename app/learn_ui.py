@@ -62,6 +62,14 @@ def _story(home: str, stamps: tuple, model_id: str, ref: str, symbol, signal_id:
     return ops.signal_story(model, dataset, signal_id)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _weights(home: str, stamps: tuple, model_id: str, ref: str, symbol, _settings) -> dict:
+    from engine.learn.explain import feature_weights
+
+    model = _model(home, stamps[0], model_id, _settings)
+    return feature_weights(model, _dataset(home, stamps[1], ref, symbol, _settings).frame)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _case_figure(stamp: str, symbol: str, timeframe: str, known_at, title: str, side: int):
     bar = pd.Timedelta(timeframe)
@@ -79,6 +87,7 @@ class Learning:
     def __init__(self, settings, setup_id: str, version: int) -> None:
         self.settings, self.setup_id, self.version = settings, setup_id, int(version)
         self.ref = f"{setup_id}@{self.version}"
+        self.key = f"{setup_id}_{self.version}"  # widget keys ("@" is no CSS class name)
         self.home = str(settings.home)
         self.model_stamp = _registry_stamp(settings, setup_id)
         self.data_stamp = _data_stamp(setup_id)
@@ -227,11 +236,8 @@ def threshold_figure(thresholds: pd.DataFrame, chosen) -> go.Figure:
 
 def features_part(learning: Learning, dataset) -> None:
     """The champion's (or latest model's) most important features in words."""
-    from engine.learn.explain import feature_weights
-
-    model = _model(learning.home, learning.model_stamp, learning.card.model_id,
-                   learning.settings)
-    weights = feature_weights(model, dataset.frame)
+    weights = _weights(learning.home, (learning.model_stamp, learning.data_stamp),
+                       learning.card.model_id, learning.ref, learning.symbol, learning.settings)
     top = sorted(weights.items(), key=lambda item: -item[1])[:8]
     rows = [{"feature": display_name(name)[0], "weight": weight,
              "typical value": format_value(float(dataset.frame[name].median()),
@@ -267,14 +273,14 @@ def models_part(learning: Learning) -> None:
 def promote_part(learning: Learning, model_ids: list[str]) -> None:
     left, mid, right = st.columns([2, 2, 1], vertical_alignment="bottom")
     chosen = left.selectbox("Make champion", model_ids, index=len(model_ids) - 1,
-                            key=f"learning_promote_{learning.ref}")
+                            key=f"learning_promote_{learning.key}")
     sure = mid.checkbox("Yes, replace the champion by hand, whatever its numbers",
-                        key=f"learning_promote_sure_{learning.ref}")
-    if right.button("Promote", key=f"learning_promote_button_{learning.ref}", disabled=not sure):
+                        key=f"learning_promote_sure_{learning.key}")
+    if right.button("Promote", key=f"learning_promote_button_{learning.key}", disabled=not sure):
         registry.promote(learning.settings, chosen, reason="promoted by hand on the Learning "
                                                            "page")
         st.session_state[NOTICE_KEY] = f"{chosen} is now the champion of {learning.ref}."
-        st.session_state.pop(f"learning_promote_sure_{learning.ref}", None)
+        st.session_state.pop(f"learning_promote_sure_{learning.key}", None)
         st.rerun()
 
 
@@ -288,7 +294,7 @@ def signal_part(learning: Learning, dataset) -> None:
     frame = dataset.frame.sort_values("known_at", ascending=False)
     ids = frame["signal_id"].astype(str).tolist()
     times = dict(zip(ids, frame["known_at"], strict=True))
-    signal = st.selectbox("Signal", ids, key=f"learning_signal_{learning.ref}",
+    signal = st.selectbox("Signal", ids, key=f"learning_signal_{learning.key}",
                           format_func=lambda s: f"{times[s]:%Y-%m-%d %H:%M} · {s}")
     row, explanation, cases = _story(learning.home, (learning.model_stamp, learning.data_stamp),
                                      learning.card.model_id, learning.ref, learning.symbol,
@@ -313,7 +319,7 @@ def cases_part(learning: Learning, row: pd.DataFrame, cases) -> None:
         outcome=cases.rows["hit_target"].map({1: "target", 0: "stop / exit"}),
         when=cases.rows["known_at"].dt.strftime("%Y-%m-%d %H:%M"))
     st.dataframe(table[["when", "symbol", "side", "outcome", "r_multiple", "distance"]],
-                 hide_index=True, key=f"learning_cases_{learning.ref}",
+                 hide_index=True, key=f"learning_cases_{learning.key}",
                  column_config={"r_multiple": st.column_config.NumberColumn("R", format="%+.2f"),
                                 "distance": st.column_config.NumberColumn(format="%.2f")})
     if not len(table):
@@ -321,7 +327,7 @@ def cases_part(learning: Learning, row: pd.DataFrame, cases) -> None:
     timeframe = state.setup_version(learning.setup_id, learning.version).setup.market.timeframe
     labels = [f"{w} · {o}" for w, o in zip(table["when"], table["outcome"], strict=True)]
     pick = st.selectbox("Chart of a similar case", range(len(labels)),
-                        format_func=labels.__getitem__, key=f"learning_case_{learning.ref}")
+                        format_func=labels.__getitem__, key=f"learning_case_{learning.key}")
     case, signal = table.iloc[int(pick)], row.iloc[0]
     left, right = st.columns(2)
     stamp = learning.data_stamp
@@ -347,7 +353,7 @@ def retrain_part(learning: Learning) -> None:
         _job_result(status)
     engine = state.engine_state()
     alive = bool(engine and engine["alive"])
-    if st.button("Retrain", key=f"learning_retrain_{learning.ref}", type="primary"):
+    if st.button("Retrain", key=f"learning_retrain_{learning.key}", type="primary"):
         st.session_state[JOB_KEY] = state.job_bus().submit("learn", {"setup": learning.ref})
         st.rerun()
     if not alive:

@@ -70,7 +70,7 @@ def test_too_few_signals_says_not_yet_and_shows_the_dataset(app_home):
     numbers = _metrics(at)
     assert numbers["Signals"] != "0" and numbers["Symbols"]
     assert any("ita learn train bos-order-block-retest@1" in t for t in texts(at.info))
-    assert not at.button(key="learning_retrain_bos-order-block-retest@1").disabled
+    assert not at.button(key="learning_retrain_bos-order-block-retest_1").disabled
 
 
 def test_no_model_yet_tells_what_to_do(app_home):
@@ -101,11 +101,11 @@ def test_promote_needs_a_confirm_and_makes_the_champion(learned):
     from engine.learn.registry import champion
 
     at = _open("sma-cross")
-    button = at.button(key="learning_promote_button_sma-cross@1")
+    button = at.button(key="learning_promote_button_sma-cross_1")
     assert button.disabled  # not without the confirm
-    at.checkbox(key="learning_promote_sure_sma-cross@1").check()
+    at.checkbox(key="learning_promote_sure_sma-cross_1").check()
     at.run()
-    at.button(key="learning_promote_button_sma-cross@1").click()
+    at.button(key="learning_promote_button_sma-cross_1").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     current = champion(_settings(), "sma-cross", 1)
@@ -121,7 +121,7 @@ def test_one_signal_explained_with_its_similar_cases(learned):
 
     promote(_settings(), latest_card(_settings(), "sma-cross", 1).model_id)
     at = _open("sma-cross")
-    signal = at.selectbox(key="learning_signal_sma-cross@1")
+    signal = at.selectbox(key="learning_signal_sma-cross_1")
     assert signal.value == signal.options[0].split(" · ")[-1]  # the latest signal first
     assert signal.options[0] > signal.options[-1]  # labels open with the signal's time
     assert "Probability of reaching target" in _metrics(at)
@@ -134,14 +134,14 @@ def test_one_signal_explained_with_its_similar_cases(learned):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Probability of reaching target" in _metrics(at)
-    assert at.selectbox(key="learning_signal_sma-cross@1").index == len(signal.options) - 1
+    assert at.selectbox(key="learning_signal_sma-cross_1").index == len(signal.options) - 1
 
 
 def test_retrain_submits_a_learn_job(learned):
     from engine.jobs.bus import JobBus
 
     at = _open("sma-cross")
-    at.button(key="learning_retrain_sma-cross@1").click()
+    at.button(key="learning_retrain_sma-cross_1").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     jobs = [j for j in JobBus.from_settings(_settings()).list() if j["kind"] == "learn"]
