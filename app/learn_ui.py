@@ -188,7 +188,7 @@ def _kept(metrics: dict) -> str:
     if not kept:
         return "no threshold keeps enough trades"
     if threshold <= 0:
-        return f"every signal ({kept:,}): no threshold did better out of sample"
+        return f"all {kept:,} signals (no threshold did better)"
     return f"{kept:,} trades kept at probability ≥ {threshold:.2f}"
 
 

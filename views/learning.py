@@ -23,8 +23,13 @@ with user_errors():
     learning = learn_ui.Learning(current, setup_id, version)
     dataset = learning.dataset()
     learn_ui.dataset_part(dataset)
-    learn_ui.verdict_part(learning.card, early_verdict(dataset))
-    if learning.card is None:
+    early = early_verdict(dataset)
+    learn_ui.verdict_part(learning.card, early)
+    if learning.card is None and early is not None:
+        st.info(f"No model of {learning.ref} yet, and training now would learn nothing: give "
+                "it more signals first (a longer history: import more candles on the Data "
+                "page).")
+    elif learning.card is None:
         st.info(f"No model of {learning.ref} yet: press **Retrain** below (or run "
                 f"`ita learn train {learning.ref}` in a terminal); training happens in the "
                 "engine daemon, never while this page opens.")
@@ -33,7 +38,7 @@ with user_errors():
         learn_ui.curves_part(learning.card)
         st.subheader("What matters most")
         learn_ui.features_part(learning, dataset)
-    st.subheader("Champion and challengers")
+    st.subheader("Champion and challengers" if learning.cards else "Train")
     learn_ui.models_part(learning)
     learn_ui.retrain_part(learning)
     if learning.card is not None and len(dataset.frame):
