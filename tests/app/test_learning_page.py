@@ -147,3 +147,20 @@ def test_retrain_submits_a_learn_job(learned):
     jobs = [j for j in JobBus.from_settings(_settings()).list() if j["kind"] == "learn"]
     assert len(jobs) == 1 and jobs[0]["params"]["setup"] == "sma-cross@1"
     assert jobs[0]["state"] == "queued"
+
+
+def test_the_page_is_in_the_navigation_and_remembers_the_setup(app_home):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/learning.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="learning_setup").set_value("sma-cross").run()
+    at.switch_page("views/data.py").run()
+    at.switch_page("views/learning.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="learning_setup").value == "sma-cross"
+    assert at.selectbox(key="learning_version_sma-cross").value == 1
