@@ -38,7 +38,8 @@ def _data_stamp(setup_id: str) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _cards(home: str, stamp: str, setup_id: str, version: int, _settings) -> tuple:
+def _cards(home: str, analyst: str, stamp: str, setup_id: str, version: int,
+           _settings) -> tuple:
     """(latest card, every model of this setup version) — `ops.latest_card`, `list_models`."""
     cards = [c for c in registry.list_models(_settings, setup_id) if c.setup_version == version]
     return ops.latest_card(_settings, setup_id, version), cards
@@ -91,8 +92,8 @@ class Learning:
         self.home = str(settings.home)
         self.model_stamp = _registry_stamp(settings, setup_id)
         self.data_stamp = _data_stamp(setup_id)
-        self.card, self.cards = _cards(self.home, self.model_stamp, setup_id, self.version,
-                                       settings)
+        self.card, self.cards = _cards(self.home, settings.analyst, self.model_stamp, setup_id,
+                                       self.version, settings)
         self.symbol = _only_symbol(self.card)
 
     def dataset(self):
@@ -299,6 +300,9 @@ def signal_part(learning: Learning, dataset) -> None:
     row, explanation, cases = _story(learning.home, (learning.model_stamp, learning.data_stamp),
                                      learning.card.model_id, learning.ref, learning.symbol,
                                      signal, learning.settings)
+    if not learning.card.better_than_chance:
+        st.caption(f"Model {learning.card.model_id} is not better than chance: its reasons "
+                   "describe what it learned, not an edge.")
     first = row.iloc[0]
     outcome = "reached target" if int(first["hit_target"]) == 1 else "did not reach target"
     left, right = st.columns([1, 2])
