@@ -42,6 +42,7 @@ from engine.learn.labels import (
     make_label,
 )
 
+MAX_PAIRS = 20  # disagreements drawn side by side (each is a chart picture)
 WINDOW_BARS = (250, 500, 1000)  # the chart's window sizes a trader can pick (at most 1,000)
 KIND_WORDS = {"setup": "setup here", "not_setup": "not a setup"}
 SOURCE_WORDS = {"chart": "chart click", "screenshot": "screenshot", "cli": "CLI"}
@@ -133,8 +134,11 @@ def check_words(check: LabelCheck) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _picture(_check: LabelCheck, label_id: str, setup_version: int, data: str, tolerance: int,
-             zone: str) -> bytes:
+def _picture(_check: LabelCheck, label_id: str, setup_ref: str, candles: str, outcome: str,
+             tolerance: int, zone: str) -> bytes:
+    """ITA's chart of one label's bars: it depends on the label (its id names the bar, the
+    outcome its kind), the setup version, the candles, the tolerance and the zone, not on the
+    other labels, so saving or deleting a label redraws none of the others."""
     return disagreement_png(_check, label_id, tz=zone)
 
 
@@ -144,8 +148,12 @@ def _disagreements(check: LabelCheck, store: LabelStore, zone) -> None:
         st.success("No disagreements: every label agrees with the detector.")
         return
     st.markdown(f"#### {len(rows)} disagreements")
-    data = f"{_stamp(store)}|{_candles_stamp()}"
-    for row in rows.itertuples():
+    if len(rows) > MAX_PAIRS:
+        st.caption(f"The first {MAX_PAIRS} by time are shown; fix them, or narrow the labels, "
+                   "to see the rest (`ita labels check --pictures` writes them all).")
+    candles = _candles_stamp()
+    ref = f"{check.setup_id}@{check.setup_version}"
+    for row in rows.iloc[:MAX_PAIRS].itertuples():
         when = f"{local_times([row.bar_time], zone)[0]:{_TIME_FORMAT}}"
         st.markdown(f"**{row.symbol} {when}** · {OUTCOME_WORDS[row.outcome]}"
                     + (f" · _{row.note}_" if row.note else ""))
@@ -155,8 +163,8 @@ def _disagreements(check: LabelCheck, store: LabelStore, zone) -> None:
         else:
             left.caption("No screenshot with this label (labelled on the chart or by the CLI).")
         try:
-            png = _picture(check, row.label_id, check.setup_version, data, check.tolerance_bars,
-                           str(zone))
+            png = _picture(check, row.label_id, ref, candles, row.outcome,
+                           check.tolerance_bars, str(zone))
         except ItaError as error:
             right.error(str(error))
         else:
@@ -308,6 +316,7 @@ def _save_click(store, setup_id: str, symbol: str, timeframe: str, kind: str, zo
     st.session_state["labels_flash"] = (
         "success", f"Labelled {made.symbol} {text} as {KIND_WORDS[made.label]}.")
     st.session_state["labels_click_note"] = ""
+    st.session_state["labels_click_seen"] = None  # the same bar clicked again fills it again
     st.session_state["labels_chart_round"] = st.session_state.get("labels_chart_round", 0) + 1
 
 

@@ -125,6 +125,14 @@ def test_the_charts_are_drawn_once_not_on_every_rerun(labelled, monkeypatch) -> 
     assert len(drawn) == 2
     at.text_input(key="labels_click_note").set_value("typing a note reruns the page").run()
     assert len(drawn) == 2
+    # a new label that agrees with the detector redraws none of the disagreements
+    store, made, index = labelled
+    at.text_input(key="labels_click_time").set_value(f"{made['agreed'].timestamp:%Y-%m-%d} "
+                                                     "00:00")
+    at.button(key="labels_click_not_setup").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(store.labels(SETUP)) == 6 and "#### 2 disagreements" in markdown(at)
+    assert len(drawn) == 2
 
 
 def test_delete_asks_first_then_removes_the_label(labelled) -> None:
