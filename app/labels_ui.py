@@ -12,10 +12,12 @@ It draws, top to bottom:
 - **labelling by a click on the chart**: a Plotly candle chart of a window the trader picks
   (at most `WINDOW_BARS` bars) with the setup's signals and the labels marked. It is drawn
   with `st.plotly_chart(..., on_select="rerun", selection_mode="points")`, not the app's own
-  `app.plotly_view` component (that one reports nothing back to Python). Plotly reports no
-  points for candlestick traces, so an invisible scatter of the bars' closes lies on top and
-  catches the clicks (its points carry the bar's UTC open time); a click fills the form's
-  time, "Setup here" / "Not a setup" save the label with the note;
+  `app.plotly_view` component (that one reports nothing back to Python). With Streamlit 1.67
+  a click on a candle reports that candlestick point (tried in Chromium: no invisible scatter
+  is needed on top); the candles and the label marks carry each bar's UTC open time as
+  `customdata`, so a click needs no local-time arithmetic (a signal marker's local x is read
+  in the display zone). The clicked time is snapped to the bar that contains it and fills the
+  form; "Setup here" / "Not a setup" save the label with the note;
 - **upload**: screenshots, each with its sidecar fields (symbol, timeframe, time in the
   trader's zone, label, note), saved through `LabelStore.save` beside the labels;
 - **the list of labels** with their source (chart click, screenshot, CLI).
@@ -31,6 +33,7 @@ import streamlit as st
 from app import state
 from app.charts import add_signals
 from app.ui import show_error
+from engine.candles import timeframe_delta
 from engine.charts import PriceChart, local_times
 from engine.errors import DataError, ItaError
 from engine.learn.labels import (
@@ -224,19 +227,20 @@ def _chart_part(settings, store: LabelStore, setup, version: int, zone) -> None:
         return
     local = local_times(candles.index, zone)
     first, last = local[0].date(), local[-1].date()
-    default = max(first, local[max(len(local) - bars, 0)].date())
-    start_day = right.date_input("From", value=default, min_value=first, max_value=last,
-                                 key="labels_chart_from")
-    at = int(local.searchsorted(pd.Timestamp(start_day)))
-    at = min(at, max(len(candles) - bars, 0))
+    start_day = right.date_input("From (a later day shows the last bars)", value=last,
+                                 min_value=first, max_value=last, key="labels_chart_from")
+    at = min(int(local.searchsorted(pd.Timestamp(start_day))), max(len(candles) - bars, 0))
     window = candles.iloc[at:at + bars]
+    shown = local[at:at + bars]
+    st.caption(f"{shown[0]:{_TIME_FORMAT}} – {shown[-1]:{_TIME_FORMAT}} ({zone}), "
+               f"{len(window):,} bars of {timeframe}.")
     figure = chart_figure(window, signals, store.labels_in(
         setup.id, symbol, window.index[0], window.index[-1]), timeframe, zone=zone,
         title=f"{setup.id} v{version} · {symbol} {timeframe}")
     round_ = st.session_state.setdefault("labels_chart_round", 0)
     event = st.plotly_chart(figure, key=f"labels_chart_{round_}", on_select="rerun",
                             selection_mode="points", config={"scrollZoom": True})
-    clicked = clicked_time(event, zone)
+    clicked = bar_of(window.index, clicked_time(event, zone), timeframe_delta(timeframe))
     if clicked is not None and st.session_state.get("labels_click_seen") != clicked:
         st.session_state["labels_click_seen"] = clicked
         st.session_state["labels_click_time"] = f"{local_times([clicked], zone)[0]:{_TIME_FORMAT}}"
@@ -245,11 +249,13 @@ def _chart_part(settings, store: LabelStore, setup, version: int, zone) -> None:
 
 def chart_figure(window: pd.DataFrame, signals: pd.DataFrame, labels: list, timeframe: str, *,
                  zone, title: str):
-    """The window's candles, the signals in it, the labels (stars: setup, crosses: not a
-    setup) and the invisible scatter of closes that reports a click on any bar."""
+    """The window's candles (each carrying its UTC open time as `customdata`, which a click
+    reports), the signals in it and the labels (stars: setup, crosses: not a setup)."""
     chart = PriceChart(window, timeframe, tz=zone, title=title, height=520,
                        max_candles=max(WINDOW_BARS))
     figure = chart.figure
+    figure.update_traces(customdata=[t.isoformat() for t in window.index],
+                         selector={"type": "candlestick"})
     if len(signals):
         inside = signals[(signals["known_at"] >= window.index[0])
                          & (signals["known_at"] <= window.index[-1])]
@@ -262,18 +268,15 @@ def chart_figure(window: pd.DataFrame, signals: pd.DataFrame, labels: list, time
             figure.add_scatter(x=local_times([x.timestamp for x in chosen], zone),
                                y=highs * 1.0015, mode="markers", name=f"you: {KIND_WORDS[kind]}",
                                marker={"symbol": symbol, "size": 12, "color": color},
-                               hovertext=[x.note for x in chosen])
-    figure.add_scatter(x=local_times(window.index, zone), y=window["close"], mode="markers",
-                       name="click a bar", showlegend=False, hoverinfo="skip",
-                       customdata=[t.isoformat() for t in window.index],
-                       marker={"size": 14, "color": "rgba(0,0,0,0)"})
+                               hovertext=[x.note for x in chosen],
+                               customdata=[x.timestamp.isoformat() for x in chosen])
     figure.update_layout(clickmode="event+select", dragmode="pan")
     return figure
 
 
 def clicked_time(event, zone) -> pd.Timestamp | None:
-    """The UTC open time of the bar a chart selection points at (None without a point):
-    the catcher's points carry it; any other trace's point gives its local x."""
+    """The UTC time a chart selection points at (None without a point): a candle's or a
+    label's `customdata`, else the point's local x read in `zone`."""
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if not points:
         return None
@@ -285,12 +288,21 @@ def clicked_time(event, zone) -> pd.Timestamp | None:
         if value:
             return pd.Timestamp(value).tz_convert("UTC")
         stamp = pd.Timestamp(point.get("x"))
-    except (TypeError, ValueError):
+        if pd.isna(stamp):
+            return None
+        return stamp.tz_localize(zone).tz_convert("UTC") if stamp.tzinfo is None else \
+            stamp.tz_convert("UTC")
+    except (TypeError, ValueError):  # not a time, or a local time a clock change skips
         return None
-    if pd.isna(stamp):
+
+
+def bar_of(index: pd.DatetimeIndex, time: pd.Timestamp | None,
+           bar: pd.Timedelta) -> pd.Timestamp | None:
+    """The open time of the bar of `index` (bars of length `bar`) that contains `time`
+    (None outside them)."""
+    if time is None or not len(index) or not index[0] <= time < index[-1] + bar:
         return None
-    return stamp.tz_localize(zone).tz_convert("UTC") if stamp.tzinfo is None else \
-        stamp.tz_convert("UTC")
+    return index[int(index.searchsorted(time, side="right")) - 1]
 
 
 def _click_form(store, setup, symbol: str, timeframe: str, zone) -> None:
@@ -393,5 +405,5 @@ def _labels_list(store: LabelStore, setup_id: str, zone) -> None:
     st.dataframe(labels_frame(labels, zone), hide_index=True, column_config=config)
 
 
-__all__ = ["WINDOW_BARS", "chart_figure", "check_words", "clicked_time", "labels_frame",
+__all__ = ["WINDOW_BARS", "bar_of", "chart_figure", "check_words", "clicked_time", "labels_frame",
            "labels_section"]

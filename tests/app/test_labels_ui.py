@@ -182,9 +182,10 @@ def test_an_upload_with_a_bad_time_says_which_file_and_field(labelled) -> None:
 
 
 def selection(time_utc: pd.Timestamp, local: str) -> dict:
-    """What Streamlit hands back when the trader clicks a bar: the catcher scatter's point."""
-    point = {"curve_number": 9, "point_number": 3, "point_index": 3, "x": local,
-             "y": 22000.0, "customdata": time_utc.isoformat()}
+    """What Streamlit 1.67 hands back when the trader clicks a candle (seen in Chromium)."""
+    point = {"curve_number": 0, "point_number": 398, "point_index": 398, "x": local,
+             "y": 27690.3, "open": 27710.9, "high": 27710.9, "low": 27665.0, "close": 27669.7,
+             "customdata": time_utc.isoformat()}
     return {"selection": {"points": [point], "point_indices": [3], "box": [], "lasso": []}}
 
 
@@ -224,3 +225,24 @@ def test_the_list_shows_every_label_with_its_source(labelled) -> None:
 def test_no_labels_says_how_to_start(app_home) -> None:
     at = run()
     assert any("No labels of this setup yet" in i.value for i in at.info)
+
+
+def test_a_click_is_read_as_the_bar_that_contains_it() -> None:
+    from app.labels_ui import bar_of, clicked_time
+
+    index = pd.date_range("2023-03-07 15:00", periods=12, freq="5min", tz="UTC")
+    candle = {"selection": {"points": [{"curve_number": 0, "x": "2023-03-07 17:20",
+                                        "customdata": "2023-03-07T15:20:00+00:00"}]}}
+    assert clicked_time(candle, "Europe/Athens") == index[4]
+    # a signal marker has no customdata: its local x is read in the display zone
+    marker = {"selection": {"points": [{"curve_number": 5, "x": "2023-03-07 17:22"}]}}
+    five = pd.Timedelta("5min")
+    assert bar_of(index, clicked_time(marker, "Europe/Athens"), five) == index[4]
+    assert clicked_time({"selection": {"points": []}}, "UTC") is None
+    assert clicked_time(None, "UTC") is None
+    # a local time that the clock change skips is no click, not a crash
+    skipped = {"selection": {"points": [{"x": "2023-03-26 03:30"}]}}
+    assert clicked_time(skipped, "Europe/Athens") is None
+    assert bar_of(index, pd.Timestamp("2023-03-07 14:55", tz="UTC"), five) is None
+    assert bar_of(index, index[-1] + pd.Timedelta("4min"), five) == index[-1]
+    assert bar_of(index, index[-1] + five, five) is None
