@@ -246,3 +246,31 @@ def test_a_click_is_read_as_the_bar_that_contains_it() -> None:
     assert bar_of(index, pd.Timestamp("2023-03-07 14:55", tz="UTC"), five) is None
     assert bar_of(index, index[-1] + pd.Timedelta("4min"), five) == index[-1]
     assert bar_of(index, index[-1] + five, five) is None
+
+
+def test_the_chart_marks_signals_and_labels_and_every_candle_carries_its_time(demo_home,
+                                                                              monkeypatch):
+    from app.labels_ui import chart_figure
+    from engine.pipeline import detect_setup
+
+    monkeypatch.setenv("ITA_HOME", str(demo_home))
+    found = detect_setup(SETUP)
+    candles, signals = found.candles, found.signals
+    first = candles.index.searchsorted(signals["known_at"].iloc[0])
+    window = candles.iloc[max(first - 100, 0):first + 150]
+    labels = [make_label(SETUP, symbol="BTC/USDT", timeframe="5m", time=window.index[i],
+                         label=kind, note=f"n{i}") for i, kind in ((10, "setup"),
+                                                                   (20, "not_setup"))]
+    figure = chart_figure(window, signals, labels, "5m", zone="Europe/Athens", title="t")
+    by_name = {trace.name: trace for trace in figure.data}
+    candle = next(t for t in figure.data if t.type == "candlestick")
+    assert len(candle.x) == len(window) <= 1000
+    assert list(candle.customdata[:2]) == [t.isoformat() for t in window.index[:2]]
+    athens = window.index[0].tz_convert("Europe/Athens").tz_localize(None)
+    assert pd.Timestamp(candle.x[0]) == athens  # drawn in the trader's zone
+    inside = signals[(signals["known_at"] >= window.index[0])
+                     & (signals["known_at"] <= window.index[-1])]
+    marked = sum(len(t.x) for t in figure.data if t.name in ("long signal", "short signal"))
+    assert marked == len(inside) > 0
+    assert list(by_name["you: setup here"].customdata) == [window.index[10].isoformat()]
+    assert list(by_name["you: not a setup"].hovertext) == ["n20"]
