@@ -33,9 +33,9 @@ import streamlit as st
 from app import state
 from app.charts import add_signals
 from app.ui import show_error
-from engine.candles import timeframe_delta
+from engine.candles import TIMEFRAMES, timeframe_delta
 from engine.charts import PriceChart, local_times
-from engine.errors import DataError, ItaError
+from engine.errors import ItaError
 from engine.learn.labels import (
     KINDS,
     LabelCheck,
@@ -63,8 +63,8 @@ def labels_section(settings, setup_id: str, version: int) -> None:
     except ItaError as error:
         show_error(error)
         return
-    _flash()
     st.subheader("Your labels against the detector")
+    _flash("delete")
     check = _check_part(settings, store, setup_id, version, zone)
     if check is not None:
         _disagreements(check, store, zone)
@@ -197,15 +197,18 @@ def _delete(store: LabelStore, label_id: str) -> None:
     try:
         store.delete(label_id)
     except ItaError as error:
-        st.session_state["labels_flash"] = ("error", str(error))
+        _say("delete", "error", str(error))
         return
-    st.session_state["labels_flash"] = ("success", "Label deleted.")
+    _say("delete", "success", "Label deleted.")
 
 
-def _flash() -> None:
-    message = st.session_state.pop("labels_flash", None)
-    if message:
-        kind, text = message
+def _say(slot: str, kind: str, text: str) -> None:
+    """Keep a message for the next run, shown where the trader acted (`_flash(slot)`)."""
+    st.session_state.setdefault(f"labels_flash_{slot}", []).append((kind, text))
+
+
+def _flash(slot: str) -> None:
+    for kind, text in st.session_state.pop(f"labels_flash_{slot}", []):
         (st.error if kind == "error" else st.success)(text)
 
 
@@ -314,19 +317,28 @@ def _click_form(store, setup, symbol: str, timeframe: str, zone) -> None:
     for column, kind, words in ((yes, "setup", "Setup here"), (no, "not_setup", "Not a setup")):
         column.button(words, key=f"labels_click_{kind}", on_click=_save_click,
                       args=(store, setup.id, symbol, timeframe, kind, str(zone)))
+    _flash("click")
 
 
 def _save_click(store, setup_id: str, symbol: str, timeframe: str, kind: str, zone: str) -> None:
+    """Save the clicked bar's label; a label already on that bar is replaced, but its
+    screenshot stays with the new one (the trader's picture is never dropped by a click)."""
     text = st.session_state.get("labels_click_time", "")
     try:
-        made = store.save(make_label(setup_id, symbol=symbol, timeframe=timeframe, time=text,
-                                     label=kind, note=st.session_state.get("labels_click_note"),
-                                     source="chart", tz=zone))
+        made = make_label(setup_id, symbol=symbol, timeframe=timeframe, time=text, label=kind,
+                          note=st.session_state.get("labels_click_note"), source="chart",
+                          tz=zone)
+        earlier = store.get(made.label_id)
+        if earlier is not None and earlier.screenshot:
+            made = made.model_copy(update={"screenshot": earlier.screenshot})
+        store.save(made)
     except ItaError as error:
-        st.session_state["labels_flash"] = ("error", str(error))
+        _say("click", "error", str(error))
         return
-    st.session_state["labels_flash"] = (
-        "success", f"Labelled {made.symbol} {text} as {KIND_WORDS[made.label]}.")
+    replaced = "" if earlier is None else f" (it replaces your earlier label: " \
+        f"{KIND_WORDS[earlier.label]})"
+    _say("click", "success",
+         f"Labelled {made.symbol} {text} as {KIND_WORDS[made.label]}{replaced}.")
     st.session_state["labels_click_note"] = ""
     st.session_state["labels_click_seen"] = None  # the same bar clicked again fills it again
     st.session_state["labels_chart_round"] = st.session_state.get("labels_chart_round", 0) + 1
@@ -337,43 +349,54 @@ def _save_click(store, setup_id: str, symbol: str, timeframe: str, kind: str, zo
 
 def _upload_part(store: LabelStore, setup, zone) -> None:
     st.markdown("#### Upload screenshots")
+    round_ = st.session_state.setdefault("labels_upload_round", 0)
     files = st.file_uploader("Screenshots (PNG or JPEG, at most 5 MB each)",
                              type=["png", "jpg", "jpeg"], accept_multiple_files=True,
-                             key="labels_upload")
+                             key=f"labels_upload_{round_}")
+    _flash("upload")
     if not files:
         return
-    symbols = list(setup.market.symbols)
+    symbols, timeframes = list(setup.market.symbols), list(TIMEFRAMES)
     for i, upload in enumerate(files):
         st.markdown(f"**{upload.name}**")
         a, b, c, d = st.columns([1, 1, 1.4, 1])
-        a.selectbox("Symbol", symbols, key=f"labels_up_symbol_{i}")
-        b.text_input("Timeframe", value=setup.market.timeframe, key=f"labels_up_tf_{i}")
-        c.text_input(f"Bar time ({zone})", key=f"labels_up_time_{i}",
+        a.selectbox("Symbol", symbols, key=f"labels_up_symbol_{round_}_{i}")
+        b.selectbox("Timeframe", timeframes, index=timeframes.index(setup.market.timeframe),
+                    key=f"labels_up_tf_{round_}_{i}")
+        c.text_input(f"Bar time ({zone})", key=f"labels_up_time_{round_}_{i}",
                      placeholder="2023-03-07 15:20")
-        d.selectbox("Label", KINDS, format_func=KIND_WORDS.get, key=f"labels_up_kind_{i}")
-        st.text_input("Note", key=f"labels_up_note_{i}")
-    if st.button(f"Save {len(files)} label{'s' * (len(files) != 1)}", key="labels_up_save"):
-        _save_uploads(store, setup.id, files, str(zone))
+        d.selectbox("Label", KINDS, format_func=KIND_WORDS.get,
+                    key=f"labels_up_kind_{round_}_{i}")
+        st.text_input("Note", key=f"labels_up_note_{round_}_{i}")
+    st.button(f"Save {len(files)} label{'s' * (len(files) != 1)}", key="labels_up_save",
+              on_click=_save_uploads, args=(store, setup.id, str(zone)))
 
 
-def _save_uploads(store: LabelStore, setup_id: str, files, zone: str) -> None:
-    saved = 0
-    for i, upload in enumerate(files):
-        value = st.session_state.get
+def _save_uploads(store: LabelStore, setup_id: str, zone: str) -> None:
+    """Save every uploaded screenshot with its fields; a bad one is named in one line and
+    kept on the form, and the form empties once all are saved."""
+    round_ = st.session_state.get("labels_upload_round", 0)
+    value = st.session_state.get
+    saved, failed = 0, 0
+    for i, upload in enumerate(value(f"labels_upload_{round_}") or []):
         try:
-            made = make_label(setup_id, symbol=value(f"labels_up_symbol_{i}"),
-                              timeframe=str(value(f"labels_up_tf_{i}") or "").strip(),
-                              time=value(f"labels_up_time_{i}"),
-                              label=value(f"labels_up_kind_{i}"),
-                              note=value(f"labels_up_note_{i}") or "", source="screenshot",
-                              tz=zone)
+            made = make_label(setup_id, symbol=value(f"labels_up_symbol_{round_}_{i}"),
+                              timeframe=value(f"labels_up_tf_{round_}_{i}"),
+                              time=value(f"labels_up_time_{round_}_{i}"),
+                              label=value(f"labels_up_kind_{round_}_{i}"),
+                              note=value(f"labels_up_note_{round_}_{i}") or "",
+                              source="screenshot", tz=zone)
             store.save(made, (upload.name, upload.getvalue()))
         except ItaError as error:
-            show_error(DataError(f"{upload.name}: {error}"))
+            _say("upload", "error", f"{upload.name}: {error}")
+            failed += 1
             continue
         saved += 1
     if saved:
-        st.success(f"Saved {saved} label{'s' * (saved != 1)} with their screenshots.")
+        _say("upload", "success", f"Saved {saved} label{'s' * (saved != 1)} with "
+                                  f"{'their screenshots' if saved != 1 else 'its screenshot'}.")
+    if saved and not failed:
+        st.session_state["labels_upload_round"] = round_ + 1
 
 
 # --- the list -------------------------------------------------------------------------------

@@ -154,11 +154,11 @@ def test_upload_saves_a_label_with_its_screenshot_in_the_traders_zone(labelled,
     store, _, _ = labelled
     monkeypatch.setenv("ITA_DISPLAY_TZ", "Europe/Athens")
     at = run()
-    at.file_uploader(key="labels_upload").upload("chart one.png", png((1, 2, 3)), "image/png")
+    at.file_uploader(key="labels_upload_0").upload("chart one.png", png((1, 2, 3)), "image/png")
     at.run()
-    at.text_input(key="labels_up_time_0").set_value("2023-03-07 17:20")
-    at.selectbox(key="labels_up_kind_0").set_value("not_setup")
-    at.text_input(key="labels_up_note_0").set_value("no displacement")
+    at.text_input(key="labels_up_time_0_0").set_value("2023-03-07 17:20")
+    at.selectbox(key="labels_up_kind_0_0").set_value("not_setup")
+    at.text_input(key="labels_up_note_0_0").set_value("no displacement")
     at.button(key="labels_up_save").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     saved = [x for x in store.labels(SETUP) if x.note == "no displacement"]
@@ -167,18 +167,23 @@ def test_upload_saves_a_label_with_its_screenshot_in_the_traders_zone(labelled,
     assert label.timestamp == pd.Timestamp("2023-03-07 15:20", tz="UTC")
     assert (label.label, label.origin, label.symbol) == ("not_setup", "screenshot", "BTC/USDT")
     assert store.screenshot_path(label).read_bytes() == png((1, 2, 3))
+    assert "Saved 1 label with its screenshot." in [x.value for x in at.success]
+    # the form is empty again: pressing Save twice cannot happen
+    assert [u.key for u in at.file_uploader] == ["labels_upload_1"]
+    assert not [t for t in at.text_input if t.key.startswith("labels_up_")]
 
 
 def test_an_upload_with_a_bad_time_says_which_file_and_field(labelled) -> None:
     store, _, _ = labelled
     at = run()
-    at.file_uploader(key="labels_upload").upload("bad.png", png(), "image/png")
+    at.file_uploader(key="labels_upload_0").upload("bad.png", png(), "image/png")
     at.run()
-    at.text_input(key="labels_up_time_0").set_value("yesterday-ish")
+    at.text_input(key="labels_up_time_0_0").set_value("yesterday-ish")
     at.button(key="labels_up_save").click().run()
     assert [e.value for e in at.error] == [
         "bad.png: time: 'yesterday-ish' is not a date and time (e.g. 2023-03-07 15:20)"]
     assert len(store.labels(SETUP)) == 5
+    assert at.file_uploader(key="labels_upload_0")  # kept, so the trader can fix the time
 
 
 def selection(time_utc: pd.Timestamp, local: str) -> dict:
@@ -274,3 +279,16 @@ def test_the_chart_marks_signals_and_labels_and_every_candle_carries_its_time(de
     assert marked == len(inside) > 0
     assert list(by_name["you: setup here"].customdata) == [window.index[10].isoformat()]
     assert list(by_name["you: not a setup"].hovertext) == ["n20"]
+
+
+def test_a_click_on_a_labelled_bar_replaces_the_label_but_keeps_its_screenshot(labelled):
+    store, made, _ = labelled
+    missed = made["missed"]  # a "setup" label with the trader's screenshot
+    at = run()
+    at.text_input(key="labels_click_time").set_value(f"{missed.timestamp:%Y-%m-%d %H:%M}")
+    at.button(key="labels_click_not_setup").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    now = store.get(missed.label_id)
+    assert (now.label, now.origin, now.screenshot) == ("not_setup", "chart", missed.screenshot)
+    assert store.screenshot_path(now).exists()
+    assert any("replaces your earlier label: setup here" in x.value for x in at.success)
