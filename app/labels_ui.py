@@ -33,6 +33,7 @@ import streamlit as st
 from app import state
 from app.charts import add_signals
 from app.ui import show_error
+from engine.adapters.journal import MAX_SCREENSHOT_BYTES
 from engine.candles import TIMEFRAMES, timeframe_delta
 from engine.charts import PriceChart, local_times
 from engine.errors import ItaError
@@ -350,8 +351,10 @@ def _save_click(store, setup_id: str, symbol: str, timeframe: str, kind: str, zo
 def _upload_part(store: LabelStore, setup, zone) -> None:
     st.markdown("#### Upload screenshots")
     round_ = st.session_state.setdefault("labels_upload_round", 0)
-    files = st.file_uploader("Screenshots (PNG or JPEG, at most 5 MB each)",
+    megabytes = MAX_SCREENSHOT_BYTES // (1024 * 1024)
+    files = st.file_uploader(f"Screenshots (PNG or JPEG, at most {megabytes} MB each)",
                              type=["png", "jpg", "jpeg"], accept_multiple_files=True,
+                             max_upload_size=megabytes,
                              key=f"labels_upload_{round_}")
     _flash("upload")
     if not files:
@@ -404,12 +407,12 @@ def _save_uploads(store: LabelStore, setup_id: str, zone: str) -> None:
 
 def labels_frame(labels: list, zone) -> pd.DataFrame:
     """The labels as the section lists them: time in the trader's zone, source in words."""
+    columns = ["time", "symbol", "label", "source", "note", "timeframe", "screenshot", "id"]
     rows = [{"time": local_times([x.timestamp], zone)[0], "symbol": x.symbol,
-             "timeframe": x.timeframe, "label": KIND_WORDS[x.label], "note": x.note,
-             "source": SOURCE_WORDS[x.origin], "screenshot": x.screenshot or "",
-             "id": x.label_id} for x in labels]
-    return pd.DataFrame(rows, columns=["time", "symbol", "timeframe", "label", "note", "source",
-                                       "screenshot", "id"])
+             "label": KIND_WORDS[x.label], "source": SOURCE_WORDS[x.origin], "note": x.note,
+             "timeframe": x.timeframe, "screenshot": x.screenshot or "", "id": x.label_id}
+            for x in labels]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _labels_list(store: LabelStore, setup_id: str, zone) -> None:

@@ -560,8 +560,9 @@ def disagreement_png(check: LabelCheck, label_id: str, *, tz="UTC", before: int 
              "false_positive": "you: not a setup · ITA: signal within",
              "true_positive": "you: setup · ITA: signal within",
              "true_negative": "you: not a setup · ITA: no signal within"}
+    shown_at = row["bar_time"].tz_convert(zone(tz))
     figure.suptitle(f"{check.setup_id.upper()} v{check.setup_version} · {row['symbol']} "
-                    f"{check.timeframe} · {row['bar_time']:%Y-%m-%d %H:%M} UTC",
+                    f"{check.timeframe} · {shown_at:%Y-%m-%d %H:%M} {shown_at.tzname() or tz}",
                     x=0.06, ha="left", fontsize=12, fontweight="bold")
     figure.text(0.06, 0.9, f"{words.get(row['outcome'], row['outcome'])} ±{n} bars "
                 "(blue: your bar, light: tolerance, triangles: ITA's signals)", fontsize=9,

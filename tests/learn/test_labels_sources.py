@@ -71,3 +71,21 @@ def test_labels_in_a_window_are_the_symbols_own_between_its_ends(settings) -> No
     found = store.labels_in(SETUP, "BTC/USDT", "2023-03-07 15:20", "2023-03-08 10:00")
     assert [f"{x.timestamp:%d %H:%M}" for x in found] == ["07 15:20", "08 10:00"]
     assert store.labels_in("sma-cross", "BTC/USDT", "2023-03-01", "2023-03-31") == []
+
+
+def test_the_disagreement_picture_names_the_bar_in_the_traders_zone(settings, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from engine.learn.labels import check_labels, disagreement_png
+    from engine.pipeline import detect_setup
+
+    index = detect_setup(SETUP).candles.index
+    made = add_label(settings, SETUP, time=index[30], label="setup")
+    check = check_labels(settings, SETUP)
+    titles = []
+    real = Figure.suptitle
+    monkeypatch.setattr(Figure, "suptitle",
+                        lambda self, text, **kw: titles.append(text) or real(self, text, **kw))
+    disagreement_png(check, made.label_id, tz="Europe/Athens")
+    local = index[30].tz_convert("Europe/Athens")
+    assert titles and titles[0].endswith(f"{local:%Y-%m-%d %H:%M} EET")
