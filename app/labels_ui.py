@@ -64,6 +64,7 @@ def labels_section(settings, setup_id: str, version: int) -> None:
     except ItaError as error:
         show_error(error)
         return
+    _forget_other_setup(f"{setup_id}@{version}")
     st.subheader("Your labels against the detector")
     _flash("delete")
     check = _check_part(settings, store, setup_id, version, zone)
@@ -72,6 +73,23 @@ def labels_section(settings, setup_id: str, version: int) -> None:
     _chart_part(settings, store, setup, version, zone)
     _upload_part(store, setup, zone)
     _labels_list(store, setup_id, zone)
+
+
+_PER_SETUP = ("labels_click_time", "labels_click_note", "labels_click_seen", "labels_confirm",
+              "labels_chart_symbol", "labels_chart_from")
+
+
+def _forget_other_setup(ref: str) -> None:
+    """A time typed, a bar clicked or a file uploaded for one setup version never carries over
+    to the next one the page shows."""
+    if st.session_state.get("labels_setup") == ref:
+        return
+    if "labels_setup" in st.session_state:
+        for key in _PER_SETUP:
+            st.session_state.pop(key, None)
+        for key in ("labels_chart_round", "labels_upload_round"):
+            st.session_state[key] = st.session_state.get(key, 0) + 1
+    st.session_state["labels_setup"] = ref
 
 
 # --- the check ------------------------------------------------------------------------------

@@ -292,3 +292,16 @@ def test_a_click_on_a_labelled_bar_replaces_the_label_but_keeps_its_screenshot(l
     assert (now.label, now.origin, now.screenshot) == ("not_setup", "chart", missed.screenshot)
     assert store.screenshot_path(now).exists()
     assert any("replaces your earlier label: setup here" in x.value for x in at.success)
+
+
+def test_another_setup_starts_with_an_empty_form(labelled, monkeypatch) -> None:
+    at = run()
+    at.text_input(key="labels_click_time").set_value("2023-03-07 15:20")
+    at.text_input(key="labels_click_note").set_value("for the sweep setup").run()
+    monkeypatch.setenv("ITA_TEST_SETUP", "sma-cross@1")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text_input(key="labels_click_time").value == ""
+    assert at.text_input(key="labels_click_note").value == ""
+    assert any("No labels of this setup yet" in i.value for i in at.info)
+    assert "sma-cross v1" in str(at.session_state["labels_setup"]).replace("@", " v")
