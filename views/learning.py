@@ -2,11 +2,10 @@
 numbers and curves, the top features, champion vs challenger, one signal explained with its
 similar past cases, the trader's labels, and a Retrain job."""
 
-import importlib.util
-
 import streamlit as st
 
 from app import learn_ui
+from app.labels_ui import labels_section
 from app.state import series, settings
 from app.ui import sidebar, user_errors
 from engine.learn.ops import early_verdict
@@ -19,9 +18,24 @@ chosen = learn_ui.choose_version()
 if chosen is None:
     st.stop()
 setup_id, version = chosen
+# one view at a time (st.tabs would run every body: the labels chart's detection on each click)
+VIEWS = ["Model", "Explain a signal", "Labels"]
+view = st.segmented_control("View", VIEWS, default="Model", key="learning_view",
+                            label_visibility="collapsed") or VIEWS[0]
 with user_errors():
+    if view == "Labels":
+        labels_section(current, setup_id, version)
+        st.stop()
     learning = learn_ui.Learning(current, setup_id, version)
     dataset = learning.dataset()
+    if view == "Explain a signal":
+        if learning.card is None or not len(dataset.frame):
+            st.info(f"No model of {learning.ref} yet: the **Model** view says how to train "
+                    "one; then each signal is explained here with its most similar past "
+                    "cases.")
+        else:
+            learn_ui.signal_part(learning, dataset)
+        st.stop()
     learn_ui.dataset_part(dataset)
     early = early_verdict(dataset)
     learn_ui.verdict_part(learning.card, early)
@@ -41,12 +55,3 @@ with user_errors():
     st.subheader("Champion and challengers" if learning.cards else "Train")
     learn_ui.models_part(learning)
     learn_ui.retrain_part(learning)
-    if learning.card is not None and len(dataset.frame):
-        st.subheader("Explain one signal")
-        learn_ui.signal_part(learning, dataset)
-if importlib.util.find_spec("app.labels_ui"):  # the lead removes this guard at merge
-    from app.labels_ui import labels_section
-
-    st.subheader("Your labels")
-    with user_errors():
-        labels_section(current, setup_id, version)

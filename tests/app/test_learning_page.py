@@ -121,6 +121,8 @@ def test_one_signal_explained_with_its_similar_cases(learned):
 
     promote(_settings(), latest_card(_settings(), "sma-cross", 1).model_id)
     at = _open("sma-cross")
+    at.segmented_control(key="learning_view").set_value("Explain a signal")
+    at.run()
     signal = at.selectbox(key="learning_signal_sma-cross_1")
     assert signal.value == signal.options[0].split(" · ")[-1]  # the latest signal first
     assert signal.options[0] > signal.options[-1]  # labels open with the signal's time
@@ -129,7 +131,7 @@ def test_one_signal_explained_with_its_similar_cases(learned):
     cases = _table(at, "outcome")
     assert len(cases) == 10 and set(cases["outcome"]) <= {"target", "stop / exit"}
     assert set(cases["side"]) <= {"long", "short"}
-    assert len(at.get("plotly_chart")) == 4  # two curves, this signal and a similar case
+    assert len(at.get("plotly_chart")) == 2  # this signal and a similar case (the view alone)
     signal.set_value(signal.options[-1].split(" · ")[-1])
     at.run()
     assert not at.exception, [e.value for e in at.exception]

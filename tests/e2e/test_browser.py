@@ -463,9 +463,18 @@ def _learning_step(clock: Clock, page, home: Path) -> None:
                ceiling=JOB_CEILING)
     expect(page.get_by_test_id("stMetricLabel").filter(has_text="AUC")).to_be_visible()
     assert list(home.glob("shared_kb/analysts/*/models/sma-cross/v0002/*/card.json"))
-    expect(page.get_by_text(re.compile(r"^Similar past cases:"))).to_be_visible()
     page.wait_for_timeout(1000)
     page.screenshot(path=str(SHOTS / "learning-verdict.png"), full_page=True)
+    clock.time("open a view", "Learning: Explain a signal view",
+               _key(page, "learning_view").get_by_role("radio", name="Explain a signal").click,
+               until=_visible(page.get_by_text(re.compile(r"^Similar past cases:"))))
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "learning-explain.png"), full_page=True)
+    clock.time("open a view", "Learning: Labels view",
+               _key(page, "learning_view").get_by_role("radio", name="Labels").click,
+               until=_visible(page.get_by_text("Label on the chart", exact=True)))
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "learning-labels.png"), full_page=True)
 
 
 # --- the journey ------------------------------------------------------------------------------
