@@ -151,7 +151,7 @@ def _pooled_symbols(datasets: list, skipped: list[str]):
             "data_hash": digest.hexdigest()[:16],
             "signals": sum(int(m.get("signals", 0)) for m in metas),
             "rows": pooled.meta["rows"], "positives": pooled.meta["positives"],
-            "dropped": dropped, "pooled": metas}
+            "labelled": sum(int(m.get("labelled", 0)) for m in metas), "dropped": dropped, "pooled": metas}
     frame = pooled.frame.drop(columns=constant)
     return Dataset(frame, features, meta)
 
