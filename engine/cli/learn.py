@@ -235,8 +235,9 @@ def learn_similar(setup: str = SETUP, signal: str = SIGNAL,
 
 
 def learn_due(setup: str = SETUP) -> None:
-    """Whether the setup version has gained enough known outcomes (+20 % or +50 signals) since
-    its model was trained to be worth training again (the retrain trigger)."""
+    """Whether the setup version has gained enough known outcomes (+20 % or +50 signals; your
+    new labels count too) since its model was trained to be worth training again (the retrain
+    trigger the engine daemon checks every ITA_LEARN_MINUTES)."""
     from engine.learn.ops import due_for_training
     from engine.settings import get_settings
     from engine.setups.store import SetupStore
