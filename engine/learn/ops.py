@@ -363,9 +363,10 @@ def inputs_state(settings, setup_id: str, version: int) -> str:
     paths = [store.version_path(setup_id, int(version))]
     for symbol in loaded.setup.market.symbols:
         name = symbol_file_name(symbol, error=DataError)
-        paths += sorted(settings.candles_dir.glob(f"*/{name}/*"))
+        paths += sorted(settings.candles_dir.glob(f"*/{name}/*.parquet"))  # not their locks
     for folder in (journal_dir(settings), labels_dir(settings)):
-        paths += sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+        paths += sorted(p for p in folder.glob("*.yaml") if not p.name.startswith(".")) \
+            if folder.is_dir() else []
     models = _version_dir(settings, settings.analyst, setup_id, int(version))
     paths += sorted(models.iterdir()) if models.is_dir() else []
     digest = hashlib.sha256(loaded.hash.encode())

@@ -96,6 +96,27 @@ def test_a_due_version_gets_one_job_and_an_unchanged_one_no_dataset_build(settin
     assert loop.step(SETUPS) and checks[2:] == ["pdh-sweep-reversal@1", "sma-cross@1"]
 
 
+def test_the_inputs_state_follows_candles_labels_and_models_not_locks(settings) -> None:
+    import os
+
+    state = ops.inputs_state(settings, "sma-cross", 1)
+    assert ops.inputs_state(settings, "sma-cross", 1) == state
+    series = next(settings.candles_dir.glob("*/BTC%2FUSDT/1m.parquet"))
+    lock = series.with_name(series.name + ".lock")
+    lock.write_text("")  # a reader's lock: not an input
+    assert ops.inputs_state(settings, "sma-cross", 1) == state
+    stat = series.stat()
+    try:
+        os.utime(series, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # new bars
+        assert ops.inputs_state(settings, "sma-cross", 1) != state
+    finally:
+        os.utime(series, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert ops.inputs_state(settings, "sma-cross", 1) == state
+    assert ops.inputs_state(settings, "pdh-sweep-reversal", 1) != state
+    ops.learn_dataset(settings, market(300), **FAST)  # a model of another setup: not an input
+    assert ops.inputs_state(settings, "sma-cross", 1) == state
+
+
 def test_the_traders_waiting_jobs_go_first(settings, checks):
     bus = JobBus(settings.exchange_dir)
     backtest = bus.submit("backtest", {"setup": "sma-cross"})
