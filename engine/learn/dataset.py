@@ -123,9 +123,9 @@ def make_dataset(setup: Setup, candles: pd.DataFrame, *, symbol: str, version: i
                                       dtype=object)})
     mine = [x for x in labels or () if x.setup_id == setup.id and x.symbol == symbol
             and x.timeframe == setup.market.timeframe]
-    marked = np.full(len(signals), np.nan)
-    marked[kept] = trader_labels(candles.index, known.iloc[kept], mine, tolerance_bars)
-    table["trader_label"] = marked
+    # among every signal, as the labels check: a label nearest a signal without an outcome
+    # marks no row
+    table["trader_label"] = trader_labels(candles.index, known, mine, tolerance_bars)
     frame = pd.concat([features, table], axis=1)[keep].reset_index(drop=True)
     info = {
         "setup_id": setup.id, "setup_version": version, "symbol": symbol,
