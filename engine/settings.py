@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         default=5.0, ge=0, le=24 * 60, description="Minutes between the engine's automatic "
                                                    "syncs of the shared folder; 0: only on "
                                                    "demand (`ita sync`, the Knowledge page)")
+    learn_minutes: float = Field(
+        default=30.0, ge=0, le=7 * 24 * 60, description="Minutes between the engine's checks "
+                                                        "whether a setup's model is due for "
+                                                        "training (engine/learn/retrain.py); "
+                                                        "0: train only on demand")
     rclone_config: Path | None = Field(
         default=None, description="rclone's config file (remotes and their tokens); empty: "
                                   "rclone's own (RCLONE_CONFIG or ~/.config/rclone/rclone.conf)")

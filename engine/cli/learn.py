@@ -115,13 +115,25 @@ def learn_evaluate(setup: str = SETUP, symbol: str = SYMBOL, start: str = START,
                              seed=seed))
 
 
-def learn_train(setup: str = SETUP, symbol: str = SYMBOL, start: str = START, end: str = END,
+def learn_train(setup: str | None = typer.Argument(None, help="Setup id (active version) or "
+                                                              "id@version; none with --all"),
+                every: bool = typer.Option(False, "--all", help="Every setup's active version, "
+                                                                "one after another"),
+                symbol: str = SYMBOL, start: str = START, end: str = END,
                 folds: int = FOLDS, trees: int = TREES, seed: int = SEED) -> None:
     """Evaluate, train on every signal, store the model in your registry and let it challenge
-    the champion (the daemon's ``learn`` job does the same)."""
+    the champion (the daemon's ``learn`` job does the same); ``--all``: every active setup."""
     from engine.learn.ops import learn
     from engine.settings import get_settings
 
+    if every:
+        if setup or symbol:
+            raise typer.BadParameter("--all trains every setup's active version on all its "
+                                     "symbols: give no setup and no --symbol")
+        _train_all(start=start, end=end, folds=folds, trees=trees, seed=seed)
+        return
+    if not setup:
+        raise typer.BadParameter("name a setup (id or id@version), or use --all")
     with console.status("learning…") as status:
         result = learn(get_settings(), setup, symbol=symbol, start=start, end=end, folds=folds,
                        trees=trees, seed=seed,
@@ -135,6 +147,48 @@ def learn_train(setup: str = SETUP, symbol: str = SYMBOL, start: str = START, en
                   f"{escape(result.decision.reason)}", highlight=False)
     console.print(f"dataset beside it: {result.dataset_path} ({result.seconds:.1f} s)",
                   highlight=False)
+
+
+def _train_all(**options) -> None:
+    """`learn` on every setup's active version in turn, with a progress bar; one failing setup
+    (no candles, a broken version) is reported and the others still train. Exit 1 when one
+    failed."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from engine.errors import ItaError
+    from engine.learn.ops import learn
+    from engine.settings import get_settings
+    from engine.setups.store import SetupStore
+
+    settings = get_settings()
+    store = SetupStore.from_settings(settings)
+    refs = [f"{setup_id}@{store.active(setup_id)}" for setup_id in store.ids()
+            if store.active(setup_id)]
+    table = Table("setup", "result", "model", "why", box=box.SIMPLE, highlight=False)
+    failed = 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[step]}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("learning", total=len(refs), step="")
+        for i, ref in enumerate(refs):
+            def progress(fraction, message, i=i, ref=ref):
+                bar.update(task, completed=i + fraction,
+                           description=f"{ref} ({i + 1}/{len(refs)})", step=escape(message))
+            try:
+                result = learn(settings, ref, progress=progress, **options)
+            except ItaError as error:
+                failed += 1
+                table.add_row(escape(ref), "failed", "", escape(str(error)))
+                continue
+            finally:
+                bar.update(task, completed=i + 1)
+            if result.trained:
+                table.add_row(escape(ref), result.status, result.card.model_id,
+                              escape(result.decision.reason))
+            else:
+                table.add_row(escape(ref), "not trained", "", escape(result.evaluation.verdict))
+    console.print(table)
+    if failed:
+        raise typer.Exit(1)
 
 
 def learn_explain(setup: str = SETUP, signal: str = SIGNAL,
@@ -181,8 +235,9 @@ def learn_similar(setup: str = SETUP, signal: str = SIGNAL,
 
 
 def learn_due(setup: str = SETUP) -> None:
-    """Whether the setup version has gained enough known outcomes (+20 % or +50 signals) since
-    its model was trained to be worth training again (the retrain trigger)."""
+    """Whether the setup version has gained enough known outcomes (+20 % or +50 signals; your
+    new labels count too) since its model was trained to be worth training again (the retrain
+    trigger the engine daemon checks every ITA_LEARN_MINUTES)."""
     from engine.learn.ops import due_for_training
     from engine.settings import get_settings
     from engine.setups.store import SetupStore

@@ -22,6 +22,12 @@
 - Syncs the shared folder every ``sync_minutes`` when ``kb_remote`` is set, on a thread of its
   own (`engine.kb.sync.run_periodically`: a period is skipped while another sync runs; a
   failure is in ``exchange/sync.json`` and retried next period), then refreshes the index.
+- Keeps the learning models current (`engine.learn.retrain`): every ``learn_minutes`` (the
+  first time two minutes after it starts) it checks each active setup version and submits a
+  ``learn`` job for one that is due (never trained and enough signals, or enough new outcomes
+  and labels since its model), one at a time and only while no other job waits; a version
+  whose inputs did not change is not checked again. The reasons are in the log and
+  ``exchange/learn_loop.json``.
 - Writes a heartbeat ``exchange/engine.json`` (pid, started_at, last_seen, jobs, setups).
 - One daemon per ITA home: ``exchange/engine.lock`` is locked by the operating system
   (``flock``; ``LockFileEx`` on Windows) for the daemon's whole life, so a second daemon
@@ -158,6 +164,7 @@ class EngineDaemon:
         self.current: str | None = None
         self.lock_path = self.settings.exchange_dir / "engine.lock"
         self._lock: filelock.BaseFileLock | None = None
+        self.retrain = None  # engine.learn.retrain.RetrainLoop, made by `serve`
 
     # --- lifecycle ------------------------------------------------------------------------
     def acquire_lock(self) -> None:
@@ -347,6 +354,19 @@ class EngineDaemon:
                  self.settings.sync_minutes)
         return thread
 
+    def check_training(self) -> str | None:
+        """One turn of the retrain loop (module docstring); a failure is logged, never fatal.
+        Returns the id of the ``learn`` job it submitted, if any."""
+        if self.retrain is None:
+            from engine.learn.retrain import RetrainLoop
+
+            self.retrain = RetrainLoop(self.settings, self.bus)
+        try:
+            return self.retrain.step(self.setups)
+        except Exception:  # a bug in a check must not stop the daemon's jobs
+            log.exception("the retrain check failed")
+            return None
+
     def serve(self, *, once: bool = False, stop: threading.Event | None = None) -> None:
         self.acquire_lock()
         try:
@@ -364,6 +384,8 @@ class EngineDaemon:
                 while not (stop and stop.is_set()):
                     self.run_pending()
                     self.refresh_setups()
+                    if self.check_training():
+                        continue  # run it now, without waiting for the watcher's event
                     self.heartbeat()
                     self.wake.wait(RESCAN_SECONDS)
                     self.wake.clear()

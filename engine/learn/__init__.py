@@ -8,7 +8,8 @@ The package contract (each module owns one step; the app, the CLI and the daemon
   ``known_at``, ``outcome_at`` (exit bar), ``hit_target`` (0/1), ``r_multiple`` (net R of the
   signal taken alone), ``side`` (+1/-1), ``signal_id`` (the journal's entry id of the
   signal), ``symbol``, ``setup_id``, ``setup_version``, ``journal_tags``, ``journal_mistakes``
-  (the analyst's own labels from the journal; not features).
+  (the analyst's own labels from the journal), ``trader_label`` (1 / 0 / NaN: the analyst's
+  "setup here" / "not a setup" label within the labels check's tolerance); none are features.
   `build_dataset(settings, ref, symbol=..., start=..., end=...)`,
   `make_dataset(setup, candles, ...)` (pure), `pool_datasets([...])` (several setups as one,
   ``setup_<id>`` 0/1 features), `save_dataset` / `load_dataset` (Parquet, meta in the schema

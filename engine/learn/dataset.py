@@ -18,6 +18,13 @@ outcome is not known yet).
 ``signal_id`` is the journal's entry id of the signal (`engine.journal.entry_id`), so the
 analyst's journal joins the rows: ``journal_tags`` and ``journal_mistakes`` (comma-separated,
 "" without an entry) are the trader's own labels, kept beside the features, not among them.
+So is ``trader_label``: the analyst's labels of the setup (`engine.learn.labels.LabelStore`,
+on this symbol and the setup's timeframe) matched to signals as the labels check matches them
+(`engine.learn.labels.check_labels`): a label marks the signal nearest its bar when that signal
+is within ``LABEL_TOLERANCE_BARS`` bars of it (bars counted along the candles), 1.0 for "setup
+here", 0.0 for "not a setup", NaN for a signal no label marks; when two labels reach one
+signal, the nearer wins (the earlier on a tie). It is never a feature (a label is written after
+the fact); ``meta["labelled"]`` counts the rows it marks.
 
 Saved as Parquet with the meta (and the feature list) in the schema metadata, key
 ``ita_dataset``.
@@ -45,15 +52,17 @@ from engine.candles import timeframe_delta
 from engine.errors import DataError
 from engine.journal import JournalEntry, TradeKey, entry_id
 from engine.learn.features import FEATURE_SET, signal_features
+from engine.learn.labels import Label, LabelStore
 from engine.pipeline import load_candles
 from engine.setups.compile import FrameCache, compile_setup
 from engine.setups.schema import Setup
 from engine.setups.store import SetupStore
 
 LABELS = ("known_at", "outcome_at", "hit_target", "r_multiple", "side", "signal_id", "symbol",
-          "setup_id", "setup_version", "journal_tags", "journal_mistakes")
+          "setup_id", "setup_version", "journal_tags", "journal_mistakes", "trader_label")
 TEXT = ("signal_id", "symbol", "setup_id", "journal_tags", "journal_mistakes")
 META_KEY = b"ita_dataset"
+LABEL_TOLERANCE_BARS = 3  # the labels check's default (engine.learn.labels.check_labels)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,10 +83,13 @@ class Dataset:
 def make_dataset(setup: Setup, candles: pd.DataFrame, *, symbol: str, version: int = 0,
                  costs: Costs | None = None, lower_candles: pd.DataFrame | None = None,
                  journal: dict[str, JournalEntry] | None = None,
+                 labels: list[Label] | None = None,
+                 tolerance_bars: int = LABEL_TOLERANCE_BARS,
                  meta: dict | None = None) -> Dataset:
     """The dataset of `setup` on `candles` (its timeframe); `lower_candles`: 1m bars to
     resolve bars that touch both stop and target, as the backtester does; `journal`: the
-    analyst's journal entries by entry id (their tags and mistakes join the rows)."""
+    analyst's journal entries by entry id (their tags and mistakes join the rows); `labels`:
+    the analyst's labels (those of this setup, symbol and timeframe become ``trader_label``)."""
     costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
     compiled = compile_setup(setup, version=version)
     cache = FrameCache()
@@ -98,7 +110,7 @@ def make_dataset(setup: Setup, candles: pd.DataFrame, *, symbol: str, version: i
     for i, stamp in zip(kept, known.iloc[kept], strict=True):
         ids[i] = entry_id(TradeKey(setup.id, version, symbol, stamp, int(side[i])))
     entries = [(journal or {}).get(i) for i in ids]
-    labels = pd.DataFrame({
+    table = pd.DataFrame({
         "known_at": known, "outcome_at": outcomes["exit_time"],
         "hit_target": (outcomes["exit_reason"] == "target").to_numpy(np.int64),
         "r_multiple": outcomes["r_net"].to_numpy(np.float64), "side": side,
@@ -109,7 +121,12 @@ def make_dataset(setup: Setup, candles: pd.DataFrame, *, symbol: str, version: i
                                   dtype=object),
         "journal_mistakes": pd.Series([",".join(e.mistakes) if e else "" for e in entries],
                                       dtype=object)})
-    frame = pd.concat([features, labels], axis=1)[keep].reset_index(drop=True)
+    mine = [x for x in labels or () if x.setup_id == setup.id and x.symbol == symbol
+            and x.timeframe == setup.market.timeframe]
+    # among every signal, as the labels check: a label nearest a signal without an outcome
+    # marks no row
+    table["trader_label"] = trader_labels(candles.index, known, mine, tolerance_bars)
+    frame = pd.concat([features, table], axis=1)[keep].reset_index(drop=True)
     info = {
         "setup_id": setup.id, "setup_version": version, "symbol": symbol,
         "timeframe": setup.market.timeframe, "feature_set": FEATURE_SET,
@@ -118,10 +135,42 @@ def make_dataset(setup: Setup, candles: pd.DataFrame, *, symbol: str, version: i
         "data_bars": len(candles), "data_hash": data_hash(candles),
         "costs": dataclasses.asdict(costs), "signals": len(signals), "rows": len(frame),
         "positives": int(frame["hit_target"].sum()), "dropped": dropped,
+        "labelled": int(frame["trader_label"].notna().sum()),
         "lower_timeframe_resolution": lower_candles is not None,
         "ita_version": engine.__version__, **(meta or {}),
     }
     return Dataset(frame, tuple(features.columns), info)
+
+
+def trader_labels(index: pd.DatetimeIndex, known_at, labels: list[Label],
+                  tolerance_bars: int = LABEL_TOLERANCE_BARS) -> np.ndarray:
+    """1.0 / 0.0 / NaN per signal (its ``known_at`` bar label on `index`, sorted): the label
+    that marks it, as the module docstring says. Labels outside `index` mark nothing."""
+    out = np.full(len(known_at), np.nan)
+    if not len(known_at) or not labels or not len(index):
+        return out
+    bar = index[1] - index[0] if len(index) > 1 else pd.Timedelta(0)
+    signal_bars = index.searchsorted(pd.DatetimeIndex(known_at), side="right") - 1
+    order = np.argsort(signal_bars, kind="stable")
+    ordered = signal_bars[order]
+    best: dict[int, tuple] = {}  # signal -> (distance, label time, label number)
+    for number, label in enumerate(labels):
+        stamp = label.timestamp
+        if not index[0] <= stamp < index[-1] + bar:
+            continue
+        position = int(index.searchsorted(stamp, side="right")) - 1
+        i = int(np.searchsorted(ordered, position))
+        near = [j for j in (i - 1, i) if 0 <= j < len(ordered)]
+        if not near:
+            continue
+        j = min(near, key=lambda k: (abs(int(ordered[k]) - position), k))
+        distance = abs(int(ordered[j]) - position)
+        key = (distance, stamp, number)
+        if distance <= tolerance_bars and (int(order[j]) not in best or key < best[int(order[j])]):
+            best[int(order[j])] = key
+    for signal, (_, _, number) in best.items():
+        out[signal] = 1.0 if labels[number].label == "setup" else 0.0
+    return out
 
 
 def build_dataset(settings, setup_ref: str, *, symbol: str | None = None, start=None,
@@ -139,8 +188,9 @@ def build_dataset(settings, setup_ref: str, *, symbol: str | None = None, start=
                            candles.index[-1] + timeframe_delta(timeframe))
     journal = JournalStore.from_settings(settings).entries(setup_id=setup.id,
                                                            setup_version=version.version)
+    labels = LabelStore.from_settings(settings).labels(setup.id)
     return make_dataset(setup, candles, symbol=symbol, version=version.version,
-                        lower_candles=lower, journal=journal,
+                        lower_candles=lower, journal=journal, labels=labels,
                         meta={"rule_hash": version.rule_hash, "setup_hash": version.hash,
                               "requested_start": str(start) if start else None,
                               "requested_end": str(end) if end else None})
@@ -197,6 +247,8 @@ def load_dataset(path) -> Dataset:
         raise DataError(f"{path}: not an ITA dataset (no {META_KEY.decode()} metadata)")
     extra = json.loads(raw)
     frame = table.to_pandas()
+    if "trader_label" not in frame.columns:  # written before labels joined the dataset
+        frame["trader_label"] = np.nan
     missing = [c for c in (*extra["features"], *LABELS) if c not in frame.columns]
     if missing:
         raise DataError(f"{path}: dataset lacks column(s) {', '.join(missing)}")

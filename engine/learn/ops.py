@@ -18,7 +18,11 @@
 Training the same setup on the same data again gives the same model id and changes nothing.
 
 `due_for_training` is the retrain trigger: yes when the setup version has gained at least 20 %
-more known outcomes (or 50 signals) since the model it was last trained into.
+more known outcomes (or 50 signals) since the model it was last trained into; each new trader's
+label on one of its signals counts as a new outcome. A version never trained is due once it has
+enough signals for a walk-forward test (`engine.learn.splits.minimum_signals`). `inputs_state`
+is the cheap fingerprint of what the trigger reads (the daemon's retrain loop,
+`engine.learn.retrain`, builds a dataset only when it changed).
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ class Due:
     reason: str
     known: int  # signals with a known outcome now
     trained: int  # signals the last model learned from (0: never trained)
+    labels: int = 0  # the trader's labels on signals added since (count as new outcomes)
 
 
 def dataset_for(settings, setup_ref: str, *, symbol: str | None = None, start=None, end=None,
@@ -151,7 +156,8 @@ def _pooled_symbols(datasets: list, skipped: list[str]):
             "data_hash": digest.hexdigest()[:16],
             "signals": sum(int(m.get("signals", 0)) for m in metas),
             "rows": pooled.meta["rows"], "positives": pooled.meta["positives"],
-            "dropped": dropped, "pooled": metas}
+            "labelled": sum(int(m.get("labelled", 0)) for m in metas), "dropped": dropped,
+            "pooled": metas}
     frame = pooled.frame.drop(columns=constant)
     return Dataset(frame, features, meta)
 
@@ -304,10 +310,13 @@ def _fresh(settings, setup_ref: str, card):
 # ------------------------------------------------------------------------------ retraining
 
 def due_for_training(settings, setup_id: str, version: int, *, dataset=None) -> Due:
-    """Whether `setup_id@version` should be retrained: never trained, or its known outcomes grew
-    by at least 20 % (or 50 signals) since the champion's training (the latest model's when no
-    champion was chosen). `dataset`: the fresh dataset, if the caller has it already."""
+    """Whether `setup_id@version` should be retrained: never trained and enough signals for a
+    walk-forward test, or its known outcomes (plus the trader's new labels on its signals) grew
+    by at least 20 % (or 50) since the champion's training (the latest model's when no champion
+    was chosen). `dataset`: the fresh dataset, if the caller has it already."""
+    from engine.learn.model import MIN_TRAIN
     from engine.learn.registry import champion, list_models
+    from engine.learn.splits import minimum_signals
 
     last = champion(settings, setup_id, version)
     if last is None:
@@ -317,18 +326,57 @@ def due_for_training(settings, setup_id: str, version: int, *, dataset=None) -> 
     if dataset is None:
         dataset = dataset_for(settings, f"{setup_id}@{int(version)}", symbol=_only(last))
     known = len(dataset.frame)
+    labelled = int(dataset.meta.get("labelled", 0))
     if last is None:
-        return Due(known > 0, f"never trained; {known} signals with a known outcome" if known
-                   else "no signal with a known outcome yet", known, 0)
+        needed = minimum_signals(min_train=MIN_TRAIN)
+        reason = (f"never trained; {known} signals with a known outcome"
+                  + ("" if known >= needed else f", {needed} needed for a walk-forward test")
+                  if known else "no signal with a known outcome yet")
+        return Due(known >= needed, reason, known, 0, labelled)
     trained = int(last.params.get("rows", last.metrics.get("n", 0)))
-    grown = known - trained
+    labels = max(labelled - int(last.dataset.get("labelled", 0)), 0)
+    grown = known - trained + labels
     due = grown >= GROWTH_SIGNALS or (trained > 0 and grown >= GROWTH * trained) \
         or (trained == 0 and known > 0)
     share = f" (+{grown / trained:.0%})" if trained else ""
-    reason = (f"{known} signals with a known outcome, {grown:+d}{share} since model "
-              f"{last.model_id} learned from {trained}")
+    reason = (f"{known} signals with a known outcome"
+              + (f" and {labels} new label{'s' if labels != 1 else ''} of yours" if labels else "")
+              + f", {grown:+d}{share} since model {last.model_id} learned from {trained}")
     return Due(due, reason + ("" if due else f"; retrain at +{GROWTH:.0%} or +{GROWTH_SIGNALS}"),
-               known, trained)
+               known, trained, labels)
+
+
+def inputs_state(settings, setup_id: str, version: int) -> str:
+    """A short fingerprint of everything `due_for_training` reads for `setup_id@version`: the
+    version's file, the stored candles of its symbols (every source and timeframe: live bars
+    land there, and with them the outcomes of live signals), the analyst's journal and labels,
+    and the version's models. File names, sizes and modification times only: no file is read,
+    so a check costs a few `stat` calls."""
+    from engine.adapters.journal import journal_dir
+    from engine.ids import symbol_file_name
+    from engine.learn.labels import labels_dir
+    from engine.learn.registry import _version_dir
+    from engine.setups.store import SetupStore
+
+    store = SetupStore.from_settings(settings)
+    loaded = store.load(setup_id, int(version))
+    paths = [store.version_path(setup_id, int(version))]
+    for symbol in loaded.setup.market.symbols:
+        name = symbol_file_name(symbol, error=DataError)
+        paths += sorted(settings.candles_dir.glob(f"*/{name}/*.parquet"))  # not their locks
+    for folder in (journal_dir(settings), labels_dir(settings)):
+        paths += sorted(p for p in folder.glob("*.yaml") if not p.name.startswith(".")) \
+            if folder.is_dir() else []
+    models = _version_dir(settings, settings.analyst, setup_id, int(version))
+    paths += sorted(models.iterdir()) if models.is_dir() else []
+    digest = hashlib.sha256(loaded.hash.encode())
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:  # removed meanwhile: the next check sees the new state
+            continue
+        digest.update(f"|{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
 
 
 def _only(card) -> str | None:

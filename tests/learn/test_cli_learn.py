@@ -94,9 +94,9 @@ def test_a_champion_whose_features_are_gone_asks_for_a_retrain(runner, monkeypat
 
 
 def test_due_says_whether_to_retrain(runner) -> None:
-    never = _ok(runner, "learn", "due", "bos-order-block-retest")
-    assert "retrain: ita learn train bos-order-block-retest" in never
-    assert "never trained" in never
+    never = _ok(runner, "learn", "due", "bos-order-block-retest")  # 22 signals: too few
+    assert "bos-order-block-retest@1: not due" in never
+    assert "never trained" in never and "55 needed for a walk-forward test" in never
     _ok(runner, "learn", "train", "sma-cross", *FAST)
     fresh = _ok(runner, "learn", "due", "sma-cross")
     assert "sma-cross@1: not due" in fresh and "+0 (+0%)" in fresh
