@@ -215,21 +215,27 @@ class ChampionScorer:
         into.card, into.index, into.typical = card, index, typical
         into.model = model  # last: a half-loaded champion is never used
 
+    def warm(self, setup_id: str, version: int) -> bool:
+        """Load the champion of a setup version ahead of its first signal (the monitor does
+        when it starts watching a version); False when there is none or it cannot be loaded
+        (logged once, as `score` would)."""
+        try:
+            return self.champion(setup_id, version) is not None
+        except Exception as error:  # noqa: BLE001 - a broken model never stops an alert
+            self._warn((setup_id, int(version), "load", self._signature(setup_id, version)),
+                       "%s@%s: champion not used, alerts go without its probability: %s",
+                       setup_id, version, error)
+            return False
+
     # --- scoring -----------------------------------------------------------------------------
     def score(self, signal, candles: pd.DataFrame | None, *, setup=None) -> LiveScore | None:
         """The champion's view of `signal` found on `candles` (the monitor's window, up to at
         least the signal's bar); None without a champion, or when it cannot say (logged once).
         `setup`: the signal's `Setup` (read from the setup store when not given)."""
         setup_id, version = str(signal.setup_id), int(signal.setup_version)
-        try:
-            loaded = self.champion(setup_id, version)
-        except Exception as error:  # noqa: BLE001 - a broken model never stops an alert
-            self._warn((setup_id, version, "load", self._signature(setup_id, version)),
-                       "%s@%s: champion not used, alerts go without its probability: %s",
-                       setup_id, version, error)
+        if not self.warm(setup_id, version):
             return None
-        if loaded is None:
-            return None
+        loaded = self._champions[(setup_id, version)]
         try:
             return self._score(loaded, signal, candles, setup)
         except Exception as error:  # noqa: BLE001 - a broken model never stops an alert

@@ -294,6 +294,8 @@ class LiveMonitor:
             active.append(ActiveSetup(setup_id, version, loaded.setup, keys))
         self._signature, old_keys = signature, self._keys()
         self.active = active
+        for watched in active:  # champions loaded before their first signal, not at it
+            self.scorer.warm(watched.setup_id, watched.version)
         if self._keys() != old_keys:
             self._build_feeds(now)
 
