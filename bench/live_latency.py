@@ -146,8 +146,10 @@ def run() -> list[Result]:
         Result("live_latency", "one setup on one new bar", evaluator.per_setup_bar(),
                target=0.005, note=f"{type(evaluator.inner).__name__}, median over "
                                   f"{len(evaluator.seconds)} evaluations"),
-        Result("live_latency", "champion on one live signal", scorer.median(), target=0.020,
-               note=f"features, probability, explanation, 10 similar; median of "
+        Result("live_latency", "champion on one live signal (features + model)",
+               scorer.median(),
+               note=f"features over its history, probability, explanation, 10 similar "
+                    f"(the model part alone: bench/learn.py); median of "
                     f"{len(scorer.seconds)} ({scorer.scored} with a probability); p95 "
                     f"{scorer.p95() * 1e3:.1f} ms"),
     ]
@@ -184,8 +186,11 @@ class _TimedScorer:
     def reset(self) -> None:
         self.seconds, self.scored = [], 0
 
-    def warm(self, setup_id: str, version: int) -> bool:
-        return self.inner.warm(setup_id, version)
+    def warm(self, setup_id: str, version: int, **options) -> bool:
+        return self.inner.warm(setup_id, version, **options)
+
+    def observe(self, key, candles) -> None:
+        self.inner.observe(key, candles)
 
     def score(self, signal, candles, **options):
         started = time.perf_counter()

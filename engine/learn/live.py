@@ -11,9 +11,10 @@ probability implies — or None when the setup version has no champion.
 
 **Loading.** The champion (card, booster, calibrator, its dataset as a `SimilarIndex` with the
 model's feature weights, the features' typical values) is loaded once per setup version and
-kept. Each signal costs one ``stat`` of the champion pointer (``champion.json``): when its
-inode, mtime or size change (a promotion: the pointer is replaced atomically) the champion is
-loaded again; nothing else is read from disk per signal.
+kept (`warm`: when the monitor starts watching the version, not at its first signal). Each
+signal costs one ``stat`` of the champion pointer (``champion.json``): when its inode, mtime
+or size change (a promotion: the pointer is replaced atomically) the champion is loaded
+again; nothing else is read from disk per signal.
 
 **Features equal the dataset's.** The live features come from the one implementation,
 `engine.learn.features.signal_features`, on the bars up to the signal's bar. Some features need
@@ -23,12 +24,13 @@ warm-up), the previous week's high and low (two weeks of bars) and the higher ti
 EMA(20) (20 × 21 higher-timeframe bars to forget its seed: 25,200 bars of 1m under a 1h
 context). `feature_lookback(setup)` is that length. Rather than widening the monitor's window
 (which would slow the evaluation of every setup on every close), the scorer keeps its **own**
-history per series: read once from the candle store (`engine.adapters.store`) when a series is
-first scored, then extended from the monitor's window at each signal (a concat of the new bars,
-no disk read), trimmed to `feature_lookback` bars plus the window. Recursive indicators past
-their warm-up equal the whole-data values to the last bit (`engine.setups.lookback`), so the
-live feature row equals the dataset's row for the same signal, NaN where it is NaN (tested:
-tests/live/test_learned_parity.py).
+history per series: read once from the candle store (`engine.adapters.store`) when the monitor
+starts watching a version with a champion (`ChampionScorer.warm`; else at the series' first
+signal), then extended from the monitor's window after every close (`observe`: a concat of
+the new bars, no disk read), trimmed to `feature_lookback` bars plus the window. Recursive
+indicators past their warm-up equal the whole-data values to the last bit
+(`engine.setups.lookback`), so the live feature row equals the dataset's row for the same
+signal, NaN where it is NaN (tested: tests/live/test_learned_parity.py).
 
 **Expected R.** ``p × r_planned − (1 − p)``: the probability of reaching the target (``r_planned``
 R) against losing 1 R otherwise, in R per trade like the backtest score; the alert order uses it
@@ -154,6 +156,7 @@ class ChampionScorer:
         self._champions: dict[tuple[str, int], _Champion] = {}
         self._compiled: dict[tuple[str, int], Any] = {}
         self._history: dict[tuple[str, str, str], pd.DataFrame] = {}
+        self._need: dict[tuple[str, str, str], int] = {}
         self._warned: set[tuple] = set()
 
     @property
@@ -215,17 +218,41 @@ class ChampionScorer:
         into.card, into.index, into.typical = card, index, typical
         into.model = model  # last: a half-loaded champion is never used
 
-    def warm(self, setup_id: str, version: int) -> bool:
-        """Load the champion of a setup version ahead of its first signal (the monitor does
-        when it starts watching a version); False when there is none or it cannot be loaded
-        (logged once, as `score` would)."""
+    def warm(self, setup_id: str, version: int, *, setup=None, keys=(),
+             now: pd.Timestamp | None = None) -> bool:
+        """Load the champion of a setup version ahead of its first signal, and with `setup`
+        and `keys` (its series: ``source``, ``symbol``, ``timeframe``) read their bars before
+        `now` from the store (the monitor does both when it starts watching a version, so a
+        signal's scoring reads nothing from disk); False when there is no champion or it
+        cannot be loaded (logged once, as `score` would)."""
         try:
-            return self.champion(setup_id, version) is not None
+            ready = self.champion(setup_id, version) is not None
+            if ready and setup is not None:
+                need = feature_lookback(setup, self._compile(setup_id, int(version), setup))
+                for key in keys:
+                    series = (str(key.source), str(key.symbol), str(key.timeframe))
+                    self._need[series] = max(need, self._need.get(series, 0))
+                    if series not in self._history:
+                        self._history[series] = self._read(
+                            series, now if now is not None else pd.Timestamp.now(tz="UTC"),
+                            need)
+            return ready
         except Exception as error:  # noqa: BLE001 - a broken model never stops an alert
             self._warn((setup_id, int(version), "load", self._signature(setup_id, version)),
                        "%s@%s: champion not used, alerts go without its probability: %s",
                        setup_id, version, error)
             return False
+
+    def _compile(self, setup_id: str, version: int, setup=None):
+        compiled = self._compiled.get((setup_id, version))
+        if compiled is None:
+            if setup is None:
+                from engine.setups.store import SetupStore
+
+                setup = SetupStore.from_settings(self.settings).load(setup_id, version).setup
+            compiled = compile_setup(setup, version=version)
+            self._compiled[(setup_id, version)] = compiled
+        return compiled
 
     # --- scoring -----------------------------------------------------------------------------
     def score(self, signal, candles: pd.DataFrame | None, *, setup=None) -> LiveScore | None:
@@ -268,14 +295,7 @@ class ChampionScorer:
         """The signal's features (`signal_features`' columns, one row) as the dataset has them,
         from the scorer's history of the series extended by `candles`."""
         setup_id, version = str(signal.setup_id), int(signal.setup_version)
-        compiled = self._compiled.get((setup_id, version))
-        if compiled is None:
-            if setup is None:
-                from engine.setups.store import SetupStore
-
-                setup = SetupStore.from_settings(self.settings).load(setup_id, version).setup
-            compiled = compile_setup(setup, version=version)
-            self._compiled[(setup_id, version)] = compiled
+        compiled = self._compile(setup_id, version, setup)
         need = feature_lookback(compiled.setup, compiled)
         history = self.history(signal, candles, need)
         known_at = pd.Timestamp(signal.known_at)
@@ -310,7 +330,22 @@ class ChampionScorer:
             joined = pd.concat([older, candles[columns]]) if len(older) else candles
         joined = joined.iloc[-(need + (len(candles) if candles is not None else 0)):]
         self._history[key] = joined
+        self._need[key] = need
         return joined
+
+    def observe(self, key, candles: pd.DataFrame) -> None:
+        """Extend a scored series' history by the monitor's window after a close (no disk
+        read), so it never falls behind the window between two signals; a series no champion
+        scores is left alone (one dict look-up)."""
+        series = (str(key.source), str(key.symbol), str(key.timeframe))
+        cached = self._history.get(series)
+        if cached is None or not len(cached) or candles is None or not len(candles):
+            return
+        last = cached.index[-1]
+        if candles.index[-1] <= last or candles.index[0] > last + timeframe_delta(series[2]):
+            return  # nothing new, or a gap: the next signal reads the store again
+        joined = pd.concat([cached, candles.loc[candles.index > last, list(cached.columns)]])
+        self._history[series] = joined.iloc[-max(len(cached), self._need.get(series, 0)):]
 
     def _read(self, key: tuple[str, str, str], end: pd.Timestamp, need: int) -> pd.DataFrame:
         """`need` stored bars before `end` (exclusive)."""

@@ -295,7 +295,8 @@ class LiveMonitor:
         self._signature, old_keys = signature, self._keys()
         self.active = active
         for watched in active:  # champions loaded before their first signal, not at it
-            self.scorer.warm(watched.setup_id, watched.version)
+            self.scorer.warm(watched.setup_id, watched.version, setup=watched.setup,
+                             keys=watched.keys, now=now)
         if self._keys() != old_keys:
             self._build_feeds(now)
 
@@ -361,6 +362,7 @@ class LiveMonitor:
         for key, bars in new_bars.items():
             window, new = self._extend(key, bars)
             frames[key] = window
+            self.scorer.observe(key, window)
             floor = self._evaluated.get(key)
             if not new:
                 continue
