@@ -103,7 +103,7 @@ def test_an_alert_says_the_champions_probability_and_similar_cases(
     model_id = _give_champion(home, trained)
     monitor = _monitor(home, market, telegram, clock)
     try:
-        _run(monitor, bars, clock, START, START + 40)
+        _run(monitor, bars, clock, START, START + 25)
     finally:
         monitor.close()
     captions = _captions(telegram)
@@ -122,7 +122,7 @@ def test_without_a_champion_an_alert_has_no_model_line(
         home, bars, clock, market, telegram) -> None:
     monitor = _monitor(home, market, telegram, clock)
     try:
-        _run(monitor, bars, clock, START, START + 40)
+        _run(monitor, bars, clock, START, START + 25)
     finally:
         monitor.close()
     captions = _captions(telegram)
@@ -134,10 +134,10 @@ def test_a_champion_promoted_while_the_monitor_runs_is_used_from_then_on(
         home, bars, clock, market, telegram, trained) -> None:
     monitor = _monitor(home, market, telegram, clock)
     try:
-        _run(monitor, bars, clock, START, START + 40)
+        _run(monitor, bars, clock, START, START + 25)
         before = len(_captions(telegram))
         _give_champion(home, trained)
-        _run(monitor, bars, clock, START + 41, START + 90)
+        _run(monitor, bars, clock, START + 26, START + 60)
     finally:
         monitor.close()
     captions = _captions(telegram)
@@ -154,7 +154,7 @@ def test_a_corrupt_model_never_stops_an_alert_and_warns_once(
     monitor = _monitor(home, market, telegram, clock)
     with caplog.at_level(logging.WARNING, logger="ita.learn.live"):
         try:
-            _run(monitor, bars, clock, START, START + 40)
+            _run(monitor, bars, clock, START, START + 25)
         finally:
             monitor.close()
     captions = _captions(telegram)
