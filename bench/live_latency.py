@@ -4,15 +4,20 @@ client against the fake Bot API (one chat, Telegram's 1 message/s per chat kept)
 least 200 closes of an accelerated clock: the clock jumps over the monitor's sleeps, so only
 its work and its deliberate wait after each close (``live_delay_seconds``) count.
 
+Every setup version has a champion model (issue 13: one small model trained on an earlier
+synthetic market, filed under each setup), so each alert carries the model's probability,
+reasons and similar cases, as live.
+
 Latency: from the bar's close (the moment the fake exchange serves the bar as closed) to the
 fake Telegram accepting the photo (an album's photos are accepted together). Also: one alert
-PNG, and evaluating one setup on one new bar.
+PNG, evaluating one setup on one new bar, and the champion on one live signal.
 
     python -m bench live_latency
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -97,16 +102,20 @@ def run() -> list[Result]:
                 setups.save(SETUP.format(id=f"sma-{base.lower()}-{timeframe}", fast=10,
                                          slow=40, symbol=base, timeframe=timeframe))
         settings = Settings(home=home, live_exchange="binance", telegram_chat_id="42")
+        _champions(settings, [f"sma-{base.lower()}-{timeframe}" for base in SYMBOLS
+                              for timeframe in TIMEFRAMES])
         channel = TelegramChannel("123:abc", ["42"], base_url=telegram.base_url)
         evaluator = _Timed(LiveEvaluator(home))
         exchange = market.client(*SYMBOLS, timeout_ms=5000)
         monitor = LiveMonitor(settings, clock=clock, exchange=exchange, telegram=channel,
                               evaluator=evaluator, sleep=clock.sleep, updates=False)
+        scorer = monitor.scorer = _TimedScorer(monitor.scorer)
         latencies, firsts, batches, seen = [], [], [], 0
         end = first.index[HISTORY + closes] + pd.Timedelta(seconds=1)
         try:
             monitor.run_once()  # the first poll: warm-up history (not measured)
             evaluator.reset()
+            scorer.reset()
             seen = len(telegram.photos())
             while clock() < end:
                 monitor.wait_for_next()
@@ -137,7 +146,64 @@ def run() -> list[Result]:
         Result("live_latency", "one setup on one new bar", evaluator.per_setup_bar(),
                target=0.005, note=f"{type(evaluator.inner).__name__}, median over "
                                   f"{len(evaluator.seconds)} evaluations"),
+        Result("live_latency", "champion on one live signal (features + model)",
+               scorer.median(),
+               note=f"features over its history, probability, explanation, 10 similar "
+                    f"(the model part alone: bench/learn.py); median of "
+                    f"{len(scorer.seconds)} ({scorer.scored} with a probability); p95 "
+                    f"{scorer.p95() * 1e3:.1f} ms"),
     ]
+
+
+def _champions(settings, setup_ids: list[str]) -> None:
+    """One small model (trained on an earlier synthetic market with the same rule) filed as
+    the champion of every setup, with its dataset beside it (for similar cases)."""
+    from engine.learn.dataset import make_dataset, save_dataset
+    from engine.learn.model import evaluate, train
+    from engine.learn.ops import DATASET_FILE
+    from engine.learn.registry import promote, save_model
+    from engine.setups import parse_setup
+
+    text = SETUP.format(id=setup_ids[0], fast=10, slow=40, symbol="BTC", timeframe="1m")
+    candles = synthetic_candles(20_000, seed=7, start="2022-12-01")
+    dataset = make_dataset(parse_setup(text), candles, symbol="BTC/USDT", version=1)
+    evaluation = evaluate(dataset, folds=3, trees=50)
+    model = train(dataset, trees=50, folds=3)
+    for setup_id in setup_ids:
+        own = dataclasses.replace(dataset, frame=dataset.frame.assign(setup_id=setup_id),
+                                  meta={**dataset.meta, "setup_id": setup_id})
+        card = save_model(settings, model, evaluation, own.meta)
+        save_dataset(own, card.path / DATASET_FILE)
+        promote(settings, card.model_id, reason="the benchmark's champion")
+
+
+class _TimedScorer:
+    """The champion scorer, timed per signal."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.seconds, self.scored = inner, [], 0
+
+    def reset(self) -> None:
+        self.seconds, self.scored = [], 0
+
+    def warm(self, setup_id: str, version: int, **options) -> bool:
+        return self.inner.warm(setup_id, version, **options)
+
+    def observe(self, key, candles) -> None:
+        self.inner.observe(key, candles)
+
+    def score(self, signal, candles, **options):
+        started = time.perf_counter()
+        out = self.inner.score(signal, candles, **options)
+        self.seconds.append(time.perf_counter() - started)
+        self.scored += out is not None
+        return out
+
+    def median(self) -> float:
+        return float(np.median(self.seconds)) if self.seconds else float("nan")
+
+    def p95(self) -> float:
+        return float(np.percentile(self.seconds, 95)) if self.seconds else float("nan")
 
 
 class _Timed:

@@ -323,7 +323,9 @@ def caption(signal: SignalLike, rank: Rank, *, tz, late: bool | None = None,
     units, as Telegram counts): setup and version, symbol, timeframe, direction, the plan at
     the instrument's precision (`decimals`: give `price_decimals` of the candles; by default
     the entry's decimals, at least 2), planned R, the bar's time in zone `tz`, the score, the
-    risk suggestion and warnings, strengths, weaknesses and the detections behind the signal.
+    risk suggestion and warnings, the champion model's line when there is one (`_model_line`),
+    strengths and weaknesses (the model's top ones second, after the history's overall
+    sentence) and the detections behind the signal.
     `late` (default: the signal's own ``late`` attribute, else False) marks an alert sent
     after its time. Strengths and weaknesses are dropped first when the text is too long,
     then the "why" line is shortened, then warnings go."""
@@ -332,8 +334,8 @@ def caption(signal: SignalLike, rank: Rank, *, tz, late: bool | None = None,
         decimals = max(2, price_decimals([float(signal.entry)]))
     head = _head(signal, rank, tz=zone(tz), late=late, decimals=decimals)
     warnings = [f"⚠️ {_esc(_cut(w, WARNING_CHARS))}" for w in rank.warnings]
-    strengths = [f"✅ {_esc(_cut(s, WARNING_CHARS))}" for s in rank.strengths]
-    weaknesses = [f"❌ {_esc(_cut(w, WARNING_CHARS))}" for w in rank.weaknesses]
+    strengths = _reasons("✅", rank.strengths, rank.model_strengths)
+    weaknesses = _reasons("❌", rank.weaknesses, rank.model_weaknesses)
     why = _why(signal, tz=zone(tz), decimals=decimals)
     keep = 1  # strengths and weaknesses go down to the best one each before "why" is cut
     while True:
@@ -383,6 +385,8 @@ def _head(signal: SignalLike, rank: Rank, *, tz, late: bool, decimals: int) -> l
     end = start + timeframe_delta(signal.timeframe)
     lines.append(f"Bar {start:%Y-%m-%d %H:%M}–{end:%H:%M} {_esc(zone_name(tz))}")
     lines.append(_score_line(rank))
+    if rank.probability is not None:
+        lines.append(_model_line(rank))
     if rank.size is not None and rank.risk_money is not None:
         distance = abs(float(signal.entry) - float(signal.stop))
         lines.append(f"Risk <b>{rank.risk_money:,.2f}</b> → size <b>{rank.size:,.6g}</b> "
@@ -391,11 +395,27 @@ def _head(signal: SignalLike, rank: Rank, *, tz, late: bool, decimals: int) -> l
 
 
 def _score_line(rank: Rank) -> str:
-    model = f" · model p {rank.probability:.2f}" if rank.probability is not None else ""
     if not rank.trades:
-        return f"Score <b>{rank.score:+.2f} R</b> · no history yet{model}"
+        return f"Score <b>{rank.score:+.2f} R</b> · no history yet"
     noun = "trade" if rank.trades == 1 else "trades"
-    return f"Score <b>{rank.score:+.2f} R</b>/trade · from {rank.trades} {noun}{model}"
+    return f"Score <b>{rank.score:+.2f} R</b>/trade · from {rank.trades} {noun}"
+
+
+def _model_line(rank: Rank) -> str:
+    """``🤖 Model p 0.64 (champion 3f9a0c1d, AUC 0.61) · 7 of the 10 most similar reached
+    target``: the champion's calibrated probability and the similar past signals."""
+    model = f"champion {_esc(_cut(rank.model_id, FIELD_CHARS))}" if rank.model_id else "champion"
+    auc = f", AUC {rank.model_auc:.2f}" if rank.model_auc is not None else ""
+    similar = f" · {_esc(_cut(rank.similar, WARNING_CHARS))}" if rank.similar else ""
+    return f"🤖 Model p <b>{rank.probability:.2f}</b> ({model}{auc}){similar}"
+
+
+def _reasons(mark: str, history: tuple[str, ...], model: tuple[str, ...]) -> list[str]:
+    """The history's sentences with the model's (prefixed "model:") second, after the
+    overall one, so they are the last to go when the caption is too long."""
+    lines = [f"{mark} {_esc(_cut(s, WARNING_CHARS))}" for s in history]
+    lines[1:1] = [f"{mark} model: {_esc(_cut(s, WARNING_CHARS))}" for s in model]
+    return lines
 
 
 def _why(signal: SignalLike, *, tz, decimals: int) -> str:

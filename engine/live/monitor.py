@@ -17,7 +17,9 @@ loop iteration:
 3. hands each series' new bars to the evaluator with the history before them (after a gap:
    every missed bar, each on its full lookback, as in a backtest), keeps only signals on bars
    it has not evaluated before, drops those of paused setups, ranks them (`engine.live.rank`,
-   the setup version's backtest statistics cached until its run ids change), marks *late* the
+   the setup version's backtest statistics cached until its run ids change; with the champion
+   model's probability, reasons and similar cases when the version has one:
+   `engine.learn.live`, whose failure only leaves the probability out), marks *late* the
    ones whose bar closed ``late_after_bars`` bars ago or more, records them in the signal
    journal with their Telegram delivery in the same transaction (not for late alerts when
    ``late_policy`` is ``record``), draws each PNG to ``exchange/alerts/<short_key>.png`` on a
@@ -66,6 +68,7 @@ from engine.adapters.store import CandleStore
 from engine.backtest.presentation import price_decimals
 from engine.candles import timeframe_delta
 from engine.errors import ConfigurationError, ItaError
+from engine.learn.live import ChampionScorer
 from engine.live import state as live_state
 from engine.live.alert import caption, render_png
 from engine.live.commands import start_updates
@@ -122,9 +125,10 @@ class LiveMonitor:
 
     `clock` (a callable returning a UTC Timestamp), `exchange` (a ccxt instance), `telegram`
     (a channel, e.g. a `TelegramChannel` pointed at a fake), `evaluator` (a `LiveEvaluator`)
-    and `sleep` are for tests and the benchmark; by default the system clock, a ccxt exchange
-    made from ``live_exchange``, a `TelegramChannel` when ``ITA_TELEGRAM_TOKEN`` and a chat id
-    are set (else no Telegram), and `LiveEvaluator(home)`. The LLM comment follows the
+    `scorer` (a `ChampionScorer`) and `sleep` are for tests and the benchmark; by default the
+    system clock, a ccxt exchange made from ``live_exchange``, a `TelegramChannel` when
+    ``ITA_TELEGRAM_TOKEN`` and a chat id are set (else no Telegram), `LiveEvaluator(home)` and
+    a `ChampionScorer` reading older bars from the candle store. The LLM comment follows the
     settings (``llm_comment``, ``llm_base_url``, ``llm_model``; only with Telegram).
 
     >>> LiveMonitor(get_settings()).run()  # doctest: +SKIP
@@ -133,7 +137,7 @@ class LiveMonitor:
     def __init__(self, settings, *, clock: Callable[[], pd.Timestamp] | None = None,
                  exchange=None, telegram=None, evaluator=None,
                  sleep: Callable[[float], None] | None = None, updates: bool = True,
-                 interval_seconds: float = HEARTBEAT_SECONDS) -> None:
+                 interval_seconds: float = HEARTBEAT_SECONDS, scorer=None) -> None:
         self.settings = settings
         self.home = Path(settings.home)
         self.clock = clock or _utc_now
@@ -144,6 +148,7 @@ class LiveMonitor:
         self.setups_store = SetupStore(settings.setups_dir)
         self.runs = RunStore(settings.runs_dir)
         self.evaluator = evaluator if evaluator is not None else LiveEvaluator(self.home)
+        self.scorer = scorer if scorer is not None else ChampionScorer(settings, store=self.store)
         self.channel = telegram if telegram is not None else telegram_from(settings)
         self._facts: dict[str, CommentFacts] = {}  # alerts being sent, for their comment
         self.commenting = Commenting(self.channel, settings, self.journal,
@@ -289,6 +294,9 @@ class LiveMonitor:
             active.append(ActiveSetup(setup_id, version, loaded.setup, keys))
         self._signature, old_keys = signature, self._keys()
         self.active = active
+        for watched in active:  # champions loaded before their first signal, not at it
+            self.scorer.warm(watched.setup_id, watched.version, setup=watched.setup,
+                             keys=watched.keys, now=now)
         if self._keys() != old_keys:
             self._build_feeds(now)
 
@@ -354,6 +362,7 @@ class LiveMonitor:
         for key, bars in new_bars.items():
             window, new = self._extend(key, bars)
             frames[key] = window
+            self.scorer.observe(key, window)
             floor = self._evaluated.get(key)
             if not new:
                 continue
@@ -361,7 +370,7 @@ class LiveMonitor:
                 known = pd.Timestamp(signal.known_at)
                 if (floor is not None and known <= floor) or signal.setup_id in paused:
                     continue
-                ranked.append((signal, self._rank(signal)))
+                ranked.append((signal, self._rank(signal, window)))
             self._evaluated[key] = window.index[-1]
         recorded = 0
         for signal, signal_rank in order_alerts(ranked):
@@ -384,11 +393,15 @@ class LiveMonitor:
             self._stats[(setup_id, version)] = cached
         return cached[1]
 
-    def _rank(self, signal) -> Rank:
+    def _rank(self, signal, candles: pd.DataFrame | None = None) -> Rank:
+        """The signal's rank by its backtest history, with the champion model's probability
+        when its setup version has one (`candles`: the bars it was found on)."""
         setup = self._setup(signal.setup_id, int(signal.setup_version))
-        return rank(signal, self.stats(signal.setup_id, int(signal.setup_version)),
-                    account_size=self.settings.account_size, risk_pct=self.settings.risk_pct,
-                    costs=setup.costs)
+        ranked = rank(signal, self.stats(signal.setup_id, int(signal.setup_version)),
+                      account_size=self.settings.account_size, risk_pct=self.settings.risk_pct,
+                      costs=setup.costs)
+        scored = self.scorer.score(signal, candles, setup=setup)
+        return scored.apply(ranked) if scored is not None else ranked
 
     def is_late(self, signal, now: pd.Timestamp) -> bool:
         """Its bar closed `late_after_bars` bars ago or more."""
@@ -441,7 +454,7 @@ class LiveMonitor:
                 candles = self.store.read(signal.symbol, signal.timeframe, source=signal.source,
                                           end=signal.known_at + timeframe_delta(
                                               signal.timeframe))
-            prepared = self._draw(signal, self._rank(signal), candles, signal.late)
+            prepared = self._draw(signal, self._rank(signal, candles), candles, signal.late)
         if self.commenting.on:  # what its comment may say, once it is sent
             self._facts[item.signal_id] = self._comment_facts(prepared)
         return prepared.png, prepared.caption

@@ -23,8 +23,16 @@ row is kept (key: symbol, signal bar, direction).
 
 The score, in R per trade, shrinks every measured expectancy by its sample size (see `rank`):
 a setup with no history scores 0 (no edge known) and says "no history yet"; three lucky trades
-never outrank sixty good ones. A model probability (the learning module) will fill
-``Rank.probability`` through the same interface.
+never outrank sixty good ones.
+
+**The champion model.** When the setup version has a champion model (`engine.learn.live`), the
+monitor fills ``Rank.probability`` (calibrated probability of reaching the target), the model's
+expected R ``p × r_planned − (1 − p)``, its id and AUC, the similar-cases sentence and its top
+strength and weakness in words. Alerts are then ordered by **that expected R** instead of the
+score (`Rank.order_value`): both are R per trade, but the model's number is about this very
+signal (its features, judged out of sample by walk-forward), while the score only knows the
+buckets it falls into. The score stays on the alert and in the journal; an alert without a
+champion is ordered by its score, on the same R scale as the others.
 """
 
 from __future__ import annotations
@@ -210,9 +218,10 @@ def _empty_trades() -> pd.DataFrame:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Rank:
     """One alert's score (R per trade, shrunk; see `rank`), its strengths and weaknesses in
-    words, the position size and money at risk for the account, and warnings. `probability`
-    is left for the learning module's model (None until then); `trades` is the history's
-    sample size (0: no history yet)."""
+    words, the position size and money at risk for the account, and warnings; `trades` is
+    the history's sample size (0: no history yet). The ``probability`` and ``model_*`` fields
+    and ``similar`` come from the setup version's champion model (`engine.learn.live`; None
+    and empty without one)."""
 
     score: float
     probability: float | None = None
@@ -222,6 +231,20 @@ class Rank:
     risk_money: float | None = None
     warnings: tuple[str, ...] = ()
     trades: int = 0
+    model_expected_r: float | None = None  # p × r_planned − (1 − p), R per trade
+    model_id: str | None = None
+    model_auc: float | None = None
+    similar: str = ""  # "7 of the 10 most similar reached target"
+    model_strengths: tuple[str, ...] = ()  # the model's top reasons, in words
+    model_weaknesses: tuple[str, ...] = ()
+
+    @property
+    def order_value(self) -> float:
+        """What alerts are ordered by: the model's expected R when there is a champion,
+        else the score (module docstring)."""
+        if self.model_expected_r is not None and math.isfinite(self.model_expected_r):
+            return self.model_expected_r
+        return self.score
 
 
 def shrink(value: float | None, trades: int, toward: float, *, prior: int = PRIOR_TRADES
@@ -319,8 +342,9 @@ def _risk(signal: SignalLike, *, account_size: float, risk_pct: float,
 
 
 def order_alerts(ranked: Iterable[tuple[SignalLike, Rank]]) -> list[tuple[SignalLike, Rank]]:
-    """(signal, rank) pairs best first: highest score, then the larger history, then by
-    setup id, symbol and time so the order never depends on arrival."""
-    return sorted(ranked, key=lambda pair: (-pair[1].score, -pair[1].trades,
+    """(signal, rank) pairs best first: highest `Rank.order_value` (the champion's expected R,
+    else the score), then the larger history, then by setup id, symbol and time so the order
+    never depends on arrival."""
+    return sorted(ranked, key=lambda pair: (-pair[1].order_value, -pair[1].trades,
                                             str(pair[0].setup_id), str(pair[0].symbol),
                                             pd.Timestamp(pair[0].known_at)))
