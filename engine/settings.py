@@ -45,6 +45,14 @@ class Settings(BaseSettings):
                                                         "whether a setup's model is due for "
                                                         "training (engine/learn/retrain.py); "
                                                         "0: train only on demand")
+    notion_minutes: float = Field(
+        default=5.0, ge=0, le=24 * 60, description="Minutes between the engine's Notion "
+                                                   "rounds (journal rows, parameter edits; "
+                                                   "docs/NOTION.md) when Notion is set up; 0: "
+                                                   "only on demand (`ita notion ...`)")
+    weekly_summary: bool = Field(
+        default=True, description="Send the weekly summary (Monday 08:00 in the display time "
+                                  "zone) to Telegram, and to Notion when it is set up")
     rclone_config: Path | None = Field(
         default=None, description="rclone's config file (remotes and their tokens); empty: "
                                   "rclone's own (RCLONE_CONFIG or ~/.config/rclone/rclone.conf)")

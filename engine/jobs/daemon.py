@@ -28,6 +28,10 @@
   and labels since its model), one at a time and only while no other job waits; a version
   whose inputs did not change is not checked again. The reasons are in the log and
   ``exchange/learn_loop.json``.
+- Runs its small periodic duties on a thread of their own (`engine.jobs.periodic`): the paper
+  kill switch's file door (a ``KILL`` file in ``exchange/``, each second), the weekly summary
+  (Mondays 08:00 in the display zone, to Telegram and Notion) and the Notion round (journal
+  rows, parameter edits: every ``notion_minutes`` when Notion is set up).
 - Writes a heartbeat ``exchange/engine.json`` (pid, started_at, last_seen, jobs, setups).
 - One daemon per ITA home: ``exchange/engine.lock`` is locked by the operating system
   (``flock``; ``LockFileEx`` on Windows) for the daemon's whole life, so a second daemon
@@ -54,6 +58,7 @@ import filelock
 from engine._io import remove_stale_temporaries, write_json_atomic
 from engine.errors import ConfigurationError, ItaError, JobError
 from engine.jobs.bus import JobBus
+from engine.jobs.periodic import Periodic
 from engine.settings import Settings, get_settings
 
 HEARTBEAT_SECONDS = 2.0
@@ -380,6 +385,7 @@ class EngineDaemon:
             observer = self._watch()
             stopping = threading.Event()
             self._start_periodic_sync(stopping)
+            Periodic.for_settings(self.settings).start(stopping)
             try:
                 while not (stop and stop.is_set()):
                     self.run_pending()
