@@ -1,0 +1,243 @@
+"""Drive paper accounts from closed bars with the backtester's fills.
+
+**One implementation of the fills.** `on_bars` does not fill orders itself: it runs
+`engine.backtest.simulate` (the backtester's kernel) over the account's open *window* — the
+closed bars since its last closed position on that symbol (or since the start), from the
+balance that position left — and appends to the ledger what those bars have decided:
+
+- a trade the simulation opened: its order (at the signal bar), its entry fill, the entry fee
+  and an ``open`` position event;
+- a trade the simulation closed by its plan (stop, target, time, breakeven; a partial exit is
+  recorded with the exit, at the exit bar): its partial and exit fills, a ``closed`` position
+  event with the trade's R gross/net, fees and slippage, and the balance change;
+- a trade still open at the last closed bar (the simulation's ``end``): only its opening.
+
+Because the backtester's trades begun or ended by bar t never depend on bars after t, feeding
+the bars in any chunks — a year at once, a day at a time, one bar at a time — appends the same
+rows as one backtest of the whole history: **paper equals backtest**, the property
+tests/paper/test_parity*.py prove. Sizing is the backtester's (risk % of the balance, notional
+capped at the balance) with the account's balance as the equity, so the money matches too.
+
+Only closed bars count: with `now`, bars that have not closed by then are ignored; 1m candles
+used to resolve ambiguous bars are cut at the last closed bar's close.
+
+Closing by hand (`close`) books the exit at the price and time given and moves the window
+past it; from then on the account differs from the backtest, as a trader's hand does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.backtest.simulate import Costs, Sizing, simulate
+from engine.candles import CLOSE, timeframe_delta
+from engine.errors import DataError
+from engine.paper.account import Account
+from engine.paper.ledger import Entry, Ledger, crash_point, iso, position_id
+from engine.signals import SIGNAL_COLUMNS, conform_signals
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowResult:
+    """What one `on_bars` call did: rows appended, trades closed and open in its window."""
+
+    appended: int
+    closed: int
+    open: int
+    counters: dict[str, int]
+
+
+def signal_id(row) -> str:
+    """The stable id of a signal: setup@vN:symbol:known_at:long|short."""
+    side = "long" if int(row.direction) > 0 else "short"
+    return f"{row.setup_id}@v{int(row.setup_version)}:{row.symbol}:{iso(row.known_at)}:{side}"
+
+
+def _cursor(ledger: Ledger, account: Account, symbol: str) -> tuple[pd.Timestamp | None, float]:
+    """Where the window starts: the last closed position on `symbol` (its exit bar and the
+    balance it left), else the beginning with the starting balance."""
+    closed = ledger.rows("positions", account.name)
+    closed = closed[(closed["kind"] == "closed") & (closed["symbol"] == symbol)]
+    if closed.empty:
+        return None, float(account.starting_balance)
+    last = closed.iloc[-1]
+    money = ledger.rows("balance", account.name)
+    after = money[(money["position_id"] == last["position_id"]) & (money["kind"] == "pnl")]
+    return pd.Timestamp(last["at"]), float(after["balance_after"].iloc[-1])
+
+
+def _closed_bars(candles: pd.DataFrame, timeframe: str, now) -> pd.DataFrame:
+    if now is None:
+        return candles
+    cut = pd.Timestamp(now) - timeframe_delta(timeframe)
+    return candles[candles.index <= cut]
+
+
+def on_bars(ledger: Ledger, account: Account, candles: pd.DataFrame, signals: pd.DataFrame, *,
+            timeframe: str, costs: Costs, sizing: Sizing,
+            lower_candles: pd.DataFrame | None = None, now=None,
+            gap_entry: str = "fill") -> FollowResult:
+    """Advance `account` on one symbol's closed `candles` (any history that reaches back to
+    the account's last closed position; more is ignored) and the `signals` known on them.
+
+    >>> on_bars(ledger, account, candles, signals, timeframe="15m",
+    ...         costs=Costs(5, 2), sizing=Sizing("risk_percent", 0.5))  # doctest: +SKIP
+    FollowResult(appended=4, closed=1, open=0, counters={...})
+    """
+    candles = _closed_bars(candles, timeframe, now)
+    if candles.empty:
+        return FollowResult(0, 0, 0, {})
+    signals = conform_signals(signals) if len(signals) else signals.reindex(
+        columns=list(SIGNAL_COLUMNS))
+    symbols = set(signals["symbol"])
+    if len(symbols) > 1:
+        raise DataError(f"on_bars takes one symbol's signals, got {sorted(symbols)}")
+    symbol = symbols.pop() if symbols else None
+    if symbol is None:
+        return FollowResult(0, 0, 0, {})
+    start, balance = _cursor(ledger, account, symbol)
+    if start is not None:
+        candles = candles[candles.index >= start]
+        signals = signals[signals["known_at"] >= start].reset_index(drop=True)
+    if candles.empty:
+        return FollowResult(0, 0, 0, {})
+    if lower_candles is not None:
+        lower_candles = lower_candles[lower_candles.index < candles.index[-1]
+                                      + timeframe_delta(timeframe)]
+    result = simulate(candles, signals, costs=costs, sizing=sizing, initial_equity=balance,
+                      lower_candles=lower_candles, gap_entry=gap_entry)
+    kinds = {signal_id(row): row.entry_type for row in signals.itertuples(index=False)}
+    entries = _entries(account.name, result.trades, result.equity["equity"], balance,
+                       costs.fee_bps / 1e4, kinds)
+    crash_point("follow:decided")
+    appended = ledger.append(entries)
+    crash_point("follow:recorded")
+    ended = int((result.trades["exit_reason"] == "end").sum())
+    return FollowResult(appended, len(result.trades) - ended, ended, result.counters)
+
+
+def _entries(account: str, trades: pd.DataFrame, equity: pd.Series, cash: float,
+             fee: float, kinds: dict[str, str]) -> list[Entry]:
+    out: list[Entry] = []
+    for trade in trades.itertuples(index=False):
+        sid = signal_id(_Keyed(trade))
+        entry_fee = trade.size * trade.entry_price * fee  # the kernel's own expression
+        cash_in = cash - entry_fee
+        at_entry = iso(trade.entry_time)
+        common = {"symbol": trade.symbol, "setup_id": trade.setup_id,
+                  "direction": int(trade.direction)}
+        out += [
+            Entry("orders", kinds.get(sid, "market"), account, sid, iso(trade.signal_time),
+                  {**common, "setup_version": int(trade.setup_version),
+                   "price": trade.entry_price, "stop": trade.stop_price,
+                   "target": trade.target_price}),
+            Entry("fills", "entry", account, sid, at_entry,
+                  {"price": trade.entry_price, "size": trade.size, "fee": entry_fee}),
+            Entry("balance", "fee", account, sid, at_entry,
+                  {"amount": -entry_fee, "balance_after": cash_in}),
+            Entry("positions", "open", account, sid, at_entry,
+                  {**common, "signal_time": iso(trade.signal_time), "entry_time": at_entry,
+                   "entry_price": trade.entry_price, "size": trade.size,
+                   "stop": trade.stop_price, "target": trade.target_price}),
+        ]
+        if trade.exit_reason == "end":
+            break  # still open at the last closed bar: nothing after it is decided
+        out += _exit_entries(account, sid, trade, cash_in, float(equity.loc[trade.exit_time]))
+        cash = float(equity.loc[trade.exit_time])
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Keyed:
+    """A trade row seen as the signal it came from (for `signal_id`)."""
+
+    trade: object
+
+    def __getattr__(self, name: str):
+        return getattr(self.trade, "signal_time" if name == "known_at" else name)
+
+
+def _exit_entries(account: str, sid: str, trade, cash_in: float, cash_out: float
+                  ) -> list[Entry]:
+    at = iso(trade.exit_time)
+    out = []
+    if not np.isnan(trade.partial_price):
+        out.append(Entry("fills", "partial", account, sid, at,
+                         {"price": trade.partial_price, "reason": "partial"}))
+    out += [
+        Entry("fills", "exit", account, sid, at,
+              {"price": trade.exit_price, "reason": trade.exit_reason}),
+        Entry("positions", "closed", account, sid, at,
+              {"symbol": trade.symbol, "setup_id": trade.setup_id,
+               "direction": int(trade.direction), "exit_price": trade.exit_price,
+               "exit_reason": trade.exit_reason, "risk": trade.risk, "pnl": trade.pnl,
+               "fees": trade.fees, "slippage": trade.slippage, "r_gross": trade.r_gross,
+               "r_net": trade.r_net}),
+        Entry("balance", "pnl", account, sid, at,
+              {"amount": cash_out - cash_in, "balance_after": cash_out}),
+    ]
+    return out
+
+
+def close(ledger: Ledger, account: Account, position: str, *, price: float, at, fee_bps: float,
+          ) -> float:
+    """Close an open position by hand at `price` (time `at`); returns its P&L after fees.
+
+    The exit pays `fee_bps` like any exit and no slippage (the price given is the fill)."""
+    opened = ledger.open_positions(account.name)
+    match = opened[opened["position_id"] == position] if len(opened) else opened
+    if match.empty:
+        known = ", ".join(opened["position_id"]) if len(opened) else "none open"
+        raise DataError(f"paper account {account.name!r}: no open position {position!r} "
+                        f"({known})")
+    row = match.iloc[0]
+    d, size, fill = int(row["direction"]), float(row["size"]), float(row["entry_price"])
+    exit_fee = size * price * fee_bps / 1e4
+    entry_fee = size * fill * fee_bps / 1e4
+    pnl_gross = size * (price - fill) * d
+    risk = abs(fill - float(row["stop"])) * size
+    pnl = pnl_gross - entry_fee - exit_fee
+    cash_in = ledger.balance(account.name, account.starting_balance)
+    cash_out = cash_in + pnl_gross - exit_fee
+    trade = pd.Series({"exit_time": pd.Timestamp(at), "partial_price": np.nan,
+                       "exit_price": float(price), "exit_reason": "manual",
+                       "symbol": row["symbol"], "setup_id": row["setup_id"], "direction": d,
+                       "risk": risk, "pnl": pnl, "fees": entry_fee + exit_fee, "slippage": 0.0,
+                       "r_gross": pnl_gross / risk if risk else np.nan,
+                       "r_net": pnl / risk if risk else np.nan})
+    ledger.append(_exit_entries(account.name, row["signal_id"], trade, cash_in, cash_out))
+    return pnl
+
+
+def taken_only(signals: pd.DataFrame, journal_file: str | Path) -> pd.DataFrame:
+    """The rows of `signals` the trader marked **Taken** in the live journal at
+    `journal_file` (matched on setup, version, symbol, bar and direction)."""
+    if not len(signals) or not Path(journal_file).exists():
+        return signals.iloc[0:0]
+    with sqlite3.connect(f"file:{journal_file}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT setup_id, setup_version, symbol, known_at, direction "
+                          "FROM signals WHERE decision = 'Taken'").fetchall()
+    taken = {(s, int(v), sym, iso(t), int(d)) for s, v, sym, t, d in rows}
+    keep = [(r.setup_id, int(r.setup_version), r.symbol, iso(r.known_at), int(r.direction))
+            in taken for r in signals.itertuples(index=False)]
+    return signals[np.array(keep, dtype=bool)].reset_index(drop=True)
+
+
+def equity(ledger: Ledger, account: Account, marks: dict[str, float]) -> float:
+    """Balance plus the open positions valued at `marks` (symbol -> last close)."""
+    cash = ledger.balance(account.name, account.starting_balance)
+    opened = ledger.open_positions(account.name)
+    for row in opened.itertuples(index=False):
+        mark = marks.get(row.symbol)
+        if mark is not None:
+            cash += row.size * (mark - row.entry_price) * row.direction
+    return cash
+
+
+__all__ = ["CLOSE", "FollowResult", "close", "equity", "on_bars", "position_id", "signal_id",
+           "taken_only"]
