@@ -81,9 +81,16 @@ def iso(moment) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_reached: dict[str, int] = {}
+
+
 def crash_point(name: str) -> None:
-    """Die here, as ``kill -9`` would, when the crash tests ask for it (`CRASH_ENV`)."""
-    if os.environ.get(CRASH_ENV) == name:
+    """Die here, as ``kill -9`` would, when the crash tests ask for it: `CRASH_ENV` names the
+    point and ``ITA_PAPER_CRASH_NTH`` the how-many-th time it is reached (default 1)."""
+    if os.environ.get(CRASH_ENV) != name:
+        return
+    _reached[name] = _reached.get(name, 0) + 1
+    if _reached[name] >= int(os.environ.get("ITA_PAPER_CRASH_NTH", "1")):
         os.kill(os.getpid(), _signal.SIGKILL)
 
 
@@ -164,14 +171,14 @@ class Ledger:
                 cols = [c for c, _ in TABLES[entry.table]]
                 names = ["id", "seq", "account", "signal_id", "position_id", "kind", "at",
                          "created_at", *cols]
-                row = [entry.id, seq + n + 1, entry.account, entry.signal_id,
+                row = [entry.id, seq + added + 1, entry.account, entry.signal_id,
                        position_id(entry.account, entry.signal_id), entry.kind, entry.at, now,
                        *(entry.values.get(c) for c in cols)]
                 cursor = db.execute(
                     f"INSERT OR IGNORE INTO {entry.table} ({', '.join(names)}) "
                     f"VALUES ({', '.join('?' * len(names))})", row)
                 added += cursor.rowcount
-                if n == 0:
+                if n == 1:  # one row written, the rest not: the transaction is half done
                     crash_point("ledger:inside_transaction")
         return added
 

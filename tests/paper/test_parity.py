@@ -54,7 +54,7 @@ def assert_same_trades(ledger: Ledger, full, account="acct") -> None:
         assert ledger.balance(account, 10_000) == full.equity["equity"].iloc[-1]
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=15, deadline=None,
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(8, 40), drawn=ideas,
        chunk=st.integers(1, 7))
