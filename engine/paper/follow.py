@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from engine.backtest.simulate import Costs, Sizing, simulate
-from engine.candles import CLOSE, timeframe_delta
+from engine.candles import timeframe_delta
 from engine.errors import DataError
 from engine.paper.account import Account
-from engine.paper.ledger import Entry, Ledger, crash_point, iso, position_id
+from engine.paper.ledger import Entry, Ledger, crash_point, iso
 from engine.signals import SIGNAL_COLUMNS, conform_signals
 
 
@@ -58,17 +58,18 @@ def signal_id(row) -> str:
     return f"{row.setup_id}@v{int(row.setup_version)}:{row.symbol}:{iso(row.known_at)}:{side}"
 
 
-def _cursor(ledger: Ledger, account: Account, symbol: str) -> tuple[pd.Timestamp | None, float]:
-    """Where the window starts: the last closed position on `symbol` (its exit bar and the
-    balance it left), else the beginning with the starting balance."""
+def _cursor(ledger: Ledger, account: Account, symbol: str, setups: set[str]
+            ) -> tuple[pd.Timestamp | None, float]:
+    """Where the window starts: the last closed position of `setups` on `symbol` (its exit
+    bar and the balance it left), else the beginning with the starting balance."""
     closed = ledger.rows("positions", account.name)
-    closed = closed[(closed["kind"] == "closed") & (closed["symbol"] == symbol)]
+    closed = closed[(closed["kind"] == "closed") & (closed["symbol"] == symbol)
+                    & closed["setup_id"].isin(setups)]
     if closed.empty:
         return None, float(account.starting_balance)
     last = closed.iloc[-1]
-    money = ledger.rows("balance", account.name)
-    after = money[(money["position_id"] == last["position_id"]) & (money["kind"] == "pnl")]
-    return pd.Timestamp(last["at"]), float(after["balance_after"].iloc[-1])
+    return pd.Timestamp(last["at"]), ledger.balance(account.name, account.starting_balance,
+                                                    until=last["at"])
 
 
 def _closed_bars(candles: pd.DataFrame, timeframe: str, now) -> pd.DataFrame:
@@ -100,7 +101,7 @@ def on_bars(ledger: Ledger, account: Account, candles: pd.DataFrame, signals: pd
     symbol = symbols.pop() if symbols else None
     if symbol is None:
         return FollowResult(0, 0, 0, {})
-    start, balance = _cursor(ledger, account, symbol)
+    start, balance = _cursor(ledger, account, symbol, set(signals["setup_id"]))
     if start is not None:
         candles = candles[candles.index >= start]
         signals = signals[signals["known_at"] >= start].reset_index(drop=True)
@@ -138,8 +139,7 @@ def _entries(account: str, trades: pd.DataFrame, equity: pd.Series, cash: float,
                    "target": trade.target_price}),
             Entry("fills", "entry", account, sid, at_entry,
                   {"price": trade.entry_price, "size": trade.size, "fee": entry_fee}),
-            Entry("balance", "fee", account, sid, at_entry,
-                  {"amount": -entry_fee, "balance_after": cash_in}),
+            Entry("balance", "fee", account, sid, at_entry, {"amount": -entry_fee}),
             Entry("positions", "open", account, sid, at_entry,
                   {**common, "signal_time": iso(trade.signal_time), "entry_time": at_entry,
                    "entry_price": trade.entry_price, "size": trade.size,
@@ -179,7 +179,7 @@ def _exit_entries(account: str, sid: str, trade, cash_in: float, cash_out: float
                "fees": trade.fees, "slippage": trade.slippage, "r_gross": trade.r_gross,
                "r_net": trade.r_net}),
         Entry("balance", "pnl", account, sid, at,
-              {"amount": cash_out - cash_in, "balance_after": cash_out}),
+              {"amount": cash_out - cash_in}),
     ]
     return out
 
@@ -202,8 +202,8 @@ def close(ledger: Ledger, account: Account, position: str, *, price: float, at, 
     pnl_gross = size * (price - fill) * d
     risk = abs(fill - float(row["stop"])) * size
     pnl = pnl_gross - entry_fee - exit_fee
-    cash_in = ledger.balance(account.name, account.starting_balance)
-    cash_out = cash_in + pnl_gross - exit_fee
+    cash_in = 0.0  # only the change is booked: the P&L less the exit fee
+    cash_out = pnl_gross - exit_fee
     trade = pd.Series({"exit_time": pd.Timestamp(at), "partial_price": np.nan,
                        "exit_price": float(price), "exit_reason": "manual",
                        "symbol": row["symbol"], "setup_id": row["setup_id"], "direction": d,
@@ -239,5 +239,99 @@ def equity(ledger: Ledger, account: Account, marks: dict[str, float]) -> float:
     return cash
 
 
-__all__ = ["CLOSE", "FollowResult", "close", "equity", "on_bars", "position_id", "signal_id",
-           "taken_only"]
+def terms(account: Account, setup) -> tuple[Costs, Sizing]:
+    """The costs and sizing `account` trades `setup` with: the account's own where it sets
+    them, else the setup's (as `ita backtest` uses them)."""
+    costs = account.costs or setup.costs
+    percent = account.risk_percent or setup.risk.percent
+    return Costs(costs.fee_bps, costs.slippage_bps), Sizing("risk_percent", percent)
+
+
+@dataclasses.dataclass(frozen=True)
+class Replay:
+    """An account run over stored history next to the backtest of the same signals."""
+
+    account: str
+    setup: str
+    symbol: str
+    bars: int
+    signals: int
+    paper: pd.DataFrame  # the account's positions from this replay
+    backtest: pd.DataFrame  # `simulate`'s trades of the same signals
+    same: bool  # same trades: times, prices, reasons, R gross/net, fees
+
+
+def replay(home: str | Path, name: str, setup_ref: str, *, start=None, end=None,
+           chunk_bars: int = 96, candle_store=None, setup_store=None) -> Replay:
+    """Run account `name` over the stored history of `setup_ref` (its first symbol), feeding
+    `chunk_bars` closed bars per step as the live feed would, and backtest the same signals
+    from the same balance: the parity a trader can check (`ita paper replay`)."""
+    from engine.adapters.store import CandleStore
+    from engine.backtest.run import _lower_candles, simulate_signals
+    from engine.live.journal import journal_path
+    from engine.paper.account import AccountStore
+    from engine.paper.ledger import ledger_path
+    from engine.pipeline import detect_setup
+
+    account = AccountStore(home).load(name)
+    candle_store = candle_store or CandleStore.from_settings()
+    found = detect_setup(setup_ref, start=start, end=end, candle_store=candle_store,
+                         setup_store=setup_store)
+    setup, candles, signals = found.version.setup, found.candles, found.signals
+    if account.mode == "taken":
+        signals = taken_only(signals, journal_path(home))
+    costs, sizing = terms(account, setup)
+    timeframe = setup.market.timeframe
+    lower = _lower_candles(candle_store, found.symbol, timeframe, candles.index[0],
+                           candles.index[-1] + timeframe_delta(timeframe))
+    with Ledger(ledger_path(home)) as ledger:
+        before = set(ledger.positions(account.name)["position_id"])
+        for cut in [*range(chunk_bars, len(candles), chunk_bars), len(candles)]:
+            shown = candles.iloc[:cut]
+            on_bars(ledger, account, shown, signals[signals["known_at"] <= shown.index[-1]],
+                    timeframe=timeframe, costs=costs, sizing=sizing, lower_candles=lower)
+        paper = ledger.positions(account.name)
+    paper = paper[~paper["position_id"].isin(before)].reset_index(drop=True)
+    result, _, _ = simulate_signals(setup, candles, signals, symbol=found.symbol,
+                                    candle_store=candle_store, costs=costs, sizing=sizing,
+                                    initial_equity=account.starting_balance)
+    return Replay(account.name, setup.id, found.symbol, len(candles), len(signals), paper,
+                  result.trades, same_trades(paper, result.trades))
+
+
+_COMPARED = ["entry_price", "exit_price", "fees", "r_gross", "r_net"]
+
+
+def same_trades(paper: pd.DataFrame, backtest: pd.DataFrame) -> bool:
+    """Do the account's closed positions equal the backtest's trades closed by the rules
+    (times, prices, reasons, R gross and net, fees; to 1e-9 relative)?"""
+    closed = paper[paper["status"] == "closed"].reset_index(drop=True)
+    rules = backtest[backtest["exit_reason"] != "end"].reset_index(drop=True)
+    if len(closed) != len(rules):
+        return False
+    if not len(rules):
+        return True
+    times = (list(pd.to_datetime(closed["entry_time"])) == list(rules["entry_time"])
+             and list(pd.to_datetime(closed["exit_time"])) == list(rules["exit_time"]))
+    reasons = list(closed["exit_reason"]) == list(rules["exit_reason"])
+    numbers = all(np.allclose(closed[c].to_numpy(float), rules[c].to_numpy(float), rtol=1e-9,
+                              equal_nan=True) for c in _COMPARED)
+    return bool(times and reasons and numbers)
+
+
+def status(ledger: Ledger, account: Account, *, marks: dict[str, float] | None = None,
+           today=None) -> dict:
+    """Balance, equity (open positions at `marks`), open positions and today's P&L (UTC day
+    of `today`, default now) of `account`."""
+    marks = marks or {}
+    day = pd.Timestamp(today or pd.Timestamp.now(tz="UTC")).tz_convert("UTC").normalize()
+    money = ledger.rows("balance", account.name)
+    today_pnl = float(money.loc[pd.to_datetime(money["at"]) >= day, "amount"].sum()) \
+        if len(money) else 0.0
+    positions = ledger.positions(account.name)
+    closed = positions[positions["status"] == "closed"] if len(positions) else positions
+    return {"account": account.name, "currency": account.currency,
+            "starting_balance": account.starting_balance,
+            "balance": ledger.balance(account.name, account.starting_balance),
+            "equity": equity(ledger, account, marks), "today_pnl": today_pnl,
+            "open": ledger.open_positions(account.name), "closed_trades": len(closed)}

@@ -53,7 +53,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
                   ("exit_price", "REAL"), ("exit_reason", "TEXT"), ("risk", "REAL"),
                   ("pnl", "REAL"), ("fees", "REAL"), ("slippage", "REAL"),
                   ("r_gross", "REAL"), ("r_net", "REAL")),
-    "balance": (("amount", "REAL"), ("balance_after", "REAL")),
+    "balance": (("amount", "REAL"),),
 }
 _SCHEMA = "".join(
     f"CREATE TABLE IF NOT EXISTS {name} ({_COMMON}, "
@@ -200,12 +200,16 @@ class Ledger:
                                     if k != "created_at") for r in rows]
         return out
 
-    def balance(self, account: str, starting: float) -> float:
-        """The cash balance: the last balance change's running balance (or `starting`)."""
+    def balance(self, account: str, starting: float, *, until: str | None = None) -> float:
+        """The cash balance: `starting` plus every balance change (up to bar time `until`,
+        ISO UTC, when given)."""
+        where, args = "account = ?", [account]
+        if until is not None:
+            where, args = where + " AND at <= ?", [account, until]
         with self._lock:
-            row = self._db.execute("SELECT balance_after FROM balance WHERE account = ? "
-                                   "ORDER BY seq DESC LIMIT 1", [account]).fetchone()
-        return float(row[0]) if row else float(starting)
+            row = self._db.execute(f"SELECT SUM(amount) FROM balance WHERE {where}",
+                                   args).fetchone()
+        return float(starting) + float(row[0] or 0.0)
 
     def positions(self, account: str) -> pd.DataFrame:
         """One row per position (open ones have no exit): the trades of the account."""

@@ -86,7 +86,7 @@ def test_the_same_entry_twice_is_one_row(tmp_path) -> None:
 
 def test_a_half_written_call_leaves_nothing(tmp_path) -> None:
     ledger = Ledger(tmp_path / "l.sqlite")
-    good = Entry("balance", "fee", "a", "s", "t", {"amount": -1.0, "balance_after": 99.0})
+    good = Entry("balance", "fee", "a", "s", "t", {"amount": -1.0})
     bad = Entry("nosuchtable", "x", "a", "s", "t", {})
     with pytest.raises(KeyError):
         ledger.append([good, bad])

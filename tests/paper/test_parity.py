@@ -42,16 +42,18 @@ def assert_same_trades(ledger: Ledger, full, account="acct") -> None:
         assert list(pd.to_datetime(closed["entry_time"])) == list(rules["entry_time"])
         assert list(pd.to_datetime(closed["exit_time"])) == list(rules["exit_time"])
         for column in SAME:
-            np.testing.assert_array_equal(closed[column].to_numpy(float),
-                                          rules[column].to_numpy(float), err_msg=column)
+            np.testing.assert_allclose(closed[column].to_numpy(float),
+                                       rules[column].to_numpy(float), rtol=1e-9, atol=1e-9,
+                                       err_msg=column)
     still = paper[paper["status"] == "open"]
     ended = full.trades[full.trades["exit_reason"] == "end"]
     assert len(still) == len(ended)
     if len(ended):
         assert still["entry_price"].iloc[0] == ended["entry_price"].iloc[0]
         assert still["size"].iloc[0] == ended["size"].iloc[0]
-    else:  # flat: the balance is the backtest's final equity, to the last bit
-        assert ledger.balance(account, 10_000) == full.equity["equity"].iloc[-1]
+    else:  # flat: the balance is the backtest's final equity
+        assert ledger.balance(account, 10_000) == pytest.approx(full.equity["equity"].iloc[-1],
+                                                                rel=1e-12)
 
 
 @settings(max_examples=15, deadline=None,
