@@ -285,13 +285,16 @@ def replay(home: str | Path, name: str, setup_ref: str, *, start=None, end=None,
     lower = _lower_candles(candle_store, found.symbol, timeframe, candles.index[0],
                            candles.index[-1] + timeframe_delta(timeframe))
     with Ledger(ledger_path(home)) as ledger:
-        before = set(ledger.positions(account.name)["position_id"])
         for cut in [*range(chunk_bars, len(candles), chunk_bars), len(candles)]:
             shown = candles.iloc[:cut]
             on_bars(ledger, account, shown, signals[signals["known_at"] <= shown.index[-1]],
                     timeframe=timeframe, costs=costs, sizing=sizing, lower_candles=lower)
         paper = ledger.positions(account.name)
-    paper = paper[~paper["position_id"].isin(before)].reset_index(drop=True)
+    if len(paper):  # this setup's positions on this symbol whose signals fall in the range
+        when = pd.to_datetime(paper["signal_time"])
+        paper = paper[(paper["setup_id"] == setup.id) & (paper["symbol"] == found.symbol)
+                      & (when >= candles.index[0]) & (when <= candles.index[-1])
+                      ].reset_index(drop=True)
     result, _, _ = simulate_signals(setup, candles, signals, symbol=found.symbol,
                                     candle_store=candle_store, costs=costs, sizing=sizing,
                                     initial_equity=account.starting_balance)
