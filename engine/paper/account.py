@@ -109,10 +109,12 @@ class AccountStore:
             raise DataError(f"no paper account {name!r}{hint}")
         try:
             return Account.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except (ValidationError, yaml.YAMLError) as error:
-            first = str(error).splitlines()
-            raise ConfigurationError(f"{path}: {first[1] if len(first) > 1 else first[0]}"
-                                     ) from None
+        except ValidationError as error:
+            detail = error.errors()[0]
+            field = ".".join(str(p) for p in detail["loc"]) or "(file)"
+            raise ConfigurationError(f"{path}: {field}: {detail['msg']}") from None
+        except yaml.YAMLError as error:
+            raise ConfigurationError(f"{path}: not valid YAML ({error})") from None
 
     def follow(self, name: str, setup_id: str) -> Account:
         account = self.load(name)
