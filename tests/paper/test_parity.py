@@ -139,3 +139,44 @@ def test_lower_timeframe_resolution_is_the_backtests(tmp_path, chunk) -> None:
     assert full.counters["ambiguous_lower_tf"] > 0
     ledger = replay(tmp_path, candles, signals, [*range(chunk, n, chunk), n], lower=lower)
     assert_same_trades(ledger, full)
+
+
+def test_a_position_closed_by_hand_stays_closed_and_later_signals_trade(tmp_path) -> None:
+    from engine.paper.follow import close
+
+    candles = random_bars(13, 80)
+    # a long with a far stop and target and no time exit stays open; a later signal trades
+    far = [(0.1, 1, False, 0.0, 0.5, 0.9, 0, 0, np.nan, np.nan),
+           (0.8, -1, False, 0.0, 0.01, 0.02, 0, 2, np.nan, np.nan)]
+    signals = make_signals(candles, far)
+    ledger = Ledger(tmp_path / "l.sqlite")
+    account = Account(name="acct", starting_balance=10_000)
+
+    def feed(cut: int) -> None:
+        shown = candles.iloc[:cut]
+        on_bars(ledger, account, shown, signals[signals["known_at"] <= shown.index[-1]],
+                timeframe="15m", costs=COSTS, sizing=SIZING)
+
+    feed(30)
+    opened = ledger.open_positions("acct")
+    assert len(opened) == 1
+    pid, size, entry = opened["position_id"].iloc[0], opened["size"].iloc[0], \
+        opened["entry_price"].iloc[0]
+    price = candles["close"].iloc[29]
+    pnl = close(ledger, account, pid, price=price, at=candles.index[30], fee_bps=5)
+    assert pnl == pytest.approx(size * (price - entry) - size * (entry + price) * 5 / 1e4)
+    assert ledger.balance("acct", 10_000) == pytest.approx(10_000 + pnl)
+    with pytest.raises(Exception, match="no open position"):
+        close(ledger, account, pid, price=price, at=candles.index[31], fee_bps=5)
+    for cut in range(31, 81):
+        feed(cut)
+    positions = ledger.positions("acct")
+    assert len(positions) == 2 and positions["exit_reason"].iloc[0] == "manual"  # not re-opened
+    # the next signal trades as the backtest from the close on, with the balance it left
+    after = simulate(candles.iloc[30:], signals.iloc[1:], costs=COSTS, sizing=SIZING,
+                     initial_equity=10_000 + pnl).trades
+    assert len(after) == 1
+    later = positions.iloc[1]
+    assert later["exit_reason"] == after["exit_reason"].iloc[0]
+    assert pd.Timestamp(later["entry_time"]) == after["entry_time"].iloc[0]
+    assert later["size"] == pytest.approx(after["size"].iloc[0], rel=1e-12)
