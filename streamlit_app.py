@@ -27,6 +27,7 @@ pages = {
         st.Page("views/journal.py", title="Journal", icon=":material/menu_book:"),
         st.Page("views/live.py", title="Live", icon=":material/notifications_active:"),
         st.Page("views/knowledge.py", title="Knowledge", icon=":material/local_library:"),
+        st.Page("views/learning.py", title="Learning", icon=":material/psychology:"),
     ],
     # Live and Knowledge pages join this section in later releases.
     "System": [st.Page("views/settings.py", title="Settings", icon=":material/settings:")],

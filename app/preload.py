@@ -11,7 +11,8 @@ WARM_MODULES = (  # what the pages import at their first use, slowest first (num
     "engine.backtest.report", "streamlit_flow", "app.flow_graph", "engine.setups.edit",
     "app.research_ui", "app.journal_ui", "app.runs_ui", "engine.backtest.optimise",
     "chromadb", "engine.kb.search", "engine.kb.verified", "app.kb_ui", "app.kb_share",
-    "engine.kb.sync",
+    "engine.kb.sync", "xgboost", "engine.learn.model", "engine.learn.dataset",
+    "engine.learn.explain", "engine.learn.ops", "app.learn_ui",
 )
 # those the launcher imports before the server starts: no Streamlit, so no component declared
 # outside a page's script context (the app's modules and the flow canvas wait for a page)

@@ -42,6 +42,18 @@ def _register() -> None:
 
     paper.register(app)
 
+    from engine.cli import kill  # the paper kill switch (issue 15)
+
+    kill.register(app)
+
+    from engine.cli import report  # period reports and the random-sample check (issue 14)
+
+    report.register(app)
+
+    from engine.cli import notion  # Notion: journal, parameters, reports (issue 14)
+
+    notion.register(app)
+
 
 _register()
 

@@ -24,6 +24,10 @@ Sidecars for a folder of screenshots (``chart1.png`` + ``chart1.yaml``)::
     time: 2023-03-07 15:20 # the bar's open time; UTC unless it carries an offset
     label: setup           # setup | not_setup (also: not, no)
     note: clean sweep of Asia low   # optional
+
+Each label remembers where it came from (`SOURCES`): a click on the app's chart, a screenshot
+(uploaded in the app or imported from a folder) or the CLI; a label written before sources
+were kept reads as "screenshot" when it has one, else "cli".
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ OUTCOMES = ("true_positive", "missed", "false_positive", "true_negative", "no_ca
 DISAGREEMENTS = ("missed", "false_positive")
 _IMAGES = (".png", ".jpg", ".jpeg")
 _SIDECAR_FIELDS = {"symbol", "timeframe", "time", "label", "note"}
+SOURCES = ("chart", "screenshot", "cli")
 
 
 def labels_dir(settings) -> Path:
@@ -69,8 +74,13 @@ def parse_kind(value: object) -> str:
     return kind
 
 
-def parse_time(value: object) -> pd.Timestamp:
-    """A UTC timestamp from text or a datetime; a naive time is taken as UTC."""
+def parse_time(value: object, *, tz="UTC") -> pd.Timestamp:
+    """A UTC timestamp from text or a datetime; a naive time is taken in `tz` (default UTC:
+    the app passes the trader's display zone).
+
+    >>> parse_time("2023-03-07 17:20", tz="Europe/Athens")
+    Timestamp('2023-03-07 15:20:00+0000', tz='UTC')
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError("is required (the bar's open time, e.g. 2023-03-07 15:20)")
     try:
@@ -79,7 +89,13 @@ def parse_time(value: object) -> pd.Timestamp:
         raise ValueError(f"{value!r} is not a date and time (e.g. 2023-03-07 15:20)") from None
     if pd.isna(stamp):
         raise ValueError(f"{value!r} is not a date and time")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    if stamp.tzinfo is None:
+        try:
+            stamp = stamp.tz_localize(tz)
+        except (ValueError, TypeError) as error:  # a local time that a clock change skips
+            raise ValueError(f"{value!r} does not exist or is ambiguous in {tz} ({error})") \
+                from None
+    return stamp.tz_convert("UTC")
 
 
 def label_id(setup_id: str, symbol: str, timeframe: str, time: pd.Timestamp) -> str:
@@ -102,6 +118,7 @@ class Label(BaseModel):
     note: str = ""
     screenshot: str | None = None  # file name beside the label
     created_at: str = ""
+    source: str = ""  # chart | screenshot | cli ("" before sources were kept: see `origin`)
 
     @field_validator("label", mode="before")
     @classmethod
@@ -134,9 +151,21 @@ class Label(BaseModel):
             raise ValueError("is required")
         return value.strip()
 
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value and value not in SOURCES:
+            raise ValueError(f"must be one of {', '.join(SOURCES)}, got {value!r}")
+        return value
+
     @property
     def timestamp(self) -> pd.Timestamp:
         return pd.Timestamp(self.time)
+
+    @property
+    def origin(self) -> str:
+        """Where the label came from (`SOURCES`), inferred for a label saved without one."""
+        return self.source or ("screenshot" if self.screenshot else "cli")
 
 
 def _validation_message(error: ValidationError) -> str:
@@ -146,13 +175,16 @@ def _validation_message(error: ValidationError) -> str:
 
 
 def make_label(setup_id: str, *, symbol: str, timeframe: str, time, label: str,
-               note: str = "", screenshot: str | None = None) -> Label:
-    """A validated `Label` (a `DataError` naming the field when a value is wrong)."""
+               note: str = "", screenshot: str | None = None, source: str = "",
+               tz="UTC") -> Label:
+    """A validated `Label` (a `DataError` naming the field when a value is wrong); a naive
+    `time` is taken in `tz`."""
     try:
-        stamp = parse_time(time)
+        stamp = parse_time(time, tz=tz)
         data = {"setup_id": setup_id, "symbol": symbol, "timeframe": timeframe,
                 "time": stamp, "label": label, "note": (note or "").strip(),
                 "screenshot": screenshot, "created_at": dt.datetime.now(dt.UTC).isoformat(),
+                "source": source,
                 "label_id": label_id(setup_id, str(symbol).strip(), timeframe, stamp)}
         return Label.model_validate(data)
     except ValueError as error:  # parse_time's own message
@@ -192,6 +224,13 @@ class LabelStore:
                  if not p.name.startswith(".")]
         found = [x for x in found if setup_id is None or x.setup_id == setup_id]
         return sorted(found, key=lambda x: (x.timestamp, x.symbol, x.label_id))
+
+    def labels_in(self, setup_id: str, symbol: str, start, end) -> list[Label]:
+        """The setup's labels of `symbol` with a time in [start, end] (UTC), by time: the
+        ones to mark on a chart of that window."""
+        first, last = parse_time(start), parse_time(end)
+        return [x for x in self.labels(setup_id)
+                if x.symbol == symbol and first <= x.timestamp <= last]
 
     def get(self, ident: str) -> Label | None:
         path = self._path(ident)
@@ -245,7 +284,7 @@ def add_label(settings, setup_ref: str, *, symbol: str | None = None, time, labe
     setup = _setup_of(settings, setup_ref).setup
     made = make_label(setup.id, symbol=symbol or setup.market.symbols[0],
                       timeframe=timeframe or setup.market.timeframe, time=time, label=label,
-                      note=note)
+                      note=note, source="screenshot" if screenshot is not None else "cli")
     shot = None
     if screenshot is not None:
         path = Path(screenshot)
@@ -289,7 +328,7 @@ def _read_sidecar(image: Path, setup) -> tuple[Label, tuple[str, bytes]]:
         made = make_label(setup.id, symbol=str(data["symbol"]),
                           timeframe=str(data.get("timeframe") or setup.market.timeframe),
                           time=data["time"], label=str(data["label"]),
-                          note=str(data.get("note") or ""))
+                          note=str(data.get("note") or ""), source="screenshot")
     except DataError as error:
         raise DataError(f"{sidecar.name}: {error}") from None
     shot = image.read_bytes()
@@ -521,8 +560,9 @@ def disagreement_png(check: LabelCheck, label_id: str, *, tz="UTC", before: int 
              "false_positive": "you: not a setup · ITA: signal within",
              "true_positive": "you: setup · ITA: signal within",
              "true_negative": "you: not a setup · ITA: no signal within"}
+    shown_at = row["bar_time"].tz_convert(zone(tz))
     figure.suptitle(f"{check.setup_id.upper()} v{check.setup_version} · {row['symbol']} "
-                    f"{check.timeframe} · {row['bar_time']:%Y-%m-%d %H:%M} UTC",
+                    f"{check.timeframe} · {shown_at:%Y-%m-%d %H:%M} {shown_at.tzname() or tz}",
                     x=0.06, ha="left", fontsize=12, fontweight="bold")
     figure.text(0.06, 0.9, f"{words.get(row['outcome'], row['outcome'])} ±{n} bars "
                 "(blue: your bar, light: tolerance, triangles: ITA's signals)", fontsize=9,

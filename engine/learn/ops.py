@@ -354,3 +354,47 @@ def _scaled(progress: Progress | None, low: float, high: float) -> Progress | No
 def _number(value) -> float | None:
     value = float(value)
     return None if np.isnan(value) else round(value, 4)
+
+
+# ------------------------------------------------------------------------------ the Learning page
+
+def latest_card(settings, setup_id: str, version: int):
+    """The card the Learning page judges a setup version by: your champion, else your newest
+    model of it (a challenger), else None (never trained)."""
+    from engine.learn.registry import champion, list_models
+
+    current = champion(settings, setup_id, int(version))
+    if current is not None:
+        return current
+    mine = [c for c in list_models(settings, setup_id)
+            if c.setup_version == int(version) and c.analyst == settings.analyst]
+    return mine[-1] if mine else None
+
+
+def early_verdict(dataset, *, folds: int = 5):
+    """The "not yet — N signals, need more" evaluation of a dataset too small for a walk-forward
+    test, else None. Cheap: it fits no model (the Learning page asks it on every open)."""
+    from engine.learn.model import MIN_TRAIN, _embargo, _inputs, _too_few, _why_not
+    from engine.learn.splits import walk_forward_splits
+
+    frame, _, y = _inputs(dataset)
+    try:
+        walk_forward_splits(frame["known_at"], frame["outcome_at"], folds=folds,
+                            embargo=_embargo(frame), min_train=MIN_TRAIN)
+    except DataError as exc:
+        return _too_few(y, _why_not(y, folds, str(exc)))
+    if len(y) and int(y.sum()) in (0, len(y)):
+        return _too_few(y, _why_not(y, folds, None))
+    return None
+
+
+def signal_story(model, dataset, signal_id: str, *, top: int = 3, k: int = 10):
+    """One signal of `dataset` told by `model`: (its row, the explanation, its `k` most similar
+    past cases) — `explain_signal` and `similar_signals` on a dataset already at hand."""
+    from engine.learn.explain import explain, feature_weights, similar, typical_values
+
+    row = signal_row(dataset, signal_id)
+    explanation = explain(model, row, top=top,
+                          typical=typical_values(dataset.frame, model.features))
+    cases = similar(dataset, row, k=k, weights=feature_weights(model, dataset.frame))
+    return row, explanation, cases

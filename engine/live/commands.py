@@ -73,13 +73,16 @@ def stats_text(setup_id: str, active: Sequence[ActiveSetup],
 def live_status(monitor: LiveMonitor) -> LiveStatus:
     """The commands' answers for `monitor` (read at the moment each command arrives)."""
     from engine.notify.commands import LiveStatus
+    from engine.paper.kill import telegram_kill, telegram_release
 
     return LiveStatus.from_journal(
         monitor.journal, tz=monitor.tz,
         status=lambda: status_text(paused=monitor.journal.paused, health=monitor.health(),
                                    active=len(monitor.active)),
         setups=lambda: setups_text(monitor.active, monitor.paused_setups()),
-        stats=lambda setup_id: stats_text(setup_id, monitor.active, monitor.stats))
+        stats=lambda setup_id: stats_text(setup_id, monitor.active, monitor.stats),
+        kill=lambda chat, text: telegram_kill(monitor.settings, chat=chat, text=text),
+        release=lambda chat: telegram_release(monitor.settings, chat=chat))
 
 
 def start_updates(monitor: LiveMonitor, stop: threading.Event) -> threading.Thread | None:

@@ -10,7 +10,10 @@ an answer to a button):
 - `/status` `/signals` `/pause` `/resume` `/setups` `/stats SETUP` are answered by
   `answer_command` from a `LiveStatus`: plain functions the monitor provides (feeds, lag,
   setups, measured statistics); `LiveStatus.from_journal` fills today's signals and
-  pause/resume from the journal itself.
+  pause/resume from the journal itself;
+- `/kill [close] [reason]` and `/release` turn the paper kill switch on and off
+  (`engine.paper.kill`), recorded as by ``telegram:<chat id>``; from any other chat they are
+  refused and logged.
 
 The update offset is kept in the journal, so a restart neither loses nor repeats a decision
 (a repeated one would be harmless: decisions are idempotent).
@@ -31,7 +34,9 @@ log = logging.getLogger(__name__)
 
 OFFSET_KEY = "telegram_update_offset"
 HELP = ("Commands: /status (feeds, lag, active setups), /signals (today's), /pause and /resume "
-        "(alerts), /setups, /stats SETUP (its measured statistics)")
+        "(alerts), /setups, /stats SETUP (its measured statistics), /kill [close] [reason] and "
+        "/release (the paper kill switch)")
+KILL_COMMANDS = ("/kill", "/release")
 
 
 def _not_available(*_: Any) -> str:
@@ -48,6 +53,8 @@ class LiveStatus:
     stats: Callable[[str], str] = _not_available
     pause: Callable[[], str] = _not_available
     resume: Callable[[], str] = _not_available
+    kill: Callable[[str, str], str] = _not_available  # (chat id, the text after /kill)
+    release: Callable[[str], str] = _not_available  # (chat id)
 
     @classmethod
     def from_journal(cls, journal: SignalJournal, *, tz: str = "UTC",
@@ -81,10 +88,18 @@ def signals_today(journal: SignalJournal, *, tz: str = "UTC") -> str:
     return "\n".join(lines)
 
 
-def answer_command(text: str, status: LiveStatus) -> str:
-    """The reply to one command message."""
+def _command(text: str) -> tuple[str, str]:
     command, _, argument = text.strip().partition(" ")
-    command = command.split("@", 1)[0].lower()  # "/status@ita_bot" in groups
+    return command.split("@", 1)[0].lower(), argument  # "/status@ita_bot" in groups
+
+
+def answer_command(text: str, status: LiveStatus, *, chat: str = "") -> str:
+    """The reply to one command message (`chat`: the configured chat it came from)."""
+    command, argument = _command(text)
+    if command == "/kill":
+        return status.kill(chat, argument.strip())
+    if command == "/release":
+        return status.release(chat)
     simple = {"/status": status.status, "/signals": status.signals, "/setups": status.setups,
               "/pause": status.pause, "/resume": status.resume}
     if command in simple:
@@ -119,10 +134,15 @@ class TelegramUpdates:
             self.channel.answer_callback(query.id, self._decide(query.data))
             return 1
         message = update.message
-        if message is None or str(message.chat.id) not in self.allowed or not message.text:
+        if message is None or not message.text:
+            return 0
+        if str(message.chat.id) not in self.allowed:
+            if _command(message.text)[0] in KILL_COMMANDS:
+                log.warning("refused %s from chat %s: not a configured chat",
+                            _command(message.text)[0], message.chat.id)
             return 0
         if message.text.startswith("/"):
-            reply = answer_command(message.text, self.status)
+            reply = answer_command(message.text, self.status, chat=str(message.chat.id))
         else:
             reply = self._reason(message)
             if reply is None:

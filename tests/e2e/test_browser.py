@@ -61,7 +61,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage"]
 PAGES = ["Home", "Data", "Setups", "Editor", "Backtest", "Research", "Runs", "Journal", "Live",
-         "Knowledge", "Settings"]  # the sidebar's navigation links
+         "Knowledge", "Learning", "Settings"]  # the sidebar's navigation links
 CEILING = 20.0  # seconds: an interaction slower than this is a hang, not a slow machine
 TARGET = 1.0  # seconds: the issue's target for every page interaction (a quiet machine)
 MEDIAN_CEILING = 3.0  # seconds: the median of each kind of page interaction, even under load
@@ -447,6 +447,27 @@ def _knowledge_step(clock: Clock, page, home: Path, folder: Path) -> None:
                until=_visible(page.get_by_role("heading", name="Knowledge", exact=True)))
 
 
+def _learning_step(clock: Clock, page, home: Path) -> None:
+    """Learning: sma-cross's active version (v2, saved by Research) has no model yet; Retrain
+    runs the daemon's `learn` job; the page then states the model's verdict in words and
+    explains the latest signal with its similar past cases."""
+    from playwright.sync_api import expect
+
+    _open(clock, page, "Learning",
+          until=_visible(page.get_by_role("heading", name="Learning", exact=True)))
+    _choose(clock, page, _key(page, "learning_setup"), "sma-cross", "Learning: setup",
+            until=_visible(page.get_by_text("No model of sma-cross@2 yet")))
+    clock.time("daemon job", "Learning: Retrain sma-cross@2 in the daemon",
+               _key(page, "learning_retrain_sma-cross_2").get_by_role("button").click,
+               until=_visible(page.get_by_text(re.compile(r"^Verdict \(the "))),
+               ceiling=JOB_CEILING)
+    expect(page.get_by_test_id("stMetricLabel").filter(has_text="AUC")).to_be_visible()
+    assert list(home.glob("shared_kb/analysts/*/models/sma-cross/v0002/*/card.json"))
+    expect(page.get_by_text(re.compile(r"^Similar past cases:"))).to_be_visible()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "learning-verdict.png"), full_page=True)
+
+
 # --- the journey ------------------------------------------------------------------------------
 
 def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
@@ -646,6 +667,7 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
 
             _live_step(clock, page, home)
             _knowledge_step(clock, page, home, tmp_path_factory.mktemp("kb"))
+            _learning_step(clock, page, home)
 
             # 10. every page settles (none reruns itself in a loop) and is screenshot; the app
             # scrolls inside its own container, so a tall window is what shows a whole page
