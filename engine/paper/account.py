@@ -14,7 +14,8 @@ syncs to the shared folder), written atomically. Its money lives in the ledger
 | follow           | setup ids followed automatically                                     |
 | mode             | "auto": every signal of the followed setups; "taken": only the alerts |
 |                  | the trader marked Taken in the live journal                          |
-| risk             | the prop-firm rules (`engine.paper.risk`; a mapping until it lands)   |
+| risk             | the prop-firm rules (`engine.paper.risk.RiskRules`): a signal that   |
+|                  | would break one is refused, its reason kept in the ledger            |
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engine._io import write_text_atomic
 from engine.errors import ConfigurationError, DataError
 from engine.ids import checked_id
+from engine.paper.risk import RiskRules
 from engine.setups.schema import Costs
 
 ACCOUNTS_DIR = Path(".ita") / "paper" / "accounts"
@@ -52,7 +54,8 @@ class Account(BaseModel):
     mode: Literal["auto", "taken"] = Field(
         "auto", description="auto: every signal of the followed setups; taken: only alerts "
                             "marked Taken in the live journal")
-    risk: dict = Field(default_factory=dict, description="Prop-firm risk rules")
+    risk: RiskRules = Field(default_factory=RiskRules,
+                            description="Prop-firm risk rules (engine.paper.risk)")
     created_at: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(),
                             description="When the account was created (ISO UTC)")
 

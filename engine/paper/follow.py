@@ -38,7 +38,9 @@ from engine.backtest.simulate import Costs, Sizing, simulate
 from engine.candles import timeframe_delta
 from engine.errors import DataError
 from engine.paper.account import Account
+from engine.paper.kill import KillState
 from engine.paper.ledger import Entry, Ledger, crash_point, iso
+from engine.paper.risk import AccountState, NewsEvent, OpenPosition, Proposal, check
 from engine.signals import SIGNAL_COLUMNS, conform_signals
 
 
@@ -82,7 +84,8 @@ def _closed_bars(candles: pd.DataFrame, timeframe: str, now) -> pd.DataFrame:
 def on_bars(ledger: Ledger, account: Account, candles: pd.DataFrame, signals: pd.DataFrame, *,
             timeframe: str, costs: Costs, sizing: Sizing,
             lower_candles: pd.DataFrame | None = None, now=None,
-            gap_entry: str = "fill") -> FollowResult:
+            gap_entry: str = "fill", kill_switch: KillState | None = None,
+            news: tuple[NewsEvent, ...] = ()) -> FollowResult:
     """Advance `account` on one symbol's closed `candles` (any history that reaches back to
     the account's last closed position; more is ignored) and the `signals` known on them.
 
@@ -110,21 +113,34 @@ def on_bars(ledger: Ledger, account: Account, candles: pd.DataFrame, signals: pd
     if lower_candles is not None:
         lower_candles = lower_candles[lower_candles.index < candles.index[-1]
                                       + timeframe_delta(timeframe)]
-    result = simulate(candles, signals, costs=costs, sizing=sizing, initial_equity=balance,
-                      lower_candles=lower_candles, gap_entry=gap_entry)
     kinds = {signal_id(row): row.entry_type for row in signals.itertuples(index=False)}
-    entries = _entries(account.name, result.trades, result.equity["equity"], balance,
-                       costs.fee_bps / 1e4, kinds)
-    crash_point("follow:decided")
-    appended = ledger.append(entries)
-    crash_point("follow:recorded")
+    appended = 0
+    while True:  # book trade by trade: the limits judge each new one on the ledger before it
+        refused = _refused(ledger, account.name)
+        ids = signals.apply(signal_id, axis=1) if len(signals) else pd.Series([], dtype=object)
+        signals = signals[~ids.isin(refused)].reset_index(drop=True)
+        result = simulate(candles, signals, costs=costs, sizing=sizing, initial_equity=balance,
+                          lower_candles=lower_candles, gap_entry=gap_entry)
+        groups = _entries(account.name, result.trades, result.equity["equity"], balance,
+                          costs.fee_bps / 1e4, kinds)
+        new, refusal = _first_new(ledger, account, result.trades, timeframe, kill_switch, news)
+        crash_point("follow:decided")
+        if refusal is not None:
+            appended += ledger.append([refusal])
+            continue
+        booked = groups if new is None else groups[:new + 1]
+        appended += ledger.append([entry for group in booked for entry in group])
+        crash_point("follow:recorded")
+        if new is None:
+            break
     ended = int((result.trades["exit_reason"] == "end").sum())
     return FollowResult(appended, len(result.trades) - ended, ended, result.counters)
 
 
 def _entries(account: str, trades: pd.DataFrame, equity: pd.Series, cash: float,
-             fee: float, kinds: dict[str, str]) -> list[Entry]:
-    out: list[Entry] = []
+             fee: float, kinds: dict[str, str]) -> list[list[Entry]]:
+    """The ledger rows of each trade, trade by trade."""
+    out: list[list[Entry]] = []
     for trade in trades.itertuples(index=False):
         sid = signal_id(_Keyed(trade))
         entry_fee = trade.size * trade.entry_price * fee  # the kernel's own expression
@@ -132,7 +148,7 @@ def _entries(account: str, trades: pd.DataFrame, equity: pd.Series, cash: float,
         at_entry = iso(trade.entry_time)
         common = {"symbol": trade.symbol, "setup_id": trade.setup_id,
                   "direction": int(trade.direction)}
-        out += [
+        rows = [
             Entry("orders", kinds.get(sid, "market"), account, sid, iso(trade.signal_time),
                   {**common, "setup_version": int(trade.setup_version),
                    "price": trade.entry_price, "stop": trade.stop_price,
@@ -145,11 +161,78 @@ def _entries(account: str, trades: pd.DataFrame, equity: pd.Series, cash: float,
                    "entry_price": trade.entry_price, "size": trade.size,
                    "stop": trade.stop_price, "target": trade.target_price}),
         ]
-        if trade.exit_reason == "end":
-            break  # still open at the last closed bar: nothing after it is decided
-        out += _exit_entries(account, sid, trade, cash_in, float(equity.loc[trade.exit_time]))
-        cash = float(equity.loc[trade.exit_time])
+        if trade.exit_reason != "end":  # else still open at the last closed bar
+            rows += _exit_entries(account, sid, trade, cash_in,
+                                  float(equity.loc[trade.exit_time]))
+            cash = float(equity.loc[trade.exit_time])
+        out.append(rows)
     return out
+
+
+def _refused(ledger: Ledger, account: str) -> set[str]:
+    orders = ledger.rows("orders", account)
+    return set(orders.loc[orders["kind"] == "refused", "signal_id"])
+
+
+def _first_new(ledger: Ledger, account: Account, trades: pd.DataFrame, timeframe: str,
+               kill_switch, news) -> tuple[int | None, Entry | None]:
+    """The first trade of `trades` the ledger does not hold yet (its position), and, when the
+    account's limits refuse it at its signal bar's close, a ``refused`` order row naming the
+    reason (None when allowed)."""
+    known = set(ledger.rows("positions", account.name)["signal_id"])
+    for number, trade in enumerate(trades.itertuples(index=False)):
+        sid = signal_id(_Keyed(trade))
+        if sid in known:
+            continue
+        at = pd.Timestamp(trade.signal_time) + timeframe_delta(timeframe)
+        state = account_state(ledger, account, at)
+        verdict = check(account.risk, state, Proposal(symbol=trade.symbol, risk=trade.risk),
+                        at.to_pydatetime(), news=news, kill_switch=kill_switch)
+        if verdict.allowed:
+            return number, None
+        return number, Entry("orders", "refused", account.name, sid, iso(trade.signal_time),
+                             {"symbol": trade.symbol, "setup_id": trade.setup_id,
+                              "setup_version": int(trade.setup_version),
+                              "direction": int(trade.direction), "price": trade.entry_price,
+                              "stop": trade.stop_price, "target": trade.target_price,
+                              "reason": verdict.reason})
+    return None, None
+
+
+def account_state(ledger: Ledger, account: Account, at: pd.Timestamp) -> AccountState:
+    """What the limits see at `at` (aware): balance from the ledger's changes up to then,
+    open positions at their stop risk, the run of losses. Open P&L is not marked (the
+    equity is the balance), so the daily loss counts closed trades and fees."""
+    from engine.paper.risk import trading_day_start
+
+    start = float(account.starting_balance)
+    money = ledger.rows("balance", account.name)
+    money = money[money["at"] <= iso(at)]
+    path = start + money.sort_values("at", kind="stable")["amount"].cumsum()
+    balance = float(path.iloc[-1]) if len(path) else start
+    day = trading_day_start(account.risk, at.to_pydatetime())
+    day_equity = float(start + money.loc[money["at"] <= iso(day), "amount"].sum())
+    positions = ledger.positions(account.name)
+    moment = iso(at)
+    opened = positions[(positions["entry_time"] <= moment)
+                       & ~(positions["exit_time"].fillna("~") <= moment)] \
+        if len(positions) else positions
+    closed = positions[positions["exit_time"].fillna("~") <= moment] if len(positions) \
+        else positions
+    closed = closed.sort_values("exit_time", kind="stable") if len(closed) else closed
+    losses, last_loss = 0, None
+    for row in reversed(list(closed.itertuples(index=False))):
+        if row.pnl >= 0:
+            break
+        losses += 1
+        last_loss = last_loss or pd.Timestamp(row.exit_time).to_pydatetime()
+    return AccountState(
+        balance=balance, equity=balance,
+        equity_high=max(start, float(path.max()) if len(path) else start),
+        start_balance=start, day_start_equity=day_equity, day_start=day,
+        open_positions=tuple(OpenPosition(r.symbol, abs(r.entry_price - r.stop) * r.size)
+                             for r in opened.itertuples(index=False)),
+        consecutive_losses=losses, last_loss_at=last_loss)
 
 
 @dataclasses.dataclass(frozen=True)

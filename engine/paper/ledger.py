@@ -8,7 +8,7 @@ disagree.
 
 | table     | one row per                         | kinds                          |
 | --------- | ----------------------------------- | ------------------------------ |
-| orders    | order placed for a signal           | market, limit                  |
+| orders    | order placed for a signal           | market, limit; refused (reason) |
 | fills     | fill of an order or an exit         | entry, partial, exit           |
 | positions | position event                      | open, closed                   |
 | balance   | change of the cash balance          | fee, pnl                       |
@@ -45,7 +45,7 @@ _COMMON = ("id TEXT PRIMARY KEY, seq INTEGER NOT NULL, account TEXT NOT NULL, "
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "orders": (("symbol", "TEXT"), ("setup_id", "TEXT"), ("setup_version", "INTEGER"),
                ("direction", "INTEGER"), ("price", "REAL"), ("stop", "REAL"),
-               ("target", "REAL")),
+               ("target", "REAL"), ("reason", "TEXT")),
     "fills": (("price", "REAL"), ("size", "REAL"), ("fee", "REAL"), ("reason", "TEXT")),
     "positions": (("symbol", "TEXT"), ("setup_id", "TEXT"), ("direction", "INTEGER"),
                   ("signal_time", "TEXT"), ("entry_time", "TEXT"), ("entry_price", "REAL"),
