@@ -39,7 +39,7 @@ def ok(args: list[str]) -> str:
 def test_replay_on_the_demo_data_books_the_backtests_trades(home) -> None:
     ok(["paper", "create", "prop-1", "--balance", "50000", "--follow", "sma-cross"])
     out = ok(["paper", "replay", "prop-1", "--from", "2023-03-01", "--to", "2023-03-03",
-              "--chunk", "7"])
+              "--chunk", "45"])
     assert "same trades" in " ".join(out.split())
     with Ledger(ledger_path(home)) as ledger:
         paper = ledger.positions("prop-1")

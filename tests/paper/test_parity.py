@@ -56,7 +56,7 @@ def assert_same_trades(ledger: Ledger, full, account="acct") -> None:
                                                                 rel=1e-12)
 
 
-@settings(max_examples=15, deadline=None,
+@settings(max_examples=10, deadline=None,
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(8, 40), drawn=ideas,
        chunk=st.integers(1, 7))
@@ -70,17 +70,17 @@ def test_paper_equals_backtest_in_any_chunks(tmp_path_factory, seed, n, drawn, c
 
 
 def test_one_bar_at_a_time_over_many_trades(tmp_path) -> None:
-    candles = random_bars(7, 300)
+    candles = random_bars(7, 160)
     rng = np.random.default_rng(3)
     drawn = [(float(w), int(d), bool(lim), 0.004, 0.01, 0.02, 6, int(t), be, pr)
              for w, d, lim, t, be, pr in zip(
-                 rng.random(60), rng.choice([1, -1], 60), rng.random(60) < 0.4,
-                 rng.integers(0, 8, 60), rng.choice([np.nan, 0.5], 60),
-                 rng.choice([np.nan, 0.7], 60), strict=True)]
+                 rng.random(40), rng.choice([1, -1], 40), rng.random(40) < 0.4,
+                 rng.integers(0, 8, 40), rng.choice([np.nan, 0.5], 40),
+                 rng.choice([np.nan, 0.7], 40), strict=True)]
     signals = make_signals(candles, drawn)
     full = simulate(candles, signals, costs=COSTS, sizing=SIZING)
-    assert (full.trades["exit_reason"] != "end").sum() >= 15
-    ledger = replay(tmp_path, candles, signals, range(1, 301))
+    assert (full.trades["exit_reason"] != "end").sum() >= 10
+    ledger = replay(tmp_path, candles, signals, range(1, 161))
     assert_same_trades(ledger, full)
 
 
