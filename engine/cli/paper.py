@@ -184,7 +184,9 @@ def replay(name: str = typer.Argument(...),
                       f"signals; paper {len(closed)} trades "
                       f"({float(closed['pnl'].sum()) if len(closed) else 0.0:+,.2f}), backtest "
                       f"{len(rules)} trades ({float(rules['pnl'].sum()):+,.2f}): "
-                      f"{'same trades' if done.same else 'DIFFERENT'}", markup=False)
+                      f"{'same trades' if done.same else 'DIFFERENT'}"
+                      f"{'' if done.alone else ' (in R: sizes follow the whole account)'}",
+                      markup=False)
         differ |= not done.same
     if differ:
         raise typer.Exit(1)

@@ -341,7 +341,8 @@ class Replay:
     signals: int
     paper: pd.DataFrame  # the account's positions from this replay
     backtest: pd.DataFrame  # `simulate`'s trades of the same signals
-    same: bool  # same trades: times, prices, reasons, R gross/net, fees
+    same: bool  # same trades: times, prices, reasons, R gross/net (and fees when `alone`)
+    alone: bool  # the account trades only this setup: its money must match the backtest's
 
 
 def replay(home: str | Path, name: str, setup_ref: str, *, start=None, end=None,
@@ -373,6 +374,7 @@ def replay(home: str | Path, name: str, setup_ref: str, *, start=None, end=None,
             on_bars(ledger, account, shown, signals[signals["known_at"] <= shown.index[-1]],
                     timeframe=timeframe, costs=costs, sizing=sizing, lower_candles=lower)
         paper = ledger.positions(account.name)
+    ledger_setups = set(paper["setup_id"]) if len(paper) else set()
     if len(paper):  # this setup's positions on this symbol whose signals fall in the range
         when = pd.to_datetime(paper["signal_time"])
         paper = paper[(paper["setup_id"] == setup.id) & (paper["symbol"] == found.symbol)
@@ -381,16 +383,19 @@ def replay(home: str | Path, name: str, setup_ref: str, *, start=None, end=None,
     result, _, _ = simulate_signals(setup, candles, signals, symbol=found.symbol,
                                     candle_store=candle_store, costs=costs, sizing=sizing,
                                     initial_equity=account.starting_balance)
+    alone = set(ledger_setups) <= {setup.id}  # else sizes follow the whole account's balance
     return Replay(account.name, setup.id, found.symbol, len(candles), len(signals), paper,
-                  result.trades, same_trades(paper, result.trades))
+                  result.trades, same_trades(paper, result.trades, money=alone), alone)
 
 
 _COMPARED = ["entry_price", "exit_price", "fees", "r_gross", "r_net"]
 
 
-def same_trades(paper: pd.DataFrame, backtest: pd.DataFrame) -> bool:
+def same_trades(paper: pd.DataFrame, backtest: pd.DataFrame, *, money: bool = True) -> bool:
     """Do the account's closed positions equal the backtest's trades closed by the rules
-    (times, prices, reasons, R gross and net, fees; to 1e-9 relative)?"""
+    (times, prices, reasons, R gross and net, and with `money` the fees; to 1e-9 relative)?
+    An account following several setups sizes each trade on its whole balance, so only the
+    money of a single-setup account can match its backtest's."""
     closed = paper[paper["status"] == "closed"].reset_index(drop=True)
     rules = backtest[backtest["exit_reason"] != "end"].reset_index(drop=True)
     if len(closed) != len(rules):
@@ -400,8 +405,9 @@ def same_trades(paper: pd.DataFrame, backtest: pd.DataFrame) -> bool:
     times = (list(pd.to_datetime(closed["entry_time"])) == list(rules["entry_time"])
              and list(pd.to_datetime(closed["exit_time"])) == list(rules["exit_time"]))
     reasons = list(closed["exit_reason"]) == list(rules["exit_reason"])
+    compared = _COMPARED if money else [c for c in _COMPARED if c != "fees"]
     numbers = all(np.allclose(closed[c].to_numpy(float), rules[c].to_numpy(float), rtol=1e-9,
-                              equal_nan=True) for c in _COMPARED)
+                              atol=1e-9, equal_nan=True) for c in compared)
     return bool(times and reasons and numbers)
 
 
