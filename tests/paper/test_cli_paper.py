@@ -104,3 +104,12 @@ def test_user_errors_are_one_line(home) -> None:
         assert result.exit_code != 0
         assert isinstance(result.exception, ItaError), result.exception  # one red line
         assert words in str(result.exception), args
+
+
+def test_an_account_of_two_setups_matches_each_backtest_in_r(home) -> None:
+    ok(["paper", "create", "two", "--follow", "bos-order-block-retest", "--follow",
+        "sma-cross"])
+    out = " ".join(ok(["paper", "replay", "two", "--from", "2023-03-01", "--to", "2023-03-03",
+                       "--chunk", "200"]).split())
+    assert out.count("same trades") == 2
+    assert "in R: sizes follow the whole account" in out  # the second setup's money differs
