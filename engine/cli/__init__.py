@@ -38,6 +38,10 @@ def _register() -> None:
 
     labels.register(app)
 
+    from engine.cli import paper  # paper accounts (issue 15)
+
+    paper.register(app)
+
     from engine.cli import kill  # the paper kill switch (issue 15)
 
     kill.register(app)
