@@ -25,6 +25,8 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from engine.backtest.lean import SWEEP_METRICS as SWEEP_METRICS  # importable from here too
+from engine.backtest.lean import LeanRunner, LeanSpec, forget, run_chunk, runner_for
 from engine.backtest.metrics import compute_metrics
 from engine.backtest.simulate import Costs, Sizing, simulate
 from engine.errors import ConfigurationError, DataError, SetupError
@@ -172,7 +174,7 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
     resumed = len(study.trials)
     study.sampler = optuna.samplers.TPESampler(seed=seed + resumed)
     done = [0]
-    cache: dict = {}
+    runner = LeanRunner(LeanSpec(setup, candles, symbol, objective, min_trades, costs, sizing))
 
     def run(trial: optuna.Trial) -> float:
         values = {path: _suggest(trial, path, r) for path, r in space.items()}
@@ -186,9 +188,7 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
             trial.set_user_attr("repeat_of", previous.number)
             value = previous.value
         else:
-            value, metrics = evaluate(candidate, candles, symbol=symbol, costs=costs,
-                                      sizing=sizing, min_trades=min_trades, objective=objective,
-                                      cache=cache)
+            value, metrics = runner.evaluate(candidate)  # the lean path: equal numbers
             trial.set_user_attr("trades", metrics["trades"])
             value = value if np.isfinite(value) else NO_SCORE
         done[0] += 1
@@ -228,8 +228,11 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     """Every combination of `values` (default: the grid of the setup's stepped ranges), best
     first: one row per variant with its parameters, objective value and main metrics.
 
-    Variants run in `workers` processes (default: every core) forked from this one, so the
-    candles are shared, not copied or pickled; each worker keeps its own detection cache.
+    Variants are scored on the lean path (`engine.backtest.lean`: the same numbers as a full
+    backtest, without building its frames), in chunks. They run in `workers` processes forked
+    from this one, so the candles are shared, not copied or pickled, and each worker keeps its
+    own detection cache; by default every core, but this process alone for fewer than
+    `PARALLEL_FROM` variants, which forking workers would slow down.
     """
     if objective not in OBJECTIVES:
         raise SetupError(f"objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
@@ -239,68 +242,63 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     paths = list(values)
     variants = [dict(zip(paths, combo, strict=True))
                 for combo in itertools.product(*values.values())]
-    job = _SweepJob(setup, candles, symbol, objective, min_trades,
+    spec = LeanSpec(setup, candles, symbol, objective, min_trades,
                     costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps),
                     sizing or Sizing("risk_percent", setup.risk.percent))
-    workers = max(1, min(workers or os.cpu_count() or 1, len(variants)))
-    rows = []
-    for number, row in enumerate(_map(job, variants, workers), start=1):
-        rows.append(row)
-        if progress:
-            progress(number / len(variants), f"variant {number}/{len(variants)}")
+    runner_for(spec)  # candles checked once, before any worker is forked
+    rows: list[dict] = []
+    try:
+        for chunk in _chunks(spec, variants, _workers(workers, len(variants))):
+            rows.extend(chunk)
+            if progress:
+                progress(len(rows) / len(variants), f"variant {len(rows)}/{len(variants)}")
+    finally:
+        forget(spec)  # the detections cached for this sweep are not kept past it
+    if len(rows) != len(variants) or any(
+            {p: row[p] for p in paths} != variant for row, variant in zip(rows, variants,
+                                                                           strict=True)):
+        raise RuntimeError(f"the sweep of {len(variants)} variants returned {len(rows)} rows "
+                           "that do not match them one to one")
     table = pd.DataFrame(rows)
     return table.sort_values("value", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _map(job: _SweepJob, variants: list[dict], workers: int):
-    """`job(variant)` for every variant, in order, on `workers` forked processes (a forked
-    worker inherits the job, candles included, without pickling it)."""
+PARALLEL_FROM = 200  # variants: below this, worker processes cost more than they save
+CHUNK = 250  # variants per task at most (few tasks: little pickling; enough for progress)
+
+
+def _workers(workers: int | None, variants: int) -> int:
+    """Worker processes for `variants` variants: `workers` (default: every core), but one
+    (this process) for a sweep too small to repay forking them."""
+    if workers is None and variants < PARALLEL_FROM:
+        return 1
+    return max(1, min(workers or os.cpu_count() or 1, variants))
+
+
+def _chunks(spec: LeanSpec, variants: list[dict], workers: int):
+    """`run_chunk` over `variants`, split in chunks, in order, on `workers` forked processes
+    (a forked worker inherits the spec and its prepared runner: nothing of the candles is
+    pickled)."""
+    size = max(1, min(CHUNK, -(-len(variants) // (4 * workers))))
+    chunks = [variants[i:i + size] for i in range(0, len(variants), size)]
     if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
-        yield from map(job, variants)
+        yield from (run_chunk(spec, chunk) for chunk in chunks)
         return
     with multiprocessing.get_context("fork").Pool(workers, initializer=_install,
-                                                  initargs=(job,)) as pool:
-        yield from pool.imap(_run_installed, variants,
-                             chunksize=max(1, len(variants) // (8 * workers)))
+                                                  initargs=(spec,)) as pool:
+        yield from pool.imap(_run_installed, chunks)
 
 
-@dataclasses.dataclass
-class _SweepJob:
-    setup: Setup
-    candles: pd.DataFrame
-    symbol: str
-    objective: str
-    min_trades: int
-    costs: Costs
-    sizing: Sizing
-    cache: dict = dataclasses.field(default_factory=dict)
-
-    def __call__(self, params: dict) -> dict:
-        try:
-            candidate = apply_parameters(self.setup, params)
-        except SetupError as error:
-            return {**params, "value": None, "trades": 0, "error": str(error)}
-        value, metrics = evaluate(candidate, self.candles, symbol=self.symbol, costs=self.costs,
-                                  sizing=self.sizing, min_trades=self.min_trades,
-                                  objective=self.objective, cache=self.cache)
-        return {**params, "value": value if np.isfinite(value) else None,
-                **{k: metrics.get(k) for k in SWEEP_METRICS}, "error": ""}
+_installed: LeanSpec | None = None  # set in each sweep worker process
 
 
-SWEEP_METRICS = ("trades", "win_rate", "expectancy_r", "profit_factor", "total_return_pct",
-                 "max_drawdown_pct")
-
-
-_installed: _SweepJob | None = None  # set in each sweep worker process
-
-
-def _install(job: _SweepJob) -> None:
+def _install(spec: LeanSpec) -> None:
     global _installed
-    _installed = job
+    _installed = spec
 
 
-def _run_installed(params: dict) -> dict:
-    return _installed(params)
+def _run_installed(variants: list[dict]) -> list[dict]:
+    return run_chunk(_installed, variants)
 
 
 def save_best_as_version(store, setup, params: dict):

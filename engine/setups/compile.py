@@ -347,6 +347,22 @@ def _level(ref: str | None, evaluated: dict[str, Evaluated], n: int) -> np.ndarr
     return evaluated[name].level(attribute)
 
 
+@dataclasses.dataclass
+class SignalArrays:
+    """One evaluation's signals as arrays, in bar order: each signal's bar position, direction
+    (+1.0/-1.0), planned entry, stop, target and risk per unit (entry to stop), and the
+    conditions they came from. The plan's other fields are the same for every signal
+    (`CompiledSetup.setup.plan`)."""
+
+    bars: np.ndarray
+    direction: np.ndarray
+    entry: np.ndarray
+    stop: np.ndarray
+    target: np.ndarray
+    risk: np.ndarray
+    evaluated: dict[str, Evaluated]
+
+
 class CompiledSetup:
     """A setup ready to run: ``compiled(candles, symbol=...)`` returns its signals."""
 
@@ -413,6 +429,16 @@ class CompiledSetup:
         """`__call__`, but None instead of an empty frame when no signal is found: the live
         monitor's usual bar, where building even an empty frame would cost more than the
         detections. The time filters are computed on the bars from ``since`` on only."""
+        arrays = self.signal_arrays(candles, context=context, cache=cache, since=since)
+        if arrays is None:
+            return None
+        return self._signals(candles, arrays, symbol, explain)
+
+    def signal_arrays(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None,
+                      cache: dict | None = None, since: int = 0) -> SignalArrays | None:
+        """The signals as arrays, before any frame is built (None when no bar is active): what
+        `new_signals` puts in its frame, and all the lean backtest path
+        (`engine.backtest.lean`) reads. Sets `dropped` and `counters` as `new_signals` does."""
         if len(candles) == 0:
             return None
         evaluated = self.evaluate(candles, context=context, cache=cache)
@@ -437,11 +463,9 @@ class CompiledSetup:
         if not active.any():
             self.dropped, self.counters = 0, dict.fromkeys(self.counters, 0)
             return None
-        return self._signals(candles, evaluated, np.flatnonzero(active), direction, atr,
-                             symbol, explain)
+        return self._plan(candles, evaluated, np.flatnonzero(active), direction, atr)
 
-    def _signals(self, candles, evaluated, bars, direction, atr, symbol, explain
-                 ) -> pd.DataFrame:
+    def _plan(self, candles, evaluated, bars, direction, atr) -> SignalArrays:
         plan, n = self.setup.plan, len(candles)
         d = direction[bars].astype(float)
         close = candles[CLOSE].to_numpy()
@@ -467,8 +491,13 @@ class CompiledSetup:
         self.counters = {"dropped_invalid_stop": self.dropped,
                          "filtered_stop_too_tight": int((ok & ~wide).sum())}
         ok &= wide
-        bars, d, entry, stop, target, risk = (x[ok] for x in (bars, d, entry, stop, target,
-                                                               risk))
+        return SignalArrays(*(x[ok] for x in (bars, d, entry, stop, target, risk)), evaluated)
+
+    def _signals(self, candles, arrays: SignalArrays, symbol, explain) -> pd.DataFrame:
+        plan = self.setup.plan
+        bars, d, entry, stop, target, risk = (arrays.bars, arrays.direction, arrays.entry,
+                                              arrays.stop, arrays.target, arrays.risk)
+        evaluated = arrays.evaluated
         count = len(bars)
 
         def column(value, dtype) -> pd.Series:  # each column in its contract dtype already
