@@ -171,7 +171,10 @@ def test_cached_detections_give_the_same_signals(demo_candles) -> None:
         fresh = compile_setup(variant)(candles, symbol="X")
         assert len(fresh) > 0
         assert cached.equals(fresh)
-    assert len(cache) == 2  # one detection per distinct `cross` block
+    blocks = [key for key in cache if key[0] != "moving average"]
+    assert len(blocks) == 2  # one detection per distinct `cross` block
+    averages = sorted(key[2] for key in cache if key[0] == "moving average")
+    assert averages == [5, 10, 30]  # and one moving average per period, shared by the blocks
 
 
 def test_a_study_and_a_run_hash_the_same_candles_alike(demo_candles) -> None:
