@@ -78,16 +78,30 @@ def max_drawdown_pct_nb(equity):
 
 
 class BoundedCache(FrameCache):
-    """A detection cache keeping the `limit` most recently added condition blocks: a sweep of
-    thousands of variants, each with a block of its own, would otherwise keep every bar's
-    detections of every variant in memory."""
+    """A detection cache that keeps the `blocks` condition blocks and the `averages` moving
+    averages used most recently: a sweep of thousands of variants, each with a block of its
+    own, would otherwise keep every bar's detections of every variant in memory. The moving
+    averages (a few dozen periods in any sweep, each read by many blocks) get a budget of their
+    own, so that the blocks passing through never push them out."""
 
-    limit = 64
+    blocks = 16
+    averages = 96
+
+    def __getitem__(self, key):
+        value = super().pop(key)  # most recently used last
+        super().__setitem__(key, value)
+        return value
 
     def __setitem__(self, key, value) -> None:
-        while len(self) >= self.limit:
-            del self[next(iter(self))]
+        average = _is_average(key)
+        same = [k for k in self if _is_average(k) == average]
+        for old in same[:max(0, len(same) + 1 - (self.averages if average else self.blocks))]:
+            del self[old]
         super().__setitem__(key, value)
+
+
+def _is_average(key) -> bool:
+    return isinstance(key, tuple) and key[:1] == ("moving average",)
 
 
 class LeanRunner:

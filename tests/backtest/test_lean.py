@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from engine.backtest import optimise as optimise_module
-from engine.backtest.lean import LEAN_METRICS, LeanRunner, LeanSpec, run_chunk
+from engine.backtest.lean import LEAN_METRICS, BoundedCache, LeanRunner, LeanSpec, run_chunk
 from engine.backtest.optimise import evaluate, sweep
 from engine.backtest.simulate import Costs, Sizing
 from engine.candles import resample
@@ -165,3 +165,16 @@ def test_a_sweep_that_loses_a_variant_fails_loudly(monkeypatch) -> None:
                         lambda spec, variants: real(spec, variants)[:-1])
     with pytest.raises(RuntimeError, match="12 variants returned 8 rows"):
         sweep(setup, candles, symbol="X", values=GRID, min_trades=1, workers=1)
+
+
+def test_the_sweep_cache_keeps_its_moving_averages_while_blocks_pass_through() -> None:
+    setup, candles = _sma("market"), _synthetic(2_000)
+    runner = LeanRunner(LeanSpec(setup, candles, "X", "expectancy_r", 1, Costs(), Sizing()))
+    variants = _variants({"conditions.cross.fast": [3, 4, 5, 6],
+                          "conditions.cross.slow": list(range(20, 40))})
+    for params in variants:  # 80 blocks: each slow period read again by every fast one
+        runner.row(params)
+    keys = list(runner.cache)
+    averages = [key for key in keys if key[0] == "moving average"]
+    assert len(keys) - len(averages) == BoundedCache.blocks
+    assert sorted(key[2] for key in averages) == [3, 4, 5, 6, *range(20, 40)]
