@@ -426,6 +426,14 @@ class CompiledSetup:
         self._lookback: int | None = None
 
     @property
+    def reads_atr(self) -> bool:
+        """Does the plan or a filter read the ATR(14) (a stop buffer or guard in ATR, an ATR
+        filter)? Signals of a setup that does not are found without computing it."""
+        stop, filters = self.setup.plan.stop, self.setup.filters
+        return bool(stop.buffer_atr) or stop.min_atr is not None or (
+            filters.min_atr_pct is not None or filters.max_atr_pct is not None)
+
+    @property
     def lookback(self) -> int:
         """Bars a window must hold, ending at a bar, to decide that bar as the whole data does
         (`engine.setups.lookback`): what the live monitor keeps."""
@@ -496,7 +504,9 @@ class CompiledSetup:
         n = len(candles)
         combined, direction = _combine(self.setup.signal, evaluated, n)
         atr = getattr(cache, "atr", None)
-        if atr is None:
+        if atr is None and not self.reads_atr:
+            atr = np.zeros(n)  # read only through a zero buffer: no ATR to compute
+        elif atr is None:
             atr = detect.atr(candles, ATR_PERIOD)
             if isinstance(cache, FrameCache):
                 atr.flags.writeable = False  # shared by the setups on this frame

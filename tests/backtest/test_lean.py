@@ -16,7 +16,7 @@ from engine.backtest.lean import LEAN_METRICS, BoundedCache, LeanRunner, LeanSpe
 from engine.backtest.optimise import evaluate, sweep
 from engine.backtest.simulate import Costs, Sizing
 from engine.candles import resample
-from engine.setups import apply_parameters, parse_setup
+from engine.setups import apply_parameters, compile_setup, parse_setup
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "setups"
 SMA_TEXT = (EXAMPLES / "sma-cross.yaml").read_text()
@@ -178,3 +178,21 @@ def test_the_sweep_cache_keeps_its_moving_averages_while_blocks_pass_through() -
     averages = [key for key in keys if key[0] == "moving average"]
     assert len(keys) - len(averages) == BoundedCache.blocks
     assert sorted(key[2] for key in averages) == [3, 4, 5, 6, *range(20, 40)]
+
+
+def test_a_setup_reading_no_atr_finds_its_signals_without_computing_it(monkeypatch) -> None:
+    from engine.setups import compile as compile_module
+
+    setup, candles = _sma("market"), _synthetic(3_000)
+    expected = compile_setup(setup)(candles, symbol="X")
+    with_buffer = setup.model_copy(update={"plan": setup.plan.model_copy(update={
+        "stop": setup.plan.stop.model_copy(update={"buffer_atr": 0.5})})})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the ATR was computed")
+
+    monkeypatch.setattr(compile_module.detect, "atr", refuse)
+    assert compile_setup(setup)(candles, symbol="X").equals(expected)
+    assert len(expected) > 0
+    with pytest.raises(AssertionError, match="the ATR was computed"):
+        compile_setup(with_buffer)(candles, symbol="X")
