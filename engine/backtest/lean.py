@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import uuid
 
 import numpy as np
@@ -120,13 +121,17 @@ class LeanRunner:
             raise DataError("candles contain NaN prices; drop or repair those bars first")
         self.cache = BoundedCache()
         self.cache.validated = True
+        # Optuna's n_jobs runs trials on threads: one variant at a time uses the cache (the
+        # kernels hold the GIL, so nothing runs in parallel that the lock now serialises)
+        self._lock = threading.Lock()
 
     def metrics(self, setup: Setup) -> dict:
         """`LEAN_METRICS` of `setup` on the runner's candles, equal to `compute_metrics`' for
         `simulate` of its signals (explained or not) with the spec's costs and sizing."""
         spec = self.spec
         compiled = compile_setup(setup)
-        arrays = compiled.signal_arrays(spec.candles, cache=self.cache)
+        with self._lock:
+            arrays = compiled.signal_arrays(spec.candles, cache=self.cache)
         plan = setup.plan
         if arrays is None:
             m = 0
