@@ -196,3 +196,15 @@ def test_a_setup_reading_no_atr_finds_its_signals_without_computing_it(monkeypat
     assert len(expected) > 0
     with pytest.raises(AssertionError, match="the ATR was computed"):
         compile_setup(with_buffer)(candles, symbol="X")
+
+
+def test_a_pickled_spec_scores_its_chunk_alike() -> None:
+    """What a Dask worker or a spawned process gets: the spec and the variants, pickled."""
+    import pickle
+
+    setup, candles = _sma("partial, time exit"), _synthetic(3_000)
+    spec = LeanSpec(setup, candles, "X", "sharpe", 1, Costs(5.0, 2.0), Sizing())
+    variants = _variants(GRID)[:5]
+    here = run_chunk(spec, variants)
+    there = pickle.loads(pickle.dumps(run_chunk))(pickle.loads(pickle.dumps(spec)), variants)
+    assert there == here
