@@ -3,9 +3,11 @@
 
 Each condition is detected once per distinct block (a cache kept for one search over one candle
 frame): a trial that changes only the plan or one condition re-uses the other detections.
-Trials skip the per-signal explanations. Studies live in SQLite under ``runs/optuna/<study>.db``
-and resume where they stopped; a sweep spreads its variants over worker processes. The best
-parameters can be saved as a new setup version.
+Trials and sweep variants run on the lean path (`engine.backtest.lean`): the objective's
+numbers, equal to a full backtest's, without its signal, trade and equity frames. Studies live
+in SQLite under ``runs/optuna/<study>.db`` and resume where they stopped; a sweep spreads its
+variants, in chunks, over worker processes. The best parameters can be saved as a new setup
+version (`evaluate` gives the full path's metrics of one parameter set).
 """
 
 from __future__ import annotations
