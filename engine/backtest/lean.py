@@ -66,16 +66,17 @@ def _num(value) -> float | None:
 
 @njit(cache=True)
 def max_drawdown_pct_nb(equity):
-    """The deepest drawdown below the running peak in % of the peak, as a positive number
-    (the minimum of `_kernel.drawdowns_nb`'s percent curve, negated; no arrays built)."""
+    """The deepest drawdown below the running peak in % of the peak, as a positive number:
+    the minimum of `_kernel.drawdowns_nb`'s percent curve ``(equity / peak - 1) * 100`` (0
+    while the peak is not positive), negated, without building it. The curve is a rounded,
+    non-decreasing function of ``equity / peak``, so its minimum is that function of the
+    smallest ratio: the same number, with no branch in the loop."""
     peak = -np.inf
-    low = 0.0
+    low = 1.0
     for i in range(equity.shape[0]):
         peak = max(peak, equity[i])
-        pct = (equity[i] / peak - 1.0) * 100.0 if peak > 0 else 0.0
-        if i == 0 or pct < low:
-            low = pct
-    return -low
+        low = min(low, equity[i] / peak if peak > 0 else 1.0)
+    return -((low - 1.0) * 100.0)
 
 
 class BoundedCache(FrameCache):

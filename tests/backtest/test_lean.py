@@ -208,3 +208,15 @@ def test_a_pickled_spec_scores_its_chunk_alike() -> None:
     here = run_chunk(spec, variants)
     there = pickle.loads(pickle.dumps(run_chunk))(pickle.loads(pickle.dumps(spec)), variants)
     assert there == here
+
+
+def test_the_deepest_drawdown_is_the_full_curves_exactly() -> None:
+    from engine.backtest._kernel import drawdowns_nb
+    from engine.backtest.lean import max_drawdown_pct_nb
+
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        equity = 1000 * np.exp(np.cumsum(rng.normal(0, 0.01, int(rng.integers(1, 2000)))))
+        if trial % 3 == 0:
+            equity -= rng.uniform(500, 1500)  # peaks at or below zero: 0 % there
+        assert max_drawdown_pct_nb(equity) == -drawdowns_nb(equity)[1].min(), trial
