@@ -233,8 +233,8 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     Variants are scored on the lean path (`engine.backtest.lean`: the same numbers as a full
     backtest, without building its frames), in chunks. They run in `workers` processes forked
     from this one, so the candles are shared, not copied or pickled, and each worker keeps its
-    own detection cache; by default every core, but this process alone for fewer than
-    `PARALLEL_FROM` variants, which forking workers would slow down.
+    own detection cache; by default every core, but this process alone for a sweep too small
+    to repay forking workers (variants x bars under `PARALLEL_FROM`).
     """
     if objective not in OBJECTIVES:
         raise SetupError(f"objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
@@ -250,7 +250,7 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     runner_for(spec)  # candles checked once, before any worker is forked
     rows: list[dict] = []
     try:
-        for chunk in _chunks(spec, variants, _workers(workers, len(variants))):
+        for chunk in _chunks(spec, variants, _workers(workers, len(variants), len(candles))):
             rows.extend(chunk)
             if progress:
                 progress(len(rows) / len(variants), f"variant {len(rows)}/{len(variants)}")
@@ -265,14 +265,16 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     return table.sort_values("value", ascending=False, kind="stable").reset_index(drop=True)
 
 
-PARALLEL_FROM = 200  # variants: below this, worker processes cost more than they save
+PARALLEL_FROM = 20_000_000  # variants x bars: below this, forking workers costs more than
+# it saves (a fork pool starts in about 0.1 s; a variant costs about 10 ns a bar on one core)
 CHUNK = 250  # variants per task at most (few tasks: little pickling; enough for progress)
 
 
-def _workers(workers: int | None, variants: int) -> int:
-    """Worker processes for `variants` variants: `workers` (default: every core), but one
-    (this process) for a sweep too small to repay forking them."""
-    if workers is None and variants < PARALLEL_FROM:
+def _workers(workers: int | None, variants: int, bars: int) -> int:
+    """Worker processes for `variants` variants on `bars` bars: `workers` (default: every
+    core), but one (this process) when the default would fork workers for a sweep too small to
+    repay their start (`PARALLEL_FROM`)."""
+    if workers is None and variants * bars < PARALLEL_FROM:
         return 1
     return max(1, min(workers or os.cpu_count() or 1, variants))
 

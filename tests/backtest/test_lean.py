@@ -220,3 +220,11 @@ def test_the_deepest_drawdown_is_the_full_curves_exactly() -> None:
         if trial % 3 == 0:
             equity -= rng.uniform(500, 1500)  # peaks at or below zero: 0 % there
         assert max_drawdown_pct_nb(equity) == -drawdowns_nb(equity)[1].min(), trial
+
+
+def test_a_default_sweep_forks_workers_only_when_they_repay_their_start(monkeypatch) -> None:
+    monkeypatch.setattr(optimise_module.os, "cpu_count", lambda: 4)
+    assert optimise_module._workers(None, 100, 43_800) == 1  # a month of 1m: ~40 ms of work
+    assert optimise_module._workers(None, 100, 525_600) == 4  # a year: ~0.5 s of work
+    assert optimise_module._workers(2, 10, 100) == 2  # asked for: given
+    assert optimise_module._workers(8, 3, 525_600) == 3  # never more workers than variants
