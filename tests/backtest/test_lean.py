@@ -228,3 +228,24 @@ def test_a_default_sweep_forks_workers_only_when_they_repay_their_start(monkeypa
     assert optimise_module._workers(None, 100, 525_600) == 4  # a year: ~0.5 s of work
     assert optimise_module._workers(2, 10, 100) == 2  # asked for: given
     assert optimise_module._workers(8, 3, 525_600) == 3  # never more workers than variants
+
+
+@pytest.mark.parametrize("want", [1, -1, 0])
+def test_crosses_are_those_of_the_vectorised_rule(want) -> None:
+    """`_crosses_nb` against the rule it replaced, on averages with NaN gaps and ties."""
+    from engine.setups.compile import _crosses_nb
+
+    rng = np.random.default_rng(want + 5)
+    fast = np.round(rng.normal(0, 1, 5_000), 1)
+    slow = np.round(rng.normal(0, 1, 5_000), 1)  # rounded: many exact ties (spread 0)
+    fast[:30], slow[:50] = np.nan, np.nan
+    fast[rng.integers(0, 5_000, 40)] = np.nan
+    spread = fast - slow
+    above, valid = spread > 0, ~np.isnan(spread)
+    prev_above, prev_valid = np.r_[False, above[:-1]], np.r_[False, valid[:-1]]
+    up = above & ~prev_above & valid & prev_valid
+    down = ~above & prev_above & valid & prev_valid
+    active = up if want == 1 else down if want == -1 else up | down
+    positions, is_up = _crosses_nb(fast, slow, want)
+    assert positions.tolist() == np.flatnonzero(active).tolist()
+    assert is_up.tolist() == up[positions].tolist()
