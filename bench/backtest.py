@@ -1,8 +1,8 @@
 """The backtester on one year of 1m candles. Targets: a whole backtest (detection + simulation +
-metrics) < 0.2 s; the SMA(10/30) crossover with a 1 % stop and 2 % target >= 50x faster than
-backtesting.py and >= 3x faster than vectorbt at its best (tz-naive index), with the same
-trades in all three; 100 parameter variants < 1 s; a 200-trial Optuna study on the 3 demo
-weeks < 30 s."""
+metrics) < 0.2 s, and <= 20 ms on the lean path sweeps and trials use; the SMA(10/30)
+crossover with a 1 % stop and 2 % target >= 50x faster than backtesting.py and >= 3x faster
+than vectorbt at its best (tz-naive index), with the same trades in all three; 100 parameter
+variants <= 0.5 s and 1,000 <= 4 s on 2 cores; a 200-trial Optuna study on the year < 10 s."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench._common import Result, fresh, fresh_copy, measure, synthetic_candles
+from engine.backtest.lean import LeanRunner, LeanSpec
 from engine.backtest.metrics import compute_metrics
 from engine.backtest.optimise import optimise, sweep
 from engine.backtest.simulate import Costs, Sizing, simulate
@@ -27,8 +28,9 @@ WARMUP = 1
 BT_REPEAT = 5  # ITA's whole backtests and backtesting.py (~4 s a call)
 SIM_REPEAT = 10  # ITA's simulation and vectorbt's
 TIMING = (f"every comparison, both sides: {WARMUP} warm-up call, then the best of {BT_REPEAT} "
-          f"(with backtesting.py) or {SIM_REPEAT} (with vectorbt); the sweep: one call after "
-          f"{WARMUP} warm-up; the Optuna study: one call, no warm-up. vectorbt gets a tz-naive "
+          f"(with backtesting.py) or {SIM_REPEAT} (with vectorbt); the 100-variant sweeps: one "
+          f"call after {WARMUP} warm-up; the 1,000-variant sweep and the Optuna study: one "
+          "call, no warm-up. vectorbt gets a tz-naive "
           "frame with its entries and exits computed outside the timer; backtesting.py gets "
           "ITA's frame and renames its columns inside the timer (about 1 ms of its seconds).")
 
@@ -101,12 +103,24 @@ def _backtesting_py(candles) -> tuple[float, int]:
 
 SWEEP = {"conditions.cross.fast": list(range(5, 25, 2)),
          "conditions.cross.slow": list(range(30, 80, 5))}
+SWEEP_1000 = {"conditions.cross.fast": list(range(5, 45)),
+              "conditions.cross.slow": list(range(50, 300, 10))}
 
 
-def _sweep(candles) -> None:
-    table = sweep(SMA, candles, symbol="S", values=SWEEP, costs=NO_COSTS, sizing=UNIT,
-                  min_trades=1, workers=2)
-    assert len(table) == 100
+def _sweeper(values: dict, workers: int | None):
+    def run(candles) -> None:
+        table = sweep(SMA, candles, symbol="S", values=values, costs=NO_COSTS, sizing=UNIT,
+                      min_trades=1, workers=workers)
+        assert len(table) == len(values["conditions.cross.fast"]) * len(
+            values["conditions.cross.slow"])
+    return run
+
+
+def _lean(candles) -> None:
+    """One whole backtest on the lean path, as a sweep variant or an optimiser trial runs it:
+    signals as arrays, the simulation kernel, the objective metrics (no frames)."""
+    LeanRunner(LeanSpec(SMA, candles, "S", "expectancy_r", 1, NO_COSTS, UNIT,
+                        initial_equity=1e6)).evaluate(SMA)
 
 
 def _study(candles) -> None:
@@ -126,10 +140,11 @@ def run() -> list[Result]:
         warnings.simplefilter("ignore")
         bt_seconds, bt_trades = _backtesting_py(year)
         vbt_seconds, vbt_trades, vbt_same = _vectorbt(year, reference)
-    swept = measure(_sweep, make_input=fresh(year), warmup=WARMUP, repeat=1)
-    from tests.conftest import read_demo_candles
-
-    study = measure(_study, make_input=fresh(read_demo_candles()), warmup=0, repeat=1)
+    whole_lean = measure(_lean, make_input=fresh(year), warmup=WARMUP, repeat=BT_REPEAT)
+    swept = measure(_sweeper(SWEEP, 2), make_input=fresh(year), warmup=WARMUP, repeat=1)
+    swept_one = measure(_sweeper(SWEEP, 1), make_input=fresh(year), warmup=WARMUP, repeat=1)
+    swept_1000 = measure(_sweeper(SWEEP_1000, 2), make_input=fresh(year), warmup=0, repeat=1)
+    study = measure(_study, make_input=fresh(year), warmup=0, repeat=1)
     return [
         Result("backtest", "SMA 10/30, 1 %/2 %: signals with explanations + simulation + "
                "metrics, 1y 1m", ours, target=0.200, peer="backtesting.py",
@@ -144,9 +159,13 @@ def run() -> list[Result]:
                     f"{'identical to' if vbt_same else '**not** identical to'} ITA's "
                     "(next-open fills, signals in a trade ignored, stops from the fill)",
                min_ratio=3),
-        Result("backtest", "sweep of 100 parameter variants, 1y 1m", swept, target=1.0,
-               note="`engine.backtest.optimise.sweep`, 2 worker processes, full trade "
-                    "records and metrics per variant"),
-        Result("backtest", "Optuna study, 200 trials, 3 demo weeks (2 jobs)", study,
-               target=30.0),
+        Result("backtest", "same, on the lean path (signals as arrays + simulation kernel + "
+               "objective metrics), as sweeps and trials run it", whole_lean, target=0.020),
+        Result("backtest", "sweep of 100 parameter variants, 1y 1m", swept, target=0.5,
+               peer="the same sweep in 1 process", peer_seconds=swept_one,
+               note="`engine.backtest.optimise.sweep` on the lean path, 2 forked worker "
+                    "processes (start-up included)"),
+        Result("backtest", "sweep of 1,000 parameter variants, 1y 1m", swept_1000, target=4.0,
+               note="2 forked worker processes, chunks of up to 250 variants"),
+        Result("backtest", "Optuna study, 200 trials, 1y 1m (2 jobs)", study, target=10.0),
     ]

@@ -76,7 +76,13 @@ def _drawdown_duration(drawdown: pd.Series) -> pd.Timedelta:
 
 def _ratios(equity: pd.Series, timeframe: str) -> tuple[float | None, float | None]:
     """Sharpe and Sortino of per-bar returns, annualised for the bar length (365 days)."""
-    count, mean, std, downside_count, downside_rms = _return_moments_nb(equity.to_numpy(float))
+    return sharpe_sortino(equity.to_numpy(float), timeframe)
+
+
+def sharpe_sortino(equity: np.ndarray, timeframe: str) -> tuple[float | None, float | None]:
+    """`compute_metrics`' Sharpe and Sortino of an equity curve given as an array (the lean
+    sweep path, `engine.backtest.lean`, reads them from the kernel's array)."""
+    count, mean, std, downside_count, downside_rms = _return_moments_nb(equity)
     if count < 2 or std == 0:
         return None, None
     per_year = math.sqrt(YEAR / timeframe_delta(timeframe))

@@ -3,9 +3,11 @@
 
 Each condition is detected once per distinct block (a cache kept for one search over one candle
 frame): a trial that changes only the plan or one condition re-uses the other detections.
-Trials skip the per-signal explanations. Studies live in SQLite under ``runs/optuna/<study>.db``
-and resume where they stopped; a sweep spreads its variants over worker processes. The best
-parameters can be saved as a new setup version.
+Trials and sweep variants run on the lean path (`engine.backtest.lean`): the objective's
+numbers, equal to a full backtest's, without its signal, trade and equity frames. Studies live
+in SQLite under ``runs/optuna/<study>.db`` and resume where they stopped; a sweep spreads its
+variants, in chunks, over worker processes. The best parameters can be saved as a new setup
+version (`evaluate` gives the full path's metrics of one parameter set).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from engine.backtest.lean import SWEEP_METRICS as SWEEP_METRICS  # importable from here too
+from engine.backtest.lean import LeanRunner, LeanSpec, forget, run_chunk, runner_for
 from engine.backtest.metrics import compute_metrics
 from engine.backtest.simulate import Costs, Sizing, simulate
 from engine.errors import ConfigurationError, DataError, SetupError
@@ -172,7 +176,7 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
     resumed = len(study.trials)
     study.sampler = optuna.samplers.TPESampler(seed=seed + resumed)
     done = [0]
-    cache: dict = {}
+    runner = LeanRunner(LeanSpec(setup, candles, symbol, objective, min_trades, costs, sizing))
 
     def run(trial: optuna.Trial) -> float:
         values = {path: _suggest(trial, path, r) for path, r in space.items()}
@@ -186,9 +190,7 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
             trial.set_user_attr("repeat_of", previous.number)
             value = previous.value
         else:
-            value, metrics = evaluate(candidate, candles, symbol=symbol, costs=costs,
-                                      sizing=sizing, min_trades=min_trades, objective=objective,
-                                      cache=cache)
+            value, metrics = runner.evaluate(candidate)  # the lean path: equal numbers
             trial.set_user_attr("trades", metrics["trades"])
             value = value if np.isfinite(value) else NO_SCORE
         done[0] += 1
@@ -228,8 +230,11 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     """Every combination of `values` (default: the grid of the setup's stepped ranges), best
     first: one row per variant with its parameters, objective value and main metrics.
 
-    Variants run in `workers` processes (default: every core) forked from this one, so the
-    candles are shared, not copied or pickled; each worker keeps its own detection cache.
+    Variants are scored on the lean path (`engine.backtest.lean`: the same numbers as a full
+    backtest, without building its frames), in chunks. They run in `workers` processes forked
+    from this one, so the candles are shared, not copied or pickled, and each worker keeps its
+    own detection cache; by default every core, but this process alone for a sweep too small
+    to repay forking workers (variants x bars under `PARALLEL_FROM`).
     """
     if objective not in OBJECTIVES:
         raise SetupError(f"objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
@@ -239,68 +244,70 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     paths = list(values)
     variants = [dict(zip(paths, combo, strict=True))
                 for combo in itertools.product(*values.values())]
-    job = _SweepJob(setup, candles, symbol, objective, min_trades,
+    spec = LeanSpec(setup, candles, symbol, objective, min_trades,
                     costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps),
                     sizing or Sizing("risk_percent", setup.risk.percent))
-    workers = max(1, min(workers or os.cpu_count() or 1, len(variants)))
-    rows = []
-    for number, row in enumerate(_map(job, variants, workers), start=1):
-        rows.append(row)
-        if progress:
-            progress(number / len(variants), f"variant {number}/{len(variants)}")
+    runner_for(spec)  # candles checked once, before any worker is forked
+    rows: list[dict] = []
+    try:
+        for chunk in _chunks(spec, variants, _workers(workers, len(variants), len(candles))):
+            rows.extend(chunk)
+            if progress:
+                progress(len(rows) / len(variants), f"variant {len(rows)}/{len(variants)}")
+    finally:
+        forget(spec)  # the detections cached for this sweep are not kept past it
+    if len(rows) != len(variants) or any(
+            {p: row[p] for p in paths} != variant for row, variant in zip(rows, variants,
+                                                                           strict=True)):
+        raise RuntimeError(f"the sweep of {len(variants)} variants returned {len(rows)} rows "
+                           "that do not match them one to one")
     table = pd.DataFrame(rows)
     return table.sort_values("value", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _map(job: _SweepJob, variants: list[dict], workers: int):
-    """`job(variant)` for every variant, in order, on `workers` forked processes (a forked
-    worker inherits the job, candles included, without pickling it)."""
-    if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
-        yield from map(job, variants)
+PARALLEL_FROM = 20_000_000  # variants x bars: below this, forking workers costs more than
+# it saves (a fork pool starts in about 0.1 s; a variant costs about 10 ns a bar on one core)
+CHUNK = 250  # variants per task at most (few tasks: little pickling; enough for progress)
+
+
+def _workers(workers: int | None, variants: int, bars: int) -> int:
+    """Worker processes for `variants` variants on `bars` bars: `workers` (default: every
+    core), but one (this process) when the default would fork workers for a sweep too small to
+    repay their start (`PARALLEL_FROM`)."""
+    if workers is None and variants * bars < PARALLEL_FROM:
+        return 1
+    return max(1, min(workers or os.cpu_count() or 1, variants))
+
+
+def _chunks(spec: LeanSpec, variants: list[dict], workers: int):
+    """`run_chunk` over `variants`, split in chunks, in order, on `workers` forked processes
+    (a forked worker inherits the spec and its prepared runner: nothing of the candles is
+    pickled). With workers, this process scores the first variant before forking them, so
+    they inherit its compiled kernels instead of each loading them again (about 20 ms)."""
+    forking = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+    if forking:
+        yield run_chunk(spec, variants[:1])
+        variants = variants[1:]
+    size = max(1, min(CHUNK, -(-len(variants) // (4 * workers))))
+    chunks = [variants[i:i + size] for i in range(0, len(variants), size)]
+    if not forking or not chunks:
+        yield from (run_chunk(spec, chunk) for chunk in chunks)
         return
     with multiprocessing.get_context("fork").Pool(workers, initializer=_install,
-                                                  initargs=(job,)) as pool:
-        yield from pool.imap(_run_installed, variants,
-                             chunksize=max(1, len(variants) // (8 * workers)))
+                                                  initargs=(spec,)) as pool:
+        yield from pool.imap(_run_installed, chunks)
 
 
-@dataclasses.dataclass
-class _SweepJob:
-    setup: Setup
-    candles: pd.DataFrame
-    symbol: str
-    objective: str
-    min_trades: int
-    costs: Costs
-    sizing: Sizing
-    cache: dict = dataclasses.field(default_factory=dict)
-
-    def __call__(self, params: dict) -> dict:
-        try:
-            candidate = apply_parameters(self.setup, params)
-        except SetupError as error:
-            return {**params, "value": None, "trades": 0, "error": str(error)}
-        value, metrics = evaluate(candidate, self.candles, symbol=self.symbol, costs=self.costs,
-                                  sizing=self.sizing, min_trades=self.min_trades,
-                                  objective=self.objective, cache=self.cache)
-        return {**params, "value": value if np.isfinite(value) else None,
-                **{k: metrics.get(k) for k in SWEEP_METRICS}, "error": ""}
+_installed: LeanSpec | None = None  # set in each sweep worker process
 
 
-SWEEP_METRICS = ("trades", "win_rate", "expectancy_r", "profit_factor", "total_return_pct",
-                 "max_drawdown_pct")
-
-
-_installed: _SweepJob | None = None  # set in each sweep worker process
-
-
-def _install(job: _SweepJob) -> None:
+def _install(spec: LeanSpec) -> None:
     global _installed
-    _installed = job
+    _installed = spec
 
 
-def _run_installed(params: dict) -> dict:
-    return _installed(params)
+def _run_installed(variants: list[dict]) -> list[dict]:
+    return run_chunk(_installed, variants)
 
 
 def save_best_as_version(store, setup, params: dict):

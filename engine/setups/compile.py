@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from numba import njit
 
 from engine import detect
 from engine.candles import CLOSE, PARTIAL, resample, timeframe_delta, validate_candles
@@ -74,9 +75,10 @@ class Evaluated:
     active: np.ndarray
     direction: np.ndarray
     row_levels: dict[str, np.ndarray]  # per row of `frame`: top, bottom, mid, level, extreme
-    last_event: np.ndarray  # row of `frame` behind the last event at or before each bar
+    positions: np.ndarray | None = None  # bar of each row of `frame`, ascending; None: a state
     detections: Detections | None = None  # the rows that can fire it, as arrays
     _frame: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    _last_event: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     @property
     def frame(self) -> pd.DataFrame | None:
@@ -85,13 +87,39 @@ class Evaluated:
             self._frame = self.detections.frame()
         return self._frame
 
-    def level(self, name: str) -> np.ndarray:
-        """Per bar, the level `name` of the last event known at that bar (NaN before any);
-        built only when a plan asks for it."""
+    @property
+    def last_event(self) -> np.ndarray:
+        """Per bar, the row of `frame` behind the last event at or before it (-1 before any);
+        built on first use (the plan and the explanations read it at signal bars only:
+        `rows_at`)."""
+        if self._last_event is None:
+            n = len(self.active)
+            row_at_bar = np.full(n, -1, dtype=np.int64)
+            if self.positions is not None:
+                row_at_bar[self.positions] = np.arange(len(self.positions))  # last row wins
+            self._last_event = np.maximum.accumulate(row_at_bar) if n else row_at_bar
+        return self._last_event
+
+    def rows_at(self, bars: np.ndarray) -> np.ndarray:
+        """`last_event` at `bars` only, without the per-bar array."""
+        if self._last_event is not None:
+            return self._last_event[bars]
+        if self.positions is None:
+            return np.full(len(bars), -1, np.int64)
+        return np.searchsorted(self.positions, bars, side="right").astype(np.int64) - 1
+
+    def level_at(self, name: str, bars: np.ndarray) -> np.ndarray:
+        """At each of `bars`, the level `name` of the last event known there (NaN before
+        any)."""
         values = self.row_levels.get(name)
         if values is None or not len(values):
-            return np.full(len(self.active), np.nan)
-        return np.where(self.last_event >= 0, values[np.clip(self.last_event, 0, None)], np.nan)
+            return np.full(len(bars), np.nan)
+        rows = self.rows_at(bars)
+        return np.where(rows >= 0, values[np.clip(rows, 0, None)], np.nan)
+
+    def level(self, name: str) -> np.ndarray:
+        """Per bar, the level `name` of the last event known at that bar (NaN before any)."""
+        return self.level_at(name, np.arange(len(self.active)))
 
 
 def _event_condition(n: int, frame: Detections, positions: np.ndarray) -> Evaluated:
@@ -103,9 +131,6 @@ def _event_condition(n: int, frame: Detections, positions: np.ndarray) -> Evalua
         frame, positions = frame.where(order), positions[order]
     active = np.zeros(n, dtype=bool)
     active[positions] = True
-    row_at_bar = np.full(n, -1, dtype=np.int64)
-    row_at_bar[positions] = np.arange(len(positions))  # last row wins on a shared bar
-    last = np.maximum.accumulate(row_at_bar) if n else row_at_bar
     direction = np.zeros(n, dtype=np.int8)
     direction[positions] = frame["direction"]
     top, bottom = frame["top"], frame["bottom"]
@@ -114,13 +139,34 @@ def _event_condition(n: int, frame: Detections, positions: np.ndarray) -> Evalua
         dirs >= 0, bottom, top)
     values = {"top": top, "bottom": bottom, "mid": (top + bottom) / 2,
               "level": np.where(top == bottom, top, (top + bottom) / 2), "extreme": extreme}
-    return Evaluated(active, direction, values, last, frame)
+    return Evaluated(active, direction, values, np.asarray(positions, np.int64), frame)
+
+
+@njit(cache=True)
+def _crosses_nb(fast: np.ndarray, slow: np.ndarray, want: int):
+    """Bars where `fast` crosses `slow` (both defined on the bar and the one before): above
+    after not above is up, not above after above is down; `want` 1 keeps ups, -1 downs, 0
+    both. Returns (positions, is up)."""
+    n = fast.shape[0]
+    positions = np.empty(n, np.int64)
+    up = np.empty(n, np.bool_)
+    count = 0
+    for i in range(1, n):
+        now, before = fast[i] - slow[i], fast[i - 1] - slow[i - 1]
+        if np.isnan(now) or np.isnan(before):
+            continue
+        rising = now > 0 and not before > 0
+        falling = not now > 0 and before > 0
+        if (rising and want >= 0) or (falling and want <= 0):
+            positions[count] = i
+            up[count] = rising
+            count += 1
+    return positions[:count].copy(), up[:count].copy()
 
 
 def _state(active: np.ndarray, direction: int = 0) -> Evaluated:
     n = len(active)
-    return Evaluated(active.astype(bool), np.full(n, direction, np.int8) * active, {},
-                     np.full(n, -1, np.int64))
+    return Evaluated(active.astype(bool), np.full(n, direction, np.int8) * active, {})
 
 
 def _want(direction: str) -> int:
@@ -138,12 +184,13 @@ def _side(side: str) -> int:
 
 class _Evaluator:
     def __init__(self, candles: pd.DataFrame, timeframe: str, context: pd.DataFrame | None,
-                 context_timeframe: str | None) -> None:
+                 context_timeframe: str | None, cache: dict | None = None) -> None:
         self.candles = candles
         self.n = len(candles)
         self.timeframe = timeframe
         self.context = context
         self.context_timeframe = context_timeframe
+        self.cache = cache
         self._atr: np.ndarray | None = None
 
     @property
@@ -203,22 +250,25 @@ class _Evaluator:
         return _event_condition(self.n, frame, frame["known_i"])
 
     def _ma_cross(self, b: schema.MaCrossBlock) -> Evaluated:
-        ma = detect.ema if b.kind == "ema" else detect.sma
-        spread = ma(self.candles, b.fast) - ma(self.candles, b.slow)
-        above = spread > 0
-        valid = ~np.isnan(spread)
-        prev_above = np.r_[False, above[:-1]]
-        prev_valid = np.r_[False, valid[:-1]]
-        up = above & ~prev_above & valid & prev_valid
-        down = ~above & prev_above & valid & prev_valid
-        want = _want(b.direction)
-        active = (up if want == 1 else down if want == -1 else up | down)
+        positions, up = _crosses_nb(self._ma(b.kind, b.fast), self._ma(b.kind, b.slow),
+                                    _want(b.direction))
         close = self.candles[CLOSE].to_numpy()
-        positions = np.flatnonzero(active)
         frame = Detections(self.candles.index, at_i=positions, known_i=positions,
-                           kind="ma_cross", direction=np.where(up[positions], 1, -1),
+                           kind="ma_cross", direction=np.where(up, 1, -1),
                            top=close[positions], bottom=close[positions])
-        return _event_condition(self.n, frame, positions.astype(np.int64))
+        return _event_condition(self.n, frame, positions)
+
+    def _ma(self, kind: str, period: int) -> np.ndarray:
+        """The moving average of closes, kept in the detection cache (read-only) so that the
+        blocks of a sweep sharing a period compute it once."""
+        key = ("moving average", kind, period)
+        if self.cache is not None and key in self.cache:
+            return self.cache[key]
+        values = (detect.ema if kind == "ema" else detect.sma)(self.candles, period)
+        if self.cache is not None:
+            values.flags.writeable = False
+            self.cache[key] = values
+        return values
 
     # states -------------------------------------------------------------------------------
     def _ma_trend(self, b: schema.MaTrendBlock) -> Evaluated:
@@ -340,11 +390,28 @@ def time_filters_allow(setup: schema.Setup, candles: pd.DataFrame) -> np.ndarray
     return _filters(filters, candles, np.full(len(candles), np.nan))
 
 
-def _level(ref: str | None, evaluated: dict[str, Evaluated], n: int) -> np.ndarray:
+def _level(ref: str | None, evaluated: dict[str, Evaluated], bars: np.ndarray) -> np.ndarray:
+    """The level `ref` ("condition.attribute") at each of `bars`."""
     if ref is None:
-        return np.full(n, np.nan)
+        return np.full(len(bars), np.nan)
     name, _, attribute = ref.partition(".")
-    return evaluated[name].level(attribute)
+    return evaluated[name].level_at(attribute, bars)
+
+
+@dataclasses.dataclass
+class SignalArrays:
+    """One evaluation's signals as arrays, in bar order: each signal's bar position, direction
+    (+1.0/-1.0), planned entry, stop, target and risk per unit (entry to stop), and the
+    conditions they came from. The plan's other fields are the same for every signal
+    (`CompiledSetup.setup.plan`)."""
+
+    bars: np.ndarray
+    direction: np.ndarray
+    entry: np.ndarray
+    stop: np.ndarray
+    target: np.ndarray
+    risk: np.ndarray
+    evaluated: dict[str, Evaluated]
 
 
 class CompiledSetup:
@@ -357,6 +424,14 @@ class CompiledSetup:
         self.counters = {"dropped_invalid_stop": 0, "filtered_stop_too_tight": 0}
         self._cache_keys: dict[str, tuple] = {}
         self._lookback: int | None = None
+
+    @property
+    def reads_atr(self) -> bool:
+        """Does the plan or a filter read the ATR(14) (a stop buffer or guard in ATR, an ATR
+        filter)? Signals of a setup that does not are found without computing it."""
+        stop, filters = self.setup.plan.stop, self.setup.filters
+        return bool(stop.buffer_atr) or stop.min_atr is not None or (
+            filters.min_atr_pct is not None or filters.max_atr_pct is not None)
 
     @property
     def lookback(self) -> int:
@@ -375,7 +450,7 @@ class CompiledSetup:
             if isinstance(cache, FrameCache):
                 cache.validated = True
         market = self.setup.market
-        ev = _Evaluator(candles, market.timeframe, context, market.context_timeframe)
+        ev = _Evaluator(candles, market.timeframe, context, market.context_timeframe, cache)
         out = {}
         for name, block in self.setup.conditions.items():
             if cache is None:
@@ -413,13 +488,25 @@ class CompiledSetup:
         """`__call__`, but None instead of an empty frame when no signal is found: the live
         monitor's usual bar, where building even an empty frame would cost more than the
         detections. The time filters are computed on the bars from ``since`` on only."""
+        arrays = self.signal_arrays(candles, context=context, cache=cache, since=since)
+        if arrays is None:
+            return None
+        return self._signals(candles, arrays, symbol, explain)
+
+    def signal_arrays(self, candles: pd.DataFrame, *, context: pd.DataFrame | None = None,
+                      cache: dict | None = None, since: int = 0) -> SignalArrays | None:
+        """The signals as arrays, before any frame is built (None when no bar is active): what
+        `new_signals` puts in its frame, and all the lean backtest path
+        (`engine.backtest.lean`) reads. Sets `dropped` and `counters` as `new_signals` does."""
         if len(candles) == 0:
             return None
         evaluated = self.evaluate(candles, context=context, cache=cache)
         n = len(candles)
         combined, direction = _combine(self.setup.signal, evaluated, n)
         atr = getattr(cache, "atr", None)
-        if atr is None:
+        if atr is None and not self.reads_atr:
+            atr = np.zeros(n)  # read only through a zero buffer: no ATR to compute
+        elif atr is None:
             atr = detect.atr(candles, ATR_PERIOD)
             if isinstance(cache, FrameCache):
                 atr.flags.writeable = False  # shared by the setups on this frame
@@ -437,27 +524,25 @@ class CompiledSetup:
         if not active.any():
             self.dropped, self.counters = 0, dict.fromkeys(self.counters, 0)
             return None
-        return self._signals(candles, evaluated, np.flatnonzero(active), direction, atr,
-                             symbol, explain)
+        return self._plan(candles, evaluated, np.flatnonzero(active), direction, atr)
 
-    def _signals(self, candles, evaluated, bars, direction, atr, symbol, explain
-                 ) -> pd.DataFrame:
-        plan, n = self.setup.plan, len(candles)
+    def _plan(self, candles, evaluated, bars, direction, atr) -> SignalArrays:
+        plan = self.setup.plan
         d = direction[bars].astype(float)
         close = candles[CLOSE].to_numpy()
         entry = close[bars] if plan.entry.type == "market" else _level(
-            plan.entry.level, evaluated, n)[bars]
+            plan.entry.level, evaluated, bars)
         buffer = np.nan_to_num(atr[bars]) * plan.stop.buffer_atr + \
             entry * plan.stop.buffer_pct / 100
         if plan.stop.level:
-            stop = _level(plan.stop.level, evaluated, n)[bars] - d * buffer
+            stop = _level(plan.stop.level, evaluated, bars) - d * buffer
         else:
             stop = entry * (1 - d * plan.stop.percent / 100) - d * buffer
         risk = d * (entry - stop)
         if plan.target.r_multiple is not None:
             target = entry + d * plan.target.r_multiple * risk
         elif plan.target.level:
-            target = _level(plan.target.level, evaluated, n)[bars]
+            target = _level(plan.target.level, evaluated, bars)
         else:
             target = entry * (1 + d * plan.target.percent / 100)
         ok = np.isfinite(entry) & np.isfinite(stop) & (risk > 0) & np.isfinite(target) & (
@@ -467,8 +552,13 @@ class CompiledSetup:
         self.counters = {"dropped_invalid_stop": self.dropped,
                          "filtered_stop_too_tight": int((ok & ~wide).sum())}
         ok &= wide
-        bars, d, entry, stop, target, risk = (x[ok] for x in (bars, d, entry, stop, target,
-                                                               risk))
+        return SignalArrays(*(x[ok] for x in (bars, d, entry, stop, target, risk)), evaluated)
+
+    def _signals(self, candles, arrays: SignalArrays, symbol, explain) -> pd.DataFrame:
+        plan = self.setup.plan
+        bars, d, entry, stop, target, risk = (arrays.bars, arrays.direction, arrays.entry,
+                                              arrays.stop, arrays.target, arrays.risk)
+        evaluated = arrays.evaluated
         count = len(bars)
 
         def column(value, dtype) -> pd.Series:  # each column in its contract dtype already
@@ -501,7 +591,7 @@ class CompiledSetup:
         for name, e in evaluated.items():
             if e.detections is None or not len(e.detections):
                 continue
-            rows = e.last_event[bars]
+            rows = e.rows_at(bars)
             used, slot = np.unique(rows, return_inverse=True)
             cells = _detection_json(name, e.frame, np.clip(used, 0, None))
             cells = pc.if_else(pa.array(used >= 0), cells, pa.nulls(len(used), pa.string()))

@@ -61,10 +61,9 @@ def test_a_resumed_study_continues_without_replaying_its_trials(demo_candles, tm
     first = optimise(setup, candles, symbol="X", n_trials=4, min_trades=3,
                      storage_dir=tmp_path, study_name="s")
     scored = []
-    real = optimise_module.evaluate
-    monkeypatch.setattr(optimise_module, "evaluate",
-                        lambda candidate, *a, **k: scored.append(candidate) or real(
-                            candidate, *a, **k))
+    real = optimise_module.LeanRunner.evaluate  # what a trial scores with (the lean path)
+    monkeypatch.setattr(optimise_module.LeanRunner, "evaluate",
+                        lambda self, candidate: scored.append(candidate) or real(self, candidate))
     again = optimise(setup, candles, symbol="X", n_trials=4, min_trades=3,
                      storage_dir=tmp_path, study_name="s")
     assert list(again.trials["number"]) == list(range(8))
@@ -172,7 +171,10 @@ def test_cached_detections_give_the_same_signals(demo_candles) -> None:
         fresh = compile_setup(variant)(candles, symbol="X")
         assert len(fresh) > 0
         assert cached.equals(fresh)
-    assert len(cache) == 2  # one detection per distinct `cross` block
+    blocks = [key for key in cache if key[0] != "moving average"]
+    assert len(blocks) == 2  # one detection per distinct `cross` block
+    averages = sorted(key[2] for key in cache if key[0] == "moving average")
+    assert averages == [5, 10, 30]  # and one moving average per period, shared by the blocks
 
 
 def test_a_study_and_a_run_hash_the_same_candles_alike(demo_candles) -> None:

@@ -1,0 +1,235 @@
+"""The lean backtest path for sweeps and optimiser trials: arrays in, the objective's numbers out.
+
+A variant's signals are taken as arrays (`CompiledSetup.signal_arrays`: no signal frame, no
+explanations), simulated by the same kernel as `engine.backtest.simulate` without building the
+trade and equity frames, and scored from the kernel's arrays with exactly the formulas of
+`engine.backtest.metrics.compute_metrics` (every number equal to the full path's; a test checks
+it on grids of variants). Detections are computed once per distinct condition block and shared
+by every variant of one `LeanRunner` (variants that differ only in the plan re-use them all).
+Full trade records are for the variants a trader keeps: run those through `simulate`.
+
+`run_chunk(spec, variants)` is the task function of a sweep: a plain, picklable function that a
+process pool or a Dask worker calls with hundreds of variants at a time; the candles are checked
+and turned into arrays once per worker process (the runner of the last spec is kept).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import uuid
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from engine.backtest import _kernel as k
+from engine.backtest.metrics import sharpe_sortino
+from engine.backtest.simulate import Costs, Sizing
+from engine.candles import CLOSE, HIGH, LOW, OPEN, validate_candles
+from engine.errors import DataError, SetupError
+from engine.setups import apply_parameters, compile_setup
+from engine.setups.compile import FrameCache
+from engine.setups.schema import Setup
+
+# the metrics the lean path computes: those the objectives and the sweep table read
+LEAN_METRICS = ("trades", "win_rate", "expectancy_r", "profit_factor", "sharpe", "sqn",
+                "total_return_pct", "max_drawdown_pct")
+SWEEP_METRICS = ("trades", "win_rate", "expectancy_r", "profit_factor", "total_return_pct",
+                 "max_drawdown_pct")
+_SIZING = {"risk_percent": k.RISK_PERCENT, "fixed_size": k.FIXED_SIZE,
+           "fixed_cash": k.FIXED_CASH}
+_NO_LOWER = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0))
+
+
+@dataclasses.dataclass
+class LeanSpec:
+    """Everything a chunk of variants is scored with besides their parameters (picklable: a
+    worker gets it once). `key` names this spec in a worker's memo of prepared runners."""
+
+    setup: Setup
+    candles: pd.DataFrame
+    symbol: str
+    objective: str
+    min_trades: int
+    costs: Costs
+    sizing: Sizing
+    initial_equity: float = 10_000.0
+    key: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def _num(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@njit(cache=True)
+def max_drawdown_pct_nb(equity):
+    """The deepest drawdown below the running peak in % of the peak, as a positive number:
+    the minimum of `_kernel.drawdowns_nb`'s percent curve ``(equity / peak - 1) * 100`` (0
+    while the peak is not positive), negated, without building it. The curve is a rounded,
+    non-decreasing function of ``equity / peak``, so its minimum is that function of the
+    smallest ratio: the same number, with no branch in the loop."""
+    peak = -np.inf
+    low = 1.0
+    for i in range(equity.shape[0]):
+        peak = max(peak, equity[i])
+        low = min(low, equity[i] / peak if peak > 0 else 1.0)
+    return -((low - 1.0) * 100.0)
+
+
+class BoundedCache(FrameCache):
+    """A detection cache that keeps the `blocks` condition blocks and the `averages` moving
+    averages used most recently: a sweep of thousands of variants, each with a block of its
+    own, would otherwise keep every bar's detections of every variant in memory. The moving
+    averages (a few dozen periods in any sweep, each read by many blocks) get a budget of their
+    own, so that the blocks passing through never push them out."""
+
+    blocks = 16
+    averages = 96
+
+    def __getitem__(self, key):
+        value = super().pop(key)  # most recently used last
+        super().__setitem__(key, value)
+        return value
+
+    def __setitem__(self, key, value) -> None:
+        average = _is_average(key)
+        same = [k for k in self if _is_average(k) == average]
+        for old in same[:max(0, len(same) + 1 - (self.averages if average else self.blocks))]:
+            del self[old]
+        super().__setitem__(key, value)
+
+
+def _is_average(key) -> bool:
+    return isinstance(key, tuple) and key[:1] == ("moving average",)
+
+
+class LeanRunner:
+    """One candle frame prepared for many variants: the price arrays, checked once, and the
+    detection cache the variants share."""
+
+    def __init__(self, spec: LeanSpec) -> None:
+        candles = spec.candles
+        if len(candles) == 0:
+            raise DataError(f"no candles to test setup {spec.setup.id} on")
+        validate_candles(candles)
+        self.spec = spec
+        self.prices = tuple(np.ascontiguousarray(candles[x].to_numpy(float))
+                            for x in (OPEN, HIGH, LOW, CLOSE))
+        if k.any_nan_nb(*self.prices):
+            raise DataError("candles contain NaN prices; drop or repair those bars first")
+        self.cache = BoundedCache()
+        self.cache.validated = True
+        # Optuna's n_jobs runs trials on threads: one variant at a time uses the cache (the
+        # kernels hold the GIL, so nothing runs in parallel that the lock now serialises)
+        self._lock = threading.Lock()
+
+    def metrics(self, setup: Setup) -> dict:
+        """`LEAN_METRICS` of `setup` on the runner's candles, equal to `compute_metrics`' for
+        `simulate` of its signals (explained or not) with the spec's costs and sizing."""
+        spec = self.spec
+        compiled = compile_setup(setup)
+        with self._lock:
+            arrays = compiled.signal_arrays(spec.candles, cache=self.cache)
+        plan = setup.plan
+        if arrays is None:
+            m = 0
+            bars, direction, entry, stop, target = (np.empty(0, np.int64), np.empty(0, np.int64),
+                                                    np.empty(0), np.empty(0), np.empty(0))
+        else:
+            m = len(arrays.bars)
+            bars, direction = arrays.bars.astype(np.int64), arrays.direction.astype(np.int64)
+            entry, stop, target = arrays.entry, arrays.stop, arrays.target
+        limit = plan.entry.type == "limit"
+        out = k.simulate_nb(
+            *self.prices, bars, direction, np.full(m, limit), entry, stop, target,
+            np.full(m, plan.entry.expiry_bars if limit else 0, np.int64),
+            np.full(m, plan.time_exit_bars or 0, np.int64),
+            np.full(m, plan.breakeven_at_r or np.nan),
+            np.full(m, plan.partial.at_r if plan.partial else np.nan),
+            np.full(m, plan.partial.fraction if plan.partial else 0.0),
+            spec.costs.fee_bps / 1e4, spec.costs.slippage_bps / 1e4, _SIZING[spec.sizing.kind],
+            float(spec.sizing.value), float(spec.sizing.max_leverage), float(spec.initial_equity),
+            *_NO_LOWER, True, False, False)
+        return _score(out, setup.market.timeframe, spec.initial_equity)
+
+    def evaluate(self, setup: Setup) -> tuple[float, dict]:
+        """(objective value or -inf with fewer than `min_trades` trades, the metrics), as
+        `engine.backtest.optimise.evaluate` gives them."""
+        metrics = self.metrics(setup)
+        value = metrics.get(self.spec.objective)
+        if metrics["trades"] < self.spec.min_trades or value is None:
+            return float("-inf"), metrics
+        return float(value), metrics
+
+    def row(self, params: dict) -> dict:
+        """One sweep table row: the parameters, the objective value (None when unscored), the
+        sweep metrics and the error that made the variant invalid ("" for none)."""
+        try:
+            candidate = apply_parameters(self.spec.setup, params)
+        except SetupError as error:
+            return {**params, "value": None, "trades": 0, "error": str(error)}
+        value, metrics = self.evaluate(candidate)
+        return {**params, "value": value if np.isfinite(value) else None,
+                **{key: metrics.get(key) for key in SWEEP_METRICS}, "error": ""}
+
+
+def _score(out, timeframe: str, initial_equity: float) -> dict:
+    """`LEAN_METRICS` from the kernel's arrays (`compute_metrics`' formulas, term by term)."""
+    pnl_all, reason, risk, size, equity = out[6], out[8], out[11], out[5], out[15]
+    total = len(pnl_all)
+    by_rules = reason != k.END
+    count = int(by_rules.sum())
+    risked_all = risk * size
+    pnl = pnl_all[by_rules]
+    risked_rules = risked_all[by_rules]
+    r = pnl / risked_rules
+    risked = risked_rules.sum() if count else 0.0
+    wins = pnl > 0
+    gross_win, gross_loss = pnl[wins].sum(), -pnl[~wins].sum()
+    final = float(equity[-1]) if len(equity) else initial_equity
+    sharpe, _ = sharpe_sortino(equity, timeframe)
+    sqn = None
+    if count > 1:
+        spread = r.std(ddof=1)
+        sqn = _num(math.sqrt(count) * r.mean() / spread) if spread > 0 else None
+    return {
+        "trades": total,
+        "win_rate": _num(wins.mean()) if count else None,
+        "expectancy_r": _num(pnl.sum() / risked) if risked > 0 else None,
+        "profit_factor": _num(gross_win / gross_loss) if gross_loss > 0 else None,
+        "sharpe": sharpe,
+        "sqn": sqn,
+        "total_return_pct": _num((final / initial_equity - 1) * 100),
+        "max_drawdown_pct": _num(max_drawdown_pct_nb(equity)) if len(equity) else 0.0,
+    }
+
+
+_RUNNERS: dict[str, LeanRunner] = {}  # this process's prepared runner (the last spec only)
+
+
+def runner_for(spec: LeanSpec) -> LeanRunner:
+    """The runner of `spec` in this process, prepared on first use (candles checked and turned
+    into arrays once per worker, detections cached across its chunks)."""
+    runner = _RUNNERS.get(spec.key)
+    if runner is None:
+        _RUNNERS.clear()
+        runner = _RUNNERS[spec.key] = LeanRunner(spec)
+    return runner
+
+
+def forget(spec: LeanSpec) -> None:
+    """Drop this process's runner of `spec` and its cached detections."""
+    _RUNNERS.pop(spec.key, None)
+
+
+def run_chunk(spec: LeanSpec, variants: list[dict]) -> list[dict]:
+    """One sweep row per variant, in order (`LeanRunner.row`): the task a process pool or a
+    Dask worker runs."""
+    runner = runner_for(spec)
+    rows = [runner.row(params) for params in variants]
+    if len(rows) != len(variants):  # never a silent loss
+        raise RuntimeError(f"a chunk of {len(variants)} variants gave {len(rows)} rows")
+    return rows
