@@ -1,9 +1,8 @@
-"""`ita backtest`, `ita report`, `ita runs ...`: backtests from the command line."""
+"""`ita backtest`, `ita runs ...`: backtests from the command line."""
 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import typer
 from rich import box
@@ -90,33 +89,11 @@ def _metrics_table(summary: dict, *, title: str) -> Table:
     return table
 
 
-def report_command(run_id: str = typer.Argument(..., help="Run id or short id (ita runs list)"),
-                   html: bool = typer.Option(True, "--html/--no-html"),
-                   csv: bool = typer.Option(False, "--csv"),
-                   out: Path = typer.Option(None, help="Output file (HTML) or folder (CSV)")):
-    """Write a run's HTML report and/or CSV files."""
-    from engine.adapters.runs import RunStore
-    from engine.adapters.store import CandleStore
-    from engine.backtest.report import write_csv_report, write_html_report
-
-    runs = RunStore.from_settings()
-    run_id = runs.resolve(run_id)
-    summary = runs.summary(run_id)
-    if html:
-        candles = CandleStore.from_settings().read(summary["symbol"], summary["timeframe"],
-                                                   start=summary["data_start"])
-        path = write_html_report(runs, run_id, candles, out)
-        console.print(f"wrote {path}", soft_wrap=True)
-    if csv:
-        for path in write_csv_report(runs, run_id, out):
-            console.print(f"wrote {path}", soft_wrap=True)
-
-
 @runs_app.command("list")
 def runs_list(wide: bool = typer.Option(False, "--wide", help="Also the full run ids, data "
                                                           "range and run time")) -> None:
     """Every run with its headline numbers, newest first. The id column is the short id that
-    `ita report` and `ita runs show` accept; it is never cut, even at 80 columns."""
+    `ita report run` and `ita runs show` accept; it is never cut, even at 80 columns."""
     from engine.adapters.runs import RunStore
     from engine.backtest import presentation as view
     from engine.settings import get_settings
@@ -147,7 +124,7 @@ def runs_list(wide: bool = typer.Option(False, "--wide", help="Also the full run
                     view.format_time(r.created_at, tz), r.run_id]
         table.add_row(*row)
     console.print(table)
-    console.print(f"`ita report ID` writes a run's report; --wide shows the full ids"
+    console.print(f"`ita report run ID --html` writes a run's report; --wide shows the full ids"
                   f"{' and times (' + view.zone_name(tz) + ')' if wide else ''}.", style="dim")
 
 
@@ -282,7 +259,6 @@ def walkforward_command(
 
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_command)
-    app.command("report")(report_command)
     app.add_typer(runs_app, name="runs")
     app.command("optimise")(optimise_command)
     app.command("sweep")(sweep_command)

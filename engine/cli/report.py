@@ -67,7 +67,11 @@ def _day(text: str, option: str):
         raise ConfigurationError(f"{option} {text!r}: write a day as YYYY-MM-DD") from None
 
 
-def report_run(run_id: str = typer.Argument(..., help="Run id (ita runs list shows them)"),
+def report_run(run_id: str = typer.Argument(..., help="Run id or short id (ita runs list)"),
+               html: bool = typer.Option(False, "--html", help="Also write the run's HTML "
+                                                               "report (self-contained)"),
+               csv: bool = typer.Option(False, "--csv", help="Also write its CSV files"),
+               out: Path = typer.Option(None, help="Output file (HTML) or folder (CSV)"),
                sample: int = typer.Option(5, "--sample", min=0, max=100,
                                           help="Trades drawn for the random-sample check"),
                seed: int = typer.Option(0, "--seed", help="Seed of the draw (the same seed "
@@ -75,14 +79,17 @@ def report_run(run_id: str = typer.Argument(..., help="Run id (ita runs list sho
                charts: Path = typer.Option(None, "--charts", help="Write each sampled trade's "
                                                                   "chart (PNG) into this folder")
                ) -> None:
-    """A run's headline numbers and N random trades to check by eye on a chart."""
+    """A run's headline numbers and N random trades to check by eye on a chart; with --html
+    or --csv, its report files too."""
     from engine.adapters.runs import RunStore
     from engine.backtest import presentation as view
     from engine.reports.period import run_report
     from engine.settings import get_settings
 
     tz = get_settings().display_zone
-    report = run_report(RunStore.from_settings(), run_id, sample=sample, seed=seed, tz=tz)
+    runs = RunStore.from_settings()
+    run_id = runs.resolve(run_id)
+    report = run_report(runs, run_id, sample=sample, seed=seed, tz=tz)
     console.print(report.title, markup=False, highlight=False)
     for name, text, kind in view.metric_rows(report.metrics):
         console.print(f"  {text}: {view.format_value(report.metrics[name], kind, tz=tz)}",
@@ -101,6 +108,23 @@ def report_run(run_id: str = typer.Argument(..., help="Run id (ita runs list sho
             path = Path(charts) / f"sample-{number}-seed{seed}.png"
             write_bytes_atomic(path, png)
             console.print(f"wrote {path}", markup=False, highlight=False)
+    _write_files(runs, run_id, html=html, csv=csv, out=out)
+
+
+def _write_files(runs, run_id: str, *, html: bool, csv: bool, out: Path | None) -> None:
+    """The run's HTML report and CSV files (engine/backtest/report.py)."""
+    from engine.adapters.store import CandleStore
+    from engine.backtest.report import write_csv_report, write_html_report
+
+    if html:
+        summary = runs.summary(run_id)
+        candles = CandleStore.from_settings().read(summary["symbol"], summary["timeframe"],
+                                                   start=summary["data_start"])
+        path = write_html_report(runs, run_id, candles, out)
+        console.print(f"wrote {path}", soft_wrap=True)
+    if csv:
+        for path in write_csv_report(runs, run_id, out):
+            console.print(f"wrote {path}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
