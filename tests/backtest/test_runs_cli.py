@@ -71,7 +71,7 @@ def test_short_ids_resolve_everywhere(home, tmp_path) -> None:
     shown = invoke("runs", "show", short_id(ids[1]))
     assert "sma-cross v1 on BTC/USD" in shown and "Win rate" in shown
     out = tmp_path / "mine.html"
-    assert "wrote" in invoke("report", short_id(ids[0]), "--out", str(out)) and out.exists()
+    assert "wrote" in invoke("report", "run", short_id(ids[0]), "--html", "--out", str(out)) and out.exists()
 
 
 def test_unknown_and_ambiguous_ids_are_one_line_errors(tmp_path) -> None:
@@ -88,7 +88,7 @@ def test_unknown_and_ambiguous_ids_are_one_line_errors(tmp_path) -> None:
 
 def test_report_is_named_after_the_run(home) -> None:
     root, ids = home
-    output = invoke("report", short_id(ids[0]))
+    output = invoke("report", "run", short_id(ids[0]), "--html")
     path = re.search(r"wrote (\S+\.html)", output).group(1)
     assert path.endswith("/ita-report-london-asia-sweep-fvg@v1-BTC-USDT-2023-03-01-"
                          "2023-03-21.html")
