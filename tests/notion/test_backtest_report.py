@@ -124,7 +124,9 @@ def test_a_setup_over_a_period(fake, notion_env, ita_home, run_home):
     assert key_of(report) == f"setup:sma-cross@v1:{start:%Y-%m-%d}..{end:%Y-%m-%d}"
     page_id = publish_backtest_report(ita_home, notion_env, report)
     title = plain(fake.pages[page_id]["properties"]["title"])
-    assert title.startswith("Backtest · sma-cross v1")
+    last = end - pd.Timedelta(days=1)  # the title names the last day included
+    assert title == (f"Backtest · sma-cross v1 {report.symbol} {report.timeframe} · "
+                     f"{start:%Y-%m-%d} → {last:%Y-%m-%d}")
 
 
 def test_the_cli_publishes_and_without_notion_says_how(fake, notion_env, ita_home, run_home,

@@ -173,7 +173,19 @@ def publish_backtest_report(home: str | Path, settings: NotionSettings, report) 
         with tempfile.TemporaryDirectory(prefix="ita-notion-") as folder:
             return report_blocks(report, notion, Path(folder))
 
-    return publish_report(home, settings, key_of(report), f"Backtest · {report.title}", build)
+    return publish_report(home, settings, key_of(report), page_title(report), build)
+
+
+def page_title(report) -> str:
+    """``Backtest · <the report's title>``; a period says its last day included."""
+    key = key_of(report)
+    if key.startswith("run:"):
+        return f"Backtest · {report.title}"
+    from engine.reports.drift import period_words
+
+    first, last = period_words(_utc(report.start), _utc(report.end), report.tz)
+    return (f"Backtest · {report.setup_id} v{report.setup_version} {report.symbol} "
+            f"{report.timeframe} · {first} → {last}")
 
 
 def build_report(settings, *, run_id: str | None = None, setup: str | None = None,
@@ -197,6 +209,9 @@ def build_report(settings, *, run_id: str | None = None, setup: str | None = Non
     report = setup_report(runs, setup_id, int(version), start=start, end=end, sample=sample,
                           seed=seed, tz=tz, home=settings.home)
     if report is None:
-        raise DataError(f"no backtest run of {setup_id} v{version} covers {_utc(start):%Y-%m-%d}"
-                        f" → {_utc(end):%Y-%m-%d}: run `ita backtest {setup_id}` first")
+        from engine.reports.drift import period_words
+
+        first, last = period_words(_utc(start), _utc(end), tz)
+        raise DataError(f"no backtest run of {setup_id} v{version} covers {first} → {last}: "
+                        f"run `ita backtest {setup_id}` first")
     return report
