@@ -149,7 +149,7 @@ def reports_section(settings, run_id: str, run_name: str) -> None:
     report with its downloads."""
     _send_to_notion(settings, run_id)
     _sample_check(settings, run_id, run_name)
-    _period_report(settings)
+    _period_report(settings, run_id)
 
 
 def _send_to_notion(settings, run_id: str) -> None:
@@ -212,16 +212,26 @@ def _sample_check(settings, run_id: str, run_name: str) -> None:
             columns[number % 2].image(png, caption=f"#{number + 1}")
 
 
-def _period_report(settings) -> None:
-    st.markdown("**Period report** — every setup version's backtest against its live trades")
+def run_days(settings, run_id: str) -> tuple[dt.date, dt.date]:
+    """The run's first and last day of data in the trader's zone (the period's default)."""
+    from engine.reports.period import _utc
+
+    summary = state.run_store().summary(run_id)
+    return tuple(_utc(summary[k]).tz_convert(settings.display_zone).date()
+                 for k in ("data_start", "data_end"))
+
+
+def _period_report(settings, run_id: str) -> None:
+    from engine.backtest.presentation import zone_name
     from engine.setups.store import SetupStore
 
     tz = settings.display_zone
-    today = pd.Timestamp.now(tz=tz).date()
+    st.markdown("**Period report** — every setup version's backtest against its live trades "
+                f"(days in {zone_name(tz)}, the last one included)")
+    default_first, default_last = run_days(settings, run_id)
     first_col, last_col, setup_col = st.columns(3)
-    first = first_col.date_input("From", today - dt.timedelta(days=30),
-                                 key="runs_reports_from")
-    last = last_col.date_input("To (included)", today, key="runs_reports_to")
+    first = first_col.date_input("From", default_first, key="runs_reports_from")
+    last = last_col.date_input("To (included)", default_last, key="runs_reports_to")
     setups = [ALL_SETUPS, *SetupStore.from_settings(settings).ids()]
     chosen = setup_col.selectbox("Setup", setups, key="runs_reports_setup")
     if first > last:

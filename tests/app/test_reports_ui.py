@@ -4,6 +4,7 @@ check inline (the run's trades, exact), the period report's drift table and down
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 
@@ -112,8 +113,8 @@ def test_the_random_sample_check_shows_the_runs_trades(home):
     assert len(shown) == 4
     for _, row in shown.iterrows():
         trade = trades.loc[pd.Timestamp(row["entry time"], tz="UTC")]
-        assert float(row["entry price"]) == trade["entry_price"]
-        assert float(row["exit price"]) == trade["exit_price"]
+        assert math.isclose(float(row["entry price"]), trade["entry_price"], rel_tol=1e-12)
+        assert math.isclose(float(row["exit price"]), trade["exit_price"], rel_tol=1e-12)
         assert pd.Timestamp(row["exit time"], tz="UTC") == trade["exit_time"]
     assert sorted(i.proto.imgs[0].caption for i in at.get("image")) == ["#1", "#2", "#3", "#4"]
     assert any("seed 9" in c.value for c in at.caption)
@@ -125,6 +126,9 @@ def test_the_random_sample_check_shows_the_runs_trades(home):
 
 def test_the_period_report_shows_the_drift_and_offers_csv_and_html(home):
     at = page("runs")
+    # the period starts as the selected run's days of data
+    assert at.date_input(key="runs_reports_from").value == pd.Timestamp("2023-03-01").date()
+    assert at.date_input(key="runs_reports_to").value == pd.Timestamp("2023-03-07").date()
     at.date_input(key="runs_reports_from").set_value(pd.Timestamp("2023-03-01").date())
     at = act(at.date_input(key="runs_reports_to").set_value(pd.Timestamp("2023-03-07").date()))
     drift = frame(at, "setup_id")

@@ -3,6 +3,8 @@ and attached, and the random-sample check equal to the run's trades (times and p
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -38,6 +40,12 @@ def ita_home(run_home, monkeypatch):  # the notion_env fixture's home: the demo 
     return run_home[0]
 
 
+def same(shown: str, price: float) -> bool:
+    """The shown price is the filled price (up to the float's last bit: 23980.1169 for
+    23980.116899999997)."""
+    return math.isclose(float(shown), price, rel_tol=1e-12, abs_tol=0.0)
+
+
 def _text(cells) -> list[str]:
     return ["".join(item["text"]["content"] for item in cell) for cell in cells]
 
@@ -71,9 +79,9 @@ def test_the_sample_rows_are_the_runs_trades_exactly(fake, notion_env, ita_home,
     for row in rows:
         entry = pd.Timestamp(row[2], tz="UTC")  # the demo's display zone is UTC
         [trade] = [t for _, t in trades.iterrows() if t["entry_time"] == entry]
-        assert float(row[3]) == trade["entry_price"]  # exact: never rounded
+        assert same(row[3], trade["entry_price"])  # exact: never rounded
         assert pd.Timestamp(row[4], tz="UTC") == trade["exit_time"]
-        assert float(row[5]) == trade["exit_price"]
+        assert same(row[5], trade["exit_price"])
         assert row[1] == ("long" if trade["direction"] > 0 else "short")
     # the same seed draws the same trades; the sample is the report's own draw
     assert [r[2] for r in rows] == [f"{t:%Y-%m-%d %H:%M:%S}" for t in
@@ -149,4 +157,6 @@ def test_the_cli_publishes_and_without_notion_says_how(fake, notion_env, ita_hom
 def test_exact_price_keeps_every_digit():
     assert exact_price(1.08523, 5) == "1.08523"
     assert exact_price(23456.7800001, 2) == "23456.7800001"
+    assert exact_price(23980.116899999997, 4) == "23980.1169"  # float noise, not a digit
+    assert exact_price(1.085231, 5) == "1.085231"
     assert exact_price(100.0, 2) == "100.00"

@@ -77,12 +77,15 @@ def exact_time(value, tz=None) -> str:
 
 
 def exact_price(value, decimals: int) -> str:
-    """The price as recorded: to the instrument's decimals when that is exact, else in full."""
+    """The price as filled: to the instrument's decimals when that is the same number (up to
+    the float's own noise, 1e-12 relative), else with every digit that matters."""
     if value is None or value != value:
         return ""
     value = float(value)
     shown = f"{value:.{decimals}f}"
-    return shown if float(shown) == value else repr(value)
+    if abs(float(shown) - value) <= 1e-12 * max(abs(value), 1.0):
+        return shown
+    return repr(round(value, 12))
 
 
 def headline_rows(metrics: dict) -> list[list[str]]:
