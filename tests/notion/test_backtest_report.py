@@ -160,3 +160,30 @@ def test_exact_price_keeps_every_digit():
     assert exact_price(23980.116899999997, 4) == "23980.1169"  # float noise, not a digit
     assert exact_price(1.085231, 5) == "1.085231"
     assert exact_price(100.0, 2) == "100.00"
+
+
+def test_a_sample_of_100_trades_fits_notions_table_limit(ita_home, run_home, tmp_path,
+                                                         monkeypatch):
+    from engine.adapters.notion.backtest_report import report_blocks
+
+    report = build_report(get_settings(), run_id=run_home[1], sample=100, seed=1)
+    copies = math.ceil(120 / len(report.trades))  # more trades than one table holds
+    report.trades = pd.concat([report.trades] * copies, ignore_index=True)
+    monkeypatch.setattr(type(report), "sample_pngs", lambda self: [])  # rows, not pictures
+
+    class Uploads:
+        def upload_image(self, path):
+            return f"upload-{path.name}"
+
+    made = report_blocks(report, Uploads(), tmp_path)
+    sample = _after_local(made, "Random-sample check")
+    tables = [b for b in sample if b["type"] == "table"]
+    rows = [r for t in tables for r in t["table"]["children"][1:]]  # each table has a header
+    assert len(rows) == 100 == len(report.sample)
+    assert all(len(t["table"]["children"]) <= 100 for t in tables)
+
+
+def _after_local(made, heading):
+    at = next(i for i, b in enumerate(made) if b["type"] == "heading_2"
+              and b["heading_2"]["rich_text"][0]["text"]["content"] == heading)
+    return made[at + 1:]

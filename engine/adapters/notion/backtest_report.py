@@ -159,7 +159,7 @@ def report_blocks(report, notion: NotionGateway, folder: Path) -> list[dict[str,
         f"(the same seed draws the same trades: `ita report run … --seed {report.seed}`). "
         f"Times in {zone}; prices exactly as the backtest filled them. Check each on its chart.")]
     if rows:
-        out.append(blocks.table(SAMPLE_HEADER, rows))
+        out += blocks.tables(SAMPLE_HEADER, rows)  # 99 rows a table: --sample goes to 100
     for row, png in zip(rows, report.sample_pngs(), strict=False):
         out.append(picture(f"sample-{row[0]}.png", png,
                            f"#{row[0]} {row[1]}: in {row[2]} @ {row[3]}, out {row[4]} @ "
