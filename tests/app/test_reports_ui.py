@@ -158,3 +158,17 @@ def test_period_bounds_are_the_traders_days():
                                pd.Timestamp("2024-06-03").date(), "Europe/Athens")
     assert start == pd.Timestamp("2024-06-02 21:00", tz="UTC")
     assert end == pd.Timestamp("2024-06-03 21:00", tz="UTC")
+
+
+def test_notion_down_says_so_and_keeps_the_published_page(home, fake):
+    ita_home, run_id = home
+    setup_workspace(ita_home, NotionSettings())
+    at = act(page("runs").button(key="runs_reports_notion").click())
+    [published] = [p["id"] for p in fake.pages.values() if "Backtest" in str(p["properties"])]
+    fake.fail_next("503", path="/v1/pages")  # a write: notion-client does not retry it
+    at = act(at.button(key="runs_reports_notion").click())
+    [said] = texts(at.error)
+    assert "Notion is busy or down" in said and "will retry" not in said
+    assert said.endswith("the report was not sent (a page sent before is unchanged); send it "
+                         "again later")
+    assert not fake.pages[published]["in_trash"]  # the page a reader has is still there

@@ -33,6 +33,7 @@ from engine.adapters.notion.config import NotionSettings, require_enabled
 from engine.adapters.notion.gateway import NotionGateway
 from engine.adapters.notion.reports import publish_report
 from engine.backtest import presentation as view
+from engine.errors import TemporaryError
 
 # (label, gross metric, net metric, kind, what it is computed from)
 HEADLINE_ROWS: tuple[tuple[str, str | None, str | None, str, str], ...] = (
@@ -176,7 +177,12 @@ def publish_backtest_report(home: str | Path, settings: NotionSettings, report) 
         with tempfile.TemporaryDirectory(prefix="ita-notion-") as folder:
             return report_blocks(report, notion, Path(folder))
 
-    return publish_report(home, settings, key_of(report), page_title(report), build)
+    try:
+        return publish_report(home, settings, key_of(report), page_title(report), build)
+    except TemporaryError as error:  # a report is not queued: say so, not "will retry"
+        said = str(error).removesuffix("; will retry later")
+        raise TemporaryError(f"{said}: the report was not sent (a page sent before is "
+                             "unchanged); send it again later") from None
 
 
 def page_title(report) -> str:
