@@ -1,10 +1,12 @@
 """Runs: every backtest by a readable name with its key metrics (fits a 1280-px window); runs
 side by side with an equity overlay on a date axis; one run's details (ids, every metric, its
-note, its deletion, asked twice); SQL over all runs."""
+note, its deletion, asked twice); its reports (send to Notion, the random-sample check, a period
+report with the live-vs-backtest drift and its CSV/HTML); SQL over all runs."""
 
 import streamlit as st
 
 from app import state
+from app.reports_ui import reports_section
 from app.runs_ui import equity_overlay, key_metrics, overview, run_names
 from app.ui import metrics_table, sidebar, stop_if_empty, user_errors
 
@@ -67,6 +69,9 @@ if st.session_state.get("runs_confirm_delete") == run_id:
     if no.button("Cancel", key="runs_delete_no"):
         st.session_state.pop("runs_confirm_delete")
         st.rerun()
+
+st.subheader("Reports: Notion, the random-sample check, a period")
+reports_section(state.settings(), run_id, names[run_id])
 
 st.subheader("Query all runs (DuckDB)")
 sql = st.text_area("One read-only SELECT over the views trades, equity, signals and summaries "

@@ -1,5 +1,5 @@
 """Settings: folders, analyst name, the secrets ITA uses today (whether set, never their
-values), the engine daemon's state."""
+values), the engine daemon's state, Notion's state (from the local state file: no request)."""
 
 import os
 from pathlib import Path
@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import state
 from app.engine_status import engine_fields
+from app.reports_ui import notion_section
 from app.ui import sidebar
 from engine._io import write_text_atomic
 
@@ -36,6 +37,9 @@ else:
     st.warning("The engine daemon is not running: backtests run in the app instead.")
 fields_table(engine_fields(engine))
 st.button("Refresh", key="settings_refresh")
+
+st.subheader("Notion")
+notion_section(s)
 
 st.subheader("Folders")
 st.dataframe([{"what": k, "path": str(v)} for k, v in {

@@ -1,4 +1,5 @@
-"""`ita notion setup|status|sync-journal|push-params|pull`: ITA's Notion workspace (docs/NOTION.md).
+"""`ita notion setup|status|sync-journal|push-params|pull|report`: ITA's Notion workspace
+(docs/NOTION.md).
 
 Without NOTION_TOKEN and NOTION_PARENT_PAGE each command prints the one line that says how to
 enable Notion and exits 1.
@@ -103,6 +104,38 @@ def pull_command() -> None:
         console.print(f"{outcome.setup_id}: {outcome.status}", style=style, highlight=False)
     if any(o.saved_version is None for o in outcomes):
         raise typer.Exit(1)
+
+
+@notion_app.command("report")
+def report_command(
+        run_id: str = typer.Argument(None, help="Run id (ita runs list shows them)"),
+        setup: str = typer.Option(None, "--setup", help="A setup (id or id@version; default "
+                                                        "its active version) over a period"),
+        start: str = typer.Option(None, "--from", help="First day (YYYY-MM-DD, UTC), included"),
+        end: str = typer.Option(None, "--to", help="Last day (YYYY-MM-DD, UTC), included"),
+        sample: int = typer.Option(5, "--sample", min=0, max=100,
+                                   help="Trades drawn for the random-sample check"),
+        seed: int = typer.Option(0, "--seed", help="Seed of the draw (shown on the page)")
+) -> None:
+    """A run's (or a setup version's over a period) report as a page under "ITA reports"."""
+    import pandas as pd
+
+    from engine.adapters.notion.backtest_report import build_report, publish_backtest_report
+    from engine.cli.report import _day
+    from engine.errors import ConfigurationError
+    from engine.settings import get_settings
+
+    settings = _settings()
+    if (run_id is None) == (setup is None):
+        raise ConfigurationError("name a run, or --setup S[@V] with --from and --to (not both)")
+    first = _day(start, "--from") if start else None
+    after = _day(end, "--to") + pd.Timedelta(days=1) if end else None
+    report = build_report(get_settings(), run_id=run_id, setup=setup, start=first, end=after,
+                          sample=sample, seed=seed)
+    page_id = publish_backtest_report(_home(), settings, report)
+    console.print(f"published {report.title} → Notion page {page_id} "
+                  f"({len(report.sample_rows())} sampled trades, seed {seed})", markup=False,
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -174,6 +174,31 @@ def _learn(params: LearnParams, progress, *, job_id: str) -> dict:
                  progress=progress).to_dict()
 
 
+class NotionReportParams(_Params):
+    run_id: str | None = Field(None, description="A run's id (or a setup with start and end)")
+    setup: str | None = Field(None, description="Setup id or id@version over a period")
+    start: str | None = Field(None, description="The period's first moment (ISO, UTC)")
+    end: str | None = Field(None, description="The period's end, excluded (ISO, UTC)")
+    sample: int = Field(5, ge=0, le=100, description="Trades in the random-sample check")
+    seed: int = Field(0, description="Seed of the draw")
+
+
+def _notion_report(params: NotionReportParams, progress, *, job_id: str) -> dict:
+    """The backtest report as a Notion page (`ita notion report`, the Runs page's button)."""
+    from engine.adapters.notion.backtest_report import build_report, publish_backtest_report
+    from engine.adapters.notion.config import notion_settings
+    from engine.settings import get_settings
+
+    settings = get_settings()
+    progress(0.1, "drawing the report")
+    report = build_report(settings, run_id=params.run_id, setup=params.setup,
+                          start=params.start, end=params.end, sample=params.sample,
+                          seed=params.seed)
+    progress(0.4, "sending to Notion")
+    page_id = publish_backtest_report(settings.home, notion_settings(), report)
+    return {"page_id": page_id, "title": report.title}
+
+
 @dataclasses.dataclass(frozen=True)
 class Kind:
     params: type[_Params]
@@ -247,4 +272,5 @@ KINDS = {"backtest": Kind(BacktestParams, _backtest, requeue=True),
          "kb_ingest": Kind(KbIngestParams, _kb_ingest, requeue=True),  # idempotent
          "kb_rebuild": Kind(KbRebuildParams, _kb_rebuild, requeue=True),
          "learn": Kind(LearnParams, _learn, requeue=True),  # the same inputs: the same model
+         "notion_report": Kind(NotionReportParams, _notion_report, requeue=True),  # replaces
          "selftest": Kind(SelftestParams, _selftest)}  # a diagnostic: reported, not re-run

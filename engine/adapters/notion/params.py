@@ -4,13 +4,15 @@ Columns are the dotted paths of the setup document: every key of the setup's `op
 section (``conditions.cross.fast``) and every number of its plan (``plan.target.percent``),
 so the same name means the same thing in the YAML, the optimiser and Notion. The title column
 shows the setup's name, ``Setup id`` is the row's stable key, ``Version`` the version the row
-shows, ``ITA status`` what ITA did with the row's last edit.
+shows, ``ITA status`` what ITA did with the row's last edit, ``Diff`` the YAML diff (old →
+new version, `SetupStore.diff`) of the last version saved from the row, split at Notion's
+2,000-character limit.
 
 - `push_parameters` writes the active versions (adding the number columns a setup needs).
 - `pull_parameters` reads the rows back: a row whose numbers differ from its version's is
   applied to that version and validated with the setup schema (the same checks as the YAML);
   valid → saved as a **new version** through the setups store (made active), and the row gets
-  the new version and the change (``saved v4: plan.target.percent 2 → 2.5``); invalid →
+  the new version, the change (``saved v4: plan.target.percent 2 → 2.5``) and the diff; invalid →
   nothing is saved and the row's ITA status says why. A column renamed or deleted in Notion,
   an empty cell or a row for an unknown setup is reported in the status, never a crash.
 
@@ -28,14 +30,14 @@ from engine.adapters.notion import blocks
 from engine.adapters.notion.config import NotionSettings, require_enabled
 from engine.adapters.notion.gateway import NotionGateway
 from engine.adapters.notion.state import NotionState, notion_lock
-from engine.adapters.notion.workspace import PARAMETERS_KEY, STATUS_COLUMN
+from engine.adapters.notion.workspace import DIFF_COLUMN, PARAMETERS_KEY, STATUS_COLUMN
 from engine.errors import ConfigurationError, SetupError
 from engine.setups.params import apply_parameters
 from engine.setups.parse import dump_setup
 from engine.setups.schema import Setup
 from engine.setups.store import SetupStore
 
-FIXED_COLUMNS = {"Setup", PARAMETERS_KEY, "Version", STATUS_COLUMN}
+FIXED_COLUMNS = {"Setup", PARAMETERS_KEY, "Version", STATUS_COLUMN, DIFF_COLUMN}
 
 
 def setup_parameters(setup: Setup) -> dict[str, float | int]:
@@ -72,6 +74,7 @@ class PullOutcome:
     setup_id: str
     status: str  # what the row's ITA status column now says
     saved_version: int | None = None  # the new version, when one was saved
+    diff: str = ""  # the YAML diff from the row's version to the saved one
 
 
 def _parameters_source(state: NotionState) -> str:
@@ -127,6 +130,7 @@ def pull_parameters(home: str | Path, settings: NotionSettings,
     with notion_lock(home), NotionGateway(settings) as notion:
         state = NotionState(home, settings.parent_page_id())
         source = _parameters_source(state)
+        has_diff = False
         for row in notion.query(source):
             outcome = _pull_row(store, row["properties"])
             if outcome is None:
@@ -134,10 +138,19 @@ def pull_parameters(home: str | Path, settings: NotionSettings,
             props = {STATUS_COLUMN: blocks.text_value(outcome.status)}
             if outcome.saved_version is not None:
                 props["Version"] = blocks.number_value(outcome.saved_version)
+                has_diff = has_diff or _ensure_diff_column(notion, source)
+                props[DIFF_COLUMN] = blocks.text_value(outcome.diff)
             notion.call(lambda r=row, p=props: notion.client.pages.update(r["id"], properties=p),
                         what=f"writing the status of {outcome.setup_id!r}", object_id=row["id"])
             outcomes.append(outcome)
     return outcomes
+
+
+def _ensure_diff_column(notion: NotionGateway, source: str) -> bool:
+    """Add the Diff column to a table made before it existed (or where it was deleted)."""
+    if DIFF_COLUMN not in notion.data_source(source)["properties"]:
+        notion.update_schema(source, {DIFF_COLUMN: {"rich_text": {}}})
+    return True
 
 
 def _pull_row(store: SetupStore, props: dict[str, Any]) -> PullOutcome | None:
@@ -172,7 +185,8 @@ def _pull_row(store: SetupStore, props: dict[str, Any]) -> PullOutcome | None:
     saved = store.save(dump_setup(edited), source=f"Notion row {setup_id}")
     change = ", ".join(f"{path} {_fmt(current[path])} → {_fmt(value)}"
                        for path, value in edits.items())
-    return PullOutcome(setup_id, f"saved v{saved.version}: {change}", saved.version)
+    return PullOutcome(setup_id, f"saved v{saved.version}: {change}", saved.version,
+                       store.diff(setup_id, shown.version, saved.version))
 
 
 def _version(props: dict[str, Any]) -> int | None:

@@ -29,6 +29,7 @@ from engine.errors import ConfigurationError
 JOURNAL_KEY = "Signal id"
 PARAMETERS_KEY = "Setup id"
 STATUS_COLUMN = "ITA status"
+DIFF_COLUMN = "Diff"  # the YAML diff of the last version saved from the row
 
 JOURNAL_SCHEMA: dict[str, Any] = {
     "Alert": {"title": {}},
@@ -56,6 +57,7 @@ PARAMETERS_SCHEMA: dict[str, Any] = {
     PARAMETERS_KEY: {"rich_text": {}},
     "Version": {"number": {"format": "number"}},
     STATUS_COLUMN: {"rich_text": {}},
+    DIFF_COLUMN: {"rich_text": {}},
 }
 DATABASES = {"journal": ("ITA signal journal", JOURNAL_SCHEMA),
              "parameters": ("ITA parameters", PARAMETERS_SCHEMA)}
