@@ -1,0 +1,209 @@
+"""What became of each live signal: traded alone, the way the backtester would have traded it.
+
+`resolve_outcomes` takes every journal signal whose outcome is unknown and runs it through
+`engine.backtest.alone.simulate_alone` — the backtest's own kernel — over the stored candles
+from the signal's bar on, with its setup version's costs and the stored 1m bars to resolve a
+bar that touches both stop and target (as `run_backtest` does). It records what is known:
+
+| simulate_alone says                          | journal outcome (`SignalJournal.set_outcome`)  |
+| -------------------------------------------- | ---------------------------------------------- |
+| trade, exit stop / target / time / breakeven | that reason, ``r_net`` as ``outcome_r``, the   |
+|                                              | exit bar as ``outcome_at``                      |
+| trade, exit ``end`` (still open at the data  | nothing: unknown until a rule closes it        |
+| end)                                         |                                                |
+| unfilled_or_invalid, the order's last        | ``unfilled``, no R, that last working bar      |
+| working bar closed                           |                                                |
+| an order still working, no bar to fill on    | nothing: unknown                               |
+
+Conventions (each one tested in tests/live/test_outcomes*.py):
+
+- **Closed bars only.** An outcome is known at the close of its exit bar, never earlier: bars
+  whose close is after `now` are left out, and a trade whose exit bar is not in the data yet
+  stays unknown (cut the candles one bar before the exit: still unknown).
+- **The backtest's numbers.** A signal the backtester traded gets the backtest's ``r_net``
+  exactly (R does not depend on the position size); one the one-position rule skipped gets
+  what it would have made on its own (`simulate_alone`). The trader's decision (Taken /
+  Skipped) does not change the outcome: drift reports compare the two.
+- **Once.** An outcome is written once and never changed (`set_outcome`); calling this again
+  is cheap and records only what became known since.
+- **Cheap after every close.** Only unknown signals are read; candles are read once per series
+  (source, symbol, timeframe), only from the earliest unknown signal's bar, and simulated once
+  per setup version. A series that cannot be read (no candles stored, a setup version's file
+  gone) is reported in `OutcomeReport.problems` and the other series go on.
+
+>>> update_outcomes(get_settings())  # doctest: +SKIP
+OutcomeReport(checked=12, recorded={'target': 2, 'stop': 3}, still_open=7, problems=())
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from engine.adapters.store import CandleStore
+from engine.backtest.alone import simulate_alone
+from engine.backtest.simulate import Costs, bar_positions
+from engine.candles import timeframe_delta
+from engine.errors import ItaError
+from engine.live.journal import JournalSignal, SignalJournal, journal_path
+from engine.setups.store import SetupStore
+from engine.signals import LIMIT, SIGNAL_COLUMNS, conform_signals
+
+log = logging.getLogger("ita.live.outcomes")
+
+LOWER_TIMEFRAME = "1m"  # what resolves a bar touching both stop and target (as run_backtest)
+
+
+@dataclasses.dataclass(frozen=True)
+class OutcomeReport:
+    """One pass: unknown signals looked at, outcomes recorded by kind, signals still open
+    (a trade not closed, an order still working) and one line per series that failed."""
+
+    checked: int = 0
+    recorded: dict[str, int] = dataclasses.field(default_factory=dict)
+    still_open: int = 0
+    problems: tuple[str, ...] = ()
+
+    @property
+    def total_recorded(self) -> int:
+        return sum(self.recorded.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """A known outcome of one signal, as `SignalJournal.set_outcome` takes it."""
+
+    signal_id: str
+    outcome: str
+    r: float | None
+    at: pd.Timestamp
+
+
+def resolve_outcomes(journal: SignalJournal, candle_store: CandleStore, setup_store: SetupStore,
+                     *, now: pd.Timestamp | None = None, since: Any = None,
+                     recent: Mapping[Any, pd.DataFrame] | None = None) -> OutcomeReport:
+    """Record the outcome of every unknown journal signal (bar at or after `since`) that is
+    known by `now` (default: the wall clock); see the module docstring. `recent`: closed bars
+    newer than the store may hold yet ({FeedKey: frame}, e.g. the live monitor's windows; the
+    store is written behind the monitor's loop)."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    pending = journal.unresolved(since=since)
+    fresh = {(k.source, k.symbol, k.timeframe): frame for k, frame in (recent or {}).items()}
+    series: dict[tuple[str, str, str], list[JournalSignal]] = defaultdict(list)
+    for signal in pending:
+        series[(signal.source, signal.symbol, signal.timeframe)].append(signal)
+    recorded: Counter[str] = Counter()
+    problems: list[str] = []
+    costs: dict[tuple[str, int], Costs] = {}
+    for key, signals in series.items():
+        try:
+            found = _series_outcomes(key, signals, candle_store, setup_store, costs, now,
+                                     fresh.get(key))
+        except ItaError as error:
+            problems.append(f"{key[0]}:{key[1]} {key[2]}: {error}")
+            log.warning("outcomes of %s:%s %s: %s", *key, error)
+            continue
+        for outcome in found:
+            try:
+                if journal.set_outcome(outcome.signal_id, outcome.outcome, outcome.r,
+                                       outcome.at):
+                    recorded[outcome.outcome] += 1
+            except ItaError as error:  # a different outcome already recorded: kept as it was
+                problems.append(str(error))
+                log.warning("%s", error)
+    return OutcomeReport(checked=len(pending), recorded=dict(recorded),
+                         still_open=len(pending) - sum(recorded.values()),
+                         problems=tuple(problems))
+
+
+def update_outcomes(settings, *, since: Any = None, now: pd.Timestamp | None = None
+                    ) -> OutcomeReport:
+    """`resolve_outcomes` for the ITA home of `settings` (what ``ita live outcomes`` runs)."""
+    with SignalJournal(journal_path(settings.home)) as journal:
+        return resolve_outcomes(journal, CandleStore.from_settings(settings),
+                                SetupStore.from_settings(settings), now=now, since=since)
+
+
+def _series_outcomes(key: tuple[str, str, str], signals: list[JournalSignal],
+                     candle_store: CandleStore, setup_store: SetupStore,
+                     costs: dict[tuple[str, int], Costs], now: pd.Timestamp,
+                     fresh: pd.DataFrame | None) -> list[Outcome]:
+    """The known outcomes of one series' unknown signals: candles read once."""
+    source, symbol, timeframe = key
+    start = min(signal.known_at for signal in signals)
+    candles = closed_candles(candle_store, source, symbol, timeframe, start=start, now=now,
+                             fresh=fresh)
+    if candles.empty:
+        return []
+    lower = _lower_candles(candle_store, source, symbol, timeframe, candles)
+    versions: dict[tuple[str, int], list[JournalSignal]] = defaultdict(list)
+    for signal in signals:
+        versions[(signal.setup_id, int(signal.setup_version))].append(signal)
+    found: list[Outcome] = []
+    for version, group in versions.items():
+        if version not in costs:
+            setup = setup_store.load(version[0], version[1]).setup
+            costs[version] = Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
+        found += known_outcomes(candles, group, costs=costs[version], lower_candles=lower)
+    return found
+
+
+def closed_candles(candle_store: CandleStore, source: str, symbol: str, timeframe: str, *,
+                   start: pd.Timestamp, now: pd.Timestamp,
+                   fresh: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Stored bars of one series from `start` on, plus the `fresh` bars after them, keeping
+    only those closed by `now`."""
+    candles = candle_store.read(symbol, timeframe, source=source, start=start)
+    if fresh is not None and len(fresh):
+        newer = fresh.loc[fresh.index > (candles.index[-1] if len(candles) else start
+                                          - pd.Timedelta(1)), list(candles.columns)]
+        candles = pd.concat([candles, newer]) if len(candles) else newer
+    step = timeframe_delta(timeframe)
+    return candles[candles.index + step <= now]
+
+
+def _lower_candles(candle_store: CandleStore, source: str, symbol: str, timeframe: str,
+                   candles: pd.DataFrame) -> pd.DataFrame | None:
+    """The stored 1m bars inside `candles` (None for a 1m series or when none are stored)."""
+    step = timeframe_delta(timeframe)
+    if step <= timeframe_delta(LOWER_TIMEFRAME):
+        return None
+    try:
+        return candle_store.read(symbol, LOWER_TIMEFRAME, source=source,
+                                 start=candles.index[0], end=candles.index[-1] + step)
+    except ItaError:
+        return None
+
+
+def known_outcomes(candles: pd.DataFrame, signals: list[JournalSignal], *, costs: Costs,
+                   lower_candles: pd.DataFrame | None = None) -> list[Outcome]:
+    """The outcomes of `signals` (one setup version, one series) that `candles` (closed bars,
+    from the earliest signal's bar on) already decide; the rest are left out."""
+    ordered = sorted(signals, key=lambda signal: signal.known_at)
+    frame = conform_signals(pd.DataFrame(
+        {name: [signal.fields[name] for signal in ordered] for name in SIGNAL_COLUMNS}))
+    alone = simulate_alone(candles, frame, costs=costs, lower_candles=lower_candles)
+    bars = bar_positions(candles.index, frame["known_at"])
+    last = len(candles) - 1
+    found = []
+    for i, signal in enumerate(ordered):
+        row = alone.iloc[i]
+        if row["status"] == "trade" and row["exit_reason"] != "end":
+            found.append(Outcome(signal.signal_id, str(row["exit_reason"]),
+                                 float(row["r_net"]), pd.Timestamp(row["exit_time"])))
+        elif row["status"] == "unfilled_or_invalid":
+            working = int(signal.expiry_bars) if signal.entry_type == LIMIT else 1
+            final = int(bars[i]) + working  # the order's last working bar
+            if final <= last:
+                found.append(Outcome(signal.signal_id, "unfilled", None,
+                                     candles.index[final]))
+    return found
+
+
+__all__ = ["Outcome", "OutcomeReport", "closed_candles", "known_outcomes", "resolve_outcomes",
+           "update_outcomes"]
