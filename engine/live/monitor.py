@@ -31,7 +31,9 @@ loop iteration:
    (`engine.live.comment`): the alert never waits for it;
 4. tells Telegram once when a feed falls silent (no bar for more than two of its bars) and
    once when it is back, never once per bar;
-5. writes the heartbeat ``exchange/live.json`` (atomically, after every iteration and at least
+5. after a close was evaluated and its alerts sent, records the outcomes that close decided
+   (`engine.live.outcomes`: each unknown journal signal traded alone as the backtester would);
+6. writes the heartbeat ``exchange/live.json`` (atomically, after every iteration and at least
    every `HEARTBEAT_SECONDS`; its fields and the "running or not" rule are in
    `engine.live.state`, the one place the writer and the readers share).
 
@@ -73,6 +75,7 @@ from engine.live.comment import CommentFacts
 from engine.live.evaluate import LiveEvaluator
 from engine.live.feeds import FeedHealth, FeedKey
 from engine.live.journal import SignalJournal, journal_path, short_key
+from engine.live.outcomes import resolve_outcomes
 from engine.live.rank import Rank, SetupStats, order_alerts, rank
 from engine.live.wiring import Commenting, build_feeds, event_driven, feed_key, telegram_from
 from engine.setups.store import SetupStore
@@ -251,8 +254,12 @@ class LiveMonitor:
         now = pd.Timestamp(now) if now is not None else self.clock()
         self.iterations += 1
         self.refresh_setups(now)
-        recorded = self._evaluate(self.poll(now), now)
+        new_bars = self.poll(now)
+        recorded = self._evaluate(new_bars, now)
         self.deliver()
+        if new_bars:  # a close was processed: the outcomes it decided (after the alerts)
+            resolve_outcomes(self.journal, self.store, self.setups_store, now=now,
+                             recent=self.windows)
         self._tell_silence(now)
         self.write_state(now)
         return recorded
