@@ -101,13 +101,8 @@ def resolve_outcomes(journal: SignalJournal, candle_store: CandleStore, setup_st
     problems: list[str] = []
     costs: dict[tuple[str, int], Costs] = {}
     for key, signals in series.items():
-        try:
-            found = _series_outcomes(key, signals, candle_store, setup_store, costs, now,
-                                     fresh.get(key))
-        except ItaError as error:
-            problems.append(f"{key[0]}:{key[1]} {key[2]}: {error}")
-            log.warning("outcomes of %s:%s %s: %s", *key, error)
-            continue
+        found = _series_outcomes(key, signals, candle_store, setup_store, costs, now,
+                                 fresh.get(key), problems)
         for outcome in found:
             try:
                 if journal.set_outcome(outcome.signal_id, outcome.outcome, outcome.r,
@@ -132,12 +127,16 @@ def update_outcomes(settings, *, since: Any = None, now: pd.Timestamp | None = N
 def _series_outcomes(key: tuple[str, str, str], signals: list[JournalSignal],
                      candle_store: CandleStore, setup_store: SetupStore,
                      costs: dict[tuple[str, int], Costs], now: pd.Timestamp,
-                     fresh: pd.DataFrame | None) -> list[Outcome]:
-    """The known outcomes of one series' unknown signals: candles read once."""
+                     fresh: pd.DataFrame | None, problems: list[str]) -> list[Outcome]:
+    """The known outcomes of one series' unknown signals: candles read once, one simulation
+    per setup version; what fails is added to `problems` (the rest goes on)."""
     source, symbol, timeframe = key
-    start = min(signal.known_at for signal in signals)
-    candles = closed_candles(candle_store, source, symbol, timeframe, start=start, now=now,
-                             fresh=fresh)
+    name = f"{source}:{symbol} {timeframe}"
+    try:
+        candles = closed_candles(candle_store, source, symbol, timeframe, now=now, fresh=fresh,
+                                 start=min(signal.known_at for signal in signals))
+    except ItaError as error:
+        return _problem(problems, name, error)
     if candles.empty:
         return []
     lower = _lower_candles(candle_store, source, symbol, timeframe, candles)
@@ -146,11 +145,20 @@ def _series_outcomes(key: tuple[str, str, str], signals: list[JournalSignal],
         versions[(signal.setup_id, int(signal.setup_version))].append(signal)
     found: list[Outcome] = []
     for version, group in versions.items():
-        if version not in costs:
-            setup = setup_store.load(version[0], version[1]).setup
-            costs[version] = Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
-        found += known_outcomes(candles, group, costs=costs[version], lower_candles=lower)
+        try:
+            if version not in costs:
+                setup = setup_store.load(version[0], version[1]).setup
+                costs[version] = Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
+            found += known_outcomes(candles, group, costs=costs[version], lower_candles=lower)
+        except ItaError as error:
+            _problem(problems, f"{name}, {version[0]} v{version[1]}", error)
     return found
+
+
+def _problem(problems: list[str], name: str, error: ItaError) -> list[Outcome]:
+    problems.append(f"{name}: {error}")
+    log.warning("outcomes of %s: %s", name, error)
+    return []
 
 
 def closed_candles(candle_store: CandleStore, source: str, symbol: str, timeframe: str, *,
