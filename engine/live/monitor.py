@@ -259,7 +259,7 @@ class LiveMonitor:
         self.deliver()
         if new_bars:  # a close was processed: the outcomes it decided (after the alerts)
             resolve_outcomes(self.journal, self.store, self.setups_store, now=now,
-                             recent=self.windows)
+                             recent=self.windows, only=new_bars)
         self._tell_silence(now)
         self.write_state(now)
         return recorded

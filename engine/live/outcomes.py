@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -86,17 +86,23 @@ class Outcome:
 
 def resolve_outcomes(journal: SignalJournal, candle_store: CandleStore, setup_store: SetupStore,
                      *, now: pd.Timestamp | None = None, since: Any = None,
-                     recent: Mapping[Any, pd.DataFrame] | None = None) -> OutcomeReport:
+                     recent: Mapping[Any, pd.DataFrame] | None = None,
+                     only: Iterable[Any] | None = None) -> OutcomeReport:
     """Record the outcome of every unknown journal signal (bar at or after `since`) that is
     known by `now` (default: the wall clock); see the module docstring. `recent`: closed bars
     newer than the store may hold yet ({FeedKey: frame}, e.g. the live monitor's windows; the
-    store is written behind the monitor's loop)."""
+    store is written behind the monitor's loop). `only`: just the signals of these series
+    (FeedKeys: those that just closed a bar; nothing new can be known for the others)."""
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    pending = journal.unresolved(since=since)
-    fresh = {(k.source, k.symbol, k.timeframe): frame for k, frame in (recent or {}).items()}
+    fresh = {_series(k): frame for k, frame in (recent or {}).items()}
+    wanted = None if only is None else {_series(k) for k in only}
     series: dict[tuple[str, str, str], list[JournalSignal]] = defaultdict(list)
-    for signal in pending:
-        series[(signal.source, signal.symbol, signal.timeframe)].append(signal)
+    pending = []
+    for signal in journal.unresolved(since=since):
+        key = (signal.source, signal.symbol, signal.timeframe)
+        if wanted is None or key in wanted:
+            series[key].append(signal)
+            pending.append(signal)
     recorded: Counter[str] = Counter()
     problems: list[str] = []
     costs: dict[tuple[str, int], Costs] = {}
@@ -114,6 +120,10 @@ def resolve_outcomes(journal: SignalJournal, candle_store: CandleStore, setup_st
     return OutcomeReport(checked=len(pending), recorded=dict(recorded),
                          still_open=len(pending) - sum(recorded.values()),
                          problems=tuple(problems))
+
+
+def _series(key: Any) -> tuple[str, str, str]:
+    return (key.source, key.symbol, key.timeframe)
 
 
 def update_outcomes(settings, *, since: Any = None, now: pd.Timestamp | None = None

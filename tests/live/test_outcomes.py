@@ -193,3 +193,15 @@ def test_cli_catches_up(home, stores) -> None:
     assert "1 signal(s) without an outcome: 0 recorded, 1 still open" in result.output
     result = runner.invoke(app, ["live", "outcomes", "--since", "soon"])
     assert result.exit_code != 0 and "not a date" in result.output
+
+
+def test_only_the_series_that_closed_a_bar(journal, stores) -> None:
+    signal = _signal()
+    journal.record(signal)
+    _store(stores, _bars(12))
+    other = FeedKey(SOURCE, "OTHER/USDT", "1h")
+    report = _resolve(journal, stores, only=[other])
+    assert (report.checked, report.total_recorded) == (0, 0)
+    assert journal.get(signal.signal_id).outcome is None
+    report = _resolve(journal, stores, only=[other, FeedKey(SOURCE, SYMBOL, "1h")])
+    assert report.recorded == {"target": 1}
