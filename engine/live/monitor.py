@@ -75,7 +75,7 @@ from engine.live.comment import CommentFacts
 from engine.live.evaluate import LiveEvaluator
 from engine.live.feeds import FeedHealth, FeedKey
 from engine.live.journal import SignalJournal, journal_path, short_key
-from engine.live.outcomes import resolve_outcomes
+from engine.live.outcomes import OutcomeResolver
 from engine.live.rank import Rank, SetupStats, order_alerts, rank
 from engine.live.wiring import Commenting, build_feeds, event_driven, feed_key, telegram_from
 from engine.setups.store import SetupStore
@@ -146,6 +146,7 @@ class LiveMonitor:
         self.store = CandleStore(settings.candles_dir)
         self.setups_store = SetupStore(settings.setups_dir)
         self.runs = RunStore(settings.runs_dir)
+        self.outcomes = OutcomeResolver(self.journal, self.store, self.setups_store)
         self.evaluator = evaluator if evaluator is not None else LiveEvaluator(self.home)
         self.channel = telegram if telegram is not None else telegram_from(settings)
         self._facts: dict[str, CommentFacts] = {}  # alerts being sent, for their comment
@@ -258,8 +259,7 @@ class LiveMonitor:
         recorded = self._evaluate(new_bars, now)
         self.deliver()
         if new_bars:  # a close was processed: the outcomes it decided (after the alerts)
-            resolve_outcomes(self.journal, self.store, self.setups_store, now=now,
-                             recent=self.windows, only=new_bars)
+            self.outcomes.resolve(now=now, recent=self.windows, only=new_bars)
         self._tell_silence(now)
         self.write_state(now)
         return recorded

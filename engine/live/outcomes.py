@@ -48,6 +48,7 @@ import pandas as pd
 from engine.adapters.store import CandleStore
 from engine.backtest.alone import simulate_alone
 from engine.backtest.simulate import Costs, bar_positions
+from engine.candles import COLUMNS as CANDLE_COLUMNS
 from engine.candles import timeframe_delta
 from engine.errors import ItaError
 from engine.live.journal import JournalSignal, SignalJournal, journal_path
@@ -85,41 +86,109 @@ class Outcome:
 
 
 def resolve_outcomes(journal: SignalJournal, candle_store: CandleStore, setup_store: SetupStore,
-                     *, now: pd.Timestamp | None = None, since: Any = None,
-                     recent: Mapping[Any, pd.DataFrame] | None = None,
-                     only: Iterable[Any] | None = None) -> OutcomeReport:
-    """Record the outcome of every unknown journal signal (bar at or after `since`) that is
-    known by `now` (default: the wall clock); see the module docstring. `recent`: closed bars
-    newer than the store may hold yet ({FeedKey: frame}, e.g. the live monitor's windows; the
-    store is written behind the monitor's loop). `only`: just the signals of these series
-    (FeedKeys: those that just closed a bar; nothing new can be known for the others)."""
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    fresh = {_series(k): frame for k, frame in (recent or {}).items()}
-    wanted = None if only is None else {_series(k) for k in only}
-    series: dict[tuple[str, str, str], list[JournalSignal]] = defaultdict(list)
-    pending = []
-    for signal in journal.unresolved(since=since):
-        key = (signal.source, signal.symbol, signal.timeframe)
-        if wanted is None or key in wanted:
-            series[key].append(signal)
-            pending.append(signal)
-    recorded: Counter[str] = Counter()
-    problems: list[str] = []
-    costs: dict[tuple[str, int], Costs] = {}
-    for key, signals in series.items():
-        found = _series_outcomes(key, signals, candle_store, setup_store, costs, now,
-                                 fresh.get(key), problems)
-        for outcome in found:
+                     **options: Any) -> OutcomeReport:
+    """One pass of `OutcomeResolver.resolve` (the CLI's catch-up; the monitor keeps one
+    resolver, so candles and costs are not read again on every close)."""
+    return OutcomeResolver(journal, candle_store, setup_store).resolve(**options)
+
+
+class OutcomeResolver:
+    """Records outcomes into `journal` (see the module docstring). It remembers each series'
+    candles from its earliest unknown signal on, extended by the live window's new bars (read
+    from the store again when the window does not join them), and each setup version's costs
+    (versions never change)."""
+
+    def __init__(self, journal: SignalJournal, candle_store: CandleStore,
+                 setup_store: SetupStore) -> None:
+        self.journal, self.candle_store, self.setup_store = journal, candle_store, setup_store
+        self._costs: dict[tuple[str, int], Costs] = {}
+        self._candles: dict[tuple[str, str, str], pd.DataFrame] = {}
+
+    def resolve(self, *, now: pd.Timestamp | None = None, since: Any = None,
+                recent: Mapping[Any, pd.DataFrame] | None = None,
+                only: Iterable[Any] | None = None) -> OutcomeReport:
+        """Record the outcome of every unknown journal signal (bar at or after `since`) that
+        is known by `now` (default: the wall clock). `recent`: closed bars newer than the store
+        may hold yet ({FeedKey: frame}, e.g. the live monitor's windows; the store is written
+        behind the monitor's loop). `only`: just the signals of these series (FeedKeys: those
+        that just closed a bar; nothing new can be known for the others)."""
+        now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+        fresh = {_series(k): frame for k, frame in (recent or {}).items()}
+        wanted = None if only is None else {_series(k) for k in only}
+        series: dict[tuple[str, str, str], list[JournalSignal]] = defaultdict(list)
+        for signal in self.journal.unresolved(since=since):
+            key = (signal.source, signal.symbol, signal.timeframe)
+            if wanted is None or key in wanted:
+                series[key].append(signal)
+        for key in set(self._candles) - set(series):
+            del self._candles[key]  # nothing unknown left there
+        recorded: Counter[str] = Counter()
+        problems: list[str] = []
+        for key, signals in series.items():
+            found = self._series_outcomes(key, signals, now, fresh.get(key),
+                                          fresh.get((*key[:2], LOWER_TIMEFRAME)), problems)
+            for outcome in found:
+                try:
+                    if self.journal.set_outcome(outcome.signal_id, outcome.outcome, outcome.r,
+                                                outcome.at):
+                        recorded[outcome.outcome] += 1
+                except ItaError as error:  # a different outcome already recorded: kept
+                    problems.append(str(error))
+                    log.warning("%s", error)
+        checked = sum(len(signals) for signals in series.values())
+        return OutcomeReport(checked=checked, recorded=dict(recorded),
+                             still_open=checked - sum(recorded.values()),
+                             problems=tuple(problems))
+
+    def _series_outcomes(self, key: tuple[str, str, str], signals: list[JournalSignal],
+                         now: pd.Timestamp, fresh: pd.DataFrame | None,
+                         fresh_lower: pd.DataFrame | None,
+                         problems: list[str]) -> list[Outcome]:
+        """The known outcomes of one series' unknown signals: one simulation per setup
+        version; what fails is added to `problems` (the rest goes on)."""
+        source, symbol, timeframe = key
+        name = f"{source}:{symbol} {timeframe}"
+        try:
+            candles = self._series_candles(key, min(s.known_at for s in signals), now, fresh)
+        except ItaError as error:
+            return _problem(problems, name, error)
+        if candles.empty:
+            return []
+        lower = _lower_candles(self.candle_store, source, symbol, timeframe, candles,
+                               fresh=fresh_lower)
+        versions: dict[tuple[str, int], list[JournalSignal]] = defaultdict(list)
+        for signal in signals:
+            versions[(signal.setup_id, int(signal.setup_version))].append(signal)
+        found: list[Outcome] = []
+        for version, group in versions.items():
             try:
-                if journal.set_outcome(outcome.signal_id, outcome.outcome, outcome.r,
-                                       outcome.at):
-                    recorded[outcome.outcome] += 1
-            except ItaError as error:  # a different outcome already recorded: kept as it was
-                problems.append(str(error))
-                log.warning("%s", error)
-    return OutcomeReport(checked=len(pending), recorded=dict(recorded),
-                         still_open=len(pending) - sum(recorded.values()),
-                         problems=tuple(problems))
+                found += known_outcomes(candles, group, costs=self._version_costs(version),
+                                        lower_candles=lower)
+            except ItaError as error:
+                _problem(problems, f"{name}, {version[0]} v{version[1]}", error)
+        return found
+
+    def _version_costs(self, version: tuple[str, int]) -> Costs:
+        if version not in self._costs:
+            setup = self.setup_store.load(version[0], version[1]).setup
+            self._costs[version] = Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
+        return self._costs[version]
+
+    def _series_candles(self, key: tuple[str, str, str], start: pd.Timestamp,
+                        now: pd.Timestamp, fresh: pd.DataFrame | None) -> pd.DataFrame:
+        """The series' closed bars from `start`: the remembered ones extended by `fresh` when
+        they join without a hole, else read again (`closed_candles`)."""
+        step = timeframe_delta(key[2])
+        cached = self._candles.get(key)
+        if (cached is not None and len(cached) and cached.index[0] <= start
+                and fresh is not None and len(fresh) and fresh.index[0] <= cached.index[-1] + step):
+            newer = fresh.loc[fresh.index > cached.index[-1], list(CANDLE_COLUMNS)]
+            candles = pd.concat([cached, newer]) if len(newer) else cached
+        else:
+            candles = closed_candles(self.candle_store, *key, start=start, now=now, fresh=fresh)
+        candles = candles[(candles.index >= start) & (candles.index + step <= now)]
+        self._candles[key] = candles
+        return candles
 
 
 def _series(key: Any) -> tuple[str, str, str]:
@@ -134,37 +203,6 @@ def update_outcomes(settings, *, since: Any = None, now: pd.Timestamp | None = N
                                 SetupStore.from_settings(settings), now=now, since=since)
 
 
-def _series_outcomes(key: tuple[str, str, str], signals: list[JournalSignal],
-                     candle_store: CandleStore, setup_store: SetupStore,
-                     costs: dict[tuple[str, int], Costs], now: pd.Timestamp,
-                     fresh: pd.DataFrame | None, problems: list[str]) -> list[Outcome]:
-    """The known outcomes of one series' unknown signals: candles read once, one simulation
-    per setup version; what fails is added to `problems` (the rest goes on)."""
-    source, symbol, timeframe = key
-    name = f"{source}:{symbol} {timeframe}"
-    try:
-        candles = closed_candles(candle_store, source, symbol, timeframe, now=now, fresh=fresh,
-                                 start=min(signal.known_at for signal in signals))
-    except ItaError as error:
-        return _problem(problems, name, error)
-    if candles.empty:
-        return []
-    lower = _lower_candles(candle_store, source, symbol, timeframe, candles)
-    versions: dict[tuple[str, int], list[JournalSignal]] = defaultdict(list)
-    for signal in signals:
-        versions[(signal.setup_id, int(signal.setup_version))].append(signal)
-    found: list[Outcome] = []
-    for version, group in versions.items():
-        try:
-            if version not in costs:
-                setup = setup_store.load(version[0], version[1]).setup
-                costs[version] = Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
-            found += known_outcomes(candles, group, costs=costs[version], lower_candles=lower)
-        except ItaError as error:
-            _problem(problems, f"{name}, {version[0]} v{version[1]}", error)
-    return found
-
-
 def _problem(problems: list[str], name: str, error: ItaError) -> list[Outcome]:
     problems.append(f"{name}: {error}")
     log.warning("outcomes of %s: %s", name, error)
@@ -176,7 +214,10 @@ def closed_candles(candle_store: CandleStore, source: str, symbol: str, timefram
                    fresh: pd.DataFrame | None = None) -> pd.DataFrame:
     """Stored bars of one series from `start` on, plus the `fresh` bars after them, keeping
     only those closed by `now`."""
-    candles = candle_store.read(symbol, timeframe, source=source, start=start)
+    if fresh is not None and len(fresh) and fresh.index[0] <= start:  # no disk read needed
+        candles = fresh.loc[fresh.index >= start, list(CANDLE_COLUMNS)]
+    else:
+        candles = candle_store.read(symbol, timeframe, source=source, start=start)
     if fresh is not None and len(fresh):
         newer = fresh.loc[fresh.index > (candles.index[-1] if len(candles) else start
                                           - pd.Timedelta(1)), list(candles.columns)]
@@ -186,11 +227,18 @@ def closed_candles(candle_store: CandleStore, source: str, symbol: str, timefram
 
 
 def _lower_candles(candle_store: CandleStore, source: str, symbol: str, timeframe: str,
-                   candles: pd.DataFrame) -> pd.DataFrame | None:
-    """The stored 1m bars inside `candles` (None for a 1m series or when none are stored)."""
+                   candles: pd.DataFrame, *, fresh: pd.DataFrame | None = None
+                   ) -> pd.DataFrame | None:
+    """The 1m bars inside `candles`: `fresh` (a live window) when it covers them all, else the
+    stored ones (None for a 1m series or when none are stored)."""
     step = timeframe_delta(timeframe)
     if step <= timeframe_delta(LOWER_TIMEFRAME):
         return None
+    end = candles.index[-1] + step
+    if (fresh is not None and len(fresh) and fresh.index[0] <= candles.index[0]
+            and fresh.index[-1] + timeframe_delta(LOWER_TIMEFRAME) >= end):
+        return fresh.loc[(fresh.index >= candles.index[0]) & (fresh.index < end),
+                         list(CANDLE_COLUMNS)]
     try:
         return candle_store.read(symbol, LOWER_TIMEFRAME, source=source,
                                  start=candles.index[0], end=candles.index[-1] + step)

@@ -205,3 +205,45 @@ def test_only_the_series_that_closed_a_bar(journal, stores) -> None:
     assert journal.get(signal.signal_id).outcome is None
     report = _resolve(journal, stores, only=[other, FeedKey(SOURCE, SYMBOL, "1h")])
     assert report.recorded == {"target": 1}
+
+
+def test_a_window_that_covers_the_signal_needs_no_store(journal, stores) -> None:
+    signal = _signal(source="fresh")  # nothing of this feed is stored yet
+    journal.record(signal)
+    window = _bars(12).iloc[1:]
+    report = _resolve(journal, stores, now=T0 + 7 * HOUR,
+                      recent={FeedKey("fresh", SYMBOL, "1h"): window})
+    assert report.problems == () and report.recorded == {"target": 1}
+    assert journal.get(signal.signal_id).outcome_at == T0 + 6 * HOUR
+
+
+def test_a_kept_resolver_reads_the_store_once_and_follows_the_window(journal, stores,
+                                                                     monkeypatch) -> None:
+    from engine.live.outcomes import OutcomeResolver
+
+    signal = _signal(0)
+    journal.record(signal)
+    _store(stores, _bars(12))
+    reads = []
+    original = CandleStore.read
+    monkeypatch.setattr(CandleStore, "read",
+                        lambda self, *a, **k: (a[1] == "1h" and reads.append(a)) or original(
+                            self, *a, **k))  # the series' own reads (not its 1m bars)
+    resolver = OutcomeResolver(journal, *stores)
+    key = FeedKey(SOURCE, SYMBOL, "1h")
+    bars = _bars(12)
+    for close in range(3, 7):  # bars 3..5 closed: the window starts after the signal's bar
+        report = resolver.resolve(now=T0 + close * HOUR, recent={key: bars.iloc[1:close]},
+                                  only=[key])
+        assert report.total_recorded == 0
+    assert len(reads) == 1  # then only the window's new bars
+    report = resolver.resolve(now=T0 + 7 * HOUR, recent={key: bars.iloc[2:7]}, only=[key])
+    assert report.recorded == {"target": 1} and len(reads) == 1
+    got = journal.get(signal.signal_id)
+    assert (got.outcome_r, got.outcome_at) == (2.0, T0 + 6 * HOUR)
+    # a window that does not join the remembered bars: read again
+    journal.record(_signal(1, stop=90.0, target=110.0))
+    resolver.resolve(now=T0 + 8 * HOUR, recent={key: bars.iloc[2:8]}, only=[key])
+    assert len(reads) == 1
+    report = resolver.resolve(now=T0 + 12 * HOUR, recent={key: bars.iloc[10:12]}, only=[key])
+    assert len(reads) == 2 and report.still_open == 1
