@@ -28,8 +28,15 @@ Conventions (each one tested in tests/live/test_outcomes*.py):
   is cheap and records only what became known since.
 - **Cheap after every close.** Only unknown signals are read; candles are read once per series
   (source, symbol, timeframe), only from the earliest unknown signal's bar, and simulated once
-  per setup version. A series that cannot be read (no candles stored, a setup version's file
-  gone) is reported in `OutcomeReport.problems` and the other series go on.
+  per setup version. The live monitor keeps one `OutcomeResolver`: it resolves only the series
+  that just closed a bar, from the bars it remembers extended by the monitor's window (the
+  store only when the window does not join them; no store at all when the window reaches back
+  to the signal's bar). A series that cannot be read (no candles stored, a setup version's
+  file gone) is reported in `OutcomeReport.problems` and the other series go on.
+- **A live-only caveat.** The 1m bars that settle a bar touching both stop and target are read
+  from the store when the monitor has no 1m window of that market; a 1m bar not written yet
+  then counts as missing, and the bar is settled stop first, as the backtester does without
+  1m bars.
 
 >>> update_outcomes(get_settings())  # doctest: +SKIP
 OutcomeReport(checked=12, recorded={'target': 2, 'stop': 3}, still_open=7, problems=())
