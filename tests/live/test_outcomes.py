@@ -247,3 +247,21 @@ def test_a_kept_resolver_reads_the_store_once_and_follows_the_window(journal, st
     assert len(reads) == 1
     report = resolver.resolve(now=T0 + 12 * HOUR, recent={key: bars.iloc[10:12]}, only=[key])
     assert len(reads) == 2 and report.still_open == 1
+
+
+def test_a_bar_touching_stop_and_target_is_settled_by_its_1m_bars(journal, stores) -> None:
+    signal = _signal()
+    journal.record(signal)
+    bars = _bars(12)
+    bars.iloc[6, bars.columns.get_loc("low")] = 98.5  # bar 6 touches the stop (99) too
+    _store(stores, bars)
+    minutes = pd.DataFrame({"open": 100.0, "high": 100.2, "low": 99.8, "close": 100.0,
+                            "volume": 1.0},
+                           index=pd.date_range(T0 + 6 * HOUR, periods=60, freq="1min",
+                                               name="time"))
+    minutes.iloc[5, minutes.columns.get_loc("high")] = 103.0  # the target first ...
+    minutes.iloc[40, minutes.columns.get_loc("low")] = 98.5  # ... the stop later
+    stores[0].upsert(minutes, source=SOURCE, symbol=SYMBOL, timeframe="1m")
+    _resolve(journal, stores)
+    got = journal.get(signal.signal_id)
+    assert (got.outcome, got.outcome_r) == ("target", 2.0)  # without 1m bars: stop first
