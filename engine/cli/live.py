@@ -1,4 +1,5 @@
-"""`ita live` (run the monitor), `ita live status`, `ita live replay`, `ita alerts test`."""
+"""`ita live` (run the monitor), `ita live status`, `ita live replay`, `ita live outcomes`,
+`ita alerts test`."""
 
 from __future__ import annotations
 
@@ -92,6 +93,33 @@ def replay(setup: str = typer.Argument(..., help="Setup id (active version) or i
                   f"in {summary.folder}", markup=False)
 
 
+def outcomes(since: str = typer.Option(None, "--since", help="Only signals from this bar on, "
+                                                                "e.g. 2023-03-01")) -> None:
+    """Record what became of the live signals whose outcome is still unknown (each traded
+    alone as the backtester would, on the stored candles): catches up after the monitor was
+    stopped."""
+    import pandas as pd
+
+    from engine.live.outcomes import update_outcomes
+    from engine.settings import get_settings
+
+    start = None
+    if since:
+        try:
+            start = pd.Timestamp(since)
+        except ValueError:
+            raise typer.BadParameter(f"{since!r} is not a date; write e.g. 2023-03-01",
+                                     param_hint="--since") from None
+        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    report = update_outcomes(get_settings(), since=start)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.recorded.items()))
+    console.print(f"{report.checked} signal(s) without an outcome: {report.total_recorded} "
+                  f"recorded{f' ({kinds})' if kinds else ''}, {report.still_open} still open",
+                  markup=False)
+    for problem in report.problems:
+        console.print(f"not resolved: {problem}", markup=False, soft_wrap=True)
+
+
 def alerts_test() -> None:
     """Send one sample alert (a real chart) to the configured Telegram chats."""
     from engine.live.replay import send_test_alert
@@ -104,6 +132,7 @@ def alerts_test() -> None:
 def register(app: typer.Typer) -> None:
     live_app.command("status")(status)
     live_app.command("replay")(replay)
+    live_app.command("outcomes")(outcomes)
     alerts_app.command("test")(alerts_test)
     app.add_typer(live_app, name="live")
     app.add_typer(alerts_app, name="alerts")

@@ -2,7 +2,8 @@
 
 Modules: `feeds` and `mt5_folder` (closed bars from ccxt and the MT5 folder), `evaluate` (the
 setups on each new bar), `rank` and `alert` (score, advice, picture, caption), `journal` (the
-signal journal and outbox), `state` and `demo` (what the pages read).
+signal journal and outbox), `outcomes` (what became of each signal, traded alone as the
+backtester would), `state` and `demo` (what the pages read).
 
 The contract (docs/ARCHITECTURE.md, "closed bars", "signal journal"): live code sees only
 closed bars; each active setup version is evaluated by the same `CompiledSetup` the backtest

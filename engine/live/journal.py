@@ -15,7 +15,12 @@ Live page and ``ita live status`` read while the monitor writes. Exports for Duc
 | score, late | the alert's rank score (NULL: none); recorded after its bar was already old |
 | created_at | when the monitor recorded it (ISO UTC) |
 | decision, decision_reason, decided_at | Taken / Skipped / Missed, from the app or Telegram |
-| outcome, outcome_r, outcome_at | what became of it (filled later by the journal, learning) |
+| outcome | what became of it, traded alone as the backtester would (`engine.live.outcomes`): |
+| | target / stop / time / breakeven (exit reason), unfilled (a limit order that expired); |
+| | NULL while unknown (a trade still open, an order still working, bars not closed yet) |
+| outcome_r | the trade's net R after the setup version's costs (`r_net`); NULL when unfilled |
+| outcome_at | the exit bar (the last working bar when unfilled), a bar label like `known_at`: |
+| | the outcome became known at that bar's close. Written once by `set_outcome`, never changed |
 | comment | the LLM's short comment on the alert, when one came (`engine/live/comment.py`) |
 
 **outbox** — one row per (signal_id, channel):
@@ -68,6 +73,7 @@ from engine.errors import DataError
 
 JOURNAL_FILE = Path(".ita") / "live.sqlite"
 DECISIONS = ("Taken", "Skipped", "Missed")
+OUTCOMES = ("target", "stop", "time", "breakeven", "unfilled")
 STATES = ("pending", "sending", "sent", "failed", "suppressed")
 
 # (name, SQL type) of the signal fields stored from a LiveSignal, in the contract's order
@@ -144,6 +150,9 @@ class JournalSignal:
     decision_reason: str | None
     deliveries: dict[str, str] = field(default_factory=dict)  # channel -> state
     comment: str | None = None  # the LLM's comment, if any
+    outcome: str | None = None  # OUTCOMES; None while unknown
+    outcome_r: float | None = None  # net R (None: unknown or unfilled)
+    outcome_at: pd.Timestamp | None = None  # the exit bar (UTC), known at its close
 
     def __getattr__(self, name: str) -> Any:  # signal.symbol, signal.entry, ...
         try:
@@ -315,6 +324,38 @@ class SignalJournal:
                                 [comment, signal_id])
         if cursor.rowcount == 0:
             raise DataError(f"{self.path}: no signal {signal_id!r} in the live journal")
+
+    def set_outcome(self, signal_id: str, outcome: str, r: float | None,
+                    at: datetime | pd.Timestamp) -> bool:
+        """Record what became of a signal (`OUTCOMES`), its net R (None when unfilled) and its
+        exit bar `at`; True when newly recorded. Recording the same outcome again is a no-op
+        (False); a known outcome is never replaced by a different one (`DataError`)."""
+        chosen = _outcome(outcome)
+        value = None if r is None or math.isnan(float(r)) else float(r)
+        stamp = _iso(at)
+        with self._write() as db:
+            row = db.execute("SELECT outcome, outcome_r, outcome_at FROM signals "
+                             "WHERE signal_id = ?", [signal_id]).fetchone()
+            if row is None:
+                raise DataError(f"{self.path}: no signal {signal_id!r} in the live journal")
+            if row["outcome"] is None:
+                db.execute("UPDATE signals SET outcome = ?, outcome_r = ?, outcome_at = ? "
+                           "WHERE signal_id = ?", [chosen, value, stamp, signal_id])
+                return True
+        if _same_outcome(row, chosen, value, stamp):
+            return False
+        raise DataError(f"{self.path}: signal {signal_id!r} already has the outcome "
+                        f"{row['outcome']} ({row['outcome_r']} R at {row['outcome_at']}); "
+                        f"an outcome is never replaced (refused: {chosen}, {value} R at {stamp})")
+
+    def unresolved(self, *, since: datetime | pd.Timestamp | None = None
+                   ) -> list[JournalSignal]:
+        """Signals whose outcome is not known yet (bar at or after `since`), oldest first."""
+        where, args = "WHERE s.outcome IS NULL", []
+        if since is not None:
+            where += " AND s.known_at >= ?"
+            args.append(_iso(since))
+        return self._signal_rows(where + " ORDER BY s.known_at, s.signal_id", args)
 
     def today(self, *, tz: str = "UTC") -> list[JournalSignal]:
         """Signals whose bar (`known_at`) falls on today's date in `tz`, oldest first."""
@@ -520,7 +561,25 @@ def _journal_signal(row: sqlite3.Row) -> JournalSignal:
         signal_id=row["signal_id"], fields=fields, score=row["score"], late=bool(row["late"]),
         created_at=pd.Timestamp(row["created_at"]), decision=row["decision"],
         decision_reason=row["decision_reason"], deliveries=json.loads(row["deliveries"] or "{}"),
-        comment=row["comment"])
+        comment=row["comment"], outcome=row["outcome"], outcome_r=row["outcome_r"],
+        outcome_at=None if row["outcome_at"] is None else pd.Timestamp(row["outcome_at"]))
+
+
+def _same_outcome(row: sqlite3.Row, outcome: str, r: float | None, at: str) -> bool:
+    if row["outcome"] != outcome or row["outcome_at"] != at:
+        return False
+    if row["outcome_r"] is None or r is None:
+        return row["outcome_r"] is None and r is None
+    return math.isclose(row["outcome_r"], r, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _outcome(text: str) -> str:
+    chosen = str(text).strip().lower()
+    if chosen in OUTCOMES:
+        return chosen
+    close = difflib.get_close_matches(chosen, OUTCOMES, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise DataError(f"outcome {text!r} is not one of {', '.join(OUTCOMES)}{hint}")
 
 
 def _decision(text: str) -> str:

@@ -33,7 +33,9 @@ loop iteration:
    (`engine.live.comment`): the alert never waits for it;
 4. tells Telegram once when a feed falls silent (no bar for more than two of its bars) and
    once when it is back, never once per bar;
-5. writes the heartbeat ``exchange/live.json`` (atomically, after every iteration and at least
+5. after a close was evaluated and its alerts sent, records the outcomes that close decided
+   (`engine.live.outcomes`: each unknown journal signal traded alone as the backtester would);
+6. writes the heartbeat ``exchange/live.json`` (atomically, after every iteration and at least
    every `HEARTBEAT_SECONDS`; its fields and the "running or not" rule are in
    `engine.live.state`, the one place the writer and the readers share).
 
@@ -76,6 +78,7 @@ from engine.live.comment import CommentFacts
 from engine.live.evaluate import LiveEvaluator
 from engine.live.feeds import FeedHealth, FeedKey
 from engine.live.journal import SignalJournal, journal_path, short_key
+from engine.live.outcomes import OutcomeResolver
 from engine.live.rank import Rank, SetupStats, order_alerts, rank
 from engine.live.wiring import Commenting, build_feeds, event_driven, feed_key, telegram_from
 from engine.setups.store import SetupStore
@@ -147,6 +150,7 @@ class LiveMonitor:
         self.store = CandleStore(settings.candles_dir)
         self.setups_store = SetupStore(settings.setups_dir)
         self.runs = RunStore(settings.runs_dir)
+        self.outcomes = OutcomeResolver(self.journal, self.store, self.setups_store)
         self.evaluator = evaluator if evaluator is not None else LiveEvaluator(self.home)
         self.scorer = scorer if scorer is not None else ChampionScorer(settings, store=self.store)
         self.channel = telegram if telegram is not None else telegram_from(settings)
@@ -256,8 +260,11 @@ class LiveMonitor:
         now = pd.Timestamp(now) if now is not None else self.clock()
         self.iterations += 1
         self.refresh_setups(now)
-        recorded = self._evaluate(self.poll(now), now)
+        new_bars = self.poll(now)
+        recorded = self._evaluate(new_bars, now)
         self.deliver()
+        if new_bars:  # a close was processed: the outcomes it decided (after the alerts)
+            self.outcomes.resolve(now=now, recent=self.windows, only=new_bars)
         self._tell_silence(now)
         self.write_state(now)
         return recorded
