@@ -13,6 +13,7 @@ Live page and ``ita live status`` read while the monitor writes. Exports for Duc
 | known_at ... reasons | the signal contract's fields (engine/signals.py; known_at as ISO UTC) |
 | timeframe, source | the feed it came from |
 | score, late | the alert's rank score (NULL: none); recorded after its bar was already old |
+| probability | the champion model's calibrated probability of reaching target (NULL: no champion) |
 | created_at | when the monitor recorded it (ISO UTC) |
 | decision, decision_reason, decided_at | Taken / Skipped / Missed, from the app or Telegram |
 | outcome | what became of it, traded alone as the backtester would (`engine.live.outcomes`): |
@@ -114,7 +115,8 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # columns added after the first release: (table, name, SQL type), added to older files on open
 _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (("signals", "comment", "TEXT"),
-                                                    ("outbox", "buttons", "TEXT"))
+                                                    ("outbox", "buttons", "TEXT"),
+                                                    ("signals", "probability", "REAL"))
 
 
 def journal_path(home: str | Path) -> Path:
@@ -150,6 +152,7 @@ class JournalSignal:
     decision_reason: str | None
     deliveries: dict[str, str] = field(default_factory=dict)  # channel -> state
     comment: str | None = None  # the LLM's comment, if any
+    probability: float | None = None  # the champion model's, when there was one
     outcome: str | None = None  # OUTCOMES; None while unknown
     outcome_r: float | None = None  # net R (None: unknown or unfilled)
     outcome_at: pd.Timestamp | None = None  # the exit bar (UTC), known at its close
@@ -261,16 +264,16 @@ class SignalJournal:
 
     # -- signals ---------------------------------------------------------------------------
     def record(self, signal: Any, *, score: float | None = None, late: bool = False,
-               channels: Iterable[str] = ()) -> bool:
+               channels: Iterable[str] = (), probability: float | None = None) -> bool:
         """Record `signal` (a LiveSignal) once; True when it is new. `channels` queues its
         delivery in the same transaction (a crash can never leave it recorded but unqueued).
         A signal already recorded is left as it was, its deliveries included."""
         signal_id = signal.signal_id
         values = {name: _stored(name, getattr(signal, name)) for name, _ in SIGNAL_FIELDS}
-        names = ["signal_id", "short_key", *values, "score", "late", "created_at"]
-        row = [signal_id, short_key(signal_id), *values.values(),
-               None if score is None or math.isnan(score) else float(score), int(late),
-               _iso(self._clock())]
+        names = ["signal_id", "short_key", *values, "score", "late", "created_at",
+                 "probability"]
+        row = [signal_id, short_key(signal_id), *values.values(), _real(score), int(late),
+               _iso(self._clock()), _real(probability)]
         with self._write() as db:
             cursor = db.execute(
                 f"INSERT OR IGNORE INTO signals ({', '.join(names)}) "
@@ -552,6 +555,10 @@ def _stored(name: str, value: Any) -> Any:
     return str(value)
 
 
+def _real(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
 def _journal_signal(row: sqlite3.Row) -> JournalSignal:
     fields = {name: row[name] for name, _ in SIGNAL_FIELDS}
     fields["known_at"] = pd.Timestamp(fields["known_at"])
@@ -561,7 +568,8 @@ def _journal_signal(row: sqlite3.Row) -> JournalSignal:
         signal_id=row["signal_id"], fields=fields, score=row["score"], late=bool(row["late"]),
         created_at=pd.Timestamp(row["created_at"]), decision=row["decision"],
         decision_reason=row["decision_reason"], deliveries=json.loads(row["deliveries"] or "{}"),
-        comment=row["comment"], outcome=row["outcome"], outcome_r=row["outcome_r"],
+        comment=row["comment"], probability=row["probability"], outcome=row["outcome"],
+        outcome_r=row["outcome_r"],
         outcome_at=None if row["outcome_at"] is None else pd.Timestamp(row["outcome_at"]))
 
 

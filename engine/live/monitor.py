@@ -425,7 +425,7 @@ class LiveMonitor:
         if self.channel is not None and not (late and self.settings.late_policy == "record"):
             channels.append(self.channel.name)
         if not self.journal.record(signal, score=signal_rank.score, late=late,
-                                   channels=channels):
+                                   channels=channels, probability=signal_rank.probability):
             return 0
         candles = frames.get(FeedKey(signal.source, signal.symbol, signal.timeframe))
         drawing = self._painter.submit(self._draw, signal, signal_rank,

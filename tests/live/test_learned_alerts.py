@@ -19,6 +19,7 @@ from engine.learn.ops import learn_dataset
 from engine.learn.registry import BOOSTER, promote
 from engine.live.alert import CAPTION_LIMIT, caption, telegram_length
 from engine.live.evaluate import LiveEvaluator
+from engine.live.journal import SignalJournal, journal_path
 from engine.live.monitor import LiveMonitor
 from engine.live.rank import Rank, order_alerts
 from engine.notify.telegram import ChatPacer, TelegramChannel
@@ -116,6 +117,9 @@ def test_an_alert_says_the_champions_probability_and_similar_cases(
         assert "most similar reached target" in model_line
         assert "model: " in text  # the model's top strength or weakness, in words
         assert telegram_length(text) <= CAPTION_LIMIT
+    with SignalJournal(journal_path(home)) as journal:  # kept for the reports and Notion
+        kept = [s.probability for s in journal.recent(50)]
+    assert kept and all(p is not None and 0 <= p <= 1 for p in kept)
 
 
 def test_without_a_champion_an_alert_has_no_model_line(
@@ -128,6 +132,8 @@ def test_without_a_champion_an_alert_has_no_model_line(
     captions = _captions(telegram)
     assert len(captions) >= 2
     assert not any("Model p" in text or "model: " in text for text in captions)
+    with SignalJournal(journal_path(home)) as journal:
+        assert all(s.probability is None for s in journal.recent(50))
 
 
 def test_a_champion_promoted_while_the_monitor_runs_is_used_from_then_on(
