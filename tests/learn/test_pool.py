@@ -131,7 +131,7 @@ def test_a_pool_too_small_for_a_walk_forward_test_says_so_and_trains_nothing(set
                 "small@1": setup_market("small", 20, seed=4, offset_minutes=30)}
     result = ops.learn_pool(settings, datasets=datasets, **FAST)
     assert set(result.results) == {"small@1", "tiny@1"}
-    for ref, mine in result.results.items():
+    for mine in result.results.values():
         assert not mine.trained
         assert mine.evaluation.verdict.startswith("pooled over 2 setups (30 signals): not yet")
     assert list_models(settings) == []
