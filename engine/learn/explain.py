@@ -285,7 +285,8 @@ def similar(dataset, row: pd.DataFrame, *, k: int = 10, known_only: bool = True,
     average_r = float(rows["r_multiple"].mean()) if len(rows) else math.nan
     summary = _summary(reached, len(rows))
     if len(pool) > own:
-        summary += (f" (this setup has only {own} earlier signal{'s' if own != 1 else ''}: "
+        summary += ((f" (this setup has only {own} earlier signal{'s' if own != 1 else ''}" if own
+                     else " (this setup has no earlier signal") + ": "
                     "drawn from every setup of the pool)")
     return SimilarCases(rows=rows, reached=reached, average_r=average_r, summary=summary)
 
