@@ -175,16 +175,20 @@ def learn(settings, setup_ref: str, *, symbol: str | None = None, start=None, en
     began = time.perf_counter()
     dataset = dataset_for(settings, setup_ref, symbol=symbol, start=start, end=end,
                           progress=_scaled(progress, 0.0, 0.2))
-    result = learn_dataset(settings, dataset, folds=folds, trees=trees, seed=seed,
-                           progress=_scaled(progress, 0.2, 0.3 if pool else 1.0), began=began)
-    if result.trained or not pool or symbol is not None or not len(dataset.frame):
-        return result
+    poolable = pool and symbol is None and len(dataset.frame) > 0
+    result = None
+    if not (poolable and too_few(dataset, folds=folds)):
+        result = learn_dataset(settings, dataset, folds=folds, trees=trees, seed=seed,
+                               progress=_scaled(progress, 0.2, 1.0), began=began)
+        if result.trained or not poolable:
+            return result
     ref = _ref(dataset.meta)
     pooled = learn_pool(settings, datasets={ref: dataset}, start=start, end=end, folds=folds,
-                        trees=trees, seed=seed, progress=_scaled(progress, 0.3, 1.0))
+                        trees=trees, seed=seed, progress=_scaled(progress, 0.2, 1.0))
     mine = pooled.results.get(ref)
     if mine is None:  # it has its own champion: pooling never replaces it
-        return result
+        return result or learn_dataset(settings, dataset, folds=folds, trees=trees, seed=seed,
+                                       began=began)
     return dataclasses.replace(mine, seconds=time.perf_counter() - began)
 
 
