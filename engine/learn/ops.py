@@ -17,6 +17,18 @@
 
 Training the same setup on the same data again gives the same model id and changes nothing.
 
+**Pooled models.** A version whose own dataset is too small for a walk-forward test
+(`too_few`) is trained in the pool (`learn_pool`): the datasets of every setup's active
+version as one (`pooled_dataset`: ``setup_<id>`` 0/1 columns, each setup's features NaN where
+another lacks them), evaluated walk-forward on the pooled signals and trained once, then saved
+for **each** member with too few signals of its own (not for a version with its own champion:
+pooling never replaces it), its card's ``dataset["pool"]`` naming the members and their signal
+counts and its verdict both counts (`pooled_verdict`). `learn_all` (``ita learn train --all``)
+trains each version with enough signals alone and the pool once. `aligned` gives a member's
+own dataset the pooled model's columns; `pool_of` is the pooled dataset stored beside the
+model (similar cases: the setup's own first, the pool's when it has fewer than k earlier ones).
+`pool_due` is the pool's retrain trigger (the daemon submits one job for the whole pool).
+
 `due_for_training` is the retrain trigger: yes when the setup version has gained at least 20 %
 more known outcomes (or 50 signals) since the model it was last trained into; each new trader's
 label on one of its signals counts as a new outcome. A version never trained is due once it has
