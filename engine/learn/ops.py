@@ -312,6 +312,7 @@ def pooled_verdict(members: dict[str, int], own: int, verdict: str) -> str:
     """The honest verdict of a pooled model for one member, in words: the pool's and this
     setup's own signals."""
     rows = sum(members.values())
+    verdict = verdict.replace("under this setup", "under these setups")
     return (f"pooled over {len(members)} setups ({rows:,} signals): {verdict}; this setup's "
             f"own {own:,} signal{'s' if own != 1 else ''} "
             f"{'are' if own != 1 else 'is'} too few to judge alone")

@@ -93,3 +93,26 @@ def test_train_all_gives_every_example_setup_a_card_and_a_verdict(settings, monk
             assert "too few to judge alone" in card.metrics["verdict"]
         else:
             assert not ops.is_pooled(card)
+
+
+def test_the_cli_says_when_it_trains_the_pool(demo, tmp_path, monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    shutil.copytree(demo, tmp_path / "home")
+    monkeypatch.setenv("ITA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "400")
+    runner = CliRunner()
+    one = runner.invoke(app, ["learn", "train", "pdh-sweep-reversal", "--folds", "3",
+                              "--trees", "15"])
+    text = " ".join(one.output.split())
+    assert one.exit_code == 0, one.output
+    assert "too few signals of its own: trained the pooled model of 5 setups" in text
+    assert "pooled over 5 setups (" in text and "this setup's own 4 signals" in text
+    every = runner.invoke(app, ["learn", "train", "--all", "--folds", "3", "--trees", "15"])
+    assert every.exit_code == 0, every.output
+    table = every.output
+    assert table.count("(pooled)") == 4 and "sma-cross@1" in table
