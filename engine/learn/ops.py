@@ -236,7 +236,9 @@ def learn_dataset(settings, dataset, *, folds: int = 5, trees: int = 200, seed: 
                        seconds=time.perf_counter() - began)
 
 
-def _decide(settings, card, current, dataset, evaluation):
+def _decide(settings, card, current, dataset, evaluation, memo: dict | None = None):
+    """Champion or challenger (module docstring, step 5). `memo`: the champions' recipes
+    evaluated again on this dataset, kept across calls on one dataset (a pool's members)."""
     from engine.learn.model import evaluate
     from engine.learn.registry import Decision, consider, find_model, promote
 
@@ -255,8 +257,12 @@ def _decide(settings, card, current, dataset, evaluation):
         return Decision(promoted=True, reason=reason, card=find_model(settings, card.model_id),
                         champion=current)
     params = current.params
-    again = evaluate(dataset, folds=int(params.get("folds", 5)),
-                     trees=int(params.get("trees", 200)), seed=int(params.get("seed", 0)))
+    recipe = (int(params.get("folds", 5)), int(params.get("trees", 200)),
+              int(params.get("seed", 0)))
+    memo = {} if memo is None else memo
+    if recipe not in memo:
+        memo[recipe] = evaluate(dataset, folds=recipe[0], trees=recipe[1], seed=recipe[2])
+    again = memo[recipe]
     return consider(settings, card, champion_evaluation=again) if again.n else \
         consider(settings, card)
 
@@ -396,7 +402,7 @@ def learn_pool(settings, *, datasets: dict | None = None, start=None, end=None,
                          f"{len(members)} setups")
     evaluation = evaluate(pooled, folds=folds, trees=trees, seed=seed)
     results: dict[str, LearnResult] = {}
-    model = None
+    model, memo = None, {}
     if evaluation.n:
         _tell(progress, 0.6, f"training the pooled model on {len(pooled.frame)} signals")
         model = train(pooled, trees=trees, seed=seed, folds=folds)
@@ -415,7 +421,7 @@ def learn_pool(settings, *, datasets: dict | None = None, start=None, end=None,
         if not path.is_file():
             save_dataset(pooled, path)
         current = champion(settings, card.setup_id, card.setup_version)
-        decision = _decide(settings, card, current, pooled, mine)
+        decision = _decide(settings, card, current, pooled, mine, memo)
         results[ref] = LearnResult(meta, mine, decision.card, decision, path,
                                    time.perf_counter() - began, tuple(counts))
     _tell(progress, 1.0, f"pooled over {len(members)} setups: {evaluation.verdict}")

@@ -144,3 +144,26 @@ def test_the_pooled_card_is_not_due_alone_until_the_setup_has_enough(settings):
     assert not due.due and "pooled model" in due.reason
     grown = ops.due_for_training(settings, "tiny", 1, dataset=setup_market("tiny", 200, seed=3))
     assert grown.due and "enough for a model of its own" in grown.reason
+
+
+def test_a_grown_pool_judges_each_members_champion_once_on_the_new_splits(settings,
+                                                                          monkeypatch):
+    from engine.learn import model
+
+    datasets = pool_of_three()
+    datasets["wee@1"] = setup_market("wee", 12, seed=5, offset_minutes=70)
+    first = ops.learn_pool(settings, datasets=datasets, **FAST)
+    assert {ref for ref, r in first.results.items() if r.card.status == "champion"} == \
+        {"tiny@1", "wee@1"}
+    calls = []
+    evaluate = model.evaluate
+    monkeypatch.setattr(model, "evaluate", lambda *a, **k: calls.append(1) or evaluate(*a, **k))
+    datasets["new@1"] = setup_market("new", 14, seed=6, offset_minutes=90)  # the pool changed
+    grown = ops.learn_pool(settings, datasets=datasets, **FAST)
+    assert set(grown.results) == {"new@1", "tiny@1", "wee@1"}
+    assert "setup_new" in grown.results["tiny@1"].card.features
+    # the pooled evaluation, and the old champions' recipe once on the new splits (not per
+    # member)
+    assert len(calls) == 2
+    for ref in ("tiny@1", "wee@1"):
+        assert grown.results[ref].decision.champion.model_id == first.results[ref].card.model_id
