@@ -60,7 +60,14 @@ def _story(home: str, stamps: tuple, model_id: str, ref: str, symbol, signal_id:
            _settings):
     model = _model(home, stamps[0], model_id, _settings)
     dataset = _dataset(home, stamps[1], ref, symbol, _settings)
-    return ops.signal_story(model, dataset, signal_id)
+    return ops.signal_story(model, dataset, signal_id,
+                            pool=_pool(home, stamps[0], model_id, _settings))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _pool(home: str, stamp: str, model_id: str, _settings):
+    """The pooled dataset a pooled model learned from (its similar cases), else None."""
+    return ops.pool_of(registry.find_model(_settings, model_id))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -68,7 +75,8 @@ def _weights(home: str, stamps: tuple, model_id: str, ref: str, symbol, _setting
     from engine.learn.explain import feature_weights
 
     model = _model(home, stamps[0], model_id, _settings)
-    return feature_weights(model, _dataset(home, stamps[1], ref, symbol, _settings).frame)
+    dataset = ops.aligned(_dataset(home, stamps[1], ref, symbol, _settings), model.features)
+    return feature_weights(model, dataset.frame)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -164,6 +172,8 @@ def verdict_part(card, early) -> None:
     words = "the champion" if card.status == "champion" else f"the {card.status} model"
     say = st.success if card.better_than_chance else st.warning
     say(f"**Verdict** ({words} `{card.model_id}`): {metrics['verdict']}")
+    if ops.is_pooled(card):
+        pool_part(card)
     base = metrics.get("baselines", {})
     rows = [("model (walk-forward)", metrics.get("auc"), metrics.get("brier"),
              metrics.get("log_loss"))]
@@ -182,6 +192,17 @@ def verdict_part(card, early) -> None:
     cols[1].caption(f"{int(metrics.get('n', 0)):,} signals tested out of sample in "
                     f"{int(metrics.get('folds', 0))} walk-forward folds; lower Brier and log "
                     "loss are better; an AUC of 0.5 is chance.")
+
+
+def pool_part(card) -> None:
+    """A pooled model's pool, named: its setups and their signals."""
+    pool = card.dataset["pool"]
+    members = ", ".join(f"{ref} ({count:,})" for ref, count in pool["signals"].items())
+    st.caption(f"**Pooled model** — {card.ref} has too few signals for a model of its own, so "
+               f"this model learned from the {int(pool['rows']):,} signals of "
+               f"{len(pool['members'])} setups ({members}), with the setup as a feature. Its "
+               "numbers are the pool's, tested walk-forward on the pooled signals; similar cases "
+               f"come from {card.setup_id}'s own signals first.")
 
 
 def _kept(metrics: dict) -> str:

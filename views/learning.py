@@ -40,8 +40,9 @@ with user_errors():
     early = early_verdict(dataset)
     learn_ui.verdict_part(learning.card, early)
     if learning.card is None and early is not None:
-        st.info(f"No model of {learning.ref} yet, and training now would learn nothing: give "
-                "it more signals first (a longer history: import more candles on the Data "
+        st.info(f"No model of {learning.ref} yet, and too few signals for one of its own: "
+                "**Retrain** below trains the pooled model of every setup (the setup as a "
+                "feature); or give it more signals first (import more candles on the Data "
                 "page).")
     elif learning.card is None:
         st.info(f"No model of {learning.ref} yet: press **Retrain** below (or run "

@@ -138,6 +138,10 @@ def learn_train(setup: str | None = typer.Argument(None, help="Setup id (active 
         result = learn(get_settings(), setup, symbol=symbol, start=start, end=end, folds=folds,
                        trees=trees, seed=seed,
                        progress=lambda f, m: status.update(f"{f:4.0%} {escape(m)}"))
+    if result.pool:
+        console.print(f"too few signals of its own: trained the pooled model of "
+                      f"{len(result.pool)} setups ({escape(', '.join(result.pool))})",
+                      highlight=False)
     show_evaluation(result.evaluation)
     if not result.trained:
         console.print("nothing trained: a model without a walk-forward verdict would not be "
@@ -150,42 +154,31 @@ def learn_train(setup: str | None = typer.Argument(None, help="Setup id (active 
 
 
 def _train_all(**options) -> None:
-    """`learn` on every setup's active version in turn, with a progress bar; one failing setup
-    (no candles, a broken version) is reported and the others still train. Exit 1 when one
-    failed."""
+    """`learn_all`: every setup's active version with enough signals gets its own model; those
+    with too few share one pooled model (trained once); one failing setup (no candles, a broken
+    version) is reported and the others still train. Exit 1 when one failed."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from engine.errors import ItaError
-    from engine.learn.ops import learn
+    from engine.learn.ops import learn_all
     from engine.settings import get_settings
-    from engine.setups.store import SetupStore
 
-    settings = get_settings()
-    store = SetupStore.from_settings(settings)
-    refs = [f"{setup_id}@{store.active(setup_id)}" for setup_id in store.ids()
-            if store.active(setup_id)]
     table = Table("setup", "result", "model", "why", box=box.SIMPLE, highlight=False)
-    failed = 0
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[step]}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("learning", total=len(refs), step="")
-        for i, ref in enumerate(refs):
-            def progress(fraction, message, i=i, ref=ref):
-                bar.update(task, completed=i + fraction,
-                           description=f"{ref} ({i + 1}/{len(refs)})", step=escape(message))
-            try:
-                result = learn(settings, ref, progress=progress, **options)
-            except ItaError as error:
-                failed += 1
-                table.add_row(escape(ref), "failed", "", escape(str(error)))
-                continue
-            finally:
-                bar.update(task, completed=i + 1)
-            if result.trained:
-                table.add_row(escape(ref), result.status, result.card.model_id,
-                              escape(result.decision.reason))
-            else:
-                table.add_row(escape(ref), "not trained", "", escape(result.evaluation.verdict))
+        task = bar.add_task("learning", total=1.0, step="")
+        results = learn_all(get_settings(), progress=lambda f, m: bar.update(
+            task, completed=f, step=escape(m)), **options)
+    failed = 0
+    for ref, result in results.items():
+        if isinstance(result, ItaError):
+            failed += 1
+            table.add_row(escape(ref), "failed", "", escape(str(result)))
+        elif result.trained:
+            table.add_row(escape(ref), result.status + (" (pooled)" if result.pool else ""),
+                          result.card.model_id, escape(result.evaluation.verdict))
+        else:
+            table.add_row(escape(ref), "not trained", "", escape(result.evaluation.verdict))
     console.print(table)
     if failed:
         raise typer.Exit(1)

@@ -23,6 +23,15 @@ The package contract (each module owns one step; the app, the CLI and the daemon
   features, a card; no pickle; the id is a hash of what was trained, so the same inputs give the
   same id), champion / challenger on the same splits, explanations in words and similar past
   cases.
+- `engine.learn.ops` — the one learning operation (`learn`, `learn_all`) for the CLI, the
+  daemon's ``learn`` job and the Learning page. A setup version with too few signals for a
+  walk-forward test of its own gets the **pooled model** (`learn_pool`): one model on the
+  signals of every active setup version (``setup_<id>`` 0/1 features, each setup's own feature
+  columns NaN elsewhere), evaluated walk-forward on the pooled signals with the same purged
+  splits, trained once and registered for each small member (its card's ``dataset["pool"]``:
+  members and their signal counts; its verdict names the pool and the setup's own count). A
+  version with its own champion keeps it. Similar cases of a pooled model come from the
+  setup's own signals, from the whole pool when it has fewer than k earlier ones (said so).
 - `engine.learn.labels` — the trader's labels ("setup here" / "not a setup", with a note and
   a screenshot) in ``analysts/<me>/labels/``, and `check_labels`: the detector's precision and
   recall against them within a tolerance of N bars, every disagreement listed and drawn.

@@ -244,9 +244,10 @@ class SimilarIndex:
         self.outcome_at = (_nanoseconds(frame["outcome_at"]) if "outcome_at" in frame
                            else None)
 
-    def candidates(self, query: pd.Series, *, known_only: bool) -> np.ndarray:
+    def candidates(self, query: pd.Series, *, known_only: bool,
+                   same_setup: bool = True) -> np.ndarray:
         keep = np.ones(len(self.frame), dtype=bool)
-        if self.setup_ids is not None and "setup_id" in query.index:
+        if same_setup and self.setup_ids is not None and "setup_id" in query.index:
             keep &= self.setup_ids == query["setup_id"]
         if self.signal_ids is not None and "signal_id" in query.index:
             keep &= self.signal_ids != query["signal_id"]
@@ -262,14 +263,19 @@ class SimilarIndex:
 
 
 def similar(dataset, row: pd.DataFrame, *, k: int = 10, known_only: bool = True,
-            weights: dict[str, float] | None = None) -> SimilarCases:
+            weights: dict[str, float] | None = None, fallback: bool = False) -> SimilarCases:
     """The `k` past signals of `row`'s setup nearest to it in standardised feature space, with
     their outcomes (module docstring). `dataset` is a `Dataset` or, for repeated queries, a
-    `SimilarIndex` of one (which carries its own weights)."""
+    `SimilarIndex` of one (which carries its own weights). `fallback` (a pooled dataset): when
+    the setup has fewer than `k` such signals, draw from every setup's, and say so."""
     index = (dataset if isinstance(dataset, SimilarIndex) else
              SimilarIndex(dataset, weights=weights))
     query = row.iloc[0]
     pool = index.candidates(query, known_only=known_only)
+    own = len(pool)
+    if fallback and own < k:
+        wider = index.candidates(query, known_only=known_only, same_setup=False)
+        pool = wider if len(wider) > own else pool
     point = np.array([_number(query.get(name)) for name in index.features], dtype="float64")
     distance = index.distances(pool, point)
     nearest = np.argsort(distance, kind="stable")[:k]
@@ -277,8 +283,12 @@ def similar(dataset, row: pd.DataFrame, *, k: int = 10, known_only: bool = True,
     rows["distance"] = distance[nearest]
     reached = int(rows["hit_target"].sum()) if len(rows) else 0
     average_r = float(rows["r_multiple"].mean()) if len(rows) else math.nan
-    return SimilarCases(rows=rows, reached=reached, average_r=average_r,
-                        summary=_summary(reached, len(rows)))
+    summary = _summary(reached, len(rows))
+    if len(pool) > own:
+        summary += ((f" (this setup has only {own} earlier signal{'s' if own != 1 else ''}" if own
+                     else " (this setup has no earlier signal") + ": "
+                    "drawn from every setup of the pool)")
+    return SimilarCases(rows=rows, reached=reached, average_r=average_r, summary=summary)
 
 
 def feature_weights(model, frame: pd.DataFrame, *, sample: int = 2000) -> dict[str, float]:

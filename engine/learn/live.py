@@ -272,6 +272,8 @@ class ChampionScorer:
             return None
 
     def _score(self, loaded: _Champion, signal, candles, setup) -> LiveScore:
+        from engine.learn.ops import is_pooled
+
         row = self.feature_row(signal, candles, setup=setup)
         model, card = loaded.model, loaded.card
         for name in model.features:  # a pooled model's setup indicators
@@ -282,7 +284,8 @@ class ChampionScorer:
         known_at = pd.Timestamp(signal.known_at)
         query = row.assign(setup_id=str(signal.setup_id), known_at=known_at,
                            signal_id=_dataset_id(signal))
-        cases = similar(loaded.index, query, k=SIMILAR_K, known_only=True)
+        cases = similar(loaded.index, query, k=SIMILAR_K, known_only=True,
+                        fallback=is_pooled(card))  # a pooled champion: the pool when too few
         p = explanation.probability
         r_planned = float(signal.r_planned)
         expected = p * r_planned - (1 - p) if math.isfinite(r_planned) else math.nan

@@ -7,7 +7,11 @@ trained with nothing to do. A version is *due* (`engine.learn.ops.due_for_traini
 never had a model and has enough signals for a walk-forward test, or its known outcomes (new
 bars: backtest history and live signals whose outcome is now known; new trader's labels on its
 signals) grew by 20 % or 50 since its model's training. For a due version the loop submits one
-``learn`` job, a job like any other (progress, cancel, ``ita jobs``).
+``learn`` job, a job like any other (progress, cancel, ``ita jobs``). The versions with too
+few signals of their own share one pooled model (`engine.learn.ops.learn_pool`): the round's
+last check is the pool as one (`engine.learn.ops.pool_due`: a small version without a pooled
+model, the pool's members changed, or its signals grew by 20 % or 50), and it submits **one**
+``learn`` job for the pool (named after its first small member), not one per member.
 
 Cheap and polite:
 
@@ -37,6 +41,7 @@ from engine._io import write_json_atomic
 from engine.errors import ItaError
 
 STATE_FILE = "learn_loop.json"
+POOL = "(pool)"  # the round's last check: the pooled model of the versions with too few signals
 START_DELAY_SECONDS = 120.0
 log = logging.getLogger("ita.engine")
 
@@ -81,12 +86,13 @@ class RetrainLoop:
         if not self.queue and self.clock() >= self.next_round:
             self.queue = [f"{setup_id}@{state['version']}"
                           for setup_id, state in sorted(setups.items())]
+            self.queue += [POOL] if len(self.queue) > 1 else []
             self.next_round = self.clock() + self.period
         while self.queue:
             if self.bus.pending():  # the trader's jobs (or the last training) first
                 return None
             ref = self.queue.pop(0)
-            job_id = self._check(ref)
+            job_id = self._check_pool() if ref == POOL else self._check(ref)
             if job_id:
                 return job_id
         return None
@@ -111,4 +117,37 @@ class RetrainLoop:
         job_id = self.bus.submit("learn", {"setup": ref})
         log.info("retrain %s: submitted job %s: %s", ref, job_id, due.reason)
         self._remember(ref, state=state, due=True, reason=due.reason, job_id=job_id)
+        return job_id
+
+    def _check_pool(self) -> str | None:
+        """The pool as one: when the inputs of any active version changed, `pool_due` says
+        whether the pooled model must be trained again; then one ``learn`` job (for the first
+        small member: `engine.learn.ops.learn` trains the pool and registers it for every
+        small member), not one per member."""
+        import hashlib
+
+        from engine.learn.ops import active_refs, inputs_state, pool_due
+
+        try:
+            refs = active_refs(self.settings)
+            digest = hashlib.sha256()
+            for ref in refs:
+                setup_id, version = ref.rsplit("@", 1)
+                digest.update(f"{ref}:{inputs_state(self.settings, setup_id, int(version))}|"
+                              .encode())
+            state = digest.hexdigest()[:16]
+            if self.memory.get(POOL, {}).get("state") == state:
+                return None
+            due, ref = pool_due(self.settings)
+        except ItaError as error:
+            log.info("retrain pool: not checked: %s", error)
+            self._remember(POOL, state=None, due=False, reason=f"not checked: {error}")
+            return None
+        if not due.due or ref is None:
+            log.info("retrain pool: not due: %s", due.reason)
+            self._remember(POOL, state=state, due=False, reason=due.reason)
+            return None
+        job_id = self.bus.submit("learn", {"setup": ref})
+        log.info("retrain pool: submitted job %s (%s): %s", job_id, ref, due.reason)
+        self._remember(POOL, state=state, due=True, reason=due.reason, job_id=job_id, setup=ref)
         return job_id

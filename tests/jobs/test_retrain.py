@@ -15,7 +15,7 @@ from engine.jobs.bus import JobBus
 from engine.jobs.daemon import EngineDaemon
 from engine.learn import ops
 from engine.learn.labels import add_label
-from engine.learn.retrain import START_DELAY_SECONDS, STATE_FILE, RetrainLoop
+from engine.learn.retrain import POOL, START_DELAY_SECONDS, STATE_FILE, RetrainLoop
 from engine.settings import get_settings
 from tests.jobs._processes import wait_for
 from tests.learn.test_ops import FAST, market
@@ -87,6 +87,10 @@ def test_a_due_version_gets_one_job_and_an_unchanged_one_no_dataset_build(settin
     clock.now += settings.learn_minutes * 60  # the next round while its job waits: no check
     assert loop.step(SETUPS) is None and len(learn_requests(bus)) == 1 and len(checks) == 2
     bus.finish_request(job)  # the job ran (it failed to train, say): the inputs did not change
+    pool = loop.step(SETUPS)  # the round's last check: one job for the pool of the small ones
+    assert pool and learn_requests(bus)[-1]["params"] == {"setup": "bos-order-block-retest@1"}
+    assert json.loads((settings.exchange_dir / STATE_FILE).read_text())[POOL]["job_id"] == pool
+    bus.finish_request(pool)
     clock.now += settings.learn_minutes * 60  # the next round: nothing changed, nothing built
     assert loop.step(SETUPS) is None and len(checks) == 2
     again = started(settings, bus, clock)  # a restarted daemon remembers
@@ -175,6 +179,13 @@ def test_the_real_daemon_trains_the_demo_after_the_waiting_backtest(ita_home):
         bus.cancel(learn["job_id"])
         wait_for(lambda: bus.status(learn["job_id"])["state"] == "cancelled", timeout=20,
                  what="the cancel")
+        # then one job for the pool of the versions with too few signals; cancelled too
+        wait_for(lambda: [r for r in learn_requests(bus) if r["job_id"] != learn["job_id"]],
+                 timeout=60, what="the pool's learn job")
+        [pool] = [r for r in learn_requests(bus) if r["job_id"] != learn["job_id"]]
+        bus.cancel(pool["job_id"])
+        wait_for(lambda: bus.status(pool["job_id"])["state"] == "cancelled", timeout=20,
+                 what="the pool job's cancel")
         daemon.retrain.next_round = 0  # another round at once: the same inputs, no new job
         daemon.wake.set()
         wait_for(lambda: daemon.retrain.next_round > 0, timeout=20, what="the next round")
@@ -184,7 +195,9 @@ def test_the_real_daemon_trains_the_demo_after_the_waiting_backtest(ita_home):
         thread.join(30)
     assert not thread.is_alive()
     jobs = {s["job_id"]: s for s in bus.list()}
-    assert set(jobs) == {backtest, learn["job_id"]}, jobs  # one learn job, none for the rest
+    # one learn job and one for the pool, none for the rest
+    assert set(jobs) == {backtest, learn["job_id"], pool["job_id"]}, jobs
+    assert pool["params"] == {"setup": "bos-order-block-retest@1"}
     assert jobs[backtest]["state"] == "done"
     assert jobs[backtest]["finished_at"] <= jobs[learn["job_id"]]["started_at"]
     assert learn["params"] == {"setup": "sma-cross@1"}

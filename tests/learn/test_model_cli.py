@@ -45,9 +45,14 @@ def test_train_stores_a_model_and_says_whether_it_is_champion(runner) -> None:
     cards = registry.list_models(get_settings(), "sma-cross")
     assert len(cards) == 1
     assert f"model {cards[0].model_id} saved as" in result.output
-    few = runner.invoke(app, ["learn", "train", "pdh-sweep-reversal", "--trees", "20"])
-    assert few.exit_code == 1 and "nothing trained" in few.output
+    alone = runner.invoke(app, ["learn", "train", "pdh-sweep-reversal", "--symbol", "BTC/USDT",
+                                "--trees", "20"])  # one symbol: its own signals only
+    assert alone.exit_code == 1 and "nothing trained" in alone.output
     assert registry.list_models(get_settings(), "pdh-sweep-reversal") == []
+    few = runner.invoke(app, ["learn", "train", "pdh-sweep-reversal", "--trees", "20"])
+    assert few.exit_code == 0 and "trained the pooled model of 5 setups" in few.output
+    [card] = registry.list_models(get_settings(), "pdh-sweep-reversal")
+    assert card.dataset["pool"]["signals"]["pdh-sweep-reversal@1"] == 4
 
 
 def test_an_unknown_setup_is_a_one_line_error(runner) -> None:
