@@ -1,0 +1,346 @@
+"""Optional real execution: a paper account's orders also sent to the exchange through ccxt.
+
+**Off by default.** An `Executor` exists only for an account whose file says
+``execution: live``, in a process started with ``ITA_ALLOW_LIVE=1`` in its environment (a
+``.env`` line does not count, on purpose) and with ``ITA_EXCHANGE_API_KEY`` /
+``ITA_EXCHANGE_SECRET`` set; otherwise it is refused in one line before any request. The keys
+are `SecretStr` and never logged. docs/EXECUTION.md is the trader's page.
+
+Every order goes through these steps, each written to the ledger's ``exchange`` table
+(append-only, stable ids, like the rest of the ledger):
+
+| kind       | when                                                                  |
+| ---------- | --------------------------------------------------------------------- |
+| intent     | before anything is sent; its id gives the **client order id**         |
+|            | ``ita-<24 hex>`` (Binance allows 36 of ``[.A-Z:/a-z0-9_-]``)           |
+| refused    | the kill switch or a risk limit stopped it; nothing was sent          |
+| answer     | the exchange's view of the order (status, filled, remaining, average),|
+|            | once per distinct (status, filled): partial fills are recorded as     |
+|            | they come                                                             |
+| rejected   | the exchange refused it (its reason, e.g. insufficient balance)       |
+| missing    | looked up after a timeout and not found at the exchange               |
+| difference | reconciliation found the exchange and the ledger apart (in words)     |
+
+- **No order is ever sent twice.** An intent that has no answer (a timeout, a dropped
+  connection, a crash after sending) is *looked up* by its client id, never sent again;
+  "Duplicate order sent" from the exchange is looked up too. An intent found ``missing`` is
+  left for the trader (`reconcile` looks again); it is not re-sent.
+- **Kill switch and limits last.** For an entry, `engine.paper.kill.state` and
+  `engine.paper.risk.check` are asked after the intent is written and immediately before the
+  order leaves. Exits (closing what ITA opened) are never blocked: they reduce risk.
+- **Stops and targets are managed by ITA on closed bars**, not resting at the exchange: when the
+  paper ledger closes a position (stop, target, time, breakeven, by hand) the executor sends a
+  market order closing what the exchange filled. Between bars nothing protects the position.
+- **Spot, long only**: a short signal is refused with its reason (Binance spot cannot sell
+  what the account does not hold).
+- **Reconciliation on start** (`reconcile`): pending intents are looked up; the exchange's open
+  orders and balances are compared with the ledger; every difference is recorded and reported
+  in words, never silently fixed.
+
+>>> executor = Executor(settings, account, ledger)  # doctest: +SKIP
+>>> executor.reconcile()  # doctest: +SKIP
+['no differences: 2 orders, BTC 0.05 as expected']
+>>> executor.follow_ledger()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+from typing import Any, Literal
+
+import ccxt
+import pandas as pd
+
+from engine.errors import ConfigurationError
+from engine.paper import kill
+from engine.paper.account import Account
+from engine.paper.follow import account_state
+from engine.paper.ledger import Entry, Ledger, crash_point, iso, stable_id
+from engine.paper.risk import Proposal, check
+
+ALLOW_ENV = "ITA_ALLOW_LIVE"
+ANSWERED = ("refused", "answer", "rejected")
+OPEN = ("open",)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExchangeEntry(Entry):
+    """A row of the ``exchange`` table: `key` tells the order's events apart."""
+
+    key: str = ""
+
+    @property
+    def id(self) -> str:
+        return stable_id(self.account, self.signal_id, self.table, self.kind, self.at, self.key)
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderRequest:
+    """One order the paper account decided: `role` entry (opens; risk-checked) or exit."""
+
+    signal_id: str
+    role: Literal["entry", "exit"]
+    symbol: str
+    side: Literal["buy", "sell"]
+    amount: float
+    at: str  # ISO UTC: when the paper account decided it
+    type: Literal["market", "limit"] = "market"
+    price: float | None = None
+    risk: float = 0.0  # money lost at the stop (entries)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """Where an order stands: `sent` tells whether this call sent it."""
+
+    client_id: str
+    status: str  # refused, rejected, open, closed, canceled, missing, unknown
+    filled: float = 0.0
+    reason: str = ""
+    sent: bool = False
+
+
+def require_live(settings: Any, account: Account) -> None:
+    """Refuse (one line, `ConfigurationError`) unless real execution is switched on."""
+    if account.execution != "live":
+        raise ConfigurationError(f"paper account {account.name!r}: execution is 'paper'; "
+                                 "set 'execution: live' in its file to send real orders")
+    if os.environ.get(ALLOW_ENV) != "1":
+        raise ConfigurationError(f"real orders are off: start ITA with {ALLOW_ENV}=1 in the "
+                                 "environment to send paper account "
+                                 f"{account.name!r}'s orders (docs/EXECUTION.md)")
+    if settings.exchange_api_key is None or settings.exchange_secret is None:
+        raise ConfigurationError("real orders need ITA_EXCHANGE_API_KEY and ITA_EXCHANGE_SECRET "
+                                 "in the environment or .env (docs/EXECUTION.md)")
+
+
+def live_exchange(settings: Any) -> ccxt.Exchange:
+    """The ccxt client of `settings.live_exchange` with the trader's keys."""
+    if settings.live_exchange not in ccxt.exchanges:
+        raise ConfigurationError(f"live_exchange: unknown exchange {settings.live_exchange!r}")
+    return getattr(ccxt, settings.live_exchange)({
+        "enableRateLimit": True, "timeout": 10_000,
+        "apiKey": settings.exchange_api_key.get_secret_value(),
+        "secret": settings.exchange_secret.get_secret_value()})
+
+
+def _reason(error: Exception) -> str:
+    text = str(error)
+    start = text.find("{")
+    if start >= 0:
+        try:
+            return str(json.loads(text[start:]).get("msg", text))[:200]
+        except (ValueError, AttributeError):
+            pass
+    return f"{type(error).__name__}: {text}"[:200]
+
+
+class Executor:
+    """Send `account`'s orders to the exchange, recording each step in `ledger`."""
+
+    def __init__(self, settings: Any, account: Account, ledger: Ledger, *,
+                 exchange: ccxt.Exchange | None = None, now=None) -> None:
+        require_live(settings, account)
+        self.settings, self.account, self.ledger = settings, account, ledger
+        self.exchange = exchange if exchange is not None else live_exchange(settings)
+        self._now = now  # tests: a fixed clock (callable returning an aware time)
+
+    def now(self) -> pd.Timestamp:
+        return pd.Timestamp(self._now() if self._now else dt.datetime.now(dt.UTC))
+
+    # -- the ledger's view ------------------------------------------------------------------
+    def rows(self) -> pd.DataFrame:
+        return self.ledger.rows("exchange", self.account.name)
+
+    def _record(self, kind: str, request_row: dict, key: str, **values) -> None:
+        entry = ExchangeEntry("exchange", kind, self.account.name, request_row["signal_id"],
+                              iso(self.now()) if kind != "intent" else request_row["at"],
+                              {**{c: request_row.get(c) for c in (
+                                  "role", "client_id", "symbol", "side", "type", "amount",
+                                  "price")}, **values}, key=key)
+        self.ledger.append([entry])
+
+    def intent_row(self, request: OrderRequest) -> dict:
+        intent = ExchangeEntry("exchange", "intent", self.account.name, request.signal_id,
+                               request.at, {}, key=request.role)
+        return {**dataclasses.asdict(request), "client_id": f"ita-{intent.id}"}
+
+    def _last(self, client_id: str) -> pd.Series | None:
+        rows = self.rows()
+        rows = rows[(rows["client_id"] == client_id) & (rows["kind"] != "intent")]
+        return rows.iloc[-1] if len(rows) else None
+
+    # -- placing ----------------------------------------------------------------------------
+    def place(self, request: OrderRequest) -> Outcome:
+        """Send `request` once: recorded as intent first, checked last, looked up (never
+        re-sent) when its answer is lost."""
+        row = self.intent_row(request)
+        cid = row["client_id"]
+        rows = self.rows()
+        if (rows["client_id"] == cid).any():
+            last = self._last(cid)
+            if last is not None and last["kind"] in ANSWERED:
+                return self._outcome(last)
+            return self.look_up(row)  # sent before, answer unknown: never sent again
+        self._record("intent", row, request.role)
+        refusal = self._refusal(request)
+        if refusal:
+            self._record("refused", row, "refused", reason=refusal)
+            return Outcome(cid, "refused", reason=refusal)
+        crash_point("execute:before_send")
+        try:
+            order = self.exchange.create_order(
+                request.symbol, request.type, request.side, request.amount, request.price,
+                {"newClientOrderId": cid})
+        except ccxt.NetworkError:  # timeouts, dropped connections, 429/5xx: maybe accepted
+            return self.look_up(row)
+        except ccxt.ExchangeError as error:
+            reason = _reason(error)
+            if "duplicate order" in reason.lower():
+                return self.look_up(row)
+            self._record("rejected", row, "rejected", reason=reason, status="rejected")
+            return Outcome(cid, "rejected", reason=reason, sent=True)
+        crash_point("execute:after_send")
+        return dataclasses.replace(self._answer(row, order), sent=True)
+
+    def _refusal(self, request: OrderRequest) -> str:
+        if request.role != "entry":
+            return ""
+        if request.side == "sell":
+            return "spot account: short entries are not sent (the account would sell what it " \
+                   "does not hold)"
+        now = self.now()
+        verdict = check(self.account.risk, account_state(self.ledger, self.account, now),
+                        Proposal(symbol=request.symbol, risk=request.risk),
+                        now.to_pydatetime(), kill_switch=kill.state(self.settings))
+        return "" if verdict.allowed else verdict.reason
+
+    def _answer(self, row: dict, order: dict) -> Outcome:
+        status = str(order.get("status") or "open")
+        filled = float(order.get("filled") or 0.0)
+        self._record("answer", row, f"{status}:{filled:.12g}", exchange_id=str(order.get("id")),
+                     status=status, filled=filled,
+                     remaining=float(order.get("remaining") or 0.0),
+                     average=order.get("average"))
+        return Outcome(row["client_id"], status, filled)
+
+    @staticmethod
+    def _outcome(last: pd.Series) -> Outcome:
+        status = last["status"] if isinstance(last["status"], str) else last["kind"]
+        return Outcome(last["client_id"], status, float(last["filled"] or 0.0),
+                       last["reason"] if isinstance(last["reason"], str) else "")
+
+    def look_up(self, row: dict) -> Outcome:
+        """What the exchange knows of the order with `row`'s client id (recorded)."""
+        try:
+            order = self.exchange.fetch_order(None, row["symbol"],
+                                              {"origClientOrderId": row["client_id"]})
+        except ccxt.OrderNotFound:
+            reason = "not at the exchange after the answer was lost; not re-sent"
+            self._record("missing", row, iso(self.now()), status="missing", reason=reason)
+            return Outcome(row["client_id"], "missing", reason=reason)
+        except ccxt.NetworkError as error:
+            return Outcome(row["client_id"], "unknown", reason=_reason(error))
+        return self._answer(row, order)
+
+    def _intents(self) -> list[dict]:
+        rows = self.rows()
+        intents = rows[rows["kind"] == "intent"]
+        cols = ["signal_id", "role", "client_id", "symbol", "side", "type", "amount", "price",
+                "at"]
+        return [dict(zip(cols, values, strict=True))
+                for values in intents[cols].itertuples(index=False)]
+
+    def refresh(self) -> list[Outcome]:
+        """Look up every order the ledger holds as open: partial fills recorded as they come."""
+        out = []
+        for row in self._intents():
+            last = self._last(row["client_id"])
+            if last is not None and last["kind"] == "answer" and last["status"] in OPEN:
+                out.append(self.look_up(row))
+        return out
+
+    # -- reconciliation ---------------------------------------------------------------------
+    def reconcile(self) -> list[str]:
+        """On start: look up pending intents and open orders, compare the exchange's open
+        orders and balances with the ledger. Returns the report, one sentence a line."""
+        lines: list[str] = []
+        intents = self._intents()
+        for row in intents:
+            last = self._last(row["client_id"])
+            if last is None or last["kind"] == "missing":
+                outcome = self.look_up(row)
+                lines.append(f"{row['client_id']} ({row['role']} {row['symbol']}) had no answer:"
+                             f" {outcome.status}, {outcome.filled:g} filled")
+        self.refresh()
+        lines += self._foreign_orders(intents) + self._balances(intents)
+        return lines or [f"no differences: {len(intents)} orders agree with the exchange"]
+
+    def _difference(self, text: str) -> str:
+        row = {"signal_id": "reconcile", "at": iso(self.now())}
+        self._record("difference", row, text, reason=text)
+        return text
+
+    def _foreign_orders(self, intents: list[dict]) -> list[str]:
+        known = {row["client_id"] for row in intents}
+        out = []
+        for symbol in sorted({row["symbol"] for row in intents}):
+            for order in self.exchange.fetch_open_orders(symbol):
+                if order.get("clientOrderId") not in known:
+                    out.append(self._difference(
+                        f"open order {order.get('id')} ({order.get('side')} "
+                        f"{order.get('amount'):g} {symbol}) at the exchange is not in the "
+                        "ledger; left alone"))
+        return out
+
+    def _balances(self, intents: list[dict]) -> list[str]:
+        held: dict[str, float] = {}
+        for row in intents:
+            last = self._last(row["client_id"])
+            if last is None or last["kind"] != "answer":
+                continue
+            base = row["symbol"].split("/")[0]
+            sign = 1.0 if row["side"] == "buy" else -1.0
+            held[base] = held.get(base, 0.0) + sign * float(last["filled"] or 0.0)
+        if not held:
+            return []
+        balance = self.exchange.fetch_balance()
+        out = []
+        for base, expected in sorted(held.items()):
+            total = float((balance.get(base) or {}).get("total") or 0.0)
+            if total + 1e-9 < expected:
+                out.append(self._difference(
+                    f"{base}: the ledger's fills leave {expected:g}, the exchange holds "
+                    f"{total:g}; nothing changed"))
+        return out
+
+    # -- the paper account's orders ---------------------------------------------------------
+    def requests(self) -> list[OrderRequest]:
+        """The orders the paper ledger decided: each opened position's entry, and for each
+        closed one the market order closing what the exchange filled."""
+        positions = self.ledger.positions(self.account.name)
+        out = []
+        for pos in positions.itertuples(index=False):
+            side = "buy" if int(pos.direction) > 0 else "sell"
+            entry = OrderRequest(pos.signal_id, "entry", pos.symbol, side, float(pos.size),
+                                 pos.entry_time,
+                                 risk=abs(float(pos.entry_price) - float(pos.stop))
+                                 * float(pos.size))
+            out.append(entry)
+            if pos.status != "closed":
+                continue
+            last = self._last(self.intent_row(entry)["client_id"])
+            filled = float(last["filled"] or 0.0) if last is not None \
+                and last["kind"] == "answer" else 0.0
+            if filled > 0:
+                out.append(OrderRequest(pos.signal_id, "exit", pos.symbol,
+                                        "sell" if side == "buy" else "buy", filled,
+                                        pos.exit_time))
+        return out
+
+    def follow_ledger(self) -> list[Outcome]:
+        """Send what the paper ledger decided and the exchange has not seen yet."""
+        return [self.place(request) for request in self.requests()]
