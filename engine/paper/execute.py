@@ -11,8 +11,9 @@ Every order goes through these steps, each written to the ledger's ``exchange`` 
 
 | kind       | when                                                                  |
 | ---------- | --------------------------------------------------------------------- |
-| intent     | before anything is sent; its id gives the **client order id**         |
-|            | ``ita-<24 hex>`` (Binance allows 36 of ``[.A-Z:/a-z0-9_-]``)           |
+| intent     | before anything is sent; its id (from account, signal id and role:    |
+|            | entry or exit) gives the **client order id** ``ita-<24 hex>``         |
+|            | (Binance allows 36 of ``[.A-Z:/a-z0-9_-]``)                           |
 | refused    | the kill switch or a risk limit stopped it; nothing was sent          |
 | answer     | the exchange's view of the order (status, filled, remaining, average),|
 |            | once per distinct (status, filled): partial fills are recorded as     |
@@ -68,13 +69,15 @@ OPEN = ("open",)
 
 @dataclasses.dataclass(frozen=True)
 class ExchangeEntry(Entry):
-    """A row of the ``exchange`` table: `key` tells the order's events apart."""
+    """A row of the ``exchange`` table. Its id leaves the time out: (account, signal, kind,
+    `key`) — one intent per (signal, role) whenever it is decided, one answer row per
+    (status, filled) however often it is seen."""
 
     key: str = ""
 
     @property
     def id(self) -> str:
-        return stable_id(self.account, self.signal_id, self.table, self.kind, self.at, self.key)
+        return stable_id(self.account, self.signal_id, self.table, self.kind, self.key)
 
 
 @dataclasses.dataclass(frozen=True)

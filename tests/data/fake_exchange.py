@@ -54,6 +54,14 @@ def spot_market(base: str) -> dict:
             "precision": {"amount": 6, "price": 2}, "limits": {}, "info": {}}
 
 
+def point_at(exchange, url: str):
+    """Point every API of a ccxt Binance client at `url` (a `FakeBinance`); returns it."""
+    for name, api in list(exchange.urls["api"].items()):
+        path = "/" + api.split("/", 3)[3] if api.count("/") >= 3 else ""
+        exchange.urls["api"][name] = url + path
+    return exchange
+
+
 def trading_market(base: str) -> dict:
     """`spot_market` with Binance's tick sizes, for placing orders (ccxt's binance counts
     precision in steps: 0.000001 BTC, 0.01 USDT)."""
@@ -107,10 +115,8 @@ class FakeBinance:
         markets ``<base>/USDT`` of `bases` (default BTC) without loading them."""
         import ccxt
 
-        exchange = ccxt.binance({"enableRateLimit": rate_limit, "timeout": timeout_ms})
-        for name, api in list(exchange.urls["api"].items()):
-            path = "/" + api.split("/", 3)[3] if api.count("/") >= 3 else ""
-            exchange.urls["api"][name] = self.url + path
+        exchange = point_at(ccxt.binance({"enableRateLimit": rate_limit,
+                                          "timeout": timeout_ms}), self.url)
         exchange.set_markets([spot_market(base) for base in bases or ("BTC",)])
         return exchange
 

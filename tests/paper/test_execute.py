@@ -5,7 +5,12 @@ switch and the limits checked last, nothing but 127.0.0.1 contacted."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +26,7 @@ from engine.paper.risk import RiskRules
 from engine.settings import Settings
 from tests.data.fake_exchange import FakeBinance, trading_market
 
+ROOT = Path(__file__).resolve().parents[2]
 AT = "2026-11-28T09:30:00.000000Z"
 NOW = pd.Timestamp("2026-11-28T09:31:00Z")
 
@@ -266,3 +272,55 @@ def test_require_live_message_names_the_switch(settings, account, monkeypatch):
     with pytest.raises(ConfigurationError, match=r"^real orders are off: start ITA with "
                                                  r"ITA_ALLOW_LIVE=1"):
         require_live(settings, account)
+
+
+def test_an_order_lost_before_the_exchange_is_reported_missing_not_resent(fake, settings,
+                                                                          account, ledger):
+    fake.script.append("reset")  # the connection drops before the exchange takes the order
+    executor = _executor(fake, settings, account, ledger)
+    outcome = executor.place(_entry())
+    assert outcome.status == "missing" and "not re-sent" in outcome.reason
+    assert executor.place(_entry()).status == "missing"
+    later = dataclasses.replace(_entry(), at="2026-11-28T09:45:00.000000Z")
+    assert executor.place(later).client_id == outcome.client_id  # decided again: same id
+    assert len(_posts(fake)) == 1 and fake.orders == {}
+    assert any(outcome.client_id in line and "missing" in line
+               for line in executor.reconcile())
+
+
+_CRASHING = """
+import sys
+import ccxt
+from engine.paper.account import Account
+from engine.paper.execute import Executor, OrderRequest
+from engine.paper.ledger import Ledger, ledger_path
+from engine.settings import Settings
+from tests.data.fake_exchange import point_at, trading_market
+
+home, url = sys.argv[1], sys.argv[2]
+settings = Settings(home=home, exchange_api_key="fake-key", exchange_secret="fake-secret")
+exchange = point_at(ccxt.binance({"timeout": 3000, "apiKey": "fake-key",
+                                  "secret": "fake-secret"}), url)
+exchange.set_markets([trading_market("BTC")])
+account = Account(name="prop-1", starting_balance=10_000, execution="live")
+Executor(settings, account, Ledger(ledger_path(home)), exchange=exchange).place(
+    OrderRequest("s1", "entry", "BTC/USDT", "buy", 0.1, "2026-11-28T09:30:00.000000Z",
+                 risk=50.0))
+"""
+
+
+@pytest.mark.parametrize(("point", "status", "orders"), [
+    ("execute:before_send", "missing", 0), ("execute:after_send", "closed", 1)])
+def test_a_kill_9_around_the_send_never_doubles_the_order(fake, settings, account, ledger,
+                                                          ita_home, point, status, orders):
+    env = {**os.environ, "ITA_PAPER_CRASH_AT": point, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", _CRASHING, str(ita_home), fake.url], env=env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert list(ledger.rows("exchange", "prop-1")["kind"]) == ["intent"]
+    assert len(fake.orders) == orders
+    executor = _executor(fake, settings, account, ledger)  # the restart
+    (line,) = executor.reconcile()
+    assert status in line
+    assert executor.place(_entry()).sent is False
+    assert len(fake.orders) == orders and len(_posts(fake)) == orders
