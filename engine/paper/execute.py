@@ -50,6 +50,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import ccxt
@@ -115,6 +116,11 @@ def require_live(settings: Any, account: Account) -> None:
         raise ConfigurationError(f"real orders are off: start ITA with {ALLOW_ENV}=1 in the "
                                  "environment to send paper account "
                                  f"{account.name!r}'s orders (docs/EXECUTION.md)")
+    exchange_class = getattr(ccxt, str(settings.live_exchange), None)
+    if not (isinstance(exchange_class, type) and issubclass(exchange_class, ccxt.binance)):
+        raise ConfigurationError(f"live_exchange {settings.live_exchange!r}: real orders speak "
+                                 "Binance spot only (binance, binanceus); see "
+                                 "docs/EXECUTION.md")
     if settings.exchange_api_key is None or settings.exchange_secret is None:
         raise ConfigurationError("real orders need ITA_EXCHANGE_API_KEY and ITA_EXCHANGE_SECRET "
                                  "in the environment or .env (docs/EXECUTION.md)")
@@ -122,8 +128,6 @@ def require_live(settings: Any, account: Account) -> None:
 
 def live_exchange(settings: Any) -> ccxt.Exchange:
     """The ccxt client of `settings.live_exchange` with the trader's keys."""
-    if settings.live_exchange not in ccxt.exchanges:
-        raise ConfigurationError(f"live_exchange: unknown exchange {settings.live_exchange!r}")
     return getattr(ccxt, settings.live_exchange)({
         "enableRateLimit": True, "timeout": 10_000,
         "apiKey": settings.exchange_api_key.get_secret_value(),
@@ -188,6 +192,15 @@ class Executor:
             if last is not None and last["kind"] in ANSWERED:
                 return self._outcome(last)
             return self.look_up(row)  # sent before, answer unknown: never sent again
+        if request.role == "exit" and request.side == "sell":
+            try:  # Binance takes a buy's fee from the coin bought: sell what is there
+                held = float((self.exchange.fetch_balance().get(request.symbol.split("/")[0])
+                              or {}).get("free") or 0.0)
+            except ccxt.NetworkError as error:
+                return Outcome(cid, "unknown", reason=_reason(error))  # nothing sent: next round
+            if held < request.amount:
+                request = dataclasses.replace(request, amount=held)
+                row = {**row, "amount": held}
         self._record("intent", row, request.role)
         refusal = self._refusal(request)
         if refusal:
@@ -347,3 +360,26 @@ class Executor:
     def follow_ledger(self) -> list[Outcome]:
         """Send what the paper ledger decided and the exchange has not seen yet."""
         return [self.place(request) for request in self.requests()]
+
+
+def start(settings: Any, accounts: Iterable[Account], ledger: Ledger, *,
+          exchange: Callable[[Any], ccxt.Exchange] = live_exchange,
+          ) -> tuple[dict[str, Executor], list[str]]:
+    """On start of the process that follows the paper accounts: an `Executor` for each
+    account with ``execution: live``, reconciled, and the report — one line per refused
+    account and per reconciliation sentence, each naming its account. Call
+    ``executors[name].follow_ledger()`` after each `engine.paper.follow.on_bars` of that
+    account."""
+    executors: dict[str, Executor] = {}
+    lines: list[str] = []
+    for account in accounts:
+        if account.execution != "live":
+            continue
+        try:
+            executor = Executor(settings, account, ledger, exchange=exchange(settings))
+        except ConfigurationError as error:
+            lines.append(f"{account.name}: {error}")
+            continue
+        executors[account.name] = executor
+        lines += [f"{account.name}: {line}" for line in executor.reconcile()]
+    return executors, lines

@@ -20,7 +20,7 @@ import urllib3.util.connection
 from engine.errors import ConfigurationError
 from engine.paper import kill
 from engine.paper.account import Account
-from engine.paper.execute import Executor, OrderRequest, require_live
+from engine.paper.execute import Executor, OrderRequest, require_live, start
 from engine.paper.ledger import Entry, Ledger, ledger_path
 from engine.paper.risk import RiskRules
 from engine.settings import Settings
@@ -324,3 +324,32 @@ def test_a_kill_9_around_the_send_never_doubles_the_order(fake, settings, accoun
     assert status in line
     assert executor.place(_entry()).sent is False
     assert len(fake.orders) == orders and len(_posts(fake)) == orders
+
+
+def test_an_exit_sells_what_the_exchange_holds(fake, settings, account, ledger):
+    executor = _executor(fake, settings, account, ledger)
+    assert executor.place(_entry(0.1)).filled == pytest.approx(0.1)
+    fake.balances["BTC"] = 0.0999  # the buy's fee was taken in BTC
+    exit_ = OrderRequest("s1", "exit", "BTC/USDT", "sell", 0.1, AT)
+    assert executor.place(exit_).filled == pytest.approx(0.0999)
+    assert [r["quantity"] for r in _posts(fake)] == ["0.1", "0.0999"]
+
+
+def test_start_reconciles_the_live_accounts_and_names_the_refused(fake, settings, ledger,
+                                                                   monkeypatch):
+    live = Account(name="live-1", execution="live")
+    paper = Account(name="paper-1")
+    executors, lines = start(settings, [live, paper], ledger,
+                             exchange=lambda s: _client(fake, s))
+    assert list(executors) == ["live-1"]
+    assert lines == ["live-1: no differences: 0 orders agree with the exchange"]
+    monkeypatch.setenv("ITA_ALLOW_LIVE", "0")
+    executors, lines = start(settings, [live], ledger, exchange=lambda s: _client(fake, s))
+    assert executors == {}
+    assert len(lines) == 1 and lines[0].startswith("live-1: real orders are off")
+
+
+def test_only_binance_spot_is_spoken(settings, account):
+    with pytest.raises(ConfigurationError, match="Binance spot only"):
+        require_live(settings.model_copy(update={"live_exchange": "kraken"}), account)
+    require_live(settings.model_copy(update={"live_exchange": "binanceus"}), account)
