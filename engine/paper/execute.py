@@ -32,6 +32,10 @@ Every order goes through these steps, each written to the ledger's ``exchange`` 
 - **Stops and targets are managed by ITA on closed bars**, not resting at the exchange: when the
   paper ledger closes a position (stop, target, time, breakeven, by hand) the executor sends a
   market order closing what the exchange filled. Between bars nothing protects the position.
+- **Timing**: the paper ledger books an entry once its fill bar has closed, so the real
+  market order goes out then (one bar after the signal for a market entry; a paper limit fill
+  is sent as a market order). A position opened and closed on paper before its entry could be
+  sent is not sent at all.
 - **Spot, long only**: a short signal is refused with its reason (Binance spot cannot sell
   what the account does not hold).
 - **Reconciliation on start** (`reconcile`): pending intents are looked up; the exchange's open
@@ -94,6 +98,7 @@ class OrderRequest:
     type: Literal["market", "limit"] = "market"
     price: float | None = None
     risk: float = 0.0  # money lost at the stop (entries)
+    skip: str = ""  # why it must not be sent (recorded as refused)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +207,7 @@ class Executor:
                 request = dataclasses.replace(request, amount=held)
                 row = {**row, "amount": held}
         self._record("intent", row, request.role)
-        refusal = self._refusal(request)
+        refusal = request.skip or self._refusal(request)
         if refusal:
             self._record("refused", row, "refused", reason=refusal)
             return Outcome(cid, "refused", reason=refusal)
@@ -336,7 +341,9 @@ class Executor:
     # -- the paper account's orders ---------------------------------------------------------
     def requests(self) -> list[OrderRequest]:
         """The orders the paper ledger decided: each opened position's entry, and for each
-        closed one the market order closing what the exchange filled."""
+        closed one the market order closing what the exchange filled. A position the paper
+        account opened and closed before its entry was ever sent is not sent at all (a
+        round trip would only pay fees): its entry is recorded refused, with the reason."""
         positions = self.ledger.positions(self.account.name)
         out = []
         for pos in positions.itertuples(index=False):
@@ -345,10 +352,16 @@ class Executor:
                                  pos.entry_time,
                                  risk=abs(float(pos.entry_price) - float(pos.stop))
                                  * float(pos.size))
+            client_id = self.intent_row(entry)["client_id"]
+            if pos.status == "closed" and not (self.rows()["client_id"] == client_id).any():
+                out.append(dataclasses.replace(entry, skip=(
+                    f"closed on paper ({pos.exit_reason}) before the real order could go out; "
+                    "not sent")))
+                continue
             out.append(entry)
             if pos.status != "closed":
                 continue
-            last = self._last(self.intent_row(entry)["client_id"])
+            last = self._last(client_id)
             filled = float(last["filled"] or 0.0) if last is not None \
                 and last["kind"] == "answer" else 0.0
             if filled > 0:

@@ -353,3 +353,20 @@ def test_only_binance_spot_is_spoken(settings, account):
     with pytest.raises(ConfigurationError, match="Binance spot only"):
         require_live(settings.model_copy(update={"live_exchange": "kraken"}), account)
     require_live(settings.model_copy(update={"live_exchange": "binanceus"}), account)
+
+
+def test_a_trade_closed_on_paper_before_it_was_sent_is_not_sent(fake, settings, account,
+                                                                 ledger):
+    sid = "smc@v1:BTC/USDT:2026-11-28T09:29:00.000000Z:long"
+    common = {"symbol": "BTC/USDT", "setup_id": "smc", "direction": 1}
+    ledger.append([
+        Entry("positions", "open", "prop-1", sid, AT,
+              {**common, "signal_time": AT, "entry_time": AT, "entry_price": 100.0,
+               "size": 0.3, "stop": 99.0, "target": 103.0}),
+        Entry("positions", "closed", "prop-1", sid, AT,
+              {**common, "exit_price": 99.0, "exit_reason": "stop"})])
+    (outcome,) = _executor(fake, settings, account, ledger).follow_ledger()
+    assert outcome.status == "refused" and "closed on paper (stop)" in outcome.reason
+    assert fake.requests == []
+    (again,) = _executor(fake, settings, account, ledger).follow_ledger()
+    assert again.status == "refused" and fake.requests == []
