@@ -6,6 +6,10 @@
 ``ITA_EXCHANGE_SECRET`` set; otherwise it is refused in one line before any request. The keys
 are `SecretStr` and never logged. docs/EXECUTION.md is the trader's page.
 
+The exchange is reached only through `engine.adapters.binance_orders.BinanceSpot` (ccxt's
+``create_order`` with ``newClientOrderId``, ``fetch_order`` by ``origClientOrderId``,
+``fetch_open_orders``, ``fetch_balance``), which translates ccxt's errors at that boundary.
+
 Every order goes through these steps, each written to the ledger's ``exchange`` table
 (append-only, stable ids, like the rest of the ledger):
 
@@ -52,14 +56,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import os
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-import ccxt
 import pandas as pd
 
+from engine.adapters.binance_orders import (
+    AnswerLost,
+    BinanceSpot,
+    OrderRejected,
+    OrderState,
+    OrderUnknown,
+    client,
+    speaks_binance,
+)
 from engine.errors import ConfigurationError
 from engine.paper import kill
 from engine.paper.account import Account
@@ -121,8 +132,7 @@ def require_live(settings: Any, account: Account) -> None:
         raise ConfigurationError(f"real orders are off: start ITA with {ALLOW_ENV}=1 in the "
                                  "environment to send paper account "
                                  f"{account.name!r}'s orders (docs/EXECUTION.md)")
-    exchange_class = getattr(ccxt, str(settings.live_exchange), None)
-    if not (isinstance(exchange_class, type) and issubclass(exchange_class, ccxt.binance)):
+    if not speaks_binance(settings.live_exchange):
         raise ConfigurationError(f"live_exchange {settings.live_exchange!r}: real orders speak "
                                  "Binance spot only (binance, binanceus); see "
                                  "docs/EXECUTION.md")
@@ -131,33 +141,22 @@ def require_live(settings: Any, account: Account) -> None:
                                  "in the environment or .env (docs/EXECUTION.md)")
 
 
-def live_exchange(settings: Any) -> ccxt.Exchange:
+def live_exchange(settings: Any):
     """The ccxt client of `settings.live_exchange` with the trader's keys."""
-    return getattr(ccxt, settings.live_exchange)({
-        "enableRateLimit": True, "timeout": 10_000,
-        "apiKey": settings.exchange_api_key.get_secret_value(),
-        "secret": settings.exchange_secret.get_secret_value()})
-
-
-def _reason(error: Exception) -> str:
-    text = str(error)
-    start = text.find("{")
-    if start >= 0:
-        try:
-            return str(json.loads(text[start:]).get("msg", text))[:200]
-        except (ValueError, AttributeError):
-            pass
-    return f"{type(error).__name__}: {text}"[:200]
+    return client(settings.live_exchange,
+                  api_key=settings.exchange_api_key.get_secret_value(),
+                  secret=settings.exchange_secret.get_secret_value())
 
 
 class Executor:
     """Send `account`'s orders to the exchange, recording each step in `ledger`."""
 
     def __init__(self, settings: Any, account: Account, ledger: Ledger, *,
-                 exchange: ccxt.Exchange | None = None, now=None) -> None:
+                 exchange=None, now=None) -> None:
+        """`exchange`: a ccxt client (tests point one at the fake); default: `live_exchange`."""
         require_live(settings, account)
         self.settings, self.account, self.ledger = settings, account, ledger
-        self.exchange = exchange if exchange is not None else live_exchange(settings)
+        self.venue = BinanceSpot(exchange if exchange is not None else live_exchange(settings))
         self._now = now  # tests: a fixed clock (callable returning an aware time)
 
     def now(self) -> pd.Timestamp:
@@ -199,10 +198,9 @@ class Executor:
             return self.look_up(row)  # sent before, answer unknown: never sent again
         if request.role == "exit" and request.side == "sell":
             try:  # Binance takes a buy's fee from the coin bought: sell what is there
-                held = float((self.exchange.fetch_balance().get(request.symbol.split("/")[0])
-                              or {}).get("free") or 0.0)
-            except ccxt.NetworkError as error:
-                return Outcome(cid, "unknown", reason=_reason(error))  # nothing sent: next round
+                held, _ = self.venue.holdings(request.symbol.split("/")[0])
+            except AnswerLost as error:
+                return Outcome(cid, "unknown", reason=str(error))  # nothing sent: next round
             if held < request.amount:
                 request = dataclasses.replace(request, amount=held)
                 row = {**row, "amount": held}
@@ -213,17 +211,13 @@ class Executor:
             return Outcome(cid, "refused", reason=refusal)
         crash_point("execute:before_send")
         try:
-            order = self.exchange.create_order(
-                request.symbol, request.type, request.side, request.amount, request.price,
-                {"newClientOrderId": cid})
-        except ccxt.NetworkError:  # timeouts, dropped connections, 429/5xx: maybe accepted
+            order = self.venue.place(request.symbol, request.side, request.amount,
+                                     client_id=cid, type=request.type, price=request.price)
+        except AnswerLost:  # a timeout, a reset, a duplicate: maybe placed; look, never resend
             return self.look_up(row)
-        except ccxt.ExchangeError as error:
-            reason = _reason(error)
-            if "duplicate order" in reason.lower():
-                return self.look_up(row)
-            self._record("rejected", row, "rejected", reason=reason, status="rejected")
-            return Outcome(cid, "rejected", reason=reason, sent=True)
+        except OrderRejected as error:
+            self._record("rejected", row, "rejected", reason=str(error), status="rejected")
+            return Outcome(cid, "rejected", reason=str(error), sent=True)
         crash_point("execute:after_send")
         return dataclasses.replace(self._answer(row, order), sent=True)
 
@@ -239,14 +233,11 @@ class Executor:
                         now.to_pydatetime(), kill_switch=kill.state(self.settings))
         return "" if verdict.allowed else verdict.reason
 
-    def _answer(self, row: dict, order: dict) -> Outcome:
-        status = str(order.get("status") or "open")
-        filled = float(order.get("filled") or 0.0)
-        self._record("answer", row, f"{status}:{filled:.12g}", exchange_id=str(order.get("id")),
-                     status=status, filled=filled,
-                     remaining=float(order.get("remaining") or 0.0),
-                     average=order.get("average"))
-        return Outcome(row["client_id"], status, filled)
+    def _answer(self, row: dict, order: OrderState) -> Outcome:
+        self._record("answer", row, f"{order.status}:{order.filled:.12g}",
+                     exchange_id=order.exchange_id, status=order.status, filled=order.filled,
+                     remaining=order.remaining, average=order.average)
+        return Outcome(row["client_id"], order.status, order.filled)
 
     @staticmethod
     def _outcome(last: pd.Series) -> Outcome:
@@ -257,14 +248,13 @@ class Executor:
     def look_up(self, row: dict) -> Outcome:
         """What the exchange knows of the order with `row`'s client id (recorded)."""
         try:
-            order = self.exchange.fetch_order(None, row["symbol"],
-                                              {"origClientOrderId": row["client_id"]})
-        except ccxt.OrderNotFound:
+            order = self.venue.look_up(row["symbol"], row["client_id"])
+        except OrderUnknown:
             reason = "not at the exchange after the answer was lost; not re-sent"
             self._record("missing", row, iso(self.now()), status="missing", reason=reason)
             return Outcome(row["client_id"], "missing", reason=reason)
-        except ccxt.NetworkError as error:
-            return Outcome(row["client_id"], "unknown", reason=_reason(error))
+        except AnswerLost as error:
+            return Outcome(row["client_id"], "unknown", reason=str(error))
         return self._answer(row, order)
 
     def _intents(self) -> list[dict]:
@@ -297,7 +287,11 @@ class Executor:
                 lines.append(f"{row['client_id']} ({row['role']} {row['symbol']}) had no answer:"
                              f" {outcome.status}, {outcome.filled:g} filled")
         self.refresh()
-        lines += self._foreign_orders(intents) + self._balances(intents)
+        try:
+            lines += self._foreign_orders(intents) + self._balances(intents)
+        except AnswerLost as error:
+            return [*lines, f"the exchange did not answer ({error}): open orders and balances "
+                            "not compared; try again"]
         return lines or [f"no differences: {len(intents)} orders agree with the exchange"]
 
     def _difference(self, text: str) -> str:
@@ -309,12 +303,11 @@ class Executor:
         known = {row["client_id"] for row in intents}
         out = []
         for symbol in sorted({row["symbol"] for row in intents}):
-            for order in self.exchange.fetch_open_orders(symbol):
-                if order.get("clientOrderId") not in known:
+            for order in self.venue.open_orders(symbol):
+                if order.client_id not in known:
                     out.append(self._difference(
-                        f"open order {order.get('id')} ({order.get('side')} "
-                        f"{order.get('amount'):g} {symbol}) at the exchange is not in the "
-                        "ledger; left alone"))
+                        f"open order {order.exchange_id} ({order.side} {order.amount:g} "
+                        f"{symbol}) at the exchange is not in the ledger; left alone"))
         return out
 
     def _balances(self, intents: list[dict]) -> list[str]:
@@ -328,10 +321,9 @@ class Executor:
             held[base] = held.get(base, 0.0) + sign * float(last["filled"] or 0.0)
         if not held:
             return []
-        balance = self.exchange.fetch_balance()
         out = []
         for base, expected in sorted(held.items()):
-            total = float((balance.get(base) or {}).get("total") or 0.0)
+            _, total = self.venue.holdings(base)
             if total + 1e-9 < expected:
                 out.append(self._difference(
                     f"{base}: the ledger's fills leave {expected:g}, the exchange holds "
@@ -376,7 +368,7 @@ class Executor:
 
 
 def start(settings: Any, accounts: Iterable[Account], ledger: Ledger, *,
-          exchange: Callable[[Any], ccxt.Exchange] = live_exchange,
+          exchange: Callable[[Any], Any] = live_exchange,
           ) -> tuple[dict[str, Executor], list[str]]:
     """On start of the process that follows the paper accounts: an `Executor` for each
     account with ``execution: live``, reconciled, and the report — one line per refused

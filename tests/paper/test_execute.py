@@ -370,3 +370,12 @@ def test_a_trade_closed_on_paper_before_it_was_sent_is_not_sent(fake, settings, 
     assert fake.requests == []
     (again,) = _executor(fake, settings, account, ledger).follow_ledger()
     assert again.status == "refused" and fake.requests == []
+
+
+def test_reconcile_says_when_the_exchange_did_not_answer(fake, settings, account, ledger):
+    executor = _executor(fake, settings, account, ledger)
+    executor.place(_entry())
+    fake.script.append("503")  # the open orders request
+    (line,) = executor.reconcile()
+    assert line.startswith("the exchange did not answer") and "try again" in line
+    assert (ledger.rows("exchange", "prop-1")["kind"] == "difference").sum() == 0
