@@ -214,7 +214,7 @@ class Executor:
             order = self.venue.place(request.symbol, request.side, request.amount,
                                      client_id=cid, type=request.type, price=request.price)
         except AnswerLost:  # a timeout, a reset, a duplicate: maybe placed; look, never resend
-            return self.look_up(row)
+            return dataclasses.replace(self.look_up(row), sent=True)
         except OrderRejected as error:
             self._record("rejected", row, "rejected", reason=str(error), status="rejected")
             return Outcome(cid, "rejected", reason=str(error), sent=True)

@@ -40,7 +40,7 @@ def _candles() -> pd.DataFrame:
 @pytest.fixture()
 def fake():
     with FakeBinance(_candles()) as server:
-        server.hang_seconds = 1.5
+        server.hang_seconds = 2.5
         yield server
 
 
@@ -63,7 +63,7 @@ def ledger(ita_home: Path):
 
 
 def _client(fake: FakeBinance, settings: Settings):
-    exchange = fake.client(timeout_ms=700)
+    exchange = fake.client(timeout_ms=1500)
     exchange.set_markets([trading_market("BTC")])
     exchange.apiKey = settings.exchange_api_key.get_secret_value()
     exchange.secret = settings.exchange_secret.get_secret_value()
@@ -156,7 +156,7 @@ def test_accepted_then_timed_out_is_looked_up_not_doubled(fake, settings, accoun
     fake.script.append("hang")  # the order is stored, its answer never comes in time
     executor = _executor(fake, settings, account, ledger)
     outcome = executor.place(_entry())
-    assert (outcome.status, outcome.filled) == ("closed", 0.1)
+    assert (outcome.status, outcome.filled, outcome.sent) == ("closed", 0.1, True)
     assert len(fake.orders) == 1 and len(_posts(fake)) == 1
     lookups = [r for r in fake.requests if r.get("method") == "GET"
                and r["path"] == "/api/v3/order"]
@@ -173,7 +173,7 @@ def test_a_duplicate_client_id_is_looked_up(fake, settings, account, ledger):
     fake.new_order({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.1",
                     "newClientOrderId": client_id})  # e.g. sent by a crashed run
     outcome = executor.place(request)
-    assert (outcome.status, outcome.sent) == ("open", False)
+    assert (outcome.status, outcome.sent) == ("open", True)  # sent, answered "duplicate"
     assert len(fake.orders) == 1
 
 
