@@ -25,6 +25,8 @@ Every order goes through these steps, each written to the ledger's ``exchange`` 
 | rejected   | the exchange refused it (its reason, e.g. insufficient balance)       |
 | missing    | looked up after a timeout and not found at the exchange               |
 | difference | reconciliation found the exchange and the ledger apart (in words)     |
+| live_on    | the first time an `Executor` was made for the account: positions the  |
+|            | paper ledger booked before then are never sent                        |
 
 - **No order is ever sent twice.** An intent that has no answer (a timeout, a dropped
   connection, a crash after sending) is *looked up* by its client id, never sent again;
@@ -158,6 +160,12 @@ class Executor:
         self.settings, self.account, self.ledger = settings, account, ledger
         self.venue = BinanceSpot(exchange if exchange is not None else live_exchange(settings))
         self._now = now  # tests: a fixed clock (callable returning an aware time)
+        self._record("live_on", {"signal_id": "live", "at": ""}, "first")  # kept once only
+
+    def live_since(self) -> str:
+        """When real execution was first switched on for this account (ISO UTC)."""
+        rows = self.rows()
+        return str(rows.loc[rows["kind"] == "live_on", "at"].iloc[0])
 
     def now(self) -> pd.Timestamp:
         return pd.Timestamp(self._now() if self._now else dt.datetime.now(dt.UTC))
@@ -335,8 +343,12 @@ class Executor:
         """The orders the paper ledger decided: each opened position's entry, and for each
         closed one the market order closing what the exchange filled. A position the paper
         account opened and closed before its entry was ever sent is not sent at all (a
-        round trip would only pay fees): its entry is recorded refused, with the reason."""
+        round trip would only pay fees): its entry is recorded refused, with the reason.
+        Positions the paper ledger booked before real execution was first switched on for the
+        account are left alone."""
         positions = self.ledger.positions(self.account.name)
+        if len(positions):  # booked before real execution was first on: never sent
+            positions = positions[positions["created_at"] >= self.live_since()]
         out = []
         for pos in positions.itertuples(index=False):
             side = "buy" if int(pos.direction) > 0 else "sell"

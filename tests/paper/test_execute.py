@@ -79,6 +79,12 @@ def _entry(amount: float = 0.1, *, risk: float = 50.0, signal: str = "s1") -> Or
     return OrderRequest(signal, "entry", "BTC/USDT", "buy", amount, AT, risk=risk)
 
 
+def _kinds(ledger: Ledger) -> list[str]:
+    """The order events in the ledger (without the account's one ``live_on`` row)."""
+    kinds = ledger.rows("exchange", "prop-1")["kind"]
+    return [kind for kind in kinds if kind != "live_on"]
+
+
 def _posts(fake: FakeBinance) -> list[dict]:
     return [r for r in fake.requests if r.get("method") == "POST"]
 
@@ -112,8 +118,8 @@ def test_orders_carry_stable_client_ids_recorded_before_sending(fake, settings, 
     assert order["clientOrderId"] == outcome.client_id
     assert order["side"] == "BUY" and float(order["origQty"]) == 0.1
     rows = ledger.rows("exchange", "prop-1")
-    assert list(rows["kind"]) == ["intent", "answer"]
-    assert set(rows["client_id"]) == {outcome.client_id}
+    assert _kinds(ledger) == ["intent", "answer"]
+    assert set(rows.loc[rows["kind"] != "live_on", "client_id"]) == {outcome.client_id}
     again = _executor(fake, settings, account, ledger).place(_entry())  # a restart, a retry
     assert (again.client_id, again.status, again.sent) == (outcome.client_id, "closed", False)
     assert len(fake.orders) == 1 and len(_posts(fake)) == 1
@@ -128,7 +134,7 @@ def test_a_reject_is_recorded_with_its_reason_and_not_resent(fake, settings, acc
     assert outcome.status == "rejected"
     assert "insufficient balance" in outcome.reason
     rows = ledger.rows("exchange", "prop-1")
-    assert list(rows["kind"]) == ["intent", "rejected"]
+    assert _kinds(ledger) == ["intent", "rejected"]
     assert "insufficient balance" in rows["reason"].iloc[-1]
     assert executor.place(_entry()).status == "rejected"
     assert len(_posts(fake)) == 1 and fake.orders == {}
@@ -182,7 +188,7 @@ def test_restart_reconciles_lost_answers_and_reports_differences(fake, settings,
     fake.script += ["hang", "reset"]  # accepted, answer lost, the look-up fails too
     first = _executor(fake, settings, account, ledger).place(_entry())
     assert first.status == "unknown"
-    assert list(ledger.rows("exchange", "prop-1")["kind"]) == ["intent"]
+    assert _kinds(ledger) == ["intent"]
     fake.new_order({"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "quantity": "0.05",
                     "price": "150", "newClientOrderId": "by-hand"})  # not ITA's
     fake.balances["BTC"] = 0.02  # the trader moved some away
@@ -209,7 +215,7 @@ def test_kill_switch_engaged_after_the_decision_blocks_the_send(fake, settings, 
     outcome = executor.place(request)
     assert outcome.status == "refused" and "kill switch" in outcome.reason
     assert _posts(fake) == [] and fake.orders == {}
-    assert list(ledger.rows("exchange", "prop-1")["kind"]) == ["intent", "refused"]
+    assert _kinds(ledger) == ["intent", "refused"]
     kill.release(settings, by="test")
     assert executor.place(request).status == "refused"  # decided once, never sent later
 
@@ -317,7 +323,7 @@ def test_a_kill_9_around_the_send_never_doubles_the_order(fake, settings, accoun
     done = subprocess.run([sys.executable, "-c", _CRASHING, str(ita_home), fake.url], env=env,
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr
-    assert list(ledger.rows("exchange", "prop-1")["kind"]) == ["intent"]
+    assert _kinds(ledger) == ["intent"]
     assert len(fake.orders) == orders
     executor = _executor(fake, settings, account, ledger)  # the restart
     (line,) = executor.reconcile()
@@ -379,3 +385,19 @@ def test_reconcile_says_when_the_exchange_did_not_answer(fake, settings, account
     (line,) = executor.reconcile()
     assert line.startswith("the exchange did not answer") and "try again" in line
     assert (ledger.rows("exchange", "prop-1")["kind"] == "difference").sum() == 0
+
+
+def test_positions_booked_before_live_was_switched_on_are_left_alone(fake, settings, account,
+                                                                     ledger):
+    sid = "smc@v1:BTC/USDT:2026-11-28T09:29:00.000000Z:long"
+    ledger.append([Entry("positions", "open", "prop-1", sid, AT,
+                         {"symbol": "BTC/USDT", "setup_id": "smc", "direction": 1,
+                          "signal_time": AT, "entry_time": AT, "entry_price": 100.0,
+                          "size": 0.3, "stop": 99.0, "target": 103.0})])
+    later = pd.Timestamp.now(tz="UTC") + pd.Timedelta(minutes=5)  # switched on after booking
+    executor = Executor(settings, account, ledger, exchange=_client(fake, settings),
+                        now=lambda: later)
+    assert executor.follow_ledger() == [] and fake.requests == []
+    again = Executor(settings, account, ledger, exchange=_client(fake, settings),
+                     now=lambda: later + pd.Timedelta(days=1))
+    assert again.live_since() == executor.live_since()  # the first switch-on counts
