@@ -130,5 +130,8 @@ def speaks_binance(exchange_id: str) -> bool:
 def client(exchange_id: str, *, api_key: str, secret: str,
            timeout_ms: int = 10_000) -> ccxt.Exchange:
     """The ccxt client of `exchange_id` with the trader's keys (never logged)."""
-    return getattr(ccxt, exchange_id)({"enableRateLimit": True, "timeout": timeout_ms,
-                                       "apiKey": api_key, "secret": secret})
+    return getattr(ccxt, exchange_id)({
+        "enableRateLimit": True, "timeout": timeout_ms, "apiKey": api_key, "secret": secret,
+        # spot only: no futures markets, no private currency or margin lists at start
+        "options": {"defaultType": "spot", "fetchCurrencies": False, "fetchMargins": False,
+                    "fetchMarkets": {"types": ["spot"]}}})

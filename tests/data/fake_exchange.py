@@ -154,6 +154,21 @@ class FakeBinance:
             rows = self.mutate(symbol, interval, rows)
         return rows
 
+    def exchange_info(self, bases: tuple[str, ...] = ("BTC",)) -> dict:
+        """GET /api/v3/exchangeInfo: the spot markets <base>/USDT with Binance's filters."""
+        return {"timezone": "UTC", "serverTime": int(time.time() * 1000), "rateLimits": [],
+                "symbols": [{
+                    "symbol": f"{base}USDT", "status": "TRADING", "baseAsset": base,
+                    "baseAssetPrecision": 8, "quoteAsset": "USDT", "quotePrecision": 8,
+                    "quoteAssetPrecision": 8, "orderTypes": ["LIMIT", "MARKET"],
+                    "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+                    "permissions": ["SPOT"], "permissionSets": [["SPOT"]],
+                    "filters": [
+                        {"filterType": "PRICE_FILTER", "minPrice": "0.01",
+                         "maxPrice": "1000000.00", "tickSize": "0.01"},
+                        {"filterType": "LOT_SIZE", "minQty": "0.000001", "maxQty": "9000",
+                         "stepSize": "0.000001"}]} for base in bases]}
+
     def price(self, market_id: str) -> float:
         return self.prices.get(market_id, float(self.candles["close"].iloc[-1]))
 
@@ -336,6 +351,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if action == "slow":
             time.sleep(self.fake.slow_seconds)
+        if url.path.endswith("/exchangeInfo"):
+            return self._send(200, self.fake.exchange_info())
         if url.path.endswith("/klines"):
             return self._send(200, self.fake.klines(
                 int(query.get("startTime", 0)), int(query.get("limit", 500)),

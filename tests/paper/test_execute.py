@@ -20,11 +20,11 @@ import urllib3.util.connection
 from engine.errors import ConfigurationError
 from engine.paper import kill
 from engine.paper.account import Account
-from engine.paper.execute import Executor, OrderRequest, require_live, start
+from engine.paper.execute import Executor, OrderRequest, live_exchange, require_live, start
 from engine.paper.ledger import Entry, Ledger, ledger_path
 from engine.paper.risk import RiskRules
 from engine.settings import Settings
-from tests.data.fake_exchange import FakeBinance, trading_market
+from tests.data.fake_exchange import FakeBinance, point_at, trading_market
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = "2026-11-28T09:30:00.000000Z"
@@ -401,3 +401,12 @@ def test_positions_booked_before_live_was_switched_on_are_left_alone(fake, setti
     again = Executor(settings, account, ledger, exchange=_client(fake, settings),
                      now=lambda: later + pd.Timedelta(days=1))
     assert again.live_since() == executor.live_since()  # the first switch-on counts
+
+
+def test_the_real_client_loads_only_spot_markets_and_places(fake, settings, account, ledger):
+    exchange = point_at(live_exchange(settings), fake.url)  # the production client, keys in
+    executor = Executor(settings, account, ledger, exchange=exchange, now=lambda: NOW)
+    assert executor.place(_entry()).status == "closed"
+    paths = [r["path"] for r in fake.requests]
+    assert paths == ["/api/v3/exchangeInfo", "/api/v3/order"]  # no futures, no private lists
+    assert fake.requests[1]["newClientOrderId"].startswith("ita-")
