@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -78,7 +79,7 @@ from engine.paper import kill
 from engine.paper.account import Account
 from engine.paper.follow import account_state
 from engine.paper.ledger import Entry, Ledger, crash_point, iso, stable_id
-from engine.paper.risk import Proposal, check
+from engine.paper.risk import AccountState, Proposal, check
 
 ALLOW_ENV = "ITA_ALLOW_LIVE"
 ANSWERED = ("refused", "answer", "rejected")
@@ -236,10 +237,25 @@ class Executor:
             return "spot account: short entries are not sent (the account would sell what it " \
                    "does not hold)"
         now = self.now()
-        verdict = check(self.account.risk, account_state(self.ledger, self.account, now),
+        state = self._state_without(account_state(self.ledger, self.account, now), request)
+        verdict = check(self.account.risk, state,
                         Proposal(symbol=request.symbol, risk=request.risk),
                         now.to_pydatetime(), kill_switch=kill.state(self.settings))
         return "" if verdict.allowed else verdict.reason
+
+    def _state_without(self, state: AccountState, request: OrderRequest) -> AccountState:
+        """The paper ledger already holds the position being sent as open: the limits judge
+        the real order as the paper account's check judged it, without it."""
+        opened = self.ledger.open_positions(self.account.name)
+        mine = opened[opened["signal_id"] == request.signal_id] if len(opened) else opened
+        if mine.empty or mine["entry_time"].iloc[0] > iso(self.now()):
+            return state  # not counted in `state`
+        positions = list(state.open_positions)
+        for number, position in enumerate(positions):
+            if position.symbol == request.symbol and math.isclose(position.risk, request.risk):
+                del positions[number]
+                break
+        return dataclasses.replace(state, open_positions=tuple(positions))
 
     def _answer(self, row: dict, order: OrderState) -> Outcome:
         self._record("answer", row, f"{order.status}:{order.filled:.12g}",

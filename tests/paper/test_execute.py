@@ -410,3 +410,25 @@ def test_the_real_client_loads_only_spot_markets_and_places(fake, settings, acco
     paths = [r["path"] for r in fake.requests]
     assert paths == ["/api/v3/exchangeInfo", "/api/v3/order"]  # no futures, no private lists
     assert fake.requests[1]["newClientOrderId"].startswith("ita-")
+
+
+def _open_on_paper(ledger: Ledger, sid: str, at: str = AT) -> None:
+    ledger.append([Entry("positions", "open", "prop-1", sid, at,
+                         {"symbol": "BTC/USDT", "setup_id": "smc", "direction": 1,
+                          "signal_time": at, "entry_time": at, "entry_price": 100.0,
+                          "size": 0.3, "stop": 99.0, "target": 103.0})])
+
+
+def test_the_position_being_sent_does_not_count_against_its_own_limits(fake, settings, ledger):
+    account = Account(name="prop-1", starting_balance=10_000, execution="live",
+                      risk=RiskRules(max_open_positions=1))
+    executor = Executor(settings, account, ledger, exchange=_client(fake, settings),
+                        now=lambda: pd.Timestamp("2026-11-28T10:00Z"))
+    _open_on_paper(ledger, "smc@v1:BTC/USDT:2026-11-28T09:29:00.000000Z:long")
+    (first,) = executor.follow_ledger()
+    assert first.status == "closed"  # the paper check allowed it; so does the real one
+    _open_on_paper(ledger, "smc@v1:BTC/USDT:2026-11-28T09:44:00.000000Z:long",
+                   "2026-11-28T09:45:00.000000Z")
+    outcomes = executor.follow_ledger()
+    assert outcomes[1].status == "refused" and "open positions" in outcomes[1].reason
+    assert len(_posts(fake)) == 1
