@@ -34,7 +34,8 @@ Every order goes through these steps, each written to the ledger's ``exchange`` 
   left for the trader (`reconcile` looks again); it is not re-sent.
 - **Kill switch and limits last.** For an entry, `engine.paper.kill.state` and
   `engine.paper.risk.check` are asked after the intent is written and immediately before the
-  order leaves. Exits (closing what ITA opened) are never blocked: they reduce risk.
+  order leaves (the paper position being sent is not counted against itself). Exits
+  (closing what ITA opened) are never blocked: they reduce risk.
 - **Stops and targets are managed by ITA on closed bars**, not resting at the exchange: when the
   paper ledger closes a position (stop, target, time, breakeven, by hand) the executor sends a
   market order closing what the exchange filled. Between bars nothing protects the position.
@@ -50,7 +51,7 @@ Every order goes through these steps, each written to the ledger's ``exchange`` 
 
 >>> executor = Executor(settings, account, ledger)  # doctest: +SKIP
 >>> executor.reconcile()  # doctest: +SKIP
-['no differences: 2 orders, BTC 0.05 as expected']
+['no differences: 2 orders agree with the exchange']
 >>> executor.follow_ledger()  # doctest: +SKIP
 """
 
