@@ -14,6 +14,9 @@ syncs to the shared folder), written atomically. Its money lives in the ledger
 | follow           | setup ids followed automatically                                     |
 | mode             | "auto": every signal of the followed setups; "taken": only the alerts |
 |                  | the trader marked Taken in the live journal                          |
+| execution        | "paper" (default): simulated only; "live": also sent to the exchange |
+|                  | by `engine.paper.execute` (needs ITA_ALLOW_LIVE=1 and exchange keys; |
+|                  | docs/EXECUTION.md)                                                   |
 | risk             | the prop-firm rules (`engine.paper.risk.RiskRules`): a signal that   |
 |                  | would break one is refused, its reason kept in the ledger            |
 """
@@ -54,6 +57,9 @@ class Account(BaseModel):
     mode: Literal["auto", "taken"] = Field(
         "auto", description="auto: every signal of the followed setups; taken: only alerts "
                             "marked Taken in the live journal")
+    execution: Literal["paper", "live"] = Field(
+        "paper", description="paper: simulated only; live: the same orders also go to the "
+                             "exchange (ITA_ALLOW_LIVE=1 and exchange keys; docs/EXECUTION.md)")
     risk: RiskRules = Field(default_factory=RiskRules,
                             description="Prop-firm risk rules (engine.paper.risk)")
     created_at: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(),

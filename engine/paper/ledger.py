@@ -12,6 +12,7 @@ disagree.
 | fills     | fill of an order or an exit         | entry, partial, exit           |
 | positions | position event                      | open, closed                   |
 | balance   | change of the cash balance          | fee, pnl                       |
+| exchange  | real order event (engine.paper.execute) | intent, answer, rejected, ... |
 
 Every row has a **stable id**: the first 24 hex digits of sha256(account, signal id, table,
 kind, bar time). Rows are written with ``INSERT OR IGNORE``, so processing the same bars again
@@ -54,6 +55,10 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
                   ("pnl", "REAL"), ("fees", "REAL"), ("slippage", "REAL"),
                   ("r_gross", "REAL"), ("r_net", "REAL")),
     "balance": (("amount", "REAL"),),
+    "exchange": (("role", "TEXT"), ("client_id", "TEXT"), ("symbol", "TEXT"), ("side", "TEXT"),
+                 ("type", "TEXT"), ("amount", "REAL"), ("price", "REAL"),
+                 ("exchange_id", "TEXT"), ("status", "TEXT"), ("filled", "REAL"),
+                 ("remaining", "REAL"), ("average", "REAL"), ("reason", "TEXT")),
 }
 _SCHEMA = "".join(
     f"CREATE TABLE IF NOT EXISTS {name} ({_COMMON}, "
