@@ -124,6 +124,17 @@ class LearnParams(_Params):
     _safe_setup_ref = field_validator("setup")(_checked_setup_ref)
 
 
+class PaperReplayParams(_Params):
+    account: str = Field(description="Paper account name")
+    setup: str | None = Field(None, description="Setup id (default: each setup it follows)")
+    start: str | None = Field(None, description="First day, e.g. 2023-03-01")
+    end: str | None = Field(None, description="Day after the last (exclusive)")
+    chunk: int = Field(96, ge=1, le=100_000, description="Bars fed per step")
+
+    _safe_setup_ref = field_validator("setup")(
+        lambda cls, value: value if value is None else _checked_setup_ref(cls, value))
+
+
 def _backtest(params: BacktestParams, progress, *, job_id: str) -> dict:
     from engine.backtest.run import run_backtest
     from engine.backtest.simulate import Costs, Sizing
@@ -172,6 +183,45 @@ def _learn(params: LearnParams, progress, *, job_id: str) -> dict:
     return learn(get_settings(), params.setup, symbol=params.symbol, start=params.start,
                  end=params.end, folds=params.folds, trees=params.trees, seed=params.seed,
                  progress=progress).to_dict()
+
+
+def _paper_replay(params: PaperReplayParams, progress, *, job_id: str) -> dict:
+    """The account over stored history next to the backtest of the same signals, per setup
+    (`engine.paper.follow.replay`, the same as `ita paper replay`)."""
+    from engine.errors import DataError
+    from engine.paper.account import AccountStore
+    from engine.paper.follow import replay
+    from engine.settings import get_settings
+
+    home = get_settings().home
+    setups = [params.setup] if params.setup else AccountStore(home).load(params.account).follow
+    if not setups:
+        raise DataError(f"paper account {params.account!r} follows no setup")
+    results = []
+    for number, ref in enumerate(setups):
+        progress(number / len(setups), f"replaying {ref}")
+        results.append(_replay_summary(replay(home, params.account, ref, start=params.start,
+                                             end=params.end, chunk_bars=params.chunk)))
+    return {"account": params.account, "setups": results,
+            "same": all(r["same"] for r in results)}
+
+
+def _replay_summary(done) -> dict:
+    """What the page shows of one `engine.paper.follow.Replay`: trades closed by the rules on
+    each side, their money and mean R, and whether they are the same trades."""
+    closed = done.paper[done.paper["status"] == "closed"] if len(done.paper) else done.paper
+    rules = done.backtest[done.backtest["exit_reason"] != "end"]
+
+    def mean_r(frame) -> float | None:
+        return float(frame["r_net"].mean()) if len(frame) else None
+
+    return {"setup": done.setup, "symbol": done.symbol, "bars": done.bars,
+            "signals": done.signals, "paper_trades": len(closed),
+            "paper_pnl": float(closed["pnl"].sum()) if len(closed) else 0.0,
+            "paper_expectancy_r": mean_r(closed), "backtest_trades": len(rules),
+            "backtest_pnl": float(rules["pnl"].sum()) if len(rules) else 0.0,
+            "backtest_expectancy_r": mean_r(rules), "same": bool(done.same),
+            "alone": bool(done.alone)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,4 +297,5 @@ KINDS = {"backtest": Kind(BacktestParams, _backtest, requeue=True),
          "kb_ingest": Kind(KbIngestParams, _kb_ingest, requeue=True),  # idempotent
          "kb_rebuild": Kind(KbRebuildParams, _kb_rebuild, requeue=True),
          "learn": Kind(LearnParams, _learn, requeue=True),  # the same inputs: the same model
+         "paper_replay": Kind(PaperReplayParams, _paper_replay, requeue=True),  # idempotent
          "selftest": Kind(SelftestParams, _selftest)}  # a diagnostic: reported, not re-run
