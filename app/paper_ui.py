@@ -488,9 +488,10 @@ def replay_part(account: Account) -> None:
     running = bool(st.session_state.get(JOB_KEY))
     if button_col.button(f"Does paper match the backtest over {start} – {end}?",
                          key="paper_replay", disabled=running,
-                         help="Runs this account over the stored history, bar by bar as the "
-                              "live feed would, and backtests the same signals (a daemon job; "
-                              "the trades it replays stay in this account's ledger)"):
+                         help="Runs this account's settings over the stored history, bar by "
+                              "bar as the live feed would, in a scratch ledger, and backtests "
+                              "the same signals (a daemon job; the account's own ledger is not "
+                              "touched)"):
         st.session_state[JOB_KEY] = state.job_bus().submit("paper_replay", {
             "account": account.name, "start": str(start),
             "end": str(end + dt.timedelta(days=1))})
@@ -527,3 +528,7 @@ def replay_result(status: dict) -> None:
                                                   "account)"))
         else:
             st.error(f"DIFFERENT trades. {line}")
+        if row.get("refused"):
+            why = "; ".join(f"{reason} ({n}×)" for reason, n in row["refused_reasons"])
+            st.warning(f"{row['refused']} signals of {row['setup']} were refused by this "
+                       f"account's limits (the backtest has none): {why}")

@@ -186,24 +186,58 @@ def _learn(params: LearnParams, progress, *, job_id: str) -> dict:
 
 
 def _paper_replay(params: PaperReplayParams, progress, *, job_id: str) -> dict:
-    """The account over stored history next to the backtest of the same signals, per setup
-    (`engine.paper.follow.replay`, the same as `ita paper replay`)."""
+    """Does paper match the backtest over a range? The account's settings run over the stored
+    history in a scratch ledger (`engine.paper.follow.replay`, as `ita paper replay` runs
+    it), next to the backtest of the same signals, per setup. The account's own ledger is not
+    touched: the check starts fresh, as the backtest does."""
+    import shutil
+    import tempfile
+
+    from engine.adapters.store import CandleStore
     from engine.errors import DataError
+    from engine.live.journal import journal_path
     from engine.paper.account import AccountStore
     from engine.paper.follow import replay
     from engine.settings import get_settings
+    from engine.setups.store import SetupStore
 
-    home = get_settings().home
-    setups = [params.setup] if params.setup else AccountStore(home).load(params.account).follow
+    settings = get_settings()
+    account = AccountStore(settings.home).load(params.account)
+    setups = [params.setup] if params.setup else account.follow
     if not setups:
         raise DataError(f"paper account {params.account!r} follows no setup")
     results = []
-    for number, ref in enumerate(setups):
-        progress(number / len(setups), f"replaying {ref}")
-        results.append(_replay_summary(replay(home, params.account, ref, start=params.start,
-                                             end=params.end, chunk_bars=params.chunk)))
+    with tempfile.TemporaryDirectory(prefix="ita-paper-replay-") as scratch:
+        AccountStore(scratch).save(account)
+        if journal_path(settings.home).exists():  # "taken" accounts read the trader's marks
+            journal_path(scratch).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(journal_path(settings.home), journal_path(scratch))
+        for number, ref in enumerate(setups):
+            progress(number / len(setups), f"replaying {ref}")
+            done = replay(scratch, params.account, ref, start=params.start, end=params.end,
+                          chunk_bars=params.chunk, candle_store=CandleStore.from_settings(),
+                          setup_store=SetupStore.from_settings())
+            results.append(_replay_summary(done) | _refused(scratch, done, params))
     return {"account": params.account, "setups": results,
             "same": all(r["same"] for r in results)}
+
+
+def _refused(home, done, params: PaperReplayParams) -> dict:
+    """The signals of the replayed range the account's limits refused (a reason why paper
+    differs from the backtest: the backtest knows no account limits)."""
+    from engine.paper.ledger import Ledger, iso, ledger_path
+
+    with Ledger(ledger_path(home)) as ledger:
+        orders = ledger.rows("orders", params.account)
+    refused = orders[(orders["kind"] == "refused") & (orders["setup_id"] == done.setup)
+                     & (orders["symbol"] == done.symbol)]
+    if params.start:
+        refused = refused[refused["at"] >= iso(params.start)]
+    if params.end:
+        refused = refused[refused["at"] < iso(params.end)]
+    reasons = refused["reason"].value_counts()
+    return {"refused": len(refused),
+            "refused_reasons": [[str(r), int(n)] for r, n in reasons.head(5).items()]}
 
 
 def _replay_summary(done) -> dict:
