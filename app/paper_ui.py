@@ -72,7 +72,11 @@ def kill_part() -> None:
     switch = kill.state(settings)
     with st.container(border=True):
         if switch.engaged:
-            st.error(kill.banner(switch, tz=state.settings().display_zone))
+            closing = (" Open paper positions are being closed." if switch.close_positions
+                       else "")
+            st.markdown(f"**Kill switch ON** (by {switch.by}"
+                        f"{': ' + switch.reason if switch.reason else ''}): no paper order "
+                        f"opens until it is released.{closing}")
             if st.button("Release the kill switch", key="paper_kill_release", type="primary"):
                 kill.release(settings, by="app")
                 _done("Kill switch released: paper following resumes with the next closed bar.")
@@ -363,6 +367,8 @@ def equity_figure(money: pd.DataFrame, account: Account) -> go.Figure:
     else:
         figure.add_annotation(text="No trades yet: the balance is the starting balance",
                               showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        figure.update_xaxes(visible=False)
+        figure.update_yaxes(visible=False)
     figure.update_layout(title=f"Balance ({account.currency})", height=280,
                          margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False)
     return figure
@@ -378,10 +384,18 @@ def open_part(account: Account, opened: pd.DataFrame, at_marks: dict[str, float]
                           mark=opened["symbol"].map(at_marks))
     shown["open P&L"] = (shown["mark"] - shown["entry_price"]) * shown["size"] * \
         shown["direction"]
+    shown["entry_time"] = _times(shown["entry_time"])
+    number = st.column_config.NumberColumn
     st.dataframe(shown[["position_id", "setup_id", "symbol", "side", "entry_time", "entry_price",
                         "size", "stop", "target", "mark", "open P&L"]],
-                 hide_index=True, width="stretch",
-                 column_config={"open P&L": st.column_config.NumberColumn(format="%+,.2f")})
+                 hide_index=True, width="stretch", placeholder="—",
+                 column_config={"position_id": "position", "setup_id": "setup",
+                                "entry_time": st.column_config.DatetimeColumn(
+                                    f"entry ({_zone_name()})", format="YYYY-MM-DD HH:mm"),
+                                "entry_price": number("entry", format="%g"),
+                                "size": number(format="%.6g"), "stop": number(format="%g"),
+                                "target": number(format="%g"), "mark": number(format="%g"),
+                                "open P&L": number(format="%+,.2f")})
     for row in opened.itertuples(index=False):
         mark = at_marks.get(row.symbol)
         label, sure, button = st.columns([5, 1, 1], vertical_alignment="center")
@@ -439,8 +453,29 @@ def ledger_part(entries: pd.DataFrame) -> None:
     right.caption(f"{len(entries)} entries, newest first · {refused} refused orders · page "
                   f"{number} of {pages}")
     first = (int(number) - 1) * LEDGER_PAGE
-    st.dataframe(entries.iloc[first:first + LEDGER_PAGE], hide_index=True, width="stretch",
-                 key="paper_ledger_table")
+    shown = entries.iloc[first:first + LEDGER_PAGE].assign(
+        at=lambda frame: _times(frame["at"]))
+    number_column = st.column_config.NumberColumn
+    st.dataframe(shown, hide_index=True, width="stretch", key="paper_ledger_table",
+                 placeholder="—",
+                 column_config={"seq": number_column("#", format="%d"),
+                                "at": st.column_config.DatetimeColumn(
+                                    f"bar time ({_zone_name()})", format="YYYY-MM-DD HH:mm"),
+                                "setup_id": "setup", "price": number_column(format="%g"),
+                                "size": number_column(format="%.6g"),
+                                "fee": number_column(format="%,.2f"),
+                                "amount": number_column(format="%+,.2f"),
+                                "signal_id": "signal"})
+
+
+def _zone_name() -> str:
+    return str(state.settings().display_zone)
+
+
+def _times(values: pd.Series) -> pd.Series:
+    """ISO UTC ledger times in the display zone, without offset (the zone is in the header)."""
+    zone = state.settings().display_zone
+    return pd.to_datetime(values, utc=True).dt.tz_convert(zone).dt.tz_localize(None)
 
 
 # ------------------------------------------------------------------------------ vs backtest
@@ -464,10 +499,11 @@ def versus_part(account: Account, positions: pd.DataFrame) -> None:
                      else None,
                      "backtest trades": of["trades"].iloc[0] if len(of) else None,
                      "backtest expectancy R": of["expectancy_r"].iloc[0] if len(of) else None,
-                     "backtest run": of["name"].iloc[0] if len(of) else "none yet"})
+                     "backtest run": of["name"].iloc[0] if len(of)
+                     else f"no run of v{version} yet: backtest it, or check below"})
     if rows:
         r = st.column_config.NumberColumn(format="%+.2f R")
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder="—",
                      column_config={"paper expectancy R": r, "backtest expectancy R": r})
     replay_part(account)
 
@@ -485,6 +521,13 @@ def replay_part(account: Account) -> None:
                                  min_value=first, max_value=last, key="paper_replay_start")
     end = end_col.date_input("To (inclusive)", value=last, min_value=first, max_value=last,
                              key="paper_replay_end")
+    if st.session_state.get(JOB_KEY):
+        status = follow(JOB_KEY)
+        if status is None:
+            _daemon_hint(account)
+        else:
+            st.session_state.pop(JOB_KEY, None)
+            st.session_state["paper_replay_result"] = status
     running = bool(st.session_state.get(JOB_KEY))
     if button_col.button(f"Does paper match the backtest over {start} – {end}?",
                          key="paper_replay", disabled=running,
@@ -495,15 +538,9 @@ def replay_part(account: Account) -> None:
         st.session_state[JOB_KEY] = state.job_bus().submit("paper_replay", {
             "account": account.name, "start": str(start),
             "end": str(end + dt.timedelta(days=1))})
+        st.session_state.pop("paper_replay_result", None)
         st.rerun()
-    if st.session_state.get(JOB_KEY):
-        status = follow(JOB_KEY)
-        if status is None:
-            _daemon_hint(account)
-            return
-        st.session_state.pop(JOB_KEY, None)
-        st.session_state["paper_replay_result"] = status
-    if status := st.session_state.get("paper_replay_result"):
+    if not running and (status := st.session_state.get("paper_replay_result")):
         replay_result(status)
 
 
@@ -514,14 +551,19 @@ def _daemon_hint(account: Account) -> None:
                    f"`ita engine start` (or in a terminal: `ita paper replay {account.name}`).")
 
 
+def _r(value: float | None) -> str:
+    return "— R per trade" if value is None else f"{value:+.2f} R per trade"
+
+
 def replay_result(status: dict) -> None:
     if status["state"] != "done":
         st.error(f"Replay {status['state']}: {status.get('error', '')}")
         return
     for row in (status.get("result") or {}).get("setups", []):
         line = (f"{row['setup']} on {row['symbol']}: {row['bars']} bars, {row['signals']} "
-                f"signals; paper {row['paper_trades']} trades ({row['paper_pnl']:+,.2f}), "
-                f"backtest {row['backtest_trades']} trades ({row['backtest_pnl']:+,.2f})")
+                f"signals; paper {row['paper_trades']} trades ({row['paper_pnl']:+,.2f}, "
+                f"{_r(row['paper_expectancy_r'])}), backtest {row['backtest_trades']} trades "
+                f"({row['backtest_pnl']:+,.2f}, {_r(row['backtest_expectancy_r'])})")
         if row["same"]:
             st.success(f"Same trades. {line}"
                        + ("" if row["alone"] else " (compared in R: sizes follow the whole "

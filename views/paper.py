@@ -26,7 +26,7 @@ with user_errors():
     if names:
         if st.session_state.get("paper_account") not in names:
             st.session_state.pop("paper_account", None)
-        name = st.selectbox("Account", names, key="paper_account")
+        name = st.selectbox("Account", names, key="paper_account", persist_state="session")
         account = paper_ui.store().load(name)
         paper_ui.follow_part(account, setup_ids)
         paper_ui.account_part(account)
