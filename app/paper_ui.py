@@ -94,7 +94,7 @@ def kill_part() -> None:
                              disabled=not sure, width="stretch"):
             kill.engage(settings, by="app", reason=reason, close_positions=close)
             st.session_state.pop("paper_kill_confirm", None)
-            _done("Kill switch ON: paper following stopped.")
+            st.rerun()  # the banner above every page says it is on
 
 
 # ------------------------------------------------------------------------------ accounts

@@ -489,6 +489,7 @@ def _paper_step(clock: Clock, page, home: Path) -> None:
     name.fill("e2e-prop")
     clock.time("type into a field", "Paper: account name", lambda: name.press("Tab"))
     _choose(clock, page, _key(page, "paper_new_follow"), "sma-cross", "Paper: follow sma-cross")
+    page.keyboard.press("Escape")  # close the multiselect's list (it covers the form)
     clock.time("click a button", "Paper: Create account",
                page.get_by_role("button", name="Create account").click,
                until=_visible(page.get_by_text(re.compile(r"^Created paper account e2e-prop"))))
