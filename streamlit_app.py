@@ -35,6 +35,6 @@ pages = {
 }
 with page_run():  # the server's background work waits while a page is drawn
     try:
-        st.navigation(pages).run()
+        st.navigation(pages, expanded=True).run()  # 13 pages: never "View 3 more"
     finally:  # once per server, after the first page is drawn (or stopped): the others' imports
         warm_up()

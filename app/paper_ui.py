@@ -527,10 +527,11 @@ def replay_part(account: Account) -> None:
             _daemon_hint(account)
         else:
             st.session_state.pop(JOB_KEY, None)
-            st.session_state["paper_replay_result"] = status
+            st.session_state["paper_replay_result"] = {
+                "account": st.session_state.get("paper_replay_for"), "status": status}
     running = bool(st.session_state.get(JOB_KEY))
     if button_col.button(f"Does paper match the backtest over {start} – {end}?",
-                         key="paper_replay", disabled=running,
+                         key="paper_replay", disabled=running or start > end,
                          help="Runs this account's settings over the stored history, bar by "
                               "bar as the live feed would, in a scratch ledger, and backtests "
                               "the same signals (a daemon job; the account's own ledger is not "
@@ -538,10 +539,12 @@ def replay_part(account: Account) -> None:
         st.session_state[JOB_KEY] = state.job_bus().submit("paper_replay", {
             "account": account.name, "start": str(start),
             "end": str(end + dt.timedelta(days=1))})
+        st.session_state["paper_replay_for"] = account.name
         st.session_state.pop("paper_replay_result", None)
         st.rerun()
-    if not running and (status := st.session_state.get("paper_replay_result")):
-        replay_result(status)
+    checked = st.session_state.get("paper_replay_result")
+    if not running and checked and checked["account"] == account.name:
+        replay_result(checked["status"])  # the last check, while this account is shown
 
 
 def _daemon_hint(account: Account) -> None:

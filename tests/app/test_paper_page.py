@@ -232,3 +232,6 @@ def test_replay_explains_trades_refused_by_the_limits(paper_home):
     refused = " ".join(texts(at.warning))
     assert "refused by this account's limits" in refused
     assert "cooldown: 3 losses in a row" in refused
+    at.selectbox(key="paper_account").set_value("prop")
+    _ok(at.run())  # the check belongs to the account it ran for
+    assert not any("DIFFERENT" in t for t in texts(at.error)) and not at.warning
