@@ -26,6 +26,7 @@ pages = {
         st.Page("views/runs.py", title="Runs", icon=":material/leaderboard:"),
         st.Page("views/journal.py", title="Journal", icon=":material/menu_book:"),
         st.Page("views/live.py", title="Live", icon=":material/notifications_active:"),
+        st.Page("views/paper.py", title="Paper", icon=":material/account_balance_wallet:"),
         st.Page("views/knowledge.py", title="Knowledge", icon=":material/local_library:"),
         st.Page("views/learning.py", title="Learning", icon=":material/psychology:"),
     ],
@@ -34,6 +35,6 @@ pages = {
 }
 with page_run():  # the server's background work waits while a page is drawn
     try:
-        st.navigation(pages).run()
+        st.navigation(pages, expanded=True).run()  # 13 pages: never "View 3 more"
     finally:  # once per server, after the first page is drawn (or stopped): the others' imports
         warm_up()

@@ -151,6 +151,21 @@ def user_errors():
         show_error(error)
 
 
+def kill_banner() -> None:
+    """The paper kill switch's banner, on every page while it is on (`engine.paper.kill`:
+    one small file read)."""
+    from app.state import settings
+    from engine.paper import kill
+
+    try:
+        line = kill.banner(kill.state(settings()), tz=settings().display_zone)
+    except ItaError as error:  # a switch that cannot be read may be on: say so
+        show_error(error)
+        return
+    if line:
+        st.error(line, icon=":material/block:")
+
+
 SIDEBAR_KEYS = ("global_symbol", "global_timeframe", "global_start", "global_end")
 
 
@@ -165,6 +180,7 @@ def sidebar(series, *, market: bool = True, timeframe: bool = True) -> dict:
     """
     from app.state import settings
 
+    kill_banner()  # on every page while the paper kill switch is on
     st.sidebar.markdown("### ITA")
     st.sidebar.caption(f"analyst: **{settings().analyst}**")
     symbols = sorted(series["symbol"].unique()) if len(series) else ["BTC/USDT"]

@@ -124,6 +124,17 @@ class LearnParams(_Params):
     _safe_setup_ref = field_validator("setup")(_checked_setup_ref)
 
 
+class PaperReplayParams(_Params):
+    account: str = Field(description="Paper account name")
+    setup: str | None = Field(None, description="Setup id (default: each setup it follows)")
+    start: str | None = Field(None, description="First day, e.g. 2023-03-01")
+    end: str | None = Field(None, description="Day after the last (exclusive)")
+    chunk: int = Field(96, ge=1, le=100_000, description="Bars fed per step")
+
+    _safe_setup_ref = field_validator("setup")(
+        lambda cls, value: value if value is None else _checked_setup_ref(cls, value))
+
+
 def _backtest(params: BacktestParams, progress, *, job_id: str) -> dict:
     from engine.backtest.run import run_backtest
     from engine.backtest.simulate import Costs, Sizing
@@ -197,6 +208,79 @@ def _notion_report(params: NotionReportParams, progress, *, job_id: str) -> dict
     progress(0.4, "sending to Notion")
     page_id = publish_backtest_report(settings.home, notion_settings(), report)
     return {"page_id": page_id, "title": report.title}
+
+
+def _paper_replay(params: PaperReplayParams, progress, *, job_id: str) -> dict:
+    """Does paper match the backtest over a range? The account's settings run over the stored
+    history in a scratch ledger (`engine.paper.follow.replay`, as `ita paper replay` runs
+    it), next to the backtest of the same signals, per setup. The account's own ledger is not
+    touched: the check starts fresh, as the backtest does."""
+    import shutil
+    import tempfile
+
+    from engine.adapters.store import CandleStore
+    from engine.errors import DataError
+    from engine.live.journal import journal_path
+    from engine.paper.account import AccountStore
+    from engine.paper.follow import replay
+    from engine.settings import get_settings
+    from engine.setups.store import SetupStore
+
+    settings = get_settings()
+    account = AccountStore(settings.home).load(params.account)
+    setups = [params.setup] if params.setup else account.follow
+    if not setups:
+        raise DataError(f"paper account {params.account!r} follows no setup")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="ita-paper-replay-") as scratch:
+        AccountStore(scratch).save(account)
+        if journal_path(settings.home).exists():  # "taken" accounts read the trader's marks
+            journal_path(scratch).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(journal_path(settings.home), journal_path(scratch))
+        for number, ref in enumerate(setups):
+            progress(number / len(setups), f"replaying {ref}")
+            done = replay(scratch, params.account, ref, start=params.start, end=params.end,
+                          chunk_bars=params.chunk, candle_store=CandleStore.from_settings(),
+                          setup_store=SetupStore.from_settings())
+            results.append(_replay_summary(done) | _refused(scratch, done, params))
+    return {"account": params.account, "setups": results,
+            "same": all(r["same"] for r in results)}
+
+
+def _refused(home, done, params: PaperReplayParams) -> dict:
+    """The signals of the replayed range the account's limits refused (a reason why paper
+    differs from the backtest: the backtest knows no account limits)."""
+    from engine.paper.ledger import Ledger, iso, ledger_path
+
+    with Ledger(ledger_path(home)) as ledger:
+        orders = ledger.rows("orders", params.account)
+    refused = orders[(orders["kind"] == "refused") & (orders["setup_id"] == done.setup)
+                     & (orders["symbol"] == done.symbol)]
+    if params.start:
+        refused = refused[refused["at"] >= iso(params.start)]
+    if params.end:
+        refused = refused[refused["at"] < iso(params.end)]
+    reasons = refused["reason"].value_counts()
+    return {"refused": len(refused),
+            "refused_reasons": [[str(r), int(n)] for r, n in reasons.head(5).items()]}
+
+
+def _replay_summary(done) -> dict:
+    """What the page shows of one `engine.paper.follow.Replay`: trades closed by the rules on
+    each side, their money and mean R, and whether they are the same trades."""
+    closed = done.paper[done.paper["status"] == "closed"] if len(done.paper) else done.paper
+    rules = done.backtest[done.backtest["exit_reason"] != "end"]
+
+    def mean_r(frame) -> float | None:
+        return float(frame["r_net"].mean()) if len(frame) else None
+
+    return {"setup": done.setup, "symbol": done.symbol, "bars": done.bars,
+            "signals": done.signals, "paper_trades": len(closed),
+            "paper_pnl": float(closed["pnl"].sum()) if len(closed) else 0.0,
+            "paper_expectancy_r": mean_r(closed), "backtest_trades": len(rules),
+            "backtest_pnl": float(rules["pnl"].sum()) if len(rules) else 0.0,
+            "backtest_expectancy_r": mean_r(rules), "same": bool(done.same),
+            "alone": bool(done.alone)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,4 +357,5 @@ KINDS = {"backtest": Kind(BacktestParams, _backtest, requeue=True),
          "kb_rebuild": Kind(KbRebuildParams, _kb_rebuild, requeue=True),
          "learn": Kind(LearnParams, _learn, requeue=True),  # the same inputs: the same model
          "notion_report": Kind(NotionReportParams, _notion_report, requeue=True),  # replaces
+         "paper_replay": Kind(PaperReplayParams, _paper_replay, requeue=True),  # idempotent
          "selftest": Kind(SelftestParams, _selftest)}  # a diagnostic: reported, not re-run

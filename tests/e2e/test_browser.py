@@ -61,7 +61,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage"]
 PAGES = ["Home", "Data", "Setups", "Editor", "Backtest", "Research", "Runs", "Journal", "Live",
-         "Knowledge", "Learning", "Settings"]  # the sidebar's navigation links
+         "Paper", "Knowledge", "Learning", "Settings"]  # the sidebar's navigation links
 CEILING = 20.0  # seconds: an interaction slower than this is a hang, not a slow machine
 TARGET = 1.0  # seconds: the issue's target for every page interaction (a quiet machine)
 MEDIAN_CEILING = 3.0  # seconds: the median of each kind of page interaction, even under load
@@ -477,6 +477,47 @@ def _learning_step(clock: Clock, page, home: Path) -> None:
     page.screenshot(path=str(SHOTS / "learning-labels.png"), full_page=True)
 
 
+def _paper_step(clock: Clock, page, home: Path) -> None:
+    """Paper: create an account following sma-cross with the prop defaults shown; engage the
+    kill switch (reason, confirm), see its banner on another page, release it."""
+    from playwright.sync_api import expect
+
+    _open(clock, page, "Paper",
+          until=_visible(page.get_by_role("heading", name="Paper", exact=True)))
+    expect(page.get_by_text(re.compile(r"^No paper account yet"))).to_be_visible()
+    name = _key(page, "paper_new_name").locator("input")
+    name.fill("e2e-prop")
+    clock.time("type into a field", "Paper: account name", lambda: name.press("Tab"))
+    _choose(clock, page, _key(page, "paper_new_follow"), "sma-cross", "Paper: follow sma-cross")
+    page.keyboard.press("Escape")  # close the multiselect's list (it covers the form)
+    clock.time("click a button", "Paper: Create account",
+               page.get_by_role("button", name="Create account").click,
+               until=_visible(page.get_by_text(re.compile(r"^Created paper account e2e-prop"))))
+    account = home / ".ita" / "paper" / "accounts" / "e2e-prop.yaml"
+    assert "sma-cross" in account.read_text() and "max_daily_loss_pct: 5.0" in account.read_text()
+    expect(page.get_by_text(re.compile(r"^Daily loss: 0 % of 5 % used"))).to_be_visible()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "paper-account.png"), full_page=True)
+    reason = _key(page, "paper_kill_reason").locator("input")
+    reason.fill("e2e: news spike")
+    clock.time("type into a field", "Paper: kill switch reason", lambda: reason.press("Tab"))
+    clock.time("click a button", "Paper: confirm the kill switch",
+               _key(page, "paper_kill_confirm").get_by_text("I am sure").click)
+    clock.time("click a button", "Paper: Engage the kill switch",
+               page.get_by_role("button", name="Engage the kill switch").click,
+               until=_visible(page.get_by_role("button", name="Release the kill switch")))
+    expect(page.get_by_text(re.compile(r"^KILL SWITCH ON .*e2e: news spike"))).to_be_visible()
+    page.screenshot(path=str(SHOTS / "paper-kill-on.png"), full_page=True)
+    _open(clock, page, "Runs", until=_visible(page.get_by_text(re.compile(r"^KILL SWITCH ON"))))
+    _open(clock, page, "Paper",
+          until=_visible(page.get_by_role("button", name="Release the kill switch")))
+    clock.time("click a button", "Paper: Release the kill switch",
+               page.get_by_role("button", name="Release the kill switch").click,
+               until=_visible(page.get_by_role("button", name="Engage the kill switch")))
+    expect(page.get_by_text(re.compile(r"^KILL SWITCH ON"))).to_have_count(0)
+    assert '"engaged": false' in (home / ".ita" / "kill.json").read_text()
+
+
 # --- the journey ------------------------------------------------------------------------------
 
 def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
@@ -675,6 +716,7 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
             assert "e2e-check" in written[0].read_text()
 
             _live_step(clock, page, home)
+            _paper_step(clock, page, home)
             _knowledge_step(clock, page, home, tmp_path_factory.mktemp("kb"))
             _learning_step(clock, page, home)
 
