@@ -84,7 +84,8 @@ def live_status(monitor: LiveMonitor) -> LiveStatus:
         stats=lambda setup_id: stats_text(setup_id, monitor.active, monitor.stats),
         kill=lambda chat, text: telegram_kill(monitor.settings, chat=chat, text=text),
         release=lambda chat: telegram_release(monitor.settings, chat=chat),
-        positions=monitor.paper.positions_text, close=monitor.paper.close_text)
+        positions=lambda: monitor.paper.positions_text(),
+        close=lambda text: monitor.paper.close_text(text))
 
 
 def start_updates(monitor: LiveMonitor, stop: threading.Event) -> threading.Thread | None:

@@ -191,6 +191,10 @@ class LivePaper:
                 self._once("accounts", error)
                 return
             self._last.update({k: v for k, v in frames.items() if len(v)})
+            try:
+                self._baseline(accounts)
+            except (ItaError, OSError, sqlite3.Error) as error:
+                self._once("state", error)
             for account in accounts:
                 try:
                     self._advance(account, frames, switch)
@@ -277,25 +281,33 @@ class LivePaper:
                 lines.append(f"{ICON} Paper {account.name}: not taken — {verdict.reason}")
         return lines
 
+    def _newest_order(self, accounts: list[Account]) -> int:
+        newest = 0
+        for account in accounts:
+            orders = self.ledger.rows("orders", account.name)
+            if len(orders):
+                newest = max(newest, int(orders["seq"].max()))
+        return newest
+
+    def _baseline(self, accounts: list[Account]) -> None:
+        """On the first close ever, the refusals already booked are history, not news."""
+        if "refusals_seq" not in self._state():
+            self._save_state({**self._state(), "refusals_seq": self._newest_order(accounts)})
+
     def _follow_ups(self, accounts: list[Account]) -> None:
         """A short message for each refusal booked since the last close that its alert's
         caption did not already carry."""
-        state = self._state()
-        seen = state.get("refusals_seq")
-        newest = seen or 0
+        seen = int(self._state().get("refusals_seq", 0))
         for account in accounts:
             orders = self.ledger.rows("orders", account.name)
-            refused = orders[orders["kind"] == "refused"]
-            if len(orders):
-                newest = max(newest, int(orders["seq"].max()))
-            if seen is None:
-                continue  # first run: the history is not news
-            for row in refused[refused["seq"] > seen].itertuples(index=False):
+            refused = orders[(orders["kind"] == "refused") & (orders["seq"] > seen)]
+            for row in refused.itertuples(index=False):
                 if self._captioned.get((account.name, row.signal_id)) == row.reason:
                     continue
                 self.send(f"{ICON} Paper {account.name}: not taken — {row.reason} "
                           f"({row.setup_id} {row.symbol} {_side(row.direction)}, signal "
                           f"{pd.Timestamp(row.at):%Y-%m-%d %H:%M} UTC)")
+        newest = self._newest_order(accounts)
         if newest != seen:
             self._save_state({**self._state(), "refusals_seq": newest})
 

@@ -34,7 +34,7 @@ from tests.live.conftest import START, bars, clock, market, telegram  # noqa: F4
 CHAT = "42"
 STRANGER = 999
 KEY = FeedKey("binance", "BTC/USDT", "1m")
-LAST = START + 90
+LAST = START + 60
 SETUP = """schema_version: 1
 id: sma-a
 name: SMA 3/8
@@ -241,6 +241,27 @@ def test_positions_and_close_from_a_configured_chat_only(home, bars, telegram) -
         assert ledger.open_positions("prop").empty
 
 
+def test_a_refusal_after_the_alert_left_is_a_follow_up_message_sent_once(home, bars) -> None:  # noqa: F811,E501
+    _record_signals(home, bars, START + 40)
+    from engine.live.journal import SignalJournal
+
+    with SignalJournal(journal_path(home)) as journal:  # the trader took the first alert
+        first = journal.recent(1000)[-1]
+        journal.set_decision(first.signal_id, "Taken")
+    _account(home, name="t", mode="taken")
+    kill.engage(Settings(home=home), by="cli", reason="tilt")
+    sent: list[str] = []
+    for _restart in range(2):  # a restart between: nothing is told twice
+        paper = _paper(home, sent, active=[("sma-a", 1, (KEY,))])
+        for i in range(START + 1, START + 41):
+            paper.on_close({KEY: bars.iloc[i - 40:i]}, bars.index[i])
+        paper.close()
+    follow_ups = [t for t in sent if "not taken" in t]
+    assert follow_ups == [f"📒 Paper t: not taken — kill switch on (by cli): tilt (sma-a "
+                          f"BTC/USDT {'long' if first.direction > 0 else 'short'}, signal "
+                          f"{first.known_at:%Y-%m-%d %H:%M} UTC)"]
+
+
 # --- a SIGKILL in the middle of a live run ------------------------------------------------------
 
 SCRIPT = """
@@ -290,7 +311,7 @@ def _record_signals(home, bars, last: int) -> None:  # noqa: F811
             journal.record(LiveSignal.from_row(row, timeframe="1m", source="binance"))
 
 
-@pytest.mark.parametrize("crash", ["follow:recorded", "ledger:inside_transaction"])
+@pytest.mark.parametrize("crash", ["follow:recorded"])
 def test_a_sigkill_mid_run_and_a_restart_duplicate_no_fill(
         home, bars, crash) -> None:  # noqa: F811
     _record_signals(home, bars, LAST)  # what the monitor would have journaled
