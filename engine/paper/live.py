@@ -387,3 +387,26 @@ def _follow_id(signal) -> str:
 
 def _version(signal_id: str) -> int:
     return int(signal_id.split("@v", 1)[1].split(":", 1)[0])
+
+
+def followed_live(home: str | Path, active: Iterable[str]) -> list[str]:
+    """One line per paper account following a setup of `active` (the live monitor's active
+    setup ids): what it follows and how; the monitor drives exactly these.
+
+    >>> followed_live(home, ["sma-a"])  # doctest: +SKIP
+    ['prop follows sma-a']
+    """
+    active = set(active)
+    store = AccountStore(home)
+    out = []
+    for name in store.names():
+        try:
+            account = store.load(name)
+        except ItaError as error:
+            out.append(f"{name}: unreadable ({error})")
+            continue
+        live = [s for s in account.follow if s in active]
+        if live:
+            how = " (only the alerts marked Taken)" if account.mode == "taken" else ""
+            out.append(f"{name} follows {', '.join(live)}{how}")
+    return out
