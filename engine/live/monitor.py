@@ -37,8 +37,12 @@ loop iteration:
    every `HEARTBEAT_SECONDS`; its fields and the "running or not" rule are in
    `engine.live.state`, the one place the writer and the readers share).
 
-Telegram commands (/status, /setups, /stats) are answered on a thread of their own
-(`engine.live.commands`).
+Paper accounts (`ita paper follow`) advance on every evaluated close before its alerts are
+recorded, and each alert's caption says what each account did with it (`engine.paper.live`);
+a paper failure is logged and never stops an alert.
+
+Telegram commands (/status, /setups, /stats, /positions, /close N) are answered on a thread of
+their own (`engine.live.commands`).
 
 Restart rule: the journal's unique signal id makes a signal evaluated twice (a restart, a
 store write lost with a crash) a no-op; what a crash left pending is sent on the next loop.

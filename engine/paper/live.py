@@ -48,7 +48,7 @@ from engine.paper import kill as kill_switch
 from engine.paper.account import Account, AccountStore
 from engine.paper.follow import _cursor, account_state, close, on_bars, terms
 from engine.paper.ledger import Ledger, iso, ledger_path
-from engine.paper.risk import Proposal, check, nearing, news_for
+from engine.paper.risk import Proposal, check, nearing, news_for, trading_day_start
 from engine.signals import SIGNAL_COLUMNS, conform_signals
 
 log = logging.getLogger("ita.paper.live")
@@ -105,6 +105,9 @@ class LivePaper:
         self._logged: set[str] = set()
         self._captioned: dict[tuple[str, str], str] = {}  # (account, signal id) -> verdict
         self._last: dict[Any, pd.DataFrame] = {}  # feed key -> its last window
+        self._accounts: dict[str, tuple[int, Account]] = {}  # name -> (file mtime, account)
+        self._read: dict[tuple, tuple[tuple, pd.DataFrame]] = {}  # journal reads by version
+        self._judged: dict[str, tuple] = {}  # account -> (balance, trading day) last warned on
 
     # --- plumbing ----------------------------------------------------------------------------
     @property
@@ -131,12 +134,16 @@ class LivePaper:
         out = []
         for name in store.names():
             try:
-                account = store.load(name)
-            except ItaError as error:
+                stamp = (store.root / f"{name}.yaml").stat().st_mtime_ns
+                cached = self._accounts.get(name)
+                if cached is None or cached[0] != stamp:  # read again only when it changes
+                    cached = (stamp, store.load(name))
+                    self._accounts[name] = cached
+            except (ItaError, OSError) as error:
                 self._once(f"account {name}", error)
                 continue
-            if account.follow:
-                out.append(account)
+            if cached[1].follow:
+                out.append(cached[1])
         return out
 
     def _state(self) -> dict:
@@ -166,12 +173,20 @@ class LivePaper:
             where += " AND decision = 'Taken'"
         columns = ", ".join(SIGNAL_COLUMNS)
         with sqlite3.connect(f"file:{self.journal_file}?mode=ro", uri=True, timeout=30) as db:
+            version = tuple(db.execute(  # the rows' count and newest bar: read again on change
+                f"SELECT COUNT(*), MAX(known_at) FROM signals WHERE {where}", args).fetchone())
+            cache_key = (account.name, account.mode, account.created_at, setup_id, key)
+            cached = self._read.get(cache_key)
+            if cached is not None and cached[0] == version:
+                return cached[1]
             frame = pd.read_sql_query(f"SELECT {columns} FROM signals WHERE {where} "
                                       "ORDER BY known_at", db, params=args)
         frame["known_at"] = pd.to_datetime(frame["known_at"], utc=True, format="ISO8601")
         for name in ("expiry_bars", "time_exit_bars"):
             frame[name] = frame[name].fillna(0)
-        return conform_signals(frame)
+        frame = conform_signals(frame)
+        self._read[cache_key] = (version, frame)
+        return frame
 
     def _followed(self, account: Account, keys) -> list[tuple[str, int, Any]]:
         """(setup id, version, key) of the account's setups on the series `keys`."""
@@ -191,6 +206,8 @@ class LivePaper:
                 self._once("accounts", error)
                 return
             self._last.update({k: v for k, v in frames.items() if len(v)})
+            if not accounts:
+                return
             try:
                 self._baseline(accounts)
             except (ItaError, OSError, sqlite3.Error) as error:
@@ -298,8 +315,10 @@ class LivePaper:
         """A short message for each refusal booked since the last close that its alert's
         caption did not already carry."""
         seen = int(self._state().get("refusals_seq", 0))
+        newest = seen
         for account in accounts:
             orders = self.ledger.rows("orders", account.name)
+            newest = max([newest, *orders["seq"].astype(int)])
             refused = orders[(orders["kind"] == "refused") & (orders["seq"] > seen)]
             for row in refused.itertuples(index=False):
                 if self._captioned.get((account.name, row.signal_id)) == row.reason:
@@ -307,7 +326,6 @@ class LivePaper:
                 self.send(f"{ICON} Paper {account.name}: not taken — {row.reason} "
                           f"({row.setup_id} {row.symbol} {_side(row.direction)}, signal "
                           f"{pd.Timestamp(row.at):%Y-%m-%d %H:%M} UTC)")
-        newest = self._newest_order(accounts)
         if newest != seen:
             self._save_state({**self._state(), "refusals_seq": newest})
 
@@ -317,14 +335,28 @@ class LivePaper:
         warned = state.get("warned", {})
         changed = False
         for account in accounts:
+            rules = account.risk
+            if (rules.daily_loss_limit(account.starting_balance) is None
+                    and rules.drawdown_limit(account.starting_balance) is None):
+                continue
+            # the limits' use depends only on the balance rows and the trading day
+            judged = (self.ledger.balance(account.name, account.starting_balance),
+                      trading_day_start(rules, pd.Timestamp(now).to_pydatetime()))
+            if self._judged.get(account.name) == judged:
+                continue
             current = account_state(self.ledger, account, pd.Timestamp(now))
-            for warning in nearing(account.risk, current, pd.Timestamp(now).to_pydatetime()):
+            told = True
+            for warning in nearing(rules, current, pd.Timestamp(now).to_pydatetime()):
                 sent = warned.setdefault(account.name, [])
                 if warning.key in sent:
                     continue
                 if self.send(f"⚠️ {ICON} Paper {account.name}: {warning.text}"):
                     sent.append(warning.key)
                     changed = True
+                else:
+                    told = False  # tried again on the next close
+            if told:
+                self._judged[account.name] = judged
         if changed:
             self._save_state({**self._state(), "warned": warned})
 
