@@ -123,10 +123,10 @@ class LivePaper:
                 self._ledger = None
 
     def _once(self, what: str, error: BaseException) -> None:
-        text = f"paper: {what}: {error}"
-        if text not in self._logged:
+        text = f"paper: {what}: {type(error).__name__}: {error}"
+        if text not in self._logged:  # once per distinct failure, with its traceback
             self._logged.add(text)
-            log.error("%s", text)
+            log.error("%s", text, exc_info=not isinstance(error, ItaError))
 
     def accounts(self) -> list[Account]:
         """The accounts that follow at least one setup (an unreadable one is logged)."""
@@ -215,7 +215,7 @@ class LivePaper:
             for account in accounts:
                 try:
                     self._advance(account, frames, switch)
-                except (ItaError, OSError, sqlite3.Error, ValueError) as error:
+                except Exception as error:  # a paper bug must never stop the alerts
                     self._once(f"account {account.name}", error)
             try:
                 self._follow_ups(accounts)
@@ -268,12 +268,14 @@ class LivePaper:
 
     # --- what the trader reads ---------------------------------------------------------------
     def caption_lines(self, signal, now: pd.Timestamp | None = None) -> list[str]:
-        """One "📒 Paper" line per account following `signal`'s setup in auto mode: what it
-        does with the signal, judged at its bar's close as the follower will judge it."""
+        """One "📒 Paper" line per account following `signal`'s setup: in auto mode what it
+        does with the signal, judged at its bar's close as the follower will judge it (the
+        size is the backtester's sizing at the planned entry; the fill comes at the next bar);
+        in taken mode that it follows once the trader marks the alert Taken."""
         with self.lock:
             try:
                 return self._caption_lines(signal)
-            except (ItaError, OSError, sqlite3.Error, ValueError) as error:
+            except Exception as error:  # a paper bug must never stop the alert
                 self._once("caption", error)
                 return []
 
@@ -282,7 +284,10 @@ class LivePaper:
         at = pd.Timestamp(signal.known_at) + timeframe_delta(signal.timeframe)
         switch = kill_switch.state(self.settings)
         for account in self.accounts():
-            if signal.setup_id not in account.follow or account.mode != "auto":
+            if signal.setup_id not in account.follow:
+                continue
+            if account.mode != "auto":
+                lines.append(f"{ICON} Paper {account.name}: follows it if you mark it Taken")
                 continue
             setup = self.setup_of(signal.setup_id, int(signal.setup_version))
             state = account_state(self.ledger, account, at)

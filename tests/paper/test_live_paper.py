@@ -123,6 +123,7 @@ def test_a_refused_signal_carries_its_reason_in_the_caption(
         home, bars, clock, market, telegram) -> None:  # noqa: F811
     _account(home, name="strict", risk_percent=1.0,
              risk=RiskRules(max_risk_per_trade_pct=0.05))
+    _account(home, name="hand", mode="taken")
     monitor = _monitor(home, market, telegram, clock)
     try:
         _run(monitor, bars, clock, START, START + 20)
@@ -132,6 +133,7 @@ def test_a_refused_signal_carries_its_reason_in_the_caption(
     assert captions
     refused = [c for c in captions if "📒 Paper strict: not taken — risk per trade" in c]
     assert len(refused) == len(captions)
+    assert all("📒 Paper hand: follows it if you mark it Taken" in c for c in captions)
     assert all(len(c.encode("utf-16-le")) // 2 <= 1024 for c in captions)
     with Ledger(ledger_path(home)) as ledger:
         assert ledger.positions("strict").empty
@@ -328,3 +330,23 @@ def test_a_sigkill_mid_run_and_a_restart_duplicate_no_fill(
     assert not fills.duplicated(["signal_id", "kind"]).any()
     pd.testing.assert_frame_equal(live, _in_one_go(home, account, bars, LAST))
     assert (live["status"] == "closed").sum() >= 3
+
+
+def test_a_paper_failure_is_logged_once_and_never_stops_the_alerts(
+        home, bars, clock, market, telegram, monkeypatch, caplog) -> None:  # noqa: F811
+    _account(home)
+    import engine.paper.live as paper_live
+
+    def broken(*args, **kwargs):
+        raise KeyError("a paper bug")
+
+    monkeypatch.setattr(paper_live, "on_bars", broken)
+    monkeypatch.setattr(paper_live, "account_state", broken)
+    monitor = _monitor(home, market, telegram, clock)
+    try:
+        _run(monitor, bars, clock, START, START + 20)
+    finally:
+        monitor.close()
+    assert telegram.photos()  # the alerts went
+    failures = [r for r in caplog.records if "a paper bug" in r.getMessage()]
+    assert len(failures) == 2  # the follower's and the caption's, each once
