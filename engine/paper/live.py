@@ -46,7 +46,7 @@ from engine.candles import timeframe_delta
 from engine.errors import ItaError
 from engine.paper import kill as kill_switch
 from engine.paper.account import Account, AccountStore
-from engine.paper.follow import _cursor, account_state, close, on_bars, terms
+from engine.paper.follow import _cursor, account_state, close, on_bars, signal_id, terms
 from engine.paper.ledger import Ledger, iso, ledger_path
 from engine.paper.risk import Proposal, check, nearing, news_for, trading_day_start
 from engine.signals import SIGNAL_COLUMNS, conform_signals
@@ -234,6 +234,7 @@ class LivePaper:
             start, _ = _cursor(self.ledger, account, key.symbol, {setup_id})
             if start is not None:
                 signals = signals[signals["known_at"] >= start].reset_index(drop=True)
+            signals = self._unrefused(account, signals)  # on_bars drops them too
             if len(signals):  # else no position can be open: nothing to follow
                 candles = self._history(key, window, signals["known_at"].min())
                 costs, sizing = terms(account, setup)
@@ -241,6 +242,18 @@ class LivePaper:
                         costs=costs, sizing=sizing, kill_switch=switch, news=news)
             if switch.engaged and switch.close_positions:
                 self._close_all(account, setup, setup_id, key, window)
+
+    def _unrefused(self, account: Account, signals: pd.DataFrame) -> pd.DataFrame:
+        """`signals` without those the account refused: a refusal is final, so an old one
+        never keeps the window (and the store reads) reaching back."""
+        if not len(signals):
+            return signals
+        orders = self.ledger.rows("orders", account.name)
+        refused = set(orders.loc[orders["kind"] == "refused", "signal_id"])
+        if not refused:
+            return signals
+        keep = [signal_id(row) not in refused for row in signals.itertuples(index=False)]
+        return signals[keep].reset_index(drop=True)
 
     def _history(self, key, window: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
         """The window, reaching back to `start` (the account's first signal since its last
@@ -295,7 +308,7 @@ class LivePaper:
             verdict = check(account.risk, state, Proposal(symbol=signal.symbol, risk=risk),
                             at.to_pydatetime(), news=tuple(news_for(self.home, account.risk)),
                             kill_switch=switch)
-            self._captioned[(account.name, _follow_id(signal))] = verdict.reason
+            self._captioned[(account.name, signal_id(signal))] = verdict.reason
             if verdict.allowed:
                 lines.append(f"{ICON} Paper {account.name}: {_side(signal.direction)} "
                              f"{size:.6g} {_base(signal.symbol)} at {float(signal.entry):,.2f}")
@@ -414,12 +427,6 @@ class LivePaper:
                 return str(error)
         return (f"Closed {account.name} {row.symbol} {_side(row.direction)} {row.size:.6g} at "
                 f"{price:,.2f}: P&L {pnl:+,.2f} {account.currency}")
-
-
-def _follow_id(signal) -> str:
-    """The follower's id of a live signal (`follow.signal_id`)."""
-    return (f"{signal.setup_id}@v{int(signal.setup_version)}:{signal.symbol}:"
-            f"{iso(signal.known_at)}:{_side(signal.direction)}")
 
 
 def _version(signal_id: str) -> int:
