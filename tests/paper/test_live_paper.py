@@ -350,3 +350,17 @@ def test_a_paper_failure_is_logged_once_and_never_stops_the_alerts(
     assert telegram.photos()  # the alerts went
     failures = [r for r in caplog.records if "a paper bug" in r.getMessage()]
     assert len(failures) == 2  # the follower's and the caption's, each once
+
+
+def test_paper_lines_ride_in_the_caption_within_telegrams_limit() -> None:
+    from engine.live.alert import caption, telegram_length
+    from tests.live.test_alert import RANK
+    from tests.live.test_rank import make_signal
+
+    line = "📒 Paper prop-1: not taken — daily loss limit: 4.6 % of 5 % used <b>"
+    one = caption(make_signal(), RANK, tz="UTC", paper=[line])
+    assert "📒 Paper prop-1: not taken — daily loss limit: 4.6 % of 5 % used &lt;b&gt;" in one
+    assert one.index("📒 Paper") < one.index("✅")  # kept before the history's reasons
+    many = caption(make_signal(), RANK, tz="UTC", paper=[line * 4] * 12)
+    assert telegram_length(many) <= 1024
+    assert many.startswith(caption(make_signal(), RANK, tz="UTC").split("\n")[0])
