@@ -31,6 +31,7 @@ same lock as `on_close`, so a hand close never races the follower.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -239,7 +240,8 @@ class LivePaper:
                 candles = self._history(key, window, signals["known_at"].min())
                 costs, sizing = terms(account, setup)
                 on_bars(self.ledger, account, candles, signals, timeframe=key.timeframe,
-                        costs=costs, sizing=sizing, kill_switch=switch, news=news)
+                        costs=costs, sizing=sizing, kill_switch=switch, news=news,
+                        lower_candles=self._lower(key, candles))
             if switch.engaged and switch.close_positions:
                 self._close_all(account, setup, setup_id, key, window)
 
@@ -254,6 +256,20 @@ class LivePaper:
             return signals
         keep = [signal_id(row) not in refused for row in signals.itertuples(index=False)]
         return signals[keep].reset_index(drop=True)
+
+    def _lower(self, key, candles: pd.DataFrame) -> pd.DataFrame | None:
+        """Stored 1m bars under a higher timeframe's `candles`, to resolve a bar that touches
+        stop and target as the backtester does (`backtest.run._lower_candles`); None for 1m
+        or when none are stored."""
+        step = timeframe_delta(key.timeframe)
+        if step <= pd.Timedelta(minutes=1):
+            return None
+        try:
+            lower = self.read_store(dataclasses.replace(key, timeframe="1m"), candles.index[0],
+                                    candles.index[-1] + step)
+        except ItaError:
+            return None
+        return lower if len(lower) else None
 
     def _history(self, key, window: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
         """The window, reaching back to `start` (the account's first signal since its last

@@ -364,3 +364,44 @@ def test_paper_lines_ride_in_the_caption_within_telegrams_limit() -> None:
     many = caption(make_signal(), RANK, tz="UTC", paper=[line * 4] * 12)
     assert telegram_length(many) <= 1024
     assert many.startswith(caption(make_signal(), RANK, tz="UTC").split("\n")[0])
+
+
+def test_a_higher_timeframe_resolves_ambiguous_bars_with_stored_1m_as_the_backtest(
+        home, bars) -> None:  # noqa: F811
+    from engine.candles import resample
+    from engine.live.evaluate import LiveSignal
+    from engine.live.journal import SignalJournal
+    from engine.setups import compile_setup, parse_setup
+
+    text = (SETUP.replace("id: sma-a", "id: sma-5").replace("timeframe: 1m", "timeframe: 5m")
+            .replace("percent: 0.08", "percent: 0.05").replace("percent: 0.12", "percent: 0.06"))
+    SetupStore(home / "setups").save(text)
+    CandleStore(home / "data" / "candles").upsert(bars, source="binance", symbol="BTC/USDT",
+                                                  timeframe="1m")
+    five = resample(bars, "5m")
+    END = 190  # noqa: N806
+    key = FeedKey("binance", "BTC/USDT", "5m")
+    found = compile_setup(parse_setup(text), version=1)(five.iloc[:END], symbol="BTC/USDT")
+    found = found[found["known_at"] >= five.index[99]]
+    with SignalJournal(journal_path(home)) as journal:
+        for row in found.itertuples(index=False):
+            journal.record(LiveSignal.from_row(row, timeframe="5m", source="binance"))
+    account = Account(name="p5", follow=["sma-5"], created_at=LONG_AGO)
+    AccountStore(home).create(account)
+    paper = _paper(home, [], active=[("sma-5", 1, (key,))])
+    for i in range(100, END + 1):
+        paper.on_close({key: five.iloc[max(0, i - 40):i]}, five.index[i])
+    paper.close()
+    signals = paper._signals(account, "sma-5", key)
+    results = []
+    for lower in (bars, None):
+        with Ledger(home / f"one-go-{lower is None}.sqlite") as ledger:
+            on_bars(ledger, account, five.iloc[:END], signals, timeframe="5m",
+                    costs=Costs(2.0, 1.0), sizing=Sizing("risk_percent", 1.0),
+                    lower_candles=lower)
+            results.append(_trades(ledger, "p5"))
+    with Ledger(ledger_path(home)) as ledger:
+        live = _trades(ledger, "p5")
+    assert (live["status"] == "closed").sum() >= 3
+    pd.testing.assert_frame_equal(live, results[0])
+    assert not live.equals(results[1])  # the 1m bars decided some bar: the test can fail
