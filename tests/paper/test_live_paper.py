@@ -379,7 +379,7 @@ def test_a_higher_timeframe_resolves_ambiguous_bars_with_stored_1m_as_the_backte
     CandleStore(home / "data" / "candles").upsert(bars, source="binance", symbol="BTC/USDT",
                                                   timeframe="1m")
     five = resample(bars, "5m")
-    END = 190  # noqa: N806
+    END = 160  # noqa: N806
     key = FeedKey("binance", "BTC/USDT", "5m")
     found = compile_setup(parse_setup(text), version=1)(five.iloc[:END], symbol="BTC/USDT")
     found = found[found["known_at"] >= five.index[99]]
