@@ -65,6 +65,19 @@ def status() -> None:
                       f"{', '.join(setup.symbols)} {setup.timeframe}{flag}")
     console.print(f"alerts today: {state.alerts_today}; last alert: "
                   f"{_time(state.last_alert_at)}")
+    _paper_lines(get_settings().home, [s.setup_id for s in state.setups], state.running)
+
+
+def _paper_lines(home, setups: list[str], running: bool) -> None:
+    """Which paper accounts the live monitor drives (`engine.paper.live`)."""
+    from engine.paper.live import followed_live
+
+    lines = followed_live(home, setups)
+    when = "live" if running else "live once `ita live` runs"
+    if not lines:
+        console.print("paper: no account follows an active setup (`ita paper follow`)")
+    for line in lines:
+        console.print(f"paper ({when}): {line}", markup=False)
 
 
 def _time(stamp) -> str:

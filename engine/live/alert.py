@@ -26,6 +26,7 @@ import html
 import io
 import json
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -318,7 +319,7 @@ WARNING_CHARS = 240
 
 
 def caption(signal: SignalLike, rank: Rank, *, tz, late: bool | None = None,
-            decimals: int | None = None) -> str:
+            decimals: int | None = None, paper: Sequence[str] = ()) -> str:
     """The alert's caption in Telegram HTML, at most `CAPTION_LIMIT` characters (UTF-16 code
     units, as Telegram counts): setup and version, symbol, timeframe, direction, the plan at
     the instrument's precision (`decimals`: give `price_decimals` of the candles; by default
@@ -327,12 +328,15 @@ def caption(signal: SignalLike, rank: Rank, *, tz, late: bool | None = None,
     strengths and weaknesses (the model's top ones second, after the history's overall
     sentence) and the detections behind the signal.
     `late` (default: the signal's own ``late`` attribute, else False) marks an alert sent
-    after its time. Strengths and weaknesses are dropped first when the text is too long,
+    after its time. `paper`: one "📒 Paper" line per paper account following the signal (what
+    it does with it, `engine.paper.live`), kept after the head, each cut to `WARNING_CHARS`.
+    Strengths and weaknesses are dropped first when the text is too long,
     then the "why" line is shortened, then warnings go."""
     late = bool(getattr(signal, "late", False)) if late is None else late
     if decimals is None:
         decimals = max(2, price_decimals([float(signal.entry)]))
     head = _head(signal, rank, tz=zone(tz), late=late, decimals=decimals)
+    head += [_esc(_cut(line, WARNING_CHARS)) for line in paper]
     warnings = [f"⚠️ {_esc(_cut(w, WARNING_CHARS))}" for w in rank.warnings]
     strengths = _reasons("✅", rank.strengths, rank.model_strengths)
     weaknesses = _reasons("❌", rank.weaknesses, rank.model_weaknesses)

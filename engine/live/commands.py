@@ -10,6 +10,7 @@ poller on a thread of its own, so a slow Telegram never delays an alert:
 | /status | alerts on or paused; one line per feed (lag, SILENT, error); active setups |
 | /setups | one line per active setup version: symbols, timeframe, "(paused)" |
 | /stats SETUP | the active version's measured statistics, or "no history yet" |
+| /positions, /close N | the open paper positions; close one (`engine.paper.live`) |
 
 >>> status_text(paused=False, health=[], active=0)
 'Alerts on.\\n0 active setup(s)'
@@ -82,7 +83,9 @@ def live_status(monitor: LiveMonitor) -> LiveStatus:
         setups=lambda: setups_text(monitor.active, monitor.paused_setups()),
         stats=lambda setup_id: stats_text(setup_id, monitor.active, monitor.stats),
         kill=lambda chat, text: telegram_kill(monitor.settings, chat=chat, text=text),
-        release=lambda chat: telegram_release(monitor.settings, chat=chat))
+        release=lambda chat: telegram_release(monitor.settings, chat=chat),
+        positions=lambda: monitor.paper.positions_text(),
+        close=lambda text: monitor.paper.close_text(text))
 
 
 def start_updates(monitor: LiveMonitor, stop: threading.Event) -> threading.Thread | None:

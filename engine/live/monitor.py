@@ -39,8 +39,12 @@ loop iteration:
    every `HEARTBEAT_SECONDS`; its fields and the "running or not" rule are in
    `engine.live.state`, the one place the writer and the readers share).
 
-Telegram commands (/status, /setups, /stats) are answered on a thread of their own
-(`engine.live.commands`).
+Paper accounts (`ita paper follow`) advance on every evaluated close before its alerts are
+recorded, and each alert's caption says what each account did with it (`engine.paper.live`);
+a paper failure is logged and never stops an alert.
+
+Telegram commands (/status, /setups, /stats, /positions, /close N) are answered on a thread of
+their own (`engine.live.commands`).
 
 Restart rule: the journal's unique signal id makes a signal evaluated twice (a restart, a
 store write lost with a crash) a no-op; what a crash left pending is sent on the next loop.
@@ -81,6 +85,7 @@ from engine.live.journal import SignalJournal, journal_path, short_key
 from engine.live.outcomes import OutcomeResolver
 from engine.live.rank import Rank, SetupStats, order_alerts, rank
 from engine.live.wiring import Commenting, build_feeds, event_driven, feed_key, telegram_from
+from engine.paper.live import LivePaper
 from engine.setups.store import SetupStore
 
 log = logging.getLogger("ita.live.monitor")
@@ -176,6 +181,13 @@ class LiveMonitor:
         self._lock: filelock.BaseFileLock | None = None
         self._last_beat = 0.0
         self.iterations = 0
+        self.paper = LivePaper(
+            settings, journal_file=journal_path(self.home), setup_of=self._setup,
+            active=lambda: [(a.setup_id, a.version, a.keys) for a in self.active],
+            send=lambda text: self.channel is not None and self._text(text),
+            read_store=lambda key, start, end: self.store.read(
+                key.symbol, key.timeframe, source=key.source, start=start, end=end))
+        self._paper_lines: dict[str, list[str]] = {}  # new alerts' "📒 Paper" caption lines
 
     # --- lifecycle ---------------------------------------------------------------------------
     def acquire_lock(self) -> None:
@@ -206,6 +218,7 @@ class LiveMonitor:
         self.feeds = []
         self._painter.shutdown(wait=True)  # every alert picture on disk
         self.commenting.close()  # the comments under way edited in (each bounded in time)
+        self.paper.close()
         if self.channel is not None and hasattr(self.channel, "close"):
             self.channel.close()
         self.journal.close()
@@ -379,10 +392,21 @@ class LiveMonitor:
                     continue
                 ranked.append((signal, self._rank(signal, window)))
             self._evaluated[key] = window.index[-1]
+        self._follow_paper(frames, ranked, now)
         recorded = 0
         for signal, signal_rank in order_alerts(ranked):
             recorded += self._record(signal, signal_rank, now, frames)
         return recorded
+
+    def _follow_paper(self, frames: dict[FeedKey, pd.DataFrame], ranked: list,
+                      now: pd.Timestamp) -> None:
+        """The paper accounts advance on this close (`engine.paper.live`), before its new
+        alerts are recorded; each new alert gets its accounts' caption lines. A paper failure
+        is logged there and never stops an alert."""
+        if frames:
+            self.paper.on_close(frames, now)
+        for signal, _ in ranked:
+            self._paper_lines[signal.signal_id] = self.paper.caption_lines(signal, now)
 
     def _setup(self, setup_id: str, version: int):
         for active in self.active:
@@ -445,7 +469,8 @@ class LiveMonitor:
                 png = None
         decimals = max(2, price_decimals(candles["close"].to_numpy()[-200:])) if len(
             candles) else None
-        text = caption(signal, signal_rank, tz=self.tz, late=late, decimals=decimals)
+        text = caption(signal, signal_rank, tz=self.tz, late=late, decimals=decimals,
+                       paper=self._paper_lines.pop(signal.signal_id, ()))
         return _Prepared(png, text, signal, signal_rank)
 
     def render(self, item) -> tuple[bytes | None, str]:

@@ -14,6 +14,8 @@ an answer to a button):
 - `/kill [close] [reason]` and `/release` turn the paper kill switch on and off
   (`engine.paper.kill`), recorded as by ``telegram:<chat id>``; from any other chat they are
   refused and logged.
+- `/positions` lists the open paper positions, numbered; `/close N` closes the N-th at its
+  series' last closed bar's close (`engine.paper.live`); configured chats only, like /kill.
 
 The update offset is kept in the journal, so a restart neither loses nor repeats a decision
 (a repeated one would be harmless: decisions are idempotent).
@@ -35,8 +37,9 @@ log = logging.getLogger(__name__)
 OFFSET_KEY = "telegram_update_offset"
 HELP = ("Commands: /status (feeds, lag, active setups), /signals (today's), /pause and /resume "
         "(alerts), /setups, /stats SETUP (its measured statistics), /kill [close] [reason] and "
-        "/release (the paper kill switch)")
+        "/release (the paper kill switch), /positions (open paper positions) and /close N")
 KILL_COMMANDS = ("/kill", "/release")
+PAPER_COMMANDS = ("/positions", "/close")
 
 
 def _not_available(*_: Any) -> str:
@@ -55,6 +58,8 @@ class LiveStatus:
     resume: Callable[[], str] = _not_available
     kill: Callable[[str, str], str] = _not_available  # (chat id, the text after /kill)
     release: Callable[[str], str] = _not_available  # (chat id)
+    positions: Callable[[], str] = _not_available
+    close: Callable[[str], str] = _not_available  # (the text after /close)
 
     @classmethod
     def from_journal(cls, journal: SignalJournal, *, tz: str = "UTC",
@@ -100,6 +105,10 @@ def answer_command(text: str, status: LiveStatus, *, chat: str = "") -> str:
         return status.kill(chat, argument.strip())
     if command == "/release":
         return status.release(chat)
+    if command == "/positions":
+        return status.positions()
+    if command == "/close":
+        return status.close(argument)
     simple = {"/status": status.status, "/signals": status.signals, "/setups": status.setups,
               "/pause": status.pause, "/resume": status.resume}
     if command in simple:
@@ -137,7 +146,7 @@ class TelegramUpdates:
         if message is None or not message.text:
             return 0
         if str(message.chat.id) not in self.allowed:
-            if _command(message.text)[0] in KILL_COMMANDS:
+            if _command(message.text)[0] in KILL_COMMANDS + PAPER_COMMANDS:
                 log.warning("refused %s from chat %s: not a configured chat",
                             _command(message.text)[0], message.chat.id)
             return 0
