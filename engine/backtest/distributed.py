@@ -83,12 +83,14 @@ def connect(scheduler: str | None = None, *, workers: int | None = None) -> Iter
     """A `distributed.Client` to `scheduler` (see `scheduler_address`) or to a new
     `LocalCluster` of `workers` processes (default: every core) on 127.0.0.1, dashboard off;
     closed (and the local cluster stopped) on exit."""
-    from distributed import Client, LocalCluster
+    import dask
+    from dask.distributed import Client, LocalCluster
 
     address = scheduler_address(scheduler)
     if address:
         try:
-            client = Client(address, timeout="10s")
+            with dask.config.set({"distributed.comm.timeouts.connect": "10s"}):
+                client = Client(address)
         except (OSError, TimeoutError) as error:
             raise SourceUnavailable(f"cannot reach the Dask scheduler at {address}: "
                                     f"{error}; is `dask scheduler` running there?") from None
@@ -119,7 +121,7 @@ def gather(client, futures: list, weights: list[int], *, progress: Progress | No
            cancelled: Cancelled_ | None = None, what: str = "variant") -> list:
     """The results of `futures`, in order, reporting progress by `weights` as each finishes;
     on `cancelled()` (or any interruption) every future is cancelled and `Cancelled` raised."""
-    from distributed import as_completed
+    from dask.distributed import as_completed
 
     position = {future.key: i for i, future in enumerate(futures)}
     results: list = [None] * len(futures)
@@ -166,7 +168,7 @@ def trials_on(client, study, spec: LeanSpec, space: dict, *, n_trials: int,
     `IN_FLIGHT` per worker at a time. Invalid parameter sets are told as pruned; a parameter
     set the study scored before re-uses that score (`repeat`)."""
     import optuna
-    from distributed import as_completed
+    from dask.distributed import as_completed
 
     from engine.errors import SetupError
     from engine.setups import apply_parameters

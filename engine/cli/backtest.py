@@ -33,6 +33,28 @@ def _search_inputs(setup: str, symbol: str | None, start: str | None, end: str |
     return version, symbol, candles
 
 
+SCHEDULER_HELP = ("Run on Dask: 'local' (a cluster of this machine's cores) or tcp://HOST:8786 "
+                  "(default: the setting ITA_DASK_SCHEDULER, else in this process)")
+
+
+@contextlib.contextmanager
+def _cluster(scheduler: str | None, workers: int | None):
+    """A Dask client when `--scheduler` (or ITA_DASK_SCHEDULER) asks for one, else None."""
+    from engine.settings import get_settings
+
+    scheduler = scheduler or get_settings().dask_scheduler
+    if not scheduler:
+        yield None
+        return
+    from engine.backtest.distributed import connect
+
+    with connect(scheduler, workers=workers) as client:
+        where = "this machine" if scheduler == "local" else scheduler
+        count = len(client.scheduler_info(n_workers=-1)["workers"])
+        console.print(f"Dask: {count} workers on {where}", style="dim")
+        yield client
+
+
 @contextlib.contextmanager
 def _progress(description: str):
     """A transient rich bar; yields the `progress(fraction, message)` callback engines take."""
@@ -167,6 +189,9 @@ def optimise_command(
                                          "objective and inputs); refused if it was run on "
                                          "other inputs"),
     save: bool = typer.Option(False, help="Save the best parameters as a new setup version"),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP),
+    workers: int = typer.Option(0, help="Workers of a --scheduler local cluster (0 = every "
+                                        "core)"),
 ) -> None:
     """Optimise the setup's `optimise:` ranges with Optuna.
 
@@ -194,12 +219,12 @@ def optimise_command(
         identity = study_identity(rule, candles, symbol=symbol, objective=objective,
                                   min_trades=min_trades, costs=costs, sizing=sizing)
         study = f"{version.id}-v{version.version}-{objective}-{identity_digest(identity)}"
-    with _progress("optimising") as progress:
+    with _cluster(scheduler, workers or None) as client, _progress("optimising") as progress:
         result = optimise(rule, candles, symbol=symbol, objective=objective,
                           n_trials=trials, min_trades=min_trades, costs=costs, sizing=sizing,
                           n_jobs=jobs,
                           storage_dir=get_settings().runs_dir / "optuna", study_name=study,
-                          progress=progress)
+                          progress=progress, client=client)
     resumed = f", resumed after {result.resumed_trials} trials" if result.resumed_trials else ""
     console.print(f"study {result.study_name}{resumed}")
     if result.best_value <= NO_SCORE:
@@ -217,16 +242,19 @@ def sweep_command(
     start: str = typer.Option(None, "--from"), end: str = typer.Option(None, "--to"),
     objective: str = typer.Option("expectancy_r", help="Rank variants by this metric"),
     min_trades: int = typer.Option(10, help="Fewer trades than this scores nothing"),
-    workers: int = typer.Option(0, help="Processes (0 = every core)"),
+    workers: int = typer.Option(0, help="Processes, or workers of a --scheduler local "
+                                        "cluster (0 = every core)"),
     top: int = typer.Option(20, help="Rows to print"),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP),
 ) -> None:
     """Backtest every combination of the setup's stepped `optimise:` ranges, best first."""
     from engine.backtest.optimise import sweep
 
     version, symbol, candles = _search_inputs(setup, symbol, start, end)
-    with _progress("sweeping") as progress:
+    with _cluster(scheduler, workers or None) as client, _progress("sweeping") as progress:
         table = sweep(version.setup, candles, symbol=symbol, objective=objective,
-                      min_trades=min_trades, workers=workers or None, progress=progress)
+                      min_trades=min_trades, workers=workers or None, progress=progress,
+                      client=client)
     console.print(table.drop(columns=["error"]).head(top).to_string(index=False))
     console.print(f"{len(table)} variants on {len(candles):,} bars of {symbol}")
 
@@ -240,15 +268,20 @@ def walkforward_command(
     anchored: bool = typer.Option(False, help="Anchored (growing) train windows"),
     objective: str = typer.Option("expectancy_r"), trials: int = typer.Option(30),
     min_trades: int = typer.Option(5),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP),
+    workers: int = typer.Option(0, help="Workers of a --scheduler local cluster (0 = every "
+                                        "core)"),
 ) -> None:
     """Walk-forward: optimise on each train window, trade the next test window."""
     from engine.backtest.walkforward import walkforward
 
     version, symbol, candles = _search_inputs(setup, symbol, start, end)
-    with _progress("walking forward") as progress:
+    with _cluster(scheduler, workers or None) as client, \
+            _progress("walking forward") as progress:
         result = walkforward(version.setup, candles, symbol=symbol, train_bars=train,
                              test_bars=test, anchored=anchored, objective=objective,
-                             n_trials=trials, min_trades=min_trades, progress=progress)
+                             n_trials=trials, min_trades=min_trades, progress=progress,
+                             client=client)
     console.print(result.windows.to_string(index=False))
     console.print(f"in-sample mean {objective}: {_fmt(result.in_sample_mean)}")
     metrics = dict(result.out_of_sample)

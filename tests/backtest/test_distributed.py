@@ -155,3 +155,23 @@ def test_walkforward_on_the_cluster_equals_walkforward_here(client) -> None:
     pd.testing.assert_frame_equal(there.windows, here.windows)
     pd.testing.assert_frame_equal(there.out_of_sample_trades, here.out_of_sample_trades)
     assert there.out_of_sample == here.out_of_sample
+
+
+def test_ita_sweep_on_a_scheduler_from_the_setting_prints_the_local_table(client, always,
+                                                                          ita_home,
+                                                                          monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+    from engine.demo import run_demo
+
+    run_demo()
+    args = ["sweep", "sma-cross", "--to", "2023-03-04", "--min-trades", "1", "--workers", "1"]
+    here = CliRunner().invoke(app, args)
+    assert here.exit_code == 0, here.output
+    address = client.scheduler.address
+    monkeypatch.setenv("ITA_DASK_SCHEDULER", address)
+    there = CliRunner().invoke(app, args)
+    assert there.exit_code == 0, there.output
+    assert there.output.startswith(f"Dask: 2 workers on {address}\n")
+    assert there.output.split("\n", 1)[1] == here.output
