@@ -107,6 +107,21 @@ def connect(scheduler: str | None = None, *, workers: int | None = None) -> Iter
         yield client
 
 
+@contextlib.contextmanager
+def client_for(scheduler: str | None = None, *, workers: int | None = None) -> Iterator:
+    """`connect(scheduler, workers=)` when `scheduler` (else the setting
+    ``ITA_DASK_SCHEDULER``) names one, else None: the work stays in this process."""
+    if not scheduler:
+        from engine.settings import get_settings
+
+        scheduler = get_settings().dask_scheduler
+    if not scheduler:
+        yield None
+        return
+    with connect(scheduler, workers=workers) as client:
+        yield client
+
+
 def worker_count(client) -> int:
     return max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
 

@@ -40,18 +40,13 @@ SCHEDULER_HELP = ("Run on Dask: 'local' (a cluster of this machine's cores) or t
 @contextlib.contextmanager
 def _cluster(scheduler: str | None, workers: int | None):
     """A Dask client when `--scheduler` (or ITA_DASK_SCHEDULER) asks for one, else None."""
-    from engine.settings import get_settings
+    from engine.backtest.distributed import client_for, worker_count
 
-    scheduler = scheduler or get_settings().dask_scheduler
-    if not scheduler:
-        yield None
-        return
-    from engine.backtest.distributed import connect
-
-    with connect(scheduler, workers=workers) as client:
-        where = "this machine" if scheduler == "local" else scheduler
-        count = len(client.scheduler_info(n_workers=-1)["workers"])
-        console.print(f"Dask: {count} workers on {where}", style="dim")
+    with client_for(scheduler, workers=workers) as client:
+        if client is not None:
+            address = client.scheduler.address
+            where = "this machine" if address.startswith("tcp://127.0.0.1:") else address
+            console.print(f"Dask: {worker_count(client)} workers on {where}", style="dim")
         yield client
 
 

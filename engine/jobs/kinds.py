@@ -66,6 +66,10 @@ class _SearchParams(_Params):
     min_trades: int = Field(10, ge=0, description="Fewer trades than this scores nothing")
     ranges: dict[str, ParamRange] | None = Field(
         None, description="Replace the setup's `optimise:` ranges for this run only")
+    scheduler: str | None = Field(
+        None, max_length=300, description="Run on Dask: 'local' (this machine's cores) or "
+                                          "tcp://HOST:8786; none: the setting "
+                                          "ITA_DASK_SCHEDULER, else in the job's process")
 
     _safe_setup_ref = field_validator("setup")(_checked_setup_ref)
 

@@ -173,5 +173,28 @@ def test_ita_sweep_on_a_scheduler_from_the_setting_prints_the_local_table(client
     monkeypatch.setenv("ITA_DASK_SCHEDULER", address)
     there = CliRunner().invoke(app, args)
     assert there.exit_code == 0, there.output
-    assert there.output.startswith(f"Dask: 2 workers on {address}\n")
+    assert there.output.startswith("Dask: 2 workers on this machine\n")
     assert there.output.split("\n", 1)[1] == here.output
+
+
+def test_a_sweep_job_on_a_scheduler_writes_the_table_of_the_job_run_here(client, always,
+                                                                        ita_home) -> None:
+    from engine.backtest.research import ResearchStore, run_sweep
+    from engine.demo import run_demo
+    from engine.jobs import kinds
+
+    run_demo()
+    small = {"setup": "sma-cross", "symbol": "BTC/USDT", "start": "2023-03-01",
+             "end": "2023-03-03", "min_trades": 1, "workers": 1,
+             "ranges": {"conditions.cross.fast": {"low": 5, "high": 15, "step": 5},
+                        "conditions.cross.slow": {"low": 30, "high": 60, "step": 10}}}
+    seen = []
+    run_sweep(kinds.SweepParams(**small), lambda f, m: None,
+              job_id="20230101T000000000000-sweep-here00")
+    run_sweep(kinds.SweepParams(**small, scheduler=client.scheduler.address),
+              lambda f, m: seen.append(m), job_id="20230101T000000000000-sweep-there0")
+    store = ResearchStore.from_settings()
+    here = store.load("20230101T000000000000-sweep-here00").frames["trials"]
+    there = store.load("20230101T000000000000-sweep-there0").frames["trials"]
+    pd.testing.assert_frame_equal(there, here)
+    assert seen[-1] == "variant 12/12"
