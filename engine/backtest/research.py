@@ -292,6 +292,49 @@ def run_walkforward(params, progress: Progress, *, job_id: str) -> dict:
             "out_of_sample_expectancy_r": result.out_of_sample.get("expectancy_r")}
 
 
+def run_grid(params, progress: Progress, *, job_id: str) -> dict:
+    """Setups x symbols x their stepped ranges x windows as one job on Dask (a local cluster
+    when no scheduler is set): ``runs/grids/<job-id>/`` holds ``summary.json`` and
+    ``trials.parquet`` (``setup``, ``symbol``, ``window``, the parameters, ``value``, the
+    sweep metrics; best first within each cell)."""
+    from engine.adapters.store import CandleStore
+    from engine.backtest.distributed import GridCell, connect, grid, grid_cells
+    from engine.pipeline import load_candles
+    from engine.settings import get_settings
+    from engine.setups.store import SetupStore
+
+    setups, store, candles = SetupStore.from_settings(), CandleStore.from_settings(), {}
+    cells: list[GridCell] = []
+    refs = []
+    for ref in params.setups:
+        version = setups.load(ref)
+        refs.append(f"{version.id}@{version.version}")
+        setup = version.setup
+        frames = {}
+        for symbol in params.symbols or setup.market.symbols:
+            key = (symbol, setup.market.timeframe)
+            if key not in candles:
+                candles[key] = load_candles(store, symbol, setup.market.timeframe,
+                                            start=params.start, end=params.end)
+            if not len(candles[key]):
+                raise DataError(f"no {setup.market.timeframe} candles of {symbol} between "
+                                f"{params.start or 'the first bar'} and "
+                                f"{params.end or 'the last'}")
+            frames[symbol] = candles[key]
+        cells += grid_cells([setup], frames, windows=params.windows)
+    with connect(params.scheduler or get_settings().dask_scheduler or "local",
+                 workers=params.workers) as client:
+        table = grid(client, cells, objective=params.objective, min_trades=params.min_trades,
+                     progress=progress)
+    table = table.astype({"value": "float64"})
+    summary = {"kind": "grid", "job_id": job_id, "setups": refs,
+               "symbols": sorted({cell.symbol for cell in cells}), "windows": params.windows,
+               "cells": len(cells), "variants": int(len(table)), "objective": params.objective,
+               "min_trades": params.min_trades, "start": params.start, "end": params.end}
+    ResearchStore(get_settings().runs_dir / "grids").write(job_id, summary, {"trials": table})
+    return {"grid": job_id, "cells": len(cells), "variants": int(len(table))}
+
+
 def _in_sample_equity(inputs: _Inputs, windows: pd.DataFrame) -> pd.DataFrame:
     """Each window's chosen parameters simulated on its train window: ``window``, ``equity``
     (starting at the account's initial equity), indexed by bar time."""

@@ -285,9 +285,45 @@ def walkforward_command(
                                  title="out of sample, all test windows stitched"))
 
 
+def grid_command(
+    setups: list[str] = typer.Argument(..., help="Setup ids or id@version"),
+    symbol: list[str] = typer.Option(None, help="Symbols (repeat; default: each setup's)"),
+    start: str = typer.Option(None, "--from"), end: str = typer.Option(None, "--to"),
+    windows: int = typer.Option(1, help="Consecutive windows of the range, each swept"),
+    objective: str = typer.Option("expectancy_r", help="Rank variants by this metric"),
+    min_trades: int = typer.Option(10, help="Fewer trades than this scores nothing"),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP.replace("else in this process",
+                                                                    "else this machine")),
+    workers: int = typer.Option(0, help="Workers of a local cluster (0 = every core)"),
+    top: int = typer.Option(3, help="Rows to print per cell"),
+) -> None:
+    """Sweep setups x symbols x their stepped ranges x windows as one job on Dask; writes
+    runs/grids/<job-id>/."""
+    import datetime as dt
+    import secrets
+
+    from engine.backtest.research import ResearchStore, run_grid
+    from engine.jobs.kinds import GridParams
+    from engine.settings import get_settings
+
+    params = GridParams(setups=setups, symbols=symbol or None, start=start, end=end,
+                        windows=windows, objective=objective, min_trades=min_trades,
+                        scheduler=scheduler, workers=workers or None)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")  # as the job bus names jobs
+    job_id = f"{stamp}-grid-{secrets.token_hex(3)}"
+    with _progress("grid") as progress:
+        done = run_grid(params, progress, job_id=job_id)
+    table = ResearchStore(get_settings().runs_dir / "grids").load(job_id).frames["trials"]
+    best = table.groupby(["setup", "symbol", "window"], sort=False).head(top)
+    console.print(best.drop(columns=["error"]).to_string(index=False))
+    console.print(f"{done['variants']:,} variants in {done['cells']} cells: "
+                  f"runs/grids/{job_id}/")
+
+
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_command)
     app.add_typer(runs_app, name="runs")
     app.command("optimise")(optimise_command)
     app.command("sweep")(sweep_command)
     app.command("walkforward")(walkforward_command)
+    app.command("grid")(grid_command)

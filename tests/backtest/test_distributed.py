@@ -198,3 +198,31 @@ def test_a_sweep_job_on_a_scheduler_writes_the_table_of_the_job_run_here(client,
     there = store.load("20230101T000000000000-sweep-there0").frames["trials"]
     pd.testing.assert_frame_equal(there, here)
     assert seen[-1] == "variant 12/12"
+
+
+def test_a_grid_job_sweeps_every_setup_and_window_and_ita_grid_prints_it(client, ita_home,
+                                                                       monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from engine.backtest.research import ResearchStore, run_grid
+    from engine.cli import app
+    from engine.demo import run_demo
+    from engine.jobs import kinds
+    from engine.settings import get_settings
+
+    run_demo()
+    monkeypatch.setenv("ITA_DASK_SCHEDULER", client.scheduler.address)
+    params = kinds.GridParams(setups=["sma-cross"], start="2023-03-01", end="2023-03-03",
+                              windows=2, min_trades=1)
+    seen = []
+    done = run_grid(params, lambda f, m: seen.append(f), job_id="20230101T000000000000-grid-aaaaaa")
+    table = ResearchStore(get_settings().runs_dir / "grids").load(
+        "20230101T000000000000-grid-aaaaaa").frames["trials"]
+    assert done["cells"] == 2 and list(table["window"].unique()) == ["w0", "w1"]
+    assert len(table) == done["variants"] and seen[-1] == 1.0
+    with pytest.raises(Exception, match="is not an objective"):
+        kinds.GridParams(setups=["sma-cross"], objective="profit")
+    shown = CliRunner().invoke(app, ["grid", "sma-cross", "--from", "2023-03-01", "--to",
+                                     "2023-03-03", "--min-trades", "1", "--top", "1"])
+    assert shown.exit_code == 0, shown.output
+    assert f"{len(table) // 2:,} variants in 1 cells" in shown.output
