@@ -316,7 +316,8 @@ def grid_command(
     table = ResearchStore(get_settings().runs_dir / "grids").load(job_id).frames["trials"]
     best = table.groupby(["setup", "symbol", "window"], sort=False).head(top)
     console.print(best.drop(columns=["error"]).to_string(index=False))
-    console.print(f"{done['variants']:,} variants in {done['cells']} cells: "
+    cells = f"{done['cells']} cell{'s' if done['cells'] != 1 else ''}"
+    console.print(f"{done['variants']:,} variants in {cells}: "
                   f"runs/grids/{job_id}/")
 
 

@@ -225,4 +225,4 @@ def test_a_grid_job_sweeps_every_setup_and_window_and_ita_grid_prints_it(client,
     shown = CliRunner().invoke(app, ["grid", "sma-cross", "--from", "2023-03-01", "--to",
                                      "2023-03-03", "--min-trades", "1", "--top", "1"])
     assert shown.exit_code == 0, shown.output
-    assert f"{len(table) // 2:,} variants in 1 cells" in shown.output
+    assert f"{len(table) // 2:,} variants in 1 cell:" in shown.output
