@@ -21,7 +21,8 @@ from bench._common import Result, quick
 HERE = Path(__file__).resolve().parent
 # live_eval (s-evalspeed's bench/live_eval.py) joins by itself once its module exists
 SECTIONS = ["data", "detect", "setups", "backtest"] + [
-    name for name in ("live_latency", "live_eval", "kb", "learn") if (HERE / f"{name}.py").exists()]
+    name for name in ("live_latency", "live_eval", "kb", "learn", "scale")
+    if (HERE / f"{name}.py").exists()]
 OUT = HERE.parent / "BENCHMARKS.md"
 
 

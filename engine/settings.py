@@ -118,6 +118,10 @@ class Settings(BaseSettings):
                                               "asks for it (a bar the exchange has not closed "
                                               "yet is asked for again 2 s later)")
 
+    dask_scheduler: str | None = Field(
+        default=None, description="Dask scheduler (tcp://HOST:8786) that sweeps, studies and "
+                                  "walk-forward run on with --scheduler; none or 'local': a "
+                                  "cluster of this machine's cores")
     kb_max_file_mb: float = Field(
         default=100.0, gt=0, le=10_000, description="Largest file (MB) the knowledge base "
                                                     "accepts; bigger files are refused with a "
@@ -134,7 +138,7 @@ class Settings(BaseSettings):
         parse_timezone(value, field="ITA_DISPLAY_TZ", error=ConfigurationError)
         return value.strip()
 
-    @field_validator("llm_base_url", "llm_model", mode="before")
+    @field_validator("llm_base_url", "llm_model", "dask_scheduler", mode="before")
     @classmethod
     def _empty_text_is_none(cls, value):
         return None if isinstance(value, str) and not value.strip() else value

@@ -149,7 +149,7 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
              n_trials: int = 100, min_trades: int = 10, costs: Costs | None = None,
              sizing: Sizing | None = None, storage_dir: Path | None = None,
              study_name: str | None = None, n_jobs: int = 1, seed: int = 7,
-             progress: Progress | None = None) -> OptimiseResult:
+             progress: Progress | None = None, client=None) -> OptimiseResult:
     """Search the setup's `optimise:` ranges for the best `objective`.
 
     With `storage_dir` the study is kept in ``<storage_dir>/<study_name>.db`` and a later call
@@ -158,6 +158,9 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
     past the trials already held so it does not replay them. A stored study records its
     `study_identity`; resuming it on any other input (symbol, data range or content, costs,
     sizing, objective, minimum trades, rule or ranges) raises `ConfigurationError`.
+
+    With a Dask `client` the trials are scored on its workers and told back to this one study
+    (`engine.backtest.distributed.trials_on`); `n_jobs` is then unused.
     """
     if objective not in OBJECTIVES:
         raise SetupError(f"objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
@@ -174,9 +177,19 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
                                                 objective=objective, min_trades=min_trades,
                                                 costs=costs, sizing=sizing))
     resumed = len(study.trials)
-    study.sampler = optuna.samplers.TPESampler(seed=seed + resumed)
+    study.sampler = optuna.samplers.TPESampler(seed=seed + resumed,
+                                               constant_liar=client is not None)
     done = [0]
-    runner = LeanRunner(LeanSpec(setup, candles, symbol, objective, min_trades, costs, sizing))
+    spec = LeanSpec(setup, candles, symbol, objective, min_trades, costs, sizing)
+    if client is not None:
+        from engine.backtest.distributed import trials_on
+
+        runner_for(spec)  # the candles checked here, before anything is sent
+        forget(spec)
+        trials_on(client, study, spec, space, n_trials=n_trials, suggest=_suggest,
+                  repeat=_repeat, no_score=NO_SCORE, progress=progress)
+        return _result(study, storage, resumed)
+    runner = LeanRunner(spec)
 
     def run(trial: optuna.Trial) -> float:
         values = {path: _suggest(trial, path, r) for path, r in space.items()}
@@ -199,6 +212,10 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
         return value
 
     study.optimize(run, n_trials=n_trials, n_jobs=n_jobs)
+    return _result(study, storage, resumed)
+
+
+def _result(study: optuna.Study, storage: str, resumed: int) -> OptimiseResult:
     trials = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state"))
     return OptimiseResult(study.best_params, study.best_value, trials, study.study_name,
                           storage, resumed)
@@ -226,7 +243,8 @@ def _open_study(name: str, storage_dir: Path | None, identity: dict[str, str]
 def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
           values: dict[str, list[float]] | None = None, objective: str = "expectancy_r",
           min_trades: int = 10, costs: Costs | None = None, sizing: Sizing | None = None,
-          workers: int | None = None, progress: Progress | None = None) -> pd.DataFrame:
+          workers: int | None = None, progress: Progress | None = None, client=None,
+          cancelled: Callable[[], bool] | None = None) -> pd.DataFrame:
     """Every combination of `values` (default: the grid of the setup's stepped ranges), best
     first: one row per variant with its parameters, objective value and main metrics.
 
@@ -235,25 +253,24 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     from this one, so the candles are shared, not copied or pickled, and each worker keeps its
     own detection cache; by default every core, but this process alone for a sweep too small
     to repay forking workers (variants x bars under `PARALLEL_FROM`).
+
+    With a Dask `client` the chunks run on its workers instead (`engine.backtest.distributed`;
+    a sweep under `distributed.DASK_FROM` variants x bars still runs here), and
+    `cancelled()`, asked after each chunk, cancels them.
     """
     if objective not in OBJECTIVES:
         raise SetupError(f"objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
-    values = values or grid(parameter_space(setup))
-    if not values:
-        raise SetupError(f"setup {setup.id} declares no `optimise:` ranges")
-    paths = list(values)
-    variants = [dict(zip(paths, combo, strict=True))
-                for combo in itertools.product(*values.values())]
+    variants = sweep_variants(setup, values)
+    paths = list(variants[0])
     spec = LeanSpec(setup, candles, symbol, objective, min_trades,
                     costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps),
                     sizing or Sizing("risk_percent", setup.risk.percent))
     runner_for(spec)  # candles checked once, before any worker is forked
-    rows: list[dict] = []
     try:
-        for chunk in _chunks(spec, variants, _workers(workers, len(variants), len(candles))):
-            rows.extend(chunk)
-            if progress:
-                progress(len(rows) / len(variants), f"variant {len(rows)}/{len(variants)}")
+        if client is not None and _on_cluster(len(variants), len(candles)):
+            rows = _on_client(client, spec, variants, progress, cancelled)
+        else:
+            rows = _in_process(spec, variants, workers, len(candles), progress)
     finally:
         forget(spec)  # the detections cached for this sweep are not kept past it
     if len(rows) != len(variants) or any(
@@ -263,6 +280,39 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
                            "that do not match them one to one")
     table = pd.DataFrame(rows)
     return table.sort_values("value", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def sweep_variants(setup: Setup, values: dict[str, list[float]] | None = None) -> list[dict]:
+    """Every combination of `values` (default: the grid of the setup's stepped ranges), as
+    parameter dicts in grid order."""
+    values = values or grid(parameter_space(setup))
+    if not values:
+        raise SetupError(f"setup {setup.id} declares no `optimise:` ranges")
+    paths = list(values)
+    return [dict(zip(paths, combo, strict=True)) for combo in itertools.product(*values.values())]
+
+
+def _on_cluster(variants: int, bars: int) -> bool:
+    from engine.backtest.distributed import DASK_FROM
+
+    return variants * bars >= DASK_FROM
+
+
+def _on_client(client, spec: LeanSpec, variants: list[dict], progress, cancelled) -> list[dict]:
+    from engine.backtest.distributed import run_variants
+
+    forget(spec)  # scored on the workers: nothing kept here
+    return run_variants(client, spec, variants, progress=progress, cancelled=cancelled)
+
+
+def _in_process(spec: LeanSpec, variants: list[dict], workers: int | None, bars: int,
+                progress) -> list[dict]:
+    rows: list[dict] = []
+    for chunk in _chunks(spec, variants, _workers(workers, len(variants), bars)):
+        rows.extend(chunk)
+        if progress:
+            progress(len(rows) / len(variants), f"variant {len(rows)}/{len(variants)}")
+    return rows
 
 
 PARALLEL_FROM = 20_000_000  # variants x bars: below this, forking workers costs more than

@@ -175,6 +175,13 @@ def _summary(kind: str, job_id: str, inputs: _Inputs, params) -> dict:
             "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
 
+def client_for(scheduler: str | None, *, workers: int | None = None):
+    """The job's Dask client, or None (`engine.backtest.distributed.client_for`)."""
+    from engine.backtest.distributed import client_for as connect
+
+    return connect(scheduler, workers=workers)
+
+
 def run_optimise(params, progress: Progress, *, job_id: str) -> dict:
     """An Optuna study of `params.trials` trials, resumable under its job id."""
     import optuna
@@ -192,10 +199,12 @@ def run_optimise(params, progress: Progress, *, job_id: str) -> dict:
         done = held + round(fraction * remaining)
         progress(done / params.trials, f"trial {done}/{params.trials}")
 
-    result = optimise(inputs.setup, inputs.candles, symbol=inputs.symbol,
-                      objective=params.objective, n_trials=remaining,
-                      min_trades=params.min_trades, costs=inputs.costs, sizing=inputs.sizing,
-                      storage_dir=storage_dir, study_name=study_name, progress=overall)
+    with client_for(params.scheduler) as client:
+        result = optimise(inputs.setup, inputs.candles, symbol=inputs.symbol,
+                          objective=params.objective, n_trials=remaining,
+                          min_trades=params.min_trades, costs=inputs.costs,
+                          sizing=inputs.sizing, storage_dir=storage_dir, study_name=study_name,
+                          progress=overall, client=client)
     states = result.trials["state"]
     pruned = int((states == optuna.trial.TrialState.PRUNED.name).sum())  # invalid parameters
     trials = result.trials[states == optuna.trial.TrialState.COMPLETE.name]
@@ -235,10 +244,11 @@ def run_sweep(params, progress: Progress, *, job_id: str) -> dict:
     from engine.backtest.optimise import sweep
 
     inputs = _inputs(params)
-    table = sweep(inputs.setup, inputs.candles, symbol=inputs.symbol,
-                  objective=params.objective, min_trades=params.min_trades,
-                  costs=inputs.costs, sizing=inputs.sizing, workers=params.workers,
-                  progress=progress)
+    with client_for(params.scheduler, workers=params.workers) as client:
+        table = sweep(inputs.setup, inputs.candles, symbol=inputs.symbol,
+                      objective=params.objective, min_trades=params.min_trades,
+                      costs=inputs.costs, sizing=inputs.sizing, workers=params.workers,
+                      progress=progress, client=client)
     table = table.astype({"value": "float64"})
     best = table.iloc[0] if len(table) and pd.notna(table["value"].iloc[0]) else None
     paths = list(inputs.setup.optimise)
@@ -255,11 +265,13 @@ def run_walkforward(params, progress: Progress, *, job_id: str) -> dict:
     from engine.backtest.walkforward import walkforward
 
     inputs = _inputs(params)
-    result = walkforward(inputs.setup, inputs.candles, symbol=inputs.symbol,
-                         train_bars=params.train_bars, test_bars=params.test_bars,
-                         anchored=params.anchored, objective=params.objective,
-                         n_trials=params.trials, min_trades=params.min_trades,
-                         costs=inputs.costs, sizing=inputs.sizing, progress=progress)
+    with client_for(params.scheduler) as client:
+        result = walkforward(inputs.setup, inputs.candles, symbol=inputs.symbol,
+                             train_bars=params.train_bars, test_bars=params.test_bars,
+                             anchored=params.anchored, objective=params.objective,
+                             n_trials=params.trials, min_trades=params.min_trades,
+                             costs=inputs.costs, sizing=inputs.sizing, progress=progress,
+                             client=client)
     windows = result.windows.copy()
     for path in inputs.setup.optimise:
         windows[f"param:{path}"] = [p.get(path) for p in windows["params"]]
@@ -278,6 +290,49 @@ def run_walkforward(params, progress: Progress, *, job_id: str) -> dict:
     ResearchStore.from_settings().write(job_id, summary, frames)
     return {"research": job_id, "windows": int(len(windows)),
             "out_of_sample_expectancy_r": result.out_of_sample.get("expectancy_r")}
+
+
+def run_grid(params, progress: Progress, *, job_id: str) -> dict:
+    """Setups x symbols x their stepped ranges x windows as one job on Dask (a local cluster
+    when no scheduler is set): ``runs/grids/<job-id>/`` holds ``summary.json`` and
+    ``trials.parquet`` (``setup``, ``symbol``, ``window``, the parameters, ``value``, the
+    sweep metrics; best first within each cell)."""
+    from engine.adapters.store import CandleStore
+    from engine.backtest.distributed import GridCell, connect, grid, grid_cells
+    from engine.pipeline import load_candles
+    from engine.settings import get_settings
+    from engine.setups.store import SetupStore
+
+    setups, store, candles = SetupStore.from_settings(), CandleStore.from_settings(), {}
+    cells: list[GridCell] = []
+    refs = []
+    for ref in params.setups:
+        version = setups.load(ref)
+        refs.append(f"{version.id}@{version.version}")
+        setup = version.setup
+        frames = {}
+        for symbol in params.symbols or setup.market.symbols:
+            key = (symbol, setup.market.timeframe)
+            if key not in candles:
+                candles[key] = load_candles(store, symbol, setup.market.timeframe,
+                                            start=params.start, end=params.end)
+            if not len(candles[key]):
+                raise DataError(f"no {setup.market.timeframe} candles of {symbol} between "
+                                f"{params.start or 'the first bar'} and "
+                                f"{params.end or 'the last'}")
+            frames[symbol] = candles[key]
+        cells += grid_cells([setup], frames, windows=params.windows)
+    with connect(params.scheduler or get_settings().dask_scheduler or "local",
+                 workers=params.workers) as client:
+        table = grid(client, cells, objective=params.objective, min_trades=params.min_trades,
+                     progress=progress)
+    table = table.astype({"value": "float64"})
+    summary = {"kind": "grid", "job_id": job_id, "setups": refs,
+               "symbols": sorted({cell.symbol for cell in cells}), "windows": params.windows,
+               "cells": len(cells), "variants": int(len(table)), "objective": params.objective,
+               "min_trades": params.min_trades, "start": params.start, "end": params.end}
+    ResearchStore(get_settings().runs_dir / "grids").write(job_id, summary, {"trials": table})
+    return {"grid": job_id, "cells": len(cells), "variants": int(len(table))}
 
 
 def _in_sample_equity(inputs: _Inputs, windows: pd.DataFrame) -> pd.DataFrame:

@@ -51,13 +51,17 @@ class WalkForward:
 def walkforward(setup: Setup, candles: pd.DataFrame, *, symbol: str, train_bars: int,
                 test_bars: int, anchored: bool = False, objective: str = "expectancy_r",
                 n_trials: int = 30, min_trades: int = 5, costs: Costs | None = None,
-                sizing: Sizing | None = None, progress: Progress | None = None) -> WalkForward:
+                sizing: Sizing | None = None, progress: Progress | None = None,
+                client=None) -> WalkForward:
     """Optimise on each train window, trade the next test window with the chosen parameters;
     see the module docstring for every convention.
 
     >>> result = walkforward(setup, candles, symbol="BTC/USDT", train_bars=4000,
     ...                      test_bars=1000)  # doctest: +SKIP
     >>> result.out_of_sample["expectancy_r"]  # doctest: +SKIP
+
+    With a Dask `client` each window's study runs as one task on its workers (the same answers:
+    each study is seeded and independent).
     """
     costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
     sizing = sizing or Sizing("risk_percent", setup.risk.percent)
@@ -66,11 +70,17 @@ def walkforward(setup: Setup, candles: pd.DataFrame, *, symbol: str, train_bars:
         raise SetupError(f"walk-forward needs at least {train_bars + test_bars} bars, the range "
                          f"has {len(candles)}")
     rows, parts = [], []
+    trains = [candles.iloc[0 if anchored else start: start + train_bars] for start in starts]
+    study = {"symbol": symbol, "objective": objective, "n_trials": n_trials,
+             "min_trades": min_trades, "costs": costs, "sizing": sizing}
+    if client is not None:
+        from engine.backtest.distributed import best_of_windows
+
+        found = best_of_windows(client, setup, trains, progress=progress, **study)
     for number, start in enumerate(starts):
         test_lo, test_hi = start + train_bars, start + train_bars + test_bars
-        train = candles.iloc[0 if anchored else start: test_lo]
-        best = optimise(setup, train, symbol=symbol, objective=objective, n_trials=n_trials,
-                        min_trades=min_trades, costs=costs, sizing=sizing)
+        train = trains[number]
+        best = found[number] if client is not None else optimise(setup, train, **study)
         chosen = apply_parameters(setup, best.best_params)
         signals = compile_setup(chosen)(candles.iloc[:test_hi], symbol=symbol)
         inside = signals["known_at"] >= candles.index[test_lo]
@@ -79,7 +89,7 @@ def walkforward(setup: Setup, candles: pd.DataFrame, *, symbol: str, train_bars:
                      "train_end": train.index[-1], "test_start": candles.index[test_lo],
                      "test_end": candles.index[test_hi - 1], "params": best.best_params,
                      "in_sample": best.best_value if best.best_value > NO_SCORE else None})
-        if progress:
+        if progress and client is None:
             progress((number + 1) / len(starts), f"window {number + 1}/{len(starts)}")
     first = starts[0] + train_bars
     span = candles.iloc[first:]

@@ -33,6 +33,23 @@ def _search_inputs(setup: str, symbol: str | None, start: str | None, end: str |
     return version, symbol, candles
 
 
+SCHEDULER_HELP = ("Run on Dask: 'local' (a cluster of this machine's cores) or tcp://HOST:8786 "
+                  "(default: the setting ITA_DASK_SCHEDULER, else in this process)")
+
+
+@contextlib.contextmanager
+def _cluster(scheduler: str | None, workers: int | None):
+    """A Dask client when `--scheduler` (or ITA_DASK_SCHEDULER) asks for one, else None."""
+    from engine.backtest.distributed import client_for, worker_count
+
+    with client_for(scheduler, workers=workers) as client:
+        if client is not None:
+            address = client.scheduler.address
+            where = "this machine" if address.startswith("tcp://127.0.0.1:") else address
+            console.print(f"Dask: {worker_count(client)} workers on {where}", style="dim")
+        yield client
+
+
 @contextlib.contextmanager
 def _progress(description: str):
     """A transient rich bar; yields the `progress(fraction, message)` callback engines take."""
@@ -167,6 +184,9 @@ def optimise_command(
                                          "objective and inputs); refused if it was run on "
                                          "other inputs"),
     save: bool = typer.Option(False, help="Save the best parameters as a new setup version"),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP),
+    workers: int = typer.Option(0, help="Workers of a --scheduler local cluster (0 = every "
+                                        "core)"),
 ) -> None:
     """Optimise the setup's `optimise:` ranges with Optuna.
 
@@ -194,12 +214,12 @@ def optimise_command(
         identity = study_identity(rule, candles, symbol=symbol, objective=objective,
                                   min_trades=min_trades, costs=costs, sizing=sizing)
         study = f"{version.id}-v{version.version}-{objective}-{identity_digest(identity)}"
-    with _progress("optimising") as progress:
+    with _cluster(scheduler, workers or None) as client, _progress("optimising") as progress:
         result = optimise(rule, candles, symbol=symbol, objective=objective,
                           n_trials=trials, min_trades=min_trades, costs=costs, sizing=sizing,
                           n_jobs=jobs,
                           storage_dir=get_settings().runs_dir / "optuna", study_name=study,
-                          progress=progress)
+                          progress=progress, client=client)
     resumed = f", resumed after {result.resumed_trials} trials" if result.resumed_trials else ""
     console.print(f"study {result.study_name}{resumed}")
     if result.best_value <= NO_SCORE:
@@ -217,16 +237,19 @@ def sweep_command(
     start: str = typer.Option(None, "--from"), end: str = typer.Option(None, "--to"),
     objective: str = typer.Option("expectancy_r", help="Rank variants by this metric"),
     min_trades: int = typer.Option(10, help="Fewer trades than this scores nothing"),
-    workers: int = typer.Option(0, help="Processes (0 = every core)"),
+    workers: int = typer.Option(0, help="Processes, or workers of a --scheduler local "
+                                        "cluster (0 = every core)"),
     top: int = typer.Option(20, help="Rows to print"),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP),
 ) -> None:
     """Backtest every combination of the setup's stepped `optimise:` ranges, best first."""
     from engine.backtest.optimise import sweep
 
     version, symbol, candles = _search_inputs(setup, symbol, start, end)
-    with _progress("sweeping") as progress:
+    with _cluster(scheduler, workers or None) as client, _progress("sweeping") as progress:
         table = sweep(version.setup, candles, symbol=symbol, objective=objective,
-                      min_trades=min_trades, workers=workers or None, progress=progress)
+                      min_trades=min_trades, workers=workers or None, progress=progress,
+                      client=client)
     console.print(table.drop(columns=["error"]).head(top).to_string(index=False))
     console.print(f"{len(table)} variants on {len(candles):,} bars of {symbol}")
 
@@ -240,15 +263,20 @@ def walkforward_command(
     anchored: bool = typer.Option(False, help="Anchored (growing) train windows"),
     objective: str = typer.Option("expectancy_r"), trials: int = typer.Option(30),
     min_trades: int = typer.Option(5),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP),
+    workers: int = typer.Option(0, help="Workers of a --scheduler local cluster (0 = every "
+                                        "core)"),
 ) -> None:
     """Walk-forward: optimise on each train window, trade the next test window."""
     from engine.backtest.walkforward import walkforward
 
     version, symbol, candles = _search_inputs(setup, symbol, start, end)
-    with _progress("walking forward") as progress:
+    with _cluster(scheduler, workers or None) as client, \
+            _progress("walking forward") as progress:
         result = walkforward(version.setup, candles, symbol=symbol, train_bars=train,
                              test_bars=test, anchored=anchored, objective=objective,
-                             n_trials=trials, min_trades=min_trades, progress=progress)
+                             n_trials=trials, min_trades=min_trades, progress=progress,
+                             client=client)
     console.print(result.windows.to_string(index=False))
     console.print(f"in-sample mean {objective}: {_fmt(result.in_sample_mean)}")
     metrics = dict(result.out_of_sample)
@@ -257,9 +285,46 @@ def walkforward_command(
                                  title="out of sample, all test windows stitched"))
 
 
+def grid_command(
+    setups: list[str] = typer.Argument(..., help="Setup ids or id@version"),
+    symbol: list[str] = typer.Option(None, help="Symbols (repeat; default: each setup's)"),
+    start: str = typer.Option(None, "--from"), end: str = typer.Option(None, "--to"),
+    windows: int = typer.Option(1, help="Consecutive windows of the range, each swept"),
+    objective: str = typer.Option("expectancy_r", help="Rank variants by this metric"),
+    min_trades: int = typer.Option(10, help="Fewer trades than this scores nothing"),
+    scheduler: str = typer.Option(None, help=SCHEDULER_HELP.replace("else in this process",
+                                                                    "else this machine")),
+    workers: int = typer.Option(0, help="Workers of a local cluster (0 = every core)"),
+    top: int = typer.Option(3, help="Rows to print per cell"),
+) -> None:
+    """Sweep setups x symbols x their stepped ranges x windows as one job on Dask; writes
+    runs/grids/<job-id>/."""
+    import datetime as dt
+    import secrets
+
+    from engine.backtest.research import ResearchStore, run_grid
+    from engine.jobs.kinds import GridParams
+    from engine.settings import get_settings
+
+    params = GridParams(setups=setups, symbols=symbol or None, start=start, end=end,
+                        windows=windows, objective=objective, min_trades=min_trades,
+                        scheduler=scheduler, workers=workers or None)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")  # as the job bus names jobs
+    job_id = f"{stamp}-grid-{secrets.token_hex(3)}"
+    with _progress("grid") as progress:
+        done = run_grid(params, progress, job_id=job_id)
+    table = ResearchStore(get_settings().runs_dir / "grids").load(job_id).frames["trials"]
+    best = table.groupby(["setup", "symbol", "window"], sort=False).head(top)
+    console.print(best.drop(columns=["error"]).to_string(index=False))
+    cells = f"{done['cells']} cell{'s' if done['cells'] != 1 else ''}"
+    console.print(f"{done['variants']:,} variants in {cells}: "
+                  f"runs/grids/{job_id}/")
+
+
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_command)
     app.add_typer(runs_app, name="runs")
     app.command("optimise")(optimise_command)
     app.command("sweep")(sweep_command)
     app.command("walkforward")(walkforward_command)
+    app.command("grid")(grid_command)

@@ -66,6 +66,10 @@ class _SearchParams(_Params):
     min_trades: int = Field(10, ge=0, description="Fewer trades than this scores nothing")
     ranges: dict[str, ParamRange] | None = Field(
         None, description="Replace the setup's `optimise:` ranges for this run only")
+    scheduler: str | None = Field(
+        None, max_length=300, description="Run on Dask: 'local' (this machine's cores) or "
+                                          "tcp://HOST:8786; none: the setting "
+                                          "ITA_DASK_SCHEDULER, else in the job's process")
 
     _safe_setup_ref = field_validator("setup")(_checked_setup_ref)
 
@@ -91,6 +95,37 @@ class WalkforwardParams(_SearchParams):
     test_bars: int = Field(500, ge=1, description="Bars per test window")
     anchored: bool = Field(False, description="Train windows grow from the first bar")
     trials: int = Field(30, ge=1, le=100_000, description="Optuna trials per train window")
+
+
+class GridParams(_Params):
+    setups: list[str] = Field(min_length=1, max_length=100,
+                              description="Setup ids or id@version, each swept over its "
+                                          "stepped `optimise:` ranges")
+    symbols: list[str] | None = Field(None, max_length=500,
+                                      description="Symbols (default: each setup's own)")
+    start: str | None = None
+    end: str | None = None
+    windows: int = Field(1, ge=1, le=100, description="Consecutive windows of each symbol's "
+                                                      "range, each swept on its own")
+    objective: str = Field("expectancy_r", description="The metric variants are ranked by")
+    min_trades: int = Field(10, ge=0, description="Fewer trades than this scores nothing")
+    scheduler: str | None = Field(None, max_length=300,
+                                  description="Dask scheduler tcp://HOST:8786 (default: "
+                                              "ITA_DASK_SCHEDULER, else this machine)")
+    workers: int | None = Field(None, ge=1, le=256,
+                                description="Workers of a local cluster (None: every core)")
+
+    @field_validator("setups")
+    @classmethod
+    def _safe_setup_refs(cls, values: list[str]) -> list[str]:
+        return [_checked_setup_ref(cls, value) for value in values]
+
+    @field_validator("objective")
+    @classmethod
+    def _known_objective(cls, value: str) -> str:
+        if value not in OBJECTIVES:
+            raise ValueError(f"{value!r} is not an objective; use one of {', '.join(OBJECTIVES)}")
+        return value
 
 
 class SelftestParams(_Params):
@@ -317,6 +352,12 @@ def _walkforward(params: WalkforwardParams, progress, *, job_id: str) -> dict:
     return run_walkforward(params, progress, job_id=job_id)
 
 
+def _grid(params: GridParams, progress, *, job_id: str) -> dict:
+    from engine.backtest.research import run_grid
+
+    return run_grid(params, progress, job_id=job_id)
+
+
 def _kb_ingest(params: KbIngestParams, progress, *, job_id: str) -> dict:
     from pathlib import Path
 
@@ -353,6 +394,7 @@ KINDS = {"backtest": Kind(BacktestParams, _backtest, requeue=True),
          "optimise": Kind(OptimiseParams, _optimise, requeue=True),
          "sweep": Kind(SweepParams, _sweep, requeue=True),
          "walkforward": Kind(WalkforwardParams, _walkforward, requeue=True),
+         "grid": Kind(GridParams, _grid, requeue=True),  # a second run replaces its folder
          "kb_ingest": Kind(KbIngestParams, _kb_ingest, requeue=True),  # idempotent
          "kb_rebuild": Kind(KbRebuildParams, _kb_rebuild, requeue=True),
          "learn": Kind(LearnParams, _learn, requeue=True),  # the same inputs: the same model
