@@ -71,7 +71,8 @@ def test_short_ids_resolve_everywhere(home, tmp_path) -> None:
     shown = invoke("runs", "show", short_id(ids[1]))
     assert "sma-cross v1 on BTC/USD" in shown and "Win rate" in shown
     out = tmp_path / "mine.html"
-    assert "wrote" in invoke("report", "run", short_id(ids[0]), "--html", "--out", str(out)) and out.exists()
+    written = invoke("report", "run", short_id(ids[0]), "--html", "--out", str(out))
+    assert "wrote" in written and out.exists()
 
 
 def test_unknown_and_ambiguous_ids_are_one_line_errors(tmp_path) -> None:
