@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -44,3 +45,15 @@ def _served_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     its listening address) is reset by whichever AppTest ran before; pages under test are
     served on 127.0.0.1 unless a test says otherwise (tests/test_access.py does)."""
     monkeypatch.setattr("app.auth.served_address", lambda: "127.0.0.1")
+
+
+_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored():
+    """AppTest runs a page as ``__main__`` and leaves it there; a process started later with
+    the spawn method (a Dask worker, a job child) would then run that page again on start.
+    Each test ends with pytest's own ``__main__`` back."""
+    yield
+    sys.modules["__main__"] = _MAIN
