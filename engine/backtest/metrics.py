@@ -63,15 +63,42 @@ def _streak(wins: np.ndarray, target: bool) -> int:
     return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max(initial=0))
 
 
-def _drawdown_duration(drawdown: pd.Series) -> pd.Timedelta:
-    """Longest time from the first to the last bar of one unbroken stretch below the peak."""
-    under = drawdown.to_numpy(float) < 0
-    if not under.any():
-        return pd.Timedelta(0)
-    edges = np.diff(np.r_[0, under.astype(np.int8), 0])
-    first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
-    times = drawdown.index.as_unit("ns").asi8
-    return pd.Timedelta(int((times[last] - times[first]).max()), unit="ns")
+def _drawdown_stats(money: pd.Series, pct: pd.Series) -> tuple[float, float, pd.Timedelta]:
+    """The lowest drawdown in money and in % (NaN skipped; NaN when there is none) and the
+    longest time from the first to the last bar of one unbroken stretch below the peak, in one
+    pass over the curve and its times in the index's own unit."""
+    index = money.index
+    low, low_pct, longest = _drawdown_stats_nb(money.to_numpy(float), pct.to_numpy(float),
+                                               index.asi8)
+    per_unit = pd.Timedelta(1, unit=index.unit).value if len(index) else 1
+    return low, low_pct, pd.Timedelta(int(longest) * per_unit, unit="ns")
+
+
+@njit(cache=True)
+def _drawdown_stats_nb(money, pct, times):
+    """(min of `money`, min of `pct`, both skipping NaN, NaN when all are; the longest
+    ``times[last] - times[first]`` over the unbroken stretches where ``money < 0``)."""
+    low, low_pct = np.inf, np.inf
+    seen, seen_pct = False, False
+    longest, start = 0, -1
+    n = money.shape[0]
+    for i in range(n):
+        value = money[i]
+        if value == value:
+            seen = True
+            low = min(low, value)
+        if pct[i] == pct[i]:
+            seen_pct = True
+            low_pct = min(low_pct, pct[i])
+        if value < 0:
+            if start < 0:
+                start = i
+        elif start >= 0:
+            longest = max(longest, times[i - 1] - times[start])
+            start = -1
+    if start >= 0:
+        longest = max(longest, times[n - 1] - times[start])
+    return (low if seen else np.nan), (low_pct if seen_pct else np.nan), longest
 
 
 def _ratios(equity: pd.Series, timeframe: str) -> tuple[float | None, float | None]:
@@ -133,6 +160,7 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: st
     gross_win, gross_loss = pnl[wins].sum(), -pnl[~wins].sum()
     final = float(curve.iloc[-1]) if len(curve) else initial_equity
     sharpe, sortino = _ratios(curve, timeframe)
+    low, low_pct, longest = _drawdown_stats(equity["drawdown"], equity["drawdown_pct"])
     held = trades["bars_held"].sum() if total else 0
     first, last = candles[CLOSE].iloc[0], candles[CLOSE].iloc[-1]
     return {
@@ -154,9 +182,9 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: st
         "costs_r": _num((r_gross - r).mean()) if count else None,
         "expectancy_money": _num(pnl.mean()) if count else None,
         "profit_factor": _num(gross_win / gross_loss) if gross_loss > 0 else None,
-        "max_drawdown": _num(-equity["drawdown"].min()) if len(curve) else 0.0,
-        "max_drawdown_pct": _num(-equity["drawdown_pct"].min()) if len(curve) else 0.0,
-        "max_drawdown_duration": str(_drawdown_duration(equity["drawdown"])),
+        "max_drawdown": _num(-low) if len(curve) else 0.0,
+        "max_drawdown_pct": _num(-low_pct) if len(curve) else 0.0,
+        "max_drawdown_duration": str(longest),
         "sharpe": sharpe,
         "sortino": sortino,
         "sqn": _num(math.sqrt(count) * r.mean() / r.std(ddof=1)) if count > 1 and r.std(

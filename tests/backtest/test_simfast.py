@@ -87,3 +87,35 @@ def test_no_trades_keep_their_empty_columns() -> None:
     candles, signals = _market()
     trades = simulate(candles, signals.iloc[:0], costs=Costs(5, 2), sizing=Sizing()).trades
     assert trades.empty and trades["exit_reason"].dtype == object
+
+
+def _longest_below_peak(drawdown: pd.Series) -> pd.Timedelta:
+    """The plain formula: stretches of bars below the peak, the longest first-to-last time."""
+    under = drawdown.to_numpy(float) < 0
+    if not under.any():
+        return pd.Timedelta(0)
+    edges = np.diff(np.r_[0, under.astype(np.int8), 0])
+    first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    times = drawdown.index.as_unit("ns").asi8
+    return pd.Timedelta(int((times[last] - times[first]).max()), unit="ns")
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("cut", [None, slice(0, 1), slice(100, 700), slice(2_000, None)])
+def test_drawdown_metrics_equal_the_plain_formulas(unit, cut) -> None:
+    from engine.backtest.metrics import compute_metrics
+
+    candles, signals = _market()
+    candles.index = candles.index.as_unit(unit)
+    result = simulate(candles, signals, costs=Costs(5, 2), sizing=Sizing())
+    equity = result.equity.iloc[cut] if cut else result.equity
+    if cut == slice(100, 700):  # a stretch still below the peak at the end, and a NaN
+        equity = equity.copy()
+        equity.iloc[50, 1] = np.nan
+    metrics = compute_metrics(result.trades, equity, timeframe="5m", candles=candles,
+                              initial_equity=10_000.0)
+    assert metrics["max_drawdown"] == -equity["drawdown"].min()
+    assert metrics["max_drawdown_pct"] == -equity["drawdown_pct"].min()
+    assert metrics["max_drawdown_duration"] == str(_longest_below_peak(equity["drawdown"]))
+    if cut is None:
+        assert metrics["max_drawdown"] > 0 and metrics["max_drawdown_duration"] != "0 days"
