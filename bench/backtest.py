@@ -6,6 +6,13 @@ variants <= 0.5 s and 1,000 <= 4 s on 2 cores; a 200-trial Optuna study on the y
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import resource
+import subprocess
+import sys
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -123,6 +130,115 @@ def _lean(candles) -> None:
                         initial_equity=1e6)).evaluate(SMA)
 
 
+MEMORY_SYMBOLS = 10
+MEMORY_LIMIT = 2 * 1024**3  # bytes: 2 GiB
+MEMORY_SWEEP = {"conditions.cross.fast": [5, 8, 11, 14, 17],
+                "conditions.cross.slow": [30, 40, 50, 60, 70]}
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryResult(Result):
+    """A row whose target is memory: met when the peak stays within `limit` bytes."""
+
+    peak: int = 0
+    limit: int = MEMORY_LIMIT
+
+    @property
+    def met(self) -> bool | None:
+        return self.peak <= self.limit
+
+
+def _pss(pid: int | str) -> int:
+    """Proportional set size of a process in bytes (its own pages, plus its share of pages it
+    shares with others, e.g. a forked worker's share of the candles); 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _children() -> list[str]:
+    pids: list[str] = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids += (task / "children").read_text().split()
+        except OSError:
+            pass
+    return pids
+
+
+class _PeakSampler(threading.Thread):
+    """Samples, every few milliseconds, the memory this process and its workers hold together
+    (the sum of their proportional set sizes: shared pages counted once) and keeps the peak."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.peak = max(self.peak, _pss("self") + sum(map(_pss, _children())))
+            self.stopping.wait(0.05)
+
+    def __enter__(self) -> _PeakSampler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self.join()
+
+
+def memory_probe() -> dict:
+    """Run in a fresh process (`_memory`): hold a year of 1m for `MEMORY_SYMBOLS` symbols
+    (synthetic copies of one market, each shifted in price) and sweep each of them on 2 forked
+    workers, all frames alive together. Peak memory: the largest sum of the proportional set
+    sizes of this process and its workers, sampled every 50 ms (``peak``); and an upper bound
+    that cannot miss a short peak between samples: this process's peak resident set plus 2 x
+    the largest worker's (which counts the pages a worker shares with this process again)."""
+    base = synthetic_candles()
+    markets = {}
+    for i in range(MEMORY_SYMBOLS):
+        shifted = fresh_copy(base)
+        shifted[["open", "high", "low", "close"]] *= 1.0 + 0.37 * i
+        markets[f"SYN{i}/USD"] = shifted
+    start = time.perf_counter()
+    rows = 0
+    with _PeakSampler() as sampler:
+        for symbol, candles in markets.items():
+            rows += len(sweep(SMA, candles, symbol=symbol, values=MEMORY_SWEEP,
+                              costs=NO_COSTS, sizing=UNIT, min_trades=1, workers=2))
+    seconds = time.perf_counter() - start
+    kib = 1024  # ru_maxrss is in KiB on Linux
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * kib
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * kib
+    return {"seconds": seconds, "variants": rows, "bars": len(base), "own": own,
+            "worker": worker, "bound": own + 2 * worker, "peak": sampler.peak}
+
+
+def _memory() -> MemoryResult:
+    """`memory_probe` in a fresh interpreter, so that nothing measured before it (peers, other
+    sections) counts in its peak."""
+    code = "import json; from bench.backtest import memory_probe; print(json.dumps(memory_probe()))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    mib = 1024**2
+    return MemoryResult(
+        "backtest", f"memory: {MEMORY_SYMBOLS} symbols x {probe['bars']:,} 1m bars held at "
+        f"once, each swept ({probe['variants']:,} variants in all, 2 workers)",
+        probe["seconds"], peak=probe["peak"],
+        note=f"peak memory {probe['peak'] / mib:,.0f} MiB (target ≤ {MEMORY_LIMIT / mib:,.0f} "
+             f"MiB; sum of proportional set sizes, sampled every 50 ms); upper bound "
+             f"{probe['bound'] / mib:,.0f} MiB (peak RSS: this process "
+             f"{probe['own'] / mib:,.0f} MiB + 2 workers x {probe['worker'] / mib:,.0f} MiB, "
+             "which count the shared candles again)")
+
+
 def _study(candles) -> None:
     optimise(SMA, candles, symbol="BTC/USDT", n_trials=200, min_trades=5, n_jobs=2)
 
@@ -145,6 +261,7 @@ def run() -> list[Result]:
     swept_one = measure(_sweeper(SWEEP, 1), make_input=fresh(year), warmup=WARMUP, repeat=1)
     swept_1000 = measure(_sweeper(SWEEP_1000, 2), make_input=fresh(year), warmup=0, repeat=1)
     study = measure(_study, make_input=fresh(year), warmup=0, repeat=1)
+    memory = _memory()
     return [
         Result("backtest", "SMA 10/30, 1 %/2 %: signals with explanations + simulation + "
                "metrics, 1y 1m", ours, target=0.200, peer="backtesting.py",
@@ -168,4 +285,5 @@ def run() -> list[Result]:
         Result("backtest", "sweep of 1,000 parameter variants, 1y 1m", swept_1000, target=4.0,
                note="2 forked worker processes, chunks of up to 250 variants"),
         Result("backtest", "Optuna study, 200 trials, 1y 1m (2 jobs)", study, target=10.0),
+        memory,
     ]

@@ -25,7 +25,7 @@ import pandas as pd
 from numba import njit
 
 from engine.backtest import _kernel as k
-from engine.backtest.metrics import sharpe_sortino
+from engine.backtest.metrics import outcome_metrics, sharpe_sortino
 from engine.backtest.simulate import Costs, Sizing
 from engine.candles import CLOSE, HIGH, LOW, OPEN, validate_candles
 from engine.errors import DataError, SetupError
@@ -177,32 +177,23 @@ class LeanRunner:
 
 
 def _score(out, timeframe: str, initial_equity: float) -> dict:
-    """`LEAN_METRICS` from the kernel's arrays (`compute_metrics`' formulas, term by term)."""
+    """`LEAN_METRICS` from the kernel's arrays, through `compute_metrics`' own formulas
+    (`outcome_metrics`, `sharpe_sortino`)."""
     pnl_all, reason, risk, size, equity = out[6], out[8], out[11], out[5], out[15]
-    total = len(pnl_all)
     by_rules = reason != k.END
-    count = int(by_rules.sum())
-    risked_all = risk * size
     pnl = pnl_all[by_rules]
-    risked_rules = risked_all[by_rules]
-    r = pnl / risked_rules
-    risked = risked_rules.sum() if count else 0.0
-    wins = pnl > 0
-    gross_win, gross_loss = pnl[wins].sum(), -pnl[~wins].sum()
+    risked = (risk * size)[by_rules]  # 1 R in money, as `simulate` records it
     final = float(equity[-1]) if len(equity) else initial_equity
     sharpe, _ = sharpe_sortino(equity, timeframe)
-    sqn = None
-    if count > 1:
-        spread = r.std(ddof=1)
-        sqn = _num(math.sqrt(count) * r.mean() / spread) if spread > 0 else None
+    shared = outcome_metrics(pnl, pnl / risked, risked, final, initial_equity)
     return {
-        "trades": total,
-        "win_rate": _num(wins.mean()) if count else None,
-        "expectancy_r": _num(pnl.sum() / risked) if risked > 0 else None,
-        "profit_factor": _num(gross_win / gross_loss) if gross_loss > 0 else None,
+        "trades": len(pnl_all),
+        "win_rate": shared["win_rate"],
+        "expectancy_r": shared["expectancy_r"],
+        "profit_factor": shared["profit_factor"],
         "sharpe": sharpe,
-        "sqn": sqn,
-        "total_return_pct": _num((final / initial_equity - 1) * 100),
+        "sqn": shared["sqn"],
+        "total_return_pct": shared["total_return_pct"],
         "max_drawdown_pct": _num(max_drawdown_pct_nb(equity)) if len(equity) else 0.0,
     }
 

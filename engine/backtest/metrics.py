@@ -63,15 +63,42 @@ def _streak(wins: np.ndarray, target: bool) -> int:
     return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max(initial=0))
 
 
-def _drawdown_duration(drawdown: pd.Series) -> pd.Timedelta:
-    """Longest time from the first to the last bar of one unbroken stretch below the peak."""
-    under = drawdown.to_numpy(float) < 0
-    if not under.any():
-        return pd.Timedelta(0)
-    edges = np.diff(np.r_[0, under.astype(np.int8), 0])
-    first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
-    times = drawdown.index.as_unit("ns").asi8
-    return pd.Timedelta(int((times[last] - times[first]).max()), unit="ns")
+def _drawdown_stats(money: pd.Series, pct: pd.Series) -> tuple[float, float, pd.Timedelta]:
+    """The lowest drawdown in money and in % (NaN skipped; NaN when there is none) and the
+    longest time from the first to the last bar of one unbroken stretch below the peak, in one
+    pass over the curve and its times in the index's own unit."""
+    index = money.index
+    low, low_pct, longest = _drawdown_stats_nb(money.to_numpy(float), pct.to_numpy(float),
+                                               index.asi8)
+    per_unit = pd.Timedelta(1, unit=index.unit).value if len(index) else 1
+    return low, low_pct, pd.Timedelta(int(longest) * per_unit, unit="ns")
+
+
+@njit(cache=True)
+def _drawdown_stats_nb(money, pct, times):
+    """(min of `money`, min of `pct`, both skipping NaN, NaN when all are; the longest
+    ``times[last] - times[first]`` over the unbroken stretches where ``money < 0``)."""
+    low, low_pct = np.inf, np.inf
+    seen, seen_pct = False, False
+    longest, start = 0, -1
+    n = money.shape[0]
+    for i in range(n):
+        value = money[i]
+        if value == value:
+            seen = True
+            low = min(low, value)
+        if pct[i] == pct[i]:
+            seen_pct = True
+            low_pct = min(low_pct, pct[i])
+        if value < 0:
+            if start < 0:
+                start = i
+        elif start >= 0:
+            longest = max(longest, times[i - 1] - times[start])
+            start = -1
+    if start >= 0:
+        longest = max(longest, times[n - 1] - times[start])
+    return (low if seen else np.nan), (low_pct if seen_pct else np.nan), longest
 
 
 def _ratios(equity: pd.Series, timeframe: str) -> tuple[float | None, float | None]:
@@ -115,6 +142,26 @@ def _return_moments_nb(values: np.ndarray):
     return count, mean, math.sqrt(variance), down_count, math.sqrt(down_sq / count)
 
 
+def outcome_metrics(pnl: np.ndarray, r: np.ndarray, risk: np.ndarray, final: float,
+                    initial_equity: float) -> dict:
+    """``win_rate``, ``expectancy_r``, ``profit_factor``, ``sqn`` and ``total_return_pct`` of
+    the trades the rules closed (their P&L, net R and risk in money, as arrays) and of the
+    curve's last value: the formulas `compute_metrics` and the lean sweep path
+    (`engine.backtest.lean`) share, so both give the same numbers."""
+    count = len(pnl)
+    risked = risk.sum() if count else 0.0
+    wins = pnl > 0
+    gross_win, gross_loss = pnl[wins].sum(), -pnl[~wins].sum()
+    spread = r.std(ddof=1) if count > 1 else 0.0
+    return {
+        "win_rate": _num(wins.mean()) if count else None,
+        "expectancy_r": _num(pnl.sum() / risked) if risked > 0 else None,
+        "profit_factor": _num(gross_win / gross_loss) if gross_loss > 0 else None,
+        "sqn": _num(math.sqrt(count) * r.mean() / spread) if count > 1 and spread > 0 else None,
+        "total_return_pct": _num((final / initial_equity - 1) * 100),
+    }
+
+
 def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: str,
                     candles: pd.DataFrame, initial_equity: float) -> dict:
     """Every headline metric of the run; see the module docstring on undefined values and on
@@ -127,12 +174,14 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: st
     pnl = trades["pnl"].to_numpy()[by_rules] if count else np.empty(0)
     r = trades["r_multiple"].to_numpy()[by_rules] if count else np.empty(0)
     r_gross = _column(trades, "r_gross")[by_rules] if count else np.empty(0)
-    risked = trades["risk"].to_numpy(float)[by_rules].sum() if count else 0.0
-    gross_pnl = (r_gross * trades["risk"].to_numpy(float)[by_rules]).sum() if count else 0.0
+    risk = trades["risk"].to_numpy(float)[by_rules] if count else np.empty(0)
+    risked = risk.sum() if count else 0.0
+    gross_pnl = (r_gross * risk).sum() if count else 0.0
     wins = pnl > 0
-    gross_win, gross_loss = pnl[wins].sum(), -pnl[~wins].sum()
     final = float(curve.iloc[-1]) if len(curve) else initial_equity
+    shared = outcome_metrics(pnl, r, risk, final, initial_equity)
     sharpe, sortino = _ratios(curve, timeframe)
+    low, low_pct, longest = _drawdown_stats(equity["drawdown"], equity["drawdown_pct"])
     held = trades["bars_held"].sum() if total else 0
     first, last = candles[CLOSE].iloc[0], candles[CLOSE].iloc[-1]
     return {
@@ -141,26 +190,25 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, *, timeframe: st
         "losses": int(count - wins.sum()),
         "closed_at_data_end": int((reasons == "end").sum()),
         "closed_at_window_end": int((reasons == "window_end").sum()),
-        "win_rate": _num(wins.mean()) if count else None,
+        "win_rate": shared["win_rate"],
         "total_profit": _num(final - initial_equity),
-        "total_return_pct": _num((final / initial_equity - 1) * 100),
+        "total_return_pct": shared["total_return_pct"],
         "avg_planned_rr": _num(trades["r_planned"].mean()) if total else None,
         "avg_r": _num(r.mean()) if count else None,
-        "expectancy_r": _num(pnl.sum() / risked) if risked > 0 else None,
+        "expectancy_r": shared["expectancy_r"],
         "avg_r_gross": _num(r_gross.mean()) if count else None,
         "avg_r_net": _num(r.mean()) if count else None,
         "expectancy_r_gross": _num(gross_pnl / risked) if risked > 0 else None,
-        "expectancy_r_net": _num(pnl.sum() / risked) if risked > 0 else None,
+        "expectancy_r_net": shared["expectancy_r"],
         "costs_r": _num((r_gross - r).mean()) if count else None,
         "expectancy_money": _num(pnl.mean()) if count else None,
-        "profit_factor": _num(gross_win / gross_loss) if gross_loss > 0 else None,
-        "max_drawdown": _num(-equity["drawdown"].min()) if len(curve) else 0.0,
-        "max_drawdown_pct": _num(-equity["drawdown_pct"].min()) if len(curve) else 0.0,
-        "max_drawdown_duration": str(_drawdown_duration(equity["drawdown"])),
+        "profit_factor": shared["profit_factor"],
+        "max_drawdown": _num(-low) if len(curve) else 0.0,
+        "max_drawdown_pct": _num(-low_pct) if len(curve) else 0.0,
+        "max_drawdown_duration": str(longest),
         "sharpe": sharpe,
         "sortino": sortino,
-        "sqn": _num(math.sqrt(count) * r.mean() / r.std(ddof=1)) if count > 1 and r.std(
-            ddof=1) > 0 else None,
+        "sqn": shared["sqn"],
         "longest_win_streak": _streak(wins, True),
         "longest_loss_streak": _streak(wins, False),
         "exposure_pct": _num(held / len(candles) * 100) if len(candles) else 0.0,

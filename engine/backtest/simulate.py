@@ -131,19 +131,27 @@ def _lower_bounds(candles: pd.DataFrame, lower: pd.DataFrame | None):
             lower[LOW].to_numpy(float))
 
 
-def _session_of(index: pd.DatetimeIndex) -> np.ndarray:
-    out = np.full(len(index), "other", dtype=object)
-    for name in ("asia", "london", "new_york"):  # later names win where sessions overlap
-        out[session_mask(index, name)] = name
+SESSIONS = ("other", "asia", "london", "new_york")
+
+
+def _session_codes(index: pd.DatetimeIndex) -> np.ndarray:
+    """Position in `SESSIONS` of each time's session (later names win where sessions
+    overlap)."""
+    out = np.zeros(len(index), dtype=np.int8)
+    for code, name in enumerate(SESSIONS[1:], start=1):
+        out[session_mask(index, name)] = code
     return out
 
+
+def _session_of(index: pd.DatetimeIndex) -> np.ndarray:
+    return np.array(SESSIONS, dtype=object)[_session_codes(index)]
 
 
 def signal_arrays(signals: pd.DataFrame) -> tuple[np.ndarray, ...]:
     """The signal columns the simulation kernels read, in their order (`simulate_nb` and
     `engine.backtest.alone`'s kernel take the same ones)."""
     return (signals["direction"].to_numpy(np.int64),
-            (signals["entry_type"] == "limit").to_numpy(bool), signals["entry"].to_numpy(float),
+            signals["entry_type"].to_numpy() == "limit", signals["entry"].to_numpy(float),
             signals["stop"].to_numpy(float), signals["target"].to_numpy(float),
             signals["expiry_bars"].to_numpy(np.int64),
             signals["time_exit_bars"].to_numpy(np.int64),
@@ -200,19 +208,23 @@ def check_gap_entry(gap_entry: str) -> None:
 
 
 def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
-    """Trades and equity frames from the kernel's arrays; `bars` is each signal's bar."""
+    """Trades and equity frames from the kernel's arrays; `bars` is each signal's bar.
+
+    Every column is built once from the kernel's arrays: texts named by a code (exit reason,
+    resolution, sessions, weekday) are taken from small string arrays, not inferred from
+    Python objects; the equity frame holds the kernel's own arrays."""
     (sig, entry_i, exit_i, entry, exit_, size, pnl, fees, reason, mfe, mae, risk, resolved,
      partial, slipped, equity, counters) = out
     index = candles.index
     rows = np.searchsorted(bars, sig)
-    direction = signals["direction"].to_numpy()[rows] if len(sig) else np.empty(0, np.int8)
     entry_time, signal_time = index[entry_i], index[sig]
     risked = risk * size  # 1 R in money: the planned distance to the stop times the size
     r_net = pnl / risked
     r_gross = (pnl + fees + slipped) / risked
+    sessions = _session_codes(signal_time.append(entry_time)) if len(sig) else sig
     trades = pd.DataFrame({
-        "symbol": signals["symbol"].to_numpy()[rows] if len(rows) else [],
-        "direction": direction.astype(np.int8),
+        "symbol": _taken(signals["symbol"], rows),
+        "direction": signals["direction"].to_numpy()[rows].astype(np.int8),
         "signal_time": signal_time, "entry_time": entry_time, "exit_time": index[exit_i],
         "entry_price": entry, "exit_price": exit_, "stop_price": signals["stop"].to_numpy()[rows],
         "target_price": signals["target"].to_numpy()[rows], "size": size,
@@ -220,14 +232,15 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
         "r_gross": r_gross, "r_net": r_net, "r_multiple": r_net, "costs_r": r_gross - r_net,
         "r_planned": signals["r_planned"].to_numpy()[rows],
         "mfe_r": mfe, "mae_r": mae, "bars_held": exit_i - entry_i + 1,
-        "exit_reason": _names(EXIT_REASONS, reason),
-        "ambiguous": _names(RESOLUTION, resolved), "partial_price": partial,
-        "session": _session_of(signal_time), "entry_session": _session_of(entry_time),
-        "weekday": _weekday_names(entry_time),
+        "exit_reason": _text(_REASON_TEXT, reason), "ambiguous": _text(_RESOLUTION_TEXT, resolved),
+        "partial_price": partial,
+        "session": _text(_SESSION_TEXT, sessions[:len(sig)]),
+        "entry_session": _text(_SESSION_TEXT, sessions[len(sig):]),
+        "weekday": _text(_WEEKDAY_TEXT, _weekdays(entry_time)),
         "hour": (entry_time.as_unit("s").asi8 // 3600 % 24).astype(np.int32),
-        "setup_id": signals["setup_id"].to_numpy()[rows],
+        "setup_id": _taken(signals["setup_id"], rows),
         "setup_version": signals["setup_version"].to_numpy()[rows],
-        "reasons": signals["reasons"].to_numpy()[rows],
+        "reasons": _taken(signals["reasons"], rows),
     })
     drawdown, drawdown_pct = k.drawdowns_nb(equity)
     curve = pd.DataFrame({"equity": equity, "drawdown": drawdown, "drawdown_pct": drawdown_pct},
@@ -240,9 +253,14 @@ _WEEKDAYS = np.array(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "S
                       "Sunday"], dtype=object)
 
 
+def _weekdays(times: pd.DatetimeIndex) -> np.ndarray:
+    """Weekday of UTC times, 0 = Monday (1970-01-01 was a Thursday), locale-independent."""
+    return (times.as_unit("s").asi8 // 86_400 + 3) % 7
+
+
 def _weekday_names(times: pd.DatetimeIndex) -> np.ndarray:
-    """English weekday names of UTC times (1970-01-01 was a Thursday), locale-independent."""
-    return _WEEKDAYS[(times.as_unit("s").asi8 // 86_400 + 3) % 7]
+    """English weekday names of UTC times, locale-independent."""
+    return _WEEKDAYS[_weekdays(times)]
 
 
 def _names(names: dict[int, str], codes: np.ndarray) -> np.ndarray:
@@ -252,9 +270,44 @@ def _names(names: dict[int, str], codes: np.ndarray) -> np.ndarray:
     return table[codes.astype(np.int64)]
 
 
+def _table(names) -> tuple[np.ndarray, object]:
+    """A code -> text table, as Python objects and as the string array pandas would infer from
+    them (the same dtype a column of those objects gets)."""
+    if isinstance(names, dict):
+        names = [names.get(code) for code in range(max(names) + 1)]
+    objects = np.array(names, dtype=object)
+    return objects, pd.Series(objects).array
+
+
+_REASON_TEXT = _table(EXIT_REASONS)
+_RESOLUTION_TEXT = _table(RESOLUTION)
+_SESSION_TEXT = _table(SESSIONS)
+_WEEKDAY_TEXT = _table(_WEEKDAYS)
+
+
+def _text(table: tuple[np.ndarray, object], codes: np.ndarray):
+    """The texts of `codes`: taken from the table's string array (no per-row inference), or, with
+    no codes, the empty object array a column of no trades always had."""
+    objects, strings = table
+    codes = codes.astype(np.int64)
+    return strings.take(codes) if len(codes) else objects[codes]
+
+
+def _taken(column: pd.Series, rows: np.ndarray):
+    """The signals' `column` at `rows` (a column of no trades: an empty list, as always)."""
+    return column.to_numpy()[rows] if len(rows) else []
+
+
 def bar_positions(index: pd.DatetimeIndex, times) -> np.ndarray:
-    """Position of each time in `index` (bar labels; units normalised to ns)."""
+    """Position of each time in `index`: of the first bar at or after it (any units; the times
+    are brought to the index's unit, rounded up, so nothing of the index is converted)."""
     if len(times) == 0:
         return np.empty(0, np.int64)
     wanted = pd.DatetimeIndex(times).as_unit("ns").asi8
-    return np.searchsorted(index.as_unit("ns").asi8, wanted).astype(np.int64)
+    per_unit = _NS_PER_UNIT[index.unit]
+    if per_unit > 1:  # a bar at or after t in whole units is at or after ceil(t)
+        wanted = -(-wanted // per_unit)
+    return k.positions_nb(index.asi8, np.ascontiguousarray(wanted, dtype=np.int64))
+
+
+_NS_PER_UNIT = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
