@@ -99,7 +99,10 @@ def _wait_healthy(url: str, timeout: float = 60) -> None:
 @pytest.fixture()
 def served(tmp_path):
     env = {**os.environ, "ITA_HOME": str(tmp_path),
-           "ITA_PAGE_RUN_LOG": str(tmp_path / "page_runs.jsonl")}  # Clock's server time
+           "ITA_PAGE_RUN_LOG": str(tmp_path / "page_runs.jsonl"),  # Clock's server time
+           # no retrain loop: the journey's Learning step trains sma-cross@2 by Retrain itself
+           # (the loop could train it first, and the step found a model it expected not yet)
+           "ITA_LEARN_MINUTES": "0"}
     subprocess.run([sys.executable, "-m", "engine.cli", "demo"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     port = _free_port()
