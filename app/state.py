@@ -37,6 +37,7 @@ from engine.timezones import parse_timezone
 HEARTBEAT_ALIVE_S = 15  # the daemon writes its heartbeat every few seconds
 WARM_MODULES = preload.WARM_MODULES
 QUIET_AFTER_RUN_S = 0.5  # background work resumes this long after the last page run ended
+PAGE_RUN_LOG = "ITA_PAGE_RUN_LOG"  # a file each page run's server time is appended to (tests)
 DEMO_CHECK_S = 2.0  # how often the server looks for setups or candles the demo replay misses
 _warm_lock = threading.Lock()
 _warm_thread: threading.Thread | None = None
@@ -215,6 +216,7 @@ def page_run():
     global _running, _last_run_end
     with _page_runs:
         _running += 1
+    started = time.monotonic()
     try:
         yield
     finally:
@@ -222,6 +224,26 @@ def page_run():
             _running -= 1
             _last_run_end = time.monotonic()
             _page_runs.notify_all()
+        record_page_run(_last_run_end - started)
+
+
+def record_page_run(seconds: float) -> None:
+    """Log one page run's server time (logger `app.state`, debug level) and, when
+    `ITA_PAGE_RUN_LOG` names a file, append it there as a JSON line (`{"page", "seconds",
+    "at"}`): the browser test splits each interaction's time into the server's script runs and
+    the browser's own work with it."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    page = getattr(ctx, "page_script_hash", "") if ctx is not None else ""
+    log.debug("page run %s: %.3f s", page, seconds)
+    target = os.environ.get(PAGE_RUN_LOG)
+    if not target:
+        return
+    line = json.dumps({"page": page, "seconds": round(seconds, 4), "at": time.time()})
+    try:
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+    except OSError:  # a measurement aid: never the page's failure
+        log.warning("cannot append to %s", target)
 
 
 def wait_until_idle(*, quiet: float = QUIET_AFTER_RUN_S, at_most: float = 30.0) -> None:
@@ -312,9 +334,22 @@ def keep_demo_replay(*, rounds: int | None = None, every: float = DEMO_CHECK_S) 
                 build.wait()
         except Exception:  # the Live page builds it itself, and says why it cannot
             log.exception("building the demo replay ahead failed")
+        _prebuild_learning()
         done += 1
         if rounds is None or done < rounds:
             time.sleep(every)
+
+
+def _prebuild_learning() -> None:
+    """The Learning page's datasets, models and latest signal stories of every setup's active
+    version (`app.learn_ui.prebuild_active`), each between page runs: choosing a setup there then
+    reads them instead of building a dataset (seconds) while the trader waits."""
+    from app import learn_ui
+
+    try:
+        learn_ui.prebuild_active(settings(), between=wait_until_idle)
+    except Exception:  # the page builds what it needs itself, and says why it cannot
+        log.exception("building the Learning page's datasets ahead failed")
 
 
 def _warm_loaders() -> None:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import kb_ui, state
+from app import kb_ui, preload, state
 from app.ui import display_zone, runs_table, sidebar, user_errors
 from engine.live.state import heartbeat, read_live_state
 
@@ -63,3 +63,5 @@ with user_errors():
         "3. **Editor** — change a setup as a node graph; saving makes a new version.\n"
         "4. **Backtest** — run a setup version; read metrics, trades and breakdowns.\n"
         "5. **Runs / Journal** — compare versions and learn which ideas work.")
+
+preload.prefetch_flow_bundle()  # last: the Editor's canvas files, fetched after Home is drawn

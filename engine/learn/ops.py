@@ -740,11 +740,14 @@ def early_verdict(dataset, *, folds: int = 5):
     return None
 
 
-def signal_story(model, dataset, signal_id: str, *, top: int = 3, k: int = 10, pool=None):
+def signal_story(model, dataset, signal_id: str, *, top: int = 3, k: int = 10, pool=None,
+                 weights: dict | None = None):
     """One signal of `dataset` told by `model`: (its row, the explanation, its `k` most similar
     past cases) — `explain_signal` and `similar_signals` on a dataset already at hand. A pooled
     model: `dataset` is aligned to its features, and `pool` (`pool_of` its card) is where the
-    similar cases come from (the setup's own first, the whole pool when it has fewer than k)."""
+    similar cases come from (the setup's own first, the whole pool when it has fewer than k).
+    `weights`: `feature_weights(model, <the cases' frame>)` when the caller keeps it (it costs
+    more than the rest of the story; the Learning page computes it once per model)."""
     from engine.learn.explain import explain, feature_weights, similar, typical_values
 
     dataset = aligned(dataset, model.features)
@@ -752,6 +755,7 @@ def signal_story(model, dataset, signal_id: str, *, top: int = 3, k: int = 10, p
     explanation = explain(model, row, top=top,
                           typical=typical_values(dataset.frame, model.features))
     cases = dataset if pool is None else pool
-    found = similar(cases, row, k=k, weights=feature_weights(model, cases.frame),
-                    fallback=pool is not None)
+    if weights is None:
+        weights = feature_weights(model, cases.frame)
+    found = similar(cases, row, k=k, weights=weights, fallback=pool is not None)
     return row, explanation, found

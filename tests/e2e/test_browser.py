@@ -32,7 +32,10 @@ runs on 2 cores shared with other work, where the same click takes 1-4x as long.
 - the median of each kind of page interaction (opening a page, clicking, typing, choosing)
   < MEDIAN_CEILING (3 s): a page that is slow on every visit fails even on a loaded machine
   (as the Setups page's 13 s per click did), while one slow sample under load does not.
-The report records the load average next to the numbers, so they can be read fairly.
+The report records the load average next to the numbers, so they can be read fairly, and
+splits each interaction into the time the app showed a script running (page and fragment
+runs, the server's share), the page runs' own time as the app logs it (`ITA_PAGE_RUN_LOG`),
+and the rest, the browser's (fetching, parsing and drawing).
 """
 
 from __future__ import annotations
@@ -95,7 +98,11 @@ def _wait_healthy(url: str, timeout: float = 60) -> None:
 
 @pytest.fixture()
 def served(tmp_path):
-    env = {**os.environ, "ITA_HOME": str(tmp_path)}
+    env = {**os.environ, "ITA_HOME": str(tmp_path),
+           "ITA_PAGE_RUN_LOG": str(tmp_path / "page_runs.jsonl"),  # Clock's server time
+           # no retrain loop: the journey's Learning step trains sma-cross@2 by Retrain itself
+           # (the loop could train it first, and the step found a model it expected not yet)
+           "ITA_LEARN_MINUTES": "0"}
     subprocess.run([sys.executable, "-m", "engine.cli", "demo"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     port = _free_port()
@@ -135,12 +142,16 @@ def _settled(page) -> None:
 # it leaves `notRunning` and when it last comes back, in the page's own clock.
 _WATCH = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
-  window.__ita = {start: performance.now(), saw: false, done: null};
+  window.__ita = {start: performance.now(), saw: false, done: null, busy: 0, since: null};
   if (!window.__itaObserver) {
     window.__itaObserver = new MutationObserver(() => {
       const w = window.__ita, s = app.getAttribute('data-test-script-state');
-      if (s !== 'notRunning') { w.saw = true; w.done = null; }
-      else if (w.saw) { w.done = performance.now(); }
+      const now = performance.now();
+      if (s !== 'notRunning') { w.saw = true; w.done = null; if (w.since === null) w.since = now; }
+      else if (w.saw) {
+        w.done = now;
+        if (w.since !== null) { w.busy += now - w.since; w.since = null; }
+      }
     });
     window.__itaObserver.observe(app, {attributes: true,
                                        attributeFilter: ['data-test-script-state']});
@@ -159,13 +170,14 @@ class Clock:
     `until` (an expectation, if any) and for the page to settle, and records the time from the
     action to the end of the app's last script run."""
 
-    def __init__(self, page) -> None:
-        self.page, self.rows = page, []
+    def __init__(self, page, runs_log: Path | None = None) -> None:
+        self.page, self.rows, self.runs_log = page, [], runs_log
         self.load = [os.getloadavg()[0]]
 
     def time(self, kind: str, what: str, action: Callable[[], object], *,
              until: Callable[[float], object] | None = None, ceiling: float = CEILING) -> float:
         self.page.evaluate(_WATCH)
+        runs_before = self._page_runs()
         started = time.monotonic()
         action()
         if until is not None:
@@ -178,7 +190,18 @@ class Clock:
         run = self.page.evaluate("() => window.__ita.done === null ? null : "
                                  "(window.__ita.done - window.__ita.start) / 1000")
         seconds = run if run is not None else reached - started
-        return self._record(kind, what, seconds, run is not None, ceiling)
+        # the server's share: while the app showed a script running (page and fragment runs,
+        # with their messages' way back and forth), and the page runs' own logged time
+        busy = self.page.evaluate("() => window.__ita.busy / 1000") if run is not None else None
+        server = sum(r["seconds"] for r in self._page_runs()[len(runs_before):])
+        return self._record(kind, what, seconds, run is not None, ceiling, server=busy,
+                            page_runs=server)
+
+    def _page_runs(self) -> list[dict]:
+        """The app's page runs so far (`ITA_PAGE_RUN_LOG`), each with its server seconds."""
+        if self.runs_log is None or not self.runs_log.exists():
+            return []
+        return [json.loads(line) for line in self.runs_log.read_text().splitlines() if line]
 
     def first_load(self, what: str, url: str, *, until: Callable[[float], object],
                    ceiling: float = 120.0) -> float:
@@ -195,10 +218,15 @@ class Clock:
         return self._record("first load", what, time.monotonic() - started, None, ceiling)
 
     def _record(self, kind: str, what: str, seconds: float, seen: bool | None,
-                ceiling: float) -> float:
+                ceiling: float, *, server: float | None = None,
+                page_runs: float | None = None) -> float:
         self.rows.append({"kind": kind, "what": what, "seconds": round(seconds, 3),
-                          "script_run_seen": seen})
-        print(f"  {seconds:6.2f} s  {what}")
+                          "script_run_seen": seen,
+                          "server_s": None if server is None else round(server, 3),
+                          "page_runs_s": None if page_runs is None else round(page_runs, 3)})
+        split = "" if server is None else \
+            f"  (script running {server:.2f} s, page runs logged {page_runs or 0:.2f} s)"
+        print(f"  {seconds:6.2f} s  {what}{split}")
         assert seconds < ceiling, f"{what} took {seconds:.1f} s"
         return seconds
 
@@ -228,7 +256,10 @@ class Clock:
         slow = sorted((r for r in self.rows if r["kind"] not in NOT_PAGE_WORK),
                       key=lambda r: -r["seconds"])[:10]
         lines += ["", "Slowest page interactions:", ""]
-        lines += [f"- {r['seconds']:.2f} s {r['what']} ({r['kind']})" for r in slow]
+        lines += [f"- {r['seconds']:.2f} s {r['what']} ({r['kind']})"
+                  + ("" if r.get("server_s") is None else
+                     f": script running {r['server_s']:.2f} s, browser "
+                     f"{max(r['seconds'] - r['server_s'], 0):.2f} s") for r in slow]
         table = "\n".join(lines)
         TIMINGS.with_suffix(".md").write_text(table + "\n")
         return table
@@ -532,7 +563,7 @@ def test_trader_journey_and_screenshots(served, tmp_path_factory) -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         page.set_default_timeout(60_000)
-        clock = Clock(page)
+        clock = Clock(page, home / "page_runs.jsonl")
 
         try:
             # a bookmarked page opened first on a fresh server still gets the app's navigation
