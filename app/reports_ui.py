@@ -213,10 +213,14 @@ def _sample_check(settings, run_id: str, run_name: str) -> None:
 
 
 def run_days(settings, run_id: str) -> tuple[dt.date, dt.date]:
-    """The run's first and last day of data in the trader's zone (the period's default)."""
+    """The run's first and last day of data in the trader's zone (the period's default; the
+    last 30 days for a run that records no data range)."""
     from engine.reports.period import _utc
 
     summary = state.run_store().summary(run_id)
+    if not (summary.get("data_start") and summary.get("data_end")):
+        today = dt.datetime.now(settings.display_zone).date()
+        return today - dt.timedelta(days=30), today
     return tuple(_utc(summary[k]).tz_convert(settings.display_zone).date()
                  for k in ("data_start", "data_end"))
 
