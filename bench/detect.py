@@ -36,6 +36,17 @@ ITA = {
                                                    detect.atr(candles)),
 }
 SWEEPS = "sweeps (swings + sessions)"
+# the detectors built on swings, given the one swing pass of an evaluation
+SHARED = {
+    "swings": lambda candles, pivots: detect.detect_swings(candles, length=LENGTH,
+                                                           pivots=pivots),
+    "equal levels": lambda candles, pivots: detect.detect_equal_levels(
+        candles, length=LENGTH, pivots=pivots),
+    "structure (bos/choch)": lambda candles, pivots: detect.detect_structure(
+        candles, length=LENGTH, pivots=pivots),
+    "order blocks": lambda candles, pivots: detect.detect_order_blocks(
+        candles, length=LENGTH, pivots=pivots),
+}
 
 # name, peer, the smc call on (smc, ohlc, its swings), the ITA detector it is compared with
 PEERS = [
@@ -69,8 +80,12 @@ def _sweeps(given) -> None:
 
 
 def _all(candles) -> None:
-    """Every detector once; the sweeps take the swings and sessions just detected."""
-    found = {name: fn(candles) for name, fn in ITA.items()}
+    """Every detector once, as one evaluation: the detectors built on swings share one swing
+    pass (as the setup compiler shares it); the sweeps take the swings and sessions just
+    detected."""
+    pivots = detect.swing_points(candles, LENGTH)
+    found = {name: fn(candles) for name, fn in ITA.items() if name not in SHARED}
+    found.update({name: fn(candles, pivots) for name, fn in SHARED.items()})
     _sweeps((candles, found["swings"], found["sessions"]))
 
 

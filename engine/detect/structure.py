@@ -21,7 +21,7 @@ from numba import njit
 
 from engine.candles import CLOSE, HIGH, LOW
 from engine.detect._frame import Detections, prepare
-from engine.detect.swings import swing_points
+from engine.detect.swings import Pivots, swing_points
 
 BOS, CHOCH = 1, 2
 
@@ -67,22 +67,25 @@ def _structure_nb(high, low, close, is_high, is_low, k):
             out_swing[:count])
 
 
-def structure_breaks(candles: pd.DataFrame, length: int):
-    """Raw arrays: breaking bar, direction, kind code (1 bos, 2 choch), level, swing pivot."""
-    is_high, is_low = swing_points(candles, length)
+def structure_breaks(candles: pd.DataFrame, length: int, pivots: Pivots | None = None):
+    """Raw arrays: breaking bar, direction, kind code (1 bos, 2 choch), level, swing pivot;
+    `pivots` as in `engine.detect.swings.swing_points`."""
+    is_high, is_low = swing_points(candles, length, pivots)
     return _structure_nb(candles[HIGH].to_numpy(np.float64), candles[LOW].to_numpy(np.float64),
                          candles[CLOSE].to_numpy(np.float64), is_high, is_low, int(length))
 
 
-def detect_structure(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
+def detect_structure(candles: pd.DataFrame, *, length: int = 5,
+                     pivots: Pivots | None = None) -> pd.DataFrame:
     """BOS / CHoCH rows; see the module docstring for the exact rule."""
-    return structure_detections(candles, length=length).frame()
+    return structure_detections(candles, length=length, pivots=pivots).frame()
 
 
-def structure_detections(candles: pd.DataFrame, *, length: int = 5) -> Detections:
-    """`detect_structure` as arrays (`Detections`)."""
+def structure_detections(candles: pd.DataFrame, *, length: int = 5,
+                         pivots: Pivots | None = None) -> Detections:
+    """`detect_structure` as arrays (`Detections`); `pivots` as in `swing_points`."""
     prepare(candles)
-    at_i, direction, kind_code, level, swing_i = structure_breaks(candles, length)
+    at_i, direction, kind_code, level, swing_i = structure_breaks(candles, length, pivots)
     kind = np.where(kind_code == CHOCH, "choch", "bos").astype(object)
     return Detections(candles.index, at_i=at_i, known_i=at_i, kind=kind,
                       direction=direction, top=level, bottom=level, swing_i=swing_i)

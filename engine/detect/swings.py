@@ -43,15 +43,29 @@ def _pivots_nb(high: np.ndarray, low: np.ndarray, k: int):
     return is_high, is_low
 
 
-def swing_points(candles: pd.DataFrame, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean arrays marking pivot bars of swing highs and swing lows (known `length` later)."""
+Pivots = tuple[np.ndarray, np.ndarray]
+
+
+def swing_points(candles: pd.DataFrame, length: int, pivots: Pivots | None = None) -> Pivots:
+    """Boolean arrays marking pivot bars of swing highs and swing lows (known `length` later).
+
+    `pivots`, when given, is this very result computed before on the same candles and length
+    (one swing pass shared by the detectors of one evaluation: swings, structure, order
+    blocks, equal levels); it is returned as it is after a check of its shape."""
     if length < 1:
         raise ValueError("swing length must be at least 1")
+    if pivots is not None:
+        is_high, is_low = pivots
+        if is_high.shape != (len(candles),) or is_low.shape != (len(candles),):
+            raise ValueError(f"pivots are for {len(is_high)} bars, the candles have "
+                             f"{len(candles)}")
+        return is_high, is_low
     return _pivots_nb(candles[HIGH].to_numpy(np.float64), candles[LOW].to_numpy(np.float64),
                       int(length))
 
 
-def detect_swings(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
+def detect_swings(candles: pd.DataFrame, *, length: int = 5,
+                  pivots: Pivots | None = None) -> pd.DataFrame:
     """Confirmed swing highs (+1) and lows (-1); see the module docstring.
 
     >>> import numpy as np, pandas as pd
@@ -62,13 +76,14 @@ def detect_swings(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
     >>> detect_swings(c, length=2)[["at_i", "known_i", "kind", "top"]].values.tolist()
     [[2, 4, 'swing_high', 3.0]]
     """
-    return swing_detections(candles, length=length).frame()
+    return swing_detections(candles, length=length, pivots=pivots).frame()
 
 
-def swing_detections(candles: pd.DataFrame, *, length: int = 5) -> Detections:
-    """`detect_swings` as arrays (`Detections`)."""
+def swing_detections(candles: pd.DataFrame, *, length: int = 5,
+                     pivots: Pivots | None = None) -> Detections:
+    """`detect_swings` as arrays (`Detections`); `pivots` as in `swing_points`."""
     prepare(candles)
-    is_high, is_low = swing_points(candles, length)
+    is_high, is_low = swing_points(candles, length, pivots)
     hi = np.flatnonzero(is_high)
     lo = np.flatnonzero(is_low)
     at_i = np.concatenate([hi, lo])

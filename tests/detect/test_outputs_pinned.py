@@ -111,3 +111,26 @@ PINNED = {
 def test_every_detector_gives_the_pinned_output(year):
     got = {name: _fingerprint(frame) for name, frame in _outputs(year).items()}
     assert got == PINNED
+
+
+def test_a_shared_swing_pass_gives_the_same_output(year):
+    pivots = {length: detect.swing_points(year, length) for length in (2, 3, 5)}
+    shared = {
+        "swings 5": detect.detect_swings(year, length=5, pivots=pivots[5]),
+        "swings 3": detect.detect_swings(year, length=3, pivots=pivots[3]),
+        "equal levels": detect.detect_equal_levels(year, length=5, pivots=pivots[5]),
+        "equal levels atr": detect.detect_equal_levels(year, length=3, tolerance_atr=0.2,
+                                                       lookback=8, pivots=pivots[3]),
+        "structure 5": detect.detect_structure(year, length=5, pivots=pivots[5]),
+        "structure 2": detect.detect_structure(year, length=2, pivots=pivots[2]),
+        "order blocks": detect.detect_order_blocks(year, length=5, pivots=pivots[5]),
+        "order blocks 3": detect.detect_order_blocks(year, length=3, pivots=pivots[3]),
+    }
+    assert {name: _fingerprint(frame) for name, frame in shared.items()} == {
+        name: PINNED[name] for name in shared}
+
+
+def test_pivots_of_other_candles_are_refused(year):
+    pivots = detect.swing_points(year.iloc[:1000], 5)
+    with pytest.raises(ValueError, match="pivots are for 1000 bars"):
+        detect.detect_structure(year, length=5, pivots=pivots)
