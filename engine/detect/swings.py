@@ -21,6 +21,8 @@ from numba import njit
 from engine.candles import HIGH, LOW
 from engine.detect._frame import Detections, prepare
 
+Pivots = tuple[np.ndarray, np.ndarray]
+
 
 @njit(cache=True)
 def _pivots_nb(high: np.ndarray, low: np.ndarray, k: int):
@@ -43,7 +45,36 @@ def _pivots_nb(high: np.ndarray, low: np.ndarray, k: int):
     return is_high, is_low
 
 
-Pivots = tuple[np.ndarray, np.ndarray]
+@njit(cache=True)
+def _window_pivots_nb(high: np.ndarray, low: np.ndarray, k: int):
+    """`_pivots_nb` from running window extrema: the max of the k highs before bar i is the
+    window starting at i-k, the max of the k after it the window starting at i+1, so one
+    window pass (k-1 vectorised sweeps) serves both sides. Max and min are exact, so the
+    flags are `_pivots_nb`'s bit for bit on prices without NaN; a NaN (whose handling
+    depends on the order of comparisons) sends the caller to `_pivots_nb`: (flags, False)."""
+    n = high.shape[0]
+    is_high = np.zeros(n, dtype=np.bool_)
+    is_low = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if np.isnan(high[i]) or np.isnan(low[i]):
+            return is_high, is_low, False
+    if n < 2 * k + 1:
+        return is_high, is_low, True
+    m = n - k + 1  # windows [s, s + k) for s = 0 .. n - k
+    top = high[:m].copy()
+    bottom = low[:m].copy()
+    for d in range(1, k):
+        np.maximum(top, high[d:d + m], top)
+        np.minimum(bottom, low[d:d + m], bottom)
+    for i in range(k, n - k):
+        is_high[i] = (high[i] > top[i - k]) & (high[i] >= top[i + 1])
+        is_low[i] = (low[i] < bottom[i - k]) & (low[i] <= bottom[i + 1])
+    return is_high, is_low, True
+
+
+def _pivots(high: np.ndarray, low: np.ndarray, k: int) -> Pivots:
+    is_high, is_low, exact = _window_pivots_nb(high, low, k)
+    return (is_high, is_low) if exact else _pivots_nb(high, low, k)
 
 
 def swing_points(candles: pd.DataFrame, length: int, pivots: Pivots | None = None) -> Pivots:
@@ -60,8 +91,8 @@ def swing_points(candles: pd.DataFrame, length: int, pivots: Pivots | None = Non
             raise ValueError(f"pivots are for {len(is_high)} bars, the candles have "
                              f"{len(candles)}")
         return is_high, is_low
-    return _pivots_nb(candles[HIGH].to_numpy(np.float64), candles[LOW].to_numpy(np.float64),
-                      int(length))
+    return _pivots(candles[HIGH].to_numpy(np.float64), candles[LOW].to_numpy(np.float64),
+                   int(length))
 
 
 def detect_swings(candles: pd.DataFrame, *, length: int = 5,

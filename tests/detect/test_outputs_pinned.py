@@ -134,3 +134,17 @@ def test_pivots_of_other_candles_are_refused(year):
     pivots = detect.swing_points(year.iloc[:1000], 5)
     with pytest.raises(ValueError, match="pivots are for 1000 bars"):
         detect.detect_structure(year, length=5, pivots=pivots)
+
+
+@pytest.mark.parametrize("length", [1, 2, 5, 9])
+def test_window_pivots_equal_the_direct_pass_with_and_without_nan(year, length):
+    from engine.detect.swings import _pivots, _pivots_nb
+
+    high = year["high"].to_numpy()[:20_000].copy()
+    low = year["low"].to_numpy()[:20_000].copy()
+    for _ in range(2):  # as given, then with NaNs (where the order of comparisons matters)
+        direct, window = _pivots_nb(high, low, length), _pivots(high, low, length)
+        np.testing.assert_array_equal(window[0], direct[0])
+        np.testing.assert_array_equal(window[1], direct[1])
+        high[::997], low[5::1013] = np.nan, np.nan
+    assert len(_pivots(high[:3], low[:3], 2)[0]) == 3
