@@ -80,8 +80,10 @@ def validate_candles(candles: pd.DataFrame, *, name: str = "candles") -> pd.Data
         raise DataError(f"{name}: index time zone is {index.tz}, expected UTC")
     if not index.is_monotonic_increasing or not index.is_unique:
         raise DataError(f"{name}: index must be sorted and unique")
+    dtypes = candles.dtypes  # one lookup for all columns (a column fetch builds a Series)
     for column in COLUMNS:
-        if candles[column].dtype != np.float64:
+        dtype = dtypes[column]
+        if not isinstance(dtype, np.dtype) or dtype != np.float64:
             raise DataError(f"{name}: column {column!r} must be float64")
     return candles
 
