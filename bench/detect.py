@@ -16,7 +16,7 @@ from engine.detect.fvg import fvg_detections
 from engine.detect.levels import equal_level_detections, previous_level_detections
 from engine.detect.orderblocks import order_block_detections
 from engine.detect.sessions import session_detections
-from engine.detect.structure import structure_detections
+from engine.detect.structure import structure_breaks, structure_detections
 from engine.detect.sweeps import sweep_detections
 from engine.detect.swings import swing_detections
 
@@ -91,16 +91,18 @@ def _sweeps(given) -> None:
 def _all(candles) -> list[object]:
     """Every detector once, as one evaluation of the setup compiler (`engine.setups.compile`)
     or the live monitor runs them: arrays (`Detections`), one swing pass shared by the
-    detectors built on swings, the sweeps fed with the swings and sessions just detected; no
-    DataFrame, as none is read (a chart or an explanation builds the one it shows)."""
+    detectors built on swings, one structure pass by structure and order blocks, the sweeps
+    fed with the swings and sessions just detected; no DataFrame, as none is read (a chart or
+    an explanation builds the one it shows)."""
     c = candles
     pivots = detect.swing_points(c, LENGTH)
     swings = swing_detections(c, length=LENGTH, pivots=pivots)
     sessions = session_detections(c)
+    breaks = structure_breaks(c, LENGTH, pivots)
     found = [fvg_detections(c), swings, sessions, previous_level_detections(c, period="day"),
              equal_level_detections(c, length=LENGTH, pivots=pivots),
-             structure_detections(c, length=LENGTH, pivots=pivots),
-             order_block_detections(c, length=LENGTH, pivots=pivots),
+             structure_detections(c, length=LENGTH, breaks=breaks),
+             order_block_detections(c, length=LENGTH, breaks=breaks),
              detect.ema(c, 50), detect.rsi(c), detect.atr(c),
              sweep_detections(c, swings), sweep_detections(c, sessions)]
     return found

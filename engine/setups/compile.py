@@ -49,7 +49,7 @@ from engine.detect.fvg import fvg_detections
 from engine.detect.levels import equal_level_detections, previous_level_detections
 from engine.detect.orderblocks import order_block_detections
 from engine.detect.sessions import local_minutes, session_detections
-from engine.detect.structure import structure_detections
+from engine.detect.structure import structure_breaks, structure_detections
 from engine.detect.sweeps import sweep_detections
 from engine.detect.swings import swing_detections
 from engine.setups import schema
@@ -193,12 +193,19 @@ class _Evaluator:
         self.cache = cache
         self._atr: np.ndarray | None = None
         self._pivots: dict[int, detect.Pivots] = {}
+        self._breaks: dict[int, tuple] = {}
 
     def pivots(self, length: int) -> detect.Pivots:
         """One swing pass per length, shared by every block built on swings."""
         if length not in self._pivots:
             self._pivots[length] = detect.swing_points(self.candles, length)
         return self._pivots[length]
+
+    def breaks(self, length: int) -> tuple:
+        """One structure pass per length, shared by structure and order blocks."""
+        if length not in self._breaks:
+            self._breaks[length] = structure_breaks(self.candles, length, self.pivots(length))
+        return self._breaks[length]
 
     @property
     def atr(self) -> np.ndarray:
@@ -244,14 +251,14 @@ class _Evaluator:
 
     def _structure(self, b: schema.StructureBlock) -> Evaluated:
         frame = _rows(structure_detections(self.candles, length=b.length,
-                                           pivots=self.pivots(b.length)), _want(b.direction))
+                                           breaks=self.breaks(b.length)), _want(b.direction))
         if b.kind != "any":
             frame = frame.where(frame.kinds() == b.kind)
         return _event_condition(self.n, frame, frame["known_i"])
 
     def _order_block(self, b: schema.OrderBlockBlock) -> Evaluated:
         frame = _rows(order_block_detections(self.candles, length=b.length,
-                                             pivots=self.pivots(b.length)),
+                                             breaks=self.breaks(b.length)),
                       _want(b.direction))
         column = "known_i" if b.event == "formed" else "mitigated_i"
         return _event_condition(self.n, frame, frame[column])

@@ -130,6 +130,19 @@ def test_a_shared_swing_pass_gives_the_same_output(year):
         name: PINNED[name] for name in shared}
 
 
+def test_shared_structure_breaks_give_the_same_output(year):
+    from engine.detect.orderblocks import order_block_detections
+    from engine.detect.structure import structure_breaks, structure_detections
+
+    breaks = structure_breaks(year, 5, detect.swing_points(year, 5))
+    shared = {"structure 5": structure_detections(year, length=5, breaks=breaks).frame(),
+              "order blocks": order_block_detections(year, length=5, breaks=breaks).frame()}
+    assert {name: _fingerprint(frame) for name, frame in shared.items()} == {
+        name: PINNED[name] for name in shared}
+    with pytest.raises(ValueError, match="structure breaks reach bar"):
+        order_block_detections(year.iloc[:1000], length=5, breaks=breaks)
+
+
 def test_pivots_of_other_candles_are_refused(year):
     pivots = detect.swing_points(year.iloc[:1000], 5)
     with pytest.raises(ValueError, match="pivots are for 1000 bars"):
