@@ -77,6 +77,15 @@ class Detections:
             return names[codes]
         return self.kind
 
+    def kind_strings(self, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+        """The kind of the given rows as pandas strings (the frame's ``kind`` column at those
+        rows), built from codes when the kind is one string or one per direction."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if isinstance(self.kind, str | Mapping):
+            return _kinds(self.kind, len(rows), lambda values: values,
+                          self.columns["direction"][rows])
+        return pd.array(self.kind[rows], dtype=_STR)
+
     def where(self, keep: np.ndarray) -> Detections:
         """The rows where `keep` (a boolean mask or positions) holds, in order."""
         out = object.__new__(Detections)
