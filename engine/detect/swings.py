@@ -72,6 +72,27 @@ def _window_pivots_nb(high: np.ndarray, low: np.ndarray, k: int):
     return is_high, is_low, True
 
 
+@njit(cache=True)
+def _rows_nb(is_high, is_low, high, low):
+    """Swing rows in the frame's order (by pivot; a high before a low on one bar), so the
+    rows need no sort: pivot bar, direction, price."""
+    count = 0
+    for i in range(is_high.shape[0]):
+        count += is_high[i] + is_low[i]
+    at_i = np.empty(count, dtype=np.int64)
+    direction = np.empty(count, dtype=np.int8)
+    price = np.empty(count)
+    row = 0
+    for i in range(is_high.shape[0]):
+        if is_high[i]:
+            at_i[row], direction[row], price[row] = i, 1, high[i]
+            row += 1
+        if is_low[i]:
+            at_i[row], direction[row], price[row] = i, -1, low[i]
+            row += 1
+    return at_i, direction, price
+
+
 def _pivots(high: np.ndarray, low: np.ndarray, k: int) -> Pivots:
     is_high, is_low, exact = _window_pivots_nb(high, low, k)
     return (is_high, is_low) if exact else _pivots_nb(high, low, k)
@@ -115,11 +136,8 @@ def swing_detections(candles: pd.DataFrame, *, length: int = 5,
     """`detect_swings` as arrays (`Detections`); `pivots` as in `swing_points`."""
     prepare(candles)
     is_high, is_low = swing_points(candles, length, pivots)
-    hi = np.flatnonzero(is_high)
-    lo = np.flatnonzero(is_low)
-    at_i = np.concatenate([hi, lo])
-    price = np.concatenate([candles[HIGH].to_numpy()[hi], candles[LOW].to_numpy()[lo]])
-    direction = np.concatenate([np.ones(len(hi)), -np.ones(len(lo))]).astype(np.int8)
+    at_i, direction, price = _rows_nb(is_high, is_low, candles[HIGH].to_numpy(np.float64),
+                                      candles[LOW].to_numpy(np.float64))
     kind = {1: "swing_high", -1: "swing_low"}
     return Detections(candles.index, at_i=at_i, known_i=at_i + length, kind=kind,
                       direction=direction, top=price, bottom=price)
