@@ -13,6 +13,7 @@ import weakref
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from engine.errors import DataError
 
@@ -79,8 +80,10 @@ def validate_candles(candles: pd.DataFrame, *, name: str = "candles") -> pd.Data
         raise DataError(f"{name}: index time zone is {index.tz}, expected UTC")
     if not index.is_monotonic_increasing or not index.is_unique:
         raise DataError(f"{name}: index must be sorted and unique")
+    dtypes = candles.dtypes  # one lookup for all columns (a column fetch builds a Series)
     for column in COLUMNS:
-        if candles[column].dtype != np.float64:
+        dtype = dtypes[column]
+        if not isinstance(dtype, np.dtype) or dtype != np.float64:
             raise DataError(f"{name}: column {column!r} must be float64")
     return candles
 
@@ -122,20 +125,68 @@ _LOCAL_MINUTES: dict[int, tuple[weakref.ref, dict[str, np.ndarray]]] = {}
 
 
 def _local_minutes(index: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    if tz == "UTC" or len(index) == 0:
+        return epoch_minutes(index)
+    stamps, per_minute = index.asi8, _PER_MINUTE[index.unit]
+    first, last = (int(stamps[0]) // per_minute // 15, int(stamps[-1]) // per_minute // 15)
+    if first <= last and last - first < 4 * len(stamps):  # dense: look up in a table
+        base, table = _offset_table(tz, first, last)
+        wall, inside = _wall_minutes_nb(stamps, per_minute, table, base)
+        if inside:  # (an unsorted index can leave the table: then as below)
+            return wall
     utc = epoch_minutes(index)
-    if tz == "UTC" or len(utc) == 0:
-        return utc
     quarter = utc // 15
-    first, last = int(quarter.min()), int(quarter.max())
-    if last - first < 4 * len(quarter):  # dense: every quarter hour of the range
-        wanted, lookup = np.arange(first, last + 1), quarter - first
-    else:  # sparse (daily bars over decades): only the quarters present
-        wanted, lookup = np.unique(quarter, return_inverse=True)
+    wanted, lookup = np.unique(quarter, return_inverse=True)  # sparse: daily bars over decades
     if len(wanted) <= _FEW_QUARTERS:  # the live monitor's new bars: offsets kept per zone
         offset = np.array([_quarter_offset(tz, int(q)) for q in wanted], dtype=np.int64)
     else:
         offset = _quarter_offsets(tz, wanted)
     return utc + offset[lookup]
+
+
+def _offset_table(tz: str, first: int, last: int) -> tuple[int, np.ndarray]:
+    """UTC offsets (minutes) of zone `tz` at every quarter hour from `first` to `last`
+    (quarters since the epoch), as (first quarter of the table, table). Built from one table
+    per zone and UTC year, made once per process: a fresh frame redoes no time-zone work."""
+    if last - first < _FEW_QUARTERS:
+        offsets = [_quarter_offset(tz, q) for q in range(first, last + 1)]
+        return first, np.array(offsets, dtype=np.int64)
+    years = range(_year_of(first), _year_of(last) + 1)
+    base = _year_start(years[0])
+    if len(years) == 1:
+        return base, _year_offsets(tz, years[0])
+    return base, np.concatenate([_year_offsets(tz, year) for year in years])
+
+
+def _year_of(quarter: int) -> int:
+    return int(np.datetime64(quarter * 15, "m").astype("M8[Y]").astype(np.int64)) + 1970
+
+
+def _year_start(year: int) -> int:
+    """The first quarter hour (since the epoch) of UTC year `year`."""
+    return int(np.datetime64(f"{year:04d}-01-01", "m").astype(np.int64)) // 15
+
+
+@functools.lru_cache(maxsize=512)
+def _year_offsets(tz: str, year: int) -> np.ndarray:
+    """UTC offset, in minutes, of zone `tz` at each quarter hour of UTC year `year`."""
+    table = _quarter_offsets(tz, np.arange(_year_start(year), _year_start(year + 1)))
+    table.flags.writeable = False
+    return table
+
+
+@njit(cache=True)
+def _wall_minutes_nb(stamps, per_minute, table, base):
+    """Wall-clock minutes of sorted `stamps` (`per_minute` units a minute) from `table`, the
+    offsets of every quarter hour from quarter `base` on; False when a time is outside it."""
+    out = np.empty_like(stamps)
+    for i in range(stamps.shape[0]):
+        minute = stamps[i] // per_minute
+        row = minute // 15 - base
+        if row < 0 or row >= table.shape[0]:
+            return out, False
+        out[i] = minute + table[row]
+    return out, True
 
 
 def _quarter_offsets(tz: str, quarters: np.ndarray) -> np.ndarray:

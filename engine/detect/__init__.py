@@ -28,6 +28,10 @@ are masked to what was known by t. Signals, backtests and live alerts use only `
 
 Dense per-bar series (indicators, session membership) return arrays/Series aligned with the
 candles; their value at bar t uses bars <= t only.
+
+The detectors built on swings (swings, structure, order blocks, equal levels) take
+``pivots=swing_points(candles, length)``: one swing pass computed once and shared by the
+detectors of one evaluation (the setup compiler does this per length).
 """
 
 from engine.detect._frame import detection_frame
@@ -38,10 +42,11 @@ from engine.detect.orderblocks import detect_order_blocks
 from engine.detect.sessions import SESSIONS, Session, detect_sessions, session_mask
 from engine.detect.structure import detect_structure
 from engine.detect.sweeps import detect_sweeps
-from engine.detect.swings import detect_swings
+from engine.detect.swings import Pivots, detect_swings, swing_points
 
 __all__ = [
-    "SESSIONS", "Session", "atr", "detect_equal_levels", "detect_fvg", "detect_order_blocks",
-    "detect_previous_levels", "detect_sessions", "detect_structure", "detect_sweeps",
-    "detect_swings", "detection_frame", "ema", "rsi", "session_mask", "sma",
+    "Pivots", "SESSIONS", "Session", "atr", "detect_equal_levels", "detect_fvg",
+    "detect_order_blocks", "detect_previous_levels", "detect_sessions", "detect_structure",
+    "detect_sweeps", "detect_swings", "detection_frame", "ema", "rsi", "session_mask", "sma",
+    "swing_points",
 ]

@@ -77,6 +77,15 @@ class Detections:
             return names[codes]
         return self.kind
 
+    def kind_strings(self, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+        """The kind of the given rows as pandas strings (the frame's ``kind`` column at those
+        rows), built from codes when the kind is one string or one per direction."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if isinstance(self.kind, str | Mapping):
+            return _kinds(self.kind, len(rows), lambda values: values,
+                          self.columns["direction"][rows])
+        return pd.array(self.kind[rows], dtype=_STR)
+
     def where(self, keep: np.ndarray) -> Detections:
         """The rows where `keep` (a boolean mask or positions) holds, in order."""
         out = object.__new__(Detections)
@@ -87,7 +96,7 @@ class Detections:
 
     def frame(self) -> pd.DataFrame:
         """The detection frame, rows in this order (`detection_frame`'s columns and dtypes)."""
-        stamps = self.index.as_unit("ns").asi8
+        stamps = _nanoseconds(self.index)
         columns = self.columns
         data: dict[str, object] = {
             "at": _times(stamps, columns["at_i"]),
@@ -128,6 +137,12 @@ def _kinds(kind, count: int, take, direction) -> pd.api.extensions.ExtensionArra
     return pd.array(take(np.asarray(kind, dtype=object)), dtype=_STR)
 
 
+def _nanoseconds(index: pd.DatetimeIndex) -> np.ndarray:
+    """The index's times as int64 nanoseconds (``as_unit`` costs milliseconds on a fresh
+    year of 1m even when the unit is already ns)."""
+    return index.asi8 if index.unit == "ns" else index.as_unit("ns").asi8
+
+
 def _sorted(known_i: np.ndarray, at_i: np.ndarray) -> bool:
     step = np.diff(known_i)
     return bool((step >= 0).all() and (np.diff(at_i)[step == 0] >= 0).all())
@@ -140,7 +155,9 @@ def _times(stamps: np.ndarray, positions: np.ndarray) -> pd.arrays.DatetimeArray
     else:
         values = stamps[np.clip(positions, 0, len(stamps) - 1)]
         values[positions < 0] = _NAT
-    return pd.DatetimeIndex(values, dtype=_UTC_NS).array  # int64 ns since the epoch, UTC
+    # int64 ns since the epoch, UTC; wrapped as they are (the public constructors re-check
+    # the unit and cost more than the gather above)
+    return pd.arrays.DatetimeArray._simple_new(values.view("M8[ns]"), dtype=_UTC_NS)
 
 
 def prepare(candles: pd.DataFrame) -> pd.DataFrame:

@@ -69,7 +69,7 @@ class Searcher:
     def __init__(self, values: np.ndarray, *, above: bool) -> None:
         self.values = np.ascontiguousarray(values, dtype=np.float64)
         self.small = block_extrema_nb(self.values, SMALL, above)
-        self.big = block_extrema_nb(self.values, BIG, above)
+        self.big = block_extrema_nb(self.small, BIG // SMALL, above)  # extrema of extrema
         self.above = above
 
 

@@ -26,7 +26,7 @@ from engine.detect._frame import Detections, prepare
 from engine.detect._kernels import period_ranges_nb, starts_inside
 from engine.detect.indicators import atr
 from engine.detect.sessions import DAY, _minute, bar_minutes, local_minutes
-from engine.detect.swings import swing_points
+from engine.detect.swings import Pivots, swing_points
 from engine.errors import SetupError
 
 _PERIODS = {"day": ("pdh", "pdl", DAY), "week": ("pwh", "pwl", 7 * DAY)}
@@ -95,16 +95,19 @@ def _equal_nb(price, pivots, tolerance, lookback, sign):
 
 
 def detect_equal_levels(candles: pd.DataFrame, *, length: int = 5, tolerance_pct: float = 0.05,
-                        tolerance_atr: float | None = None, lookback: int = 5) -> pd.DataFrame:
+                        tolerance_atr: float | None = None, lookback: int = 5,
+                        pivots: Pivots | None = None) -> pd.DataFrame:
     """Equal highs (+1) and equal lows (-1) as liquidity pools; see the module docstring."""
     return equal_level_detections(candles, length=length, tolerance_pct=tolerance_pct,
-                                  tolerance_atr=tolerance_atr, lookback=lookback).frame()
+                                  tolerance_atr=tolerance_atr, lookback=lookback,
+                                  pivots=pivots).frame()
 
 
 def equal_level_detections(candles: pd.DataFrame, *, length: int = 5,
                            tolerance_pct: float = 0.05, tolerance_atr: float | None = None,
-                           lookback: int = 5) -> Detections:
-    """`detect_equal_levels` as arrays (`Detections`)."""
+                           lookback: int = 5, pivots: Pivots | None = None) -> Detections:
+    """`detect_equal_levels` as arrays (`Detections`); `pivots` as in
+    `engine.detect.swings.swing_points`."""
     prepare(candles)
     high = candles[HIGH].to_numpy(np.float64)
     low = candles[LOW].to_numpy(np.float64)
@@ -112,7 +115,7 @@ def equal_level_detections(candles: pd.DataFrame, *, length: int = 5,
         tolerance = np.nan_to_num(atr(candles, 14) * tolerance_atr, nan=0.0)
     else:
         tolerance = high * tolerance_pct / 100.0
-    is_high, is_low = swing_points(candles, length)
+    is_high, is_low = swing_points(candles, length, pivots)
     rows = []
     for sign, mask, price, kind in ((1, is_high, high, "equal_highs"),
                                     (-1, is_low, low, "equal_lows")):

@@ -22,7 +22,8 @@ from numba import njit
 from engine.candles import CLOSE, HIGH, LOW, OPEN
 from engine.detect._frame import Detections, prepare
 from engine.detect._kernels import Searcher, first_reach
-from engine.detect.structure import structure_breaks
+from engine.detect.structure import Breaks, given_breaks
+from engine.detect.swings import Pivots
 
 
 @njit(cache=True)
@@ -48,16 +49,21 @@ def _blocks_nb(open_, high, low, close, break_i, direction, swing_i):
     return block
 
 
-def detect_order_blocks(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
+def detect_order_blocks(candles: pd.DataFrame, *, length: int = 5,
+                        pivots: Pivots | None = None) -> pd.DataFrame:
     """Order blocks with mitigation and invalidation; see the module docstring."""
-    return order_block_detections(candles, length=length).frame()
+    return order_block_detections(candles, length=length, pivots=pivots).frame()
 
 
-def order_block_detections(candles: pd.DataFrame, *, length: int = 5) -> Detections:
-    """`detect_order_blocks` as arrays (`Detections`)."""
+def order_block_detections(candles: pd.DataFrame, *, length: int = 5,
+                           pivots: Pivots | None = None, breaks: Breaks | None = None
+                           ) -> Detections:
+    """`detect_order_blocks` as arrays (`Detections`); `pivots` as in
+    `engine.detect.swings.swing_points`, `breaks` as in
+    `engine.detect.structure.structure_detections`."""
     prepare(candles)
     o, h, lw, c = (candles[x].to_numpy(np.float64) for x in (OPEN, HIGH, LOW, CLOSE))
-    break_i, direction, _, _, swing_i = structure_breaks(candles, length)
+    break_i, direction, _, _, swing_i = given_breaks(candles, length, pivots, breaks)
     block_i = _blocks_nb(o, h, lw, c, break_i, direction, swing_i)
     top, bottom = h[block_i], lw[block_i]
     bull = direction == 1

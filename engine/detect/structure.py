@@ -21,7 +21,7 @@ from numba import njit
 
 from engine.candles import CLOSE, HIGH, LOW
 from engine.detect._frame import Detections, prepare
-from engine.detect.swings import swing_points
+from engine.detect.swings import Pivots, swing_points
 
 BOS, CHOCH = 1, 2
 
@@ -67,22 +67,44 @@ def _structure_nb(high, low, close, is_high, is_low, k):
             out_swing[:count])
 
 
-def structure_breaks(candles: pd.DataFrame, length: int):
-    """Raw arrays: breaking bar, direction, kind code (1 bos, 2 choch), level, swing pivot."""
-    is_high, is_low = swing_points(candles, length)
+Breaks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def structure_breaks(candles: pd.DataFrame, length: int, pivots: Pivots | None = None
+                     ) -> Breaks:
+    """Raw arrays: breaking bar, direction, kind code (1 bos, 2 choch), level, swing pivot;
+    `pivots` as in `engine.detect.swings.swing_points`. Structure and order blocks of one
+    evaluation can share them (``breaks=``)."""
+    is_high, is_low = swing_points(candles, length, pivots)
     return _structure_nb(candles[HIGH].to_numpy(np.float64), candles[LOW].to_numpy(np.float64),
                          candles[CLOSE].to_numpy(np.float64), is_high, is_low, int(length))
 
 
-def detect_structure(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
+def given_breaks(candles: pd.DataFrame, length: int, pivots: Pivots | None,
+                 breaks: Breaks | None) -> Breaks:
+    """`breaks` after a check that they are for as many bars, else `structure_breaks`."""
+    if breaks is None:
+        return structure_breaks(candles, length, pivots)
+    at_i = breaks[0]
+    if len(at_i) and (at_i[0] < 0 or at_i[-1] >= len(candles)):
+        raise ValueError(f"structure breaks reach bar {at_i[-1]}, the candles have "
+                         f"{len(candles)}")
+    return breaks
+
+
+def detect_structure(candles: pd.DataFrame, *, length: int = 5,
+                     pivots: Pivots | None = None) -> pd.DataFrame:
     """BOS / CHoCH rows; see the module docstring for the exact rule."""
-    return structure_detections(candles, length=length).frame()
+    return structure_detections(candles, length=length, pivots=pivots).frame()
 
 
-def structure_detections(candles: pd.DataFrame, *, length: int = 5) -> Detections:
-    """`detect_structure` as arrays (`Detections`)."""
+def structure_detections(candles: pd.DataFrame, *, length: int = 5,
+                         pivots: Pivots | None = None, breaks: Breaks | None = None
+                         ) -> Detections:
+    """`detect_structure` as arrays (`Detections`); `pivots` as in `swing_points`, `breaks`
+    (`structure_breaks` of these candles and length) when already computed."""
     prepare(candles)
-    at_i, direction, kind_code, level, swing_i = structure_breaks(candles, length)
+    at_i, direction, kind_code, level, swing_i = given_breaks(candles, length, pivots, breaks)
     kind = np.where(kind_code == CHOCH, "choch", "bos").astype(object)
     return Detections(candles.index, at_i=at_i, known_i=at_i, kind=kind,
                       direction=direction, top=level, bottom=level, swing_i=swing_i)

@@ -21,7 +21,7 @@ import pandas as pd
 from numba import njit
 
 from engine.candles import CLOSE, HIGH, LOW
-from engine.detect._frame import _STR, Detections, prepare
+from engine.detect._frame import Detections, prepare
 from engine.detect._kernels import Searcher, first_reach
 
 
@@ -68,7 +68,7 @@ def _level_table(levels: pd.DataFrame | Detections) -> dict[str, object]:
         "level": np.concatenate([column("top", np.float64)[highs],
                                  column("bottom", np.float64)[lows]]),
         "known_i": column("known_i", np.int64)[rows], "at_i": column("at_i", np.int64)[rows],
-        "kind": levels["kind"].array[rows] if frame else levels.kinds()[rows],
+        "kind": levels["kind"].array[rows] if frame else levels.kind_strings(rows),
     }
     if "session" in levels:
         table["session"] = (levels["session"].array if frame else levels["session"])[rows]
@@ -101,8 +101,7 @@ def sweep_detections(candles: pd.DataFrame, levels: pd.DataFrame | Detections, *
     reclaim, extreme = _reclaim_nb(high, low, close, breaks, level, side, int(reclaim_bars))
     hit = reclaim >= 0
     kinds = table["kind"][hit]
-    extra = {"extreme": extreme[hit], "level_kind": kinds if isinstance(levels, pd.DataFrame)
-             else pd.array(kinds, dtype=_STR), "level_i": table["at_i"][hit]}
+    extra = {"extreme": extreme[hit], "level_kind": kinds, "level_i": table["at_i"][hit]}
     if "session" in table:
         extra["session"] = table["session"][hit]
     return Detections(candles.index, at_i=breaks[hit], known_i=reclaim[hit], kind="sweep",

@@ -21,6 +21,8 @@ from numba import njit
 from engine.candles import HIGH, LOW
 from engine.detect._frame import Detections, prepare
 
+Pivots = tuple[np.ndarray, np.ndarray]
+
 
 @njit(cache=True)
 def _pivots_nb(high: np.ndarray, low: np.ndarray, k: int):
@@ -43,15 +45,79 @@ def _pivots_nb(high: np.ndarray, low: np.ndarray, k: int):
     return is_high, is_low
 
 
-def swing_points(candles: pd.DataFrame, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean arrays marking pivot bars of swing highs and swing lows (known `length` later)."""
+@njit(cache=True)
+def _window_pivots_nb(high: np.ndarray, low: np.ndarray, k: int):
+    """`_pivots_nb` from running window extrema: the max of the k highs before bar i is the
+    window starting at i-k, the max of the k after it the window starting at i+1, so one
+    window pass (k-1 vectorised sweeps) serves both sides. Max and min are exact, so the
+    flags are `_pivots_nb`'s bit for bit on prices without NaN; a NaN (whose handling
+    depends on the order of comparisons) sends the caller to `_pivots_nb`: (flags, False)."""
+    n = high.shape[0]
+    is_high = np.zeros(n, dtype=np.bool_)
+    is_low = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if np.isnan(high[i]) or np.isnan(low[i]):
+            return is_high, is_low, False
+    if n < 2 * k + 1:
+        return is_high, is_low, True
+    m = n - k + 1  # windows [s, s + k) for s = 0 .. n - k
+    top = high[:m].copy()
+    bottom = low[:m].copy()
+    for d in range(1, k):
+        np.maximum(top, high[d:d + m], top)
+        np.minimum(bottom, low[d:d + m], bottom)
+    for i in range(k, n - k):
+        is_high[i] = (high[i] > top[i - k]) & (high[i] >= top[i + 1])
+        is_low[i] = (low[i] < bottom[i - k]) & (low[i] <= bottom[i + 1])
+    return is_high, is_low, True
+
+
+@njit(cache=True)
+def _rows_nb(is_high, is_low, high, low):
+    """Swing rows in the frame's order (by pivot; a high before a low on one bar), so the
+    rows need no sort: pivot bar, direction, price."""
+    count = 0
+    for i in range(is_high.shape[0]):
+        count += is_high[i] + is_low[i]
+    at_i = np.empty(count, dtype=np.int64)
+    direction = np.empty(count, dtype=np.int8)
+    price = np.empty(count)
+    row = 0
+    for i in range(is_high.shape[0]):
+        if is_high[i]:
+            at_i[row], direction[row], price[row] = i, 1, high[i]
+            row += 1
+        if is_low[i]:
+            at_i[row], direction[row], price[row] = i, -1, low[i]
+            row += 1
+    return at_i, direction, price
+
+
+def _pivots(high: np.ndarray, low: np.ndarray, k: int) -> Pivots:
+    is_high, is_low, exact = _window_pivots_nb(high, low, k)
+    return (is_high, is_low) if exact else _pivots_nb(high, low, k)
+
+
+def swing_points(candles: pd.DataFrame, length: int, pivots: Pivots | None = None) -> Pivots:
+    """Boolean arrays marking pivot bars of swing highs and swing lows (known `length` later).
+
+    `pivots`, when given, is this very result computed before on the same candles and length
+    (one swing pass shared by the detectors of one evaluation: swings, structure, order
+    blocks, equal levels); it is returned as it is after a check of its shape."""
     if length < 1:
         raise ValueError("swing length must be at least 1")
-    return _pivots_nb(candles[HIGH].to_numpy(np.float64), candles[LOW].to_numpy(np.float64),
-                      int(length))
+    if pivots is not None:
+        is_high, is_low = pivots
+        if is_high.shape != (len(candles),) or is_low.shape != (len(candles),):
+            raise ValueError(f"pivots are for {len(is_high)} bars, the candles have "
+                             f"{len(candles)}")
+        return is_high, is_low
+    return _pivots(candles[HIGH].to_numpy(np.float64), candles[LOW].to_numpy(np.float64),
+                   int(length))
 
 
-def detect_swings(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
+def detect_swings(candles: pd.DataFrame, *, length: int = 5,
+                  pivots: Pivots | None = None) -> pd.DataFrame:
     """Confirmed swing highs (+1) and lows (-1); see the module docstring.
 
     >>> import numpy as np, pandas as pd
@@ -62,18 +128,16 @@ def detect_swings(candles: pd.DataFrame, *, length: int = 5) -> pd.DataFrame:
     >>> detect_swings(c, length=2)[["at_i", "known_i", "kind", "top"]].values.tolist()
     [[2, 4, 'swing_high', 3.0]]
     """
-    return swing_detections(candles, length=length).frame()
+    return swing_detections(candles, length=length, pivots=pivots).frame()
 
 
-def swing_detections(candles: pd.DataFrame, *, length: int = 5) -> Detections:
-    """`detect_swings` as arrays (`Detections`)."""
+def swing_detections(candles: pd.DataFrame, *, length: int = 5,
+                     pivots: Pivots | None = None) -> Detections:
+    """`detect_swings` as arrays (`Detections`); `pivots` as in `swing_points`."""
     prepare(candles)
-    is_high, is_low = swing_points(candles, length)
-    hi = np.flatnonzero(is_high)
-    lo = np.flatnonzero(is_low)
-    at_i = np.concatenate([hi, lo])
-    price = np.concatenate([candles[HIGH].to_numpy()[hi], candles[LOW].to_numpy()[lo]])
-    direction = np.concatenate([np.ones(len(hi)), -np.ones(len(lo))]).astype(np.int8)
+    is_high, is_low = swing_points(candles, length, pivots)
+    at_i, direction, price = _rows_nb(is_high, is_low, candles[HIGH].to_numpy(np.float64),
+                                      candles[LOW].to_numpy(np.float64))
     kind = {1: "swing_high", -1: "swing_low"}
     return Detections(candles.index, at_i=at_i, known_i=at_i + length, kind=kind,
                       direction=direction, top=price, bottom=price)

@@ -49,7 +49,7 @@ from engine.detect.fvg import fvg_detections
 from engine.detect.levels import equal_level_detections, previous_level_detections
 from engine.detect.orderblocks import order_block_detections
 from engine.detect.sessions import local_minutes, session_detections
-from engine.detect.structure import structure_detections
+from engine.detect.structure import structure_breaks, structure_detections
 from engine.detect.sweeps import sweep_detections
 from engine.detect.swings import swing_detections
 from engine.setups import schema
@@ -192,6 +192,20 @@ class _Evaluator:
         self.context_timeframe = context_timeframe
         self.cache = cache
         self._atr: np.ndarray | None = None
+        self._pivots: dict[int, detect.Pivots] = {}
+        self._breaks: dict[int, tuple] = {}
+
+    def pivots(self, length: int) -> detect.Pivots:
+        """One swing pass per length, shared by every block built on swings."""
+        if length not in self._pivots:
+            self._pivots[length] = detect.swing_points(self.candles, length)
+        return self._pivots[length]
+
+    def breaks(self, length: int) -> tuple:
+        """One structure pass per length, shared by structure and order blocks."""
+        if length not in self._breaks:
+            self._breaks[length] = structure_breaks(self.candles, length, self.pivots(length))
+        return self._breaks[length]
 
     @property
     def atr(self) -> np.ndarray:
@@ -213,40 +227,46 @@ class _Evaluator:
         return _event_condition(self.n, frame, frame[column])
 
     def _swing(self, b: schema.SwingBlock) -> Evaluated:
-        frame = _rows(swing_detections(self.candles, length=b.length), _side(b.side))
+        frame = _rows(swing_detections(self.candles, length=b.length,
+                                       pivots=self.pivots(b.length)), _side(b.side))
         return _event_condition(self.n, frame, frame["known_i"])
 
     def _sweep(self, b: schema.SweepBlock) -> Evaluated:
         c = self.candles
         levels = {
-            "swing": lambda: swing_detections(c, length=b.length),
+            "swing": lambda: swing_detections(c, length=b.length,
+                                              pivots=self.pivots(b.length)),
             "session": lambda: session_detections(c, sessions=[b.session]),
             "previous_day": lambda: previous_level_detections(
                 c, period="day", boundary=b.day_boundary, tz=b.day_tz),
             "previous_week": lambda: previous_level_detections(
                 c, period="week", boundary=b.day_boundary, tz=b.day_tz),
             "equal_levels": lambda: equal_level_detections(
-                c, length=b.length, tolerance_pct=b.tolerance_pct),
+                c, length=b.length, tolerance_pct=b.tolerance_pct,
+                pivots=self.pivots(b.length)),
         }[b.of]()
         frame = sweep_detections(c, levels, reclaim_bars=b.reclaim_bars)
         frame = _rows(frame, -_side(b.side))  # a swept high is a bearish (-1) sweep
         return _event_condition(self.n, frame, frame["known_i"])
 
     def _structure(self, b: schema.StructureBlock) -> Evaluated:
-        frame = _rows(structure_detections(self.candles, length=b.length), _want(b.direction))
+        frame = _rows(structure_detections(self.candles, length=b.length,
+                                           breaks=self.breaks(b.length)), _want(b.direction))
         if b.kind != "any":
             frame = frame.where(frame.kinds() == b.kind)
         return _event_condition(self.n, frame, frame["known_i"])
 
     def _order_block(self, b: schema.OrderBlockBlock) -> Evaluated:
-        frame = _rows(order_block_detections(self.candles, length=b.length),
+        frame = _rows(order_block_detections(self.candles, length=b.length,
+                                             breaks=self.breaks(b.length)),
                       _want(b.direction))
         column = "known_i" if b.event == "formed" else "mitigated_i"
         return _event_condition(self.n, frame, frame[column])
 
     def _equal_levels(self, b: schema.EqualLevelsBlock) -> Evaluated:
         frame = _rows(equal_level_detections(self.candles, length=b.length,
-                                             tolerance_pct=b.tolerance_pct), _side(b.side))
+                                             tolerance_pct=b.tolerance_pct,
+                                             pivots=self.pivots(b.length)), _side(b.side))
         return _event_condition(self.n, frame, frame["known_i"])
 
     def _ma_cross(self, b: schema.MaCrossBlock) -> Evaluated:
