@@ -363,8 +363,10 @@ def _save_click(store, setup_id: str, symbol: str, timeframe: str, kind: str, zo
     _say("click", "success",
          f"Labelled {made.symbol} {text} as {KIND_WORDS[made.label]}{replaced}.")
     st.session_state["labels_click_note"] = ""
-    # The chart keeps its key (a new key makes the browser rebuild the Plotly chart: seconds),
-    # so its selection stays: `labels_click_seen` still names it and it fills nothing again.
+    # The chart keeps its key, so a selection Streamlit still holds is the bar just saved:
+    # `labels_click_seen` names it and it fills nothing again. (Streamlit 1.67 hashes the figure
+    # into the chart's element id, so the new label's mark still remounts the chart in the
+    # browser: measured, the same Plotly node does not survive a save with either key.)
 
 
 # --- upload ---------------------------------------------------------------------------------
