@@ -259,13 +259,17 @@ def _chart_part(settings, store: LabelStore, setup, version: int, zone) -> None:
     figure = chart_figure(window, signals, store.labels_in(
         setup.id, symbol, window.index[0], window.index[-1]), timeframe, zone=zone,
         title=f"{setup.id} v{version} · {symbol} {timeframe}")
-    round_ = st.session_state.setdefault("labels_chart_round", 0)
+    round_ = st.session_state.setdefault("labels_chart_round", 0)  # a new one per setup only
     event = st.plotly_chart(figure, key=f"labels_chart_{round_}", on_select="rerun",
                             selection_mode="points", config={"scrollZoom": True})
     clicked = bar_of(window.index, clicked_time(event, zone), timeframe_delta(timeframe))
-    if clicked is not None and st.session_state.get("labels_click_seen") != clicked:
+    # `labels_click_seen` is the selection last read: a selection already read (kept across a
+    # save) fills nothing; once the chart has none, the same bar clicked again fills it again.
+    if st.session_state.get("labels_click_seen") != clicked:
         st.session_state["labels_click_seen"] = clicked
-        st.session_state["labels_click_time"] = f"{local_times([clicked], zone)[0]:{_TIME_FORMAT}}"
+        if clicked is not None:
+            st.session_state["labels_click_time"] = \
+                f"{local_times([clicked], zone)[0]:{_TIME_FORMAT}}"
     _click_form(store, setup, symbol, timeframe, zone)
 
 
@@ -359,8 +363,10 @@ def _save_click(store, setup_id: str, symbol: str, timeframe: str, kind: str, zo
     _say("click", "success",
          f"Labelled {made.symbol} {text} as {KIND_WORDS[made.label]}{replaced}.")
     st.session_state["labels_click_note"] = ""
-    st.session_state["labels_click_seen"] = None  # the same bar clicked again fills it again
-    st.session_state["labels_chart_round"] = st.session_state.get("labels_chart_round", 0) + 1
+    # The chart keeps its key, so a selection Streamlit still holds is the bar just saved:
+    # `labels_click_seen` names it and it fills nothing again. (Streamlit 1.67 hashes the figure
+    # into the chart's element id, so the new label's mark still remounts the chart in the
+    # browser: measured, the same Plotly node does not survive a save with either key.)
 
 
 # --- upload ---------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ local state file: opening a page never asks Notion).
 - **Random-sample check**: the table the Notion page shows (`sample_table_rows`: the run's
   trades, exact times and prices, the seed) and one chart per trade, cached by run and draw.
 - **Period report**: from/to days in the trader's zone (the last day included), an optional
-  setup; the backtest-vs-live drift table and the CSV and HTML bytes, cached by the inputs and
-  the runs' and journal's files.
+  setup; behind a toggle (it reads every run and the journal: the Runs page's other reruns do
+  none of it), the backtest-vs-live drift table and the CSV and HTML bytes, cached by the
+  inputs and the runs' and journal's files.
 """
 
 from __future__ import annotations
@@ -214,15 +215,19 @@ def _sample_check(settings, run_id: str, run_name: str) -> None:
 
 def run_days(settings, run_id: str) -> tuple[dt.date, dt.date]:
     """The run's first and last day of data in the trader's zone (the period's default; the
-    last 30 days for a run that records no data range)."""
-    from engine.reports.period import _utc
-
+    last 30 days for a run that records no data range). Reads the summary only (no report
+    module: those load matplotlib, half a second on a fresh server)."""
     summary = state.run_store().summary(run_id)
     if not (summary.get("data_start") and summary.get("data_end")):
         today = dt.datetime.now(settings.display_zone).date()
         return today - dt.timedelta(days=30), today
     return tuple(_utc(summary[k]).tz_convert(settings.display_zone).date()
                  for k in ("data_start", "data_end"))
+
+
+def _utc(value) -> pd.Timestamp:
+    moment = pd.Timestamp(value)
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
 
 
 def _period_report(settings, run_id: str) -> None:
@@ -241,6 +246,8 @@ def _period_report(settings, run_id: str) -> None:
     if first > last:
         st.error("From must be on or before To.")
         return
+    if not st.toggle("Show the period report", key="runs_reports_show_period"):
+        return  # built only when asked: it reads every run and the journal
     start, end = period_bounds(first, last, tz)
     with user_errors():
         table, csv, html = period_files(str(settings.home), start.isoformat(), end.isoformat(),

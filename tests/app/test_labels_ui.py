@@ -305,3 +305,38 @@ def test_another_setup_starts_with_an_empty_form(labelled, monkeypatch) -> None:
     assert at.text_input(key="labels_click_note").value == ""
     assert any("No labels of this setup yet" in i.value for i in at.info)
     assert "sma-cross v1" in str(at.session_state["labels_setup"]).replace("@", " v")
+
+
+def test_a_save_keeps_the_charts_key_and_the_saved_click_fills_nothing_again(labelled,
+                                                                           monkeypatch) -> None:
+    """A new chart key makes the browser rebuild the Plotly chart (2.7 s a save): the key stays,
+    and the selection still on the chart (the bar just saved) does not refill the form."""
+    store, _, index = labelled
+    monkeypatch.setenv("ITA_DISPLAY_TZ", "UTC")
+    at = run()
+    key = chart_key(at)
+    [chart] = at.get("plotly_chart")
+    assert chart.proto.id.endswith(f"-{key}")
+    bar, other = index[-10], index[-20]
+    at.session_state[key] = json.loads(json.dumps(selection(bar, f"{bar:%Y-%m-%d %H:%M}")))
+    at.run()
+    assert at.text_input(key="labels_click_time").value == f"{bar:%Y-%m-%d %H:%M}"
+    at.button(key="labels_click_setup").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [x.timestamp for x in store.labels(SETUP) if x.origin == "chart"] == [bar]
+    assert chart_key(at) == key
+    [chart] = at.get("plotly_chart")
+    assert chart.proto.id.endswith(f"-{key}")
+    # the trader types the next bar: the old selection (still on the chart) does not win
+    at.text_input(key="labels_click_time").set_value(f"{other:%Y-%m-%d %H:%M}").run()
+    assert at.text_input(key="labels_click_time").value == f"{other:%Y-%m-%d %H:%M}"
+    at.button(key="labels_click_not_setup").click().run()
+    saved = {x.timestamp: x.label for x in store.labels(SETUP) if x.origin == "chart"}
+    assert saved == {bar: "setup", other: "not_setup"}
+    # once the chart has no selection, a click on the saved bar fills the form again
+    at.session_state[key] = {"selection": {"points": [], "point_indices": [], "box": [],
+                                           "lasso": []}}
+    at.run()
+    at.session_state[key] = json.loads(json.dumps(selection(bar, f"{bar:%Y-%m-%d %H:%M}")))
+    at.run()
+    assert at.text_input(key="labels_click_time").value == f"{bar:%Y-%m-%d %H:%M}"

@@ -130,7 +130,8 @@ def test_the_period_report_shows_the_drift_and_offers_csv_and_html(home):
     assert at.date_input(key="runs_reports_from").value == pd.Timestamp("2023-03-01").date()
     assert at.date_input(key="runs_reports_to").value == pd.Timestamp("2023-03-07").date()
     at.date_input(key="runs_reports_from").set_value(pd.Timestamp("2023-03-01").date())
-    at = act(at.date_input(key="runs_reports_to").set_value(pd.Timestamp("2023-03-07").date()))
+    at.date_input(key="runs_reports_to").set_value(pd.Timestamp("2023-03-07").date())
+    at = act(at.toggle(key="runs_reports_show_period").set_value(True))
     drift = frame(at, "setup_id")
     row = drift.set_index("setup_id").loc["sma-cross"]
     assert row["backtest_period_trades"] > 0 and "verdict" in drift
@@ -172,3 +173,25 @@ def test_notion_down_says_so_and_keeps_the_published_page(home, fake):
     assert said.endswith("the report was not sent (a page sent before is unchanged); send it "
                          "again later")
     assert not fake.pages[published]["in_trash"]  # the page a reader has is still there
+
+
+def test_the_runs_page_builds_no_report_until_asked(home, monkeypatch):
+    """The period report reads every run and the journal, the sample check draws charts: the
+    Runs page's own reruns (opening it, picking a run, typing a note) do neither."""
+    import app.reports_ui as section
+
+    built = []
+    real = section.period_files
+
+    def counting(*args):
+        built.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(section, "period_files", counting)
+    monkeypatch.setattr(section, "sample_check", lambda *a: pytest.fail("drawn unasked"))
+    at = page("runs")
+    _, run_id = home
+    at = act(at.text_area(key=f"runs_note_{run_id}").set_value("typing reruns the page"))
+    assert built == [] and not [d for d in at.dataframe if "setup_id" in d.value]
+    at = act(at.toggle(key="runs_reports_show_period").set_value(True))
+    assert len(built) == 1 and frame(at, "setup_id") is not None
