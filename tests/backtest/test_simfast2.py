@@ -4,6 +4,7 @@ a pass of their own and the plain formulas."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from engine.backtest import _kernel as k
@@ -83,3 +84,14 @@ def test_two_pass_drawdowns_equal_the_plain_formula_bit_for_bit(seed) -> None:
     assert np.array_equal(got_pct, pct)
     if seed % 2:
         assert (pct == 0).any() and (pct < 0).any()
+
+
+@pytest.mark.parametrize("tz", ["UTC", None])
+def test_bar_positions_of_a_known_at_column_equal_the_plain_lookup(tz) -> None:
+    from engine.backtest.simulate import bar_positions
+
+    index = pd.date_range("2024-01-01", periods=50, freq="1min", tz="UTC").as_unit("ms")
+    times = pd.date_range("2023-12-31 23:58:30", periods=60, freq="53s", tz=tz).as_unit("ns")
+    expected = np.searchsorted(index.as_unit("ns").asi8, times.as_unit("ns").asi8)
+    for given in (pd.Series(times), times, list(times)):
+        assert bar_positions(index, given).tolist() == expected.tolist()
