@@ -88,8 +88,7 @@ def _hold_nb(open_, high, low, close, equity, fill_i, fill, d, stop, target, ris
              lower_start, lower_end, lower_high, lower_low, end_at_open):
     """Hold one position from its fill bar to its exit, marking `equity` on the bars held
     before the exit bar. Returns (exit bar, exit price, reason, resolution, MFE, MAE in
-    price, P&L realised by the partial, units left, partial fees, partial price, a NaN price
-    seen on the bars visited, the exit bar included)."""
+    price, P&L realised by the partial, units left, partial fees, partial price)."""
     n = close.shape[0]
     remaining, realised, paid, mfe, mae = size, 0.0, 0.0, 0.0, 0.0
     reason, resolved = END, NOT_AMBIGUOUS
@@ -97,9 +96,7 @@ def _hold_nb(open_, high, low, close, equity, fill_i, fill, d, stop, target, ris
     exit_i = n - 1
     be_done = False
     partial_px = np.nan
-    bad = False
     for i in range(fill_i, n):
-        bad |= _nan_bar_nb(open_, high, low, close, i)
         favorable = (high[i] - fill) if d > 0 else (fill - low[i])
         adverse = (fill - low[i]) if d > 0 else (high[i] - fill)
         hit_stop = low[i] <= stop if d > 0 else high[i] >= stop
@@ -138,8 +135,7 @@ def _hold_nb(open_, high, low, close, equity, fill_i, fill, d, stop, target, ris
             stop = fill  # from the next bar on
             be_done = True
         equity[i] = cash - paid + realised + remaining * (close[i] - fill) * d
-    return (exit_i, exit_price, reason, resolved, mfe, mae, realised, remaining, paid, partial_px,
-            bad)
+    return exit_i, exit_price, reason, resolved, mfe, mae, realised, remaining, paid, partial_px
 
 
 @njit(cache=True)
@@ -155,21 +151,11 @@ def _slippage_nb(d, fill, exit_price, size, remaining, reason, slip, is_limit):
 
 
 @njit(cache=True)
-def _nan_bar_nb(open_, high, low, close, i):
-    """Is any price of bar `i` NaN (the one value unequal to itself)?"""
-    return ((open_[i] != open_[i]) | (high[i] != high[i]) | (low[i] != low[i])
-            | (close[i] != close[i]))
-
-
-@njit(cache=True)
-def _flat_nb(equity, bar, upto, cash, open_, high, low, close):
-    """Mark bars `bar` .. `upto` - 1 at the flat cash value; returns (the next bar to mark, a
-    NaN price seen on those bars)."""
-    bad = False
+def _flat_nb(equity, bar, upto, cash):
+    """Mark bars `bar` .. `upto` - 1 at the flat cash value; returns the next bar to mark."""
     for i in range(bar, min(upto, equity.shape[0])):
         equity[i] = cash
-        bad |= _nan_bar_nb(open_, high, low, close, i)
-    return max(bar, upto), bad
+    return max(bar, upto)
 
 
 @njit(cache=True)
@@ -194,26 +180,6 @@ def simulate_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry,
                 sig_target, sig_expiry, sig_time_exit, sig_be_r, sig_partial_r,
                 sig_partial_frac, fee, slip, sizing, size_value, max_leverage, equity0, lower_start,
                 lower_end, lower_high, lower_low, target_on_entry_bar, end_at_open, gap_skip):
-    """The trades' arrays, the equity curve and the counters (for prices known to hold no
-    NaN; `simulate_checked_nb` also tells whether they did)."""
-    return simulate_checked_nb(
-        open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry, sig_stop, sig_target,
-        sig_expiry, sig_time_exit, sig_be_r, sig_partial_r, sig_partial_frac, fee, slip, sizing,
-        size_value, max_leverage, equity0, lower_start, lower_end, lower_high, lower_low,
-        target_on_entry_bar, end_at_open, gap_skip)[0]
-
-
-@njit(cache=True)
-def simulate_checked_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, sig_entry,
-                        sig_stop, sig_target, sig_expiry, sig_time_exit, sig_be_r,
-                        sig_partial_r, sig_partial_frac, fee, slip, sizing, size_value,
-                        max_leverage, equity0, lower_start, lower_end, lower_high, lower_low,
-                        target_on_entry_bar, end_at_open, gap_skip):
-    """`simulate_nb`'s arrays and whether any price was NaN, found in the same pass: every bar
-    is visited exactly once when its equity is marked (flat, held or exited), so the prices
-    are checked there instead of in a pass of their own over all four columns. With a NaN the
-    arrays are meaningless (the caller raises), but the loop still ends: every comparison with
-    NaN is false."""
     n = close.shape[0]
     m = sig_bar.shape[0]
     rec = np.empty((max(m, 1), _FIELDS))
@@ -221,13 +187,11 @@ def simulate_checked_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, si
     counters = np.zeros(N_COUNTERS, np.int64)
     cash = equity0
     count = 0
-    bad = False  # a NaN price seen on a bar marked so far
     k = 0  # next signal
     bar = 0  # next equity bar to mark
     while k < m:
         s, d, is_limit = sig_bar[k], sig_dir[k], sig_limit[k]
-        bar, nan_seen = _flat_nb(equity, bar, s + 1, cash, open_, high, low, close)
-        bad |= nan_seen
+        bar = _flat_nb(equity, bar, s + 1, cash)
         fill_i, fill, last = _order_fill_nb(open_, high, low, s, d, is_limit, sig_entry[k],
                                             sig_expiry[k], slip)
         if fill_i < 0:  # no next bar, or a limit order that expired unfilled
@@ -237,8 +201,7 @@ def simulate_checked_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, si
         following = k + 1  # the next signal that may trade after this one
         if is_limit:  # signals while the order was working, up to its fill
             following = _skip_nb(sig_bar, following, fill_i, counters, ORDER_WORKING)
-        bar, nan_seen = _flat_nb(equity, bar, fill_i, cash, open_, high, low, close)
-        bad |= nan_seen
+        bar = _flat_nb(equity, bar, fill_i, cash)
         stop = sig_stop[k]
         risk = d * (fill - stop)
         gapped = _gapped_nb(open_, fill_i, fill, d, stop)
@@ -261,15 +224,13 @@ def simulate_checked_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, si
             exit_price = open_[fill_i] * (1.0 - d * slip)
             exit_i, reason, resolved, mfe, partial_px = fill_i, STOP, NOT_AMBIGUOUS, 0.0, np.nan
             mae, realised, remaining, paid = max(0.0, d * (fill - exit_price)), 0.0, size, 0.0
-            nan_seen = _nan_bar_nb(open_, high, low, close, fill_i)
         else:
             (exit_i, exit_price, reason, resolved, mfe, mae, realised, remaining, paid,
-             partial_px, nan_seen) = _hold_nb(
+             partial_px) = _hold_nb(
                 open_, high, low, close, equity, fill_i, fill, d, stop, sig_target[k], risk,
                 size, cash, fee, slip, sig_time_exit[k], sig_be_r[k], sig_partial_r[k],
                 sig_partial_frac[k], target_on_entry_bar and not is_limit, lower_start,
                 lower_end, lower_high, lower_low, end_at_open)
-        bad |= nan_seen
         exit_fee = remaining * exit_price * fee
         pnl = realised + remaining * (exit_price - fill) * d
         fees = entry_fee + paid + exit_fee
@@ -283,12 +244,12 @@ def simulate_checked_nb(open_, high, low, close, sig_bar, sig_dir, sig_limit, si
         counters[AMBIGUOUS_STOP_FIRST] += resolved == STOP_FIRST
         count += 1
         k = _skip_nb(sig_bar, following, exit_i, counters, IN_POSITION)
-    bad |= _flat_nb(equity, bar, n, cash, open_, high, low, close)[1]
+    _flat_nb(equity, bar, n, cash)
     r = rec[:count]
     return (r[:, 0].astype(np.int64), r[:, 1].astype(np.int64), r[:, 2].astype(np.int64),
             r[:, 3].copy(), r[:, 4].copy(), r[:, 5].copy(), r[:, 6].copy(), r[:, 7].copy(),
             r[:, 8].astype(np.int8), r[:, 9].copy(), r[:, 10].copy(), r[:, 11].copy(),
-            r[:, 12].astype(np.int8), r[:, 13].copy(), r[:, 14].copy(), equity, counters), bad
+            r[:, 12].astype(np.int8), r[:, 13].copy(), r[:, 14].copy(), equity, counters)
 
 
 @njit(cache=True)

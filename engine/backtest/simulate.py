@@ -177,36 +177,28 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     validate_candles(candles)
     o, h, lo, c = (np.ascontiguousarray(candles[x].to_numpy(float)) for x in (OPEN, HIGH, LOW,
                                                                               CLOSE))
-    try:  # the kernel checks the prices for NaN as it marks each bar (no pass of its own) ...
-        if initial_equity <= 0:
-            raise DataError(f"initial equity must be positive, got {initial_equity}")
-        signals = conform_signals(signals) if len(signals) else signals.reindex(
-            columns=list(SIGNAL_COLUMNS))
-        bars = bar_positions(candles.index, signals["known_at"])
-        inside = bars < len(candles)
-        known_after_data = int((~inside).sum())
-        if known_after_data:
-            signals, bars = signals[inside].reset_index(drop=True), bars[inside]
-        sizing_kind = {"risk_percent": k.RISK_PERCENT, "fixed_size": k.FIXED_SIZE,
-                       "fixed_cash": k.FIXED_CASH}[sizing.kind]
-        lower = _lower_bounds(candles, lower_candles)
-    except Exception:  # ... so a NaN is still reported first, as when it was checked first
-        _refuse_nan(k.any_nan_nb(o, h, lo, c))
-        raise
-    out, any_nan = k.simulate_checked_nb(
+    if k.any_nan_nb(o, h, lo, c):
+        raise DataError("candles contain NaN prices; drop or repair those bars first")
+    if initial_equity <= 0:
+        raise DataError(f"initial equity must be positive, got {initial_equity}")
+    signals = conform_signals(signals) if len(signals) else signals.reindex(
+        columns=list(SIGNAL_COLUMNS))
+    bars = bar_positions(candles.index, signals["known_at"])
+    inside = bars < len(candles)
+    known_after_data = int((~inside).sum())
+    if known_after_data:
+        signals, bars = signals[inside].reset_index(drop=True), bars[inside]
+    sizing_kind = {"risk_percent": k.RISK_PERCENT, "fixed_size": k.FIXED_SIZE,
+                   "fixed_cash": k.FIXED_CASH}[sizing.kind]
+    out = k.simulate_nb(
         o, h, lo, c, bars.astype(np.int64), *signal_arrays(signals), costs.fee_bps / 1e4,
         costs.slippage_bps / 1e4, sizing_kind, float(sizing.value), float(sizing.max_leverage),
-        float(initial_equity), *lower, target_on_entry_bar, end_exit == "open",
-        gap_entry == "skip")
-    _refuse_nan(any_nan)
+        float(initial_equity),
+        *_lower_bounds(candles, lower_candles), target_on_entry_bar,
+        end_exit == "open", gap_entry == "skip")
     result = _wrap(candles, signals, bars, out, initial_equity)
     result.counters["known_after_data"] = known_after_data
     return result
-
-
-def _refuse_nan(any_nan: bool) -> None:
-    if any_nan:
-        raise DataError("candles contain NaN prices; drop or repair those bars first")
 
 
 def check_gap_entry(gap_entry: str) -> None:
