@@ -263,15 +263,20 @@ def _record_nb(row, s, fill_i, exit_i, fill, exit_price, size, pnl, fees, reason
 @njit(cache=True)
 def drawdowns_nb(equity):
     """Drawdown below the running peak, in money and in % of the peak (0 while the peak is not
-    positive), in one pass."""
+    positive). Two passes: the running peak (a chain of maxima, one bar after another) goes
+    into the money array first, then a branch-free pass the compiler runs on vector
+    instructions turns it into both drawdowns (the same operations per bar as one pass)."""
     n = equity.shape[0]
     money = np.empty(n)
     pct = np.empty(n)
     peak = -np.inf
     for i in range(n):
         peak = max(peak, equity[i])
-        money[i] = equity[i] - peak
-        pct[i] = (equity[i] / peak - 1.0) * 100.0 if peak > 0 else 0.0
+        money[i] = peak
+    for i in range(n):
+        top, value = money[i], equity[i]
+        pct[i] = (value / top - 1.0) * 100.0 if top > 0 else 0.0
+        money[i] = value - top
     return money, pct
 
 

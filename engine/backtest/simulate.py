@@ -222,6 +222,7 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
     r_net = pnl / risked
     r_gross = (pnl + fees + slipped) / risked
     sessions = _session_codes(signal_time.append(entry_time)) if len(sig) else sig
+    seconds = entry_time.as_unit("s").asi8  # once, for the weekday and the hour
     trades = pd.DataFrame({
         "symbol": _taken(signals["symbol"], rows),
         "direction": signals["direction"].to_numpy()[rows].astype(np.int8),
@@ -236,8 +237,8 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
         "partial_price": partial,
         "session": _text(_SESSION_TEXT, sessions[:len(sig)]),
         "entry_session": _text(_SESSION_TEXT, sessions[len(sig):]),
-        "weekday": _text(_WEEKDAY_TEXT, _weekdays(entry_time)),
-        "hour": (entry_time.as_unit("s").asi8 // 3600 % 24).astype(np.int32),
+        "weekday": _text(_WEEKDAY_TEXT, (seconds // 86_400 + 3) % 7),  # as `_weekdays`
+        "hour": (seconds // 3600 % 24).astype(np.int32),
         "setup_id": _taken(signals["setup_id"], rows),
         "setup_version": signals["setup_version"].to_numpy()[rows],
         "reasons": _taken(signals["reasons"], rows),
@@ -303,7 +304,11 @@ def bar_positions(index: pd.DatetimeIndex, times) -> np.ndarray:
     are brought to the index's unit, rounded up, so nothing of the index is converted)."""
     if len(times) == 0:
         return np.empty(0, np.int64)
-    wanted = pd.DatetimeIndex(times).as_unit("ns").asi8
+    dtype = getattr(times, "dtype", None)
+    if isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns" and hasattr(times, "array"):
+        wanted = times.array.asi8  # the signals' own known_at (a Series or an index): no copy
+    else:
+        wanted = pd.DatetimeIndex(times).as_unit("ns").asi8
     per_unit = _NS_PER_UNIT[index.unit]
     if per_unit > 1:  # a bar at or after t in whole units is at or after ceil(t)
         wanted = -(-wanted // per_unit)
