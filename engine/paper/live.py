@@ -95,7 +95,8 @@ class LivePaper:
                  setup_of: Callable[[str, int], Any],
                  active: Callable[[], Iterable[tuple[str, int, tuple]]],
                  send: Callable[[str], bool],
-                 read_store: Callable[[Any, pd.Timestamp, pd.Timestamp], pd.DataFrame]) -> None:
+                 read_store: Callable[[Any, pd.Timestamp, pd.Timestamp], pd.DataFrame],
+                 exchange: Callable[[Any], Any] | None = None) -> None:
         self.settings = settings
         self.home = Path(settings.home)
         self.journal_file = Path(journal_file)
@@ -109,6 +110,8 @@ class LivePaper:
         self._accounts: dict[str, tuple[int, Account]] = {}  # name -> (file mtime, account)
         self._read: dict[tuple, tuple[tuple, pd.DataFrame]] = {}  # journal reads by version
         self._judged: dict[str, tuple] = {}  # account -> (balance, trading day) last warned on
+        self.exchange = exchange  # real orders' ccxt client factory (None: the configured one)
+        self._executors: dict[str, Any] | None = None  # account -> Executor, made at first use
 
     # --- plumbing ----------------------------------------------------------------------------
     @property
@@ -219,6 +222,10 @@ class LivePaper:
                 except Exception as error:  # a paper bug must never stop the alerts
                     self._once(f"account {account.name}", error)
             try:
+                self._execute(accounts)
+            except Exception as error:  # nor may an exchange problem
+                self._once("real orders", error)
+            try:
                 self._follow_ups(accounts)
                 self._warn(accounts, now)
             except (ItaError, OSError, sqlite3.Error) as error:
@@ -244,6 +251,38 @@ class LivePaper:
                         lower_candles=self._lower(key, candles))
             if switch.engaged and switch.close_positions:
                 self._close_all(account, setup, setup_id, key, window)
+
+    def _execute(self, accounts: list[Account]) -> None:
+        """Accounts with ``execution: live`` send what their ledger just decided through
+        `engine.paper.execute` (off unless ITA_ALLOW_LIVE=1 and keys are set: a refused
+        account is reported once). The executors are made, and reconciled with the exchange,
+        at the first close that has such an account; each close first records the fills of
+        orders still working (`refresh`), then sends the new ones (`follow_ledger`)."""
+        live = [account for account in accounts if account.execution == "live"]
+        if not live:
+            return
+        if self._executors is None:
+            from engine.paper import execute
+
+            factory = {} if self.exchange is None else {"exchange": self.exchange}
+            self._executors, lines = execute.start(self.settings, live, self.ledger, **factory)
+            for line in lines:  # "<account>: <refusal or reconciliation sentence>"
+                quiet = line.partition(": ")[2].startswith("no differences")
+                log.log(logging.INFO if quiet else logging.WARNING, "real orders: %s", line)
+                if not quiet:
+                    self.send(f"⚠️ Real orders: {line}")
+        for account in live:
+            executor = self._executors.get(account.name)
+            if executor is None:
+                continue
+            executor.refresh()
+            for outcome in executor.follow_ledger():
+                if outcome.sent or outcome.status in ("refused", "rejected", "missing"):
+                    log.info("real orders: %s %s %s %s", account.name, outcome.client_id,
+                             outcome.status, outcome.reason)
+                if outcome.status in ("rejected", "missing"):
+                    self.send(f"⚠️ Real orders {account.name}: {outcome.client_id} "
+                              f"{outcome.status} — {outcome.reason}")
 
     def _unrefused(self, account: Account, signals: pd.DataFrame) -> pd.DataFrame:
         """`signals` without those the account refused: a refusal is final, so an old one

@@ -28,6 +28,7 @@ from tests.data.fake_exchange import FakeBinance, point_at, trading_market
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = "2026-11-28T09:30:00.000000Z"
+MINUTE = pd.Timedelta(minutes=1)
 NOW = pd.Timestamp("2026-11-28T09:31:00Z")
 
 
@@ -432,3 +433,61 @@ def test_the_position_being_sent_does_not_count_against_its_own_limits(fake, set
     outcomes = executor.follow_ledger()
     assert outcomes[1].status == "refused" and "open positions" in outcomes[1].reason
     assert len(_posts(fake)) == 1
+
+
+def test_the_live_paper_path_sends_a_live_accounts_orders_once(fake, settings, ledger):
+    """The live monitor's paper step (engine.paper.live) drives the executor of an account
+    with ``execution: live``: the ledger's open position goes out once, its close once, and
+    the same closes again send nothing."""
+    from engine.paper.account import AccountStore
+    from engine.paper.live import LivePaper
+
+    account = Account(name="prop-1", starting_balance=10_000, execution="live",
+                      follow=["smc"])
+    AccountStore(settings.home).create(account)
+    sent: list[str] = []
+    paper = LivePaper(settings, journal_file=settings.home / "journal.sqlite",
+                      setup_of=lambda *_: None, active=lambda: [],
+                      send=lambda text: sent.append(text) or True,
+                      read_store=lambda *_: pd.DataFrame(),
+                      exchange=lambda s: _client(fake, s))
+    paper.on_close({}, NOW)  # switched on: reconciled, nothing to send yet
+    later = pd.Timestamp.now("UTC").ceil("min") + pd.Timedelta(minutes=1)  # after switch-on
+    at, exit_at = (t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in (later, later + 15 * MINUTE))
+    sid = f"smc@v1:BTC/USDT:{at}:long"
+    common = {"symbol": "BTC/USDT", "setup_id": "smc", "direction": 1}
+    ledger.append([Entry("positions", "open", "prop-1", sid, at,
+                         {**common, "signal_time": at, "entry_time": at, "entry_price": 100.0,
+                          "size": 0.3, "stop": 99.0, "target": 103.0})])
+    paper.on_close({}, NOW)
+    paper.on_close({}, NOW)
+    assert [r["side"] for r in _posts(fake)] == ["BUY"]
+    ledger.append([Entry("positions", "closed", "prop-1", sid, exit_at,
+                         {**common, "exit_price": 103.0, "exit_reason": "target"})])
+    paper.on_close({}, NOW)
+    paper.on_close({}, NOW)
+    paper.close()
+    assert [(r["side"], r["quantity"]) for r in _posts(fake)] == [("BUY", "0.3"),
+                                                                   ("SELL", "0.3")]
+    assert sent == []  # nothing refused, rejected or missing
+
+
+def test_the_live_paper_path_reports_a_refused_live_account_once(fake, settings, ledger,
+                                                                  monkeypatch):
+    from engine.paper.account import AccountStore
+    from engine.paper.live import LivePaper
+
+    monkeypatch.delenv("ITA_ALLOW_LIVE")
+    AccountStore(settings.home).create(Account(name="prop-1", starting_balance=10_000,
+                                               execution="live", follow=["smc"]))
+    sent: list[str] = []
+    paper = LivePaper(settings, journal_file=settings.home / "journal.sqlite",
+                      setup_of=lambda *_: None, active=lambda: [],
+                      send=lambda text: sent.append(text) or True,
+                      read_store=lambda *_: pd.DataFrame(),
+                      exchange=lambda s: _client(fake, s))
+    paper.on_close({}, NOW)
+    paper.on_close({}, NOW)
+    paper.close()
+    assert len(sent) == 1 and "prop-1" in sent[0] and "ITA_ALLOW_LIVE=1" in sent[0]
+    assert fake.requests == []
