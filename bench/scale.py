@@ -48,7 +48,8 @@ def _crossover(client, candles) -> str:
         if there < here:
             return (f"{12 * bars:,} variants x bars (12 variants on {bars:,} bars: "
                     f"{here * 1000:.0f} ms here, {there * 1000:.0f} ms on 2 workers)")
-    return "none measured"
+    return ("none: up to 12 variants on a year of 1m, this process alone was faster than the "
+            "pool on this 2-core machine")
 
 
 def run() -> list[Result]:
