@@ -32,3 +32,20 @@ def test_preload_loads_the_heavy_parts_without_streamlit(ita_home) -> None:
                           env={**os.environ, "ITA_HOME": str(ita_home)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+CONFIG = """
+from streamlit import config
+config.get_config_options(force_reparse=True)
+print(config.get_option("server.fileWatcherType"))
+"""
+
+
+def test_the_server_watches_no_source_files() -> None:
+    """The app's config (`.streamlit/config.toml`, read from the folder `make run` starts in)
+    turns Streamlit's source watcher off: with it on, every page run that imported a module
+    made the server re-check every loaded module's path before answering the click."""
+    done = subprocess.run([sys.executable, "-c", CONFIG], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "none"
