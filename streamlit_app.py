@@ -30,7 +30,6 @@ pages = {
         st.Page("views/knowledge.py", title="Knowledge", icon=":material/local_library:"),
         st.Page("views/learning.py", title="Learning", icon=":material/psychology:"),
     ],
-    # Live and Knowledge pages join this section in later releases.
     "System": [st.Page("views/settings.py", title="Settings", icon=":material/settings:")],
 }
 with page_run():  # the server's background work waits while a page is drawn
