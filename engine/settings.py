@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import ConfigurationError
@@ -23,11 +23,14 @@ from engine.timezones import parse_timezone
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 """The project folder: the default `ITA_HOME` and where `.env` is read from."""
 
+_SECRETS = ("telegram_token", "notion_token", "openai_api_key", "exchange_api_key",
+            "exchange_secret", "app_password")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ITA_", env_file=PROJECT_DIR / ".env", env_file_encoding="utf-8",
-        extra="ignore"
+        extra="ignore", populate_by_name=True
     )
 
     home: Path = Field(default=PROJECT_DIR, description="Folder holding ITA's data folders")
@@ -67,7 +70,22 @@ class Settings(BaseSettings):
     telegram_api_url: str | None = Field(
         default=None, description="Bot API address ending in /bot (a self-hosted Bot API "
                                   "server); empty: https://api.telegram.org/bot")
-    notion_token: SecretStr | None = Field(default=None, description="Notion integration token")
+    # Notion (engine/adapters/notion, docs/NOTION.md): on when both the token and the page are set
+    notion_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NOTION_TOKEN", "ITA_NOTION_TOKEN"),
+        description="Notion internal integration secret (NOTION_TOKEN; docs/NOTION.md)")
+    notion_parent_page: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NOTION_PARENT_PAGE", "ITA_NOTION_PARENT_PAGE"),
+        description="URL or id of the Notion page shared with the integration "
+                    "(NOTION_PARENT_PAGE)")
+    notion_api_url: str = Field(
+        default="https://api.notion.com", description="Notion API root; tests use a local fake")
+    notion_rate: float = Field(default=3.0, gt=0, le=100,
+                               description="Requests per second ITA sends Notion at most")
+    notion_retry_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="First wait before retrying a failed Notion read "
+                                              "(doubles each time; a 429's Retry-After wins)")
     openai_api_key: SecretStr | None = Field(default=None, description="LLM API key (optional)")
     llm_comment: bool = Field(
         default=False, description="Add a short LLM comment to each live alert: the alert is "
@@ -127,32 +145,30 @@ class Settings(BaseSettings):
                                                     "accepts; bigger files are refused with a "
                                                     "message")
 
-    @field_validator("app_password", mode="after")
-    @classmethod
-    def _empty_password_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value() else None
-
     @field_validator("display_tz", mode="after")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         parse_timezone(value, field="ITA_DISPLAY_TZ", error=ConfigurationError)
         return value.strip()
 
-    @field_validator("llm_base_url", "llm_model", "dask_scheduler", mode="before")
+    @field_validator(*_SECRETS, "notion_parent_page", "llm_base_url", "llm_model",
+                     "dask_scheduler", "mt5_folder", "rclone_config", mode="before")
     @classmethod
-    def _empty_text_is_none(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("mt5_folder", "rclone_config", mode="before")
-    @classmethod
-    def _empty_folder_is_none(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value
+    def _empty_is_none(cls, value):
+        """A blank line in `.env` (``ITA_APP_PASSWORD=``) means not set, not an empty value."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(text, str) and not text.strip() else value
 
     @property
     def telegram_chat_ids(self) -> list[str]:
         """`telegram_chat_id` split on commas: ``"123, -100456"`` -> ``["123", "-100456"]``."""
         text = self.telegram_chat_id or ""
         return [part.strip() for part in text.split(",") if part.strip()]
+
+    @property
+    def notion_enabled(self) -> bool:
+        """Notion is on: both its token and its parent page are set."""
+        return self.notion_token is not None and self.notion_parent_page is not None
 
     @property
     def display_zone(self) -> tzinfo:
@@ -186,9 +202,7 @@ class Settings(BaseSettings):
 
     def secrets_status(self) -> dict[str, bool]:
         """Which secrets are set, never their values."""
-        names = ["telegram_token", "notion_token", "openai_api_key", "exchange_api_key",
-                 "exchange_secret", "app_password"]
-        return {name: getattr(self, name) is not None for name in names}
+        return {name: getattr(self, name) is not None for name in _SECRETS}
 
 
 def get_settings() -> Settings:

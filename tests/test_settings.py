@@ -57,3 +57,40 @@ def test_an_empty_app_password_counts_as_none(elsewhere, monkeypatch) -> None:
     settings = Settings()
     assert settings.app_password.get_secret_value() == "correct horse"
     assert "correct horse" not in repr(settings) and settings.secrets_status()["app_password"]
+
+
+NOTION_NAMES = ("NOTION_TOKEN", "ITA_NOTION_TOKEN", "NOTION_PARENT_PAGE", "ITA_NOTION_PARENT_PAGE")
+
+
+@pytest.fixture()
+def no_notion(monkeypatch) -> None:
+    for name in NOTION_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_secrets_status_sees_notions_token(no_notion, monkeypatch) -> None:
+    """docs/NOTION.md tells traders to set NOTION_TOKEN: the Settings page must see it."""
+    assert Settings(_env_file=None).secrets_status()["notion_token"] is False
+    monkeypatch.setenv("NOTION_TOKEN", "secret_abc")
+    monkeypatch.setenv("NOTION_PARENT_PAGE", "https://www.notion.so/Desk-" + "a" * 32)
+    settings = Settings(_env_file=None)
+    assert settings.secrets_status()["notion_token"] is True
+    assert settings.notion_enabled
+    assert "secret_abc" not in repr(settings) and "secret_abc" not in str(settings.model_dump())
+
+
+def test_notion_settings_come_from_the_project_env_file(no_notion, tmp_path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("NOTION_TOKEN=secret_from_file\nNOTION_PARENT_PAGE=\nITA_NOTION_RATE=7\n")
+    settings = Settings(_env_file=env)
+    assert settings.notion_token.get_secret_value() == "secret_from_file"
+    assert settings.notion_parent_page is None  # a blank line is "not set"
+    assert settings.notion_rate == 7
+    assert not settings.notion_enabled
+
+
+@pytest.mark.parametrize("name", ["ITA_TELEGRAM_TOKEN", "NOTION_TOKEN", "ITA_EXCHANGE_SECRET",
+                                  "ITA_OPENAI_API_KEY"])
+def test_a_blank_secret_counts_as_not_set(no_notion, monkeypatch, name) -> None:
+    monkeypatch.setenv(name, "  ")
+    assert not any(Settings(_env_file=None).secrets_status().values())

@@ -6,7 +6,8 @@ analyst's own folder of the shared base, ``shared_kb/analysts/<analyst>/findings
 findings of that version) the idea, the theory it cites, a table of its runs (symbol,
 timeframe, period, trades, expectancy R, win rate, profit factor), what worked where — the
 best and worst run, and the trades of all its runs by session and by direction — and says
-plainly when there is nothing to report (not backtested yet; learning verdicts not built).
+plainly when there is nothing to report (not backtested yet; no model trained yet), and the
+version's learning verdict as the Learning page judges it (`engine.kb.verified.learning_verdict`).
 Only numbers the runs computed are written.
 
 `publish_findings` is the operation the CLI (`ita kb findings`) and the Setups page call:
@@ -36,7 +37,7 @@ from engine.errors import ConfigurationError, KnowledgeError
 from engine.ids import checked_id
 from engine.kb.answer import document_title
 from engine.kb.shared import write_analyst_file
-from engine.kb.verified import LEARNING_NOT_BUILT, RunNumbers, run_summaries, runs_of
+from engine.kb.verified import RunNumbers, learning_verdict, run_summaries, runs_of
 from engine.setups.store import SetupStore, SetupVersion
 
 MIN_GROUP_TRADES = 5  # a session or side with fewer trades is not called good or bad
@@ -136,7 +137,7 @@ def findings_markdown(settings, found: SetupVersion, runs: list[RunNumbers]) -> 
                   f"{found.id}@{found.version}` and write the findings again.", ""]
     else:
         lines += _runs_table(runs) + [""] + _what_worked(settings, runs)
-    lines += [f"Learning: {LEARNING_NOT_BUILT}.", ""]
+    lines += [f"Learning: {learning_verdict(settings, found.id, found.version)}.", ""]
     return "\n".join(lines)
 
 

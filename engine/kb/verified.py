@@ -11,8 +11,10 @@ rate, profit factor. So the Knowledge page and `ita kb ask` can say "this rule f
 passages one setup version cites (title, page, quote; a document no longer in the shared folder
 is marked missing, never hidden) with that version's runs.
 
-Learning verdicts (a model's AUC on the setup's signals) are not built yet: every result says
-so in `Verified.learning` instead of showing a number.
+Each result also quotes the version's learning verdict (`learning_verdict`): the model the
+Learning page judges the version by (your champion, else your newest model of it; a small setup's
+may be a pooled model) with its walk-forward AUC, interval and signal count, or "no model
+trained yet for this version". It is read from the model registry; nothing is ever trained here.
 
 >>> for found in results_for_source(settings, "theory/smc-book--1a2b3c4d.pdf", page=42):
 ...     print(found.line())  # doctest: +SKIP
@@ -32,7 +34,7 @@ from engine.kb.shared import _read_manifest
 from engine.setups.schema import Source
 from engine.setups.store import SetupStore
 
-LEARNING_NOT_BUILT = "learning verdicts are not built yet"
+NO_MODEL = "no model trained yet for this version"
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class Verified:
     setup_name: str
     citation: Source
     runs: list[RunNumbers]
-    learning: str = LEARNING_NOT_BUILT
+    learning: str = NO_MODEL
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -170,7 +172,9 @@ def results_for_source(settings, source: str, page: int | None = None) -> list[V
                 if _cites(citation, source, page):
                     found.append(Verified(setup_id, version.version, version.setup.name,
                                           citation, runs_of(summaries, setup_id,
-                                                            version.version)))
+                                                            version.version),
+                                          learning_verdict(settings, setup_id,
+                                                           version.version)))
                     break
     return found
 
@@ -193,7 +197,7 @@ class SetupTheory:
     setup_name: str
     passages: list[CitedPassage]
     runs: list[RunNumbers]  # this version's runs, newest first
-    learning: str = LEARNING_NOT_BUILT
+    learning: str = NO_MODEL
 
 
 def cited_document(settings, source: str) -> tuple[str, bool]:
@@ -212,4 +216,41 @@ def theory_of(settings, setup_id: str, version: int) -> SetupTheory:
     passages = [CitedPassage(citation, *cited_document(settings, citation.source))
                 for citation in found.setup.sources]
     return SetupTheory(found.id, found.version, found.setup.name, passages,
-                       runs_of(run_summaries(settings), found.id, found.version))
+                       runs_of(run_summaries(settings), found.id, found.version),
+                       learning_verdict(settings, found.id, found.version))
+
+
+def learning_verdict(settings, setup_id: str, version: int) -> str:
+    """The learning verdict of `setup_id` v`version` in one phrase, read from the registry
+    (never trained here): which model, how it judged, its AUC with interval and signal count.
+
+    >>> learning_verdict(settings, "london-fvg", 3)  # doctest: +SKIP
+    'champion model 3f2a9c01 (trained 2026-03-02): better than chance, AUC 0.58 [0.53, 0.63]
+    on 1,313 out-of-sample signals'
+    """
+    from engine.learn.ops import is_pooled, latest_card
+    from engine.learn.registry import RegistryError
+
+    try:
+        card = latest_card(settings, setup_id, int(version))
+    except RegistryError as error:  # e.g. a champion pointer synced before its model
+        return f"the model registry cannot be read: {error}"
+    if card is None:
+        return NO_MODEL
+    metrics = card.metrics
+    kind = "champion" if card.status == "champion" else (
+        "challenger" if card.status == "challenger" else "newest")
+    head = f"{kind} model {card.model_id} (trained {card.trained_at[:10]})"
+    if is_pooled(card):
+        pool = card.dataset["pool"]
+        own = int(pool.get("signals", {}).get(card.ref, 0))
+        head = (f"{kind} pooled model {card.model_id} over {len(pool['members'])} setups "
+                f"(trained {card.trained_at[:10]}; this setup's own {own:,} signals are too few "
+                "to judge alone)")
+    if not int(metrics.get("folds") or 0):  # too few signals for a walk-forward test
+        return f"{head}: {metrics['verdict']}"
+    auc, low, high = (float(metrics[k]) for k in ("auc", "auc_low", "auc_high"))
+    judged = ("better than chance" if card.better_than_chance
+              else "worse than chance" if high < 0.5 else "not better than chance")
+    return (f"{head}: {judged}, AUC {auc:.2f} [{low:.2f}, {high:.2f}] on "
+            f"{int(metrics['n']):,} out-of-sample signals")

@@ -58,10 +58,7 @@ import hashlib
 import json
 import math
 import sqlite3
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +67,7 @@ from typing import Any
 import pandas as pd
 
 from engine._io import atomic_path
+from engine._sqlite import SqliteFile
 from engine.errors import DataError
 
 JOURNAL_FILE = Path(".ita") / "live.sqlite"
@@ -191,7 +189,7 @@ class OutboxItem:
         return self.state == "sending"
 
 
-class SignalJournal:
+class SignalJournal(SqliteFile):
     """The live signal journal at `path` (usually `journal_path(home)`).
 
     Safe for several threads of one process (one connection behind a lock) and for several
@@ -203,31 +201,9 @@ class SignalJournal:
     """
 
     def __init__(self, path: str | Path, *, clock: Callable[[], datetime] = _now) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path, schema=_SCHEMA)
         self._clock = clock
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._use_wal()
-        self._db.execute("PRAGMA synchronous=FULL")
-        with self._lock:  # idempotent; one transaction, so a racing process waits
-            self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
-            self._add_columns()
-
-    def _use_wal(self, wait: float = 30.0) -> None:
-        """Switch the file to WAL. SQLite answers "database is locked" at once, without its busy
-        timeout, while another process is creating or switching the same file: retry."""
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        self._add_columns()
 
     def _add_columns(self) -> None:
         """Give a journal written by an older ITA the columns added since (idempotent)."""
@@ -236,31 +212,6 @@ class SignalJournal:
                 present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
                 if name not in present:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> SignalJournal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, tuple(args)).fetchall()
 
     # -- signals ---------------------------------------------------------------------------
     def record(self, signal: Any, *, score: float | None = None, late: bool = False,

@@ -27,15 +27,13 @@ from __future__ import annotations
 import hashlib
 import os
 import signal as _signal
-import sqlite3
-import threading
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from engine._sqlite import SqliteFile
 
 LEDGER_FILE = Path(".ita") / "paper.sqlite"
 CRASH_ENV = "ITA_PAPER_CRASH_AT"  # tests: SIGKILL this process at the named point
@@ -115,7 +113,7 @@ class Entry:
         return stable_id(self.account, self.signal_id, self.table, self.kind, self.at)
 
 
-class Ledger:
+class Ledger(SqliteFile):
     """The ledger at `path` (usually `ledger_path(home)`); one connection behind a lock.
 
     >>> ledger = Ledger(ledger_path(home))  # doctest: +SKIP
@@ -124,45 +122,7 @@ class Ledger:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                break
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self._db.execute("PRAGMA synchronous=FULL")
-        with self._lock:
-            self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Ledger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        super().__init__(path, schema=_SCHEMA)
 
     def append(self, entries: Iterable[Entry]) -> int:
         """Append `entries` in one transaction; rows already there are left alone. Returns

@@ -79,7 +79,7 @@ def test_the_theory_shows_the_cited_passage_beside_the_runs_numbers(cited_home):
         assert (row["trades"], row["expectancy"]) == (metrics["trades"], metrics["expectancy_r"])
         assert row["win rate"] == pytest.approx(metrics["win_rate"] * 100)
         assert row["profit factor"] == pytest.approx(metrics["profit_factor"])
-    assert any("learning verdicts are not built yet" in c.value for c in at.caption)
+    assert any("Learning: no model trained yet for this version" in c.value for c in at.caption)
 
 
 def test_a_document_no_longer_in_the_base_is_shown_missing(cited_home):

@@ -17,7 +17,7 @@ from engine.demo import import_demo_candles
 from engine.errors import SetupError
 from engine.kb.findings import findings_status, publish_findings, write_findings
 from engine.kb.shared import add_theory
-from engine.kb.verified import LEARNING_NOT_BUILT, period_words, results_for_source, theory_of
+from engine.kb.verified import NO_MODEL, period_words, results_for_source, theory_of
 from engine.settings import Settings
 from engine.setups.edit import apply_changes, apply_setup
 from engine.setups.parse import parse_setup, rule_hash
@@ -80,7 +80,7 @@ def test_results_for_a_cited_passage_show_the_real_runs(verified_home):
     [found] = results_for_source(verified_home, BOOK, page=42)
 
     assert (found.setup_id, found.version) == ("sma-cross", 2)
-    assert found.learning == LEARNING_NOT_BUILT
+    assert found.learning == NO_MODEL
     assert len(found.runs) == 2
     store = RunStore.from_settings(verified_home)
     for run in found.runs:
@@ -114,7 +114,7 @@ def test_findings_hold_the_runs_numbers(verified_home):
                 f"{run.expectancy_r:+.2f} R |") in text
     assert "«smc-book», p. 42: “Buy when the fast average crosses above the slow one.”" in text
     assert "- By session (all runs' trades): " in text and "- By side" in text
-    assert f"Learning: {LEARNING_NOT_BUILT}." in text
+    assert f"Learning: {NO_MODEL}." in text
     assert not list(path.parent.glob(".*.tmp"))
 
     unrun = write_findings(verified_home, "sma-cross", 1)
@@ -160,7 +160,7 @@ def test_the_theory_of_a_version_marks_a_missing_document(verified_home, tmp_pat
     assert (book.citation.source, book.citation.page, book.present, book.title) == (
         BOOK, 42, False, "smc-book")  # the book was never added: missing, not hidden
     assert (note_passage.present, note_passage.title) == (True, "Moving averages, ch. 3")
-    assert theory.runs == [] and theory.learning == LEARNING_NOT_BUILT
+    assert theory.runs == [] and theory.learning == NO_MODEL
     [cited] = theory_of(verified_home, "sma-cross", 2).runs[:1]
     assert cited == results_for_source(verified_home, BOOK, page=42)[0].runs[0]
     assert theory_of(verified_home, "sma-cross", 1).passages == []

@@ -5,7 +5,7 @@ Optional: without NOTION_TOKEN and NOTION_PARENT_PAGE every command says how to 
 
 | module | role |
 | --- | --- |
-| `config` | NotionSettings from the environment/`.env` (token as SecretStr, parent page) |
+| `config` | NotionSettings: the Notion fields of `engine.settings.Settings` (token as SecretStr, parent page) |
 | `gateway` | NotionGateway: the real notion_client (API 2025-09-03), paced at ~3 requests/s, errors translated to ItaError, `upsert_row` by a stable id, pages, blocks, image uploads |
 | `blocks` | block and property builders; text split at 2,000 characters |
 | `state` | the ids ITA created, in `<home>/.ita/notion.json` (never synced), one writer lock |
@@ -22,13 +22,37 @@ row by that id (or by the page id remembered in the state), update it, else crea
 repeated delivery (after a crash or a lost answer) updates the same row, so no row is ever
 made twice; a write is marked done only after Notion confirmed it, so none is lost. Rows are
 never found by title.
+
+Importing the package (or `config`) is light: the modules that talk to Notion (httpx,
+notion_client) load when first used.
 """  # noqa: E501
 
-from engine.adapters.notion.config import ENABLE_HINT, NotionSettings, notion_settings
-from engine.adapters.notion.gateway import NotionGateway
-from engine.adapters.notion.sync import SyncResult, deliver_outbox, sync_journal
-from engine.adapters.notion.workspace import SetupResult, setup_workspace, workspace_status
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names below, imported on first use: the package itself stays light
+    from engine.adapters.notion.config import ENABLE_HINT, NotionSettings, notion_settings
+    from engine.adapters.notion.gateway import NotionGateway
+    from engine.adapters.notion.sync import SyncResult, deliver_outbox, sync_journal
+    from engine.adapters.notion.workspace import SetupResult, setup_workspace, workspace_status
+
+_HOMES = {"ENABLE_HINT": "config", "NotionSettings": "config", "notion_settings": "config",
+          "NotionGateway": "gateway", "SyncResult": "sync", "deliver_outbox": "sync",
+          "sync_journal": "sync", "SetupResult": "workspace", "setup_workspace": "workspace",
+          "workspace_status": "workspace"}
 __all__ = ["ENABLE_HINT", "NotionGateway", "NotionSettings", "SetupResult", "SyncResult",
            "deliver_outbox", "notion_settings", "setup_workspace", "sync_journal",
            "workspace_status"]
+
+
+def __getattr__(name: str) -> Any:
+    """`engine.adapters.notion.NotionGateway` and the like, imported when first asked for:
+    reading the settings (the Settings page, `ita` without Notion) never pays for httpx and
+    notion_client."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

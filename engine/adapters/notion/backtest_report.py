@@ -24,16 +24,18 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from engine.adapters.notion import blocks
 from engine.adapters.notion.config import NotionSettings, require_enabled
-from engine.adapters.notion.gateway import NotionGateway
 from engine.adapters.notion.reports import publish_report
 from engine.backtest import presentation as view
 from engine.errors import TemporaryError
+
+if TYPE_CHECKING:
+    from engine.adapters.notion.gateway import NotionGateway
 
 # (label, gross metric, net metric, kind, what it is computed from)
 HEADLINE_ROWS: tuple[tuple[str, str | None, str | None, str, str], ...] = (

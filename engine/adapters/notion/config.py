@@ -1,62 +1,71 @@
-"""Where ITA's Notion settings come from: the environment or `.env`, never a synced file.
+"""Where ITA's Notion settings come from: `engine.settings.Settings`, like every other setting
+(the environment or `.env`, never a synced file).
 
-| variable | meaning |
-| --- | --- |
-| ``NOTION_TOKEN`` (or ``ITA_NOTION_TOKEN``) | the internal integration's secret |
-| ``NOTION_PARENT_PAGE`` (``ITA_NOTION_PARENT_PAGE``) | the page ITA writes under: URL or id |
-| ``ITA_NOTION_API_URL`` | API root (tests: a local fake); default https://api.notion.com |
-| ``ITA_NOTION_RATE`` | requests per second ITA allows itself (Notion's average limit is 3) |
-| ``ITA_NOTION_RETRY_SECONDS`` | first wait before retrying a failed read (doubles) |
+| variable | `Settings` field | meaning |
+| --- | --- | --- |
+| ``NOTION_TOKEN`` (or ``ITA_NOTION_TOKEN``) | `notion_token` | the integration's secret |
+| ``NOTION_PARENT_PAGE`` (``ITA_NOTION_PARENT_PAGE``) | `notion_parent_page` | the page ITA |
+| | | writes under: URL or id |
+| ``ITA_NOTION_API_URL`` | `notion_api_url` | API root (tests: a local fake) |
+| ``ITA_NOTION_RATE`` | `notion_rate` | requests per second ITA allows itself (Notion: 3) |
+| ``ITA_NOTION_RETRY_SECONDS`` | `notion_retry_seconds` | first wait before retrying a read |
 
-The token is a `SecretStr`: it is never printed, logged or written anywhere by ITA.
+A blank value is "not set". The token is a `SecretStr`: it is never printed, logged or written
+anywhere by ITA; `Settings.secrets_status` (the Settings page) says whether it is set.
+`NotionSettings` is those same settings read under the Notion adapter's short names.
 """
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import SecretStr
 
 from engine.errors import ConfigurationError
-from engine.settings import PROJECT_DIR
+from engine.settings import Settings
 
 ENABLE_HINT = ("Notion is not configured: set NOTION_TOKEN and NOTION_PARENT_PAGE in .env, "
                "then run `ita notion setup` (step by step: docs/NOTION.md)")
+_SHORT_NAMES = ("token", "parent_page", "api_url", "rate", "retry_seconds")
 
 
-class NotionSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=PROJECT_DIR / ".env", env_file_encoding="utf-8",
-                                      extra="ignore", populate_by_name=True)
+class NotionSettings(Settings):
+    """`Settings` with the Notion fields under short names: ``NotionSettings(token=...,
+    parent_page=...)`` sets `notion_token`, `notion_parent_page`; unset ones come from the
+    environment and `.env` as for `Settings`."""
 
-    token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("NOTION_TOKEN", "ITA_NOTION_TOKEN"),
-        description="Notion internal integration secret (docs/NOTION.md)")
-    parent_page: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("NOTION_PARENT_PAGE", "ITA_NOTION_PARENT_PAGE"),
-        description="URL or id of the Notion page shared with the integration")
-    api_url: str = Field(
-        default="https://api.notion.com", validation_alias=AliasChoices("ITA_NOTION_API_URL"),
-        description="Notion API root; tests use a local fake")
-    rate: float = Field(default=3.0, gt=0, le=100, validation_alias=AliasChoices("ITA_NOTION_RATE"),
-                        description="Requests per second ITA sends at most")
-    retry_seconds: float = Field(
-        default=1.0, ge=0, le=60, validation_alias=AliasChoices("ITA_NOTION_RETRY_SECONDS"),
-        description="First wait before retrying a failed read (doubles each time; a 429's "
-                    "Retry-After wins)")
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**_long_names(values))
 
-    @field_validator("token", mode="after")
-    @classmethod
-    def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value().strip() else None
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Self:
+        """A copy with `update` applied; the short names work there too (``{"rate": 10}``)."""
+        return super().model_copy(update=_long_names(dict(update or {})), deep=deep)
 
-    @field_validator("parent_page", mode="before")
-    @classmethod
-    def _empty_page_is_none(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value
+    @property
+    def token(self) -> SecretStr | None:
+        return self.notion_token
+
+    @property
+    def parent_page(self) -> str | None:
+        return self.notion_parent_page
+
+    @property
+    def api_url(self) -> str:
+        return self.notion_api_url
+
+    @property
+    def rate(self) -> float:
+        return self.notion_rate
+
+    @property
+    def retry_seconds(self) -> float:
+        return self.notion_retry_seconds
 
     @property
     def enabled(self) -> bool:
-        return self.token is not None and self.parent_page is not None
+        return self.notion_enabled
 
     def parent_page_id(self) -> str:
         """The parent page's id from its URL or id; a `ConfigurationError` when unusable."""
@@ -70,6 +79,13 @@ class NotionSettings(BaseSettings):
                 f"NOTION_PARENT_PAGE {self.parent_page!r} is not a Notion page URL or id: copy "
                 "the page's link (••• → Copy link) into .env")
         return page_id
+
+
+def _long_names(values: dict[str, Any]) -> dict[str, Any]:
+    for name in _SHORT_NAMES:
+        if name in values:
+            values[f"notion_{name}"] = values.pop(name)
+    return values
 
 
 def notion_settings() -> NotionSettings:

@@ -12,20 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.adapters.notion.config import NotionSettings, require_enabled
-from engine.adapters.notion.gateway import NotionGateway
 from engine.adapters.notion.state import NotionState, notion_lock
 from engine.errors import ConfigurationError
 
-BlocksBuilder = Callable[[NotionGateway], list[dict[str, Any]]]
+if TYPE_CHECKING:
+    from engine.adapters.notion.gateway import NotionGateway
+
+BlocksBuilder = Callable[["NotionGateway"], list[dict[str, Any]]]
 
 
 def publish_report(home: str | Path, settings: NotionSettings, key: str, title: str,
                    build: BlocksBuilder) -> str:
     """Write the report `key` as a page under "ITA reports"; returns the page's id."""
     require_enabled(settings)
+    from engine.adapters.notion.gateway import NotionGateway  # httpx: only when used
     with notion_lock(home), NotionGateway(settings) as notion:
         state = NotionState(home, settings.parent_page_id())
         parent = state.data.get("reports_page_id")

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.adapters.notion.config import NotionSettings
-from engine.adapters.notion.gateway import NotionGateway
 from engine.adapters.notion.outbox import Outbox
 from engine.adapters.notion.state import NotionState, notion_lock
 from engine.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from engine.adapters.notion.gateway import NotionGateway
 
 JOURNAL_KEY = "Signal id"
 PARAMETERS_KEY = "Setup id"
@@ -74,6 +76,7 @@ class SetupResult:
 def setup_workspace(home: str | Path, settings: NotionSettings) -> SetupResult:
     """Check the token and the parent page, create the databases and the reports page that
     are missing, store their ids. Idempotent."""
+    from engine.adapters.notion.gateway import NotionGateway  # httpx: only when used
     with notion_lock(home), NotionGateway(settings) as notion:
         parent = notion.check()
         state = NotionState(home, notion.parent_page_id)
