@@ -7,7 +7,8 @@ What the trader can rely on:
   no longer in the shared folder is shown as **missing**, never hidden (the YAML still cites
   it).
 - The numbers are the runs' own (`engine.kb.verified.theory_of`, read from each run's
-  ``summary.json``), newest first; learning verdicts say they are not built yet.
+  ``summary.json``), newest first, with the version's learning verdict
+  (`engine.kb.verified.learning_verdict`: its model, or that none is trained yet).
 - "Write findings" is `engine.kb.findings.publish_findings`: the findings file in the analyst's
   folder of the shared base, then the knowledge index refreshed, so a search finds it. When runs
   newer than the written findings exist, the view says so.

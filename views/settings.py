@@ -14,7 +14,15 @@ from engine._io import write_text_atomic
 
 # The secrets a feature of today reads, and what for. Telegram, Notion and LLM keys join this
 # list with the modules that use them (docs/ARCHITECTURE.md, "Modules still to come").
-SECRETS_IN_USE = {
+SECRETS_IN_USE = {  # every secret a feature reads (engine.settings._SECRETS), with that feature
+    "telegram_token": ("ITA_TELEGRAM_TOKEN", "live alerts, the weekly summary and the /kill, "
+                                             "/positions commands on Telegram"),
+    "notion_token": ("NOTION_TOKEN", "the Notion journal, parameter table and reports "
+                                     "(docs/NOTION.md)"),
+    "openai_api_key": ("ITA_OPENAI_API_KEY", "the optional short LLM comment on a live alert"),
+    "exchange_api_key": ("ITA_EXCHANGE_API_KEY", "real orders of a paper account with "
+                                                 "execution: live (docs/EXECUTION.md)"),
+    "exchange_secret": ("ITA_EXCHANGE_SECRET", "the same, with the key above"),
     "app_password": ("ITA_APP_PASSWORD", "the password this app asks for; needed to serve it "
                                          "beyond this machine (with ITA_ALLOW_REMOTE=1)"),
 }

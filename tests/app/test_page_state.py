@@ -202,12 +202,23 @@ def test_settings_says_a_stale_daemon_is_not_running(app_home) -> None:
     assert any("engine daemon is not running" in w for w in texts(at.warning))
 
 
-def test_settings_lists_only_the_secrets_in_use_never_their_values(app_home, monkeypatch) -> None:
+def test_settings_lists_every_secret_a_feature_reads_never_their_values(app_home,
+                                                                        monkeypatch) -> None:
+    from engine.settings import _SECRETS
+    from views.settings import SECRETS_IN_USE
+
+    for name in ("ITA_OPENAI_API_KEY", "ITA_EXCHANGE_API_KEY", "ITA_EXCHANGE_SECRET",
+                 "ITA_NOTION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ITA_TELEGRAM_TOKEN", "tg-secret-value-123")
+    monkeypatch.setenv("NOTION_TOKEN", "nt-secret-value-789")
     monkeypatch.setenv("ITA_APP_PASSWORD", "pw-secret-value-456")
     at = page("settings")
     secrets = pd.DataFrame(at.dataframe[2].value).set_index("secret")["set"].to_dict()
-    assert secrets == {"ITA_APP_PASSWORD": "yes"}  # no Telegram, Notion, LLM: not used yet
+    assert set(SECRETS_IN_USE) == set(_SECRETS)  # every feature's secret, none of a future one
+    assert secrets == {"ITA_TELEGRAM_TOKEN": "yes", "NOTION_TOKEN": "yes",
+                       "ITA_OPENAI_API_KEY": "no", "ITA_EXCHANGE_API_KEY": "no",
+                       "ITA_EXCHANGE_SECRET": "no", "ITA_APP_PASSWORD": "yes"}
     shown = [str(e.value) for kind in ("dataframe", "markdown", "caption", "text_input")
              for e in getattr(at, kind)]
     assert not any("secret-value" in text for text in shown)
