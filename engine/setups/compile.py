@@ -34,12 +34,9 @@ slippage_bps) / 10000 x entry). Both are counted in ``CompiledSetup.counters``
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from numba import njit
 
 from engine import detect
@@ -53,6 +50,7 @@ from engine.detect.structure import structure_breaks, structure_detections
 from engine.detect.sweeps import sweep_detections
 from engine.detect.swings import swing_detections
 from engine.setups import schema
+from engine.setups.compile_reasons import explanations
 from engine.setups.lookback import setup_lookback
 from engine.signals import conform_signals, empty_signals
 
@@ -605,70 +603,9 @@ class CompiledSetup:
         return conform_signals(frame)
 
     def _reasons(self, evaluated: dict[str, Evaluated], bars: np.ndarray) -> np.ndarray:
-        """JSON per signal: the last detection of each event condition known at the bar.
-        Built column-wise with Arrow string kernels: no Python object per signal. `bars`
-        ascend, so each condition's rows do too: its distinct rows are found in one pass, and
-        the text of each is built once."""
-        per_condition = []
-        for name, e in evaluated.items():
-            if e.detections is None or not len(e.detections):
-                continue
-            rows = e.rows_at(bars)
-            first = np.empty(len(rows), dtype=bool)
-            first[:1] = True
-            np.not_equal(rows[1:], rows[:-1], out=first[1:])
-            used = rows[first]
-            cells = _detection_json(name, e.frame, np.clip(used, 0, None))
-            if len(used) and used[0] < 0:  # bars before its first event: no detection
-                cells = pc.if_else(pa.array(used >= 0), cells, pa.nulls(len(used), pa.string()))
-            if len(used) < len(rows):
-                cells = cells.take(pa.array(np.cumsum(first) - 1))
-            per_condition.append(cells)
-        if not per_condition:
-            return np.full(len(bars), "[]", dtype=object)
-        if len(per_condition) == 1 and per_condition[0].null_count == 0:
-            wrapped = pc.binary_join_element_wise("[", per_condition[0], "]", "")
-        else:
-            joined = pc.binary_join_element_wise(*per_condition, ",", null_handling="skip")
-            wrapped = pc.binary_join_element_wise("[", joined, "]", "")
-        return wrapped.to_numpy(zero_copy_only=False)
-
-
-def _detection_json(condition: str, frame: pd.DataFrame, rows: np.ndarray) -> pa.Array:
-    """``{"condition", "kind", "direction", "at", "known_at", "top", "bottom"}`` of each row.
-    A column equal to the one before it (``known_at`` = ``at`` for an event known on its own
-    bar, ``bottom`` = ``top`` for a level) reuses its text."""
-    def text(values) -> pa.Array:
-        return pc.cast(pa.array(values), pa.string())
-
-    def number(values: np.ndarray) -> pa.Array:  # shortest round-trip form; NaN is null
-        finite = np.isfinite(values)
-        if finite.all():
-            return text(values)
-        return pc.if_else(pa.array(finite), text(np.where(finite, values, 0.0)), "null")
-
-    def stamp(seconds: np.ndarray) -> pa.Array:
-        times = pa.array(seconds, type=pa.timestamp("s"))
-        # "2023-03-01 09:45:00" -> "2023-03-01T09:45:00"; Arrow's strftime is 30x slower
-        return pc.replace_substring(pc.cast(times, pa.string()), " ", "T", max_replacements=1)
-
-    def seconds(column: str) -> np.ndarray:
-        return pd.DatetimeIndex(frame[column]).as_unit("s").asi8[rows]
-
-    at, known_at = seconds("at"), seconds("known_at")
-    at_text = stamp(at)
-    known_text = at_text if np.array_equal(at, known_at) else stamp(known_at)
-    top, bottom = frame["top"].to_numpy(float)[rows], frame["bottom"].to_numpy(float)[rows]
-    top_text = number(top)
-    bottom_text = top_text if np.array_equal(top, bottom, equal_nan=True) else number(bottom)
-    kinds = pa.Array.from_pandas(frame["kind"]).take(rows)
-    parts = [
-        f'{{"condition":{json.dumps(condition)},"kind":"', text(kinds),
-        '","direction":', text(frame["direction"].to_numpy(np.int64)[rows]),
-        ',"at":"', at_text, 'Z","known_at":"', known_text,
-        'Z","top":', top_text, ',"bottom":', bottom_text, "}",
-    ]
-    return pc.binary_join_element_wise(*parts, "")
+        """JSON per signal: the last detection of each event condition known at the bar
+        (`engine.setups.compile_reasons`)."""
+        return explanations(evaluated, bars)
 
 
 def round_trip_cost(costs: schema.Costs, price):
