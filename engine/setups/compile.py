@@ -580,8 +580,11 @@ class CompiledSetup:
         count = len(bars)
 
         def column(value, dtype) -> pd.Series:  # each column in its contract dtype already
-            # (an explicit object Series: pandas 3 would turn a bare array of text into str)
-            return pd.Series(np.full(count, value, dtype=dtype), dtype=dtype)
+            # (an explicit object Series: pandas 3 would turn a bare array of text into str;
+            # `fill` puts the one text in every cell, where np.full makes a copy per cell)
+            values = np.empty(count, dtype=dtype)
+            values.fill(value)
+            return pd.Series(values, dtype=dtype)
 
         frame = pd.DataFrame({
             "known_at": candles.index[bars].as_unit("ns"),
