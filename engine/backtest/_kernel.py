@@ -96,7 +96,11 @@ def _hold_nb(open_, high, low, close, equity, fill_i, fill, d, stop, target, ris
     exit_i = n - 1
     be_done = False
     partial_px = np.nan
-    for i in range(fill_i, n):
+    start = fill_i
+    if time_exit <= 0 and be_r != be_r and partial_r != partial_r:  # only stop and target
+        start, mfe, mae = _quiet_bars_nb(high, low, close, equity, fill_i, fill, d, stop,
+                                         target, size, cash, target_on_fill_bar)
+    for i in range(start, n):
         favorable = (high[i] - fill) if d > 0 else (fill - low[i])
         adverse = (fill - low[i]) if d > 0 else (high[i] - fill)
         hit_stop = low[i] <= stop if d > 0 else high[i] >= stop
@@ -136,6 +140,42 @@ def _hold_nb(open_, high, low, close, equity, fill_i, fill, d, stop, target, ris
             be_done = True
         equity[i] = cash - paid + realised + remaining * (close[i] - fill) * d
     return exit_i, exit_price, reason, resolved, mfe, mae, realised, remaining, paid, partial_px
+
+
+@njit(cache=True)
+def _first_touch_nb(high, low, fill_i, d, stop, target, target_on_fill_bar):
+    """The first bar from `fill_i` whose range reaches the stop or the target (on the fill bar
+    the target only with `target_on_fill_bar`); the number of bars when none does."""
+    n = high.shape[0]
+    i = fill_i
+    if not target_on_fill_bar and i < n:
+        if (low[i] <= stop) if d > 0 else (high[i] >= stop):
+            return i
+        i += 1
+    if d > 0:
+        while i < n and low[i] > stop and high[i] < target:
+            i += 1
+    else:
+        while i < n and high[i] < stop and low[i] > target:
+            i += 1
+    return i
+
+
+@njit(cache=True)
+def _quiet_bars_nb(high, low, close, equity, fill_i, fill, d, stop, target, size, cash,
+                   target_on_fill_bar):
+    """`_hold_nb`'s bars before a position with only a stop and a target can exit: found by a
+    scan that compares prices only, then marked (equity, MFE, MAE) in one branch-free pass,
+    with `_hold_nb`'s own formulas. Returns (first bar that may exit, MFE, MAE)."""
+    touch = _first_touch_nb(high, low, fill_i, d, stop, target, target_on_fill_bar)
+    remaining, realised, paid, mfe, mae = size, 0.0, 0.0, 0.0, 0.0
+    for i in range(fill_i, touch):
+        favorable = (high[i] - fill) if d > 0 else (fill - low[i])
+        adverse = (fill - low[i]) if d > 0 else (high[i] - fill)
+        mfe = max(mfe, favorable)
+        mae = max(mae, adverse)
+        equity[i] = cash - paid + realised + remaining * (close[i] - fill) * d
+    return touch, mfe, mae
 
 
 @njit(cache=True)

@@ -65,32 +65,26 @@ def _streak(wins: np.ndarray, target: bool) -> int:
 
 def _drawdown_stats(money: pd.Series, pct: pd.Series) -> tuple[float, float, pd.Timedelta]:
     """The lowest drawdown in money and in % (NaN skipped; NaN when there is none) and the
-    longest time from the first to the last bar of one unbroken stretch below the peak, in one
-    pass over the curve and its times in the index's own unit."""
+    longest time from the first to the last bar of one unbroken stretch below the peak, in the
+    index's own unit: the minima by numpy's vectorised NaN-skipping reduction, the stretches in
+    one pass over the curve and its times."""
     index = money.index
-    low, low_pct, longest = _drawdown_stats_nb(money.to_numpy(float), pct.to_numpy(float),
-                                               index.asi8)
+    values, percents = money.to_numpy(float), pct.to_numpy(float)
+    low = np.fmin.reduce(values) if len(values) else np.nan
+    low_pct = np.fmin.reduce(percents) if len(percents) else np.nan
+    longest = _longest_below_zero_nb(values, index.asi8)
     per_unit = pd.Timedelta(1, unit=index.unit).value if len(index) else 1
-    return low, low_pct, pd.Timedelta(int(longest) * per_unit, unit="ns")
+    return float(low), float(low_pct), pd.Timedelta(int(longest) * per_unit, unit="ns")
 
 
 @njit(cache=True)
-def _drawdown_stats_nb(money, pct, times):
-    """(min of `money`, min of `pct`, both skipping NaN, NaN when all are; the longest
-    ``times[last] - times[first]`` over the unbroken stretches where ``money < 0``)."""
-    low, low_pct = np.inf, np.inf
-    seen, seen_pct = False, False
+def _longest_below_zero_nb(money, times):
+    """The longest ``times[last] - times[first]`` over the unbroken stretches where
+    ``money < 0`` (0 when there is none)."""
     longest, start = 0, -1
     n = money.shape[0]
     for i in range(n):
-        value = money[i]
-        if value == value:
-            seen = True
-            low = min(low, value)
-        if pct[i] == pct[i]:
-            seen_pct = True
-            low_pct = min(low_pct, pct[i])
-        if value < 0:
+        if money[i] < 0:
             if start < 0:
                 start = i
         elif start >= 0:
@@ -98,7 +92,7 @@ def _drawdown_stats_nb(money, pct, times):
             start = -1
     if start >= 0:
         longest = max(longest, times[n - 1] - times[start])
-    return (low if seen else np.nan), (low_pct if seen_pct else np.nan), longest
+    return longest
 
 
 def _ratios(equity: pd.Series, timeframe: str) -> tuple[float | None, float | None]:

@@ -34,12 +34,9 @@ slippage_bps) / 10000 x entry). Both are counted in ``CompiledSetup.counters``
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from numba import njit
 
 from engine import detect
@@ -53,6 +50,7 @@ from engine.detect.structure import structure_breaks, structure_detections
 from engine.detect.sweeps import sweep_detections
 from engine.detect.swings import swing_detections
 from engine.setups import schema
+from engine.setups.compile_reasons import explanations
 from engine.setups.lookback import setup_lookback
 from engine.signals import conform_signals, empty_signals
 
@@ -582,8 +580,11 @@ class CompiledSetup:
         count = len(bars)
 
         def column(value, dtype) -> pd.Series:  # each column in its contract dtype already
-            # (an explicit object Series: pandas 3 would turn a bare array of text into str)
-            return pd.Series(np.full(count, value, dtype=dtype), dtype=dtype)
+            # (an explicit object Series: pandas 3 would turn a bare array of text into str;
+            # `fill` puts the one text in every cell, where np.full makes a copy per cell)
+            values = np.empty(count, dtype=dtype)
+            values.fill(value)
+            return pd.Series(values, dtype=dtype)
 
         frame = pd.DataFrame({
             "known_at": candles.index[bars].as_unit("ns"),
@@ -605,48 +606,9 @@ class CompiledSetup:
         return conform_signals(frame)
 
     def _reasons(self, evaluated: dict[str, Evaluated], bars: np.ndarray) -> np.ndarray:
-        """JSON per signal: the last detection of each event condition known at the bar.
-        Built column-wise with Arrow string kernels: no Python object per signal."""
-        per_condition = []
-        for name, e in evaluated.items():
-            if e.detections is None or not len(e.detections):
-                continue
-            rows = e.rows_at(bars)
-            used, slot = np.unique(rows, return_inverse=True)
-            cells = _detection_json(name, e.frame, np.clip(used, 0, None))
-            cells = pc.if_else(pa.array(used >= 0), cells, pa.nulls(len(used), pa.string()))
-            per_condition.append(cells.take(pa.array(slot.reshape(-1))))
-        if not per_condition:
-            return np.full(len(bars), "[]", dtype=object)
-        joined = pc.binary_join_element_wise(*per_condition, ",", null_handling="skip")
-        wrapped = pc.binary_join_element_wise("[", joined, "]", "")
-        return wrapped.to_numpy(zero_copy_only=False)
-
-
-def _detection_json(condition: str, frame: pd.DataFrame, rows: np.ndarray) -> pa.Array:
-    """``{"condition", "kind", "direction", "at", "known_at", "top", "bottom"}`` of each row."""
-    def text(values) -> pa.Array:
-        return pc.cast(pa.array(values), pa.string())
-
-    def number(values: np.ndarray) -> pa.Array:  # shortest round-trip form; NaN is null
-        finite = np.isfinite(values)
-        return pc.if_else(pa.array(finite), text(np.where(finite, values, 0.0)), "null")
-
-    def stamp(column: str) -> pa.Array:
-        seconds = pd.DatetimeIndex(frame[column]).as_unit("s").asi8[rows]
-        times = pa.array(seconds, type=pa.timestamp("s"))
-        # "2023-03-01 09:45:00" -> "2023-03-01T09:45:00"; Arrow's strftime is 30x slower
-        return pc.replace_substring(pc.cast(times, pa.string()), " ", "T", max_replacements=1)
-
-    kinds = pa.Array.from_pandas(frame["kind"]).take(rows)
-    parts = [
-        f'{{"condition":{json.dumps(condition)},"kind":"', text(kinds),
-        '","direction":', text(frame["direction"].to_numpy(np.int64)[rows]),
-        ',"at":"', stamp("at"), 'Z","known_at":"', stamp("known_at"),
-        'Z","top":', number(frame["top"].to_numpy(float)[rows]),
-        ',"bottom":', number(frame["bottom"].to_numpy(float)[rows]), "}",
-    ]
-    return pc.binary_join_element_wise(*parts, "")
+        """JSON per signal: the last detection of each event condition known at the bar
+        (`engine.setups.compile_reasons`)."""
+        return explanations(evaluated, bars)
 
 
 def round_trip_cost(costs: schema.Costs, price):
