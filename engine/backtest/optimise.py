@@ -28,7 +28,16 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from engine.backtest.lean import SWEEP_METRICS as SWEEP_METRICS  # importable from here too
-from engine.backtest.lean import LeanRunner, LeanSpec, forget, run_chunk, runner_for
+from engine.backtest.lean import (
+    LeanRunner,
+    LeanSpec,
+    fingerprint,
+    forget,
+    grouped,
+    in_order,
+    run_chunk,
+    runner_for,
+)
 from engine.backtest.metrics import compute_metrics
 from engine.backtest.simulate import Costs, Sizing, simulate
 from engine.errors import ConfigurationError, DataError, SetupError
@@ -64,8 +73,7 @@ def _suggest(trial: optuna.Trial, path: str, r) -> float:
 
 def data_hash(candles: pd.DataFrame) -> str:
     """A digest of the candles, index included (the same as a run summary's ``data_hash``)."""
-    digest = hashlib.sha256(pd.util.hash_pandas_object(candles, index=True).to_numpy().tobytes())
-    return digest.hexdigest()[:16]
+    return fingerprint(candles)
 
 
 def study_identity(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str,
@@ -307,12 +315,14 @@ def _on_client(client, spec: LeanSpec, variants: list[dict], progress, cancelled
 
 def _in_process(spec: LeanSpec, variants: list[dict], workers: int | None, bars: int,
                 progress) -> list[dict]:
+    order = grouped(variants)  # variants sharing their detections one after another
     rows: list[dict] = []
-    for chunk in _chunks(spec, variants, _workers(workers, len(variants), bars)):
+    for chunk in _chunks(spec, [variants[i] for i in order],
+                         _workers(workers, len(variants), bars)):
         rows.extend(chunk)
         if progress:
             progress(len(rows) / len(variants), f"variant {len(rows)}/{len(variants)}")
-    return rows
+    return in_order(order, rows)
 
 
 PARALLEL_FROM = 20_000_000  # variants x bars: below this, forking workers costs more than

@@ -11,7 +11,7 @@ import pytest
 
 from engine.backtest import distributed
 from engine.backtest.distributed import Cancelled, GridCell, connect, grid, grid_cells
-from engine.backtest.lean import LeanRunner, LeanSpec
+from engine.backtest.lean import LeanRunner, LeanSpec, prepared_count
 from engine.backtest.optimise import optimise, sweep, sweep_variants
 from engine.backtest.simulate import Costs, Sizing
 from engine.backtest.walkforward import walkforward
@@ -68,6 +68,39 @@ def test_the_distributed_sweep_equals_the_local_one_row_for_row(client, always) 
     assert len(there) == 12 and seen[-1] == 1.0 and seen == sorted(seen)
 
 
+def _nudged(candles: pd.DataFrame, bar: int) -> pd.DataFrame:
+    """`candles` with every price from `bar` on 2 % higher (a gap: still valid candles)."""
+    changed = candles.copy(deep=True)
+    changed.iloc[bar:, :4] *= 1.02
+    return changed
+
+
+def test_a_second_sweep_on_the_same_candles_ships_only_its_variants(client, always,
+                                                                     monkeypatch) -> None:
+    setup, candles = _sma("market"), _synthetic(5_000, seed=11)
+    distributed.forget_shipped(client)
+    shipped = []
+    scatter = client.scatter
+    monkeypatch.setattr(client, "scatter",
+                        lambda data, **options: shipped.append(data) or scatter(data, **options))
+
+    def swept(frame: pd.DataFrame) -> pd.DataFrame:
+        return sweep(setup, frame, symbol="BTC/USDT", values=GRID, min_trades=1, client=client)
+
+    first = swept(candles)
+    prepared = client.run(prepared_count)
+    again = swept(candles.copy(deep=True))  # another frame with the same candles
+    assert len(shipped) == 1 and client.run(prepared_count) == prepared  # the worker cache hit
+    pd.testing.assert_frame_equal(again, first)
+    changed = _nudged(candles, 2_500)
+    third = swept(changed)
+    assert len(shipped) == 2 and shipped[-1] is changed  # changed candles: shipped afresh
+    assert client.run(prepared_count) == {w: n + 1 for w, n in prepared.items()}
+    here = sweep(setup, changed, symbol="BTC/USDT", values=GRID, min_trades=1, workers=1)
+    pd.testing.assert_frame_equal(third, here)
+    assert not third.equals(first)
+
+
 def test_a_small_sweep_stays_in_this_process(client, monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("a small sweep went to the cluster")
@@ -112,6 +145,7 @@ def test_cancelling_cancels_the_jobs_futures_on_the_cluster(client) -> None:
                                  progress=lambda f, m: finished.append(f),
                                  cancelled=lambda: True)
     assert len(finished) == 1  # the first chunk came back, then the job stopped
+    distributed.forget_shipped(client)  # the candles kept for later sweeps: released too
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and client.run_on_scheduler(_tasks):
         time.sleep(0.05)
