@@ -159,13 +159,18 @@ class LeanRunner:
         self.prices = series.prices
         self.cache = BoundedCache()
         self.cache.validated = True
+        # variants are the setup with values applied (`row`): without its `optimise:` section,
+        # whose ranges were checked when the setup was, and would be checked again per variant
+        self.base = spec.setup.model_copy(update={"optimise": {}})
+        self.wanted = frozenset(SWEEP_METRICS) | {spec.objective}
         # Optuna's n_jobs runs trials on threads: one variant at a time uses the cache (the
         # kernels hold the GIL, so nothing runs in parallel that the lock now serialises)
         self._lock = threading.Lock()
 
-    def metrics(self, setup: Setup) -> dict:
+    def metrics(self, setup: Setup, *, names=LEAN_METRICS) -> dict:
         """`LEAN_METRICS` of `setup` on the runner's candles, equal to `compute_metrics`' for
-        `simulate` of its signals (explained or not) with the spec's costs and sizing."""
+        `simulate` of its signals (explained or not) with the spec's costs and sizing; the
+        Sharpe ratio only when `names` holds it (it reads every bar of the equity curve)."""
         spec = self.spec
         compiled = compile_setup(setup)
         with self._lock:
@@ -190,12 +195,12 @@ class LeanRunner:
             spec.costs.fee_bps / 1e4, spec.costs.slippage_bps / 1e4, _SIZING[spec.sizing.kind],
             float(spec.sizing.value), float(spec.sizing.max_leverage), float(spec.initial_equity),
             *_NO_LOWER, True, False, False)
-        return _score(out, setup.market.timeframe, spec.initial_equity)
+        return _score(out, setup.market.timeframe, spec.initial_equity, "sharpe" in names)
 
-    def evaluate(self, setup: Setup) -> tuple[float, dict]:
-        """(objective value or -inf with fewer than `min_trades` trades, the metrics), as
-        `engine.backtest.optimise.evaluate` gives them."""
-        metrics = self.metrics(setup)
+    def evaluate(self, setup: Setup, *, names=LEAN_METRICS) -> tuple[float, dict]:
+        """(objective value or -inf with fewer than `min_trades` trades, the metrics `names`
+        and the objective), as `engine.backtest.optimise.evaluate` gives them."""
+        metrics = self.metrics(setup, names={*names, self.spec.objective})
         value = metrics.get(self.spec.objective)
         if metrics["trades"] < self.spec.min_trades or value is None:
             return float("-inf"), metrics
@@ -205,23 +210,23 @@ class LeanRunner:
         """One sweep table row: the parameters, the objective value (None when unscored), the
         sweep metrics and the error that made the variant invalid ("" for none)."""
         try:
-            candidate = apply_parameters(self.spec.setup, params)
+            candidate = apply_parameters(self.base, params)
         except SetupError as error:
             return {**params, "value": None, "trades": 0, "error": str(error)}
-        value, metrics = self.evaluate(candidate)
+        value, metrics = self.evaluate(candidate, names=self.wanted)
         return {**params, "value": value if np.isfinite(value) else None,
                 **{key: metrics.get(key) for key in SWEEP_METRICS}, "error": ""}
 
 
-def _score(out, timeframe: str, initial_equity: float) -> dict:
+def _score(out, timeframe: str, initial_equity: float, sharpe: bool = True) -> dict:
     """`LEAN_METRICS` from the kernel's arrays, through `compute_metrics`' own formulas
-    (`outcome_metrics`, `sharpe_sortino`)."""
+    (`outcome_metrics`, `sharpe_sortino`); the Sharpe ratio None unless `sharpe`."""
     pnl_all, reason, risk, size, equity = out[6], out[8], out[11], out[5], out[15]
     by_rules = reason != k.END
     pnl = pnl_all[by_rules]
     risked = (risk * size)[by_rules]  # 1 R in money, as `simulate` records it
     final = float(equity[-1]) if len(equity) else initial_equity
-    sharpe, _ = sharpe_sortino(equity, timeframe)
+    sharpe = sharpe_sortino(equity, timeframe)[0] if sharpe else None
     shared = outcome_metrics(pnl, pnl / risked, risked, final, initial_equity)
     return {
         "trades": len(pnl_all),

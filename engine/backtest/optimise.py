@@ -202,7 +202,7 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
     def run(trial: optuna.Trial) -> float:
         values = {path: _suggest(trial, path, r) for path, r in space.items()}
         try:
-            candidate = apply_parameters(setup, values)
+            candidate = apply_parameters(runner.base, values)
         except SetupError:
             raise optuna.TrialPruned() from None
         previous = _repeat(trial)
@@ -211,7 +211,7 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
             trial.set_user_attr("repeat_of", previous.number)
             value = previous.value
         else:
-            value, metrics = runner.evaluate(candidate)  # the lean path: equal numbers
+            value, metrics = runner.evaluate(candidate, names=("trades",))  # lean: equal
             trial.set_user_attr("trades", metrics["trades"])
             value = value if np.isfinite(value) else NO_SCORE
         done[0] += 1
