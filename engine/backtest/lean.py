@@ -97,12 +97,22 @@ def max_drawdown_pct_nb(equity):
     the minimum of `_kernel.drawdowns_nb`'s percent curve ``(equity / peak - 1) * 100`` (0
     while the peak is not positive), negated, without building it. The curve is a rounded,
     non-decreasing function of ``equity / peak``, so its minimum is that function of the
-    smallest ratio: the same number, with no branch in the loop."""
+    smallest ratio; and under one peak the smallest ratio is the trough's (division by a
+    positive number is monotonic, rounding included): one division per peak, not per bar."""
     peak = -np.inf
+    trough = np.inf  # the lowest equity since the peak
     low = 1.0
     for i in range(equity.shape[0]):
-        peak = max(peak, equity[i])
-        low = min(low, equity[i] / peak if peak > 0 else 1.0)
+        value = equity[i]
+        if value > peak:
+            if peak > 0:
+                low = min(low, trough / peak)
+            peak = value
+            trough = value
+        else:
+            trough = min(trough, value)
+    if peak > 0:
+        low = min(low, trough / peak)
     return -((low - 1.0) * 100.0)
 
 
