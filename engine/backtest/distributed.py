@@ -65,6 +65,11 @@ LOCAL = "local"
 DASK_FROM = 20_000_000  # variants x bars from which a sweep goes to the cluster (bench/scale.py)
 CHUNK = 250  # variants per task at most
 IN_FLIGHT = 2  # Optuna trials in flight per worker
+# Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which turns glibc's adaptive
+# mmap threshold off: every array of a year of bars (4 MB) is then mapped and zeroed afresh,
+# and a sweep variant costs about 1.5x the CPU it costs here. This machine's workers keep the
+# allocator's defaults (on a cluster of other machines: start `dask worker` without it).
+NATIVE_MALLOC = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 KEEP = 2  # candle series kept scattered on a cluster, per client (most recent first)
 _SHIPPED: collections.OrderedDict = collections.OrderedDict()  # (client, fingerprint) -> future
 
@@ -110,9 +115,11 @@ def connect(scheduler: str | None = None, *, workers: int | None = None) -> Iter
     # the scheduler always serves its health check over HTTP (8787 by default): on a free
     # loopback port here, with the dashboard off
     loopback = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
-    with LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1), threads_per_worker=1,
-                      processes=True, host="127.0.0.1", dashboard_address=None,
-                      scheduler_kwargs=loopback, silence_logs=logging.WARNING) as cluster, \
+    workers = max(1, workers or os.cpu_count() or 1)
+    with dask.config.set(NATIVE_MALLOC), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                         host="127.0.0.1", dashboard_address=None, scheduler_kwargs=loopback,
+                         silence_logs=logging.WARNING) as cluster, \
             Client(cluster) as client:
         yield client
 
