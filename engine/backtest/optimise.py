@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -340,34 +341,95 @@ def _workers(workers: int | None, variants: int, bars: int) -> int:
 
 
 def _chunks(spec: LeanSpec, variants: list[dict], workers: int):
-    """`run_chunk` over `variants`, split in chunks, in order, on `workers` forked processes
-    (a forked worker inherits the spec and its prepared runner: nothing of the candles is
-    pickled). With workers, this process scores the first variant before forking them, so
-    they inherit its compiled kernels instead of each loading them again (about 20 ms)."""
+    """`run_chunk` over `variants`, split in chunks, in order, on this process and
+    `workers` - 1 processes forked from it (a forked worker inherits the spec and its prepared
+    runner: nothing of the candles is pickled; and this process works too, instead of waiting
+    for its workers). With workers, this process scores the first variant before forking
+    them, so they inherit its compiled kernels instead of each loading them again (about
+    20 ms). Every process takes the next chunk not yet taken, so a slow one holds none back."""
     forking = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
     if forking:
         yield run_chunk(spec, variants[:1])
         variants = variants[1:]
     size = max(1, min(CHUNK, -(-len(variants) // (4 * workers))))
     chunks = [variants[i:i + size] for i in range(0, len(variants), size)]
-    if not forking or not chunks:
+    if not forking or len(chunks) < 2:
         yield from (run_chunk(spec, chunk) for chunk in chunks)
         return
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_install,
-                                                  initargs=(spec,)) as pool:
-        yield from pool.imap(_run_installed, chunks)
+    yield from _forked(spec, chunks, workers - 1)
 
 
-_installed: LeanSpec | None = None  # set in each sweep worker process
+def _forked(spec: LeanSpec, chunks: list[list[dict]], helpers: int):
+    """The rows of each of `chunks`, in order, scored by this process and `helpers` forked
+    ones, each taking the next chunk from a shared counter; a helper's error is raised here,
+    a helper that dies without answering is a `RuntimeError`."""
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("q", 0)
+    readers, helpers_ = [], []
+    done: dict[int, list[dict]] = {}
+    following = 0
+    try:
+        for _ in range(helpers):
+            reader, writer = context.Pipe(duplex=False)
+            helper = context.Process(target=_help, args=(spec, chunks, counter, writer),
+                                     daemon=True)
+            helper.start()
+            writer.close()
+            readers.append(reader)
+            helpers_.append(helper)
+        while (i := _take(counter)) < len(chunks):
+            done[i] = run_chunk(spec, chunks[i])
+            _receive(readers, done, timeout=0)
+            while following in done:
+                yield done.pop(following)
+                following += 1
+        while following < len(chunks):
+            if not readers:
+                raise RuntimeError(f"a sweep worker process died before it returned chunk "
+                                   f"{following + 1} of {len(chunks)}")
+            _receive(readers, done, timeout=None)
+            while following in done:
+                yield done.pop(following)
+                following += 1
+    finally:
+        for helper in helpers_:
+            if helper.is_alive() and following < len(chunks):
+                helper.terminate()
+            helper.join()
 
 
-def _install(spec: LeanSpec) -> None:
-    global _installed
-    _installed = spec
+def _take(counter) -> int:
+    """The next chunk number not yet taken by any process of the sweep."""
+    with counter.get_lock():
+        taken = counter.value
+        counter.value = taken + 1
+    return taken
 
 
-def _run_installed(variants: list[dict]) -> list[dict]:
-    return run_chunk(_installed, variants)
+def _help(spec: LeanSpec, chunks: list[list[dict]], counter, writer) -> None:
+    """A forked helper: score chunks until none is left, sending (number, rows) for each, or
+    (-1, the error) on failure."""
+    try:
+        while (i := _take(counter)) < len(chunks):
+            writer.send((i, run_chunk(spec, chunks[i])))
+    except Exception as error:  # handed to the sweeping process, which raises it
+        writer.send((-1, error))
+    finally:
+        writer.close()
+
+
+def _receive(readers: list, done: dict, *, timeout: float | None) -> None:
+    """Every answer ready within `timeout` from the helpers' `readers` into `done` (readers
+    that reached their end are dropped)."""
+    for reader in multiprocessing.connection.wait(readers, timeout):
+        try:
+            number, rows = reader.recv()
+        except EOFError:
+            readers.remove(reader)
+            continue
+        if number < 0:
+            raise rows
+        done[number] = rows
 
 
 def save_best_as_version(store, setup, params: dict):

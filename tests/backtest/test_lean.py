@@ -24,6 +24,7 @@ from engine.backtest.lean import (
 from engine.backtest.optimise import evaluate, sweep
 from engine.backtest.simulate import Costs, Sizing
 from engine.candles import resample
+from engine.errors import SetupError
 from engine.setups import apply_parameters, compile_setup, parse_setup
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "setups"
@@ -296,3 +297,43 @@ def test_variants_sharing_their_detections_run_one_after_another() -> None:
              for v in _variants({"plan.stop.percent": [0.5, 1.0], **GRID})]
     expected = pd.DataFrame(alone).sort_values("value", ascending=False, kind="stable")
     pd.testing.assert_frame_equal(table, expected.reset_index(drop=True))
+
+
+def _tagged(real):
+    """`run_chunk` whose rows say which process scored them."""
+    import os
+
+    return lambda spec, variants: [{**row, "pid": os.getpid()} for row in real(spec, variants)]
+
+
+def test_the_sweeping_process_scores_chunks_beside_its_forked_worker(monkeypatch) -> None:
+    import os
+
+    monkeypatch.setattr(optimise_module, "run_chunk", _tagged(optimise_module.run_chunk))
+    setup, candles = _sma("market"), _synthetic(3_000)
+    table = sweep(setup, candles, symbol="X", values=GRID, min_trades=1, workers=2)
+    here = sweep(setup, candles, symbol="X", values=GRID, min_trades=1, workers=1)
+    pd.testing.assert_frame_equal(table.drop(columns="pid"), here.drop(columns="pid"))
+    assert (table["pid"] == os.getpid()).sum() > 1  # not only the first variant
+
+
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_forked_worker_that_fails_fails_the_sweep(monkeypatch, how) -> None:
+    import os
+    import time
+
+    parent, real = os.getpid(), optimise_module.run_chunk
+
+    def failing(spec, variants):
+        if os.getpid() == parent:
+            time.sleep(0.3)  # the worker gets chunks too
+            return real(spec, variants)
+        if how == "dies":
+            os._exit(3)
+        raise SetupError("broken in a worker")
+
+    monkeypatch.setattr(optimise_module, "run_chunk", failing)
+    expected = "broken in a worker" if how == "raises" else "a sweep worker process died"
+    with pytest.raises((SetupError, RuntimeError), match=expected):
+        sweep(_sma("market"), _synthetic(3_000), symbol="X", values=GRID, min_trades=1,
+              workers=2)
