@@ -108,11 +108,12 @@ def run() -> list[Result]:
                two["task"], note=f"1 worker: {one['task'] * 1000:.2f} ms"),
         Result("scale", "sweep of 100 variants, 1y 1m, warm 2-worker pool (candles held)",
                two["100"], target=0.5, peer="1 worker", peer_seconds=one["100"],
-               note=f"in this process alone: {here['100']:.2f} s; on 2 forked processes, "
+               note=f"in this process alone: {here['100']:.2f} s; on 2 cores (a forked worker), "
                     f"start-up included: {here['100 forked']:.2f} s"),
         Result("scale", "sweep of 1,000 variants, 1y 1m, warm 2-worker pool (candles held)",
                two["1000"], target=4.0, peer="1 worker", peer_seconds=one["1000"],
-               note=f"on 2 forked processes, start-up included: {here['1000 forked']:.2f} s"),
+               note="on 2 cores (a forked worker), start-up included: "
+                    f"{here['1000 forked']:.2f} s"),
         Result("scale", "sweep of 100 variants on candles new to the warm 2-worker pool "
                "(shipped inside the timer)", two["new"], peer="1 worker",
                peer_seconds=one["new"]),
