@@ -258,10 +258,11 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     first: one row per variant with its parameters, objective value and main metrics.
 
     Variants are scored on the lean path (`engine.backtest.lean`: the same numbers as a full
-    backtest, without building its frames), in chunks. They run in `workers` processes forked
-    from this one, so the candles are shared, not copied or pickled, and each worker keeps its
-    own detection cache; by default every core, but this process alone for a sweep too small
-    to repay forking workers (variants x bars under `PARALLEL_FROM`).
+    backtest, without building its frames), in chunks, variants sharing their detections
+    together (`lean.grouped`). They run in `workers` processes: this one and `workers` - 1
+    forked from it, so the candles are shared, not copied or pickled, and each process keeps
+    its own detection cache; by default every core, but this process alone for a sweep too
+    small to repay forking a worker (variants x bars under `PARALLEL_FROM`).
 
     With a Dask `client` the chunks run on its workers instead (`engine.backtest.distributed`;
     a sweep under `distributed.DASK_FROM` variants x bars still runs here), and
