@@ -326,7 +326,7 @@ def test_a_forked_worker_that_fails_fails_the_sweep(monkeypatch, how) -> None:
 
     def failing(spec, variants):
         if os.getpid() == parent:
-            time.sleep(0.3)  # the worker gets chunks too
+            time.sleep(0.15)  # the worker gets chunks too
             return real(spec, variants)
         if how == "dies":
             os._exit(3)
