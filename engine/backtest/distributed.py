@@ -109,7 +109,7 @@ def connect(scheduler: str | None = None, *, workers: int | None = None) -> Iter
         except (OSError, TimeoutError) as error:
             raise SourceUnavailable(f"cannot reach the Dask scheduler at {address}: "
                                     f"{error}; is `dask scheduler` running there?") from None
-        with client:
+        with client, _kept_while(client):
             yield client
         return
     # the scheduler always serves its health check over HTTP (8787 by default): on a free
@@ -120,8 +120,17 @@ def connect(scheduler: str | None = None, *, workers: int | None = None) -> Iter
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                          host="127.0.0.1", dashboard_address=None, scheduler_kwargs=loopback,
                          silence_logs=logging.WARNING) as cluster, \
-            Client(cluster) as client:
+            Client(cluster) as client, _kept_while(client):
         yield client
+
+
+@contextlib.contextmanager
+def _kept_while(client) -> Iterator:
+    """The candles shipped to `client`'s cluster are kept while it is open, not past it."""
+    try:
+        yield
+    finally:
+        forget_shipped(client)
 
 
 @contextlib.contextmanager

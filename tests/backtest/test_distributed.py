@@ -267,3 +267,11 @@ def test_a_grid_job_sweeps_every_setup_and_window_and_ita_grid_prints_it(client,
                                      "2023-03-03", "--min-trades", "1", "--top", "1"])
     assert shown.exit_code == 0, shown.output
     assert f"{len(table) // 2:,} variants in 1 cell:" in shown.output
+
+
+def test_the_candles_kept_on_a_cluster_are_released_with_its_client(always) -> None:
+    setup, candles = _sma("market"), _synthetic(2_000, seed=13)
+    with connect("local", workers=1) as client:
+        sweep(setup, candles, symbol="BTC/USDT", values=GRID, min_trades=1, client=client)
+        assert [key for key in distributed._SHIPPED if key[0] == client.id]
+    assert not [key for key in distributed._SHIPPED if key[0] == client.id]
