@@ -180,12 +180,20 @@ class LeanRunner:
     def metrics(self, setup: Setup, *, names=LEAN_METRICS) -> dict:
         """`LEAN_METRICS` of `setup` on the runner's candles, equal to `compute_metrics`' for
         `simulate` of its signals (explained or not) with the spec's costs and sizing; the
-        Sharpe ratio only when `names` holds it (it reads every bar of the equity curve)."""
-        spec = self.spec
+        Sharpe ratio only when `names` holds it (it reads every bar of the equity curve).
+        The three steps (`signals`, `simulation`, `score`) are timed apart in bench/scale.py."""
+        out = self.simulation(setup, self.signals(setup))
+        return self.score(setup, out, names=names)
+
+    def signals(self, setup: Setup):
+        """`setup`'s signals as arrays (None for none), detections shared through the cache."""
         compiled = compile_setup(setup)
         with self._lock:
-            arrays = compiled.signal_arrays(self.candles, cache=self.cache)
-        plan = setup.plan
+            return compiled.signal_arrays(self.candles, cache=self.cache)
+
+    def simulation(self, setup: Setup, arrays) -> tuple:
+        """The simulation kernel's arrays for `arrays` (`signals`) under `setup`'s plan."""
+        spec, plan = self.spec, setup.plan
         if arrays is None:
             m = 0
             bars, direction, entry, stop, target = (np.empty(0, np.int64), np.empty(0, np.int64),
@@ -195,7 +203,7 @@ class LeanRunner:
             bars, direction = arrays.bars.astype(np.int64), arrays.direction.astype(np.int64)
             entry, stop, target = arrays.entry, arrays.stop, arrays.target
         limit = plan.entry.type == "limit"
-        out = k.simulate_nb(
+        return k.simulate_nb(
             *self.prices, bars, direction, np.full(m, limit), entry, stop, target,
             np.full(m, plan.entry.expiry_bars if limit else 0, np.int64),
             np.full(m, plan.time_exit_bars or 0, np.int64),
@@ -205,7 +213,10 @@ class LeanRunner:
             spec.costs.fee_bps / 1e4, spec.costs.slippage_bps / 1e4, _SIZING[spec.sizing.kind],
             float(spec.sizing.value), float(spec.sizing.max_leverage), float(spec.initial_equity),
             *_NO_LOWER, True, False, False)
-        return _score(out, setup.market.timeframe, spec.initial_equity, "sharpe" in names)
+
+    def score(self, setup: Setup, out: tuple, *, names=LEAN_METRICS) -> dict:
+        """The metrics of the kernel's arrays `out` (`simulation`)."""
+        return _score(out, setup.market.timeframe, self.spec.initial_equity, "sharpe" in names)
 
     def evaluate(self, setup: Setup, *, names=LEAN_METRICS) -> tuple[float, dict]:
         """(objective value or -inf with fewer than `min_trades` trades, the metrics `names`
