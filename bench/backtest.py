@@ -197,11 +197,12 @@ class _PeakSampler(threading.Thread):
 
 def memory_probe() -> dict:
     """Run in a fresh process (`_memory`): hold a year of 1m for `MEMORY_SYMBOLS` symbols
-    (synthetic copies of one market, each shifted in price) and sweep each of them on 2 forked
-    workers, all frames alive together. Peak memory: the largest sum of the proportional set
-    sizes of this process and its workers, sampled every 50 ms (``peak``); and an upper bound
-    that cannot miss a short peak between samples: this process's peak resident set plus 2 x
-    the largest worker's (which counts the pages a worker shares with this process again)."""
+    (synthetic copies of one market, each shifted in price) and sweep each of them on 2 cores
+    (this process and a forked worker), all frames alive together. Peak memory: the largest
+    sum of the proportional set sizes of this process and its workers, sampled every 50 ms
+    (``peak``); and an upper bound that cannot miss a short peak between samples: this
+    process's peak resident set plus 2 x the largest worker's (which counts the pages a
+    worker shares with this process again)."""
     base = synthetic_candles()
     markets = {}
     for i in range(MEMORY_SYMBOLS):
@@ -283,10 +284,10 @@ def run() -> list[Result]:
                "objective metrics), as sweeps and trials run it", whole_lean, target=0.020),
         Result("backtest", "sweep of 100 parameter variants, 1y 1m", swept, target=0.5,
                peer="the same sweep in 1 process", peer_seconds=swept_one,
-               note="`engine.backtest.optimise.sweep` on the lean path, 2 forked worker "
-                    "processes (start-up included)"),
+               note="`engine.backtest.optimise.sweep` on the lean path on 2 cores: this "
+                    "process and 1 forked worker (start-up included)"),
         Result("backtest", "sweep of 1,000 parameter variants, 1y 1m", swept_1000, target=4.0,
-               note="2 forked worker processes, chunks of up to 250 variants"),
+               note="this process and 1 forked worker, chunks of up to 250 variants"),
         Result("backtest", "Optuna study, 200 trials, 1y 1m (2 jobs)", study, target=10.0),
         memory,
     ]

@@ -10,12 +10,19 @@ through the same code.
 - **Small jobs stay here.** `sweep(..., client=)` sends a sweep to the cluster only from
   `DASK_FROM` variants x bars on (below it, starting the tasks and shipping the candles cost
   more than they save: see ``bench/scale.py``); `sweep` then runs in this process as before.
-- **Candles travel once.** A sweep's `LeanSpec` (setup, candles, costs) is scattered once to
-  every worker (`Client.scatter(broadcast=True)`) and each task carries only its few hundred
-  variants (`CHUNK`); a worker checks the candles and builds its arrays once per spec
-  (`lean.runner_for`). Scattering, not reading Parquet on the workers, because a cluster of
-  other machines does not share ITA's data folder, and a year of 1m bars is ~25 MB: shipped
-  once per worker in well under a second on a LAN.
+- **Candles travel once.** A sweep's candles are scattered once to every worker
+  (`Client.scatter(broadcast=True)`), named by their fingerprint (`lean.fingerprint`, a digest of
+  their content), and stay there for later jobs: the client keeps the `KEEP` series it shipped
+  most recently (`shipped`), so a second sweep, study or grid on the same candles ships only
+  its spec (setup, costs, objective) and its variants, a few hundred per task (`CHUNK`). A
+  worker checks the candles and builds their arrays once per fingerprint
+  (`lean.series_for`); candles that changed in any value have a new fingerprint and are
+  shipped and prepared afresh. Scattering, not reading Parquet on the workers, because a
+  cluster of other machines does not share ITA's data folder, and a year of 1m bars is ~25 MB:
+  shipped once per worker in well under a second on a LAN.
+- **Detections shared.** The variants of a sweep are ordered by their condition and filter
+  parameters before they are cut into chunks (`grouped`), so variants that differ only in the
+  plan land together, on one worker, and re-use its cached detections.
 - **Compiled once.** Every numba kernel of the lean path is ``cache=True``: a worker loads the
   compiled code from ``__pycache__`` instead of compiling it (on another machine: after its
   first run there).
@@ -40,6 +47,7 @@ through the same code.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -48,7 +56,7 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 
-from engine.backtest.lean import LeanSpec, run_chunk
+from engine.backtest.lean import LeanSpec, grouped, in_order, run_chunk
 from engine.errors import ConfigurationError, JobError, SourceUnavailable
 
 Progress = Callable[[float, str], None]
@@ -57,6 +65,13 @@ LOCAL = "local"
 DASK_FROM = 20_000_000  # variants x bars from which a sweep goes to the cluster (bench/scale.py)
 CHUNK = 250  # variants per task at most
 IN_FLIGHT = 2  # Optuna trials in flight per worker
+# Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which turns glibc's adaptive
+# mmap threshold off: every array of a year of bars (4 MB) is then mapped and zeroed afresh,
+# and a sweep variant costs about 1.5x the CPU it costs here. This machine's workers keep the
+# allocator's defaults (on a cluster of other machines: start `dask worker` without it).
+NATIVE_MALLOC = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+KEEP = 2  # candle series kept scattered on a cluster, per client (most recent first)
+_SHIPPED: collections.OrderedDict = collections.OrderedDict()  # (client, fingerprint) -> future
 
 
 class Cancelled(JobError):
@@ -94,17 +109,28 @@ def connect(scheduler: str | None = None, *, workers: int | None = None) -> Iter
         except (OSError, TimeoutError) as error:
             raise SourceUnavailable(f"cannot reach the Dask scheduler at {address}: "
                                     f"{error}; is `dask scheduler` running there?") from None
-        with client:
+        with client, _kept_while(client):
             yield client
         return
     # the scheduler always serves its health check over HTTP (8787 by default): on a free
     # loopback port here, with the dashboard off
     loopback = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
-    with LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1), threads_per_worker=1,
-                      processes=True, host="127.0.0.1", dashboard_address=None,
-                      scheduler_kwargs=loopback, silence_logs=logging.WARNING) as cluster, \
-            Client(cluster) as client:
+    workers = max(1, workers or os.cpu_count() or 1)
+    with dask.config.set(NATIVE_MALLOC), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                         host="127.0.0.1", dashboard_address=None, scheduler_kwargs=loopback,
+                         silence_logs=logging.WARNING) as cluster, \
+            Client(cluster) as client, _kept_while(client):
         yield client
+
+
+@contextlib.contextmanager
+def _kept_while(client) -> Iterator:
+    """The candles shipped to `client`'s cluster are kept while it is open, not past it."""
+    try:
+        yield
+    finally:
+        forget_shipped(client)
 
 
 @contextlib.contextmanager
@@ -160,20 +186,40 @@ def _check(cancelled: Cancelled_ | None, done: int, total: int, what: str) -> No
         raise Cancelled(f"cancelled after {done} of {total} {what}s")
 
 
+def shipped(client, spec: LeanSpec) -> tuple[LeanSpec, object]:
+    """(`spec` without its candles, the future of its candles on every worker of `client`):
+    scattered now unless this client shipped the same candles (by fingerprint) before and they
+    are still there. The `KEEP` most recent series stay; older ones are released once no job
+    holds their future."""
+    key = (client.id, spec.series_key())
+    future = _SHIPPED.pop(key, None)
+    if future is None or future.status != "finished":
+        future = client.scatter(spec.candles, broadcast=True, hash=False)
+    _SHIPPED[key] = future
+    while len(_SHIPPED) > KEEP:
+        _SHIPPED.popitem(last=False)  # the last reference gone, the cluster releases it
+    return spec.without_candles(), future
+
+
+def forget_shipped(client=None) -> None:
+    """Release the candles kept on the cluster of `client` (every client's: None)."""
+    for key in [key for key in _SHIPPED if client is None or key[0] == client.id]:
+        del _SHIPPED[key]
+
+
 def run_variants(client, spec: LeanSpec, variants: list[dict], *,
                  progress: Progress | None = None,
                  cancelled: Cancelled_ | None = None) -> list[dict]:
-    """`run_chunk` over `variants` on the cluster, in order: the spec scattered once to every
-    worker, chunks of at most `CHUNK` variants per task."""
-    shared = client.scatter(spec, broadcast=True, hash=False)
-    chunks = chunked(variants, worker_count(client))
-    futures = [client.submit(run_chunk, shared, chunk, pure=False) for chunk in chunks]
-    try:
-        parts = gather(client, futures, [len(c) for c in chunks], progress=progress,
-                       cancelled=cancelled)
-    finally:
-        client.cancel([shared])
-    return [row for part in parts for row in part]
+    """`run_chunk` over `variants` on the cluster, in order: the candles shipped once
+    (`shipped`), variants sharing their detections together (`grouped`), chunks of at most
+    `CHUNK` variants per task."""
+    light, candles = shipped(client, spec)
+    order = grouped(variants)
+    chunks = chunked([variants[i] for i in order], worker_count(client))
+    futures = [client.submit(run_chunk, light, chunk, candles, pure=False) for chunk in chunks]
+    parts = gather(client, futures, [len(c) for c in chunks], progress=progress,
+                   cancelled=cancelled)
+    return in_order(order, [row for part in parts for row in part])
 
 
 def trials_on(client, study, spec: LeanSpec, space: dict, *, n_trials: int,
@@ -188,7 +234,7 @@ def trials_on(client, study, spec: LeanSpec, space: dict, *, n_trials: int,
     from engine.errors import SetupError
     from engine.setups import apply_parameters
 
-    shared = client.scatter(spec, broadcast=True, hash=False)
+    light, candles = shipped(client, spec)
     limit = IN_FLIGHT * worker_count(client)
     running: dict = {}  # future key -> trial
     queue = as_completed()
@@ -218,7 +264,7 @@ def trials_on(client, study, spec: LeanSpec, space: dict, *, n_trials: int,
         if previous is not None:
             trial.set_user_attr("repeat_of", previous.number)
             return tell(trial, previous.value, previous.user_attrs.get("trades"))
-        future = client.submit(run_chunk, shared, [values], pure=False)
+        future = client.submit(run_chunk, light, [values], candles, pure=False)
         running[future.key] = trial
         queue.add(future)
 
@@ -235,11 +281,10 @@ def trials_on(client, study, spec: LeanSpec, space: dict, *, n_trials: int,
             _check(cancelled, told, n_trials, "trial")
             fill()
     except BaseException:
-        client.cancel(list(queue.futures) + [shared])
+        client.cancel(list(queue.futures))
         for trial in running.values():
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         raise
-    client.cancel([shared])
 
 
 @dataclasses.dataclass
@@ -288,21 +333,21 @@ def grid(client, cells: list[GridCell], *, objective: str = "expectancy_r",
         spec = LeanSpec(setup, cell.candles, cell.symbol, objective, min_trades,
                         Costs(setup.costs.fee_bps, setup.costs.slippage_bps),
                         Sizing("risk_percent", setup.risk.percent))
-        scattered = client.scatter(spec, broadcast=True, hash=False)
-        shared.append(scattered)
-        for chunk in chunked(variants, workers):
-            futures.append(client.submit(run_chunk, scattered, chunk, pure=False))
+        light, candles = shipped(client, spec)
+        shared.append(candles)  # held until the job ends, whatever `shipped` keeps
+        order = grouped(variants)
+        for chunk in chunked([variants[i] for i in order], workers):
+            futures.append(client.submit(run_chunk, light, chunk, candles, pure=False))
             weights.append(len(chunk))
-            owners.append(number)
-    try:
-        parts = gather(client, futures, weights, progress=progress, cancelled=cancelled)
-    finally:
-        client.cancel(shared)
+            owners.append((number, order))
+    parts = gather(client, futures, weights, progress=progress, cancelled=cancelled)
     tables = []
     for number, cell in enumerate(cells):
-        rows = [row for part, owner in zip(parts, owners, strict=True) if owner == number
-                for row in part]
-        table = pd.DataFrame(rows).sort_values("value", ascending=False, kind="stable")
+        ran = [row for part, (owner, _) in zip(parts, owners, strict=True) if owner == number
+               for row in part]
+        order = next(order for owner, order in owners if owner == number)
+        table = pd.DataFrame(in_order(order, ran)).sort_values("value", ascending=False,
+                                                               kind="stable")
         tables.append(table.assign(setup=cell.setup.id, symbol=cell.symbol,
                                    window=cell.window))
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()

@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,16 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from engine.backtest.lean import SWEEP_METRICS as SWEEP_METRICS  # importable from here too
-from engine.backtest.lean import LeanRunner, LeanSpec, forget, run_chunk, runner_for
+from engine.backtest.lean import (
+    LeanRunner,
+    LeanSpec,
+    fingerprint,
+    forget,
+    grouped,
+    in_order,
+    run_chunk,
+    runner_for,
+)
 from engine.backtest.metrics import compute_metrics
 from engine.backtest.simulate import Costs, Sizing, simulate
 from engine.errors import ConfigurationError, DataError, SetupError
@@ -64,8 +74,7 @@ def _suggest(trial: optuna.Trial, path: str, r) -> float:
 
 def data_hash(candles: pd.DataFrame) -> str:
     """A digest of the candles, index included (the same as a run summary's ``data_hash``)."""
-    digest = hashlib.sha256(pd.util.hash_pandas_object(candles, index=True).to_numpy().tobytes())
-    return digest.hexdigest()[:16]
+    return fingerprint(candles)
 
 
 def study_identity(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str,
@@ -194,7 +203,7 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
     def run(trial: optuna.Trial) -> float:
         values = {path: _suggest(trial, path, r) for path, r in space.items()}
         try:
-            candidate = apply_parameters(setup, values)
+            candidate = apply_parameters(runner.base, values)
         except SetupError:
             raise optuna.TrialPruned() from None
         previous = _repeat(trial)
@@ -203,7 +212,7 @@ def optimise(setup: Setup, candles: pd.DataFrame, *, symbol: str, objective: str
             trial.set_user_attr("repeat_of", previous.number)
             value = previous.value
         else:
-            value, metrics = runner.evaluate(candidate)  # the lean path: equal numbers
+            value, metrics = runner.evaluate(candidate, names=("trades",))  # lean: equal
             trial.set_user_attr("trades", metrics["trades"])
             value = value if np.isfinite(value) else NO_SCORE
         done[0] += 1
@@ -249,10 +258,11 @@ def sweep(setup: Setup, candles: pd.DataFrame, *, symbol: str,
     first: one row per variant with its parameters, objective value and main metrics.
 
     Variants are scored on the lean path (`engine.backtest.lean`: the same numbers as a full
-    backtest, without building its frames), in chunks. They run in `workers` processes forked
-    from this one, so the candles are shared, not copied or pickled, and each worker keeps its
-    own detection cache; by default every core, but this process alone for a sweep too small
-    to repay forking workers (variants x bars under `PARALLEL_FROM`).
+    backtest, without building its frames), in chunks, variants sharing their detections
+    together (`lean.grouped`). They run in `workers` processes: this one and `workers` - 1
+    forked from it, so the candles are shared, not copied or pickled, and each process keeps
+    its own detection cache; by default every core, but this process alone for a sweep too
+    small to repay forking a worker (variants x bars under `PARALLEL_FROM`).
 
     With a Dask `client` the chunks run on its workers instead (`engine.backtest.distributed`;
     a sweep under `distributed.DASK_FROM` variants x bars still runs here), and
@@ -307,12 +317,14 @@ def _on_client(client, spec: LeanSpec, variants: list[dict], progress, cancelled
 
 def _in_process(spec: LeanSpec, variants: list[dict], workers: int | None, bars: int,
                 progress) -> list[dict]:
+    order = grouped(variants)  # variants sharing their detections one after another
     rows: list[dict] = []
-    for chunk in _chunks(spec, variants, _workers(workers, len(variants), bars)):
+    for chunk in _chunks(spec, [variants[i] for i in order],
+                         _workers(workers, len(variants), bars)):
         rows.extend(chunk)
         if progress:
             progress(len(rows) / len(variants), f"variant {len(rows)}/{len(variants)}")
-    return rows
+    return in_order(order, rows)
 
 
 PARALLEL_FROM = 20_000_000  # variants x bars: below this, forking workers costs more than
@@ -330,34 +342,95 @@ def _workers(workers: int | None, variants: int, bars: int) -> int:
 
 
 def _chunks(spec: LeanSpec, variants: list[dict], workers: int):
-    """`run_chunk` over `variants`, split in chunks, in order, on `workers` forked processes
-    (a forked worker inherits the spec and its prepared runner: nothing of the candles is
-    pickled). With workers, this process scores the first variant before forking them, so
-    they inherit its compiled kernels instead of each loading them again (about 20 ms)."""
+    """`run_chunk` over `variants`, split in chunks, in order, on this process and
+    `workers` - 1 processes forked from it (a forked worker inherits the spec and its prepared
+    runner: nothing of the candles is pickled; and this process works too, instead of waiting
+    for its workers). With workers, this process scores the first variant before forking
+    them, so they inherit its compiled kernels instead of each loading them again (about
+    20 ms). Every process takes the next chunk not yet taken, so a slow one holds none back."""
     forking = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
     if forking:
         yield run_chunk(spec, variants[:1])
         variants = variants[1:]
     size = max(1, min(CHUNK, -(-len(variants) // (4 * workers))))
     chunks = [variants[i:i + size] for i in range(0, len(variants), size)]
-    if not forking or not chunks:
+    if not forking or len(chunks) < 2:
         yield from (run_chunk(spec, chunk) for chunk in chunks)
         return
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_install,
-                                                  initargs=(spec,)) as pool:
-        yield from pool.imap(_run_installed, chunks)
+    yield from _forked(spec, chunks, workers - 1)
 
 
-_installed: LeanSpec | None = None  # set in each sweep worker process
+def _forked(spec: LeanSpec, chunks: list[list[dict]], helpers: int):
+    """The rows of each of `chunks`, in order, scored by this process and `helpers` forked
+    ones, each taking the next chunk from a shared counter; a helper's error is raised here,
+    a helper that dies without answering is a `RuntimeError`."""
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("q", 0)
+    readers, helpers_ = [], []
+    done: dict[int, list[dict]] = {}
+    following = 0
+    try:
+        for _ in range(helpers):
+            reader, writer = context.Pipe(duplex=False)
+            helper = context.Process(target=_help, args=(spec, chunks, counter, writer),
+                                     daemon=True)
+            helper.start()
+            writer.close()
+            readers.append(reader)
+            helpers_.append(helper)
+        while (i := _take(counter)) < len(chunks):
+            done[i] = run_chunk(spec, chunks[i])
+            _receive(readers, done, timeout=0)
+            while following in done:
+                yield done.pop(following)
+                following += 1
+        while following < len(chunks):
+            if not readers:
+                raise RuntimeError(f"a sweep worker process died before it returned chunk "
+                                   f"{following + 1} of {len(chunks)}")
+            _receive(readers, done, timeout=None)
+            while following in done:
+                yield done.pop(following)
+                following += 1
+    finally:
+        for helper in helpers_:
+            if helper.is_alive() and following < len(chunks):
+                helper.terminate()
+            helper.join()
 
 
-def _install(spec: LeanSpec) -> None:
-    global _installed
-    _installed = spec
+def _take(counter) -> int:
+    """The next chunk number not yet taken by any process of the sweep."""
+    with counter.get_lock():
+        taken = counter.value
+        counter.value = taken + 1
+    return taken
 
 
-def _run_installed(variants: list[dict]) -> list[dict]:
-    return run_chunk(_installed, variants)
+def _help(spec: LeanSpec, chunks: list[list[dict]], counter, writer) -> None:
+    """A forked helper: score chunks until none is left, sending (number, rows) for each, or
+    (-1, the error) on failure."""
+    try:
+        while (i := _take(counter)) < len(chunks):
+            writer.send((i, run_chunk(spec, chunks[i])))
+    except Exception as error:  # handed to the sweeping process, which raises it
+        writer.send((-1, error))
+    finally:
+        writer.close()
+
+
+def _receive(readers: list, done: dict, *, timeout: float | None) -> None:
+    """Every answer ready within `timeout` from the helpers' `readers` into `done` (readers
+    that reached their end are dropped)."""
+    for reader in multiprocessing.connection.wait(readers, timeout):
+        try:
+            number, rows = reader.recv()
+        except EOFError:
+            readers.remove(reader)
+            continue
+        if number < 0:
+            raise rows
+        done[number] = rows
 
 
 def save_best_as_version(store, setup, params: dict):

@@ -11,7 +11,7 @@ import pytest
 
 from engine.backtest import distributed
 from engine.backtest.distributed import Cancelled, GridCell, connect, grid, grid_cells
-from engine.backtest.lean import LeanRunner, LeanSpec
+from engine.backtest.lean import LeanRunner, LeanSpec, prepared_count
 from engine.backtest.optimise import optimise, sweep, sweep_variants
 from engine.backtest.simulate import Costs, Sizing
 from engine.backtest.walkforward import walkforward
@@ -53,6 +53,13 @@ def test_the_local_cluster_listens_on_127_0_0_1_only_with_no_dashboard(client) -
     assert len(listening) >= 3 and {address.ip for address in listening} == {"127.0.0.1"}
 
 
+def test_the_local_workers_keep_the_allocators_adaptive_defaults(client) -> None:
+    # Dask's default MALLOC_TRIM_THRESHOLD_ made every variant cost ~1.5x the CPU
+    import os
+
+    assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
+
+
 def test_a_scheduler_that_is_not_an_address_is_refused_with_the_form_to_use() -> None:
     with pytest.raises(ConfigurationError, match="tcp://HOST:8786"), connect("myhost:8786"):
         pass
@@ -66,6 +73,44 @@ def test_the_distributed_sweep_equals_the_local_one_row_for_row(client, always) 
                   client=client, progress=lambda f, m: seen.append(f))
     pd.testing.assert_frame_equal(there, here)
     assert len(there) == 12 and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def _nudged(candles: pd.DataFrame, bar: int) -> pd.DataFrame:
+    """`candles` with every price from `bar` on 2 % higher (a gap: still valid candles)."""
+    changed = candles.copy(deep=True)
+    changed.iloc[bar:, :4] *= 1.02
+    return changed
+
+
+def test_a_second_sweep_on_the_same_candles_ships_only_its_variants(client, always,
+                                                                     monkeypatch) -> None:
+    setup, candles = _sma("market"), _synthetic(5_000, seed=11)
+    distributed.forget_shipped(client)
+    shipped = []
+    scatter = client.scatter
+    monkeypatch.setattr(client, "scatter",
+                        lambda data, **options: shipped.append(data) or scatter(data, **options))
+
+    def swept(frame: pd.DataFrame) -> pd.DataFrame:
+        return sweep(setup, frame, symbol="BTC/USDT", values=GRID, min_trades=1, client=client)
+
+    def prepared_since(before: dict) -> list[int]:  # series each worker prepared since
+        return [n - before[worker] for worker, n in client.run(prepared_count).items()]
+
+    before = client.run(prepared_count)
+    first = swept(candles)
+    again = swept(candles.copy(deep=True))  # another frame with the same candles
+    assert len(shipped) == 1  # not shipped again
+    assert 1 <= sum(prepared_since(before)) and max(prepared_since(before)) == 1  # kept
+    pd.testing.assert_frame_equal(again, first)
+    before = client.run(prepared_count)
+    changed = _nudged(candles, 2_500)
+    third = swept(changed)
+    assert len(shipped) == 2 and shipped[-1] is changed  # changed candles: shipped afresh
+    assert 1 <= sum(prepared_since(before)) and max(prepared_since(before)) == 1
+    here = sweep(setup, changed, symbol="BTC/USDT", values=GRID, min_trades=1, workers=1)
+    pd.testing.assert_frame_equal(third, here)
+    assert not third.equals(first)
 
 
 def test_a_small_sweep_stays_in_this_process(client, monkeypatch) -> None:
@@ -112,6 +157,7 @@ def test_cancelling_cancels_the_jobs_futures_on_the_cluster(client) -> None:
                                  progress=lambda f, m: finished.append(f),
                                  cancelled=lambda: True)
     assert len(finished) == 1  # the first chunk came back, then the job stopped
+    distributed.forget_shipped(client)  # the candles kept for later sweeps: released too
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and client.run_on_scheduler(_tasks):
         time.sleep(0.05)
@@ -226,3 +272,11 @@ def test_a_grid_job_sweeps_every_setup_and_window_and_ita_grid_prints_it(client,
                                      "2023-03-03", "--min-trades", "1", "--top", "1"])
     assert shown.exit_code == 0, shown.output
     assert f"{len(table) // 2:,} variants in 1 cell:" in shown.output
+
+
+def test_the_candles_kept_on_a_cluster_are_released_with_its_client(always) -> None:
+    setup, candles = _sma("market"), _synthetic(2_000, seed=13)
+    with connect("local", workers=1) as client:
+        sweep(setup, candles, symbol="BTC/USDT", values=GRID, min_trades=1, client=client)
+        assert [key for key in distributed._SHIPPED if key[0] == client.id]
+    assert not [key for key in distributed._SHIPPED if key[0] == client.id]

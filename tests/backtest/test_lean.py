@@ -12,10 +12,19 @@ import pandas as pd
 import pytest
 
 from engine.backtest import optimise as optimise_module
-from engine.backtest.lean import LEAN_METRICS, BoundedCache, LeanRunner, LeanSpec, run_chunk
+from engine.backtest.lean import (
+    LEAN_METRICS,
+    BoundedCache,
+    LeanRunner,
+    LeanSpec,
+    grouped,
+    prepared_count,
+    run_chunk,
+)
 from engine.backtest.optimise import evaluate, sweep
 from engine.backtest.simulate import Costs, Sizing
 from engine.candles import resample
+from engine.errors import SetupError
 from engine.setups import apply_parameters, compile_setup, parse_setup
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "setups"
@@ -249,3 +258,82 @@ def test_crosses_are_those_of_the_vectorised_rule(want) -> None:
     positions, is_up = _crosses_nb(fast, slow, want)
     assert positions.tolist() == np.flatnonzero(active).tolist()
     assert is_up.tolist() == up[positions].tolist()
+
+
+def test_candles_sent_apart_are_prepared_once_per_fingerprint() -> None:
+    setup, candles = _sma("market"), _synthetic(3_000, seed=5)
+    variants = _variants(GRID)
+    spec = LeanSpec(setup, candles, "X", "expectancy_r", 1, Costs(), Sizing())
+    local = run_chunk(spec, variants)
+    before = prepared_count()
+    light = spec.without_candles()
+    assert light.candles is None and light.candles_key == spec.series_key()
+    assert run_chunk(light, variants, candles.copy(deep=True)) == local
+    # a later sweep (a new spec) on the same candles finds them prepared
+    other = LeanSpec(setup, candles.copy(deep=True), "X", "expectancy_r", 1, Costs(), Sizing())
+    assert run_chunk(other.without_candles(), variants[:2], candles) == local[:2]
+    assert prepared_count() == before + 1
+    changed = candles.copy(deep=True)
+    changed.iloc[1_500, :4] *= 1.001
+    newer = LeanSpec(setup, changed, "X", "expectancy_r", 1, Costs(), Sizing())
+    assert newer.series_key() != spec.series_key()
+    assert run_chunk(newer.without_candles(), variants, changed) == run_chunk(newer, variants)
+    assert prepared_count() == before + 2
+
+
+def test_variants_sharing_their_detections_run_one_after_another() -> None:
+    variants = _variants({"plan.stop.percent": [0.5, 1.0],
+                          "conditions.cross.fast": [5, 10], "conditions.cross.slow": [20, 40]})
+    order = grouped(variants)
+    ran = [variants[i] for i in order]
+    blocks = [(v["conditions.cross.fast"], v["conditions.cross.slow"]) for v in ran]
+    assert blocks == sorted(blocks) and sorted(order) == list(range(8))
+    setup, candles = _sma("market"), _synthetic(3_000, seed=5)
+    table = sweep(setup, candles, symbol="X", values={"plan.stop.percent": [0.5, 1.0],
+                  **GRID}, min_trades=1, workers=1)
+    alone = [LeanRunner(LeanSpec(setup, candles, "X", "expectancy_r", 1,
+                                 Costs(setup.costs.fee_bps, setup.costs.slippage_bps),
+                                 Sizing("risk_percent", setup.risk.percent))).row(v)
+             for v in _variants({"plan.stop.percent": [0.5, 1.0], **GRID})]
+    expected = pd.DataFrame(alone).sort_values("value", ascending=False, kind="stable")
+    pd.testing.assert_frame_equal(table, expected.reset_index(drop=True))
+
+
+def _tagged(real):
+    """`run_chunk` whose rows say which process scored them."""
+    import os
+
+    return lambda spec, variants: [{**row, "pid": os.getpid()} for row in real(spec, variants)]
+
+
+def test_the_sweeping_process_scores_chunks_beside_its_forked_worker(monkeypatch) -> None:
+    import os
+
+    monkeypatch.setattr(optimise_module, "run_chunk", _tagged(optimise_module.run_chunk))
+    setup, candles = _sma("market"), _synthetic(3_000)
+    table = sweep(setup, candles, symbol="X", values=GRID, min_trades=1, workers=2)
+    here = sweep(setup, candles, symbol="X", values=GRID, min_trades=1, workers=1)
+    pd.testing.assert_frame_equal(table.drop(columns="pid"), here.drop(columns="pid"))
+    assert (table["pid"] == os.getpid()).sum() > 1  # not only the first variant
+
+
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_forked_worker_that_fails_fails_the_sweep(monkeypatch, how) -> None:
+    import os
+    import time
+
+    parent, real = os.getpid(), optimise_module.run_chunk
+
+    def failing(spec, variants):
+        if os.getpid() == parent:
+            time.sleep(0.15)  # the worker gets chunks too
+            return real(spec, variants)
+        if how == "dies":
+            os._exit(3)
+        raise SetupError("broken in a worker")
+
+    monkeypatch.setattr(optimise_module, "run_chunk", failing)
+    expected = "broken in a worker" if how == "raises" else "a sweep worker process died"
+    with pytest.raises((SetupError, RuntimeError), match=expected):
+        sweep(_sma("market"), _synthetic(3_000), symbol="X", values=GRID, min_trades=1,
+              workers=2)

@@ -63,7 +63,8 @@ def test_a_resumed_study_continues_without_replaying_its_trials(demo_candles, tm
     scored = []
     real = optimise_module.LeanRunner.evaluate  # what a trial scores with (the lean path)
     monkeypatch.setattr(optimise_module.LeanRunner, "evaluate",
-                        lambda self, candidate: scored.append(candidate) or real(self, candidate))
+                        lambda self, candidate, **options: scored.append(candidate)
+                        or real(self, candidate, **options))
     again = optimise(setup, candles, symbol="X", n_trials=4, min_trades=3,
                      storage_dir=tmp_path, study_name="s")
     assert list(again.trials["number"]) == list(range(8))

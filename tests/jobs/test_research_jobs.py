@@ -104,7 +104,8 @@ def test_cancel_stops_a_queued_job_and_kills_a_running_one_with_its_workers(demo
     try:
         wait_for(lambda: bus.status(running)["state"] == "running", what="the sweep to start")
         pid = bus.status(running)["pid"]
-        wait_for(lambda: len(_children(pid)) >= 2, what="the sweep's forked workers")
+        # 2 workers: the job's process and 1 forked from it
+        wait_for(lambda: len(_children(pid)) >= 1, what="the sweep's forked worker")
         workers = _children(pid)
         assert bus.cancel(queued)["cancel_requested"]
         assert bus.status(queued)["cancel_requested"]
