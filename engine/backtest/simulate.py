@@ -69,6 +69,7 @@ Conventions (each one is what a careful trader would assume; all are tested):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -117,6 +118,9 @@ class SimulationResult:
     equity: pd.DataFrame
     counters: dict[str, int]
     initial_equity: float
+    # per trade, its signal's row in the signals simulated (in contract order: the given
+    # frame's rows when it is in contract form, as compiled signals are)
+    signal_rows: np.ndarray | None = None
 
 
 def _lower_bounds(candles: pd.DataFrame, lower: pd.DataFrame | None):
@@ -163,7 +167,8 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
              lower_candles: pd.DataFrame | None = None,
              target_on_entry_bar: bool = True,
              end_exit: Literal["close", "open"] = "close",
-             gap_entry: Literal["fill", "skip"] = "fill") -> SimulationResult:
+             gap_entry: Literal["fill", "skip"] = "fill",
+             explain: Callable[[np.ndarray], np.ndarray] | None = None) -> SimulationResult:
     """Simulate `signals` on `candles`; see the module docstring for every convention.
 
     ``target_on_entry_bar`` (default True) lets a market order's fill bar hit its target;
@@ -171,7 +176,10 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     open at the end of the data at the last bar's close (default) or its open (the convention
     of backtesting.py's ``finalize_trades``). ``gap_entry`` decides what happens when the fill
     bar opens beyond the stop: ``"fill"`` (default) trades it and stops out at that open,
-    ``"skip"`` does not trade it; both count it in ``gapped_past_stop``.
+    ``"skip"`` does not trade it; both count it in ``gapped_past_stop``. ``explain``, when
+    given, makes the trades' ``reasons`` from their signals' bars (positions in `candles`,
+    ascending) instead of the signals' ``reasons`` column: `engine.setups.compile.Explainer`'s
+    ``at_bars``, so that only the traded signals are explained.
     """
     check_gap_entry(gap_entry)
     validate_candles(candles)
@@ -186,7 +194,9 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     bars = bar_positions(candles.index, signals["known_at"])
     inside = bars < len(candles)
     known_after_data = int((~inside).sum())
+    kept = None
     if known_after_data:
+        kept = np.flatnonzero(inside)
         signals, bars = signals[inside].reset_index(drop=True), bars[inside]
     sizing_kind = {"risk_percent": k.RISK_PERCENT, "fixed_size": k.FIXED_SIZE,
                    "fixed_cash": k.FIXED_CASH}[sizing.kind]
@@ -196,8 +206,10 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
         float(initial_equity),
         *_lower_bounds(candles, lower_candles), target_on_entry_bar,
         end_exit == "open", gap_entry == "skip")
-    result = _wrap(candles, signals, bars, out, initial_equity)
+    result = _wrap(candles, signals, bars, out, initial_equity, explain)
     result.counters["known_after_data"] = known_after_data
+    if kept is not None:
+        result.signal_rows = kept[result.signal_rows]
     return result
 
 
@@ -207,7 +219,7 @@ def check_gap_entry(gap_entry: str) -> None:
         raise ConfigurationError(f"gap_entry {gap_entry!r}: use one of {', '.join(GAP_ENTRIES)}")
 
 
-def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
+def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> SimulationResult:
     """Trades and equity frames from the kernel's arrays; `bars` is each signal's bar.
 
     Every column is built once from the kernel's arrays: texts named by a code (exit reason,
@@ -241,13 +253,14 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
         "hour": (seconds // 3600 % 24).astype(np.int32),
         "setup_id": _taken(signals["setup_id"], rows),
         "setup_version": signals["setup_version"].to_numpy()[rows],
-        "reasons": _taken(signals["reasons"], rows),
+        "reasons": _taken(signals["reasons"], rows) if explain is None or not len(sig)
+        else explain(sig),
     })
     drawdown, drawdown_pct = k.drawdowns_nb(equity)
     curve = pd.DataFrame({"equity": equity, "drawdown": drawdown, "drawdown_pct": drawdown_pct},
                          index=index, copy=False)  # fresh arrays: no need to copy 3 x n floats
     counted = dict(zip(COUNTERS, map(int, counters), strict=True))
-    return SimulationResult(trades, curve, counted, initial_equity)
+    return SimulationResult(trades, curve, counted, initial_equity, rows)
 
 
 _WEEKDAYS = np.array(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
