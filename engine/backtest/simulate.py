@@ -74,6 +74,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.backtest import _kernel as k
 from engine.candles import CLOSE, HIGH, LOW, OPEN, validate_candles
@@ -233,12 +234,15 @@ def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> Simulati
     risked = risk * size  # 1 R in money: the planned distance to the stop times the size
     r_net = pnl / risked
     r_gross = (pnl + fees + slipped) / risked
-    sessions = _session_codes(signal_time.append(entry_time)) if len(sig) else sig
+    # each time column is ascending: one session pass each (an appended, unsorted pair of
+    # columns would be sorted by the time-zone conversion first)
+    signal_session, entry_session = _session_codes(signal_time), _session_codes(entry_time)
     seconds = entry_time.as_unit("s").asi8  # once, for the weekday and the hour
-    trades = pd.DataFrame({
+    trades = _frame({
         "symbol": _taken(signals["symbol"], rows),
         "direction": signals["direction"].to_numpy()[rows].astype(np.int8),
-        "signal_time": signal_time, "entry_time": entry_time, "exit_time": index[exit_i],
+        "signal_time": signal_time.array, "entry_time": entry_time.array,
+        "exit_time": index[exit_i].array,
         "entry_price": entry, "exit_price": exit_, "stop_price": signals["stop"].to_numpy()[rows],
         "target_price": signals["target"].to_numpy()[rows], "size": size,
         "risk": risked, "pnl": pnl, "fees": fees, "slippage": slipped,
@@ -247,8 +251,8 @@ def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> Simulati
         "mfe_r": mfe, "mae_r": mae, "bars_held": exit_i - entry_i + 1,
         "exit_reason": _text(_REASON_TEXT, reason), "ambiguous": _text(_RESOLUTION_TEXT, resolved),
         "partial_price": partial,
-        "session": _text(_SESSION_TEXT, sessions[:len(sig)]),
-        "entry_session": _text(_SESSION_TEXT, sessions[len(sig):]),
+        "session": _text(_SESSION_TEXT, signal_session),
+        "entry_session": _text(_SESSION_TEXT, entry_session),
         "weekday": _text(_WEEKDAY_TEXT, (seconds // 86_400 + 3) % 7),  # as `_weekdays`
         "hour": (seconds // 3600 % 24).astype(np.int32),
         "setup_id": _taken(signals["setup_id"], rows),
@@ -305,6 +309,22 @@ def _text(table: tuple[np.ndarray, object], codes: np.ndarray):
     objects, strings = table
     codes = codes.astype(np.int64)
     return strings.take(codes) if len(codes) else objects[codes]
+
+
+_STRING = _REASON_TEXT[1].dtype  # the str dtype pandas infers for a column of texts
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """The trades frame from its columns, each already in its final dtype (object arrays of
+    texts become the str columns pandas would infer, built at once from Arrow): pandas then
+    checks and infers nothing."""
+    if not len(columns["pnl"]):
+        return pd.DataFrame(columns)
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray) and values.dtype == object:
+            columns[name] = pd.arrays.ArrowStringArray(
+                pa.chunked_array([pa.array(values, pa.large_string())]), dtype=_STRING)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _taken(column: pd.Series, rows: np.ndarray):
