@@ -12,7 +12,7 @@ import pandas as pd
 
 from engine.adapters.store import CandleStore
 from engine.errors import DataError
-from engine.setups.compile import compile_setup
+from engine.setups.compile import Explainer, compile_setup
 from engine.setups.schema import Setup
 from engine.setups.stops import StopCheck, check_stop_costs
 from engine.setups.store import SetupStore, SetupVersion
@@ -28,6 +28,8 @@ class Detection:
     dropped: int  # signals with a stop or target on the wrong side of the entry
     # the compiler's counters: dropped_invalid_stop, filtered_stop_too_tight
     counters: dict[str, int] = dataclasses.field(default_factory=dict)
+    # with ``explain=False``: the signals' reasons are "" and this explains any row later
+    explainer: Explainer | None = None
 
 
 def load_candles(store: CandleStore, symbol: str, timeframe: str, *, start=None,
@@ -44,8 +46,11 @@ def load_candles(store: CandleStore, symbol: str, timeframe: str, *, start=None,
 def detect_setup(ref: str, *, symbol: str | None = None, start=None, end=None,
                  candle_store: CandleStore | None = None,
                  setup_store: SetupStore | None = None,
-                 with_detections: bool = False) -> Detection:
-    """Signals (and optionally every detection) of a setup version on stored candles."""
+                 with_detections: bool = False, explain: bool = True) -> Detection:
+    """Signals (and optionally every detection) of a setup version on stored candles.
+
+    ``explain=False`` leaves every ``reasons`` cell ``""`` and sets ``Detection.explainer``,
+    which explains the rows that are read (the backtest: its traded signals only)."""
     setup_store = setup_store or SetupStore.from_settings()
     candle_store = candle_store or CandleStore.from_settings()
     version = setup_store.load(ref)
@@ -53,10 +58,14 @@ def detect_setup(ref: str, *, symbol: str | None = None, start=None, end=None,
     symbol = symbol or setup.market.symbols[0]
     candles = load_candles(candle_store, symbol, setup.market.timeframe, start=start, end=end)
     compiled = compile_setup(setup, version=version.version)
-    signals = compiled(candles, symbol=symbol)
+    explainer = None
+    if explain:
+        signals = compiled(candles, symbol=symbol)
+    else:
+        signals, explainer = compiled.explained_later(candles, symbol=symbol)
     detections = compiled.detections(candles) if with_detections else {}
     return Detection(version, symbol, candles, signals, detections, compiled.dropped,
-                     dict(compiled.counters))
+                     dict(compiled.counters), explainer)
 
 
 def detect_rule(setup: Setup, *, symbol: str | None = None, start=None, end=None,

@@ -22,6 +22,14 @@ whose close the signal became known; a market entry fills at the open of the nex
 | setup_id         | str             | setup id                                                 |
 | setup_version    | int32           | setup version number                                     |
 | reasons          | str             | JSON list of the detections behind it (charts, alerts)   |
+
+``reasons`` is built only where it is read: ``CompiledSetup(..., explain=True)`` (the default:
+live monitor, Setups page, learning, KB) explains every signal; ``explain=False`` leaves
+``"[]"``; ``CompiledSetup.explained_later`` leaves ``""`` and returns an ``Explainer`` for the
+rows read later. A backtest run explains only its traded signals: its trades' ``reasons`` are
+their signals' full explanations, and its signals.parquet holds them in the traded rows and
+``""`` in the untraded ones (no reader shows an untraded signal's reasons; one that needs them
+explains those rows again with the setup's ``Explainer`` on the run's candles).
 """
 
 from __future__ import annotations

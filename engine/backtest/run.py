@@ -22,7 +22,7 @@ from engine.backtest.metrics import compute_metrics
 from engine.backtest.simulate import Costs, SimulationResult, Sizing, check_gap_entry, simulate
 from engine.candles import timeframe_delta
 from engine.pipeline import detect_setup, load_candles
-from engine.setups.compile import compile_setup
+from engine.setups.compile import Explainer, compile_setup
 from engine.setups.schema import Setup
 from engine.setups.store import SetupStore
 
@@ -56,18 +56,35 @@ def simulate_signals(setup: Setup, candles: pd.DataFrame, signals: pd.DataFrame,
                      symbol: str, candle_store: CandleStore, costs: Costs, sizing: Sizing,
                      initial_equity: float = 10_000.0,
                      gap_entry: Literal["fill", "skip"] = "fill",
+                     explainer: Explainer | None = None,
                      ) -> tuple[SimulationResult, dict, bool]:
     """Simulate `setup`'s `signals` on `candles` (with stored 1m bars to resolve bars that
     touch stop and target) and measure the result: (simulation, metrics, whether 1m bars were
-    used). Shared by `run_backtest` and `preview_backtest`."""
+    used). Shared by `run_backtest` and `preview_backtest`. With an `explainer` (signals
+    compiled by `CompiledSetup.explained_later`) the trades' reasons are those of their signals,
+    explained now; the untraded signals are never explained."""
     timeframe = setup.market.timeframe
     lower = _lower_candles(candle_store, symbol, timeframe, candles.index[0],
                            candles.index[-1] + timeframe_delta(timeframe))
     result = simulate(candles, signals, costs=costs, sizing=sizing,
-                      initial_equity=initial_equity, lower_candles=lower, gap_entry=gap_entry)
+                      initial_equity=initial_equity, lower_candles=lower, gap_entry=gap_entry,
+                      explain=explainer.at_bars if explainer is not None else None)
     metrics = compute_metrics(result.trades, result.equity, timeframe=timeframe,
                               candles=candles, initial_equity=initial_equity)
     return result, metrics, lower is not None
+
+
+def traded_reasons(signals: pd.DataFrame, result: SimulationResult) -> pd.DataFrame:
+    """The run's signals frame: the traded signals' reasons are their trades' (the same text),
+    the untraded signals' stay ``""`` (never explained: nothing shows them)."""
+    rows = result.signal_rows
+    if rows is None or not len(rows):
+        return signals
+    reasons = signals["reasons"].to_numpy(copy=True)
+    reasons[rows] = result.trades["reasons"].to_numpy()
+    out = signals.copy(deep=False)
+    out["reasons"] = pd.Series(reasons, index=signals.index, dtype=object)
+    return out
 
 
 @dataclasses.dataclass
@@ -89,11 +106,12 @@ def preview_backtest(setup: Setup, *, symbol: str | None = None, start=None, end
     candle_store = candle_store or CandleStore.from_settings()
     symbol = symbol or setup.market.symbols[0]
     candles = load_candles(candle_store, symbol, setup.market.timeframe, start=start, end=end)
-    signals = compile_setup(setup)(candles, symbol=symbol)
+    signals, explainer = compile_setup(setup).explained_later(candles, symbol=symbol)
     result, metrics, _ = simulate_signals(
         setup, candles, signals, symbol=symbol, candle_store=candle_store,
         costs=Costs(setup.costs.fee_bps, setup.costs.slippage_bps),
-        sizing=Sizing("risk_percent", setup.risk.percent), initial_equity=initial_equity)
+        sizing=Sizing("risk_percent", setup.risk.percent), initial_equity=initial_equity,
+        explainer=explainer)
     return Preview(symbol, setup.market.timeframe, len(signals), metrics, result)
 
 
@@ -112,14 +130,15 @@ def run_backtest(ref: str, *, symbol: str | None = None, start=None, end=None,
     run_store = run_store or RunStore.from_settings()
     report(0.05, "detecting signals")
     found = detect_setup(ref, symbol=symbol, start=start, end=end, candle_store=candle_store,
-                         setup_store=setup_store)
+                         setup_store=setup_store, explain=False)
     setup = found.version.setup
     costs = costs or Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
     sizing = sizing or Sizing("risk_percent", setup.risk.percent)
     report(0.4, f"simulating {len(found.signals)} signals")
     result, metrics, lower = simulate_signals(
         setup, found.candles, found.signals, symbol=found.symbol, candle_store=candle_store,
-        costs=costs, sizing=sizing, initial_equity=initial_equity, gap_entry=gap_entry)
+        costs=costs, sizing=sizing, initial_equity=initial_equity, gap_entry=gap_entry,
+        explainer=found.explainer)
     report(0.8, "computing metrics")
     now = dt.datetime.now(dt.UTC)
     run_id = (f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{setup.id}-"
@@ -142,6 +161,7 @@ def run_backtest(ref: str, *, symbol: str | None = None, start=None, end=None,
         "lower_timeframe_resolution": lower, "metrics": metrics,
     }
     path = run_store.write(run_id, frames={"trades": result.trades, "equity": result.equity,
-                                           "signals": found.signals}, summary=summary)
+                                           "signals": traded_reasons(found.signals, result)},
+                           summary=summary)
     report(1.0, f"done: {metrics['trades']} trades")
     return RunResult(run_id, path, summary, result)

@@ -69,10 +69,12 @@ Conventions (each one is what a careful trader would assume; all are tested):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.backtest import _kernel as k
 from engine.candles import CLOSE, HIGH, LOW, OPEN, validate_candles
@@ -117,6 +119,9 @@ class SimulationResult:
     equity: pd.DataFrame
     counters: dict[str, int]
     initial_equity: float
+    # per trade, its signal's row in the signals simulated (in contract order: the given
+    # frame's rows when it is in contract form, as compiled signals are)
+    signal_rows: np.ndarray | None = None
 
 
 def _lower_bounds(candles: pd.DataFrame, lower: pd.DataFrame | None):
@@ -163,7 +168,8 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
              lower_candles: pd.DataFrame | None = None,
              target_on_entry_bar: bool = True,
              end_exit: Literal["close", "open"] = "close",
-             gap_entry: Literal["fill", "skip"] = "fill") -> SimulationResult:
+             gap_entry: Literal["fill", "skip"] = "fill",
+             explain: Callable[[np.ndarray], np.ndarray] | None = None) -> SimulationResult:
     """Simulate `signals` on `candles`; see the module docstring for every convention.
 
     ``target_on_entry_bar`` (default True) lets a market order's fill bar hit its target;
@@ -171,7 +177,10 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     open at the end of the data at the last bar's close (default) or its open (the convention
     of backtesting.py's ``finalize_trades``). ``gap_entry`` decides what happens when the fill
     bar opens beyond the stop: ``"fill"`` (default) trades it and stops out at that open,
-    ``"skip"`` does not trade it; both count it in ``gapped_past_stop``.
+    ``"skip"`` does not trade it; both count it in ``gapped_past_stop``. ``explain``, when
+    given, makes the trades' ``reasons`` from their signals' bars (positions in `candles`,
+    ascending) instead of the signals' ``reasons`` column: `engine.setups.compile.Explainer`'s
+    ``at_bars``, so that only the traded signals are explained.
     """
     check_gap_entry(gap_entry)
     validate_candles(candles)
@@ -186,7 +195,9 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     bars = bar_positions(candles.index, signals["known_at"])
     inside = bars < len(candles)
     known_after_data = int((~inside).sum())
+    kept = None
     if known_after_data:
+        kept = np.flatnonzero(inside)
         signals, bars = signals[inside].reset_index(drop=True), bars[inside]
     sizing_kind = {"risk_percent": k.RISK_PERCENT, "fixed_size": k.FIXED_SIZE,
                    "fixed_cash": k.FIXED_CASH}[sizing.kind]
@@ -196,8 +207,10 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
         float(initial_equity),
         *_lower_bounds(candles, lower_candles), target_on_entry_bar,
         end_exit == "open", gap_entry == "skip")
-    result = _wrap(candles, signals, bars, out, initial_equity)
+    result = _wrap(candles, signals, bars, out, initial_equity, explain)
     result.counters["known_after_data"] = known_after_data
+    if kept is not None:
+        result.signal_rows = kept[result.signal_rows]
     return result
 
 
@@ -207,7 +220,7 @@ def check_gap_entry(gap_entry: str) -> None:
         raise ConfigurationError(f"gap_entry {gap_entry!r}: use one of {', '.join(GAP_ENTRIES)}")
 
 
-def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
+def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> SimulationResult:
     """Trades and equity frames from the kernel's arrays; `bars` is each signal's bar.
 
     Every column is built once from the kernel's arrays: texts named by a code (exit reason,
@@ -221,12 +234,15 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
     risked = risk * size  # 1 R in money: the planned distance to the stop times the size
     r_net = pnl / risked
     r_gross = (pnl + fees + slipped) / risked
-    sessions = _session_codes(signal_time.append(entry_time)) if len(sig) else sig
+    # each time column is ascending: one session pass each (an appended, unsorted pair of
+    # columns would be sorted by the time-zone conversion first)
+    signal_session, entry_session = _session_codes(signal_time), _session_codes(entry_time)
     seconds = entry_time.as_unit("s").asi8  # once, for the weekday and the hour
-    trades = pd.DataFrame({
+    trades = _frame({
         "symbol": _taken(signals["symbol"], rows),
         "direction": signals["direction"].to_numpy()[rows].astype(np.int8),
-        "signal_time": signal_time, "entry_time": entry_time, "exit_time": index[exit_i],
+        "signal_time": signal_time.array, "entry_time": entry_time.array,
+        "exit_time": index[exit_i].array,
         "entry_price": entry, "exit_price": exit_, "stop_price": signals["stop"].to_numpy()[rows],
         "target_price": signals["target"].to_numpy()[rows], "size": size,
         "risk": risked, "pnl": pnl, "fees": fees, "slippage": slipped,
@@ -235,19 +251,20 @@ def _wrap(candles, signals, bars, out, initial_equity) -> SimulationResult:
         "mfe_r": mfe, "mae_r": mae, "bars_held": exit_i - entry_i + 1,
         "exit_reason": _text(_REASON_TEXT, reason), "ambiguous": _text(_RESOLUTION_TEXT, resolved),
         "partial_price": partial,
-        "session": _text(_SESSION_TEXT, sessions[:len(sig)]),
-        "entry_session": _text(_SESSION_TEXT, sessions[len(sig):]),
+        "session": _text(_SESSION_TEXT, signal_session),
+        "entry_session": _text(_SESSION_TEXT, entry_session),
         "weekday": _text(_WEEKDAY_TEXT, (seconds // 86_400 + 3) % 7),  # as `_weekdays`
         "hour": (seconds // 3600 % 24).astype(np.int32),
         "setup_id": _taken(signals["setup_id"], rows),
         "setup_version": signals["setup_version"].to_numpy()[rows],
-        "reasons": _taken(signals["reasons"], rows),
+        "reasons": _taken(signals["reasons"], rows) if explain is None or not len(sig)
+        else explain(sig),
     })
     drawdown, drawdown_pct = k.drawdowns_nb(equity)
     curve = pd.DataFrame({"equity": equity, "drawdown": drawdown, "drawdown_pct": drawdown_pct},
                          index=index, copy=False)  # fresh arrays: no need to copy 3 x n floats
     counted = dict(zip(COUNTERS, map(int, counters), strict=True))
-    return SimulationResult(trades, curve, counted, initial_equity)
+    return SimulationResult(trades, curve, counted, initial_equity, rows)
 
 
 _WEEKDAYS = np.array(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
@@ -292,6 +309,22 @@ def _text(table: tuple[np.ndarray, object], codes: np.ndarray):
     objects, strings = table
     codes = codes.astype(np.int64)
     return strings.take(codes) if len(codes) else objects[codes]
+
+
+_STRING = _REASON_TEXT[1].dtype  # the str dtype pandas infers for a column of texts
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """The trades frame from its columns, each already in its final dtype (object arrays of
+    texts become the str columns pandas would infer, built at once from Arrow): pandas then
+    checks and infers nothing."""
+    if not len(columns["pnl"]):
+        return pd.DataFrame(columns)
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray) and values.dtype == object:
+            columns[name] = pd.arrays.ArrowStringArray(
+                pa.chunked_array([pa.array(values, pa.large_string())]), dtype=_STRING)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _taken(column: pd.Series, rows: np.ndarray):

@@ -500,6 +500,19 @@ class CompiledSetup:
                                    cache=cache, since=since)
         return empty_signals() if signals is None else signals
 
+    def explained_later(self, candles: pd.DataFrame, *, symbol: str,
+                        context: pd.DataFrame | None = None, cache: dict | None = None
+                        ) -> tuple[pd.DataFrame, Explainer]:
+        """The signals of `__call__` with every ``reasons`` cell ``""``, and an `Explainer`
+        that gives the explanation of any of them later (``explainer.explain(rows)`` is what
+        ``explain=True`` would have put in those rows): the backtest explains only the signals
+        it trades."""
+        arrays = self.signal_arrays(candles, context=context, cache=cache)
+        if arrays is None:
+            return empty_signals(), Explainer({}, np.empty(0, np.int64))
+        signals = self._signals(candles, arrays, symbol, explain=None)
+        return signals, Explainer(arrays.evaluated, arrays.bars)
+
     def new_signals(self, candles: pd.DataFrame, *, symbol: str,
                     context: pd.DataFrame | None = None, explain: bool = True,
                     cache: dict | None = None, since: int = 0) -> pd.DataFrame | None:
@@ -601,7 +614,7 @@ class CompiledSetup:
             "setup_id": column(self.setup.id, object),
             "setup_version": column(self.version, np.int32),
             "reasons": pd.Series(self._reasons(evaluated, bars), dtype=object) if explain
-            else column("[]", object),
+            else column("[]" if explain is False else "", object),
         })
         return conform_signals(frame)
 
@@ -609,6 +622,34 @@ class CompiledSetup:
         """JSON per signal: the last detection of each event condition known at the bar
         (`engine.setups.compile_reasons`)."""
         return explanations(evaluated, bars)
+
+
+class Explainer:
+    """The explanations (``reasons``, `engine.setups.compile_reasons`) of one setup's signals
+    on one candle frame, built only for the signals read: it keeps the evaluated conditions
+    and each signal's bar (`CompiledSetup.explained_later`)."""
+
+    def __init__(self, evaluated: dict[str, Evaluated], bars: np.ndarray) -> None:
+        self._evaluated = evaluated
+        self.bars = np.asarray(bars, np.int64)  # per signal row: its bar in the candles
+
+    def __len__(self) -> int:
+        return len(self.bars)
+
+    def explain(self, rows) -> np.ndarray:
+        """The ``reasons`` text of the signals at `rows` (positions in the signals frame, any
+        order), as an object array."""
+        return self.at_bars(self.bars[np.asarray(rows, np.int64)])
+
+    def at_bars(self, bars) -> np.ndarray:
+        """The ``reasons`` text of signals at `bars` (positions in the candles, any order)."""
+        bars = np.asarray(bars, np.int64)
+        if len(bars) < 2 or (bars[1:] >= bars[:-1]).all():
+            return explanations(self._evaluated, bars)
+        order = np.argsort(bars, kind="stable")
+        out = np.empty(len(bars), dtype=object)
+        out[order] = explanations(self._evaluated, bars[order])
+        return out
 
 
 def round_trip_cost(costs: schema.Costs, price):
