@@ -61,7 +61,8 @@ def _setup_detection(home: str, stamp: float, ref: str, symbol: str, start, end)
     root = Path(home)
     found = detect_setup(ref, symbol=symbol, start=start, end=end,
                          candle_store=CandleStore(root / "data" / "candles"),
-                         setup_store=SetupStore(root / "setups"), with_detections=True)
+                         setup_store=SetupStore(root / "setups"), with_detections=True,
+                         explain=False)  # the chart and its table show no reasons
     candles = found.candles
     return {"candles": candles, "timeframe": found.version.setup.market.timeframe,
             "signals": found.signals.drop(columns=["reasons"]), "dropped": found.dropped,
