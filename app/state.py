@@ -167,14 +167,16 @@ def _signals(candles_root: str, setups_root: str, stamp: str, ref: str, text_has
 
     found = detect_setup(ref, symbol=symbol, start=start, end=end,
                          candle_store=CandleStore(Path(candles_root)),
-                         setup_store=SetupStore(Path(setups_root)))
+                         setup_store=SetupStore(Path(setups_root)),
+                         explain=False)  # the preview, labels and Home show no reasons
     return found.candles, found.signals, found.version.setup.market.timeframe
 
 
 def signals(version, *, symbol: str, start=None,
             end=None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """A setup version's candles, signals and timeframe on stored candles
-    (`engine.pipeline.detect_setup`), computed once per (version text, candles, symbol, range):
+    (`engine.pipeline.detect_setup`, without explanations: their `reasons` are ""), computed
+    once per (version text, candles, symbol, range):
     a page rerun for another reason (a click, a field) does not detect again."""
     store = candle_store()
     return _signals(str(store.root), str(setup_store().root), _stamp(store.root, "*/*/*.parquet"),
