@@ -642,15 +642,20 @@ class CompiledSetup:
             if f.min_atr_pct is not None or f.max_atr_pct is not None else \
             np.ones(len(bars), bool)
         if f.sessions or f.weekdays or f.hours:
-            key = ("time filters", f.model_dump_json(include={"sessions", "weekdays", "hours"}))
-            mask = None if cache is None else cache.get(key)
-            if mask is None:
-                mask = time_filters_allow(self.setup, candles)
-                if cache is not None:
-                    mask.flags.writeable = False
-                    cache[key] = mask
-            allowed &= mask[bars]
+            allowed &= self._time_mask(candles, cache)[bars]
         return allowed
+
+    def _time_mask(self, candles, cache) -> np.ndarray:
+        """`time_filters_allow` per bar, kept in `cache` under the time filters' text."""
+        key = ("time filters", self.setup.filters.model_dump_json(
+            include={"sessions", "weekdays", "hours"}))
+        if cache is not None and key in cache:
+            return cache[key]  # (read as `cache[key]`: a bounded cache counts it as a use)
+        mask = time_filters_allow(self.setup, candles)
+        if cache is not None:
+            mask.flags.writeable = False
+            cache[key] = mask
+        return mask
 
     def _plan(self, candles, evaluated, bars, direction, atr) -> SignalArrays:
         """The signals at `bars` (ascending), with their `direction` and ATR (`atr`)."""

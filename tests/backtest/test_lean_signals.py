@@ -154,3 +154,19 @@ def test_a_signal_true_beyond_its_events_keeps_the_per_bar_route() -> None:
     assert compiled._event_bars(candles, compiled.evaluate(candles), None, 0) is None
     crosses = compiled.evaluate(candles)["cross"].positions
     assert len(compiled.signal_arrays(candles).bars) > len(crosses)  # bars beyond the events
+
+
+def test_a_sweeps_variants_share_one_time_filter_mask(monkeypatch) -> None:
+    """The time filters are computed once per candle frame and filters, not per variant."""
+    from engine.setups import compile as compile_module
+
+    calls = []
+    real = compile_module.time_filters_allow
+    monkeypatch.setattr(compile_module, "time_filters_allow",
+                        lambda *args: calls.append(1) or real(*args))
+    setup, candles = _tree_setup("all of an event and states", "time", "both"), _synthetic()
+    cache = BoundedCache()
+    for fast in range(2, 21):  # more variants than the cache keeps blocks
+        variant = apply_parameters(setup, {"conditions.cross.fast": fast})
+        compile_setup(variant).signal_arrays(candles, cache=cache)
+    assert len(calls) == 1
