@@ -170,3 +170,27 @@ def test_a_sweeps_variants_share_one_time_filter_mask(monkeypatch) -> None:
         variant = apply_parameters(setup, {"conditions.cross.fast": fast})
         compile_setup(variant).signal_arrays(candles, cache=cache)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_example_setups_optimise_ranges_score_as_the_full_path(path, demo_candles) -> None:
+    """The lean path's numbers (signals on the event route) equal the full backtest's for a
+    spread of each example setup's `optimise:` variants on real candles."""
+    from engine.backtest.simulate import Costs, Sizing
+    from tests.backtest.test_lean import _check_grid
+
+    setup = parse_setup(path.read_text())
+    timeframe = setup.market.timeframe
+    candles = demo_candles.iloc[:10_000] if timeframe == "1m" else resample(
+        demo_candles, timeframe, source_timeframe="1m")
+    valid = []
+    for params in sweep_variants(setup):
+        try:
+            apply_parameters(setup, params)
+        except SetupError:
+            continue
+        valid.append(params)
+    spread = valid[::max(1, len(valid) // 6)]
+    costs = Costs(setup.costs.fee_bps, setup.costs.slippage_bps)
+    seen = _check_grid(setup, candles, spread, costs=costs, sizing=Sizing("risk_percent", 0.5))
+    assert seen > 0, "no variant traded: nothing compared"
