@@ -91,7 +91,7 @@ def _num(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def max_drawdown_pct_nb(equity):
     """The deepest drawdown below the running peak in % of the peak, as a positive number:
     the minimum of `_kernel.drawdowns_nb`'s percent curve ``(equity / peak - 1) * 100`` (0

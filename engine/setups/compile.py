@@ -34,6 +34,7 @@ slippage_bps) / 10000 x entry). Both are counted in ``CompiledSetup.counters``
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import pandas as pd
@@ -140,25 +141,26 @@ def _event_condition(n: int, frame: Detections, positions: np.ndarray) -> Evalua
     return Evaluated(active, direction, values, np.asarray(positions, np.int64), frame)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _crosses_nb(fast: np.ndarray, slow: np.ndarray, want: int):
     """Bars where `fast` crosses `slow` (both defined on the bar and the one before): above
     after not above is up, not above after above is down; `want` 1 keeps ups, -1 downs, 0
-    both. Returns (positions, is up)."""
+    both. Returns (positions, is up). One pass that carries each bar's side (above, not
+    above, undefined) to the next."""
     n = fast.shape[0]
     positions = np.empty(n, np.int64)
     up = np.empty(n, np.bool_)
     count = 0
-    for i in range(1, n):
-        now, before = fast[i] - slow[i], fast[i - 1] - slow[i - 1]
-        if np.isnan(now) or np.isnan(before):
-            continue
-        rising = now > 0 and not before > 0
-        falling = not now > 0 and before > 0
-        if (rising and want >= 0) or (falling and want <= 0):
-            positions[count] = i
-            up[count] = rising
-            count += 1
+    before = -1  # the side on the bar before: 1 above, 0 not above, -1 undefined
+    for i in range(n):
+        spread = fast[i] - slow[i]
+        side = -1 if np.isnan(spread) else (1 if spread > 0 else 0)
+        if side != before:
+            if side >= 0 and before >= 0 and (want == 0 or want == (1 if side else -1)):
+                positions[count] = i
+                up[count] = side == 1
+                count += 1
+            before = side
     return positions[:count].copy(), up[:count].copy()
 
 
@@ -361,6 +363,52 @@ def _combine(node, evaluated: dict[str, Evaluated], n: int) -> tuple[np.ndarray,
     return active, direction.astype(np.int8)
 
 
+def _candidates(node, evaluated: dict[str, Evaluated]) -> np.ndarray | None:
+    """The bars (ascending, once each) outside which `node` is false for sure: an event's bars,
+    the common bars of an ``all`` with an event in it, the bars of an ``any`` of events; None
+    when that is every bar (a state, a ``not``); a ``sequence``'s are its last step's."""
+    if isinstance(node, str):
+        positions = evaluated[node].positions
+        if positions is None or len(positions) < 2:
+            return positions
+        return positions[np.r_[True, positions[1:] != positions[:-1]]]
+    if isinstance(node, schema.AllOf | schema.AnyOf):
+        parts = [_candidates(child, evaluated) for child in (
+            node.all_ if isinstance(node, schema.AllOf) else node.any_)]
+        if isinstance(node, schema.AllOf):
+            known = [p for p in parts if p is not None]
+            return None if not known else functools.reduce(
+                lambda a, b: np.intersect1d(a, b, assume_unique=True), known)
+        return None if any(p is None for p in parts) else functools.reduce(np.union1d, parts)
+    if isinstance(node, schema.Sequence):  # true only where its last step is
+        return _candidates(node.sequence[-1], evaluated)
+    return None
+
+
+def _combine_at(node, evaluated: dict[str, Evaluated], bars: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """`_combine` read at `bars` only (new arrays): each bar's truth and direction as the
+    whole-frame `_combine` gives them there (a ``sequence`` is evaluated whole and read)."""
+    if isinstance(node, str):
+        e = evaluated[node]
+        return e.active[bars], e.direction[bars]
+    if isinstance(node, schema.NotOf):
+        active, _ = _combine_at(node.not_, evaluated, bars)
+        return ~active, np.zeros(len(bars), np.int8)
+    if isinstance(node, schema.Sequence):
+        n = len(next(iter(evaluated.values())).active)
+        active, direction = _sequence(node, evaluated, n)
+        return active[bars], direction[bars]
+    parts = [_combine_at(child, evaluated, bars) for child in (
+        node.all_ if isinstance(node, schema.AllOf) else node.any_)]
+    stack = np.array([p[0] for p in parts])
+    active = stack.all(axis=0) if isinstance(node, schema.AllOf) else stack.any(axis=0)
+    direction = np.zeros(len(bars), np.int8)
+    for part_active, part_dir in reversed(parts):  # the first directional item wins
+        direction = np.where(part_active & (part_dir != 0), part_dir, direction)
+    return active, direction.astype(np.int8)
+
+
 def _sequence(node: schema.Sequence, evaluated, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Latest possible start of a chain of the steps ending at each bar; a chain counts when
     it started at most `within_bars` bars ago."""
@@ -391,11 +439,18 @@ def _filters(f: schema.Filters, candles: pd.DataFrame, atr: np.ndarray) -> np.nd
         start, end = (int(x[:2]) * 60 + int(x[3:5]) for x in (f.hours.start, f.hours.end))
         allowed &= ((minute - start) % 1440) < ((end - start) % 1440 or 1440)
     if f.min_atr_pct is not None or f.max_atr_pct is not None:
-        pct = np.nan_to_num(atr / candles[CLOSE].to_numpy() * 100, nan=-1)
-        if f.min_atr_pct is not None:
-            allowed &= pct >= f.min_atr_pct
-        if f.max_atr_pct is not None:
-            allowed &= (pct >= 0) & (pct <= f.max_atr_pct)
+        allowed &= _atr_allowed(f, candles[CLOSE].to_numpy(), atr)
+    return allowed
+
+
+def _atr_allowed(f: schema.Filters, close: np.ndarray, atr: np.ndarray) -> np.ndarray:
+    """Per bar (of `close` and `atr`), does the ATR in % of the close pass the ATR filters?"""
+    pct = np.nan_to_num(atr / close * 100, nan=-1)
+    allowed = np.ones(len(close), dtype=bool)
+    if f.min_atr_pct is not None:
+        allowed &= pct >= f.min_atr_pct
+    if f.max_atr_pct is not None:
+        allowed &= (pct >= 0) & (pct <= f.max_atr_pct)
     return allowed
 
 
@@ -532,16 +587,31 @@ class CompiledSetup:
         if len(candles) == 0:
             return None
         evaluated = self.evaluate(candles, context=context, cache=cache)
-        n = len(candles)
-        combined, direction = _combine(self.setup.signal, evaluated, n)
+        found = self._event_bars(candles, evaluated, cache, since)
+        bars, direction, atr = found if found is not None else self._active_bars(
+            candles, evaluated, cache, since)
+        if not len(bars):
+            self.dropped, self.counters = 0, dict.fromkeys(self.counters, 0)
+            return None
+        return self._plan(candles, evaluated, bars, direction, atr)
+
+    def _atr(self, candles: pd.DataFrame, cache: dict | None) -> np.ndarray | None:
+        """The ATR(14) per bar (kept in a `FrameCache`), None when nothing reads it."""
         atr = getattr(cache, "atr", None)
-        if atr is None and not self.reads_atr:
-            atr = np.zeros(n)  # read only through a zero buffer: no ATR to compute
-        elif atr is None:
+        if atr is None and self.reads_atr:
             atr = detect.atr(candles, ATR_PERIOD)
             if isinstance(cache, FrameCache):
                 atr.flags.writeable = False  # shared by the setups on this frame
                 cache.atr = atr
+        return atr
+
+    def _active_bars(self, candles, evaluated, cache, since) -> tuple:
+        """(signal bars, their direction, their ATR) from the conditions' per-bar arrays."""
+        n = len(candles)
+        combined, direction = _combine(self.setup.signal, evaluated, n)
+        atr = self._atr(candles, cache)
+        if atr is None:
+            atr = np.zeros(n)  # read only through a zero buffer: no ATR to compute
         # a new array: never write into a condition's own, which may be cached
         active = np.zeros(n, dtype=bool)
         tail = candles.iloc[since:] if since else candles
@@ -552,18 +622,62 @@ class CompiledSetup:
             direction = np.full(n, wanted, np.int8)
         else:
             active &= direction != 0
-        if not active.any():
-            self.dropped, self.counters = 0, dict.fromkeys(self.counters, 0)
+        bars = np.flatnonzero(active)
+        return bars, direction[bars], atr[bars]
+
+    def _event_bars(self, candles, evaluated, cache, since) -> tuple | None:
+        """`_active_bars` read at the bars where an event fires only, when the signal can be
+        true nowhere else (`_candidates`): no per-bar array is built (a sweep variant's
+        route). None when the signal needs every bar (a ``not`` or ``any`` of a state, ...)."""
+        candidates = _candidates(self.setup.signal, evaluated)
+        if candidates is None:
             return None
-        return self._plan(candles, evaluated, np.flatnonzero(active), direction, atr)
+        if since:
+            candidates = candidates[np.searchsorted(candidates, since):]
+        active, direction = _combine_at(self.setup.signal, evaluated, candidates)
+        atr = self._atr(candles, cache)
+        atr = np.zeros(len(candidates)) if atr is None else atr[candidates]
+        active &= self._filters_at(candles, cache, candidates, atr)
+        wanted = {"long": 1, "short": -1, "both": 0}[self.setup.direction]
+        if wanted:
+            active &= direction != -wanted
+            direction = np.full(len(candidates), wanted, np.int8)
+        else:
+            active &= direction != 0
+        return candidates[active], direction[active], atr[active]
+
+    def _filters_at(self, candles, cache, bars, atr) -> np.ndarray:
+        """`_filters` at `bars` only: the time filters' per-bar mask is kept in `cache` (one
+        per frame and filters: the variants of a sweep share it), the ATR filters read at
+        the bars."""
+        f = self.setup.filters
+        allowed = _atr_allowed(f, candles[CLOSE].to_numpy()[bars], atr) \
+            if f.min_atr_pct is not None or f.max_atr_pct is not None else \
+            np.ones(len(bars), bool)
+        if f.sessions or f.weekdays or f.hours:
+            allowed &= self._time_mask(candles, cache)[bars]
+        return allowed
+
+    def _time_mask(self, candles, cache) -> np.ndarray:
+        """`time_filters_allow` per bar, kept in `cache` under the time filters' text."""
+        key = ("time filters", self.setup.filters.model_dump_json(
+            include={"sessions", "weekdays", "hours"}))
+        if cache is not None and key in cache:
+            return cache[key]  # (read as `cache[key]`: a bounded cache counts it as a use)
+        mask = time_filters_allow(self.setup, candles)
+        if cache is not None:
+            mask.flags.writeable = False
+            cache[key] = mask
+        return mask
 
     def _plan(self, candles, evaluated, bars, direction, atr) -> SignalArrays:
+        """The signals at `bars` (ascending), with their `direction` and ATR (`atr`)."""
         plan = self.setup.plan
-        d = direction[bars].astype(float)
+        d = direction.astype(float)
         close = candles[CLOSE].to_numpy()
         entry = close[bars] if plan.entry.type == "market" else _level(
             plan.entry.level, evaluated, bars)
-        buffer = np.nan_to_num(atr[bars]) * plan.stop.buffer_atr + \
+        buffer = np.nan_to_num(atr) * plan.stop.buffer_atr + \
             entry * plan.stop.buffer_pct / 100
         if plan.stop.level:
             stop = _level(plan.stop.level, evaluated, bars) - d * buffer
@@ -579,7 +693,7 @@ class CompiledSetup:
         ok = np.isfinite(entry) & np.isfinite(stop) & (risk > 0) & np.isfinite(target) & (
             d * (target - entry) > 0)
         self.dropped = int((~ok).sum())
-        wide = _stop_wide_enough(plan.stop, self.setup.costs, entry, risk, atr[bars])
+        wide = _stop_wide_enough(plan.stop, self.setup.costs, entry, risk, atr)
         self.counters = {"dropped_invalid_stop": self.dropped,
                          "filtered_stop_too_tight": int((ok & ~wide).sum())}
         ok &= wide
