@@ -92,9 +92,14 @@ def test_a_bar_where_nothing_fires_builds_no_frame(tmp_path, demo_candles, monke
         if not signals and quiet is None:
             quiet = len(built) - before
         if signals and fired is None:
-            fired = len(built) - before
+            fired, reasons = len(built) - before, signals[0].reasons
     assert quiet == 0  # no frame when no setup fires: the live monitor's usual bar
-    assert fired and fired > 0  # a signal's reasons read its detections' frame
+    assert fired == 0  # nor when one fires: its reasons read the detections' arrays
+    assert "ma_cross" in reasons  # ... and say what fired
+    # the count is live: a frame built anywhere is counted
+    Detections(day.index[:1], at_i=[0], known_i=[0], kind="x", direction=[1], top=[1.0],
+               bottom=[1.0]).frame()
+    assert len(built) == 1
 
 
 def test_the_offsets_of_a_few_new_bars_equal_the_whole_conversion_across_dst():
