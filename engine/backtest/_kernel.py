@@ -334,10 +334,9 @@ def any_nan_nb(a, b, c, d):
 @njit(cache=True)
 def positions_nb(haystack, keys):
     """``np.searchsorted(haystack, keys)`` (side left) for a sorted `haystack`. Keys in
-    ascending order (signals sorted by time) are found from the previous key's position: first
-    by `_guess_nb` (bars evenly spaced from there), else by galloping forward, touching a few
-    cache lines near it instead of a binary search's ~20 misses across the whole array; a key
-    below its predecessor is searched from the start."""
+    ascending order (signals sorted by time) are found by galloping forward from the previous
+    key's position, touching a few cache lines near it instead of a binary search's ~20 misses
+    across the whole array; a key below its predecessor is searched from the start."""
     n = haystack.shape[0]
     out = np.empty(keys.shape[0], np.int64)
     lo = 0
@@ -345,10 +344,6 @@ def positions_nb(haystack, keys):
         key = keys[j]
         if j > 0 and key < keys[j - 1]:
             lo = 0
-        guess = _guess_nb(haystack, lo, key)
-        if guess >= 0:
-            out[j] = lo = guess
-            continue
         step, hi = 1, lo  # gallop: haystack[lo - 1] < key (or lo == 0); find hi >= key
         while hi < n and haystack[hi] < key:
             lo = hi + 1
@@ -363,24 +358,3 @@ def positions_nb(haystack, keys):
                 hi = mid
         out[j] = lo
     return out
-
-
-@njit(cache=True)
-def _guess_nb(haystack, lo, key):
-    """`positions_nb`'s answer for `key` when ``haystack[lo - 1] < key`` (or `lo` is 0) and it
-    is at `lo`, or where the spacing of ``haystack[lo]`` and ``haystack[lo + 1]`` continued
-    would put it (no bar missing in between: the usual case of candles); -1 otherwise. Each
-    guess is checked against its two neighbours, so it is exact for any sorted haystack."""
-    n = haystack.shape[0]
-    if lo >= n or haystack[lo] >= key:
-        return lo if lo < n else -1
-    if lo + 1 >= n:
-        return -1
-    step = haystack[lo + 1] - haystack[lo]
-    if step <= 0:
-        return -1
-    at = lo + (key - haystack[lo] + step - 1) // step  # > lo: haystack[lo] < key
-    if at <= n and haystack[at - 1] < key and (at == n or haystack[at] >= key):
-        return at
-    return -1
-
