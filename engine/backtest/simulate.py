@@ -148,6 +148,17 @@ def _session_codes(index: pd.DatetimeIndex) -> np.ndarray:
     return out
 
 
+def _paired_sessions(index: pd.DatetimeIndex, first: np.ndarray, second: np.ndarray):
+    """`_session_codes` of the times at bars `first` and at bars `second`, in one pass: the
+    bars interleaved (each trade's signal bar, then its fill bar) are ascending, since a trade
+    fills after its signal and the next one's signal comes at or after its exit, so the
+    time-zone conversion needs no sort (any order gives the same codes, only slower)."""
+    both = np.empty(2 * len(first), np.int64)
+    both[0::2], both[1::2] = first, second
+    codes = _session_codes(index[both])
+    return codes[0::2], codes[1::2]
+
+
 def _session_of(index: pd.DatetimeIndex) -> np.ndarray:
     return np.array(SESSIONS, dtype=object)[_session_codes(index)]
 
@@ -234,9 +245,7 @@ def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> Simulati
     risked = risk * size  # 1 R in money: the planned distance to the stop times the size
     r_net = pnl / risked
     r_gross = (pnl + fees + slipped) / risked
-    # each time column is ascending: one session pass each (an appended, unsorted pair of
-    # columns would be sorted by the time-zone conversion first)
-    signal_session, entry_session = _session_codes(signal_time), _session_codes(entry_time)
+    signal_session, entry_session = _paired_sessions(index, sig, entry_i)
     seconds = entry_time.as_unit("s").asi8  # once, for the weekday and the hour
     trades = _frame({
         "symbol": _taken(signals["symbol"], rows),
