@@ -1,9 +1,13 @@
-"""Shared fixtures: the real demo candles and an isolated ITA home per test."""
+"""Shared fixtures: the real demo candles, an isolated ITA home per test, and demo homes (the
+demo candles and example setups) made by copying one made once per session."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +41,51 @@ def ita_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty ITA home folder; `engine.settings.get_settings()` points at it."""
     monkeypatch.setenv("ITA_HOME", str(tmp_path))
     return tmp_path
+
+
+@contextmanager
+def home_env(folder: Path) -> Iterator[Path]:
+    """`ITA_HOME` points at `folder` within the block (for fixtures of a module or a session,
+    which cannot use the per-test `monkeypatch`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ITA_HOME", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="session")
+def _demo_original(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`ita demo` run once per session into a folder no test is given: the original that
+    `new_demo_home` copies."""
+    from engine.demo import run_demo
+
+    with home_env(tmp_path_factory.mktemp("demo-original")) as folder:
+        run_demo()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def new_demo_home(_demo_original: Path,
+                  tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``new_demo_home(name)``: a new ITA home of the caller's own with the demo candles and the
+    example setups, as `ita demo` leaves it (a copy of the session's original: 2 MB, a few
+    milliseconds instead of an import). `ITA_HOME` is left alone: fixtures point it there."""
+
+    def make(name: str = "home") -> Path:
+        folder = tmp_path_factory.mktemp(name)
+        shutil.copytree(_demo_original, folder, dirs_exist_ok=True)
+        return folder
+
+    return make
+
+
+def shared_home_settings(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The settings of a home shared by a module's tests (`ITA_HOME` pointed at it for this
+    test), with this test's own (empty) exchange and shared knowledge-base folders."""
+    from engine.settings import get_settings
+
+    monkeypatch.setenv("ITA_HOME", str(home))
+    return get_settings().model_copy(update={"exchange_dir": tmp_path / "exchange",
+                                             "shared_kb_dir": tmp_path / "shared_kb"})
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ from engine.learn import ops
 from engine.learn.labels import add_label
 from engine.learn.retrain import POOL, START_DELAY_SECONDS, STATE_FILE, RetrainLoop
 from engine.settings import get_settings
+from tests.conftest import shared_home_settings
 from tests.jobs._processes import wait_for
 from tests.learn.test_ops import FAST, market
 
@@ -24,20 +25,14 @@ SETUPS = {"sma-cross": {"version": 1}, "pdh-sweep-reversal": {"version": 1}}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
-    return folder
+def demo(new_demo_home):
+    return new_demo_home("demo")
 
 
 @pytest.fixture()
 def settings(demo, tmp_path, monkeypatch):
     """The demo's candles and setups; this test's own exchange and shared folders."""
-    monkeypatch.setenv("ITA_HOME", str(demo))
-    return get_settings().model_copy(update={"exchange_dir": tmp_path / "exchange",
-                                             "shared_kb_dir": tmp_path / "shared_kb"})
+    return shared_home_settings(demo, tmp_path, monkeypatch)
 
 
 class Clock:

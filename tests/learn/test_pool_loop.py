@@ -9,12 +9,11 @@ import json
 
 import pytest
 
-from engine.demo import run_demo
 from engine.jobs.bus import JobBus
 from engine.learn import ops
 from engine.learn.registry import list_models
 from engine.learn.retrain import POOL, START_DELAY_SECONDS, STATE_FILE, RetrainLoop
-from engine.settings import get_settings
+from tests.conftest import shared_home_settings
 
 FAST = {"folds": 3, "trees": 15}
 SMALL = ["bos-order-block-retest@1", "london-asia-sweep-fvg@1", "ny-fvg-continuation@1",
@@ -22,19 +21,13 @@ SMALL = ["bos-order-block-retest@1", "london-asia-sweep-fvg@1", "ny-fvg-continua
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
-    return folder
+def demo(new_demo_home):
+    return new_demo_home("demo")
 
 
 @pytest.fixture()
 def settings(demo, tmp_path, monkeypatch):
-    monkeypatch.setenv("ITA_HOME", str(demo))
-    return get_settings().model_copy(update={"exchange_dir": tmp_path / "exchange",
-                                             "shared_kb_dir": tmp_path / "shared_kb"})
+    return shared_home_settings(demo, tmp_path, monkeypatch)
 
 
 class Clock:
