@@ -25,6 +25,8 @@ from tests.live._replay import replay, replay_monitor, seed_home
 from tests.live._signals import make_signal
 from tests.live.conftest import START
 
+pytestmark = pytest.mark.usefixtures("quick_charts")  # the chart is not what these check
+
 LIVE = 6000  # the live bars start here: the champion learned from the ones before
 SMA = """schema_version: 1
 id: sma-a

@@ -98,6 +98,7 @@ def test_each_signal_is_sent_once_with_its_chart_best_first_within_a_bar(
     assert not any(rows[s].late for s in sent)
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_a_restarted_monitor_sends_nothing_again(home, bars, clock, market, telegram) -> None:
     monitor = replay_monitor(home, market, telegram, clock)
     replay(monitor, bars, clock, START, START + 60)
@@ -117,6 +118,7 @@ def test_a_restarted_monitor_sends_nothing_again(home, bars, clock, market, tele
         bars, START, START + 120, "sma-b"))
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_activating_a_new_version_takes_effect_on_the_next_bar(
         home, bars, clock, market, telegram) -> None:
     monitor = replay_monitor(home, market, telegram, clock)
@@ -134,6 +136,7 @@ def test_activating_a_new_version_takes_effect_on_the_next_bar(
         == {1}
 
 
+@pytest.mark.usefixtures("quick_charts")
 @pytest.mark.parametrize("policy", ["send", "record"])
 def test_a_gap_is_caught_up_in_order_and_old_bars_are_late(
         home, bars, clock, market, telegram, policy, caplog) -> None:
@@ -167,6 +170,7 @@ def test_a_gap_is_caught_up_in_order_and_old_bars_are_late(
     assert times == sorted(times)  # in the order of their bars
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_a_silent_feed_is_told_once_and_its_return_once(home, bars, clock, market,
                                                          telegram) -> None:
     frozen = {"until": None}
@@ -194,6 +198,7 @@ def test_a_silent_feed_is_told_once_and_its_return_once(home, bars, clock, marke
         monitor.close()
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_a_paused_setup_sends_nothing(home, bars, clock, market, telegram) -> None:
     with SignalJournal(journal_path(home)) as journal:
         set_setup_paused(journal, "sma-a", True)  # as the Live page does
@@ -276,6 +281,7 @@ def test_the_alerts_of_a_close_leave_together_once_drawn(home, bars, clock, mark
     assert len(telegram.sent("sendMessage")) == len(albums)  # one message of buttons each
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_a_1m_close_does_not_fetch_the_5m_series(home, bars, clock, market, telegram) -> None:
     SetupStore(home / "setups").save(SMA.format(id="sma-5m", fast=3, slow=8).replace(
         "timeframe: 1m", "timeframe: 5m"))
@@ -295,6 +301,7 @@ def test_a_1m_close_does_not_fetch_the_5m_series(home, bars, clock, market, tele
     assert fetched.count("5m") == closes_5m == 4
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_feeds_due_on_one_close_are_fetched_at_the_same_time(home, bars, clock, market,
                                                               telegram) -> None:
     SetupStore(home / "setups").save(SMA.format(id="sma-5m", fast=3, slow=8).replace(

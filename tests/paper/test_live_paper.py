@@ -28,7 +28,16 @@ from engine.paper.risk import RiskRules
 from engine.settings import Settings
 from engine.setups.store import SetupStore
 from tests.live._replay import CHAT, replay, replay_monitor, seed_home
-from tests.live.conftest import START, bars, clock, market, telegram  # noqa: F401 (fixtures)
+from tests.live.conftest import (  # noqa: F401 (fixtures)
+    START,
+    bars,
+    clock,
+    market,
+    quick_charts,
+    telegram,
+)
+
+pytestmark = pytest.mark.usefixtures("quick_charts")  # the chart is not what these check
 
 STRANGER = 999
 KEY = FeedKey("binance", "BTC/USDT", "1m")
