@@ -78,6 +78,19 @@ def new_demo_home(_demo_original: Path,
     return make
 
 
+@pytest.fixture(scope="module")
+def module_demo_home(new_demo_home: Callable[[str], Path]) -> Path:
+    """A demo home the tests of one module share (see `demo_settings`)."""
+    return new_demo_home("demo")
+
+
+@pytest.fixture()
+def demo_settings(module_demo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The module's demo home (its candles and setups: tests must not change them) with this
+    test's own exchange and shared folders; `ITA_HOME` points at the home."""
+    return shared_home_settings(module_demo_home, tmp_path, monkeypatch)
+
+
 def shared_home_settings(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The settings of a home shared by a module's tests (`ITA_HOME` pointed at it for this
     test), with this test's own (empty) exchange and shared knowledge-base folders."""

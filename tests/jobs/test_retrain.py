@@ -17,22 +17,15 @@ from engine.learn import ops
 from engine.learn.labels import add_label
 from engine.learn.retrain import POOL, START_DELAY_SECONDS, STATE_FILE, RetrainLoop
 from engine.settings import get_settings
-from tests.conftest import shared_home_settings
 from tests.jobs._processes import wait_for
 from tests.learn.test_ops import FAST, market
 
 SETUPS = {"sma-cross": {"version": 1}, "pdh-sweep-reversal": {"version": 1}}
 
 
-@pytest.fixture(scope="module")
-def demo(new_demo_home):
-    return new_demo_home("demo")
-
-
 @pytest.fixture()
-def settings(demo, tmp_path, monkeypatch):
-    """The demo's candles and setups; this test's own exchange and shared folders."""
-    return shared_home_settings(demo, tmp_path, monkeypatch)
+def settings(demo_settings):
+    return demo_settings
 
 
 class Clock:

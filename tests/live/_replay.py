@@ -43,3 +43,13 @@ def replay(monitor: LiveMonitor, bars: pd.DataFrame, clock, first: int, last: in
     for i in range(first, last + 1):
         clock.now = bars.index[i] + pd.Timedelta(seconds=1.6)
         monitor.run_once()
+
+
+def replay_closed(home: Path, market, telegram, clock, bars: pd.DataFrame, first: int,
+                  last: int, **settings) -> None:
+    """`replay` from bar `first` to bar `last` by a new monitor, closed after it."""
+    monitor = replay_monitor(home, market, telegram, clock, **settings)
+    try:
+        replay(monitor, bars, clock, first, last)
+    finally:
+        monitor.close()

@@ -21,7 +21,7 @@ from engine.live.journal import SignalJournal, journal_path
 from engine.live.rank import Rank, order_alerts
 from engine.settings import Settings
 from engine.setups import parse_setup
-from tests.live._replay import replay, replay_monitor, seed_home
+from tests.live._replay import replay, replay_closed, replay_monitor, seed_home
 from tests.live._signals import make_signal
 from tests.live.conftest import START
 
@@ -82,11 +82,7 @@ def _captions(telegram) -> list[str]:
 def test_an_alert_says_the_champions_probability_and_similar_cases(
         home, bars, clock, market, telegram, trained) -> None:
     model_id = _give_champion(home, trained)
-    monitor = replay_monitor(home, market, telegram, clock)
-    try:
-        replay(monitor, bars, clock, START, START + 25)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 25)
     captions = _captions(telegram)
     assert len(captions) >= 2
     for text in captions:
@@ -104,11 +100,7 @@ def test_an_alert_says_the_champions_probability_and_similar_cases(
 
 def test_without_a_champion_an_alert_has_no_model_line(
         home, bars, clock, market, telegram) -> None:
-    monitor = replay_monitor(home, market, telegram, clock)
-    try:
-        replay(monitor, bars, clock, START, START + 25)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 25)
     captions = _captions(telegram)
     assert len(captions) >= 2
     assert not any("Model p" in text or "model: " in text for text in captions)

@@ -20,7 +20,7 @@ from engine.live.monitor import alert_png_path
 from engine.live.state import read_live_state, set_setup_paused, state_path
 from engine.setups import compile_setup
 from engine.setups.store import SetupStore
-from tests.live._replay import CHAT, replay, replay_monitor, seed_home
+from tests.live._replay import CHAT, replay, replay_closed, replay_monitor, seed_home
 from tests.live.conftest import START
 
 KEY = FeedKey("binance", "BTC/USDT", "1m")
@@ -74,11 +74,7 @@ def _sent_ids(home, telegram) -> list[str]:
 
 def test_each_signal_is_sent_once_with_its_chart_best_first_within_a_bar(
         home, bars, clock, market, telegram) -> None:
-    monitor = replay_monitor(home, market, telegram, clock)
-    try:
-        replay(monitor, bars, clock, START, START + 120)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 120)
     expected_a = _expected(bars, START, START + 120)
     assert len(expected_a) >= 3  # the run really crosses several signals
     sent = _sent_ids(home, telegram)
@@ -263,11 +259,7 @@ def test_the_alerts_of_a_close_leave_together_once_drawn(home, bars, clock, mark
         return png
 
     monkeypatch.setattr(monitor_module, "render_png", slow_render)
-    monitor = replay_monitor(home, market, telegram, clock)
-    try:
-        replay(monitor, bars, clock, START, START + 40)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 40)
     albums = telegram.sent("sendMediaGroup")
     assert len(albums) >= 2 and telegram.sent("sendPhoto") == []
     with SignalJournal(journal_path(home)) as journal:

@@ -27,7 +27,7 @@ from engine.paper.live import LivePaper
 from engine.paper.risk import RiskRules
 from engine.settings import Settings
 from engine.setups.store import SetupStore
-from tests.live._replay import CHAT, replay, replay_monitor, seed_home
+from tests.live._replay import CHAT, replay_closed, seed_home
 from tests.live.conftest import (  # noqa: F401 (fixtures)
     START,
     bars,
@@ -95,11 +95,7 @@ def _in_one_go(home, account: Account, bars, last: int) -> pd.DataFrame:  # noqa
 def test_a_live_run_gives_the_account_the_trades_of_on_bars_in_one_go(
         home, bars, clock, market, telegram) -> None:  # noqa: F811
     account = _account(home)
-    monitor = replay_monitor(home, market, telegram, clock)
-    try:
-        replay(monitor, bars, clock, START, LAST)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, LAST)
     with Ledger(ledger_path(home)) as ledger:
         live = _trades(ledger, "prop")
     expected = _in_one_go(home, account, bars, LAST)
@@ -114,11 +110,7 @@ def test_a_refused_signal_carries_its_reason_in_the_caption(
     _account(home, name="strict", risk_percent=1.0,
              risk=RiskRules(max_risk_per_trade_pct=0.05))
     _account(home, name="hand", mode="taken")
-    monitor = replay_monitor(home, market, telegram, clock)
-    try:
-        replay(monitor, bars, clock, START, START + 20)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 20)
     captions = [p.caption or "" for p in telegram.photos()]
     assert captions
     refused = [c for c in captions if "📒 Paper strict: not taken — risk per trade" in c]
@@ -332,11 +324,7 @@ def test_a_paper_failure_is_logged_once_and_never_stops_the_alerts(
 
     monkeypatch.setattr(paper_live, "on_bars", broken)
     monkeypatch.setattr(paper_live, "account_state", broken)
-    monitor = replay_monitor(home, market, telegram, clock)
-    try:
-        replay(monitor, bars, clock, START, START + 20)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 20)
     assert telegram.photos()  # the alerts went
     failures = [r for r in caplog.records if "a paper bug" in r.getMessage()]
     assert len(failures) == 2  # the follower's and the caption's, each once
