@@ -14,6 +14,11 @@ import pandas as pd
 import pytest
 
 os.environ.setdefault("SMC_CREDIT", "0")  # smartmoneyconcepts prints a banner otherwise
+# The CLI's rich consoles are made at import and keep the width COLUMNS says then; tests give the
+# width per call (`CliRunner(env={"COLUMNS": ...})`). pytest-xdist's workers set COLUMNS=80 and
+# LINES=24 (so would a shell exporting them): the run's terminal must not reach the CLI.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = ROOT / "demo"
@@ -41,6 +46,28 @@ def ita_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty ITA home folder; `engine.settings.get_settings()` points at it."""
     monkeypatch.setenv("ITA_HOME", str(tmp_path))
     return tmp_path
+
+
+# The files that took longest in a run on two workers (the 2-core machine, loaded) run first:
+# with `--dist loadfile` a worker takes the next file as it finishes one, so a long file
+# started last would leave the other worker idle at the end. The rest keep their order.
+LONG_FILES = (
+    "tests/live/test_monitor.py",  # replays of 120 bars
+    "tests/e2e/test_browser.py",  # the trader's journey in Chromium
+    "tests/app/test_live_page.py",
+    "tests/app/test_page_speed.py",
+    "tests/paper/test_live_paper.py",
+    "tests/notify/test_crash_points.py",
+    "tests/paper/test_parity.py",
+    "tests/live/test_learned_alerts.py",
+    "tests/jobs/test_research_jobs.py",
+    "tests/live/test_monitor_wiring.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 @contextmanager
