@@ -49,8 +49,9 @@ def ita_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 # The files that took longest in a run on two workers (the 2-core machine, loaded) run first:
-# with `--dist loadfile` a worker takes the next file as it finishes one, so a long file
-# started last would leave the other worker idle at the end. The rest keep their order.
+# with `--dist loadfile --no-loadscope-reorder` a worker takes the next file in this order as it
+# finishes one, so a long file started last (xdist's own order puts files of one test, like the
+# browser journey, last) would leave the other worker idle at the end. The rest keep their order.
 LONG_FILES = (
     "tests/live/test_monitor.py",  # replays of 120 bars
     "tests/e2e/test_browser.py",  # the trader's journey in Chromium
