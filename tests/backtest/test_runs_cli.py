@@ -13,17 +13,14 @@ from typer.testing import CliRunner
 from engine.adapters.runs import RunStore, short_id
 from engine.backtest.run import run_backtest
 from engine.cli import app
-from engine.demo import run_demo
 from engine.errors import DataError
+from tests.conftest import home_env
 
 
 @pytest.fixture(scope="module")
-def runs_home(tmp_path_factory):
+def runs_home(new_demo_home):
     """A demo home with two runs (module-wide: backtests take seconds)."""
-    home = tmp_path_factory.mktemp("ita-runs-cli")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(home))
-        run_demo()
+    with home_env(new_demo_home("ita-runs-cli")) as home:
         ids = [run_backtest("london-asia-sweep-fvg", start="2023-03-01", end="2023-03-22").run_id,
                run_backtest("sma-cross", symbol="BTC/USD", end="2023-03-05").run_id]
     return home, ids

@@ -25,9 +25,11 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pandas as pd
+
+from tests.fakes._http import LocalServer
 
 INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
                "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "1d": 86_400_000,
@@ -74,14 +76,7 @@ def trading_market(base: str) -> dict:
     return market
 
 
-class _Server(ThreadingHTTPServer):
-    # Each request is a new connection (HTTP/1.0); socketserver's listen backlog of 5 drops
-    # the connects beyond it when 20 series are fetched at once, and the kernel retries them
-    # a full second later: a delay the fake's, not the exchange's.
-    request_queue_size = 128
-
-
-class FakeBinance:
+class FakeBinance(LocalServer):
     def __init__(self, candles: pd.DataFrame, *,
                  series: dict[tuple[str, str], pd.DataFrame] | None = None,
                  clock: Callable[[], pd.Timestamp] | None = None) -> None:
@@ -101,14 +96,15 @@ class FakeBinance:
         self.fill_ratio = 1.0
         self.hang_seconds = 5.0
         self._ids = itertools.count(1001)
-        handler = self._handler()
-        self.server = _Server(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._lock = threading.Lock()
+        # Each request is a new connection (HTTP/1.0); socketserver's listen backlog of 5 drops
+        # the connects beyond it when 20 series are fetched at once, and the kernel retries
+        # them a full second later: a delay the fake's, not the exchange's.
+        super().__init__(self._handler(), backlog=128)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.origin
 
     def client(self, *bases: str, timeout_ms: int = 3000, rate_limit: bool = False):
         """The real ccxt Binance client with every API pointed at this server, knowing the spot
@@ -119,14 +115,6 @@ class FakeBinance:
                                           "timeout": timeout_ms}), self.url)
         exchange.set_markets([spot_market(base) for base in bases or ("BTC",)])
         return exchange
-
-    def __enter__(self) -> FakeBinance:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def klines(self, start_ms: int, limit: int, *, symbol: str = "",
                interval: str = "1m") -> list:

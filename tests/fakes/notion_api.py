@@ -31,9 +31,10 @@ import threading
 import uuid
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes._http import LocalServer, json_handler
 
 TEXT_LIMIT = 2000
 PROPERTY_TYPES = {"title", "rich_text", "number", "select", "date", "checkbox", "url"}
@@ -64,7 +65,7 @@ def _check_text(items: list[dict[str, Any]], where: str) -> list[dict[str, Any]]
     return out
 
 
-class FakeNotion:
+class FakeNotion(LocalServer):
     """The fake server; a context manager that starts and stops it."""
 
     def __init__(self, *, token: str = "secret_test_token", page_size_max: int = 100) -> None:
@@ -81,21 +82,11 @@ class FakeNotion:
         self._shared_roots: set[str] = set()
         self._faults: list[tuple[str, str | None, int]] = []
         self._lock = threading.RLock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeNotion:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(json_handler(self._respond, methods=("GET", "POST", "PATCH", "DELETE")))
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.origin
 
     # -- test controls ---------------------------------------------------------------------
     def add_root_page(self, title: str = "Trading", *, shared: bool = True) -> str:
@@ -128,8 +119,9 @@ class FakeNotion:
             return list(self.children.get(block_id, []))
 
     # -- dispatch ----------------------------------------------------------------------------
-    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes,
-               content_type: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _respond(self, method: str, path: str, headers: dict[str, str],
+                 body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+        content_type = headers.get("content-type", "")
         with self._lock:
             self.requests.append((method, path))
             fault = self._take_fault(path)
@@ -455,33 +447,3 @@ def _multipart_file(content_type: str, body: bytes) -> bytes:
         if part.get_param("name", header="content-disposition") == "file":
             return part.get_payload(decode=True) or b""
     raise _bad("body failed validation: file is missing")
-
-
-def _handler(fake: FakeNotion) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, payload, extra = fake.answer(self.command, self.path, headers, body,
-                                                 self.headers.get("Content-Type", ""))
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        do_GET = do_POST = do_PATCH = do_DELETE = _serve  # noqa: N815
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler

@@ -25,8 +25,9 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes._http import LocalServer, json_handler
 
 VALID_DRAFT = """Here is the setup.
 
@@ -89,7 +90,7 @@ class Request:
         return self.body.get("messages", [])
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     """See the module docstring."""
 
     def __init__(self, *, reply: str = "A clean sweep into the gap; the history is thin.",
@@ -100,21 +101,11 @@ class FakeOpenAI:
         self.requests: list[Request] = []
         self._faults: list[tuple[int, str | None]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(json_handler(self._respond, methods=("POST",)))
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.origin}/v1"
 
     def queue(self, *replies: str) -> None:
         """Answer the next requests with `replies`, in order (then `reply` again)."""
@@ -124,6 +115,11 @@ class FakeOpenAI:
     def fail_next(self, status: int, count: int = 1, *, message: str | None = None) -> None:
         with self._lock:
             self._faults.extend([(status, message)] * count)
+
+    def _respond(self, command: str, path: str, headers: dict[str, str],
+                 raw: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+        status, answer = self.answer(path, json.loads(raw or b"{}"), headers.get("authorization"))
+        return status, answer, {}
 
     def answer(self, path: str, body: dict[str, Any],
                authorization: str | None) -> tuple[int, dict[str, Any]]:
@@ -147,28 +143,3 @@ class FakeOpenAI:
                          "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
         }
-
-
-def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b"{}"
-            status, answer = fake.answer(self.path, json.loads(raw or b"{}"),
-                                         self.headers.get("Authorization"))
-            data = json.dumps(answer).encode("utf-8")
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-                pass
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler

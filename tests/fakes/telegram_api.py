@@ -32,9 +32,10 @@ import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.fakes._http import LocalServer, json_handler
 
 MESSAGE_METHODS = {"sendPhoto", "sendMessage", "editMessageCaption", "sendMediaGroup"}
 RATE_SLACK = 0.05  # seconds of clock jitter the flood control forgives
@@ -69,7 +70,7 @@ class Recorded:
         return json.loads(raw) if raw else None
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     """The fake Bot API server; a context manager that starts and stops it."""
 
     def __init__(self, *, max_long_poll: float = 2.0, hang_seconds: float = 5.0,
@@ -89,23 +90,16 @@ class FakeTelegram:
         self._lock = threading.Condition()
         self._released = threading.Event()
         self.held = threading.Event()  # set once a "hold" request has been recorded
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(json_handler(self._respond))
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> FakeTelegram:
-        self._thread.start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
         self.release()
-        self._server.shutdown()
-        self._server.server_close()
+        super().__exit__(*exc)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/bot"
+        return f"{self.origin}/bot"
 
     # -- test controls ---------------------------------------------------------------------
     def fail_next(self, kind: str, count: int = 1, *, method: str | None = None,
@@ -174,6 +168,13 @@ class FakeTelegram:
                     del self._faults[i]
                     return kind, retry_after
         return None
+
+    def _respond(self, command: str, path: str, headers: dict[str, str],
+                 body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+        method = path.rstrip("/").rsplit("/", 1)[-1]
+        fields, files = _parse_body(headers.get("content-type", ""), body)
+        status, payload = self.answer(method, fields, files)
+        return status, payload, {}
 
     def answer(self, method: str, fields: dict[str, str],
                files: dict[str, bytes]) -> tuple[int, dict[str, Any]]:
@@ -306,31 +307,3 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], dict[st
         data = json.loads(body or b"{}")
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}, {}
     return {k: v[-1] for k, v in parse_qs(body.decode("utf-8")).items()}, {}
-
-
-def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            method = self.path.rstrip("/").rsplit("/", 1)[-1]
-            fields, files = _parse_body(self.headers.get("Content-Type", ""), body)
-            status, payload = fake.answer(method, fields, files)
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (timeout) or was killed
-
-        do_GET = do_POST  # noqa: N815
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler

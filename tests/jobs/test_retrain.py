@@ -23,21 +23,9 @@ from tests.learn.test_ops import FAST, market
 SETUPS = {"sma-cross": {"version": 1}, "pdh-sweep-reversal": {"version": 1}}
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
-    return folder
-
-
 @pytest.fixture()
-def settings(demo, tmp_path, monkeypatch):
-    """The demo's candles and setups; this test's own exchange and shared folders."""
-    monkeypatch.setenv("ITA_HOME", str(demo))
-    return get_settings().model_copy(update={"exchange_dir": tmp_path / "exchange",
-                                             "shared_kb_dir": tmp_path / "shared_kb"})
+def settings(demo_settings):
+    return demo_settings
 
 
 class Clock:

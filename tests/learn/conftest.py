@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine.demo import run_demo
+from tests.conftest import home_env
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
+def home(new_demo_home):
     """An ITA home with the demo candles and the example setups, made once per module (the
     tests that use it point `ITA_HOME` at it themselves)."""
-    folder = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
+    with home_env(new_demo_home("home")) as folder:
         yield folder

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from engine.demo import run_demo
 from engine.errors import DataError
 from engine.learn.labels import (
     LabelStore,
@@ -21,34 +20,27 @@ from engine.learn.labels import (
     write_pictures,
 )
 from engine.pipeline import detect_setup
-from engine.settings import get_settings
+from tests.conftest import home_env, shared_home_settings
 
 SETUP = "london-asia-sweep-fvg"
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
-    return folder
+def demo_home(new_demo_home):
+    return new_demo_home("home")
 
 
 @pytest.fixture()
 def settings(demo_home, tmp_path, monkeypatch):
     """The demo's candles and setups, with this test's own (empty) shared folder."""
-    monkeypatch.setenv("ITA_HOME", str(demo_home))
     monkeypatch.setenv("ITA_ANALYST", "anna")
-    base = get_settings()
-    return base.model_copy(update={"shared_kb_dir": tmp_path / "shared_kb"})
+    return shared_home_settings(demo_home, tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="module")
 def bars(demo_home):
     """The setup's candle index and the bar positions of its signals."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(demo_home))
+    with home_env(demo_home):
         detection = detect_setup(SETUP)
     index = detection.candles.index
     positions = sorted(set(index.searchsorted(detection.signals["known_at"], side="right") - 1))

@@ -9,32 +9,19 @@ import json
 
 import pytest
 
-from engine.demo import run_demo
 from engine.jobs.bus import JobBus
 from engine.learn import ops
 from engine.learn.registry import list_models
 from engine.learn.retrain import POOL, START_DELAY_SECONDS, STATE_FILE, RetrainLoop
-from engine.settings import get_settings
 
 FAST = {"folds": 3, "trees": 15}
 SMALL = ["bos-order-block-retest@1", "london-asia-sweep-fvg@1", "ny-fvg-continuation@1",
          "pdh-sweep-reversal@1"]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
-    return folder
-
-
 @pytest.fixture()
-def settings(demo, tmp_path, monkeypatch):
-    monkeypatch.setenv("ITA_HOME", str(demo))
-    return get_settings().model_copy(update={"exchange_dir": tmp_path / "exchange",
-                                             "shared_kb_dir": tmp_path / "shared_kb"})
+def settings(demo_settings):
+    return demo_settings
 
 
 class Clock:
@@ -95,14 +82,14 @@ def test_train_all_gives_every_example_setup_a_card_and_a_verdict(settings, monk
             assert not ops.is_pooled(card)
 
 
-def test_the_cli_says_when_it_trains_the_pool(demo, tmp_path, monkeypatch):
+def test_the_cli_says_when_it_trains_the_pool(module_demo_home, tmp_path, monkeypatch):
     import shutil
 
     from typer.testing import CliRunner
 
     from engine.cli import app
 
-    shutil.copytree(demo, tmp_path / "home")
+    shutil.copytree(module_demo_home, tmp_path / "home")
     monkeypatch.setenv("ITA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("COLUMNS", "400")
     runner = CliRunner()

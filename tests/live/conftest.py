@@ -1,8 +1,11 @@
 """What the live tests share: the demo bars and a settable clock the monitor starts with (a
 module may override `bars` and `clock`), the fake Binance playing that market as the clock
-advances, and the fake Telegram Bot API."""
+advances, the fake Telegram Bot API, and `quick_charts` for tests that look at what is sent and
+when rather than at the picture."""
 
 from __future__ import annotations
+
+import io
 
 import pandas as pd
 import pytest
@@ -34,3 +37,18 @@ def market(bars, clock):
 def telegram():
     with FakeTelegram() as fake:
         yield fake
+
+
+@pytest.fixture()
+def quick_charts(monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """The live monitor draws every alert's chart as one small fixed PNG instead of the real
+    chart (0.1-0.4 s of matplotlib each, most of a long replay's time). For tests that check
+    which alerts go, when and with what text; the real chart is checked by tests/live/
+    test_alert.py and by the monitor tests that do not use this. Returns the PNG."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 9), "white").save(buffer, format="PNG")
+    png = buffer.getvalue()
+    monkeypatch.setattr("engine.live.monitor.render_png", lambda candles, signal, **_: png)
+    return png

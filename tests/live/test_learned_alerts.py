@@ -12,24 +12,21 @@ import shutil
 import pandas as pd
 import pytest
 
-from engine.adapters.store import CandleStore
 from engine.learn.dataset import make_dataset
 from engine.learn.live import ChampionScorer
 from engine.learn.ops import learn_dataset
 from engine.learn.registry import BOOSTER, promote
 from engine.live.alert import CAPTION_LIMIT, caption, telegram_length
-from engine.live.evaluate import LiveEvaluator
 from engine.live.journal import SignalJournal, journal_path
-from engine.live.monitor import LiveMonitor
 from engine.live.rank import Rank, order_alerts
-from engine.notify.telegram import ChatPacer, TelegramChannel
 from engine.settings import Settings
 from engine.setups import parse_setup
-from engine.setups.store import SetupStore
+from tests.live._replay import replay, replay_closed, replay_monitor, seed_home
 from tests.live._signals import make_signal
 from tests.live.conftest import START
 
-CHAT = "42"
+pytestmark = pytest.mark.usefixtures("quick_charts")  # the chart is not what these check
+
 LIVE = 6000  # the live bars start here: the champion learned from the ones before
 SMA = """schema_version: 1
 id: sma-a
@@ -69,30 +66,13 @@ def bars(demo_candles) -> pd.DataFrame:
 
 @pytest.fixture()
 def home(ita_home, bars):
-    SetupStore(ita_home / "setups").save(SMA)
-    CandleStore(ita_home / "data" / "candles").upsert(
-        bars.iloc[:START], source="binance", symbol="BTC/USDT", timeframe="1m")
-    return ita_home
+    return seed_home(ita_home, bars, SMA)
 
 
 def _give_champion(home, trained) -> str:
     shared, model_id = trained
     shutil.copytree(shared, home / "shared_kb", dirs_exist_ok=True)
     return model_id
-
-
-def _monitor(home, market, telegram, clock) -> LiveMonitor:
-    config = Settings(home=home, live_exchange="binance", telegram_chat_id=CHAT)
-    channel = TelegramChannel("123:abc", [CHAT], base_url=telegram.base_url, timeout=3,
-                              pacer=ChatPacer(0.0))
-    return LiveMonitor(config, clock=clock, exchange=market.client(), telegram=channel,
-                       evaluator=LiveEvaluator(home), updates=False)
-
-
-def _run(monitor, bars, clock, first: int, last: int) -> None:
-    for i in range(first, last + 1):
-        clock.now = bars.index[i] + pd.Timedelta(seconds=1.6)
-        monitor.run_once()
 
 
 def _captions(telegram) -> list[str]:
@@ -102,11 +82,7 @@ def _captions(telegram) -> list[str]:
 def test_an_alert_says_the_champions_probability_and_similar_cases(
         home, bars, clock, market, telegram, trained) -> None:
     model_id = _give_champion(home, trained)
-    monitor = _monitor(home, market, telegram, clock)
-    try:
-        _run(monitor, bars, clock, START, START + 25)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 25)
     captions = _captions(telegram)
     assert len(captions) >= 2
     for text in captions:
@@ -124,11 +100,7 @@ def test_an_alert_says_the_champions_probability_and_similar_cases(
 
 def test_without_a_champion_an_alert_has_no_model_line(
         home, bars, clock, market, telegram) -> None:
-    monitor = _monitor(home, market, telegram, clock)
-    try:
-        _run(monitor, bars, clock, START, START + 25)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 25)
     captions = _captions(telegram)
     assert len(captions) >= 2
     assert not any("Model p" in text or "model: " in text for text in captions)
@@ -138,12 +110,12 @@ def test_without_a_champion_an_alert_has_no_model_line(
 
 def test_a_champion_promoted_while_the_monitor_runs_is_used_from_then_on(
         home, bars, clock, market, telegram, trained) -> None:
-    monitor = _monitor(home, market, telegram, clock)
+    monitor = replay_monitor(home, market, telegram, clock)
     try:
-        _run(monitor, bars, clock, START, START + 25)
+        replay(monitor, bars, clock, START, START + 25)
         before = len(_captions(telegram))
         _give_champion(home, trained)
-        _run(monitor, bars, clock, START + 26, START + 60)
+        replay(monitor, bars, clock, START + 26, START + 60)
     finally:
         monitor.close()
     captions = _captions(telegram)
@@ -157,10 +129,10 @@ def test_a_corrupt_model_never_stops_an_alert_and_warns_once(
     model_id = _give_champion(home, trained)
     for booster in (home / "shared_kb").rglob(BOOSTER):
         booster.write_bytes(b"not a model")
-    monitor = _monitor(home, market, telegram, clock)
+    monitor = replay_monitor(home, market, telegram, clock)
     with caplog.at_level(logging.WARNING, logger="ita.learn.live"):
         try:
-            _run(monitor, bars, clock, START, START + 25)
+            replay(monitor, bars, clock, START, START + 25)
         finally:
             monitor.close()
     captions = _captions(telegram)

@@ -11,22 +11,18 @@ import time
 import pandas as pd
 import pytest
 
-from engine.adapters.store import CandleStore
 from engine.backtest.run import run_backtest
 from engine.candles import resample
 from engine.errors import ConfigurationError
-from engine.live.evaluate import LiveEvaluator
 from engine.live.feeds import FeedKey
 from engine.live.journal import SignalJournal, journal_path
-from engine.live.monitor import LiveMonitor, alert_png_path
+from engine.live.monitor import alert_png_path
 from engine.live.state import read_live_state, set_setup_paused, state_path
-from engine.notify.telegram import ChatPacer, TelegramChannel
-from engine.settings import Settings
 from engine.setups import compile_setup
 from engine.setups.store import SetupStore
+from tests.live._replay import CHAT, replay, replay_closed, replay_monitor, seed_home
 from tests.live.conftest import START
 
-CHAT = "42"
 KEY = FeedKey("binance", "BTC/USDT", "1m")
 SMA = """schema_version: 1
 id: {id}
@@ -50,28 +46,10 @@ costs: {{fee_bps: 0.0, slippage_bps: 0.0}}
 def home(ita_home, bars):
     """Two setups with the same rule (they fire on the same bars): sma-b has a backtest
     (a history, a score), sma-a none. Bars before START are stored, as after a first run."""
-    setups = SetupStore(ita_home / "setups")
-    setups.save(SMA.format(id="sma-a", fast=3, slow=8))
-    setups.save(SMA.format(id="sma-b", fast=3, slow=8))
-    CandleStore(ita_home / "data" / "candles").upsert(
-        bars.iloc[:START], source="binance", symbol="BTC/USDT", timeframe="1m")
+    seed_home(ita_home, bars, SMA.format(id="sma-a", fast=3, slow=8),
+              SMA.format(id="sma-b", fast=3, slow=8))
     run_backtest("sma-b", symbol="BTC/USDT")
     return ita_home
-
-
-def _monitor(home, market, telegram, clock, **settings) -> LiveMonitor:
-    config = Settings(home=home, live_exchange="binance", telegram_chat_id=CHAT, **settings)
-    channel = TelegramChannel("123:abc", [CHAT], base_url=telegram.base_url, timeout=3,
-                              pacer=ChatPacer(0.0))
-    return LiveMonitor(config, clock=clock, exchange=market.client(), telegram=channel,
-                       evaluator=LiveEvaluator(home), updates=False)
-
-
-def _run(monitor, bars, clock, first: int, last: int) -> None:
-    """One loop iteration 1.6 s after each close from bar `first` to bar `last`."""
-    for i in range(first, last + 1):
-        clock.now = bars.index[i] + pd.Timedelta(seconds=1.6)
-        monitor.run_once()
 
 
 def _expected(bars, first: int, last: int, setup_id: str = "sma-a") -> list[str]:
@@ -96,11 +74,7 @@ def _sent_ids(home, telegram) -> list[str]:
 
 def test_each_signal_is_sent_once_with_its_chart_best_first_within_a_bar(
         home, bars, clock, market, telegram) -> None:
-    monitor = _monitor(home, market, telegram, clock)
-    try:
-        _run(monitor, bars, clock, START, START + 120)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 120)
     expected_a = _expected(bars, START, START + 120)
     assert len(expected_a) >= 3  # the run really crosses several signals
     sent = _sent_ids(home, telegram)
@@ -120,17 +94,18 @@ def test_each_signal_is_sent_once_with_its_chart_best_first_within_a_bar(
     assert not any(rows[s].late for s in sent)
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_a_restarted_monitor_sends_nothing_again(home, bars, clock, market, telegram) -> None:
-    monitor = _monitor(home, market, telegram, clock)
-    _run(monitor, bars, clock, START, START + 60)
+    monitor = replay_monitor(home, market, telegram, clock)
+    replay(monitor, bars, clock, START, START + 60)
     monitor.close()
     before = len(telegram.photos())
     assert before >= 2
-    again = _monitor(home, market, telegram, clock)  # same home, same bar: nothing new
+    again = replay_monitor(home, market, telegram, clock)  # same home, same bar: nothing new
     try:
         again.run_once()
         assert len(telegram.photos()) == before
-        _run(again, bars, clock, START + 61, START + 120)  # and goes on from there
+        replay(again, bars, clock, START + 61, START + 120)  # and goes on from there
     finally:
         again.close()
     sent = _sent_ids(home, telegram)
@@ -139,14 +114,15 @@ def test_a_restarted_monitor_sends_nothing_again(home, bars, clock, market, tele
         bars, START, START + 120, "sma-b"))
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_activating_a_new_version_takes_effect_on_the_next_bar(
         home, bars, clock, market, telegram) -> None:
-    monitor = _monitor(home, market, telegram, clock)
+    monitor = replay_monitor(home, market, telegram, clock)
     try:
-        _run(monitor, bars, clock, START, START + 40)
+        replay(monitor, bars, clock, START, START + 40)
         SetupStore(home / "setups").save(SMA.format(id="sma-a", fast=2, slow=5))  # v2, active
         switched = bars.index[START + 40]
-        _run(monitor, bars, clock, START + 41, START + 120)
+        replay(monitor, bars, clock, START + 41, START + 120)
     finally:
         monitor.close()
     with SignalJournal(journal_path(home)) as journal:
@@ -156,12 +132,13 @@ def test_activating_a_new_version_takes_effect_on_the_next_bar(
         == {1}
 
 
+@pytest.mark.usefixtures("quick_charts")
 @pytest.mark.parametrize("policy", ["send", "record"])
 def test_a_gap_is_caught_up_in_order_and_old_bars_are_late(
         home, bars, clock, market, telegram, policy, caplog) -> None:
-    monitor = _monitor(home, market, telegram, clock, late_policy=policy, late_after_bars=2)
+    monitor = replay_monitor(home, market, telegram, clock, late_policy=policy, late_after_bars=2)
     try:
-        _run(monitor, bars, clock, START, START + 2)
+        replay(monitor, bars, clock, START, START + 2)
         clock.now = bars.index[START + 150] + pd.Timedelta(seconds=1.6)  # back after 2.5 h
         monitor.run_once()
     finally:
@@ -189,6 +166,7 @@ def test_a_gap_is_caught_up_in_order_and_old_bars_are_late(
     assert times == sorted(times)  # in the order of their bars
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_a_silent_feed_is_told_once_and_its_return_once(home, bars, clock, market,
                                                          telegram) -> None:
     frozen = {"until": None}
@@ -198,15 +176,15 @@ def test_a_silent_feed_is_told_once_and_its_return_once(home, bars, clock, marke
         return rows if cut is None else [r for r in rows if r[0] < cut]
 
     market.mutate = freeze
-    monitor = _monitor(home, market, telegram, clock)
+    monitor = replay_monitor(home, market, telegram, clock)
     try:
-        _run(monitor, bars, clock, START, START + 2)
+        replay(monitor, bars, clock, START, START + 2)
         frozen["until"] = int(bars.index[START + 3].value // 1_000_000)
         for seconds in range(0, 600, 20):  # ten minutes without a bar
             clock.now = bars.index[START + 3] + pd.Timedelta(seconds=seconds + 1.6)
             monitor.run_once()
         frozen["until"] = None
-        _run(monitor, bars, clock, START + 13, START + 15)
+        replay(monitor, bars, clock, START + 13, START + 15)
         texts = [m.text for m in telegram.sent("sendMessage") if m.reply_markup is None]
         assert [t.split(" ")[0] for t in texts] == ["⚠️", "✅"]
         assert "binance:BTC/USDT 1m is silent" in texts[0] and "is back" in texts[1]
@@ -216,12 +194,13 @@ def test_a_silent_feed_is_told_once_and_its_return_once(home, bars, clock, marke
         monitor.close()
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_a_paused_setup_sends_nothing(home, bars, clock, market, telegram) -> None:
     with SignalJournal(journal_path(home)) as journal:
         set_setup_paused(journal, "sma-a", True)  # as the Live page does
-    monitor = _monitor(home, market, telegram, clock)
+    monitor = replay_monitor(home, market, telegram, clock)
     try:
-        _run(monitor, bars, clock, START, START + 60)
+        replay(monitor, bars, clock, START, START + 60)
         state = monitor.state()
     finally:
         monitor.close()
@@ -233,13 +212,13 @@ def test_a_paused_setup_sends_nothing(home, bars, clock, market, telegram) -> No
 
 def test_the_loop_holds_the_lock_answers_commands_and_stops_cleanly(
         home, bars, clock, market, telegram) -> None:
-    monitor = _monitor(home, market, telegram, clock)
+    monitor = replay_monitor(home, market, telegram, clock)
     monitor._want_updates = True
     thread = threading.Thread(target=monitor.run)
     thread.start()
     try:
         telegram.wait_for(lambda: state_path(home).exists())
-        second = _monitor(home, market, telegram, clock)
+        second = replay_monitor(home, market, telegram, clock)
         with pytest.raises(ConfigurationError, match="already runs"):
             second.acquire_lock()
         second.close()
@@ -259,7 +238,7 @@ def test_the_loop_holds_the_lock_answers_commands_and_stops_cleanly(
         monitor.stop()
         thread.join(timeout=20)
     assert not thread.is_alive()
-    third = _monitor(home, market, telegram, clock)  # the lock was released
+    third = replay_monitor(home, market, telegram, clock)  # the lock was released
     third.acquire_lock()
     third.close()
 
@@ -280,11 +259,7 @@ def test_the_alerts_of_a_close_leave_together_once_drawn(home, bars, clock, mark
         return png
 
     monkeypatch.setattr(monitor_module, "render_png", slow_render)
-    monitor = _monitor(home, market, telegram, clock)
-    try:
-        _run(monitor, bars, clock, START, START + 40)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 40)
     albums = telegram.sent("sendMediaGroup")
     assert len(albums) >= 2 and telegram.sent("sendPhoto") == []
     with SignalJournal(journal_path(home)) as journal:
@@ -298,25 +273,27 @@ def test_the_alerts_of_a_close_leave_together_once_drawn(home, bars, clock, mark
     assert len(telegram.sent("sendMessage")) == len(albums)  # one message of buttons each
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_a_1m_close_does_not_fetch_the_5m_series(home, bars, clock, market, telegram) -> None:
     SetupStore(home / "setups").save(SMA.format(id="sma-5m", fast=3, slow=8).replace(
         "timeframe: 1m", "timeframe: 5m"))
     market.series[("BTCUSDT", "5m")] = resample(bars, "5m")
     market.series[("BTCUSDT", "1m")] = bars
-    monitor = _monitor(home, market, telegram, clock)
+    monitor = replay_monitor(home, market, telegram, clock)
     try:
-        _run(monitor, bars, clock, START, START)  # the first poll fetches every series
+        replay(monitor, bars, clock, START, START)  # the first poll fetches every series
         market.requests.clear()
-        _run(monitor, bars, clock, START + 1, START + 20)
+        replay(monitor, bars, clock, START + 1, START + 20)
     finally:
         monitor.close()
     fetched = [r["interval"] for r in market.requests if r["path"].endswith("/klines")]
     closes_5m = sum(1 for i in range(START + 1, START + 21)
-                    if bars.index[i].minute % 5 == 0)  # _run(i): just after bars.index[i]
+                    if bars.index[i].minute % 5 == 0)  # replay(i): just after bars.index[i]
     assert fetched.count("1m") == 20
     assert fetched.count("5m") == closes_5m == 4
 
 
+@pytest.mark.usefixtures("quick_charts")
 def test_feeds_due_on_one_close_are_fetched_at_the_same_time(home, bars, clock, market,
                                                               telegram) -> None:
     SetupStore(home / "setups").save(SMA.format(id="sma-5m", fast=3, slow=8).replace(
@@ -325,9 +302,9 @@ def test_feeds_due_on_one_close_are_fetched_at_the_same_time(home, bars, clock, 
     market.series[("BTCUSDT", "1m")] = bars
     both = next(i for i in range(START + 2, START + 10)
                 if bars.index[i].minute % 5 == 0)
-    monitor = _monitor(home, market, telegram, clock)
+    monitor = replay_monitor(home, market, telegram, clock)
     try:
-        _run(monitor, bars, clock, START, both - 1)
+        replay(monitor, bars, clock, START, both - 1)
         market.requests.clear()
         market.slow_seconds, market.script = 1.5, ["slow", "slow"]  # each answer takes 1.5 s
         clock.now = bars.index[both] + pd.Timedelta(seconds=1.6)  # a 1m and a 5m close

@@ -24,7 +24,9 @@ from engine.settings import Settings
 from engine.setups import compile_setup, parse_setup
 from engine.setups.store import SetupStore
 from tests.fakes.openai_api import FakeOpenAI
-from tests.live.test_monitor import CHAT, SMA, START, _sent_ids
+from tests.live._replay import CHAT
+from tests.live.conftest import START
+from tests.live.test_monitor import SMA, _sent_ids
 from tests.live.test_mt5_terminal import FakeTerminal
 
 REPLY = "A clean cross after a quiet stretch; the history is thin."

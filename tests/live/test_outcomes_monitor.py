@@ -7,33 +7,25 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from engine.adapters.store import CandleStore
 from engine.backtest.simulate import Costs
 from engine.live.journal import SignalJournal, journal_path
 from engine.live.outcomes import known_outcomes
-from engine.setups.store import SetupStore
+from tests.live._replay import replay_closed, seed_home
 from tests.live.conftest import START
-from tests.live.test_monitor import SMA, _monitor, _run
+from tests.live.test_monitor import SMA
 
 TIGHT = SMA.replace("percent: 1.0", "percent: 0.15").replace("percent: 2.0", "percent: 0.3")
 
 
 @pytest.fixture()
 def home(ita_home, bars):
-    SetupStore(ita_home / "setups").save(TIGHT.format(id="sma-a", fast=3, slow=8))
-    CandleStore(ita_home / "data" / "candles").upsert(
-        bars.iloc[:START], source="binance", symbol="BTC/USDT", timeframe="1m")
-    return ita_home
+    return seed_home(ita_home, bars, TIGHT.format(id="sma-a", fast=3, slow=8))
 
 
 def test_the_monitor_records_each_outcome_once_its_exit_bar_closed(
         home, bars, clock, market, telegram) -> None:
     last = START + 60
-    monitor = _monitor(home, market, telegram, clock)
-    try:
-        _run(monitor, bars, clock, START, last)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, last)
     with SignalJournal(journal_path(home)) as journal:
         signals = journal.recent(1000)
     assert len(signals) >= 3

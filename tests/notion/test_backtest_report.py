@@ -21,16 +21,13 @@ from engine.adapters.notion.state import NotionState
 from engine.adapters.notion.workspace import setup_workspace
 from engine.adapters.runs import RunStore
 from engine.backtest.run import run_backtest
-from engine.demo import run_demo
 from engine.settings import get_settings
+from tests.conftest import home_env
 
 
 @pytest.fixture(scope="module")
-def run_home(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
+def run_home(new_demo_home):
+    with home_env(new_demo_home("home")) as folder:
         yield folder, run_backtest("sma-cross").run_id
 
 

@@ -435,22 +435,29 @@ def test_the_position_being_sent_does_not_count_against_its_own_limits(fake, set
     assert len(_posts(fake)) == 1
 
 
+def _live_paper(settings, fake, sent: list[str]):
+    """The monitor's paper step (engine.paper.live) with no setups of its own, sending what it
+    says to `sent` and its orders to `fake`."""
+    from engine.paper.live import LivePaper
+
+    return LivePaper(settings, journal_file=settings.home / "journal.sqlite",
+                     setup_of=lambda *_: None, active=lambda: [],
+                     send=lambda text: sent.append(text) or True,
+                     read_store=lambda *_: pd.DataFrame(),
+                     exchange=lambda s: _client(fake, s))
+
+
 def test_the_live_paper_path_sends_a_live_accounts_orders_once(fake, settings, ledger):
     """The live monitor's paper step (engine.paper.live) drives the executor of an account
     with ``execution: live``: the ledger's open position goes out once, its close once, and
     the same closes again send nothing."""
     from engine.paper.account import AccountStore
-    from engine.paper.live import LivePaper
 
     account = Account(name="prop-1", starting_balance=10_000, execution="live",
                       follow=["smc"])
     AccountStore(settings.home).create(account)
     sent: list[str] = []
-    paper = LivePaper(settings, journal_file=settings.home / "journal.sqlite",
-                      setup_of=lambda *_: None, active=lambda: [],
-                      send=lambda text: sent.append(text) or True,
-                      read_store=lambda *_: pd.DataFrame(),
-                      exchange=lambda s: _client(fake, s))
+    paper = _live_paper(settings, fake, sent)
     paper.on_close({}, NOW)  # switched on: reconciled, nothing to send yet
     later = pd.Timestamp.now("UTC").ceil("min") + pd.Timedelta(minutes=1)  # after switch-on
     at, exit_at = (t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in (later, later + 15 * MINUTE))
@@ -475,17 +482,12 @@ def test_the_live_paper_path_sends_a_live_accounts_orders_once(fake, settings, l
 def test_the_live_paper_path_reports_a_refused_live_account_once(fake, settings, ledger,
                                                                   monkeypatch):
     from engine.paper.account import AccountStore
-    from engine.paper.live import LivePaper
 
     monkeypatch.delenv("ITA_ALLOW_LIVE")
     AccountStore(settings.home).create(Account(name="prop-1", starting_balance=10_000,
                                                execution="live", follow=["smc"]))
     sent: list[str] = []
-    paper = LivePaper(settings, journal_file=settings.home / "journal.sqlite",
-                      setup_of=lambda *_: None, active=lambda: [],
-                      send=lambda text: sent.append(text) or True,
-                      read_store=lambda *_: pd.DataFrame(),
-                      exchange=lambda s: _client(fake, s))
+    paper = _live_paper(settings, fake, sent)
     paper.on_close({}, NOW)
     paper.on_close({}, NOW)
     paper.close()

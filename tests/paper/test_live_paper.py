@@ -15,10 +15,8 @@ import pytest
 
 from engine.adapters.store import CandleStore
 from engine.backtest.simulate import Costs, Sizing
-from engine.live.evaluate import LiveEvaluator
 from engine.live.feeds import FeedKey
 from engine.live.journal import journal_path
-from engine.live.monitor import LiveMonitor
 from engine.notify.commands import LiveStatus, TelegramUpdates
 from engine.notify.telegram import ChatPacer, TelegramChannel
 from engine.paper import kill
@@ -29,9 +27,18 @@ from engine.paper.live import LivePaper
 from engine.paper.risk import RiskRules
 from engine.settings import Settings
 from engine.setups.store import SetupStore
-from tests.live.conftest import START, bars, clock, market, telegram  # noqa: F401 (fixtures)
+from tests.live._replay import CHAT, replay_closed, seed_home
+from tests.live.conftest import (  # noqa: F401 (fixtures)
+    START,
+    bars,
+    clock,
+    market,
+    quick_charts,
+    telegram,
+)
 
-CHAT = "42"
+pytestmark = pytest.mark.usefixtures("quick_charts")  # the chart is not what these check
+
 STRANGER = 999
 KEY = FeedKey("binance", "BTC/USDT", "1m")
 LAST = START + 60
@@ -55,10 +62,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture()
 def home(ita_home, bars):  # noqa: F811
-    SetupStore(ita_home / "setups").save(SETUP)
-    CandleStore(ita_home / "data" / "candles").upsert(
-        bars.iloc[:START], source="binance", symbol="BTC/USDT", timeframe="1m")
-    return ita_home
+    return seed_home(ita_home, bars, SETUP)
 
 
 def _account(home, **fields) -> Account:
@@ -66,20 +70,6 @@ def _account(home, **fields) -> Account:
                       **fields)
     AccountStore(home).create(account)
     return account
-
-
-def _monitor(home, market, telegram, clock) -> LiveMonitor:  # noqa: F811
-    config = Settings(home=home, live_exchange="binance", telegram_chat_id=CHAT)
-    channel = TelegramChannel("123:abc", [CHAT], base_url=telegram.base_url, timeout=3,
-                              pacer=ChatPacer(0.0))
-    return LiveMonitor(config, clock=clock, exchange=market.client(), telegram=channel,
-                       evaluator=LiveEvaluator(home), updates=False)
-
-
-def _run(monitor, bars, clock, first: int, last: int) -> None:  # noqa: F811
-    for i in range(first, last + 1):
-        clock.now = bars.index[i] + pd.Timedelta(seconds=1.6)
-        monitor.run_once()
 
 
 def _journal_signals(home, account: Account) -> pd.DataFrame:
@@ -105,11 +95,7 @@ def _in_one_go(home, account: Account, bars, last: int) -> pd.DataFrame:  # noqa
 def test_a_live_run_gives_the_account_the_trades_of_on_bars_in_one_go(
         home, bars, clock, market, telegram) -> None:  # noqa: F811
     account = _account(home)
-    monitor = _monitor(home, market, telegram, clock)
-    try:
-        _run(monitor, bars, clock, START, LAST)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, LAST)
     with Ledger(ledger_path(home)) as ledger:
         live = _trades(ledger, "prop")
     expected = _in_one_go(home, account, bars, LAST)
@@ -124,11 +110,7 @@ def test_a_refused_signal_carries_its_reason_in_the_caption(
     _account(home, name="strict", risk_percent=1.0,
              risk=RiskRules(max_risk_per_trade_pct=0.05))
     _account(home, name="hand", mode="taken")
-    monitor = _monitor(home, market, telegram, clock)
-    try:
-        _run(monitor, bars, clock, START, START + 20)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 20)
     captions = [p.caption or "" for p in telegram.photos()]
     assert captions
     refused = [c for c in captions if "📒 Paper strict: not taken — risk per trade" in c]
@@ -342,11 +324,7 @@ def test_a_paper_failure_is_logged_once_and_never_stops_the_alerts(
 
     monkeypatch.setattr(paper_live, "on_bars", broken)
     monkeypatch.setattr(paper_live, "account_state", broken)
-    monitor = _monitor(home, market, telegram, clock)
-    try:
-        _run(monitor, bars, clock, START, START + 20)
-    finally:
-        monitor.close()
+    replay_closed(home, market, telegram, clock, bars, START, START + 20)
     assert telegram.photos()  # the alerts went
     failures = [r for r in caplog.records if "a paper bug" in r.getMessage()]
     assert len(failures) == 2  # the follower's and the caption's, each once

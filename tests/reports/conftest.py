@@ -5,16 +5,13 @@ from __future__ import annotations
 import pytest
 
 from engine.backtest.run import run_backtest
-from engine.demo import run_demo
+from tests.conftest import home_env
 
 
 @pytest.fixture(scope="module")
-def run_home(tmp_path_factory):
+def run_home(new_demo_home):
     """(home, run result): the demo setups and candles and one sma-cross run over them."""
-    folder = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITA_HOME", str(folder))
-        run_demo()
+    with home_env(new_demo_home("home")) as folder:
         yield folder, run_backtest("sma-cross")
 
 
