@@ -77,8 +77,17 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.backtest import _kernel as k
-from engine.candles import CLOSE, HIGH, LOW, OPEN, validate_candles
-from engine.detect.sessions import session_mask
+from engine.candles import (
+    _PER_MINUTE,
+    CLOSE,
+    HIGH,
+    LOW,
+    OPEN,
+    _offset_table,
+    local_minutes,
+    validate_candles,
+)
+from engine.detect.sessions import DAY, get_session
 from engine.errors import ConfigurationError, DataError
 from engine.signals import SIGNAL_COLUMNS, conform_signals
 
@@ -139,23 +148,64 @@ def _lower_bounds(candles: pd.DataFrame, lower: pd.DataFrame | None):
 SESSIONS = ("other", "asia", "london", "new_york")
 
 
-def _session_codes(index: pd.DatetimeIndex) -> np.ndarray:
-    """Position in `SESSIONS` of each time's session (later names win where sessions
-    overlap)."""
-    out = np.zeros(len(index), dtype=np.int8)
+def _session_codes(index: pd.DatetimeIndex, bars: np.ndarray | None = None) -> np.ndarray:
+    """Position in `SESSIONS` of the session of each time of `index` (at positions `bars`, when
+    given; later names win where sessions overlap): `session_mask`'s test on `_wall_minutes`."""
+    stamps = index.asi8 if bars is None else index.asi8[bars]
+    out = np.zeros(len(stamps), dtype=np.int8)
     for code, name in enumerate(SESSIONS[1:], start=1):
-        out[session_mask(index, name)] = code
+        spec = get_session(name)
+        wall = _wall_minutes(stamps, index.unit, spec.tz)
+        if wall is None:  # times the zone's tables do not cover: the general conversion
+            wall = local_minutes(index if bars is None else index[bars], spec.tz)
+        out[(wall - spec.start_minute) % DAY < spec.length] = code
     return out
 
 
+_TABLE_QUARTERS = 2 * 366 * 96  # up to two years of quarter hours: one or two cached tables
+
+
+def _wall_minutes(stamps: np.ndarray, unit: str, tz: str) -> np.ndarray | None:
+    """`local_minutes` of a few times spread over the data (the trades' bars; int64 `stamps` in
+    `unit`), or None when they span more than `_TABLE_QUARTERS`. Read from the zone's offset
+    table of the years they span (built once a process), reduced to the quarter hours where the
+    offset changes (`_offset_changes`), so each time is one search among a few changes instead
+    of a load from the whole table (or of pandas converting every quarter hour)."""
+    per_minute = _PER_MINUTE[unit]
+    minutes = stamps // per_minute
+    if tz == "UTC" or not len(stamps):
+        return minutes
+    first, last = int(minutes.min()) // 15, int(minutes.max()) // 15
+    if last - first >= _TABLE_QUARTERS:
+        return None
+    base, table = _offset_table(tz, first, last)
+    starts, offsets = _offset_changes(tz, base, table)
+    if first < base or last >= base + len(table):
+        return None
+    return minutes + offsets[np.searchsorted(starts, minutes // 15, side="right") - 1]
+
+
+_CHANGES: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _offset_changes(tz: str, base: int, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The quarter hours (since the epoch) from which each offset of `table` (offsets from
+    quarter `base` on) holds, and those offsets; kept per zone and table span."""
+    key = (tz, base, len(table))
+    if key not in _CHANGES:
+        if len(_CHANGES) >= 256:  # (short spans each have a table of their own)
+            _CHANGES.clear()
+        at = np.r_[0, np.flatnonzero(np.diff(table)) + 1]
+        _CHANGES[key] = base + at, table[at]
+    return _CHANGES[key]
+
+
 def _paired_sessions(index: pd.DatetimeIndex, first: np.ndarray, second: np.ndarray):
-    """`_session_codes` of the times at bars `first` and at bars `second`, in one pass: the
-    bars interleaved (each trade's signal bar, then its fill bar) are ascending, since a trade
-    fills after its signal and the next one's signal comes at or after its exit, so the
-    time-zone conversion needs no sort (any order gives the same codes, only slower)."""
+    """`_session_codes` of the times at bars `first` and at bars `second`, in one pass over
+    both (interleaved: each trade's signal bar, then its fill bar)."""
     both = np.empty(2 * len(first), np.int64)
     both[0::2], both[1::2] = first, second
-    codes = _session_codes(index[both])
+    codes = _session_codes(index, both)
     return codes[0::2], codes[1::2]
 
 
