@@ -89,7 +89,7 @@ from engine.candles import (
 )
 from engine.detect.sessions import DAY, get_session
 from engine.errors import ConfigurationError, DataError
-from engine.signals import SIGNAL_COLUMNS, conform_signals
+from engine.signals import SIGNAL_COLUMNS, column_arrays, conform_signals
 
 EXIT_REASONS = {k.STOP: "stop", k.TARGET: "target", k.TIME: "time", k.END: "end",
                 k.BREAKEVEN: "breakeven"}
@@ -213,16 +213,18 @@ def _session_of(index: pd.DatetimeIndex) -> np.ndarray:
     return np.array(SESSIONS, dtype=object)[_session_codes(index)]
 
 
-def signal_arrays(signals: pd.DataFrame) -> tuple[np.ndarray, ...]:
+def signal_arrays(signals) -> tuple[np.ndarray, ...]:
     """The signal columns the simulation kernels read, in their order (`simulate_nb` and
-    `engine.backtest.alone`'s kernel take the same ones)."""
-    return (signals["direction"].to_numpy(np.int64),
-            signals["entry_type"].to_numpy() == "limit", signals["entry"].to_numpy(float),
-            signals["stop"].to_numpy(float), signals["target"].to_numpy(float),
-            signals["expiry_bars"].to_numpy(np.int64),
-            signals["time_exit_bars"].to_numpy(np.int64),
-            signals["breakeven_r"].to_numpy(float), signals["partial_r"].to_numpy(float),
-            signals["partial_fraction"].to_numpy(float))
+    `engine.backtest.alone`'s kernel take the same ones); `signals` is a frame or its
+    `column_arrays`."""
+    def column(name, dtype):
+        return np.asarray(signals[name], dtype=dtype)
+
+    return (column("direction", np.int64), np.asarray(signals["entry_type"]) == "limit",
+            column("entry", float), column("stop", float), column("target", float),
+            column("expiry_bars", np.int64), column("time_exit_bars", np.int64),
+            column("breakeven_r", float), column("partial_r", float),
+            column("partial_fraction", float))
 
 def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Costs(),
              sizing: Sizing = Sizing(), initial_equity: float = 10_000.0,
@@ -253,22 +255,24 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
         raise DataError(f"initial equity must be positive, got {initial_equity}")
     signals = conform_signals(signals) if len(signals) else signals.reindex(
         columns=list(SIGNAL_COLUMNS))
-    bars = bar_positions(candles.index, signals["known_at"])
+    columns = column_arrays(signals)
+    bars = bar_positions(candles.index, columns["known_at"])
     inside = bars < len(candles)
     known_after_data = int((~inside).sum())
     kept = None
     if known_after_data:
         kept = np.flatnonzero(inside)
         signals, bars = signals[inside].reset_index(drop=True), bars[inside]
+        columns = column_arrays(signals)
     sizing_kind = {"risk_percent": k.RISK_PERCENT, "fixed_size": k.FIXED_SIZE,
                    "fixed_cash": k.FIXED_CASH}[sizing.kind]
     out = k.simulate_nb(
-        o, h, lo, c, bars.astype(np.int64), *signal_arrays(signals), costs.fee_bps / 1e4,
+        o, h, lo, c, bars.astype(np.int64), *signal_arrays(columns), costs.fee_bps / 1e4,
         costs.slippage_bps / 1e4, sizing_kind, float(sizing.value), float(sizing.max_leverage),
         float(initial_equity),
         *_lower_bounds(candles, lower_candles), target_on_entry_bar,
         end_exit == "open", gap_entry == "skip")
-    result = _wrap(candles, signals, bars, out, initial_equity, explain)
+    result = _wrap(candles, columns, bars, out, initial_equity, explain)
     result.counters["known_after_data"] = known_after_data
     if kept is not None:
         result.signal_rows = kept[result.signal_rows]
@@ -282,7 +286,8 @@ def check_gap_entry(gap_entry: str) -> None:
 
 
 def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> SimulationResult:
-    """Trades and equity frames from the kernel's arrays; `bars` is each signal's bar.
+    """Trades and equity frames from the kernel's arrays; `bars` is each signal's bar,
+    `signals` the signals' `column_arrays`.
 
     Every column is built once from the kernel's arrays: texts named by a code (exit reason,
     resolution, sessions, weekday) are taken from small string arrays, not inferred from
@@ -299,14 +304,14 @@ def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> Simulati
     seconds = entry_time.as_unit("s").asi8  # once, for the weekday and the hour
     trades = _frame({
         "symbol": _taken(signals["symbol"], rows),
-        "direction": signals["direction"].to_numpy()[rows].astype(np.int8),
+        "direction": np.asarray(signals["direction"])[rows].astype(np.int8),
         "signal_time": signal_time.array, "entry_time": entry_time.array,
         "exit_time": index[exit_i].array,
-        "entry_price": entry, "exit_price": exit_, "stop_price": signals["stop"].to_numpy()[rows],
-        "target_price": signals["target"].to_numpy()[rows], "size": size,
+        "entry_price": entry, "exit_price": exit_, "stop_price": signals["stop"][rows],
+        "target_price": signals["target"][rows], "size": size,
         "risk": risked, "pnl": pnl, "fees": fees, "slippage": slipped,
         "r_gross": r_gross, "r_net": r_net, "r_multiple": r_net, "costs_r": r_gross - r_net,
-        "r_planned": signals["r_planned"].to_numpy()[rows],
+        "r_planned": signals["r_planned"][rows],
         "mfe_r": mfe, "mae_r": mae, "bars_held": exit_i - entry_i + 1,
         "exit_reason": _text(_REASON_TEXT, reason), "ambiguous": _text(_RESOLUTION_TEXT, resolved),
         "partial_price": partial,
@@ -315,7 +320,7 @@ def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> Simulati
         "weekday": _text(_WEEKDAY_TEXT, (seconds // 86_400 + 3) % 7),  # as `_weekdays`
         "hour": (seconds // 3600 % 24).astype(np.int32),
         "setup_id": _taken(signals["setup_id"], rows),
-        "setup_version": signals["setup_version"].to_numpy()[rows],
+        "setup_version": signals["setup_version"][rows],
         "reasons": _taken(signals["reasons"], rows) if explain is None or not len(sig)
         else explain(sig),
     })
@@ -386,9 +391,10 @@ def _frame(columns: dict) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def _taken(column: pd.Series, rows: np.ndarray):
-    """The signals' `column` at `rows` (a column of no trades: an empty list, as always)."""
-    return column.to_numpy()[rows] if len(rows) else []
+def _taken(column, rows: np.ndarray):
+    """The signals' `column` (a Series or an array) at `rows` (a column of no trades: an empty
+    list, as always)."""
+    return np.asarray(column)[rows] if len(rows) else []
 
 
 def bar_positions(index: pd.DatetimeIndex, times) -> np.ndarray:
@@ -397,8 +403,9 @@ def bar_positions(index: pd.DatetimeIndex, times) -> np.ndarray:
     if len(times) == 0:
         return np.empty(0, np.int64)
     dtype = getattr(times, "dtype", None)
-    if isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns" and hasattr(times, "array"):
-        wanted = times.array.asi8  # the signals' own known_at (a Series or an index): no copy
+    if isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns":
+        # the signals' own known_at (a Series, an index or their array): no copy
+        wanted = (times.array if hasattr(times, "array") else times).asi8
     else:
         wanted = pd.DatetimeIndex(times).as_unit("ns").asi8
     per_unit = _NS_PER_UNIT[index.unit]

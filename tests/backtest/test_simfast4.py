@@ -8,6 +8,7 @@ import pytest
 
 from engine.backtest.simulate import SESSIONS, _session_codes
 from engine.detect.sessions import session_mask
+from engine.signals import SIGNAL_COLUMNS, column_arrays, conform_signals
 
 
 def _codes_by_mask(index: pd.DatetimeIndex) -> list[int]:
@@ -38,3 +39,38 @@ def test_session_codes_equal_session_masks_for_sparse_times(unit, start, end) ->
 def test_session_codes_of_no_times() -> None:
     index = pd.date_range("2024-01-01", periods=3, freq="1min", tz="UTC")
     assert _session_codes(index, np.empty(0, np.int64)).tolist() == []
+
+
+def _signals(times) -> pd.DataFrame:
+    n = len(times)
+    return pd.DataFrame({
+        "known_at": times, "symbol": "X/Y", "direction": np.ones(n, np.int8),
+        "entry_type": "market", "entry": 100.0, "stop": 99.0, "target": 102.0,
+        "r_planned": 2.0, "expiry_bars": np.zeros(n, np.int32),
+        "time_exit_bars": np.zeros(n, np.int32), "breakeven_r": np.nan, "partial_r": np.nan,
+        "partial_fraction": 0.0, "setup_id": "s", "setup_version": np.ones(n, np.int32),
+        "reasons": [f"why {i}" for i in range(n)]}).astype({"symbol": object,
+                                                            "entry_type": object,
+                                                            "setup_id": object,
+                                                            "reasons": object})
+
+
+def test_conform_signals_keeps_a_frame_in_contract_form_and_fixes_any_other() -> None:
+    times = pd.date_range("2024-01-01", periods=6, freq="1min", tz="UTC").as_unit("ns")
+    ready = _signals(times)
+    assert conform_signals(ready) is ready
+    assert column_arrays(ready)["known_at"].asi8.tolist() == times.asi8.tolist()
+    for name, values in column_arrays(ready).items():
+        values = np.asarray(values)
+        assert np.array_equal(values, ready[name].to_numpy(), equal_nan=values.dtype.kind == "f")
+    unsorted = _signals(times[[1, 0, 2, 3, 4, 5]])
+    with_nat = _signals(pd.DatetimeIndex([pd.NaT]).tz_localize("UTC").append(times[1:]))
+    wider = ready.astype({"direction": np.int64})
+    for frame in (unsorted, with_nat, wider, ready.iloc[1:]):  # (the last: index from 1)
+        fixed = conform_signals(frame)
+        assert fixed is not frame
+        assert fixed.dtypes.astype(str).to_dict() == SIGNAL_COLUMNS
+        assert isinstance(fixed.index, pd.RangeIndex) and fixed.index.start == 0
+    assert conform_signals(unsorted)["reasons"].tolist() == [f"why {i}" for i in (1, 0, 2, 3,
+                                                                                 4, 5)]
+    assert conform_signals(_signals(times[:0])) is not None
