@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from engine.backtest.simulate import SESSIONS, _session_codes
+from engine.candles import validate_candles
 from engine.detect.sessions import session_mask
+from engine.errors import DataError
 from engine.signals import SIGNAL_COLUMNS, column_arrays, conform_signals
 
 
@@ -74,3 +76,17 @@ def test_conform_signals_keeps_a_frame_in_contract_form_and_fixes_any_other() ->
     assert conform_signals(unsorted)["reasons"].tolist() == [f"why {i}" for i in (1, 0, 2, 3,
                                                                                  4, 5)]
     assert conform_signals(_signals(times[:0])) is not None
+
+
+@pytest.mark.parametrize("change", ["int64", "float32", "object", "Float64", "duplicate"])
+def test_validate_candles_refuses_any_price_column_that_is_not_one_float64_column(change) -> None:
+    index = pd.date_range("2024-01-01", periods=4, freq="1min", tz="UTC")
+    candles = pd.DataFrame({name: np.arange(4.0) + 1 for name in
+                            ("open", "high", "low", "close", "volume")}, index=index)
+    assert validate_candles(candles) is candles
+    if change == "duplicate":
+        candles = pd.concat([candles, candles[["low"]]], axis=1)
+    else:
+        candles["low"] = candles["low"].astype(change)
+    with pytest.raises(DataError, match="column 'low' must be float64"):
+        validate_candles(candles)
