@@ -247,8 +247,8 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     """
     check_gap_entry(gap_entry)
     validate_candles(candles)
-    o, h, lo, c = (np.ascontiguousarray(candles[x].to_numpy(float)) for x in (OPEN, HIGH, LOW,
-                                                                              CLOSE))
+    prices = column_arrays(candles)  # (validated: one float64 array per name)
+    o, h, lo, c = (np.ascontiguousarray(prices[x]) for x in (OPEN, HIGH, LOW, CLOSE))
     if k.any_nan_nb(o, h, lo, c):
         raise DataError("candles contain NaN prices; drop or repair those bars first")
     if initial_equity <= 0:
