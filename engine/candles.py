@@ -80,12 +80,22 @@ def validate_candles(candles: pd.DataFrame, *, name: str = "candles") -> pd.Data
         raise DataError(f"{name}: index time zone is {index.tz}, expected UTC")
     if not index.is_monotonic_increasing or not index.is_unique:
         raise DataError(f"{name}: index must be sorted and unique")
-    dtypes = candles.dtypes  # one lookup for all columns (a column fetch builds a Series)
     for column in COLUMNS:
-        dtype = dtypes[column]
+        dtype = _dtype_of(candles, column)
         if not isinstance(dtype, np.dtype) or dtype != np.float64:
             raise DataError(f"{name}: column {column!r} must be float64")
     return candles
+
+
+def _dtype_of(candles: pd.DataFrame, column: str):
+    """The dtype of `column`, read from its array (building a Series, or the frame's Series of
+    dtypes, costs more than the whole check); a name held by several columns gives their
+    dtypes as a Series, as ``candles.dtypes[column]`` does, which is no dtype."""
+    at = candles.columns.get_loc(column)
+    get = getattr(candles, "_get_column_array", None)  # pandas' own, without the Series
+    if get is None or not isinstance(at, int):
+        return candles.dtypes[column]
+    return get(at).dtype
 
 
 def ohlcv_arrays(candles: pd.DataFrame) -> tuple[np.ndarray, ...]:

@@ -81,9 +81,30 @@ def conform_signals(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _conforms(frame: pd.DataFrame) -> bool:
-    """Already in contract form (columns, dtypes, order, default index)?"""
-    return (list(frame.columns) == list(SIGNAL_COLUMNS)
-            and all(str(dtype) == SIGNAL_COLUMNS[name] for name, dtype in frame.dtypes.items())
-            and frame["known_at"].is_monotonic_increasing
-            and isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0
-            and frame.index.step == 1)
+    """Already in contract form (columns, dtypes, order, default index, sorted by a `known_at`
+    without NaT)?"""
+    if list(frame.columns) != list(SIGNAL_COLUMNS) or not (
+            isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0
+            and frame.index.step == 1):
+        return False
+    arrays = column_arrays(frame)
+    if not all(type(arrays[name].dtype) is type(dtype) and arrays[name].dtype == dtype
+               for name, dtype in _DTYPES.items()):
+        return False
+    times = arrays["known_at"].asi8  # sorted: NaT (the least int64) can only come first
+    return not len(times) or (times[0] != _NAT and bool((times[1:] >= times[:-1]).all()))
+
+
+_DTYPES = {name: pd.api.types.pandas_dtype(dtype) for name, dtype in SIGNAL_COLUMNS.items()}
+_NAT = np.iinfo(np.int64).min
+
+
+def column_arrays(frame: pd.DataFrame) -> dict[str, object]:
+    """Each column's array (a numpy or pandas extension array, as the frame holds it, no copy)
+    by name, read by position in one pass: a frame's first lookup by name builds a hash table
+    of its column names, and every Series built per column costs more than the array it
+    wraps (a tenth of a millisecond per column of a fresh frame, ten times what this costs)."""
+    get = getattr(frame, "_get_column_array", None)  # pandas' own, without the Series
+    if get is None:
+        return {name: frame.iloc[:, j].array for j, name in enumerate(frame.columns)}
+    return {name: get(j) for j, name in enumerate(frame.columns)}

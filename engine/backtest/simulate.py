@@ -77,10 +77,19 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.backtest import _kernel as k
-from engine.candles import CLOSE, HIGH, LOW, OPEN, validate_candles
-from engine.detect.sessions import session_mask
+from engine.candles import (
+    _PER_MINUTE,
+    CLOSE,
+    HIGH,
+    LOW,
+    OPEN,
+    _offset_table,
+    local_minutes,
+    validate_candles,
+)
+from engine.detect.sessions import DAY, get_session
 from engine.errors import ConfigurationError, DataError
-from engine.signals import SIGNAL_COLUMNS, conform_signals
+from engine.signals import SIGNAL_COLUMNS, column_arrays, conform_signals
 
 EXIT_REASONS = {k.STOP: "stop", k.TARGET: "target", k.TIME: "time", k.END: "end",
                 k.BREAKEVEN: "breakeven"}
@@ -139,23 +148,64 @@ def _lower_bounds(candles: pd.DataFrame, lower: pd.DataFrame | None):
 SESSIONS = ("other", "asia", "london", "new_york")
 
 
-def _session_codes(index: pd.DatetimeIndex) -> np.ndarray:
-    """Position in `SESSIONS` of each time's session (later names win where sessions
-    overlap)."""
-    out = np.zeros(len(index), dtype=np.int8)
+def _session_codes(index: pd.DatetimeIndex, bars: np.ndarray | None = None) -> np.ndarray:
+    """Position in `SESSIONS` of the session of each time of `index` (at positions `bars`, when
+    given; later names win where sessions overlap): `session_mask`'s test on `_wall_minutes`."""
+    stamps = index.asi8 if bars is None else index.asi8[bars]
+    out = np.zeros(len(stamps), dtype=np.int8)
     for code, name in enumerate(SESSIONS[1:], start=1):
-        out[session_mask(index, name)] = code
+        spec = get_session(name)
+        wall = _wall_minutes(stamps, index.unit, spec.tz)
+        if wall is None:  # times the zone's tables do not cover: the general conversion
+            wall = local_minutes(index if bars is None else index[bars], spec.tz)
+        out[(wall - spec.start_minute) % DAY < spec.length] = code
     return out
 
 
+_TABLE_QUARTERS = 2 * 366 * 96  # up to two years of quarter hours: one or two cached tables
+
+
+def _wall_minutes(stamps: np.ndarray, unit: str, tz: str) -> np.ndarray | None:
+    """`local_minutes` of a few times spread over the data (the trades' bars; int64 `stamps` in
+    `unit`), or None when they span more than `_TABLE_QUARTERS`. Read from the zone's offset
+    table of the years they span (built once a process), reduced to the quarter hours where the
+    offset changes (`_offset_changes`), so each time is one search among a few changes instead
+    of a load from the whole table (or of pandas converting every quarter hour)."""
+    per_minute = _PER_MINUTE[unit]
+    minutes = stamps // per_minute
+    if tz == "UTC" or not len(stamps):
+        return minutes
+    first, last = int(minutes.min()) // 15, int(minutes.max()) // 15
+    if last - first >= _TABLE_QUARTERS:
+        return None
+    base, table = _offset_table(tz, first, last)
+    starts, offsets = _offset_changes(tz, base, table)
+    if first < base or last >= base + len(table):
+        return None
+    return minutes + offsets[np.searchsorted(starts, minutes // 15, side="right") - 1]
+
+
+_CHANGES: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _offset_changes(tz: str, base: int, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The quarter hours (since the epoch) from which each offset of `table` (offsets from
+    quarter `base` on) holds, and those offsets; kept per zone and table span."""
+    key = (tz, base, len(table))
+    if key not in _CHANGES:
+        if len(_CHANGES) >= 256:  # (short spans each have a table of their own)
+            _CHANGES.clear()
+        at = np.r_[0, np.flatnonzero(np.diff(table)) + 1]
+        _CHANGES[key] = base + at, table[at]
+    return _CHANGES[key]
+
+
 def _paired_sessions(index: pd.DatetimeIndex, first: np.ndarray, second: np.ndarray):
-    """`_session_codes` of the times at bars `first` and at bars `second`, in one pass: the
-    bars interleaved (each trade's signal bar, then its fill bar) are ascending, since a trade
-    fills after its signal and the next one's signal comes at or after its exit, so the
-    time-zone conversion needs no sort (any order gives the same codes, only slower)."""
+    """`_session_codes` of the times at bars `first` and at bars `second`, in one pass over
+    both (interleaved: each trade's signal bar, then its fill bar)."""
     both = np.empty(2 * len(first), np.int64)
     both[0::2], both[1::2] = first, second
-    codes = _session_codes(index[both])
+    codes = _session_codes(index, both)
     return codes[0::2], codes[1::2]
 
 
@@ -163,16 +213,18 @@ def _session_of(index: pd.DatetimeIndex) -> np.ndarray:
     return np.array(SESSIONS, dtype=object)[_session_codes(index)]
 
 
-def signal_arrays(signals: pd.DataFrame) -> tuple[np.ndarray, ...]:
+def signal_arrays(signals) -> tuple[np.ndarray, ...]:
     """The signal columns the simulation kernels read, in their order (`simulate_nb` and
-    `engine.backtest.alone`'s kernel take the same ones)."""
-    return (signals["direction"].to_numpy(np.int64),
-            signals["entry_type"].to_numpy() == "limit", signals["entry"].to_numpy(float),
-            signals["stop"].to_numpy(float), signals["target"].to_numpy(float),
-            signals["expiry_bars"].to_numpy(np.int64),
-            signals["time_exit_bars"].to_numpy(np.int64),
-            signals["breakeven_r"].to_numpy(float), signals["partial_r"].to_numpy(float),
-            signals["partial_fraction"].to_numpy(float))
+    `engine.backtest.alone`'s kernel take the same ones); `signals` is a frame or its
+    `column_arrays`."""
+    def column(name, dtype):
+        return np.asarray(signals[name], dtype=dtype)
+
+    return (column("direction", np.int64), np.asarray(signals["entry_type"]) == "limit",
+            column("entry", float), column("stop", float), column("target", float),
+            column("expiry_bars", np.int64), column("time_exit_bars", np.int64),
+            column("breakeven_r", float), column("partial_r", float),
+            column("partial_fraction", float))
 
 def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Costs(),
              sizing: Sizing = Sizing(), initial_equity: float = 10_000.0,
@@ -195,30 +247,32 @@ def simulate(candles: pd.DataFrame, signals: pd.DataFrame, *, costs: Costs = Cos
     """
     check_gap_entry(gap_entry)
     validate_candles(candles)
-    o, h, lo, c = (np.ascontiguousarray(candles[x].to_numpy(float)) for x in (OPEN, HIGH, LOW,
-                                                                              CLOSE))
+    prices = column_arrays(candles)  # (validated: one float64 array per name)
+    o, h, lo, c = (np.ascontiguousarray(prices[x]) for x in (OPEN, HIGH, LOW, CLOSE))
     if k.any_nan_nb(o, h, lo, c):
         raise DataError("candles contain NaN prices; drop or repair those bars first")
     if initial_equity <= 0:
         raise DataError(f"initial equity must be positive, got {initial_equity}")
     signals = conform_signals(signals) if len(signals) else signals.reindex(
         columns=list(SIGNAL_COLUMNS))
-    bars = bar_positions(candles.index, signals["known_at"])
+    columns = column_arrays(signals)
+    bars = bar_positions(candles.index, columns["known_at"])
     inside = bars < len(candles)
     known_after_data = int((~inside).sum())
     kept = None
     if known_after_data:
         kept = np.flatnonzero(inside)
         signals, bars = signals[inside].reset_index(drop=True), bars[inside]
+        columns = column_arrays(signals)
     sizing_kind = {"risk_percent": k.RISK_PERCENT, "fixed_size": k.FIXED_SIZE,
                    "fixed_cash": k.FIXED_CASH}[sizing.kind]
     out = k.simulate_nb(
-        o, h, lo, c, bars.astype(np.int64), *signal_arrays(signals), costs.fee_bps / 1e4,
+        o, h, lo, c, bars.astype(np.int64), *signal_arrays(columns), costs.fee_bps / 1e4,
         costs.slippage_bps / 1e4, sizing_kind, float(sizing.value), float(sizing.max_leverage),
         float(initial_equity),
         *_lower_bounds(candles, lower_candles), target_on_entry_bar,
         end_exit == "open", gap_entry == "skip")
-    result = _wrap(candles, signals, bars, out, initial_equity, explain)
+    result = _wrap(candles, columns, bars, out, initial_equity, explain)
     result.counters["known_after_data"] = known_after_data
     if kept is not None:
         result.signal_rows = kept[result.signal_rows]
@@ -232,7 +286,8 @@ def check_gap_entry(gap_entry: str) -> None:
 
 
 def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> SimulationResult:
-    """Trades and equity frames from the kernel's arrays; `bars` is each signal's bar.
+    """Trades and equity frames from the kernel's arrays; `bars` is each signal's bar,
+    `signals` the signals' `column_arrays`.
 
     Every column is built once from the kernel's arrays: texts named by a code (exit reason,
     resolution, sessions, weekday) are taken from small string arrays, not inferred from
@@ -249,14 +304,14 @@ def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> Simulati
     seconds = entry_time.as_unit("s").asi8  # once, for the weekday and the hour
     trades = _frame({
         "symbol": _taken(signals["symbol"], rows),
-        "direction": signals["direction"].to_numpy()[rows].astype(np.int8),
+        "direction": np.asarray(signals["direction"])[rows].astype(np.int8),
         "signal_time": signal_time.array, "entry_time": entry_time.array,
         "exit_time": index[exit_i].array,
-        "entry_price": entry, "exit_price": exit_, "stop_price": signals["stop"].to_numpy()[rows],
-        "target_price": signals["target"].to_numpy()[rows], "size": size,
+        "entry_price": entry, "exit_price": exit_, "stop_price": signals["stop"][rows],
+        "target_price": signals["target"][rows], "size": size,
         "risk": risked, "pnl": pnl, "fees": fees, "slippage": slipped,
         "r_gross": r_gross, "r_net": r_net, "r_multiple": r_net, "costs_r": r_gross - r_net,
-        "r_planned": signals["r_planned"].to_numpy()[rows],
+        "r_planned": signals["r_planned"][rows],
         "mfe_r": mfe, "mae_r": mae, "bars_held": exit_i - entry_i + 1,
         "exit_reason": _text(_REASON_TEXT, reason), "ambiguous": _text(_RESOLUTION_TEXT, resolved),
         "partial_price": partial,
@@ -265,7 +320,7 @@ def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> Simulati
         "weekday": _text(_WEEKDAY_TEXT, (seconds // 86_400 + 3) % 7),  # as `_weekdays`
         "hour": (seconds // 3600 % 24).astype(np.int32),
         "setup_id": _taken(signals["setup_id"], rows),
-        "setup_version": signals["setup_version"].to_numpy()[rows],
+        "setup_version": signals["setup_version"][rows],
         "reasons": _taken(signals["reasons"], rows) if explain is None or not len(sig)
         else explain(sig),
     })
@@ -336,9 +391,10 @@ def _frame(columns: dict) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def _taken(column: pd.Series, rows: np.ndarray):
-    """The signals' `column` at `rows` (a column of no trades: an empty list, as always)."""
-    return column.to_numpy()[rows] if len(rows) else []
+def _taken(column, rows: np.ndarray):
+    """The signals' `column` (a Series or an array) at `rows` (a column of no trades: an empty
+    list, as always)."""
+    return np.asarray(column)[rows] if len(rows) else []
 
 
 def bar_positions(index: pd.DatetimeIndex, times) -> np.ndarray:
@@ -347,8 +403,9 @@ def bar_positions(index: pd.DatetimeIndex, times) -> np.ndarray:
     if len(times) == 0:
         return np.empty(0, np.int64)
     dtype = getattr(times, "dtype", None)
-    if isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns" and hasattr(times, "array"):
-        wanted = times.array.asi8  # the signals' own known_at (a Series or an index): no copy
+    if isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns":
+        # the signals' own known_at (a Series, an index or their array): no copy
+        wanted = (times.array if hasattr(times, "array") else times).asi8
     else:
         wanted = pd.DatetimeIndex(times).as_unit("ns").asi8
     per_unit = _NS_PER_UNIT[index.unit]
