@@ -31,6 +31,12 @@ def _checked_setup_ref(cls, value: str) -> str:
     return value
 
 
+def _checked_objective(cls, value: str) -> str:
+    if value not in OBJECTIVES:
+        raise ValueError(f"{value!r} is not an objective; use one of {', '.join(OBJECTIVES)}")
+    return value
+
+
 class BacktestParams(_Params):
     setup: str = Field(description="Setup id or id@version")
     symbol: str | None = None
@@ -73,12 +79,7 @@ class _SearchParams(_Params):
 
     _safe_setup_ref = field_validator("setup")(_checked_setup_ref)
 
-    @field_validator("objective")
-    @classmethod
-    def _known_objective(cls, value: str) -> str:
-        if value not in OBJECTIVES:
-            raise ValueError(f"{value!r} is not an objective; use one of {', '.join(OBJECTIVES)}")
-        return value
+    _known_objective = field_validator("objective")(_checked_objective)
 
 
 class OptimiseParams(_SearchParams):
@@ -120,12 +121,7 @@ class GridParams(_Params):
     def _safe_setup_refs(cls, values: list[str]) -> list[str]:
         return [_checked_setup_ref(cls, value) for value in values]
 
-    @field_validator("objective")
-    @classmethod
-    def _known_objective(cls, value: str) -> str:
-        if value not in OBJECTIVES:
-            raise ValueError(f"{value!r} is not an objective; use one of {', '.join(OBJECTIVES)}")
-        return value
+    _known_objective = field_validator("objective")(_checked_objective)
 
 
 class SelftestParams(_Params):
