@@ -224,9 +224,9 @@ def page_run():
     finally:
         with _page_runs:
             _running -= 1
-            _last_run_end = time.monotonic()
+            ended = _last_run_end = time.monotonic()
             _page_runs.notify_all()
-        record_page_run(_last_run_end - started)
+        record_page_run(ended - started)
 
 
 def record_page_run(seconds: float) -> None:

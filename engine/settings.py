@@ -137,9 +137,10 @@ class Settings(BaseSettings):
                                               "yet is asked for again 2 s later)")
 
     dask_scheduler: str | None = Field(
-        default=None, description="Dask scheduler (tcp://HOST:8786) that sweeps, studies and "
-                                  "walk-forward run on with --scheduler; none or 'local': a "
-                                  "cluster of this machine's cores")
+        default=None, description="Dask scheduler (tcp://HOST:8786, or 'local' for this "
+                                  "machine's cores) that sweeps, studies and walk-forward use "
+                                  "when no --scheduler is given; empty: they run in the "
+                                  "calling process (grids: a local cluster)")
     kb_max_file_mb: float = Field(
         default=100.0, gt=0, le=10_000, description="Largest file (MB) the knowledge base "
                                                     "accepts; bigger files are refused with a "

@@ -12,8 +12,6 @@ from app.reports_ui import notion_section
 from app.ui import sidebar
 from engine._io import write_text_atomic
 
-# The secrets a feature of today reads, and what for. Telegram, Notion and LLM keys join this
-# list with the modules that use them (docs/ARCHITECTURE.md, "Modules still to come").
 SECRETS_IN_USE = {  # every secret a feature reads (engine.settings._SECRETS), with that feature
     "telegram_token": ("ITA_TELEGRAM_TOKEN", "live alerts, the weekly summary and the /kill, "
                                              "/positions commands on Telegram"),

@@ -406,7 +406,7 @@ class LiveMonitor:
         if frames:
             self.paper.on_close(frames, now)
         for signal, _ in ranked:
-            self._paper_lines[signal.signal_id] = self.paper.caption_lines(signal, now)
+            self._paper_lines[signal.signal_id] = self.paper.caption_lines(signal)
 
     def _setup(self, setup_id: str, version: int):
         for active in self.active:

@@ -105,12 +105,11 @@ def answer_command(text: str, status: LiveStatus, *, chat: str = "") -> str:
         return status.kill(chat, argument.strip())
     if command == "/release":
         return status.release(chat)
-    if command == "/positions":
-        return status.positions()
     if command == "/close":
         return status.close(argument)
     simple = {"/status": status.status, "/signals": status.signals, "/setups": status.setups,
-              "/pause": status.pause, "/resume": status.resume}
+              "/pause": status.pause, "/resume": status.resume,
+              "/positions": status.positions}
     if command in simple:
         return simple[command]()
     if command == "/stats":

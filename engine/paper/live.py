@@ -43,14 +43,23 @@ from typing import Any
 import pandas as pd
 
 from engine._io import write_json_atomic
+from engine.backtest._kernel import RISK_PERCENT, _position_size_nb
 from engine.candles import timeframe_delta
 from engine.errors import ItaError
 from engine.paper import kill as kill_switch
 from engine.paper.account import Account, AccountStore
-from engine.paper.follow import _cursor, account_state, close, on_bars, signal_id, terms
+from engine.paper.follow import (
+    _cursor,
+    _refused,
+    account_state,
+    close,
+    on_bars,
+    signal_id,
+    terms,
+)
 from engine.paper.ledger import Ledger, iso, ledger_path
 from engine.paper.risk import Proposal, check, nearing, news_for, trading_day_start
-from engine.signals import SIGNAL_COLUMNS, conform_signals
+from engine.signals import SIGNAL_COLUMNS, conform_signals, empty_signals
 
 log = logging.getLogger("ita.paper.live")
 
@@ -72,14 +81,15 @@ def _base(symbol: str) -> str:
 
 def planned_size(account: Account, setup, balance: float, entry: float, stop: float
                  ) -> tuple[float, float]:
-    """(size, money at risk) the backtester's sizing gives a signal on `balance`: risk % of
-    the balance over the stop distance, the notional capped at the balance."""
+    """(size, money at risk) the backtester's sizing (`_position_size_nb`, the kernel's own)
+    gives a signal on `balance`: risk % of the balance over the stop distance, the notional
+    capped at the balance times the leverage limit."""
     _, sizing = terms(account, setup)
     distance = abs(float(entry) - float(stop))
     if not distance or not entry:
         return 0.0, 0.0
-    size = balance * sizing.value / 100 / distance
-    size = min(size, balance * sizing.max_leverage / abs(float(entry)))
+    size, _ = _position_size_nb(RISK_PERCENT, float(sizing.value), float(balance), distance,
+                                abs(float(entry)), float(sizing.max_leverage))
     return size, size * distance
 
 
@@ -169,7 +179,7 @@ class LivePaper:
         """The journal's signals of `setup_id` on feed `key` since `account` was created
         (only Taken ones in taken mode)."""
         if not self.journal_file.exists():
-            return conform_signals(pd.DataFrame(columns=list(SIGNAL_COLUMNS)))
+            return empty_signals()
         where = ("setup_id = ? AND symbol = ? AND timeframe = ? AND source = ? "
                  "AND known_at >= ?")
         args = [setup_id, key.symbol, key.timeframe, key.source, iso(account.created_at)]
@@ -289,8 +299,7 @@ class LivePaper:
         never keeps the window (and the store reads) reaching back."""
         if not len(signals):
             return signals
-        orders = self.ledger.rows("orders", account.name)
-        refused = set(orders.loc[orders["kind"] == "refused", "signal_id"])
+        refused = _refused(self.ledger, account.name)
         if not refused:
             return signals
         keep = [signal_id(row) not in refused for row in signals.itertuples(index=False)]
@@ -335,7 +344,7 @@ class LivePaper:
                       f"(P&L {pnl:+,.2f} {account.currency})")
 
     # --- what the trader reads ---------------------------------------------------------------
-    def caption_lines(self, signal, now: pd.Timestamp | None = None) -> list[str]:
+    def caption_lines(self, signal) -> list[str]:
         """One "📒 Paper" line per account following `signal`'s setup: in auto mode what it
         does with the signal, judged at its bar's close as the follower will judge it (the
         size is the backtester's sizing at the planned entry; the fill comes at the next bar);

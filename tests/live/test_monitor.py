@@ -269,7 +269,9 @@ def test_the_alerts_of_a_close_leave_together_once_drawn(home, bars, clock, mark
             assert sorted(i.split("@")[0] for i in ids) == ["sma-a", "sma-b"]
             assert scores == sorted(scores, reverse=True)  # best first
             last = max(drawn[i] for i in ids)
-            assert last <= album.at < last + 0.3, "the album waited for something else"
+            # sent at once after the last picture (a loaded machine adds tenths of a second;
+            # paced one photo a second, the second photo alone would come 1 s after the first)
+            assert last <= album.at < last + 0.6, "the album waited for something else"
     assert len(telegram.sent("sendMessage")) == len(albums)  # one message of buttons each
 
 
