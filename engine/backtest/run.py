@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 from collections.abc import Callable
 from typing import Literal
 
@@ -18,6 +17,7 @@ import pandas as pd
 import engine
 from engine.adapters.runs import RunStore
 from engine.adapters.store import CandleStore
+from engine.backtest.lean import fingerprint as data_hash  # a run summary's data_hash
 from engine.backtest.metrics import compute_metrics
 from engine.backtest.simulate import Costs, SimulationResult, Sizing, check_gap_entry, simulate
 from engine.candles import timeframe_delta
@@ -35,11 +35,6 @@ class RunResult:
     path: object
     summary: dict
     result: SimulationResult
-
-
-def data_hash(candles: pd.DataFrame) -> str:
-    digest = hashlib.sha256(pd.util.hash_pandas_object(candles, index=True).to_numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def _lower_candles(store: CandleStore, symbol: str, timeframe: str, start, end):

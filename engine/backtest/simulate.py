@@ -209,10 +209,6 @@ def _paired_sessions(index: pd.DatetimeIndex, first: np.ndarray, second: np.ndar
     return codes[0::2], codes[1::2]
 
 
-def _session_of(index: pd.DatetimeIndex) -> np.ndarray:
-    return np.array(SESSIONS, dtype=object)[_session_codes(index)]
-
-
 def signal_arrays(signals) -> tuple[np.ndarray, ...]:
     """The signal columns the simulation kernels read, in their order (`simulate_nb` and
     `engine.backtest.alone`'s kernel take the same ones); `signals` is a frame or its
@@ -317,7 +313,7 @@ def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> Simulati
         "partial_price": partial,
         "session": _text(_SESSION_TEXT, signal_session),
         "entry_session": _text(_SESSION_TEXT, entry_session),
-        "weekday": _text(_WEEKDAY_TEXT, (seconds // 86_400 + 3) % 7),  # as `_weekdays`
+        "weekday": _text(_WEEKDAY_TEXT, (seconds // 86_400 + 3) % 7),  # 1970-01-01: a Thursday
         "hour": (seconds // 3600 % 24).astype(np.int32),
         "setup_id": _taken(signals["setup_id"], rows),
         "setup_version": signals["setup_version"][rows],
@@ -334,15 +330,6 @@ def _wrap(candles, signals, bars, out, initial_equity, explain=None) -> Simulati
 _WEEKDAYS = np.array(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
                       "Sunday"], dtype=object)
 
-
-def _weekdays(times: pd.DatetimeIndex) -> np.ndarray:
-    """Weekday of UTC times, 0 = Monday (1970-01-01 was a Thursday), locale-independent."""
-    return (times.as_unit("s").asi8 // 86_400 + 3) % 7
-
-
-def _weekday_names(times: pd.DatetimeIndex) -> np.ndarray:
-    """English weekday names of UTC times, locale-independent."""
-    return _WEEKDAYS[_weekdays(times)]
 
 
 def _names(names: dict[int, str], codes: np.ndarray) -> np.ndarray:
