@@ -131,21 +131,28 @@ class Learning:
             return _dataset(self.home, self.data_stamp, self.ref, self.symbol, self.settings)
 
 
+_prebuilt: dict[tuple[str, str], tuple[str, str]] = {}  # (home, ref) -> stamps built with
+
+
 def prebuild(settings, setup_id: str, version: int) -> None:
     """Fill the loaders the Learning page reads for `setup_id@version` on its first open: the
     dataset and, when a model exists, the model, its top features and the latest signal's story
     (the **Explain a signal** view's first answer). The same cache keys as the page's, so the
-    page finds them; a no-op (a few `stat` calls) when they are filled already."""
+    page finds them. Once built, a version whose model and data stamps have not changed is
+    skipped (a few `stat` calls): the server's keeper asks every `DEMO_CHECK_S`, and reading
+    the cached dataset back copies it."""
     learning = Learning(settings, setup_id, version)
+    stamps = (learning.model_stamp, learning.data_stamp)
+    if _prebuilt.get((learning.home, learning.ref)) == stamps:
+        return
     dataset = _dataset(learning.home, learning.data_stamp, learning.ref, learning.symbol,
                        settings)
-    if learning.card is None or not len(dataset.frame):
-        return
-    stamps = (learning.model_stamp, learning.data_stamp)
-    model_id = learning.card.model_id
-    _weights(learning.home, stamps, model_id, learning.ref, learning.symbol, settings)
-    latest = str(dataset.frame.sort_values("known_at", ascending=False)["signal_id"].iloc[0])
-    _story(learning.home, stamps, model_id, learning.ref, learning.symbol, latest, settings)
+    if learning.card is not None and len(dataset.frame):
+        model_id = learning.card.model_id
+        _weights(learning.home, stamps, model_id, learning.ref, learning.symbol, settings)
+        latest = str(dataset.frame.sort_values("known_at", ascending=False)["signal_id"].iloc[0])
+        _story(learning.home, stamps, model_id, learning.ref, learning.symbol, latest, settings)
+    _prebuilt[(learning.home, learning.ref)] = stamps
 
 
 def prebuild_active(settings, *, between=None) -> None:

@@ -27,6 +27,7 @@ def _clear() -> None:
     for loader in (learn_ui._dataset, learn_ui._cards, learn_ui._model, learn_ui._story,
                    learn_ui._weights, learn_ui._case_weights, learn_ui._pool):
         loader.clear()
+    learn_ui._prebuilt.clear()  # what the keeper built with: gone with the caches
 
 
 def _refuse(what: str):
@@ -54,6 +55,17 @@ def test_prebuilt_learning_page_builds_nothing_when_opened(learned, monkeypatch)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(m.label == "Probability of reaching target" for m in at.metric)
+
+
+def test_the_keeper_skips_a_version_built_with_the_same_stamps(learned, monkeypatch):  # noqa: F811
+    settings = _settings()
+    _clear()
+    learn_ui.prebuild(settings, "sma-cross", 1)
+    monkeypatch.setattr(learn_ui, "_dataset", _refuse("the dataset again"))
+    learn_ui.prebuild(settings, "sma-cross", 1)  # the keeper's next round: nothing changed
+    learn_ui._prebuilt.clear()
+    with pytest.raises(AssertionError, match="the dataset again"):
+        learn_ui.prebuild(settings, "sma-cross", 1)
 
 
 def test_another_signal_reuses_the_models_weights(learned, monkeypatch):  # noqa: F811
