@@ -125,7 +125,7 @@ def marks(symbols) -> dict[str, float]:
 
     candle_store = state.candle_store()
     root = Path(candle_store.root)
-    stamp = _stamp(root)
+    stamp = _stamp(root, "*/*/*.parquet")  # the candle files, as every candle loader keys
     found = {s: _last_close(str(root), stamp, s) for s in symbols}
     return {s: v for s, v in found.items() if v is not None}
 
