@@ -56,14 +56,13 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 
-from engine.backtest.lean import LeanSpec, grouped, in_order, run_chunk
+from engine.backtest.lean import LeanSpec, chunked, grouped, in_order, run_chunk
 from engine.errors import ConfigurationError, JobError, SourceUnavailable
 
 Progress = Callable[[float, str], None]
 Cancelled_ = Callable[[], bool]
 LOCAL = "local"
 DASK_FROM = 20_000_000  # variants x bars from which a sweep goes to the cluster (bench/scale.py)
-CHUNK = 250  # variants per task at most
 IN_FLIGHT = 2  # Optuna trials in flight per worker
 # Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which turns glibc's adaptive
 # mmap threshold off: every array of a year of bars (4 MB) is then mapped and zeroed afresh,
@@ -150,12 +149,6 @@ def client_for(scheduler: str | None = None, *, workers: int | None = None) -> I
 
 def worker_count(client) -> int:
     return max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
-
-
-def chunked(variants: list[dict], workers: int) -> list[list[dict]]:
-    """`variants` in chunks of at most `CHUNK`, at least four per worker when there are few."""
-    size = max(1, min(CHUNK, -(-len(variants) // (4 * workers))))
-    return [variants[i:i + size] for i in range(0, len(variants), size)]
 
 
 def gather(client, futures: list, weights: list[int], *, progress: Progress | None = None,

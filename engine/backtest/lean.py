@@ -316,6 +316,16 @@ def run_chunk(spec: LeanSpec, variants: list[dict],
     return rows
 
 
+CHUNK = 250  # variants per task at most (few tasks: little pickling; enough for progress)
+
+
+def chunked(variants: list, workers: int) -> list[list]:
+    """`variants` in chunks of at most `CHUNK`, at least four per worker when there are few:
+    the tasks of a forked sweep and of a Dask cluster alike."""
+    size = max(1, min(CHUNK, -(-len(variants) // (4 * workers))))
+    return [variants[i:i + size] for i in range(0, len(variants), size)]
+
+
 def grouped(variants: list[dict]) -> list[int]:
     """The order in which to run `variants`: by their condition and filter parameters (stable),
     so variants that differ only in the plan, sharing every detection, run one after another

@@ -32,6 +32,7 @@ from engine.backtest.lean import SWEEP_METRICS as SWEEP_METRICS  # importable fr
 from engine.backtest.lean import (
     LeanRunner,
     LeanSpec,
+    chunked,
     fingerprint,
     forget,
     grouped,
@@ -329,7 +330,6 @@ def _in_process(spec: LeanSpec, variants: list[dict], workers: int | None, bars:
 
 PARALLEL_FROM = 20_000_000  # variants x bars: below this, forking workers costs more than
 # it saves (a fork pool starts in about 0.1 s; a variant costs about 10 ns a bar on one core)
-CHUNK = 250  # variants per task at most (few tasks: little pickling; enough for progress)
 
 
 def _workers(workers: int | None, variants: int, bars: int) -> int:
@@ -352,8 +352,7 @@ def _chunks(spec: LeanSpec, variants: list[dict], workers: int):
     if forking:
         yield run_chunk(spec, variants[:1])
         variants = variants[1:]
-    size = max(1, min(CHUNK, -(-len(variants) // (4 * workers))))
-    chunks = [variants[i:i + size] for i in range(0, len(variants), size)]
+    chunks = chunked(variants, workers)
     if not forking or len(chunks) < 2:
         yield from (run_chunk(spec, chunk) for chunk in chunks)
         return
