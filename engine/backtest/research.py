@@ -322,8 +322,7 @@ def run_grid(params, progress: Progress, *, job_id: str) -> dict:
                                 f"{params.end or 'the last'}")
             frames[symbol] = candles[key]
         cells += grid_cells([setup], frames, windows=params.windows)
-    with connect(params.scheduler or get_settings().dask_scheduler or "local",
-                 workers=params.workers) as client:
+    with connect(params.scheduler, workers=params.workers) as client:  # else the setting, else here
         table = grid(client, cells, objective=params.objective, min_trades=params.min_trades,
                      progress=progress)
     table = table.astype({"value": "float64"})
